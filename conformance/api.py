@@ -1,0 +1,113 @@
+"""The facade conformance tests hold: call an endpoint by name, then ``expect`` a conformant answer.
+
+Tests name endpoints (``"messages.create"``) rather than paths, so paths live only in the catalog;
+``expect`` runs the schemas and the semantic checks and fails the test with every finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from conformance import catalog
+from conformance.client import ApiClient, AsyncApiClient, Headers
+from conformance.exchange import ConformanceError, Exchange, Finding, shorten
+from conformance.runlog import RunLog
+from conformance.sse import AccumulationError, accumulate
+from conformance.validation import validate_exchange
+
+
+class _Expect:
+    """What sync and async facades share: building requests and judging answers."""
+
+    def __init__(self, model: str, api_version: str, runlog: RunLog | None) -> None:
+        self.model = model
+        self.api_version = api_version
+        self.runlog = runlog or RunLog()
+
+    def message_body(self, prompt: str | None = None, **body: Any) -> dict[str, Any]:
+        """A messages request with the run's model and a small ``max_tokens`` by default."""
+        request: dict[str, Any] = {"model": self.model, "max_tokens": 32}
+        if prompt is not None:
+            request["messages"] = [{"role": "user", "content": prompt}]
+        request.update(body)
+        return request
+
+    def expect(self, exchange: Exchange, status: int = 200) -> Any:
+        """Fail unless ``exchange`` has ``status`` and conforms; return its JSON (or folded stream).
+
+        Unknown fields are not failures (the API grows) but are recorded as drift.
+        """
+        validation = validate_exchange(exchange)
+        self.runlog.record_drift(exchange, validation.unknown)
+        findings = list(validation.findings)
+        if exchange.status != status:
+            detail = exchange.json if exchange.json is not None else exchange.body[:300]
+            findings.insert(0, Finding(
+                "status", f"expected HTTP {status}, got {exchange.status}",
+                rule=f"status == {status}", value=shorten(detail, 300),
+                request_id=exchange.request_id,
+            ))
+        if findings:
+            raise ConformanceError(findings, exchange.describe())
+        if exchange.events is not None:
+            try:
+                return accumulate(exchange.events)
+            except AccumulationError as exc:  # already a finding above; keep the type honest
+                raise ConformanceError([Finding("stream-accumulates", str(exc))]) from exc
+        return exchange.json
+
+    def expect_error(self, exchange: Exchange, status: int, error_type: str | None = None) -> Any:
+        """Fail unless ``exchange`` is an error envelope with ``status`` and the matching type."""
+        body = self.expect(exchange, status)
+        wanted = error_type or catalog.ERROR_TYPES.get(status)
+        got = (body.get("error") or {}).get("type") if isinstance(body, dict) else None
+        if wanted and got != wanted:
+            raise ConformanceError([Finding(
+                "error-type", f"expected error.type {wanted!r} for this request, got {got!r}",
+                pointer="/error/type", rule=f"error.type == {wanted!r}", value=shorten(body),
+                request_id=exchange.request_id,
+            )], exchange.describe())
+        return body
+
+
+def _path(endpoint: str, path_params: Mapping[str, str]) -> str:
+    return catalog.endpoint(endpoint).url_path(**path_params)
+
+
+class Api(_Expect):
+    """Synchronous facade over ``ApiClient``."""
+
+    def __init__(self, client: ApiClient, model: str, runlog: RunLog | None = None) -> None:
+        super().__init__(model, client.target.api_version, runlog)
+        self.client = client
+
+    def call(
+        self, endpoint: str, json: Any = None, *, params: Mapping[str, Any] | None = None,
+        headers: Headers | None = None, **path_params: str,
+    ) -> Exchange:
+        ep = catalog.endpoint(endpoint)
+        return self.client.request(ep.method, _path(endpoint, path_params), json=json,
+                                   params=params, headers=headers)
+
+    def create_message(self, prompt: str | None = None, **body: Any) -> Exchange:
+        return self.call("messages.create", self.message_body(prompt, **body))
+
+
+class AsyncApi(_Expect):
+    """The asyncio twin of ``Api``."""
+
+    def __init__(self, client: AsyncApiClient, model: str, runlog: RunLog | None = None) -> None:
+        super().__init__(model, client.target.api_version, runlog)
+        self.client = client
+
+    async def call(
+        self, endpoint: str, json: Any = None, *, params: Mapping[str, Any] | None = None,
+        headers: Headers | None = None, **path_params: str,
+    ) -> Exchange:
+        ep = catalog.endpoint(endpoint)
+        return await self.client.request(ep.method, _path(endpoint, path_params), json=json,
+                                         params=params, headers=headers)
+
+    async def create_message(self, prompt: str | None = None, **body: Any) -> Exchange:
+        return await self.call("messages.create", self.message_body(prompt, **body))

@@ -1,0 +1,179 @@
+"""vcrpy configuration: where cassettes live, how requests match, what is scrubbed before writing.
+
+Matching ignores scheme, host and port (cassettes recorded against the reference server on a random
+loopback port, or against the real API, replay against anything) and compares JSON bodies as data,
+so key order does not matter. Secrets never reach the disk: credential headers are dropped and
+key-shaped values in bodies and URLs are masked before vcrpy writes anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import vcr
+from vcr.errors import CannotOverwriteExistingCassetteException
+from vcr.request import Request
+
+from conformance import catalog, redact
+from conformance.settings import RecordMode
+
+# vcrpy's own record modes; "rewrite" is pytest-recording's "delete, then record all".
+_VCR_MODES = {
+    RecordMode.NONE: "none",
+    RecordMode.ONCE: "once",
+    RecordMode.NEW_EPISODES: "new_episodes",
+    RecordMode.ALL: "all",
+    RecordMode.REWRITE: "all",
+}
+
+#: Response headers that identify a session or an account, never useful in a replay.
+_DROPPED_RESPONSE_HEADERS = frozenset({"set-cookie", "anthropic-organization-id", "cf-ray"})
+
+
+class CassetteMiss(AssertionError):
+    """A replayed test sent a request its cassette has no answer for."""
+
+
+class NetworkBlocked(ConnectionError):
+    """Something tried to open a socket while replaying offline."""
+
+
+def cassette_path(cassette_dir: Path, api_version: str, module: str, test_name: str) -> Path:
+    """``<dir>/<api version>/<module>/<test>.yaml``: one cassette per test and API version."""
+    safe = re.sub(r"[^A-Za-z0-9_.\-\[\]]", "_", test_name)
+    return cassette_dir / api_version / module / f"{safe}.yaml"
+
+
+def _json_or_bytes(body: Any) -> Any:
+    if body is None or body == b"" or body == "":
+        return None
+    raw = body if isinstance(body, bytes) else str(body).encode()
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def match_json_body(r1: Request, r2: Request) -> None:
+    """Bodies match when they are equal as JSON (any key order), else byte for byte."""
+    a, b = _json_or_bytes(r1.body), _json_or_bytes(r2.body)
+    if a != b:
+        raise AssertionError(f"bodies differ: {redact.redact_text(str(a))[:200]!r} != "
+                             f"{redact.redact_text(str(b))[:200]!r}")
+
+
+def match_api_version(r1: Request, r2: Request) -> None:
+    v1, v2 = r1.headers.get("anthropic-version"), r2.headers.get("anthropic-version")
+    if v1 != v2:
+        raise AssertionError(f"anthropic-version {v1!r} != {v2!r}")
+
+
+def scrub_request(request: Request) -> Request:
+    """Drop credential headers and mask secrets in the URL and body of a request to be written."""
+    for name in list(request.headers):
+        if name.lower() in catalog.SECRET_HEADERS:
+            del request.headers[name]
+    request.uri = redact.redact_text(request.uri)
+    if request.body:
+        raw = request.body if isinstance(request.body, bytes) else str(request.body).encode()
+        text = raw.decode("utf-8", errors="surrogateescape")
+        scrubbed = redact.redact_text(text)
+        if scrubbed != text:
+            request.body = scrubbed.encode("utf-8", errors="surrogateescape")
+    return request
+
+
+def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    """Drop session headers and mask secrets in the body of a response to be written."""
+    headers = response.get("headers", {})
+    for name in list(headers):
+        if name.lower() in catalog.SECRET_HEADERS | _DROPPED_RESPONSE_HEADERS:
+            del headers[name]
+    body = response.get("body", {})
+    raw = body.get("string")
+    if isinstance(raw, bytes):
+        text = raw.decode("utf-8", errors="surrogateescape")
+        scrubbed = redact.redact_text(text)
+        if scrubbed != text:
+            body["string"] = scrubbed.encode("utf-8", errors="surrogateescape")
+    elif isinstance(raw, str):
+        body["string"] = redact.redact_text(raw)
+    return response
+
+
+def make_vcr(record_mode: RecordMode) -> vcr.VCR:
+    """A VCR configured for this project's matching and scrubbing rules."""
+    recorder = vcr.VCR(
+        record_mode=_VCR_MODES[record_mode],
+        match_on=("method", "path", "query", "api_version", "json_body"),
+        before_record_request=scrub_request,
+        before_record_response=scrub_response,
+        decode_compressed_response=True,
+        filter_headers=sorted(catalog.SECRET_HEADERS),
+    )
+    recorder.register_matcher("json_body", match_json_body)
+    recorder.register_matcher("api_version", match_api_version)
+    return recorder
+
+
+@contextlib.contextmanager
+def use_cassette(path: Path, record_mode: RecordMode) -> Iterator[None]:
+    """Record or replay ``path``; replay-only mode also blocks every socket."""
+    if record_mode is RecordMode.REWRITE and path.exists():
+        path.unlink()
+    if record_mode is RecordMode.NONE and not path.exists():
+        raise CassetteMiss(
+            f"no cassette {path}: record it first, e.g. "
+            "`anthropic-conformance run --record-mode=once` (against the reference server)"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blocker = block_network() if record_mode is RecordMode.NONE else contextlib.nullcontext()
+    with blocker, make_vcr(record_mode).use_cassette(str(path)):
+        yield
+
+
+def translate_error(exc: Exception) -> Exception | None:
+    """Turn vcrpy's long 'cannot overwrite' error into one line that says what to do."""
+    if isinstance(exc, CannotOverwriteExistingCassetteException):
+        cassette = getattr(exc, "cassette", None)
+        where = getattr(cassette, "_path", "the cassette")
+        return CassetteMiss(
+            f"{where} has no recorded answer for this request (the suite or the request changed). "
+            "Re-record: `anthropic-conformance run --record-mode=rewrite` (reference server) or "
+            "with ANTHROPIC_API_KEY set (real API); see README 'Recording cassettes'."
+        )
+    return None
+
+
+@contextlib.contextmanager
+def block_network() -> Iterator[None]:
+    """Refuse every outgoing IP connection for the duration (replay must be offline)."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def refuse(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            raise NetworkBlocked(
+                f"network access to {address!r} blocked while replaying cassettes "
+                "(--record-mode=none)"
+            )
+        return real_connect(self, address)
+
+    def refuse_ex(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            refuse(self, address)
+        return real_connect_ex(self, address)
+
+    socket.socket.connect = refuse  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = refuse_ex  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        socket.socket.connect = real_connect  # type: ignore[method-assign]
+        socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]

@@ -1,0 +1,231 @@
+"""The single tables of facts about the Anthropic API.
+
+Every other module (settings, client, checks, reference server, suite) reads these tables instead
+of repeating a path, a model id, a price or a header. Adding an endpoint starts with a row here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+# --- API versions -------------------------------------------------------------------------------
+
+API_VERSIONS: tuple[str, ...] = ("2023-06-01", "2026-10-21")
+DEFAULT_API_VERSION = "2023-06-01"
+
+#: Request parameters a version rejects with 400 (api-contract.md §0).
+REMOVED_PARAMETERS: dict[str, frozenset[str]] = {
+    "2023-06-01": frozenset(),
+    "2026-10-21": frozenset({"temperature", "top_p", "top_k"}),
+}
+
+# --- Models ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Model:
+    """One model the suite knows: its id, its alias and its list price (USD per million tokens)."""
+
+    id: str
+    alias: str
+    display_name: str
+    created_at: str
+    max_input_tokens: int
+    max_tokens: int
+    input_price: float
+    output_price: float
+    line: str
+
+
+MODELS: tuple[Model, ...] = (
+    Model("claude-opus-4-6", "claude-opus-4-6", "Claude Opus 4.6", "2026-02-05T00:00:00Z",
+          200_000, 128_000, 5.0, 25.0, "opus"),
+    Model("claude-sonnet-4-6", "claude-sonnet-4-6", "Claude Sonnet 4.6", "2026-02-17T00:00:00Z",
+          200_000, 64_000, 3.0, 15.0, "sonnet"),
+    Model("claude-opus-4-5-20251101", "claude-opus-4-5", "Claude Opus 4.5", "2025-11-24T00:00:00Z",
+          200_000, 64_000, 5.0, 25.0, "opus"),
+    Model("claude-haiku-4-5-20251001", "claude-haiku-4-5", "Claude Haiku 4.5",
+          "2025-10-15T00:00:00Z", 200_000, 64_000, 1.0, 5.0, "haiku"),
+    Model("claude-sonnet-4-5-20250929", "claude-sonnet-4-5", "Claude Sonnet 4.5",
+          "2025-09-29T00:00:00Z", 200_000, 64_000, 3.0, 15.0, "sonnet"),
+    Model("claude-opus-4-1-20250805", "claude-opus-4-1", "Claude Opus 4.1", "2025-08-05T00:00:00Z",
+          200_000, 32_000, 15.0, 75.0, "opus"),
+    Model("claude-sonnet-4-20250514", "claude-sonnet-4-0", "Claude Sonnet 4",
+          "2025-05-22T00:00:00Z", 200_000, 64_000, 3.0, 15.0, "sonnet"),
+)
+
+#: The default model of a live run: the cheapest one, so that a run costs next to nothing.
+CHEAPEST_MODEL: Model = min(MODELS, key=lambda m: (m.input_price + m.output_price, m.created_at))
+DEFAULT_MODEL: str = CHEAPEST_MODEL.alias
+
+
+def find_model(name: str) -> Model | None:
+    """The model whose id or alias is ``name``."""
+    return next((m for m in MODELS if name in (m.id, m.alias)), None)
+
+
+def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float:
+    """What a call costs at list price; unknown models are priced as the cheapest known one."""
+    m = find_model(model) or CHEAPEST_MODEL
+    return (input_tokens * m.input_price + output_tokens * m.output_price) / 1_000_000
+
+
+# --- Features and toggles -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A toggle the user can switch on or off; every conformance test is marked with one."""
+
+    name: str
+    family: str
+    description: str
+    default: bool = True
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature("messages", "messages", "POST /v1/messages: JSON answers, parameters, stop reasons"),
+    Feature("streaming", "messages", "POST /v1/messages with stream=true: SSE grammar and deltas"),
+    Feature("tools", "messages", "tool_use / tool_result round trips, tool_choice, streamed tools"),
+    Feature("vision", "messages", "image content blocks"),
+    Feature("errors", "messages", "bad input gets the right status and error envelope"),
+    Feature("count_tokens", "count_tokens", "POST /v1/messages/count_tokens"),
+    Feature("models", "models", "GET /v1/models and /v1/models/{id}, pagination, aliases"),
+)
+
+FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+FEATURES_ENV = "ANTHROPIC_CONFORMANCE_FEATURES"
+
+
+def find_feature(name: str) -> Feature | None:
+    return next((f for f in FEATURES if f.name == name), None)
+
+
+# --- Beta headers ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Beta:
+    """An ``anthropic-beta`` value a feature needs, and the API versions that still need it."""
+
+    feature: str
+    header: str
+    versions: tuple[str, ...]
+
+
+BETAS: tuple[Beta, ...] = (
+    Beta("files", "files-api-2025-04-14", ("2023-06-01",)),
+    Beta("prompt_tools", "prompt-tools-2025-04-02", API_VERSIONS),
+)
+
+
+def betas_for(features: tuple[str, ...] | list[str], version: str) -> list[str]:
+    """The anthropic-beta values to send for ``features`` under API ``version``."""
+    return [b.header for b in BETAS if b.feature in features and version in b.versions]
+
+
+# --- Endpoints ------------------------------------------------------------------------------------
+
+Family = Literal["messages", "count_tokens", "models", "batches", "files", "prompt_tools", "admin"]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One operation of the API: the schema its answer must match, and the family it belongs to."""
+
+    name: str
+    method: str
+    path: str
+    family: Family
+    schema: str
+
+    def url_path(self, **params: str) -> str:
+        """The path with its ``{placeholders}`` filled in."""
+        return self.path.format(**params)
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile("^" + re.sub(r"\{[a-z_]+\}", r"[^/]+", self.path) + "$")
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("messages.count_tokens", "POST", "/v1/messages/count_tokens", "count_tokens",
+             "count_tokens.json"),
+    Endpoint("messages.create", "POST", "/v1/messages", "messages", "message.json"),
+    Endpoint("models.list", "GET", "/v1/models", "models", "model_list.json"),
+    Endpoint("models.retrieve", "GET", "/v1/models/{model_id}", "models", "model_info.json"),
+)
+
+#: Schema of every answer with a status >= 400, whatever the endpoint.
+ERROR_SCHEMA = "error.json"
+#: Schema of one SSE event of a streamed message (dispatches on the event type).
+STREAM_EVENT_SCHEMA = "stream_event.json"
+
+
+def endpoint(name: str) -> Endpoint:
+    """The endpoint called ``name`` (e.g. ``"messages.create"``)."""
+    for e in ENDPOINTS:
+        if e.name == name:
+            return e
+    raise KeyError(name)
+
+
+def match_endpoint(method: str, path: str) -> Endpoint | None:
+    """The endpoint a request goes to; ``path`` may carry a base prefix and a query string."""
+    path = path.split("?", 1)[0].rstrip("/")
+    idx = path.find("/v1/")
+    if idx > 0:
+        path = path[idx:]
+    for e in ENDPOINTS:
+        if e.method == method.upper() and e.pattern.match(path):
+            return e
+    return None
+
+
+# --- Errors, retries and identifiers --------------------------------------------------------------
+
+#: HTTP status -> the ``error.type`` the API uses for it (api-contract.md §1).
+ERROR_TYPES: dict[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    409: "conflict_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+#: Statuses worth another try: everything else is the server's final word.
+TRANSIENT_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504, 529})
+
+#: Object kind -> the prefix its id starts with. Docs say formats may change: check prefixes only.
+ID_PREFIXES: dict[str, str] = {
+    "message": "msg_",
+    "tool_use": "toolu_",
+    "server_tool_use": "srvtoolu_",
+    "request": "req_",
+    "batch": "msgbatch_",
+    "file": "file_",
+    "api_key": "apikey_",
+    "workspace": "wrkspc_",
+    "user": "user_",
+    "invite": "invite_",
+}
+
+#: Request headers whose values are secrets: never logged, never written to a cassette.
+SECRET_HEADERS: frozenset[str] = frozenset(
+    {"x-api-key", "authorization", "cookie", "set-cookie", "proxy-authorization",
+     "anthropic-admin-api-key", "x-admin-api-key"}
+)
+
+#: Anything that looks like an Anthropic key, wherever it appears.
+SECRET_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]{4,}")
+
+#: The host of the real API, and the header values a run under it sends.
+REAL_API_URL = "https://api.anthropic.com"

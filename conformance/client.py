@@ -1,0 +1,282 @@
+"""The HTTP client the suite talks through: headers, retries, redaction and ``Exchange`` capture.
+
+The suite never knows which target it talks to (the real API, a proxy, the embedded reference
+server or a cassette); only the ``Target`` and this client do. Every call returns an ``Exchange``
+whatever the status: deciding whether an answer is right is the checks' job, not the client's.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+)
+
+from conformance import catalog, redact
+from conformance.exchange import Exchange
+from conformance.settings import AuthStyle, Settings, TargetKind
+from conformance.sse import parse_sse
+
+log = logging.getLogger("conformance.client")
+
+Headers = Mapping[str, str | None]
+ErrorTranslator = Callable[[Exception], Exception | None]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the suite sends its requests, and how it authenticates there."""
+
+    kind: TargetKind
+    base_url: str
+    api_key: str | None
+    api_version: str
+    auth: AuthStyle = "x-api-key"
+
+    def describe(self) -> str:
+        if self.kind is TargetKind.REFERENCE:
+            return f"embedded reference server at {self.base_url} (no key needed)"
+        if self.kind is TargetKind.REPLAY:
+            return "cassette replay, network blocked (--record-mode=none)"
+        return f"live target {self.base_url}"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, base_url: str, api_key: str | None) -> Target:
+        return cls(settings.target_kind, base_url, api_key, settings.api_version, settings.auth)
+
+
+class TargetUnreachable(ConnectionError):
+    """The target did not answer at all, even after retries."""
+
+
+class _Transient(Exception):
+    """An answer or a failure worth another try; carries what the last try produced."""
+
+    def __init__(self, exchange: Exchange | None = None, error: Exception | None = None) -> None:
+        super().__init__(exchange.describe() if exchange else repr(error))
+        self.exchange = exchange
+        self.error = error
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential backoff with full jitter, never shorter than ``retry-after``."""
+
+    max_retries: int = 4
+    deadline: float = 60.0
+    base: float = 0.5
+    cap: float = 8.0
+
+    def wait(self, state: RetryCallState) -> float:
+        backoff = min(self.cap, self.base * 2 ** (state.attempt_number - 1))
+        delay = random.uniform(0, backoff)
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Transient) and exc.exchange is not None:
+            delay = max(delay, _retry_after(exc.exchange.response_headers) or 0.0)
+        elapsed = time.monotonic() - (state.start_time or time.monotonic())
+        return max(0.0, min(delay, self.deadline - elapsed))
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "stop": stop_after_attempt(self.max_retries + 1) | stop_after_delay(self.deadline),
+            "wait": self.wait,
+            "retry": retry_if_exception_type(_Transient),
+            "reraise": True,
+        }
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            return max(0.0, float(headers[name]) * scale)
+        except (KeyError, ValueError):
+            continue
+    return None
+
+
+class _Base:
+    def __init__(
+        self,
+        target: Target,
+        *,
+        features: Iterable[str] = (),
+        retry: RetryPolicy | None = None,
+        timeout: float = 60.0,
+        on_exchange: Callable[[Exchange], None] | None = None,
+        translate_error: ErrorTranslator | None = None,
+    ) -> None:
+        self.target = target
+        self.features = tuple(features)
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        self.on_exchange = on_exchange
+        self.translate_error = translate_error
+        redact.register_secret(target.api_key)
+
+    def default_headers(self) -> dict[str, str]:
+        headers = {"anthropic-version": self.target.api_version, "accept": "application/json"}
+        if self.target.api_key:
+            if self.target.auth == "bearer":
+                headers["authorization"] = f"Bearer {self.target.api_key}"
+            else:
+                headers["x-api-key"] = self.target.api_key
+        betas = catalog.betas_for(self.features, self.target.api_version)
+        if betas:
+            headers["anthropic-beta"] = ",".join(betas)
+        return headers
+
+    def _build(
+        self, method: str, path: str, json: Any, params: Mapping[str, Any] | None,
+        headers: Headers | None,
+    ) -> tuple[dict[str, str], dict[str, Any]]:
+        merged: dict[str, str | None] = {**self.default_headers(), **(headers or {})}
+        final = {k: v for k, v in merged.items() if v is not None}
+        kwargs: dict[str, Any] = {"headers": final}
+        if json is not None:
+            kwargs["json"] = json
+        if params:
+            kwargs["params"] = {k: v for k, v in params.items() if v is not None}
+        return final, kwargs
+
+    def _exchange(
+        self, method: str, path: str, json: Any, sent: Mapping[str, str],
+        response: httpx.Response, retries: int, elapsed: float,
+    ) -> Exchange:
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        content_type = headers.get("content-type", "")
+        body = response.content
+        exchange = Exchange(
+            method=method.upper(),
+            path=path.split("?", 1)[0],
+            status=response.status_code,
+            response_headers=redact.redact_headers(headers),
+            body=body,
+            request_json=json,
+            request_headers=redact.redact_headers(sent),
+            events=parse_sse(body) if content_type.startswith("text/event-stream") else None,
+            url=redact.redact_text(str(response.request.url)),
+            retries=retries,
+            elapsed=elapsed,
+        )
+        suffix = f" after {retries} retr{'y' if retries == 1 else 'ies'}" if retries else ""
+        log.info("%s in %.2fs%s", exchange.describe(), elapsed, suffix)
+        if self.on_exchange:
+            self.on_exchange(exchange)
+        return exchange
+
+    def _translate(self, exc: Exception) -> Exception:
+        if self.translate_error:
+            translated = self.translate_error(exc)
+            if translated is not None:
+                return translated
+        return exc
+
+    def _give_up(self, method: str, path: str, transient: _Transient, attempts: int) -> Exchange:
+        if transient.exchange is not None:
+            return transient.exchange
+        raise TargetUnreachable(
+            f"{method} {self.target.base_url}{path}: no answer after {attempts} attempt(s): "
+            f"{redact.redact_text(repr(transient.error))}. Is the target running and the base "
+            "URL right (--anthropic-base-url / ANTHROPIC_BASE_URL)?"
+        ) from None
+
+
+class ApiClient(_Base):
+    """A synchronous client; ``request`` returns an ``Exchange`` for any status."""
+
+    def __init__(self, target: Target, *, http: httpx.Client | None = None, **kw: Any) -> None:
+        super().__init__(target, **kw)
+        self.http = http or httpx.Client(base_url=target.base_url, timeout=self.timeout)
+
+    def request(
+        self, method: str, path: str, *, json: Any = None,
+        params: Mapping[str, Any] | None = None, headers: Headers | None = None,
+    ) -> Exchange:
+        sent, kwargs = self._build(method, path, json, params, headers)
+        attempts = 0
+        start = time.monotonic()
+        try:
+            for attempt in Retrying(**self.retry.kwargs()):
+                with attempt:
+                    attempts += 1
+                    try:
+                        response = self.http.request(method, path, **kwargs)
+                    except httpx.TransportError as exc:
+                        raise _Transient(error=exc) from exc
+                    except Exception as exc:
+                        raise self._translate(exc) from exc
+                    ex = self._exchange(method, path, json, sent, response, attempts - 1,
+                                        time.monotonic() - start)
+                    if ex.status in catalog.TRANSIENT_STATUSES:
+                        raise _Transient(ex)
+                    return ex
+        except _Transient as final:
+            return self._give_up(method, path, final, attempts)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def get(self, path: str, **kw: Any) -> Exchange:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, json: Any = None, **kw: Any) -> Exchange:
+        return self.request("POST", path, json=json, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Exchange:
+        return self.request("DELETE", path, **kw)
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class AsyncApiClient(_Base):
+    """The asyncio twin of ``ApiClient``, for pytest-asyncio tests."""
+
+    def __init__(self, target: Target, *, http: httpx.AsyncClient | None = None, **kw: Any) -> None:
+        super().__init__(target, **kw)
+        self.http = http or httpx.AsyncClient(base_url=target.base_url, timeout=self.timeout)
+
+    async def request(
+        self, method: str, path: str, *, json: Any = None,
+        params: Mapping[str, Any] | None = None, headers: Headers | None = None,
+    ) -> Exchange:
+        sent, kwargs = self._build(method, path, json, params, headers)
+        attempts = 0
+        start = time.monotonic()
+        try:
+            async for attempt in AsyncRetrying(**self.retry.kwargs()):
+                with attempt:
+                    attempts += 1
+                    try:
+                        response = await self.http.request(method, path, **kwargs)
+                    except httpx.TransportError as exc:
+                        raise _Transient(error=exc) from exc
+                    except Exception as exc:
+                        raise self._translate(exc) from exc
+                    ex = self._exchange(method, path, json, sent, response, attempts - 1,
+                                        time.monotonic() - start)
+                    if ex.status in catalog.TRANSIENT_STATUSES:
+                        raise _Transient(ex)
+                    return ex
+        except _Transient as final:
+            return self._give_up(method, path, final, attempts)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def get(self, path: str, **kw: Any) -> Exchange:
+        return await self.request("GET", path, **kw)
+
+    async def post(self, path: str, json: Any = None, **kw: Any) -> Exchange:
+        return await self.request("POST", path, json=json, **kw)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

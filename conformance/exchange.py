@@ -1,0 +1,135 @@
+"""Plain values that flow through a run: an HTTP ``Exchange`` and the ``Finding``\\ s about it.
+
+Every layer (client, checks, cassette linter, report) passes these, so each can be tested on its
+own with no network: a check is a function of an ``Exchange`` to a list of ``Finding``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from conformance import catalog
+
+
+@dataclass(frozen=True)
+class SseEvent:
+    """One server-sent event: its ``event:`` name, the raw ``data:`` text and the decoded JSON."""
+
+    event: str
+    data: str
+    json: Any = None
+
+    @property
+    def type(self) -> str:
+        """The event's type: the JSON ``type`` when there is one, else the ``event:`` name."""
+        if isinstance(self.json, dict) and isinstance(self.json.get("type"), str):
+            return str(self.json["type"])
+        return self.event
+
+
+def shorten(value: Any, limit: int = 80) -> str:
+    """A one-line rendering of ``value`` cut to ``limit`` characters, secrets masked."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    text = catalog.SECRET_PATTERN.sub("sk-ant-***", text.replace("\n", "\\n"))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass
+class Exchange:
+    """One request to the API and its answer, as the checks see it.
+
+    ``path`` is relative to the API root (``/v1/messages``), whatever base URL or proxy prefix was
+    used. Headers are lower-cased and already redacted. ``events`` is set for SSE answers.
+    """
+
+    method: str
+    path: str
+    status: int
+    response_headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    request_json: Any = None
+    request_headers: Mapping[str, str] = field(default_factory=dict)
+    events: list[SseEvent] | None = None
+    url: str = ""
+    retries: int = 0
+    elapsed: float = 0.0
+    source: str = ""  # where the exchange came from: a test id, or "file.yaml#3"
+
+    @property
+    def request_id(self) -> str | None:
+        return self.response_headers.get("request-id")
+
+    @property
+    def content_type(self) -> str:
+        return self.response_headers.get("content-type", "").split(";")[0].strip().lower()
+
+    @property
+    def is_stream(self) -> bool:
+        return self.events is not None
+
+    @cached_property
+    def json(self) -> Any:
+        """The decoded JSON body, or ``None`` when the body is not JSON."""
+        if self.is_stream or not self.body:
+            return None
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+    @property
+    def endpoint(self) -> catalog.Endpoint | None:
+        return catalog.match_endpoint(self.method, self.path)
+
+    def describe(self) -> str:
+        """``POST /v1/messages -> 200 (request-id req_…)`` for messages and logs."""
+        rid = f" (request-id {self.request_id})" if self.request_id else ""
+        return f"{self.method} {self.path} -> {self.status}{rid}"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One way an answer breaks the contract.
+
+    ``pointer`` is a JSON pointer into the answer (for streams: ``/events/3/delta/text``), ``rule``
+    the schema keyword or the semantic rule, ``value`` a shortened rendering of the offending part.
+    """
+
+    check: str
+    message: str
+    pointer: str = ""
+    rule: str = ""
+    value: str = ""
+    request_id: str | None = None
+
+    def format(self) -> str:
+        where = self.pointer or "/"
+        parts = [f"[{self.check}] {where}: {self.message}"]
+        if self.rule:
+            parts.append(f"rule: {self.rule}")
+        if self.value:
+            parts.append(f"value: {self.value}")
+        if self.request_id:
+            parts.append(f"request-id: {self.request_id}")
+        return " | ".join(parts)
+
+
+class ConformanceError(AssertionError):
+    """Raised by the suite when an answer breaks the contract; its message lists every finding."""
+
+    def __init__(self, findings: Iterable[Finding], context: str = "") -> None:
+        self.findings = list(findings)
+        head = f"{context}: " if context else ""
+        lines = "\n".join("  - " + f.format() for f in self.findings)
+        super().__init__(f"{head}{len(self.findings)} contract violation(s)\n{lines}")
+
+
+def raise_for_findings(findings: Iterable[Finding], context: str = "") -> None:
+    """Fail the current test with every finding, if there is any."""
+    found = list(findings)
+    if found:
+        raise ConformanceError(found, context)

@@ -1,0 +1,297 @@
+"""Read anyone's recorded cassettes into ``Exchange`` values.
+
+Public projects commit cassettes in several dialects: vcrpy YAML (``version: 1`` or no version key),
+vcrpy JSON, bodies as plain strings, as ``!!binary`` base64 (often gzip-compressed), as
+``{string: ...}`` dicts, or as pydantic-ai's ``parsed_body`` (already-decoded JSON). The checks and
+the corpus test want one shape, so this module folds every dialect into an ``Exchange``.
+
+A file that cannot be read at all raises ``CassetteError``; one interaction that cannot be
+understood becomes an ``Interaction`` with ``exchange=None`` and an ``error``, so that one odd
+recording never hides the others.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import json
+import zlib
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from conformance import catalog
+from conformance.exchange import Exchange
+from conformance.sse import parse_sse
+
+# The C loader is ~10x faster on big cassettes; fall back when PyYAML was built without libyaml.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+#: Paths that belong to the Anthropic API, used when the caller does not filter by host.
+API_PATH_PREFIXES: tuple[str, ...] = (
+    "/v1/messages",
+    "/v1/models",
+    "/v1/files",
+    "/v1/organizations",
+    "/v1/experimental",
+)
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_REDACTED = "<redacted>"
+
+
+class CassetteError(Exception):
+    """A cassette file that cannot be read at all; the message names the file and the cause."""
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """One recorded request/response pair of a cassette.
+
+    ``index`` is the 0-based position in the file's ``interactions`` list; ``source`` is
+    ``"<file>#<index>"``. Exactly one of ``exchange`` and ``error`` is set. ``path`` is the request
+    path as recorded (kept even when the exchange could not be built, so it can still be filtered).
+    """
+
+    source: str
+    index: int
+    exchange: Exchange | None
+    host: str
+    error: str | None
+    path: str = ""
+
+
+class _Unreadable(ValueError):
+    """An interaction whose shape this reader does not understand."""
+
+
+def read_cassette(path: Path) -> list[Interaction]:
+    """Every interaction of the cassette at ``path``, in recorded order.
+
+    Raises ``CassetteError`` when the file is missing, not UTF-8, not YAML/JSON, uses tags a safe
+    loader refuses (e.g. old ``!!python/...`` objects) or has no interactions list.
+    """
+    path = Path(path)
+    data = _load(path)
+    raw_interactions = _interactions_of(data, path)
+    out: list[Interaction] = []
+    for index, raw in enumerate(raw_interactions):
+        source = f"{path}#{index}"
+        host, req_path = _host_and_path(raw)
+        try:
+            exchange = _build_exchange(raw, source)
+        except (_Unreadable, ValueError, TypeError, KeyError, AttributeError, EOFError,
+                OSError, zlib.error) as exc:
+            out.append(Interaction(source, index, None, host, f"{type(exc).__name__}: {exc}",
+                                   req_path))
+            continue
+        out.append(Interaction(source, index, exchange, host, None, exchange.path))
+    return out
+
+
+def anthropic_exchanges(
+    path: Path,
+    hosts: Collection[str] = ("api.anthropic.com",),
+    path_prefix: str = "/v1/",
+) -> list[Interaction]:
+    """The interactions of ``path`` that went to the Anthropic API.
+
+    With ``hosts``, an interaction counts when its host is one of them and its path starts with
+    ``path_prefix``. With empty ``hosts`` (a proxy or a local server was recorded), the path must
+    start with one of ``API_PATH_PREFIXES``. Unreadable interactions are kept when they match,
+    so the caller can report them.
+    """
+    wanted = {h.lower() for h in hosts}
+    selected: list[Interaction] = []
+    for it in read_cassette(path):
+        if wanted:
+            if it.host.lower() in wanted and it.path.startswith(path_prefix):
+                selected.append(it)
+        elif it.path.startswith(API_PATH_PREFIXES):
+            selected.append(it)
+    return selected
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+def _load(path: Path) -> Any:
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise CassetteError(f"{path}: cannot read cassette: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise CassetteError(f"{path}: cassette is not UTF-8 text: {exc}") from exc
+    if path.suffix.lower() == ".json" or text.lstrip().startswith("{"):
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            if path.suffix.lower() == ".json":
+                raise CassetteError(f"{path}: invalid JSON cassette: {exc}") from exc
+            # A YAML flow mapping also starts with "{": fall through to YAML.
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        # ConstructorError (e.g. !!python/object in vcrpy < 1.0 files) is a YAMLError too.
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CassetteError(f"{path}: invalid YAML cassette: {first}") from exc
+
+
+def _interactions_of(data: Any, path: Path) -> list[Any]:
+    if isinstance(data, dict) and isinstance(data.get("interactions"), list):
+        return list(data["interactions"])
+    if isinstance(data, list) and all(isinstance(d, dict) and "request" in d for d in data):
+        return data  # vcrpy < 1.0 wrote a bare list of interactions
+    kind = type(data).__name__
+    raise CassetteError(f"{path}: not a cassette (no 'interactions' list; top level is {kind})")
+
+
+# --- one interaction -----------------------------------------------------------------------------
+
+
+def _host_and_path(raw: Any) -> tuple[str, str]:
+    """Host and API path of a raw interaction, best effort (empty strings when unknown)."""
+    request = raw.get("request") if isinstance(raw, dict) else None
+    if not isinstance(request, dict):
+        return "", ""
+    uri = request.get("uri") or request.get("url") or ""
+    if not isinstance(uri, str):
+        return "", ""
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    if not host:
+        headers = _headers(request.get("headers"))
+        host = headers.get("host", "").split(":")[0]
+    return host.lower(), _api_path(parts.path)
+
+
+def _api_path(path: str) -> str:
+    # Exchange.path is relative to the API root, whatever proxy prefix was recorded.
+    idx = path.find("/v1/")
+    return path[idx:] if idx > 0 else path
+
+
+def _build_exchange(raw: Any, source: str) -> Exchange:
+    if not isinstance(raw, dict):
+        raise _Unreadable(f"interaction is a {type(raw).__name__}, not a mapping")
+    request, response = raw.get("request"), raw.get("response")
+    if not isinstance(request, dict) or not isinstance(response, dict):
+        raise _Unreadable("interaction lacks a request or response mapping")
+    uri = request.get("uri") or request.get("url")
+    if not isinstance(uri, str) or not uri:
+        raise _Unreadable("request has no uri")
+    method = request.get("method")
+    if not isinstance(method, str):
+        raise _Unreadable("request has no method")
+
+    req_headers = _headers(request.get("headers"))
+    redacted = {k: (_REDACTED if k in catalog.SECRET_HEADERS else v)
+                for k, v in req_headers.items()}
+    req_body = _body(request, req_headers)
+    resp_headers = _headers(response.get("headers"))
+    body = _body(response, resp_headers)
+
+    events = None
+    content_type = resp_headers.get("content-type", "").lower()
+    if "text/event-stream" in content_type or body.lstrip().startswith(b"event:"):
+        events = parse_sse(body)
+
+    return Exchange(
+        method=method.upper(),
+        path=_api_path(urlsplit(uri).path),
+        status=_status(response),
+        response_headers=resp_headers,
+        body=body,
+        request_json=_json_or_none(req_body),
+        request_headers=redacted,
+        events=events,
+        url=uri,
+        source=source,
+    )
+
+
+def _status(response: Mapping[str, Any]) -> int:
+    status = response.get("status")
+    code = status.get("code") if isinstance(status, dict) else status
+    if isinstance(code, bool) or not isinstance(code, int | str):
+        raise _Unreadable(f"response has no status code (got {status!r})")
+    return int(code)
+
+
+def _headers(raw: Any) -> dict[str, str]:
+    """Lower-cased headers, one string each; repeated values are joined with ", "."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise _Unreadable(f"headers are a {type(raw).__name__}, not a mapping")
+    out: dict[str, str] = {}
+    for name, value in raw.items():
+        values = value if isinstance(value, list) else [value]
+        text = ", ".join(_text(v) for v in values if v is not None)
+        key = str(name).lower()
+        out[key] = f"{out[key]}, {text}" if key in out else text
+    return out
+
+
+def _text(value: Any) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+
+
+def _body(part: Mapping[str, Any], headers: Mapping[str, str]) -> bytes:
+    """The decoded body bytes of a request or response, whatever dialect recorded it."""
+    if "parsed_body" in part:  # pydantic-ai: the JSON body, already decoded
+        return json.dumps(part["parsed_body"], ensure_ascii=False).encode()
+    raw = part.get("body")
+    if isinstance(raw, dict):
+        if "base64_string" in raw:  # betamax-style
+            try:
+                raw = base64.b64decode(raw["base64_string"])
+            except (binascii.Error, TypeError) as exc:
+                raise _Unreadable(f"body base64_string is not base64: {exc}") from exc
+        else:
+            raw = raw.get("string")
+    if raw is None:
+        return b""
+    if isinstance(raw, str):
+        data = raw.encode("utf-8")
+    elif isinstance(raw, bytes):
+        data = raw
+    else:
+        raise _Unreadable(f"body is a {type(raw).__name__}, not text or bytes")
+    return _decompress(data, headers.get("content-encoding", ""))
+
+
+def _decompress(data: bytes, encoding: str) -> bytes:
+    # Recorders differ: some keep the compressed bytes and the header, some decode and keep the
+    # header, some drop it. So sniff the magic bytes and only trust the header when they agree.
+    encoding = encoding.lower()
+    if data.startswith(_GZIP_MAGIC):
+        return gzip.decompress(data)
+    if "deflate" in encoding:
+        for wbits in (zlib.MAX_WBITS, -zlib.MAX_WBITS):
+            try:
+                return zlib.decompress(data, wbits)
+            except zlib.error:
+                continue
+    if encoding.strip() in ("br", "zstd"):
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Unreadable(
+                f"body is {encoding}-compressed, which this reader cannot decode"
+            ) from None
+    return data
+
+
+def _json_or_none(body: bytes) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None

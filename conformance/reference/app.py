@@ -1,0 +1,155 @@
+"""The app factory: routes of every family behind one gate, one responder, one state object.
+
+Every answer, success or error, JSON or SSE, goes through ``Responder``: it stamps the headers the
+real API sends (``request-id``, ``anthropic-organization-id``), applies the enabled mutants and
+writes the journal. Routes only return plain values or raise ``ApiError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from conformance import catalog
+from conformance.reference import messages, models
+from conformance.reference.auth import RequestContext, check_request
+from conformance.reference.errors import ApiError, error_body
+from conformance.reference.mutants import MUTANTS, Mutant
+from conformance.reference.routing import Event, JsonAnswer, RouteSpec, StreamAnswer
+from conformance.reference.state import (
+    ORGANIZATION_ID,
+    JournalEntry,
+    ReferenceConfig,
+    ReferenceState,
+)
+from conformance.sse import format_sse
+
+log = logging.getLogger(__name__)
+
+#: Every family's routes; later families append their module's ROUTES here.
+ROUTES: tuple[RouteSpec, ...] = (*messages.ROUTES, *models.ROUTES)
+
+
+class Responder:
+    """Turns answers into responses: shared headers, mutants, journal."""
+
+    def __init__(self, state: ReferenceState, mutants: list[Mutant]) -> None:
+        self.state = state
+        self.mutants = mutants
+
+    def _headers(self, request_id: str, extra: dict[str, str]) -> dict[str, str]:
+        return {"request-id": request_id, "anthropic-organization-id": ORGANIZATION_ID, **extra}
+
+    def _finish_headers(self, endpoint: str, status: int, headers: dict[str, str]
+                        ) -> dict[str, str]:
+        for mutant in self.mutants:
+            if mutant.headers is not None:
+                headers = mutant.headers(endpoint, status, headers)
+        return headers
+
+    def _journal(self, request: Request, endpoint: str, status: int, request_id: str) -> None:
+        self.state.record(JournalEntry(request.method, request.url.path, status, request_id,
+                                       endpoint))
+
+    def json(self, request: Request, endpoint: str, request_id: str, answer: JsonAnswer
+             ) -> Response:
+        status, body = answer.status, answer.body
+        headers = self._headers(request_id, answer.headers)
+        for mutant in self.mutants:
+            if mutant.json is not None:
+                status, headers, body = mutant.json(endpoint, status, headers, body)
+        headers = self._finish_headers(endpoint, status, headers)
+        self._journal(request, endpoint, status, request_id)
+        return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+                        status_code=status,
+                        headers=headers, media_type="application/json")
+
+    def error(self, request: Request, endpoint: str, request_id: str, exc: ApiError) -> Response:
+        body = error_body(exc.status, exc.message, request_id, exc.error_type)
+        return self.json(request, endpoint, request_id, JsonAnswer(body, exc.status, exc.headers))
+
+    def stream(self, request: Request, endpoint: str, request_id: str, answer: StreamAnswer
+               ) -> Response:
+        events = answer.events
+        for mutant in self.mutants:
+            if mutant.sse is not None:
+                events = mutant.sse(events)
+        extra = {"cache-control": "no-cache", **answer.headers}
+        headers = self._finish_headers(endpoint, 200, self._headers(request_id, extra))
+        self._journal(request, endpoint, 200, request_id)
+        return StreamingResponse(_emit(events), status_code=200, headers=headers,
+                                 media_type="text/event-stream; charset=utf-8")
+
+
+async def _emit(events: list[Event]) -> AsyncIterator[bytes]:
+    """One chunk per event, yielding to the loop in between: a real, incremental stream."""
+    for event in events:
+        yield format_sse([event])
+        await asyncio.sleep(0)
+
+
+def _endpoint_handler(spec: RouteSpec, config: ReferenceConfig, state: ReferenceState,
+                      responder: Responder) -> Callable[[Request], Awaitable[Response]]:
+    async def handle(request: Request) -> Response:
+        serial, request_id = state.new_request_id()
+        ctx = RequestContext(config, state, spec.endpoint, serial, request_id)
+        try:
+            if spec.authenticated:
+                check_request(request, ctx)
+            answer = await spec.handler(request, ctx)
+        except ApiError as exc:
+            return responder.error(request, spec.endpoint, request_id, exc)
+        except Exception:  # a bug here must still look like the API's 500, not a traceback
+            log.exception("reference server failed on %s %s", request.method, request.url.path)
+            return responder.error(request, spec.endpoint, request_id,
+                                   ApiError(500, "Internal server error"))
+        if isinstance(answer, StreamAnswer):
+            return responder.stream(request, spec.endpoint, request_id, answer)
+        return responder.json(request, spec.endpoint, request_id, answer)
+
+    handle.__name__ = spec.endpoint.replace(".", "_")
+    return handle
+
+
+def create_app(config: ReferenceConfig | None = None) -> Starlette:
+    """A fresh reference server (its own state) answering per ``config``."""
+    config = config or ReferenceConfig()
+    state = ReferenceState(config.seed)
+    responder = Responder(state, [MUTANTS[name] for name in config.mutants])
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        # Unknown routes (404) and wrong methods (405) still get the API's envelope.
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        message = {404: "Not Found", 405: "Method Not Allowed"}.get(status, "Internal server error")
+        _, request_id = state.new_request_id()
+        found = catalog.match_endpoint(request.method, request.url.path)
+        endpoint = found.name if found else ""
+        extra = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
+        return responder.error(request, endpoint, request_id, ApiError(status, message,
+                                                                       headers=extra))
+
+    routes = [
+        Route(spec.path, _endpoint_handler(spec, config, state, responder), methods=[spec.method])
+        for spec in ROUTES
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+    app.router.redirect_slashes = False
+    app.state.reference_state = state
+    app.state.reference_config = config
+    return app
+
+
+def state_of(app: Starlette) -> ReferenceState:
+    """The state object of an app made by ``create_app`` (for tests and the recorder)."""
+    state: Any = app.state.reference_state
+    assert isinstance(state, ReferenceState)
+    return state

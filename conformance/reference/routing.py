@@ -1,0 +1,57 @@
+"""What a route returns, and how a family module declares its routes.
+
+Handlers return plain values (``JsonAnswer`` / ``StreamAnswer``) instead of Starlette responses,
+so the app can stamp the shared headers, apply mutants and journal every answer in one place.
+A family module exposes ``ROUTES: list[RouteSpec]``; the method and path come from the catalog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+
+from conformance import catalog
+from conformance.reference.auth import RequestContext
+
+Event = tuple[str, dict[str, Any]]
+
+
+@dataclass
+class JsonAnswer:
+    """A JSON answer: the body before serialisation, its status and any extra headers."""
+
+    body: Any
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class StreamAnswer:
+    """A ``text/event-stream`` answer, as the full list of ``(event name, payload)`` pairs."""
+
+    events: list[Event]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Answer = JsonAnswer | StreamAnswer
+Handler = Callable[[Request, RequestContext], Awaitable[Answer]]
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """One route: the catalog endpoint it serves and the coroutine answering it."""
+
+    endpoint: str
+    handler: Handler
+    authenticated: bool = True
+
+    @property
+    def method(self) -> str:
+        return catalog.endpoint(self.endpoint).method
+
+    @property
+    def path(self) -> str:
+        return catalog.endpoint(self.endpoint).path

@@ -1,0 +1,71 @@
+"""Running the reference server: embedded in a thread for tests, or blocking for the CLI."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+
+from conformance.reference.app import create_app
+from conformance.reference.state import ReferenceConfig
+
+
+class EmbeddedServer:
+    """The reference server on 127.0.0.1 in a daemon thread, for the duration of a ``with``.
+
+    The socket is bound here (port 0 = a free port) before uvicorn starts, so ``url`` is known
+    at once and there is no race for the port.
+    """
+
+    def __init__(self, config: ReferenceConfig | None = None, host: str = "127.0.0.1",
+                 port: int = 0) -> None:
+        self.config = config or ReferenceConfig()
+        self.app = create_app(self.config)
+        self.host = host
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        self.port: int = self._sock.getsockname()[1]
+        self.url = f"http://{host}:{self.port}"
+        self._server = uvicorn.Server(
+            uvicorn.Config(self.app, log_level="warning", lifespan="off"))
+        self._thread: threading.Thread | None = None
+
+    def start(self, timeout: float = 10.0) -> EmbeddedServer:
+        """Start serving; returns once the server accepts connections."""
+        if self._thread is not None:
+            return self
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]},
+            name=f"reference-server-{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"reference server did not start on {self.url}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Ask uvicorn to exit and wait for its thread."""
+        if self._thread is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._thread = None
+        self._sock.close()
+
+    def __enter__(self) -> EmbeddedServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def serve(host: str, port: int, config: ReferenceConfig) -> None:
+    """Serve the reference server in the foreground until interrupted (CLI ``serve``)."""
+    uvicorn.run(create_app(config), host=host, port=port, log_level="info", lifespan="off")

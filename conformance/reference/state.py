@@ -1,0 +1,101 @@
+"""Configuration and per-app in-memory state of the reference server.
+
+State is an object owned by one app instance (never module globals), so two apps in one process
+(a faithful one and a mutant) never share counters, ids or stored resources. Ids derive from the
+seed and a counter, so the same sequence of requests yields the same ids on every run: that is
+what lets recorded cassettes be reproduced byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance.reference.mutants import MUTANTS
+
+#: Accepted by default. Deliberately not shaped like ``sk-ant-…`` so secret scanners stay quiet.
+DEFAULT_API_KEY = "reference-key-local"
+#: The organization every answer claims to come from (the real API sends a UUID).
+ORGANIZATION_ID = "5f0c4a8e-3b1d-4c6e-9a2f-7d8e1b0c9a34"
+
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass
+class ReferenceConfig:
+    """How one reference server behaves: the keys it accepts, the mutants it applies, its seed."""
+
+    api_keys: tuple[str, ...] = (DEFAULT_API_KEY,)
+    mutants: tuple[str, ...] = ()
+    seed: str = "conformance"
+
+    def __post_init__(self) -> None:
+        # Accept lists from callers (CLI, settings) but keep the frozen tuple shape.
+        self.api_keys = tuple(self.api_keys)
+        self.mutants = tuple(self.mutants)
+        unknown = [m for m in self.mutants if m not in MUTANTS]
+        if unknown:
+            raise ValueError(
+                f"unknown mutant(s): {', '.join(unknown)}; known: {', '.join(sorted(MUTANTS))}"
+            )
+
+
+def stable_token(*parts: object, length: int = 22) -> str:
+    """A base62 string derived from ``parts``: the deterministic tail of every id we mint."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
+    number = int.from_bytes(digest, "big")
+    chars = []
+    for _ in range(length):
+        number, rem = divmod(number, 62)
+        chars.append(_BASE62[rem])
+    return "".join(chars)
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One answered request, kept so tests and the recorder can see what the server did."""
+
+    method: str
+    path: str
+    status: int
+    request_id: str
+    endpoint: str
+
+
+@dataclass
+class ReferenceState:
+    """Everything one app instance remembers: the request counter, resource stores, a journal."""
+
+    seed: str
+    stores: dict[str, dict[str, Any]] = field(default_factory=dict)
+    journal: deque[JournalEntry] = field(default_factory=lambda: deque(maxlen=10_000))
+    _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next_serial(self) -> int:
+        """The next request number (1, 2, …); thread-safe because uvicorn may run handlers
+        concurrently with the test thread reading state."""
+        with self._lock:
+            return next(self._counter)
+
+    def make_id(self, prefix: str, *parts: object, length: int = 22) -> str:
+        """``prefix`` + a deterministic tail derived from the seed and ``parts``."""
+        return prefix + stable_token(self.seed, prefix, *parts, length=length)
+
+    def new_request_id(self) -> tuple[int, str]:
+        """A fresh (serial, ``req_…``) pair, shaped like the real ``req_011C…`` ids."""
+        serial = self.next_serial()
+        return serial, self.make_id("req_011C", serial, length=20)
+
+    def store(self, kind: str) -> dict[str, Any]:
+        """The store of one resource kind (batches, files, …), created on first use."""
+        with self._lock:
+            return self.stores.setdefault(kind, {})
+
+    def record(self, entry: JournalEntry) -> None:
+        with self._lock:
+            self.journal.append(entry)

@@ -1,0 +1,325 @@
+"""The JSON Schemas of the API objects, loaded once into one ``referencing.Registry``.
+
+Every check that asks "is this answer shaped right?" goes through ``validate`` so that findings
+look the same everywhere (pointer, rule, shortened value), and ``unknown_fields`` tells apart a
+broken answer from an API that grew a field since the schemas were written ("drift").
+
+Schemas dispatch on ``type`` with ``allOf`` of ``if``/``then`` so only the matching branch is
+evaluated: errors then point into that branch instead of a ``oneOf`` error soup.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import referencing
+import referencing.exceptions
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, ValidationError, best_match, relevance
+from referencing.jsonschema import DRAFT202012
+
+from conformance.exchange import Finding, shorten
+
+if TYPE_CHECKING:  # not exported by referencing, only needed for annotations
+    from referencing._core import Resolver
+
+#: The base every schema ``$id`` sits under; ``$ref`` between files uses the bare file name.
+BASE_URI = "https://anthropic-conformance.invalid/schemas/"
+#: Annotation on the open fallback branch of a ``type`` dispatch (a block/event/delta type the
+#: schemas do not know yet): validation tolerates it, ``unknown_fields`` reports it as drift.
+UNKNOWN_VARIANT = "x-unknown-variant"
+
+
+def _find_schema_dir() -> Path:
+    # An installed wheel ships the schemas inside the package; a checkout has them at the root.
+    here = Path(__file__).resolve().parent
+    packaged = here / "schemas"
+    return packaged if packaged.is_dir() else here.parent / "schemas"
+
+
+SCHEMA_DIR: Path = _find_schema_dir()
+
+
+class SchemaLoadError(RuntimeError):
+    """The schemas directory or one of its files is missing or broken; the message names it."""
+
+
+def schema_names() -> list[str]:
+    """File names of every schema, sorted (e.g. ``["citation.json", ...]``)."""
+    return sorted(_documents())
+
+
+@cache
+def registry() -> referencing.Registry[Any]:
+    """One registry holding every schema file, crawled, with every ``$ref`` checked to resolve."""
+    return _build_registry(_documents())
+
+
+@cache
+def _documents() -> dict[str, dict[str, Any]]:
+    return _load_documents(SCHEMA_DIR)
+
+
+def _load_documents(directory: Path) -> dict[str, dict[str, Any]]:
+    if not directory.is_dir():
+        raise SchemaLoadError(f"schemas directory not found: {directory}")
+    docs: dict[str, dict[str, Any]] = {}
+    for file in sorted(directory.glob("*.json")):
+        try:
+            doc = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SchemaLoadError(f"{file}: not a readable JSON file: {exc}") from exc
+        if not isinstance(doc, dict):
+            raise SchemaLoadError(f"{file}: a schema must be a JSON object")
+        expected_id = BASE_URI + file.name
+        if doc.get("$id") != expected_id:
+            raise SchemaLoadError(f"{file}: $id must be {expected_id!r}, got {doc.get('$id')!r}")
+        try:
+            Draft202012Validator.check_schema(doc)
+        except SchemaError as exc:
+            raise SchemaLoadError(
+                f"{file}: not a valid draft 2020-12 schema: {exc.message}"
+            ) from exc
+        docs[file.name] = doc
+    if not docs:
+        raise SchemaLoadError(f"no *.json schema files in {directory}")
+    return docs
+
+
+def _build_registry(docs: dict[str, dict[str, Any]]) -> referencing.Registry[Any]:
+    reg: referencing.Registry[Any] = referencing.Registry().with_resources(
+        (BASE_URI + name, DRAFT202012.create_resource(doc)) for name, doc in docs.items()
+    ).crawl()
+    # Fail at load time, naming the file, rather than at the first answer that reaches a bad $ref.
+    for name, doc in docs.items():
+        resolver = reg.resolver(base_uri=BASE_URI + name)
+        for ref in _refs(doc):
+            try:
+                resolver.lookup(ref)
+            except referencing.exceptions.Unresolvable as exc:
+                raise SchemaLoadError(
+                    f"{SCHEMA_DIR / name}: $ref {ref!r} does not resolve"
+                ) from exc
+    return reg
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            yield ref
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+@cache
+def _validator(schema: str) -> Draft202012Validator:
+    reg = registry()
+    uri = BASE_URI + schema
+    try:
+        contents = reg.contents(uri)
+    except referencing.exceptions.NoSuchResource:
+        raise ValueError(f"unknown schema {schema!r}; known: {', '.join(schema_names())}") from None
+    return Draft202012Validator(contents, registry=reg)
+
+
+def _clear_caches() -> None:
+    """Forget loaded schemas (tests point ``SCHEMA_DIR`` elsewhere)."""
+    _documents.cache_clear()
+    registry.cache_clear()
+    _validator.cache_clear()
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+def validate(
+    instance: Any, schema: str, *, request_id: str | None = None, pointer: str = ""
+) -> list[Finding]:
+    """Findings for every way ``instance`` breaks ``schema`` (a file name like ``"message.json"``).
+
+    ``pointer`` is prefixed to every finding's pointer (e.g. ``"/events/3"`` for one SSE event).
+    Findings are ordered most relevant first and de-duplicated on (pointer, rule).
+    """
+    findings: list[Finding] = []
+    seen: set[tuple[str, str]] = set()
+    errors = _leaf_errors(_validator(schema).iter_errors(instance))
+    for error in sorted(errors, key=relevance, reverse=True):
+        where = pointer + _pointer(error.absolute_path)
+        rule = _rule(error)
+        if (where, rule) in seen:
+            continue
+        seen.add((where, rule))
+        findings.append(Finding(
+            check=f"schema:{schema}",
+            message=_message(error),
+            pointer=where,
+            rule=rule,
+            value=shorten(error.instance),
+            request_id=request_id,
+        ))
+    return findings
+
+
+def _leaf_errors(errors: Iterator[ValidationError]) -> Iterator[ValidationError]:
+    # anyOf/oneOf wrap their branches' errors: keep the most relevant branch's error instead.
+    for error in errors:
+        if error.context:
+            yield best_match(error.context) or error
+        else:
+            yield error
+
+
+def _pointer(path: Any) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def _missing(error: ValidationError) -> str:
+    names = error.validator_value if isinstance(error.validator_value, list) else []
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    for name in names:
+        if name not in instance and error.message.startswith(repr(name)):
+            return str(name)
+    return str(error.message).split(" ", 1)[0].strip("'\"")
+
+
+def _types(value: Any) -> str:
+    return "|".join(value) if isinstance(value, list) else str(value)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _rule(error: ValidationError) -> str:
+    keyword, expected = str(error.validator), error.validator_value
+    if keyword == "required":
+        return f"required: {_missing(error)!r}"
+    if keyword == "type":
+        return f"type: {_types(expected)}"
+    if keyword == "const":
+        return f"const: {expected!r}"
+    if keyword == "enum" and isinstance(expected, list):
+        return "enum: " + "|".join("null" if v is None else str(v) for v in expected)
+    if keyword == "pattern":
+        return f"pattern: {expected}"
+    return f"{keyword}: {shorten(expected, 60)}"
+
+
+def _message(error: ValidationError) -> str:
+    keyword, expected, got = str(error.validator), error.validator_value, error.instance
+    if keyword == "required":
+        return f"missing required field {_missing(error)!r}"
+    if keyword == "type":
+        wanted = " or ".join(expected) if isinstance(expected, list) else str(expected)
+        return f"expected {wanted}, got {_json_type(got)} {_show(got)}"
+    if keyword == "const":
+        return f"expected {json.dumps(expected)}, got {_show(got)}"
+    if keyword == "enum":
+        return f"{_show(got)} is not one of the allowed values"
+    if keyword == "pattern":
+        return f"{_show(got)} does not match the expected format"
+    return shorten(error.message, 160)
+
+
+def _show(value: Any) -> str:
+    # Quote strings so that "got string 5" cannot be mistaken for a number.
+    return shorten(json.dumps(value, ensure_ascii=False, default=str), 40)
+
+
+# --- drift ---------------------------------------------------------------------------------------
+
+_Applied: TypeAlias = "list[tuple[dict[str, Any], Resolver[Any]]]"
+
+
+def unknown_fields(instance: Any, schema: str, pointer: str = "") -> list[str]:
+    """JSON pointers of object keys ``schema`` does not declare where they occur ("drift").
+
+    Only branches that apply to ``instance`` count (the matching ``if``/``then`` of a dispatch, the
+    ``anyOf``/``oneOf`` branches that validate). An object whose schema declares no properties
+    (tool ``input``) is free-form and never reported. A ``type`` the schemas do not know yet is
+    reported as ``"<pointer>/type=<value>"`` and not descended into.
+    """
+    validator = _validator(schema)
+    resolved = registry().resolver().lookup(BASE_URI + schema)
+    out: list[str] = []
+    _drift(instance, [(resolved.contents, resolved.resolver)], pointer, validator, out)
+    return out
+
+
+def _drift(
+    instance: Any, schemas: _Applied, where: str, validator: Draft202012Validator, out: list[str]
+) -> None:
+    applied = _applicable(instance, schemas, validator)
+    if isinstance(instance, dict):
+        if any(s.get(UNKNOWN_VARIANT) is True for s, _ in applied):
+            out.append(f"{where}/type={instance.get('type')}")
+            return
+        declared: dict[str, _Applied] = {}
+        for s, res in applied:
+            for key, sub in (s.get("properties") or {}).items():
+                if isinstance(sub, dict):
+                    declared.setdefault(key, []).append((sub, res))
+        free_form = not any("properties" in s for s, _ in applied) or any(
+            s.get("additionalProperties", False) is not False or "patternProperties" in s
+            for s, _ in applied
+        )
+        for key, value in instance.items():
+            child = f"{where}/{_pointer([key])[1:]}"
+            if key in declared:
+                _drift(value, declared[key], child, validator, out)
+            elif not free_form:
+                out.append(child)
+    elif isinstance(instance, list):
+        items = [(s["items"], res) for s, res in applied if isinstance(s.get("items"), dict)]
+        for i, value in enumerate(instance):
+            prefix = [(s["prefixItems"][i], res) for s, res in applied
+                      if isinstance(s.get("prefixItems"), list) and i < len(s["prefixItems"])]
+            _drift(value, prefix or items, f"{where}/{i}", validator, out)
+
+
+def _applicable(instance: Any, schemas: _Applied, validator: Draft202012Validator) -> _Applied:
+    """Every (sub)schema that applies to ``instance`` itself, following $ref and combinators."""
+    out: _Applied = []
+    todo = list(schemas)
+    while todo:
+        schema, resolver = todo.pop(0)
+        if not isinstance(schema, dict):
+            continue
+        out.append((schema, resolver))
+        ref = schema.get("$ref")
+        if isinstance(ref, str):
+            resolved = resolver.lookup(ref)
+            todo.append((resolved.contents, resolved.resolver))
+        todo.extend((s, resolver) for s in schema.get("allOf", []))
+        for keyword in ("anyOf", "oneOf"):
+            todo.extend((s, resolver) for s in schema.get(keyword, [])
+                        if _is_valid(instance, s, resolver, validator))
+        if "if" in schema:
+            branch = "then" if _is_valid(instance, schema["if"], resolver, validator) else "else"
+            if branch in schema:
+                todo.append((schema[branch], resolver))
+    return out
+
+
+def _is_valid(
+    instance: Any, schema: Any, resolver: Resolver[Any], validator: Draft202012Validator
+) -> bool:
+    return bool(validator.evolve(schema=schema, _resolver=resolver).is_valid(instance))

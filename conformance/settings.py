@@ -1,0 +1,210 @@
+"""The typed settings of a run, parsed once from command-line options, environment and ini keys.
+
+Precedence is option > environment variable > ini key > default, the same for every setting. A bad
+value is a ``ConfigError`` whose message names where the value came from and what is allowed; the
+plugin turns it into a pytest usage error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
+
+from conformance import catalog
+
+
+class ConfigError(ValueError):
+    """A setting has a bad value; the message names the source and the allowed values."""
+
+
+class RecordMode(StrEnum):
+    """Cassette record modes, with the words and meaning of pytest-recording / vcrpy."""
+
+    NONE = "none"  # replay only; the network is blocked
+    ONCE = "once"  # record a cassette that does not exist yet, else replay it
+    NEW_EPISODES = "new_episodes"  # replay what matches, record the rest
+    ALL = "all"  # record everything again, keep nothing from before
+    REWRITE = "rewrite"  # delete the cassette, then record from scratch
+
+
+class TargetKind(StrEnum):
+    REFERENCE = "reference"  # the embedded reference server: no key, no network
+    LIVE = "live"  # a real base URL: the API or a proxy
+    REPLAY = "replay"  # cassettes only
+
+
+AuthStyle = Literal["x-api-key", "bearer"]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting as the user can give it: a command-line flag, an env variable, an ini key."""
+
+    field: str
+    flag: str
+    env: str | None
+    help: str
+    choices: tuple[str, ...] | None = None
+    secret: bool = False
+
+    @property
+    def ini(self) -> str:
+        return f"anthropic_{self.field}"
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("base_url", "--anthropic-base-url", "ANTHROPIC_BASE_URL",
+           "Base URL of the API or proxy under test (default: the embedded reference server, "
+           f"or {catalog.REAL_API_URL} when a key is set). A path prefix such as /anthropic "
+           "works."),
+    Option("api_key", "--anthropic-api-key", "ANTHROPIC_API_KEY",
+           "API key for live runs. Never printed.", secret=True),
+    Option("api_version", "--anthropic-version", "ANTHROPIC_VERSION",
+           "anthropic-version header to send.", choices=catalog.API_VERSIONS),
+    Option("model", "--anthropic-model", "ANTHROPIC_MODEL",
+           f"Model for generation tests (default: the cheapest, {catalog.DEFAULT_MODEL})."),
+    Option("features", "--anthropic-features", catalog.FEATURES_ENV,
+           "Comma-separated feature toggles to run ('all' = every default feature).",
+           choices=catalog.FEATURE_NAMES),
+    Option("auth", "--anthropic-auth", "ANTHROPIC_CONFORMANCE_AUTH",
+           "How to send the key: 'x-api-key' (older clients) or 'bearer' (current SDKs).",
+           choices=("x-api-key", "bearer")),
+    Option("record_mode", "--record-mode", "ANTHROPIC_CONFORMANCE_RECORD_MODE",
+           "Cassette mode (as pytest-recording): none = replay offline, once, new_episodes, "
+           "all, rewrite. Unset: no cassettes, talk to the target.",
+           choices=tuple(m.value for m in RecordMode)),
+    Option("cassette_dir", "--anthropic-cassette-dir", "ANTHROPIC_CONFORMANCE_CASSETTE_DIR",
+           "Where cassettes live (default: the cassettes shipped with the suite)."),
+    Option("max_retries", "--anthropic-max-retries", "ANTHROPIC_CONFORMANCE_MAX_RETRIES",
+           "Retries of a transient failure (429, 5xx, 529, connection errors)."),
+    Option("retry_deadline", "--anthropic-retry-deadline", "ANTHROPIC_CONFORMANCE_RETRY_DEADLINE",
+           "Seconds one call may spend on retries before it gives up."),
+    Option("timeout", "--anthropic-timeout", "ANTHROPIC_CONFORMANCE_TIMEOUT",
+           "Seconds to wait for one answer."),
+)
+
+
+def _default_cassette_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    shipped = here / "cassettes"  # inside an installed wheel
+    return shipped if shipped.is_dir() else here.parent / "cassettes"
+
+
+class Settings(BaseModel):
+    """Everything a run needs to know, validated once."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    api_version: str = catalog.DEFAULT_API_VERSION
+    model: str = catalog.DEFAULT_MODEL
+    features: frozenset[str] = frozenset(f.name for f in catalog.FEATURES if f.default)
+    auth: AuthStyle = "x-api-key"
+    record_mode: RecordMode | None = None
+    cassette_dir: Path = _default_cassette_dir()
+    max_retries: int = 4
+    retry_deadline: float = 60.0
+    timeout: float = 60.0
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL, e.g. https://api.anthropic.com")
+        return value.rstrip("/")
+
+    @field_validator("api_version")
+    @classmethod
+    def _check_version(cls, value: str) -> str:
+        if value not in catalog.API_VERSIONS:
+            raise ValueError(f"unknown API version {value!r}")
+        return value
+
+    @field_validator("features", mode="before")
+    @classmethod
+    def _parse_features(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        names = {n.strip() for n in value.split(",") if n.strip()}
+        if "all" in names:
+            names = (names - {"all"}) | {f.name for f in catalog.FEATURES if f.default}
+        unknown = sorted(n for n in names if catalog.find_feature(n) is None)
+        if unknown:
+            raise ValueError(f"unknown feature(s) {', '.join(map(repr, unknown))}")
+        return frozenset(names)
+
+    @field_validator("max_retries")
+    @classmethod
+    def _non_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("must be 0 or more")
+        return value
+
+    @property
+    def target_kind(self) -> TargetKind:
+        if self.record_mode is RecordMode.NONE:
+            return TargetKind.REPLAY
+        if self.base_url or self.api_key:
+            return TargetKind.LIVE
+        return TargetKind.REFERENCE
+
+    @property
+    def live_url(self) -> str:
+        """The URL of a live target: the given base URL, else the real API."""
+        return self.base_url or catalog.REAL_API_URL
+
+    def enabled(self, feature: str) -> bool:
+        return feature in self.features
+
+
+Getter = Callable[[Option], Any]
+
+
+def load_settings(
+    option: Getter | None = None,
+    ini: Getter | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build ``Settings`` from the three sources; raise ``ConfigError`` naming a bad source."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for opt in OPTIONS:
+        for label, value in (
+            (opt.flag, option(opt) if option else None),
+            (opt.env, env.get(opt.env) if opt.env else None),
+            (f"ini key {opt.ini}", ini(opt) if ini else None),
+        ):
+            if value not in (None, "") and label:
+                raw[opt.field] = value
+                sources[opt.field] = label
+                break
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, sources)) from None
+
+
+def _explain(exc: ValidationError, sources: Mapping[str, str]) -> str:
+    lines = []
+    by_field = {o.field: o for o in OPTIONS}
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        opt = by_field.get(field)
+        where = sources.get(field) or (opt.flag if opt else field)
+        message = str(err["msg"]).removeprefix("Value error, ")
+        allowed = f"; allowed values: {', '.join(opt.choices)}" if opt and opt.choices else ""
+        shown = "" if opt and opt.secret else f" (got {err.get('input')!r})"
+        lines.append(f"{where}: {message}{shown}{allowed}")
+    return "invalid anthropic-conformance setting: " + "; ".join(lines)

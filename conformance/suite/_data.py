@@ -1,0 +1,50 @@
+"""Small inputs the conformance tests build themselves, so the suite ships no binary fixtures."""
+
+from __future__ import annotations
+
+import base64
+import struct
+import zlib
+from typing import Any
+
+
+def png(width: int = 8, height: int = 8, rgb: tuple[int, int, int] = (220, 20, 60)) -> bytes:
+    """A valid, solid-colour RGB PNG."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    row = b"\x00" + bytes(rgb) * width
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b""))
+
+
+def image_block(data: bytes, media_type: str = "image/png") -> dict[str, Any]:
+    return {"type": "image",
+            "source": {"type": "base64", "media_type": media_type,
+                       "data": base64.b64encode(data).decode()}}
+
+
+#: A client tool every tool test uses; a real model calls it reliably when told to.
+WEATHER_TOOL: dict[str, Any] = {
+    "name": "get_weather",
+    "description": "Get the current weather for a city.",
+    "input_schema": {
+        "type": "object",
+        "properties": {"location": {"type": "string", "description": "City name"}},
+        "required": ["location"],
+    },
+}
+
+WEATHER_PROMPT = "What is the weather in Paris right now? Use the get_weather tool."
+
+
+def blocks(message: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """The content blocks of ``message`` of type ``kind``."""
+    return [b for b in message.get("content") or [] if b.get("type") == kind]
+
+
+def text_of(message: dict[str, Any]) -> str:
+    return "".join(b.get("text", "") for b in blocks(message, "text"))

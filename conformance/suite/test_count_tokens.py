@@ -1,0 +1,52 @@
+"""POST /v1/messages/count_tokens, and its drift against what the same request is billed."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from conformance.api import Api
+from conformance.suite._data import WEATHER_TOOL
+
+pytestmark = pytest.mark.feature("count_tokens")
+log = logging.getLogger("conformance.suite")
+
+#: count_tokens is documented as an estimate: allow this much disagreement with the bill.
+DRIFT_TOLERANCE = 0.10
+DRIFT_FLOOR = 8
+
+
+def _counted(api: Api, **body: object) -> int:
+    request = api.message_body("Reply with exactly: counting tokens", **body)
+    request.pop("max_tokens")
+    counted = api.expect(api.call("messages.count_tokens", request))
+    assert counted["input_tokens"] > 0
+    return int(counted["input_tokens"])
+
+
+def test_count_tokens(api: Api) -> None:
+    plain = _counted(api)
+    with_system = _counted(api, system="You are a careful assistant who counts tokens.")
+    with_tools = _counted(api, tools=[WEATHER_TOOL])
+    assert with_system > plain, "a system prompt adds tokens"
+    assert with_tools > plain, "a tool definition adds tokens"
+
+
+def test_count_tokens_matches_billed_input(api: Api) -> None:
+    counted = _counted(api, tools=[WEATHER_TOOL])
+    billed = api.expect(api.create_message("Reply with exactly: counting tokens", max_tokens=8,
+                                           tools=[WEATHER_TOOL]))["usage"]["input_tokens"]
+    drift = billed - counted
+    log.info("count_tokens drift: counted %d, billed %d (%+d)", counted, billed, drift)
+    allowed = max(DRIFT_FLOOR, DRIFT_TOLERANCE * billed)
+    assert abs(drift) <= allowed, (
+        f"count_tokens said {counted} input tokens, the same request was billed {billed} "
+        f"(drift {drift:+d}, allowed ±{allowed:.0f})")
+
+
+@pytest.mark.feature("errors")
+def test_count_tokens_unknown_model(api: Api) -> None:
+    request = {"model": "claude-does-not-exist",
+               "messages": [{"role": "user", "content": "hello"}]}
+    api.expect_error(api.call("messages.count_tokens", request), 404)

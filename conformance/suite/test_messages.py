@@ -1,0 +1,65 @@
+"""POST /v1/messages, JSON answers: the parameters a client relies on and the stop reasons."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.api import Api
+from conformance.suite._data import text_of
+
+pytestmark = pytest.mark.feature("messages")
+
+
+def test_basic_message(api: Api) -> None:
+    ex = api.create_message("Reply with exactly: hello")
+    message = api.expect(ex)
+    assert message["role"] == "assistant" and message["type"] == "message"
+    assert text_of(message).strip(), "a basic message has some text"
+    assert message["stop_reason"] == "end_turn"
+
+
+def test_system_prompt_string_and_blocks(api: Api) -> None:
+    for system in ("You are terse.", [{"type": "text", "text": "You are terse."}]):
+        message = api.expect(api.create_message("Reply with exactly: ok", system=system))
+        assert text_of(message).strip()
+
+
+def test_multi_turn(api: Api) -> None:
+    messages = [
+        {"role": "user", "content": "Remember the word: kestrel."},
+        {"role": "assistant", "content": "Noted."},
+        {"role": "user", "content": "Reply with exactly: kestrel"},
+    ]
+    message = api.expect(api.create_message(messages=messages))
+    assert text_of(message).strip()
+
+
+def test_stop_sequence(api: Api) -> None:
+    ex = api.create_message("Reply with exactly: one two three four five", max_tokens=20,
+                            stop_sequences=["four"])
+    message = api.expect(ex)
+    assert message["stop_reason"] == "stop_sequence", message["stop_reason"]
+    assert message["stop_sequence"] == "four"
+    assert "four" not in text_of(message)
+
+
+def test_max_tokens_cut_off(api: Api) -> None:
+    ex = api.create_message(
+        "Reply with exactly: alpha beta gamma delta epsilon zeta eta theta iota kappa",
+        max_tokens=3)
+    message = api.expect(ex)
+    assert message["stop_reason"] == "max_tokens"
+    assert 0 < message["usage"]["output_tokens"] <= 3
+
+
+@pytest.mark.api_versions("2023-06-01")
+def test_sampling_parameters_and_metadata_accepted(api: Api) -> None:
+    ex = api.create_message("Reply with exactly: ok", temperature=0.0, top_p=0.9, top_k=5,
+                            metadata={"user_id": "conformance-suite"})
+    api.expect(ex)
+
+
+@pytest.mark.api_versions("2026-10-21")
+def test_metadata_accepted(api: Api) -> None:
+    api.expect(api.create_message("Reply with exactly: ok",
+                                  metadata={"user_id": "conformance-suite"}))

@@ -1,0 +1,64 @@
+"""GET /v1/models (ID-cursor pagination) and GET /v1/models/{id} (aliases resolve)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conformance.api import Api
+from conformance.checks.models import check_alias_resolution, check_pagination_walk
+from conformance.exchange import Exchange, raise_for_findings
+
+pytestmark = pytest.mark.feature("models")
+
+MAX_PAGES = 50  # a bound, so a cursor loop on a broken target cannot hang the run
+
+
+def _walk(api: Api, limit: int) -> list[Exchange]:
+    pages: list[Exchange] = []
+    params: dict[str, Any] = {"limit": limit}
+    for _ in range(MAX_PAGES):
+        ex = api.call("models.list", params=params)
+        page = api.expect(ex)
+        pages.append(ex)
+        if not page["has_more"]:
+            break
+        params = {"limit": limit, "after_id": page["last_id"]}
+    return pages
+
+
+def test_models_list(api: Api) -> None:
+    page = api.expect(api.call("models.list"))
+    assert page["data"], "the API serves at least one model"
+    assert all(m["type"] == "model" for m in page["data"])
+
+
+def test_models_pagination(api: Api) -> None:
+    pages = _walk(api, limit=2)
+    raise_for_findings(check_pagination_walk(pages), "walking /v1/models with limit=2")
+    first = pages[0].json
+    assert len(first["data"]) <= 2
+    if len(pages) > 1:
+        second = pages[1].json
+        back = api.expect(api.call("models.list",
+                                   params={"limit": 2, "before_id": second["first_id"]}))
+        assert [m["id"] for m in back["data"]] == [m["id"] for m in first["data"]], \
+            "before_id of the second page's first_id gives the first page back"
+
+
+def test_model_get(api: Api) -> None:
+    listed = api.expect(api.call("models.list", params={"limit": 1}))["data"][0]
+    got = api.expect(api.call("models.retrieve", model_id=listed["id"]))
+    assert got["id"] == listed["id"]
+    assert got["display_name"] == listed["display_name"]
+
+
+def test_model_alias_resolves(api: Api) -> None:
+    ex = api.call("models.retrieve", model_id=api.model)
+    raise_for_findings(check_alias_resolution(api.model, api.expect(ex)), ex.describe())
+
+
+@pytest.mark.feature("errors")
+def test_unknown_model_not_found(api: Api) -> None:
+    api.expect_error(api.call("models.retrieve", model_id="claude-does-not-exist"), 404)
