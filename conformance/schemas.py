@@ -135,9 +135,41 @@ def _clear_caches() -> None:
     _documents.cache_clear()
     registry.cache_clear()
     _validator.cache_clear()
+    _dispatch_table.cache_clear()
 
 
 # --- validation ----------------------------------------------------------------------------------
+
+
+@cache
+def _dispatch_table(schema: str) -> dict[str, str]:
+    """``type`` value -> target file, when ``schema`` is a pure ``allOf`` of if-type-then-$ref.
+
+    Read from the schema itself, so the data stays the single source: it lets ``validate`` jump
+    to the one branch that applies instead of evaluating every ``if`` (streams have many events).
+    """
+    doc = _documents().get(schema, {})
+    table: dict[str, str] = {}
+    for branch in doc.get("allOf") or []:
+        test = ((branch.get("if") or {}).get("properties") or {}).get("type") or {}
+        ref = (branch.get("then") or {}).get("$ref")
+        if "enum" in (test.get("not") or {}):
+            continue  # the open fallback for unknown types: never applies to a known one
+        if not (isinstance(test.get("const"), str) and isinstance(ref, str)
+                and ref in _documents()):
+            return {}
+        table[test["const"]] = ref
+    return table
+
+
+def _dispatch(instance: Any, schema: str) -> str:
+    """The most specific schema for ``instance``: follows known ``type`` dispatches."""
+    while isinstance(instance, dict) and isinstance(instance.get("type"), str):
+        target = _dispatch_table(schema).get(instance["type"])
+        if target is None:
+            break
+        schema = target
+    return schema
 
 
 def validate(
@@ -148,6 +180,8 @@ def validate(
     ``pointer`` is prefixed to every finding's pointer (e.g. ``"/events/3"`` for one SSE event).
     Findings are ordered most relevant first and de-duplicated on (pointer, rule).
     """
+    _validator(schema)  # an unknown schema name fails loudly even when dispatch would skip it
+    schema = _dispatch(instance, schema)
     findings: list[Finding] = []
     seen: set[tuple[str, str]] = set()
     errors = _leaf_errors(_validator(schema).iter_errors(instance))
@@ -257,6 +291,8 @@ def unknown_fields(instance: Any, schema: str, pointer: str = "") -> list[str]:
     (tool ``input``) is free-form and never reported. A ``type`` the schemas do not know yet is
     reported as ``"<pointer>/type=<value>"`` and not descended into.
     """
+    _validator(schema)
+    schema = _dispatch(instance, schema)
     validator = _validator(schema)
     resolved = registry().resolver().lookup(BASE_URI + schema)
     out: list[str] = []

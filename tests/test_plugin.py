@@ -184,3 +184,12 @@ def test_broken_server_fails_the_suite_readably(pytester: pytest.Pytester,
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*contract violation*", expected])
     result.stdout.fnmatch_lines(["*anthropic calls*", "*request-id req_*"])
+
+
+@pytest.mark.parametrize("version", catalog.API_VERSIONS)
+def test_shipped_cassettes_replay_offline(pytester: pytest.Pytester, version: str) -> None:
+    """The cassettes in the repo cover the whole suite, under each API version."""
+    result = pytester.runpytest(*SUITE, "-q", "--record-mode=none",
+                                f"--anthropic-version={version}")
+    assert result.ret == 0, result.stdout.str()
+    assert result.parseoutcomes().get("passed", 0) >= 25
