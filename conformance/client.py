@@ -176,12 +176,26 @@ class _Base:
             self.on_exchange(exchange)
         return exchange
 
-    def _translate(self, exc: Exception) -> Exception:
+    def _send_failed(self, exc: Exception) -> Exception:
+        """What a failed send becomes: a retryable transport error, or the (translated) error."""
+        if isinstance(exc, httpx.TransportError):
+            return _Transient(error=exc)
         if self.translate_error:
             translated = self.translate_error(exc)
             if translated is not None:
                 return translated
         return exc
+
+    def _judge(
+        self, method: str, path: str, json: Any, sent: Mapping[str, str],
+        response: httpx.Response, attempts: int, start: float,
+    ) -> Exchange:
+        """The attempt's Exchange, or ``_Transient`` when the status deserves another try."""
+        ex = self._exchange(method, path, json, sent, response, attempts - 1,
+                            time.monotonic() - start)
+        if ex.status in catalog.TRANSIENT_STATUSES:
+            raise _Transient(ex)
+        return ex
 
     def _give_up(self, method: str, path: str, transient: _Transient, attempts: int) -> Exchange:
         if transient.exchange is not None:
@@ -213,15 +227,9 @@ class ApiClient(_Base):
                     attempts += 1
                     try:
                         response = self.http.request(method, path, **kwargs)
-                    except httpx.TransportError as exc:
-                        raise _Transient(error=exc) from exc
                     except Exception as exc:
-                        raise self._translate(exc) from exc
-                    ex = self._exchange(method, path, json, sent, response, attempts - 1,
-                                        time.monotonic() - start)
-                    if ex.status in catalog.TRANSIENT_STATUSES:
-                        raise _Transient(ex)
-                    return ex
+                        raise self._send_failed(exc) from exc
+                    return self._judge(method, path, json, sent, response, attempts, start)
         except _Transient as final:
             return self._give_up(method, path, final, attempts)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -259,15 +267,9 @@ class AsyncApiClient(_Base):
                     attempts += 1
                     try:
                         response = await self.http.request(method, path, **kwargs)
-                    except httpx.TransportError as exc:
-                        raise _Transient(error=exc) from exc
                     except Exception as exc:
-                        raise self._translate(exc) from exc
-                    ex = self._exchange(method, path, json, sent, response, attempts - 1,
-                                        time.monotonic() - start)
-                    if ex.status in catalog.TRANSIENT_STATUSES:
-                        raise _Transient(ex)
-                    return ex
+                        raise self._send_failed(exc) from exc
+                    return self._judge(method, path, json, sent, response, attempts, start)
         except _Transient as final:
             return self._give_up(method, path, final, attempts)
         raise AssertionError("unreachable")  # pragma: no cover
