@@ -84,11 +84,13 @@ class Api(_Expect):
 
     def call(
         self, endpoint: str, json: Any = None, *, params: Mapping[str, Any] | None = None,
-        headers: Headers | None = None, **path_params: str,
+        headers: Headers | None = None, files: Any = None,
+        data: Mapping[str, str] | None = None, **path_params: str,
     ) -> Exchange:
+        """Call ``endpoint``; ``files``/``data`` send a multipart form (httpx's shapes)."""
         ep = catalog.endpoint(endpoint)
         return self.client.request(ep.method, _path(endpoint, path_params), json=json,
-                                   params=params, headers=headers)
+                                   params=params, headers=headers, files=files, data=data)
 
     def create_message(self, prompt: str | None = None, **body: Any) -> Exchange:
         return self.call("messages.create", self.message_body(prompt, **body))
@@ -103,11 +105,12 @@ class AsyncApi(_Expect):
 
     async def call(
         self, endpoint: str, json: Any = None, *, params: Mapping[str, Any] | None = None,
-        headers: Headers | None = None, **path_params: str,
+        headers: Headers | None = None, files: Any = None,
+        data: Mapping[str, str] | None = None, **path_params: str,
     ) -> Exchange:
         ep = catalog.endpoint(endpoint)
         return await self.client.request(ep.method, _path(endpoint, path_params), json=json,
-                                         params=params, headers=headers)
+                                         params=params, headers=headers, files=files, data=data)
 
     async def create_message(self, prompt: str | None = None, **body: Any) -> Exchange:
         return await self.call("messages.create", self.message_body(prompt, **body))

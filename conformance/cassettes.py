@@ -20,7 +20,7 @@ import vcr
 from vcr.errors import CannotOverwriteExistingCassetteException
 from vcr.request import Request
 
-from conformance import catalog, redact
+from conformance import catalog, multipart, recording, redact
 from conformance.settings import RecordMode
 
 # vcrpy's own record modes; "rewrite" is pytest-recording's "delete, then record all".
@@ -60,9 +60,24 @@ def _json_or_bytes(body: Any) -> Any:
         return raw
 
 
+def _comparable(request: Request) -> Any:
+    """A multipart upload as its sorted parts (the boundary is random), else JSON or bytes."""
+    content_type = request.headers.get("content-type") or request.headers.get("Content-Type")
+    if isinstance(content_type, list):  # vcrpy keeps recorded header values as lists
+        content_type = content_type[0] if content_type else None
+    if content_type and multipart.boundary_of(str(content_type)) and request.body:
+        raw = request.body if isinstance(request.body, bytes) else str(request.body).encode()
+        try:
+            return sorted(multipart.parse(raw, str(content_type)), key=lambda p: p.name)
+        except ValueError:
+            pass
+    return _json_or_bytes(request.body)
+
+
 def match_json_body(r1: Request, r2: Request) -> None:
-    """Bodies match when they are equal as JSON (any key order), else byte for byte."""
-    a, b = _json_or_bytes(r1.body), _json_or_bytes(r2.body)
+    """Bodies match when they are equal as JSON (any key order), as multipart parts, else byte
+    for byte."""
+    a, b = _comparable(r1), _comparable(r2)
     if a != b:
         raise AssertionError(f"bodies differ: {redact.redact_text(str(a))[:200]!r} != "
                              f"{redact.redact_text(str(b))[:200]!r}")
@@ -116,15 +131,46 @@ def make_vcr(record_mode: RecordMode) -> vcr.VCR:
         before_record_response=scrub_response,
         decode_compressed_response=True,
         filter_headers=sorted(catalog.SECRET_HEADERS),
+        serializer=recording.SERIALIZER_NAME,
     )
+    # Readable SSE bodies (one event per paragraph) that still replay byte-exact.
+    recorder.register_serializer(recording.SERIALIZER_NAME, recording.ReadableSerializer)
     recorder.register_matcher("json_body", match_json_body)
     recorder.register_matcher("api_version", match_api_version)
     return recorder
 
 
+class CassetteOverwrite(RuntimeError):
+    """A recording run would write over existing cassettes without ``--record-mode=rewrite``."""
+
+
+def overwrite_error(record_mode: RecordMode | None, paths: list[Path]) -> str | None:
+    """The usage error for a run that would write over ``paths`` that exist, else None.
+
+    ``all`` and ``new_episodes`` change existing cassettes: the user must say ``rewrite`` so that
+    a stray flag never silently replaces reviewed recordings. ``once`` never overwrites.
+    """
+    if record_mode not in (RecordMode.ALL, RecordMode.NEW_EPISODES):
+        return None
+    existing = sorted({p for p in paths if p.exists()})
+    if not existing:
+        return None
+    shown = ", ".join(str(p) for p in existing[:3]) + (", ..." if len(existing) > 3 else "")
+    return (f"--record-mode={record_mode.value} would write over {len(existing)} existing "
+            f"cassette(s) ({shown}). Re-recording replaces reviewed recordings: say so with "
+            "--record-mode=rewrite, or use --record-mode=once to record only missing ones.")
+
+
 @contextlib.contextmanager
-def use_cassette(path: Path, record_mode: RecordMode) -> Iterator[None]:
-    """Record or replay ``path``; replay-only mode also blocks every socket."""
+def use_cassette(path: Path, record_mode: RecordMode,
+                 provenance: dict[str, str] | None = None) -> Iterator[None]:
+    """Record or replay ``path``; replay-only mode also blocks every socket.
+
+    A cassette that gets new interactions is stamped with ``provenance`` (see recording.py).
+    """
+    problem = overwrite_error(record_mode, [path])
+    if problem:
+        raise CassetteOverwrite(problem)
     if record_mode is RecordMode.REWRITE and path.exists():
         path.unlink()
     if record_mode is RecordMode.NONE and not path.exists():
@@ -134,8 +180,13 @@ def use_cassette(path: Path, record_mode: RecordMode) -> Iterator[None]:
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     blocker = block_network() if record_mode is RecordMode.NONE else contextlib.nullcontext()
-    with blocker, make_vcr(record_mode).use_cassette(str(path)):
-        yield
+    with blocker, make_vcr(record_mode).use_cassette(str(path)) as cassette:
+        try:
+            yield
+        finally:
+            if provenance and cassette.dirty and not cassette.write_protected:
+                # vcrpy saves its ``metadata`` mapping as a top-level key of the cassette.
+                cassette._metadata[recording.PROVENANCE_KEY] = dict(provenance)
 
 
 def translate_error(exc: Exception) -> Exception | None:

@@ -93,6 +93,24 @@ FEATURES: tuple[Feature, ...] = (
     Feature("errors", "messages", "bad input gets the right status and error envelope"),
     Feature("count_tokens", "count_tokens", "POST /v1/messages/count_tokens"),
     Feature("models", "models", "GET /v1/models and /v1/models/{id}, pagination, aliases"),
+    Feature("batches", "batches",
+            "Message Batches: create, retrieve, list, cancel, delete, results"),
+    Feature("batches_slow", "batches",
+            "the full batch lifecycle polled to `ended` on a live target (can take hours)",
+            default=False),
+    Feature("files", "files",
+            "Files API: upload, list, metadata, download, delete, use in a message"),
+    Feature("files_large", "files", "Files API with a multi-megabyte upload", default=False),
+    Feature("admin", "admin", "Admin API, read only: organization, users, invites, workspaces, "
+            "members, API keys, usage / Claude Code / cost reports (needs an admin key)"),
+    Feature("admin_write", "admin",
+            "Admin API writes: invites, workspaces, members, a no-op API key rename (only what "
+            "the run created, or the key named by --anthropic-admin-rename-key-id)",
+            default=False),
+    Feature("prompt_tools", "prompt_tools",
+            "experimental generate / improve / templatize prompt (closed research preview)"),
+    Feature("headers", "messages", "request-id, anthropic-version and anthropic-beta handling, "
+            "the error envelope, retry-after on 429, the SSE content type"),
 )
 
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
@@ -118,6 +136,8 @@ class Beta:
 BETAS: tuple[Beta, ...] = (
     Beta("files", "files-api-2025-04-14", ("2023-06-01",)),
     Beta("prompt_tools", "prompt-tools-2025-04-02", API_VERSIONS),
+    # A beta-only request field (``context_management``), used to prove a proxy forwards betas.
+    Beta("context_management", "context-management-2025-06-27", API_VERSIONS),
 )
 
 
@@ -140,6 +160,9 @@ class Endpoint:
     path: str
     family: Family
     schema: str
+    #: What a successful answer's body is: JSON, JSON lines (one ``schema`` object per line) or
+    #: raw bytes (no schema applies).
+    body: Literal["json", "jsonl", "bytes"] = "json"
 
     def url_path(self, **params: str) -> str:
         """The path with its ``{placeholders}`` filled in."""
@@ -156,6 +179,95 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("messages.create", "POST", "/v1/messages", "messages", "message.json"),
     Endpoint("models.list", "GET", "/v1/models", "models", "model_list.json"),
     Endpoint("models.retrieve", "GET", "/v1/models/{model_id}", "models", "model_info.json"),
+    Endpoint("batches.create", "POST", "/v1/messages/batches", "batches", "message_batch.json"),
+    Endpoint("batches.list", "GET", "/v1/messages/batches", "batches", "message_batch_list.json"),
+    Endpoint("batches.retrieve", "GET", "/v1/messages/batches/{batch_id}", "batches",
+             "message_batch.json"),
+    Endpoint("batches.cancel", "POST", "/v1/messages/batches/{batch_id}/cancel", "batches",
+             "message_batch.json"),
+    Endpoint("batches.delete", "DELETE", "/v1/messages/batches/{batch_id}", "batches",
+             "message_batch_deleted.json"),
+    Endpoint("batches.results", "GET", "/v1/messages/batches/{batch_id}/results", "batches",
+             "message_batch_result.json", body="jsonl"),
+    Endpoint("files.upload", "POST", "/v1/files", "files", "file_metadata.json"),
+    Endpoint("files.list", "GET", "/v1/files", "files", "file_list.json"),
+    Endpoint("files.retrieve", "GET", "/v1/files/{file_id}", "files", "file_metadata.json"),
+    Endpoint("files.download", "GET", "/v1/files/{file_id}/content", "files",
+             "file_content.json", body="bytes"),
+    Endpoint("files.delete", "DELETE", "/v1/files/{file_id}", "files", "file_deleted.json"),
+    Endpoint("admin.organizations.me", "GET", "/v1/organizations/me", "admin", "organization.json"),
+    Endpoint("admin.users.list", "GET", "/v1/organizations/users", "admin", "user_list.json"),
+    Endpoint("admin.users.retrieve", "GET",
+             "/v1/organizations/users/{user_id}", "admin",
+             "user.json"),
+    Endpoint("admin.users.update", "POST",
+             "/v1/organizations/users/{user_id}", "admin",
+             "user.json"),
+    Endpoint("admin.users.delete", "DELETE",
+             "/v1/organizations/users/{user_id}", "admin",
+             "user_deleted.json"),
+    Endpoint("admin.invites.create", "POST", "/v1/organizations/invites", "admin", "invite.json"),
+    Endpoint("admin.invites.list", "GET", "/v1/organizations/invites", "admin", "invite_list.json"),
+    Endpoint("admin.invites.retrieve", "GET",
+             "/v1/organizations/invites/{invite_id}", "admin",
+             "invite.json"),
+    Endpoint("admin.invites.delete", "DELETE",
+             "/v1/organizations/invites/{invite_id}", "admin",
+             "invite_deleted.json"),
+    Endpoint("admin.workspaces.create", "POST",
+             "/v1/organizations/workspaces", "admin",
+             "workspace.json"),
+    Endpoint("admin.workspaces.list", "GET",
+             "/v1/organizations/workspaces", "admin",
+             "workspace_list.json"),
+    Endpoint("admin.workspaces.retrieve", "GET",
+             "/v1/organizations/workspaces/{workspace_id}", "admin",
+             "workspace.json"),
+    Endpoint("admin.workspaces.update", "POST",
+             "/v1/organizations/workspaces/{workspace_id}", "admin",
+             "workspace.json"),
+    Endpoint("admin.workspaces.archive", "POST",
+             "/v1/organizations/workspaces/{workspace_id}/archive", "admin",
+             "workspace.json"),
+    Endpoint("admin.workspace_members.create", "POST",
+             "/v1/organizations/workspaces/{workspace_id}/members", "admin",
+             "workspace_member.json"),
+    Endpoint("admin.workspace_members.list", "GET",
+             "/v1/organizations/workspaces/{workspace_id}/members", "admin",
+             "workspace_member_list.json"),
+    Endpoint("admin.workspace_members.retrieve", "GET",
+             "/v1/organizations/workspaces/{workspace_id}/members/{user_id}", "admin",
+             "workspace_member.json"),
+    Endpoint("admin.workspace_members.update", "POST",
+             "/v1/organizations/workspaces/{workspace_id}/members/{user_id}", "admin",
+             "workspace_member.json"),
+    Endpoint("admin.workspace_members.delete", "DELETE",
+             "/v1/organizations/workspaces/{workspace_id}/members/{user_id}", "admin",
+             "workspace_member_deleted.json"),
+    Endpoint("admin.api_keys.list", "GET",
+             "/v1/organizations/api_keys", "admin",
+             "api_key_list.json"),
+    Endpoint("admin.api_keys.retrieve", "GET",
+             "/v1/organizations/api_keys/{api_key_id}", "admin",
+             "api_key.json"),
+    Endpoint("admin.api_keys.update", "POST",
+             "/v1/organizations/api_keys/{api_key_id}", "admin",
+             "api_key.json"),
+    Endpoint("admin.usage_report.messages", "GET",
+             "/v1/organizations/usage_report/messages", "admin",
+             "usage_report.json"),
+    Endpoint("admin.usage_report.claude_code", "GET",
+             "/v1/organizations/usage_report/claude_code", "admin",
+             "claude_code_report.json"),
+    Endpoint("admin.cost_report", "GET",
+             "/v1/organizations/cost_report", "admin",
+             "cost_report.json"),
+    Endpoint("prompt_tools.generate", "POST", "/v1/experimental/generate_prompt", "prompt_tools",
+             "prompt_tool.json"),
+    Endpoint("prompt_tools.improve", "POST", "/v1/experimental/improve_prompt", "prompt_tools",
+             "prompt_tool.json"),
+    Endpoint("prompt_tools.templatize", "POST", "/v1/experimental/templatize_prompt",
+             "prompt_tools", "templatized_prompt.json"),
 )
 
 #: Schema of every answer with a status >= 400, whatever the endpoint.
@@ -226,6 +338,16 @@ SECRET_HEADERS: frozenset[str] = frozenset(
 
 #: Anything that looks like an Anthropic key, wherever it appears.
 SECRET_PATTERN = re.compile(r"sk-ant-[A-Za-z0-9_\-]{4,}")
+
+#: API response headers the suite knows (api-contract.md §1). Any other ``anthropic-*`` /
+#: ``x-anthropic-*`` response header is drift: the API added it since this table was written.
+RESPONSE_HEADERS: frozenset[str] = frozenset(
+    {"request-id", "anthropic-organization-id", "retry-after", "retry-after-ms", "x-should-retry"}
+)
+#: The rate-limit headers, ``anthropic-ratelimit-<kind>-<limit|remaining|reset>``.
+RATELIMIT_HEADER = re.compile(
+    r"anthropic-ratelimit-(requests|tokens|input-tokens|output-tokens|"
+    r"priority-input-tokens|priority-output-tokens)-(limit|remaining|reset)")
 
 #: The host of the real API, and the header values a run under it sends.
 REAL_API_URL = "https://api.anthropic.com"

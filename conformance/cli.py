@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import conformance
 
@@ -38,6 +39,29 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    """Re-render a saved report; a bad file is one clear line naming it, not a traceback."""
+    from conformance.report import render
+
+    try:
+        report = render.load_report(args.file)
+    except render.ReportFileError as exc:
+        print(f"anthropic-conformance report: {exc}", file=sys.stderr)
+        return 2
+    out = args.out or args.file.parent
+    formats = {"md": ["md"], "html": ["html"], "all": ["md", "html", "svg"]}[args.format]
+    if out.resolve() != args.file.parent.resolve():
+        formats.insert(0, "json")  # a copy of the data next to its renderings
+    try:
+        written = render.write_report(report, out, formats)
+    except OSError as exc:
+        print(f"anthropic-conformance report: cannot write to {out}: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="anthropic-conformance",
@@ -53,6 +77,22 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a key to accept (repeatable; default: the reference key)")
     serve.add_argument("--mutant", action="append", default=[],
                        help="switch on a named contract violation (repeatable)")
+    report = sub.add_parser("report", help="re-render a saved report.json as Markdown/HTML")
+    report.add_argument("file", type=Path, metavar="FILE.json")
+    report.add_argument("--out", type=Path, default=None,
+                        help="directory to write into (default: the file's directory)")
+    report.add_argument("--format", choices=("md", "html", "all"), default="all",
+                        help="md = report.md, html = report.html, all = both plus badge.svg")
+    from conformance import mutation, resources
+
+    resources.add_arguments(sub.add_parser(
+        "cleanup", help="delete resources that crashed runs left behind (run marker only)"))
+    mutation.add_arguments(sub.add_parser(
+        "mutation-score", help="run the suite against every mutant of the reference server"))
+    from conformance import lint
+
+    lint.build_parser(sub.add_parser(
+        "check-cassettes", help="lint vcrpy cassettes against the contract; drift; secrets"))
     return parser
 
 
@@ -63,6 +103,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parsed = build_parser().parse_args(args)
     if parsed.command == "serve":
         return _serve(parsed)
+    if parsed.command == "report":
+        return _report(parsed)
+    if parsed.command == "cleanup":
+        from conformance import resources
+
+        return resources.command(parsed)
+    if parsed.command == "mutation-score":
+        from conformance import mutation
+
+        return mutation.command(parsed)
+    if parsed.command == "check-cassettes":
+        from conformance import lint
+
+        return lint.run(parsed)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

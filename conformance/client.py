@@ -7,13 +7,16 @@ whatever the status: deciding whether an answer is right is the checks' job, not
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import certifi
 import httpx
 from tenacity import (
     AsyncRetrying,
@@ -55,6 +58,13 @@ class Target:
     @classmethod
     def from_settings(cls, settings: Settings, base_url: str, api_key: str | None) -> Target:
         return cls(settings.target_kind, base_url, api_key, settings.api_version, settings.auth)
+
+
+@functools.cache
+def ssl_context() -> ssl.SSLContext:
+    """One TLS context (httpx's default trust store) for every client: building one costs
+    ~60 ms, and each test makes its own client."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 class TargetUnreachable(ConnectionError):
@@ -139,13 +149,17 @@ class _Base:
 
     def _build(
         self, method: str, path: str, json: Any, params: Mapping[str, Any] | None,
-        headers: Headers | None,
+        headers: Headers | None, files: Any = None, data: Mapping[str, str] | None = None,
     ) -> tuple[dict[str, str], dict[str, Any]]:
         merged: dict[str, str | None] = {**self.default_headers(), **(headers or {})}
         final = {k: v for k, v in merged.items() if v is not None}
         kwargs: dict[str, Any] = {"headers": final}
         if json is not None:
             kwargs["json"] = json
+        if files is not None:  # multipart/form-data (file upload); httpx picks the boundary
+            kwargs["files"] = files
+            if data:
+                kwargs["data"] = dict(data)
         if params:
             kwargs["params"] = {k: v for k, v in params.items() if v is not None}
         return final, kwargs
@@ -212,13 +226,15 @@ class ApiClient(_Base):
 
     def __init__(self, target: Target, *, http: httpx.Client | None = None, **kw: Any) -> None:
         super().__init__(target, **kw)
-        self.http = http or httpx.Client(base_url=target.base_url, timeout=self.timeout)
+        self.http = http or httpx.Client(base_url=target.base_url, timeout=self.timeout,
+                                         verify=ssl_context())
 
     def request(
         self, method: str, path: str, *, json: Any = None,
         params: Mapping[str, Any] | None = None, headers: Headers | None = None,
+        files: Any = None, data: Mapping[str, str] | None = None,
     ) -> Exchange:
-        sent, kwargs = self._build(method, path, json, params, headers)
+        sent, kwargs = self._build(method, path, json, params, headers, files, data)
         attempts = 0
         start = time.monotonic()
         try:
@@ -252,13 +268,15 @@ class AsyncApiClient(_Base):
 
     def __init__(self, target: Target, *, http: httpx.AsyncClient | None = None, **kw: Any) -> None:
         super().__init__(target, **kw)
-        self.http = http or httpx.AsyncClient(base_url=target.base_url, timeout=self.timeout)
+        self.http = http or httpx.AsyncClient(base_url=target.base_url, timeout=self.timeout,
+                                              verify=ssl_context())
 
     async def request(
         self, method: str, path: str, *, json: Any = None,
         params: Mapping[str, Any] | None = None, headers: Headers | None = None,
+        files: Any = None, data: Mapping[str, str] | None = None,
     ) -> Exchange:
-        sent, kwargs = self._build(method, path, json, params, headers)
+        sent, kwargs = self._build(method, path, json, params, headers, files, data)
         attempts = 0
         start = time.monotonic()
         try:

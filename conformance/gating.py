@@ -7,12 +7,22 @@ from collections.abc import Collection
 from conformance import catalog
 from conformance.settings import Settings, TargetKind
 
+#: Features whose tests talk to the Admin API: they need ANTHROPIC_ADMIN_API_KEY, not the API key.
+ADMIN_FEATURES: frozenset[str] = frozenset({"admin", "admin_write"})
+
 
 def skip_reason(
     settings: Settings, features: Collection[str], versions: Collection[str] | None = None
 ) -> str | None:
     """``None`` when the test may run, else why not and what to set to run it."""
-    if settings.target_kind is TargetKind.LIVE and settings.api_key is None:
+    admin = ADMIN_FEATURES.intersection(features)
+    if admin and settings.target_kind is TargetKind.LIVE and settings.admin_api_key is None:
+        # Admin endpoints take an admin key only; the normal key neither helps nor is needed.
+        return (
+            f"no admin API key for the live target {settings.live_url}: set "
+            "ANTHROPIC_ADMIN_API_KEY (or --anthropic-admin-api-key) to run the Admin API tests"
+        )
+    if not admin and settings.target_kind is TargetKind.LIVE and settings.api_key is None:
         return (
             f"no API key for the live target {settings.live_url}: set ANTHROPIC_API_KEY "
             "(or --anthropic-api-key); unset ANTHROPIC_BASE_URL to use the embedded reference "

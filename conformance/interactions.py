@@ -17,7 +17,7 @@ import binascii
 import gzip
 import json
 import zlib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,7 +77,11 @@ def read_cassette(path: Path) -> list[Interaction]:
     loader refuses (e.g. old ``!!python/...`` objects) or has no interactions list.
     """
     path = Path(path)
-    data = _load(path)
+    return interactions_from(_load(path), path)
+
+
+def interactions_from(data: Any, path: Path) -> list[Interaction]:
+    """``read_cassette`` on an already loaded document (the linter also reads its metadata)."""
     raw_interactions = _interactions_of(data, path)
     out: list[Interaction] = []
     for index, raw in enumerate(raw_interactions):
@@ -254,7 +258,10 @@ def _body(part: Mapping[str, Any], headers: Mapping[str, str]) -> bytes:
             except (binascii.Error, TypeError) as exc:
                 raise _Unreadable(f"body base64_string is not base64: {exc}") from exc
         else:
+            ending = raw.get("sse_line_ending")  # this project's readable SSE form (recording.py)
             raw = raw.get("string")
+            if isinstance(raw, str) and isinstance(ending, str):
+                raw = raw.replace("\n", ending)
     if raw is None:
         return b""
     if isinstance(raw, str):
@@ -295,3 +302,46 @@ def _json_or_none(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+# --- public helpers for the linter and the secret scanner ----------------------------------------
+
+#: File suffixes a cassette may have.
+CASSETTE_SUFFIXES: tuple[str, ...] = (".yaml", ".yml", ".json")
+
+
+def load_document(path: Path) -> Any:
+    """The parsed YAML/JSON document of a cassette file; ``CassetteError`` names the file."""
+    return _load(Path(path))
+
+
+def interactions_of(document: Any, path: Path) -> list[Any]:
+    """The raw interaction mappings of a loaded cassette document."""
+    return _interactions_of(document, Path(path))
+
+
+def body_bytes(part: Mapping[str, Any], headers: Mapping[str, str]) -> bytes:
+    """The decoded body of a raw request or response mapping (base64, gzip, parsed_body...)."""
+    return _body(part, headers)
+
+
+def header_map(raw: Any) -> dict[str, str]:
+    """Lower-cased, single-string headers of a raw request or response mapping."""
+    return _headers(raw)
+
+
+def text_of(value: Any) -> str:
+    """One header value as text (bytes are decoded as latin-1)."""
+    return _text(value)
+
+
+def cassette_files(paths: Iterable[Path]) -> list[Path]:
+    """Every cassette file named by ``paths``: files as given, directories searched recursively."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            out += sorted(p for p in path.rglob("*")
+                          if p.is_file() and p.suffix.lower() in CASSETTE_SUFFIXES)
+        else:
+            out.append(path)
+    return out

@@ -3,22 +3,41 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import warnings
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
 import conformance
-from conformance import cassettes, gating, reference
+from conformance import capabilities, cassettes, gating, recording, redact, reference
 from conformance.api import Api, AsyncApi
 from conformance.client import ApiClient, AsyncApiClient, RetryPolicy, Target
+from conformance.reference.admin import REFERENCE_KEY_ID as REFERENCE_RENAME_KEY_ID
+from conformance.report import collect
+from conformance.resources import ResourceLedger
 from conformance.runlog import RunLog
-from conformance.settings import OPTIONS, ConfigError, Settings, TargetKind, load_settings
+from conformance.settings import (
+    OPTIONS,
+    ConfigError,
+    RecordMode,
+    Settings,
+    TargetKind,
+    load_settings,
+)
 
 SETTINGS = pytest.StashKey[Settings]()
 RUNLOG = pytest.StashKey[RunLog]()
+#: What the target serves (conformance.capabilities), probed once, lazily, before the first test
+#: that needs it; absent when no conformance test ran. Reports read it.
+CAPABILITIES = pytest.StashKey[capabilities.Capabilities]()
+_REQUIRED_MISSING = pytest.StashKey[str]()
 REPLAY_KEY = "replay-no-key"  # sent nowhere: replay never touches the network
+#: The resource ledger's fixtures and hooks (resource_ledger, conformance_run_id, safety net).
+pytest_plugins = ("conformance.resources_plugin",)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,6 +63,11 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS] = settings
     config.stash[RUNLOG] = RunLog()
+    # the compatibility report: collects every test report, writes the files at session end
+    config.pluginmanager.register(collect.ReportHooks(
+        config, settings, config.stash[RUNLOG],
+        lambda: collect.unsupported_of(config.stash.get(CAPABILITIES, None)),
+    ), "anthropic-conformance-report")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -70,10 +94,30 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     features = _markers(item, "feature")
     if not features:
         return
-    reason = gating.skip_reason(item.config.stash[SETTINGS], features,
-                                _markers(item, "api_versions") or None)
+    settings = item.config.stash[SETTINGS]
+    reason = gating.skip_reason(settings, features, _markers(item, "api_versions") or None)
     if reason:
         pytest.skip(reason)
+    verdict = capabilities.verdict(target_capabilities(item.config), features, settings.require)
+    if verdict is not None and verdict.fail:
+        item.stash[_REQUIRED_MISSING] = verdict.message  # failed in the call phase, below
+    elif verdict is not None:
+        pytest.skip(verdict.message)
+
+
+def target_capabilities(config: pytest.Config) -> capabilities.Capabilities:
+    """The target's capabilities, probed on first use (once per session)."""
+    if CAPABILITIES not in config.stash:
+        config.stash[CAPABILITIES] = capabilities.for_settings(config.stash[SETTINGS])
+    return config.stash[CAPABILITIES]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> None:
+    """A test of a required family the target does not serve fails (not errors) with evidence."""
+    message = pyfuncitem.stash.get(_REQUIRED_MISSING, None)
+    if message is not None:
+        pytest.fail(message, pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -83,17 +127,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         calls = item.config.stash[RUNLOG].describe_test(item.nodeid)
         if calls:
             report.sections.append(("anthropic calls", calls))
+    features = _markers(item, "feature")
+    if features:  # what the report needs travels with the test report (to an xdist controller)
+        exchanges = item.config.stash[RUNLOG].for_test(item.nodeid) if call.when == "call" else []
+        report.user_properties.extend(collect.properties(features, call.excinfo, exchanges))
     return report
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    hits = config.stash.get(_SECRETS, [])
+    if hits:
+        terminalreporter.section("anthropic SECRETS IN RECORDED CASSETTES: run failed", red=True)
+        for hit in hits:
+            terminalreporter.write_line(hit.format(), red=True)
+    caps = config.stash.get(CAPABILITIES, None)
+    if caps is not None and caps.unsupported():
+        terminalreporter.section("anthropic capabilities: not supported by the target")
+        for cap in caps.unsupported():
+            terminalreporter.write_line(f"{cap.name}: {cap.evidence()}")
     log = config.stash[RUNLOG]
     if config.stash[SETTINGS].target_kind is TargetKind.LIVE and log.input_tokens:
         terminalreporter.write_line(
             f"anthropic-conformance: {log.input_tokens} input + {log.output_tokens} output "
             f"tokens, about ${log.cost_usd:.4f} at list price")
     if log.drift:
-        terminalreporter.section("anthropic drift: fields the schemas do not know")
+        terminalreporter.section(
+            "anthropic drift: fields, types, headers and betas the schemas do not know")
         for (where, pointer), count in sorted(log.drift.items()):
             terminalreporter.write_line(f"{where} {pointer} (seen {count}x)")
 
@@ -140,10 +199,44 @@ def _cassette(
 ) -> contextlib.AbstractContextManager[None]:
     if settings.record_mode is None:
         return contextlib.nullcontext()
-    module = request.node.module.__name__.rsplit(".", 1)[-1] if request.node.module else "tests"
-    path = cassettes.cassette_path(settings.cassette_dir, settings.api_version, module,
-                                   request.node.name)
-    return cassettes.use_cassette(path, settings.record_mode)
+    path = _cassette_path(request.node, settings)
+    request.config.stash.setdefault(_RECORDED, set()).add(path)
+    target = recording.target_of(settings.live_url, settings.target_kind is TargetKind.REFERENCE)
+    return cassettes.use_cassette(path, settings.record_mode, recording.make_provenance(
+        target, settings.model, settings.api_version))
+
+
+def _cassette_path(node: pytest.Item, settings: Settings) -> Path:
+    module = getattr(node, "module", None)
+    name = module.__name__.rsplit(".", 1)[-1] if module is not None else "tests"
+    return cassettes.cassette_path(settings.cassette_dir, settings.api_version, name, node.name)
+
+
+_CLIENT_FIXTURES = frozenset({"anthropic_client", "anthropic_async_client"})
+_RECORDED = pytest.StashKey[set[Path]]()
+_SECRETS = pytest.StashKey[list[recording.SecretHit]]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Refuse, before anything runs, a record mode that would write over existing cassettes."""
+    s = session.config.stash[SETTINGS]
+    paths = [_cassette_path(item, s) for item in session.items
+             if _CLIENT_FIXTURES & set(getattr(item, "fixturenames", ()))]
+    problem = cassettes.overwrite_error(s.record_mode, paths)
+    if problem:
+        raise pytest.UsageError(problem)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """After a recording run, scan the cassettes it wrote (the files, not the filters)."""
+    s = session.config.stash[SETTINGS]
+    if s.record_mode in (None, RecordMode.NONE):
+        return
+    written = [p for p in session.config.stash.get(_RECORDED, set()) if p.exists()]
+    hits = recording.scan_paths(written, hide_org_ids=True, extra=redact.known_secrets())
+    if hits:
+        session.config.stash[_SECRETS] = hits
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture
@@ -183,3 +276,60 @@ def async_api(
     anthropic_async_client: AsyncApiClient, anthropic_model: str, pytestconfig: pytest.Config
 ) -> AsyncApi:
     return AsyncApi(anthropic_async_client, anthropic_model, pytestconfig.stash[RUNLOG])
+
+
+# --- Admin API ------------------------------------------------------------------------------------
+
+
+def _admin_key(settings: Settings) -> str | None:
+    """The key admin calls send: the reference admin key, a replay dummy, or the user's."""
+    if settings.target_kind is TargetKind.REFERENCE:
+        return reference.DEFAULT_ADMIN_API_KEY
+    if settings.target_kind is TargetKind.REPLAY:
+        return REPLAY_KEY
+    return settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+
+
+@pytest.fixture
+def admin_client(
+    request: pytest.FixtureRequest, anthropic_client: ApiClient, anthropic_target: Target,
+    conformance_settings: Settings,
+) -> Iterator[ApiClient]:
+    """A client that sends the admin key (never the normal one), in the test's cassette.
+
+    It depends on ``anthropic_client`` only for the cassette that fixture opens: both clients'
+    calls land in the one cassette of the test.
+    """
+    target = dataclasses.replace(anthropic_target, api_key=_admin_key(conformance_settings))
+    client = ApiClient(target, **_client_kwargs(request, conformance_settings))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def admin_api(admin_client: ApiClient, anthropic_model: str, pytestconfig: pytest.Config) -> Api:
+    """The ``Api`` facade over the admin client, for ``/v1/organizations/...`` endpoints."""
+    return Api(admin_client, anthropic_model, pytestconfig.stash[RUNLOG])
+
+
+@pytest.fixture
+def admin_ledger(admin_client: ApiClient) -> Iterator[ResourceLedger]:
+    """Invites, workspaces and memberships a test created; removed (archived) after it with
+    the admin client, whatever the outcome, also when the run is interrupted."""
+    ledger = ResourceLedger()
+    try:
+        yield ledger
+    finally:
+        for failure in ledger.teardown(admin_client):
+            warnings.warn(failure.format(), stacklevel=1)
+
+
+@pytest.fixture
+def admin_rename_key_id(conformance_settings: Settings) -> str | None:
+    """The one API key the admin_write tests may rename (to its own name): the user's choice on
+    a live target, the reference server's seeded key otherwise."""
+    if conformance_settings.target_kind is TargetKind.LIVE:
+        return conformance_settings.admin_rename_key_id
+    return conformance_settings.admin_rename_key_id or REFERENCE_RENAME_KEY_ID

@@ -34,6 +34,10 @@ class RunLog:
             self.output_tokens += out
             model = (exchange.request_json or {}).get("model", catalog.DEFAULT_MODEL)
             self.cost_usd += catalog.cost_usd(str(model), inp, out)
+        from conformance.lint import header_drift  # late: lint imports the validation layer
+
+        for kind, name in header_drift(exchange):
+            self.drift[(_where(exchange), f"{kind} {name}")] += 1
 
     def record_drift(self, exchange: Exchange, unknown: list[str]) -> None:
         endpoint = exchange.endpoint
@@ -52,6 +56,11 @@ class RunLog:
                 if ex.retries else ""
             lines.append(f"{ex.describe()} in {ex.elapsed:.2f}s{retry}")
         return "\n".join(lines)
+
+
+def _where(exchange: Exchange) -> str:
+    endpoint = exchange.endpoint
+    return endpoint.name if endpoint else f"{exchange.method} {exchange.path}"
 
 
 def _usage_of(exchange: Exchange) -> dict[str, Any] | None:

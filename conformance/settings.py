@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
@@ -42,6 +42,11 @@ class TargetKind(StrEnum):
 
 AuthStyle = Literal["x-api-key", "bearer"]
 
+#: What capability probing can find served or not (``conformance.capabilities`` has a probe per
+#: name): the endpoint families of the catalog, with streaming apart from plain messages.
+CAPABILITY_NAMES: tuple[str, ...] = tuple(dict.fromkeys(("messages", "streaming",
+                                                         *get_args(catalog.Family))))
+
 
 @dataclass(frozen=True)
 class Option:
@@ -66,6 +71,13 @@ OPTIONS: tuple[Option, ...] = (
            "works."),
     Option("api_key", "--anthropic-api-key", "ANTHROPIC_API_KEY",
            "API key for live runs. Never printed.", secret=True),
+    Option("admin_api_key", "--anthropic-admin-api-key", "ANTHROPIC_ADMIN_API_KEY",
+           "Admin API key (sk-ant-admin...) for the Admin API tests of a live run. Never "
+           "printed.", secret=True),
+    Option("admin_rename_key_id", "--anthropic-admin-rename-key-id",
+           "ANTHROPIC_ADMIN_RENAME_KEY_ID",
+           "Id of an API key (apikey_...) the admin_write tests may rename to its own name "
+           "(a no-op round trip); no other key is ever modified."),
     Option("api_version", "--anthropic-version", "ANTHROPIC_VERSION",
            "anthropic-version header to send.", choices=catalog.API_VERSIONS),
     Option("model", "--anthropic-model", "ANTHROPIC_MODEL",
@@ -88,6 +100,23 @@ OPTIONS: tuple[Option, ...] = (
            "Seconds one call may spend on retries before it gives up."),
     Option("timeout", "--anthropic-timeout", "ANTHROPIC_CONFORMANCE_TIMEOUT",
            "Seconds to wait for one answer."),
+    Option("batch_deadline", "--anthropic-batch-deadline",
+           "ANTHROPIC_CONFORMANCE_BATCH_DEADLINE",
+           "Seconds a batch test polls (exponential backoff) for processing_status 'ended'."),
+    Option("require", "--anthropic-require", "ANTHROPIC_CONFORMANCE_REQUIRE",
+           "Comma-separated endpoint families the target must serve ('all' = every one): "
+           "their tests fail, instead of being skipped, when the capability probe finds the "
+           "family not served.", choices=(*CAPABILITY_NAMES, "all")),
+    Option("upstream_url", "--anthropic-upstream-url", "ANTHROPIC_CONFORMANCE_UPSTREAM_URL",
+           "URL of the reference server the proxy under test forwards to: enables the "
+           "pass-through checks (the suite reads the server's record of its own answers)."),
+    Option("upstream_api_key", "--anthropic-upstream-api-key",
+           "ANTHROPIC_CONFORMANCE_UPSTREAM_API_KEY",
+           "Key of that reference server (default: its default key). Never printed.",
+           secret=True),
+    Option("report_dir", "--anthropic-report-dir", "ANTHROPIC_CONFORMANCE_REPORT_DIR",
+           "Where to write the compatibility report (report.json, report.md, report.html, "
+           "badge.svg) after each run; relative to the current directory. 'none' = no report."),
 )
 
 
@@ -104,6 +133,8 @@ class Settings(BaseModel):
 
     base_url: str | None = None
     api_key: SecretStr | None = None
+    admin_api_key: SecretStr | None = None
+    admin_rename_key_id: str | None = None
     api_version: str = catalog.DEFAULT_API_VERSION
     model: str = catalog.DEFAULT_MODEL
     features: frozenset[str] = frozenset(f.name for f in catalog.FEATURES if f.default)
@@ -113,8 +144,20 @@ class Settings(BaseModel):
     max_retries: int = 4
     retry_deadline: float = 60.0
     timeout: float = 60.0
+    batch_deadline: float = 900.0
+    require: frozenset[str] = frozenset()
+    upstream_url: str | None = None
+    upstream_api_key: SecretStr | None = None
+    report_dir: Path | None = Path("anthropic-conformance-report")
 
-    @field_validator("base_url")
+    @field_validator("report_dir", mode="before")
+    @classmethod
+    def _report_off(cls, value: Any) -> Any:
+        # "none"/"off" switch the report off; the default writes it next to where pytest ran
+        return None if isinstance(value, str) and value.strip().lower() in ("none", "off") \
+            else value
+
+    @field_validator("base_url", "upstream_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value is None:
@@ -144,6 +187,20 @@ class Settings(BaseModel):
             raise ValueError(f"unknown feature(s) {', '.join(map(repr, unknown))}")
         return frozenset(names)
 
+    @field_validator("require", mode="before")
+    @classmethod
+    def _parse_require(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        names = {n.strip() for n in value.split(",") if n.strip()}
+        if "all" in names:
+            names = set(CAPABILITY_NAMES)
+        unknown = sorted(names - set(CAPABILITY_NAMES))
+        if unknown:
+            raise ValueError(f"unknown endpoint famil{'y' if len(unknown) == 1 else 'ies'} "
+                             f"{', '.join(map(repr, unknown))}")
+        return frozenset(names)
+
     @field_validator("max_retries")
     @classmethod
     def _non_negative(cls, value: int) -> int:
@@ -155,7 +212,7 @@ class Settings(BaseModel):
     def target_kind(self) -> TargetKind:
         if self.record_mode is RecordMode.NONE:
             return TargetKind.REPLAY
-        if self.base_url or self.api_key:
+        if self.base_url or self.api_key or self.admin_api_key:
             return TargetKind.LIVE
         return TargetKind.REFERENCE
 

@@ -9,6 +9,7 @@ drift, listed in ``Validation.unknown``: the API may add output fields within a 
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +86,26 @@ def _folded(exchange: Exchange) -> dict[str, Any] | None:
         return None
 
 
+def _jsonl_layer(exchange: Exchange, schema: str, unknown: list[str]) -> list[Finding]:
+    """Each line of a JSON-lines answer (batch results) against ``schema``; pointers /lines/<i>."""
+    out: list[Finding] = []
+    rid = exchange.request_id
+    for i, line in enumerate(exchange.body.splitlines()):
+        if not line.strip():
+            continue
+        ptr = f"/lines/{i}"
+        try:
+            item = json.loads(line)
+        except (ValueError, UnicodeDecodeError):
+            out.append(finding(JSON_BODY, "a line of the JSON-lines answer is not JSON",
+                               pointer=ptr, rule="every line of a JSONL answer is a JSON object",
+                               value=line.decode("utf-8", "replace"), request_id=rid))
+            continue
+        out += schemas.validate(item, schema, request_id=rid, pointer=ptr)
+        unknown += schemas.unknown_fields(item, schema, ptr)
+    return out
+
+
 def validate_exchange(exchange: Exchange, *, request: Any = None) -> Validation:
     """Schema and semantic findings for ``exchange``, plus the drift pointers.
 
@@ -95,11 +116,14 @@ def validate_exchange(exchange: Exchange, *, request: Any = None) -> Validation:
     if request is not None and request is not exchange.request_json:
         exchange = dataclasses.replace(exchange, request_json=request)
     endpoint = exchange.endpoint
+    body_kind = endpoint.body if endpoint is not None and exchange.status < 400 else "json"
     if exchange.status >= 400:
         schema: str | None = catalog.ERROR_SCHEMA
     else:
-        schema = endpoint.schema if endpoint is not None else None
+        schema = endpoint.schema if endpoint is not None and body_kind == "json" else None
     result = _schema_layer(exchange, schema)
+    if body_kind == "jsonl" and endpoint is not None:
+        result.findings += _jsonl_layer(exchange, endpoint.schema, result.unknown)
     for check in checks_for(endpoint.name if endpoint is not None else None):
         result.findings += check(exchange)
     return result

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
-from conformance.checks import common, messages, models
+from conformance.checks import admin, batches, common, files, messages, models
 from conformance.exchange import Exchange, Finding
 
 Check = Callable[[Exchange], list[Finding]]
@@ -41,6 +41,20 @@ CHECKS: Mapping[str, Sequence[Check]] = MappingProxyType({
     "messages.count_tokens": (messages.check_usage_arithmetic,),
     "models.list": (models.check_page_cursors,),
     "models.retrieve": (models.check_model_alias,),
+    "batches.create": (batches.check_batch,),
+    "batches.retrieve": (batches.check_batch,),
+    "batches.cancel": (batches.check_batch,),
+    "batches.list": (batches.check_batch_page,),
+    "batches.delete": (batches.check_batch_deleted,),
+    "batches.results": (batches.check_results,),
+    "files.upload": (files.check_file_metadata,),
+    "files.retrieve": (files.check_file_metadata,),
+    "files.list": (files.check_file_page,),
+    "files.download": (files.check_download,),
+    "files.delete": (files.check_file_deleted,),
+    **admin.ADMIN_CHECKS,
+    **{name: (models.check_page_cursors, *admin.ADMIN_CHECKS.get(name, ()))
+       for name in admin.ID_PAGE_ENDPOINTS},
 })
 
 #: Every check name a Finding can carry, for reports and docs.
@@ -49,7 +63,9 @@ CHECK_NAMES: tuple[str, ...] = (
     common.RETRY_AFTER, messages.SSE_GRAMMAR, messages.DELTA_TYPES, messages.INPUT_JSON,
     messages.STREAM_ACCUMULATES, messages.FINAL_USAGE, messages.STOP_FIELDS,
     messages.MAX_TOKENS, messages.USAGE_ARITHMETIC, models.PAGE_CURSORS, models.PAGINATION_WALK,
-    models.MODEL_ALIAS,
+    models.MODEL_ALIAS, batches.REQUEST_COUNTS, batches.BATCH_TIMELINE,
+    batches.RESULTS_COVERAGE, batches.DELETED_SHAPE, files.FILE_METADATA, files.FILE_PAGE,
+    files.FILE_CONTENT, *admin.CHECK_NAMES,
 )
 
 

@@ -104,7 +104,7 @@ def check_content_type(exchange: Exchange) -> list[Finding]:
     elif exchange.is_stream or _wants_stream(exchange):
         expected = "text/event-stream"
         why = "a stream (the request set stream: true)" if _wants_stream(exchange) else "a stream"
-    elif exchange.endpoint is not None and exchange.body:
+    elif exchange.endpoint is not None and exchange.endpoint.body == "json" and exchange.body:
         expected, why = "application/json", f"a JSON answer of {exchange.endpoint.name}"
     else:
         return []

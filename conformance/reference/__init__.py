@@ -8,9 +8,15 @@ contract violations, so the project can prove its suite catches breakage.
 from conformance.reference.app import create_app
 from conformance.reference.mutants import MUTANTS, Mutant
 from conformance.reference.server import EmbeddedServer, serve
-from conformance.reference.state import DEFAULT_API_KEY, ReferenceConfig, ReferenceState
+from conformance.reference.state import (
+    DEFAULT_ADMIN_API_KEY,
+    DEFAULT_API_KEY,
+    ReferenceConfig,
+    ReferenceState,
+)
 
 __all__ = [
+    "DEFAULT_ADMIN_API_KEY",
     "DEFAULT_API_KEY",
     "MUTANTS",
     "EmbeddedServer",

@@ -20,11 +20,11 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from conformance import catalog
-from conformance.reference import messages, models
+from conformance.reference import admin, answers, batches, files, messages, models, prompt_tools
 from conformance.reference.auth import RequestContext, check_request
 from conformance.reference.errors import ApiError, error_body
 from conformance.reference.mutants import MUTANTS, Mutant
-from conformance.reference.routing import Event, JsonAnswer, RouteSpec, StreamAnswer
+from conformance.reference.routing import JsonAnswer, RawAnswer, RouteSpec, StreamAnswer
 from conformance.reference.state import (
     ORGANIZATION_ID,
     JournalEntry,
@@ -36,7 +36,8 @@ from conformance.sse import format_sse
 log = logging.getLogger(__name__)
 
 #: Every family's routes; later families append their module's ROUTES here.
-ROUTES: tuple[RouteSpec, ...] = (*messages.ROUTES, *models.ROUTES)
+ROUTES: tuple[RouteSpec, ...] = (*messages.ROUTES, *models.ROUTES, *batches.ROUTES,
+                                  *files.ROUTES, *admin.ROUTES, *prompt_tools.ROUTES)
 
 
 class Responder:
@@ -56,9 +57,13 @@ class Responder:
                 headers = mutant.headers(endpoint, status, headers)
         return headers
 
-    def _journal(self, request: Request, endpoint: str, status: int, request_id: str) -> None:
+    def _journal(self, request: Request, endpoint: str, status: int, request_id: str,
+                 headers: dict[str, str] | None = None, body: bytes = b"") -> None:
+        # The exact headers and bytes sent, for GET /_reference/answers (pass-through checks).
+        sent = {"content-type": "application/json", **(headers or {})}
         self.state.record(JournalEntry(request.method, request.url.path, status, request_id,
-                                       endpoint))
+                                       endpoint, sent, body,
+                                       getattr(request.state, "marker", None)))
 
     def json(self, request: Request, endpoint: str, request_id: str, answer: JsonAnswer
              ) -> Response:
@@ -68,8 +73,9 @@ class Responder:
             if mutant.json is not None:
                 status, headers, body = mutant.json(endpoint, status, headers, body)
         headers = self._finish_headers(endpoint, status, headers)
-        self._journal(request, endpoint, status, request_id)
-        return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        self._journal(request, endpoint, status, request_id, headers, text.encode())
+        return Response(text,
                         status_code=status,
                         headers=headers, media_type="application/json")
 
@@ -77,23 +83,41 @@ class Responder:
         body = error_body(exc.status, exc.message, request_id, exc.error_type)
         return self.json(request, endpoint, request_id, JsonAnswer(body, exc.status, exc.headers))
 
+    def raw(self, request: Request, endpoint: str, request_id: str, answer: RawAnswer
+            ) -> Response:
+        """Bytes as they are (file content, JSONL results): headers mutants still apply."""
+        extra = {"content-type": answer.media_type, **answer.headers}
+        headers = self._finish_headers(endpoint, answer.status, self._headers(request_id, extra))
+        body = answer.body
+        for mutant in self.mutants:
+            if mutant.raw is not None:
+                body = mutant.raw(endpoint, body)
+        self._journal(request, endpoint, answer.status, request_id, headers, body)
+        return Response(body, status_code=answer.status, headers=headers)
+
     def stream(self, request: Request, endpoint: str, request_id: str, answer: StreamAnswer
                ) -> Response:
         events = answer.events
         for mutant in self.mutants:
             if mutant.sse is not None:
                 events = mutant.sse(events)
-        extra = {"cache-control": "no-cache", **answer.headers}
+        # content-type is in the dict (not only media_type) so a headers mutant can change it.
+        extra = {"cache-control": "no-cache", "content-type": "text/event-stream; charset=utf-8",
+                 **answer.headers}
         headers = self._finish_headers(endpoint, 200, self._headers(request_id, extra))
-        self._journal(request, endpoint, 200, request_id)
-        return StreamingResponse(_emit(events), status_code=200, headers=headers,
+        chunks = [format_sse([event]) for event in events]
+        for mutant in self.mutants:
+            if mutant.wire is not None:
+                chunks = mutant.wire(chunks)
+        self._journal(request, endpoint, 200, request_id, headers, b"".join(chunks))
+        return StreamingResponse(_emit(chunks), status_code=200, headers=headers,
                                  media_type="text/event-stream; charset=utf-8")
 
 
-async def _emit(events: list[Event]) -> AsyncIterator[bytes]:
+async def _emit(chunks: list[bytes]) -> AsyncIterator[bytes]:
     """One chunk per event, yielding to the loop in between: a real, incremental stream."""
-    for event in events:
-        yield format_sse([event])
+    for chunk in chunks:
+        yield chunk
         await asyncio.sleep(0)
 
 
@@ -102,10 +126,13 @@ def _endpoint_handler(spec: RouteSpec, config: ReferenceConfig, state: Reference
     async def handle(request: Request) -> Response:
         serial, request_id = state.new_request_id()
         ctx = RequestContext(config, state, spec.endpoint, serial, request_id)
+        request.state.marker = answers.marker_of(await request.body())
         try:
             if spec.authenticated:
                 check_request(request, ctx)
+                answers.raise_forced_status(request)
             answer = await spec.handler(request, ctx)
+            admin.note_usage(ctx, answer)  # the usage ledger the Admin reports are built from
         except ApiError as exc:
             return responder.error(request, spec.endpoint, request_id, exc)
         except Exception:  # a bug here must still look like the API's 500, not a traceback
@@ -114,6 +141,8 @@ def _endpoint_handler(spec: RouteSpec, config: ReferenceConfig, state: Reference
                                    ApiError(500, "Internal server error"))
         if isinstance(answer, StreamAnswer):
             return responder.stream(request, spec.endpoint, request_id, answer)
+        if isinstance(answer, RawAnswer):
+            return responder.raw(request, spec.endpoint, request_id, answer)
         return responder.json(request, spec.endpoint, request_id, answer)
 
     handle.__name__ = spec.endpoint.replace(".", "_")
@@ -141,6 +170,7 @@ def create_app(config: ReferenceConfig | None = None) -> Starlette:
         Route(spec.path, _endpoint_handler(spec, config, state, responder), methods=[spec.method])
         for spec in ROUTES
     ]
+    routes.append(answers.answers_route(config, state))  # not an API route: see answers.py
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
     app.router.redirect_slashes = False
     app.state.reference_state = state
@@ -153,3 +183,8 @@ def state_of(app: Starlette) -> ReferenceState:
     state: Any = app.state.reference_state
     assert isinstance(state, ReferenceState)
     return state
+
+
+def inventory(app: Starlette) -> dict[str, list[str]]:
+    """Kind -> ids of every resource the app still stores (batches, files, ...), for tests."""
+    return state_of(app).inventory()

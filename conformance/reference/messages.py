@@ -34,6 +34,7 @@ CREATE_FIELDS = _COMMON_FIELDS | frozenset({
     "inference_geo", "diagnostics", "temperature", "top_p", "top_k",
 })
 COUNT_FIELDS = _COMMON_FIELDS
+CONTEXT_MANAGEMENT_BETA = next(b.header for b in catalog.BETAS if b.feature == "context_management")
 
 #: media_type -> magic prefixes its bytes must start with.
 IMAGE_MAGIC: dict[str, tuple[bytes, ...]] = {
@@ -336,6 +337,10 @@ def validate_request(body: dict[str, Any], ctx: RequestContext, *, count: bool
     for key in body:
         if key not in allowed and key not in removed:
             raise invalid(f"{key}: Extra inputs are not permitted")
+    if "context_management" in body and CONTEXT_MANAGEMENT_BETA not in ctx.betas:
+        # Beta-only: without its anthropic-beta the API does not know the field (this is what
+        # the suite's header test relies on to see that a proxy forwards anthropic-beta).
+        raise invalid("context_management: Extra inputs are not permitted")
     name = _string(_required(body, "model", "model"), "model")
     if not count:
         _check_create_only(body)

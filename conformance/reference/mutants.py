@@ -10,18 +10,33 @@ Hooks get copies they may mutate freely:
 * ``json(endpoint, status, headers, body) -> (status, headers, body)`` for every JSON answer,
   errors included (``endpoint`` is a catalog endpoint name, or ``""`` for an unknown route);
 * ``sse(events) -> events`` for a streamed answer, as ``(event name, payload)`` pairs;
-* ``headers(endpoint, status, headers) -> headers`` for every answer, JSON or streamed.
+* ``headers(endpoint, status, headers) -> headers`` for every answer, JSON or streamed (a
+  stream's headers include its ``content-type``);
+* ``wire(chunks) -> chunks`` for the framed bytes of a stream, one chunk per event: for the
+  bugs no ``(event, payload)`` pair can express (data that is not JSON, a ``[DONE]`` line);
+* ``raw(endpoint, body) -> body`` for the bytes of a non-JSON answer (batch results as JSON
+  lines, file content).
+
+``feature`` is the suite toggle whose tests should fail; ``also`` lists toggles the catching test
+needs besides (a streamed tool test is marked ``tools`` and ``streaming``), so that
+``mutation-score`` can run just ``features`` against the mutant.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from conformance import catalog
 
 JsonHook = Callable[[str, int, dict[str, str], Any], tuple[int, dict[str, str], Any]]
 SseHook = Callable[[list[tuple[str, dict[str, Any]]]], list[tuple[str, dict[str, Any]]]]
 HeadersHook = Callable[[str, int, dict[str, str]], dict[str, str]]
+WireHook = Callable[[list[bytes]], list[bytes]]
+RawHook = Callable[[str, bytes], bytes]
 Events = list[tuple[str, dict[str, Any]]]
 
 
@@ -36,6 +51,14 @@ class Mutant:
     json: JsonHook | None = None
     sse: SseHook | None = None
     headers: HeadersHook | None = None
+    wire: WireHook | None = None
+    raw: RawHook | None = None
+    also: tuple[str, ...] = ()
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """Every toggle a run must switch on for the catching test to run."""
+        return (self.feature, *self.also)
 
 
 def _is_message(endpoint: str, status: int, body: Any) -> bool:
@@ -135,26 +158,482 @@ def _models_pagination_broken(endpoint: str, status: int, headers: dict[str, str
     return status, headers, body
 
 
+# --- helpers shared by the hooks below ------------------------------------------------------------
+
+Body = tuple[int, dict[str, str], Any]
+#: Anthropic stop reasons -> the OpenAI finish_reason a translating proxy puts in their place.
+_OPENAI_STOP = {"end_turn": "stop", "max_tokens": "length", "stop_sequence": "stop",
+                "tool_use": "tool_calls"}
+
+
+def _on_message(change: Callable[[dict[str, Any]], None]) -> JsonHook:
+    """A JSON hook applying ``change`` to every successful non-streamed message."""
+    def hook(endpoint: str, status: int, headers: dict[str, str], body: Any) -> Body:
+        if _is_message(endpoint, status, body):
+            change(body)
+        return status, headers, body
+    return hook
+
+
+def _on_success(endpoint_name: str, change: Callable[[dict[str, Any]], None]) -> JsonHook:
+    """A JSON hook applying ``change`` to every 200 answer of ``endpoint_name``."""
+    def hook(endpoint: str, status: int, headers: dict[str, str], body: Any) -> Body:
+        if endpoint == endpoint_name and status == 200 and isinstance(body, dict):
+            change(body)
+        return status, headers, body
+    return hook
+
+
+def _on_error(change: Callable[[int, dict[str, str], dict[str, Any]], Body]) -> JsonHook:
+    """A JSON hook rewriting every error answer (status >= 400 with an envelope)."""
+    def hook(endpoint: str, status: int, headers: dict[str, str], body: Any) -> Body:
+        if status >= 400 and isinstance(body, dict) and isinstance(body.get("error"), dict):
+            return change(status, headers, body)
+        return status, headers, body
+    return hook
+
+
+def _on_events(name: str, change: Callable[[dict[str, Any]], None]) -> SseHook:
+    """An SSE hook applying ``change`` to the payload of every event called ``name``."""
+    def hook(events: Events) -> Events:
+        for event, payload in events:
+            if event == name:
+                change(payload)
+        return events
+    return hook
+
+
+def _drop_events(name: str) -> SseHook:
+    def hook(events: Events) -> Events:
+        return [(event, payload) for event, payload in events if event != name]
+    return hook
+
+
+def _tool_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [b for b in message.get("content") or [] if b.get("type") == "tool_use"]
+
+
+# --- messages (JSON) ------------------------------------------------------------------------------
+
+
+def _openai_stop(holder: dict[str, Any]) -> None:
+    reason = holder.get("stop_reason")
+    holder["stop_reason"] = _OPENAI_STOP.get(str(reason), reason)
+
+
+def _drop_stop_sequence(message: dict[str, Any]) -> None:
+    if message.get("stop_reason") == "stop_sequence":
+        message["stop_sequence"] = None
+
+
+def _output_tokens_string(message: dict[str, Any]) -> None:
+    usage = message.get("usage") or {}
+    if "output_tokens" in usage:
+        usage["output_tokens"] = str(usage["output_tokens"])
+
+
+def _content_as_string(message: dict[str, Any]) -> None:
+    blocks = message.get("content") or []
+    if all(b.get("type") == "text" for b in blocks):
+        message["content"] = "".join(b.get("text", "") for b in blocks)
+
+
+# --- common headers -------------------------------------------------------------------------------
+
+
+def _request_id_foreign(endpoint: str, status: int, headers: dict[str, str]) -> dict[str, str]:
+    if "request-id" in headers:  # the gateway's own trace id replaces the API's
+        headers["request-id"] = "3f2b7c1e-9a4d-4e8b-b6f0-" + headers["request-id"][-12:].lower()
+    return headers
+
+
+def _json_as_text(endpoint: str, status: int, headers: dict[str, str], body: Any) -> Body:
+    headers["content-type"] = "text/plain; charset=utf-8"
+    return status, headers, body
+
+
+def _version_not_enforced(endpoint: str, status: int, headers: dict[str, str], body: Any
+                          ) -> Body:
+    """The proxy pins its own anthropic-version, so a bad one reaches no one and succeeds."""
+    err = body.get("error") if isinstance(body, dict) else None
+    if (endpoint != "messages.create" or status != 400 or not isinstance(err, dict)
+            or not str(err.get("message", "")).startswith("anthropic-version")):
+        return status, headers, body
+    rid = headers.get("request-id", "req_0")
+    return 200, headers, {
+        "id": "msg_" + rid.removeprefix("req_"), "type": "message", "role": "assistant",
+        "model": "claude-haiku-4-5-20251001", "content": [{"type": "text", "text": "Hello."}],
+        "stop_reason": "end_turn", "stop_sequence": None,
+        "usage": {"input_tokens": 8, "output_tokens": 3},
+    }
+
+
+# --- streaming ------------------------------------------------------------------------------------
+
+
+def _shift_indexes(events: Events) -> Events:
+    for event, payload in events:
+        if event.startswith("content_block_") and isinstance(payload.get("index"), int):
+            payload["index"] += 1
+    return events
+
+
+def _generic_event_names(events: Events) -> Events:
+    return [("message", payload) for _, payload in events]
+
+
+def _truncate_data(chunks: list[bytes]) -> list[bytes]:
+    """A re-chunking proxy loses the tail of the first delta's data line."""
+    for i, chunk in enumerate(chunks):
+        if chunk.startswith(b"event: content_block_delta\n"):
+            head, _, data = chunk.rstrip(b"\n").partition(b"\ndata: ")
+            chunks[i] = head + b"\ndata: " + data[: len(data) // 2] + b"\n\n"
+            break
+    return chunks
+
+
+def _done_sentinel(chunks: list[bytes]) -> list[bytes]:
+    return [*chunks, b"data: [DONE]\n\n"]
+
+
+def _zero_usage(payload: dict[str, Any]) -> None:
+    usage = payload.get("usage")
+    if isinstance(usage, dict):
+        for key, value in usage.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                usage[key] = 0
+
+
+def _stream_as_json(endpoint: str, status: int, headers: dict[str, str]) -> dict[str, str]:
+    if headers.get("content-type", "").startswith("text/event-stream"):
+        headers["content-type"] = "application/json"
+    return headers
+
+
+# --- tools ----------------------------------------------------------------------------------------
+
+
+def _tool_input_string(message: dict[str, Any]) -> None:
+    for block in _tool_blocks(message):
+        block["input"] = json.dumps(block["input"])
+
+
+def _openai_tool_id(block: dict[str, Any]) -> None:
+    if block.get("type") == "tool_use" and isinstance(block.get("id"), str):
+        block["id"] = "call_" + block["id"].split("_", 1)[-1]
+
+
+def _tool_ids_json(message: dict[str, Any]) -> None:
+    for block in _tool_blocks(message):
+        _openai_tool_id(block)
+
+
+def _tool_end_turn(holder: dict[str, Any]) -> None:
+    if holder.get("stop_reason") == "tool_use":
+        holder["stop_reason"] = "end_turn"
+
+
+# --- count_tokens ---------------------------------------------------------------------------------
+
+
+def _count_as_string(body: dict[str, Any]) -> None:
+    body["input_tokens"] = str(body.get("input_tokens"))
+
+
+def _count_tokens_missing(endpoint: str, status: int, headers: dict[str, str], body: Any
+                          ) -> Body:
+    if endpoint != "messages.count_tokens":
+        return status, headers, body
+    return 404, headers, {"type": "error", "request_id": headers.get("request-id"),
+                          "error": {"type": "not_found_error", "message": "Not Found"}}
+
+
+# --- models ---------------------------------------------------------------------------------------
+
+
+def _first_id_wrong(page: dict[str, Any]) -> None:
+    page["first_id"] = page.get("last_id")
+
+
+def _has_more_stuck(page: dict[str, Any]) -> None:
+    page["has_more"] = True
+
+
+def _page_twice(page: dict[str, Any]) -> None:
+    page["data"] = [*page.get("data", []), *page.get("data", [])]
+
+
+def _retrieve_newest(model: dict[str, Any]) -> None:
+    newest = max(catalog.MODELS, key=lambda m: m.created_at)
+    model.update(id=newest.id, display_name=newest.display_name, created_at=newest.created_at)
+
+
+def _created_epoch(model: dict[str, Any]) -> None:
+    stamp = model.get("created_at")
+    if isinstance(stamp, str):
+        model["created_at"] = int(datetime.fromisoformat(stamp).timestamp())
+
+
+def _models_created_epoch(page: dict[str, Any]) -> None:
+    for model in page.get("data", []):
+        _created_epoch(model)
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+def _status_as(old: int, new: int) -> JsonHook:
+    def change(status: int, headers: dict[str, str], body: dict[str, Any]) -> Body:
+        if status != old:
+            return status, headers, body
+        body["error"]["type"] = catalog.ERROR_TYPES[new]
+        return new, headers, body
+    return _on_error(change)
+
+
+def _flatten_type(status: int, headers: dict[str, str], body: dict[str, Any]) -> Body:
+    body["error"]["type"] = "invalid_request_error"
+    return status, headers, body
+
+
+def _drop_top_type(status: int, headers: dict[str, str], body: dict[str, Any]) -> Body:
+    body.pop("type", None)
+    return status, headers, body
+
+
+def _error_as_200(status: int, headers: dict[str, str], body: dict[str, Any]) -> Body:
+    return 200, headers, body
+
+
+# --- batches, files, admin ------------------------------------------------------------------------
+
+
+def _stale_counts(batch: dict[str, Any]) -> None:
+    """An ended batch still counts every request as processing (counts cached at creation)."""
+    counts = batch.get("request_counts")
+    if batch.get("processing_status") == "ended" and isinstance(counts, dict):
+        total = sum(v for v in counts.values() if isinstance(v, int))
+        batch["request_counts"] = {**dict.fromkeys(counts, 0), "processing": total}
+
+
+def _on_batches(change: Callable[[dict[str, Any]], None]) -> JsonHook:
+    """A JSON hook applying ``change`` to every batch object in a 200 batches answer."""
+    def hook(endpoint: str, status: int, headers: dict[str, str], body: Any) -> Body:
+        if endpoint.startswith("batches.") and status == 200 and isinstance(body, dict):
+            for item in body.get("data") or [body]:
+                if isinstance(item, dict) and item.get("type") == "message_batch":
+                    change(item)
+        return status, headers, body
+    return hook
+
+
+def _openai_batch_id(batch: dict[str, Any]) -> None:
+    if isinstance(batch.get("id"), str):
+        batch["id"] = "batch_" + batch["id"].split("_", 1)[-1]
+
+
+def _results_without_custom_id(endpoint: str, body: bytes) -> bytes:
+    if endpoint != "batches.results":
+        return body
+    lines = [json.loads(line) for line in body.splitlines() if line.strip()]
+    for line in lines:
+        line.pop("custom_id", None)
+    return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+
+
+def _on_files(change: Callable[[dict[str, Any]], None]) -> JsonHook:
+    """A JSON hook applying ``change`` to every file object in a 200 files answer."""
+    def hook(endpoint: str, status: int, headers: dict[str, str], body: Any) -> Body:
+        if endpoint.startswith("files.") and status == 200 and isinstance(body, dict):
+            for item in body.get("data") or [body]:
+                if isinstance(item, dict) and item.get("type") == "file":
+                    change(item)
+        return status, headers, body
+    return hook
+
+
+def _size_as_base64(meta: dict[str, Any]) -> None:
+    """The gateway reports the size of the base64 text it forwarded, not of the file."""
+    size = meta.get("size_bytes")
+    if isinstance(size, int):
+        meta["size_bytes"] = 4 * ((size + 2) // 3)
+
+
+def _openai_file_id(meta: dict[str, Any]) -> None:
+    if isinstance(meta.get("id"), str):
+        meta["id"] = "file-" + meta["id"].split("_", 1)[-1]
+
+
+def _deleted_as_file(body: dict[str, Any]) -> None:
+    body["type"] = "file"
+
+
+def _octet_stream(meta: dict[str, Any]) -> None:
+    meta["mime_type"] = "application/octet-stream"
+
+
+def _admin_has_more_stuck(endpoint: str, status: int, headers: dict[str, str], body: Any
+                          ) -> Body:
+    if (endpoint.startswith("admin.") and endpoint.endswith(".list") and status == 200
+            and isinstance(body, dict) and "has_more" in body):
+        body["has_more"] = True
+    return status, headers, body
+
+
+def _leak_key(key: dict[str, Any]) -> None:
+    key["key"] = "reference-secret-" + str(key.get("id", ""))[-8:]
+
+
+def _api_keys_leaked(endpoint: str, status: int, headers: dict[str, str], body: Any) -> Body:
+    if endpoint.startswith("admin.api_keys.") and status == 200 and isinstance(body, dict):
+        for item in body.get("data") or [body]:
+            if isinstance(item, dict) and item.get("type") == "api_key":
+                _leak_key(item)
+    return status, headers, body
+
+
 _ALL: tuple[Mutant, ...] = (
-    Mutant("sse-reordered", "messages", "streaming",
-           "message_delta is sent before the last content_block_stop", sse=_sse_reordered),
+    # messages, JSON answers
     Mutant("usage-missing", "messages", "messages",
            "usage is missing from the message, message_start and message_delta",
            json=_usage_missing_json, sse=_usage_missing_sse),
-    Mutant("error-envelope-foreign", "common", "errors",
-           "errors use OpenAI's {error:{message,type,code}} shape", json=_foreign_envelope),
     Mutant("stop-reason-null", "messages", "messages",
            "a non-streamed message has stop_reason null", json=_stop_reason_null),
-    Mutant("request-id-missing", "common", "messages",
-           "answers carry no request-id header", headers=_request_id_missing),
-    Mutant("input-json-broken", "messages", "tools",
-           "input_json_delta pieces do not join to valid JSON", sse=_input_json_broken),
     Mutant("wrong-id-prefix", "messages", "messages",
            "message ids start with chatcmpl- instead of msg_",
            json=_wrong_id_prefix_json, sse=_wrong_id_prefix_sse),
+    Mutant("stop-reason-openai", "messages", "messages",
+           "stop_reason carries OpenAI finish reasons (stop, length, tool_calls)",
+           json=_on_message(_openai_stop), sse=_on_events("message_delta",
+                                                          lambda p: _openai_stop(p["delta"]))),
+    Mutant("stop-sequence-dropped", "messages", "messages",
+           'stop_reason "stop_sequence" comes with stop_sequence null',
+           json=_on_message(_drop_stop_sequence)),
+    Mutant("output-tokens-string", "messages", "messages",
+           'usage.output_tokens is a string ("12") instead of an integer',
+           json=_on_message(_output_tokens_string)),
+    Mutant("content-not-blocks", "messages", "messages",
+           "a text-only message has content as a plain string, not a list of blocks",
+           json=_on_message(_content_as_string)),
+    # headers of every answer
+    Mutant("request-id-missing", "common", "messages",
+           "answers carry no request-id header", headers=_request_id_missing),
+    Mutant("request-id-foreign", "common", "messages",
+           "the request-id header is the gateway's own UUID, not the API's req_ id",
+           headers=_request_id_foreign),
+    Mutant("content-type-wrong", "common", "messages",
+           "JSON answers are labelled text/plain", json=_json_as_text),
+    # streaming
+    Mutant("sse-reordered", "messages", "streaming",
+           "message_delta is sent before the last content_block_stop", sse=_sse_reordered),
+    Mutant("sse-no-message-stop", "messages", "streaming",
+           "streams end without message_stop", sse=_drop_events("message_stop")),
+    Mutant("sse-no-block-stop", "messages", "streaming",
+           "content_block_stop events are dropped", sse=_drop_events("content_block_stop")),
+    Mutant("sse-index-shifted", "messages", "streaming",
+           "content block indexes start at 1 instead of 0", sse=_shift_indexes),
+    Mutant("sse-event-names-generic", "messages", "streaming",
+           "every event: line says message instead of the event's JSON type",
+           sse=_generic_event_names),
+    Mutant("sse-data-truncated", "messages", "streaming",
+           "the data line of the first content_block_delta is cut in half (not JSON)",
+           wire=_truncate_data),
+    Mutant("sse-done-sentinel", "messages", "streaming",
+           "an OpenAI-style data: [DONE] line follows message_stop", wire=_done_sentinel),
+    Mutant("sse-usage-zeroed", "messages", "streaming",
+           "every count in message_delta usage is 0 (output_tokens goes down)",
+           sse=_on_events("message_delta", _zero_usage)),
+    Mutant("sse-content-type-json", "messages", "streaming",
+           "streams are labelled application/json instead of text/event-stream",
+           headers=_stream_as_json),
+    # tools
+    Mutant("input-json-broken", "messages", "tools",
+           "input_json_delta pieces do not join to valid JSON", sse=_input_json_broken,
+           also=("streaming",)),
+    Mutant("tool-input-string", "messages", "tools",
+           "tool_use input is a JSON-encoded string instead of an object",
+           json=_on_message(_tool_input_string)),
+    Mutant("tool-id-prefix", "messages", "tools",
+           "tool_use ids start with call_ (OpenAI) instead of toolu_",
+           json=_on_message(_tool_ids_json),
+           sse=_on_events("content_block_start", lambda p: _openai_tool_id(p["content_block"]))),
+    Mutant("tool-stop-end-turn", "messages", "tools",
+           'a message with a tool_use block stops with "end_turn" instead of "tool_use"',
+           json=_on_message(_tool_end_turn),
+           sse=_on_events("message_delta", lambda p: _tool_end_turn(p["delta"]))),
+    # count_tokens
+    Mutant("count-tokens-string", "count_tokens", "count_tokens",
+           "count_tokens answers input_tokens as a string",
+           json=_on_success("messages.count_tokens", _count_as_string)),
+    Mutant("count-tokens-missing", "count_tokens", "count_tokens",
+           "POST /v1/messages/count_tokens is not routed: 404 for the whole family",
+           json=_count_tokens_missing),
+    # models
     Mutant("models-pagination-broken", "models", "models",
            "last_id of a models page is not the id of its last item",
            json=_models_pagination_broken),
+    Mutant("models-first-id-wrong", "models", "models",
+           "first_id of a models page repeats last_id", json=_on_success("models.list",
+                                                                          _first_id_wrong)),
+    Mutant("models-has-more-stuck", "models", "models",
+           "has_more is always true, so a client walking the pages never stops",
+           json=_on_success("models.list", _has_more_stuck)),
+    Mutant("models-page-twice", "models", "models",
+           "every models page lists its items twice (a gateway merging two upstreams)",
+           json=_on_success("models.list", _page_twice)),
+    Mutant("model-alias-unresolved", "models", "models",
+           "GET /v1/models/{id} answers with the newest model, whatever id or alias was asked",
+           json=_on_success("models.retrieve", _retrieve_newest)),
+    Mutant("model-created-epoch", "models", "models",
+           "created_at is a Unix timestamp (OpenAI style) instead of an RFC 3339 string",
+           json=_on_success("models.retrieve", _created_epoch)),
+    # errors
+    Mutant("error-envelope-foreign", "common", "errors",
+           "errors use OpenAI's {error:{message,type,code}} shape", json=_foreign_envelope),
+    Mutant("error-type-missing", "common", "errors",
+           'error bodies lack the top-level "type": "error"', json=_on_error(_drop_top_type)),
+    Mutant("error-type-flattened", "common", "errors",
+           "every error has error.type invalid_request_error, whatever the status",
+           json=_on_error(_flatten_type)),
+    Mutant("not-found-as-500", "common", "errors",
+           "a 404 (unknown model) comes back as 500 api_error", json=_status_as(404, 500)),
+    Mutant("auth-error-403", "common", "errors",
+           "a missing or wrong key gets 403 permission_error instead of 401",
+           json=_status_as(401, 403)),
+    Mutant("error-as-200", "common", "errors",
+           "errors come back with HTTP 200 and the envelope in the body",
+           json=_on_error(_error_as_200)),
+    Mutant("version-not-enforced", "messages", "errors",
+           "a bad anthropic-version is not rejected (the proxy pins its own version)",
+           json=_version_not_enforced),
+    # batches
+    Mutant("batch-counts-stale", "batches", "batches",
+           "an ended batch still counts every request as processing",
+           json=_on_batches(_stale_counts)),
+    Mutant("batch-id-prefix", "batches", "batches",
+           "batch ids start with batch_ (OpenAI) instead of msgbatch_",
+           json=_on_batches(_openai_batch_id)),
+    Mutant("batch-results-no-custom-id", "batches", "batches",
+           "batch result lines lack custom_id, so results cannot be matched to requests",
+           raw=_results_without_custom_id),
+    # files
+    Mutant("file-size-wrong", "files", "files",
+           "size_bytes is the size of the base64 text, not of the file",
+           json=_on_files(_size_as_base64)),
+    Mutant("file-id-prefix", "files", "files",
+           "file ids start with file- (OpenAI) instead of file_", json=_on_files(_openai_file_id)),
+    Mutant("file-delete-wrong-type", "files", "files",
+           'deleting a file answers type "file" instead of "file_deleted"',
+           json=_on_success("files.delete", _deleted_as_file)),
+    Mutant("file-mime-octet-stream", "files", "files",
+           "every file is described as application/octet-stream, whatever was uploaded",
+           json=_on_files(_octet_stream)),
+    # admin
+    Mutant("admin-has-more-stuck", "admin", "admin",
+           "Admin API lists always say has_more true, so walking users never ends",
+           json=_admin_has_more_stuck),
+    Mutant("api-key-secret-leaked", "admin", "admin",
+           "Admin API key objects carry the secret key itself", json=_api_keys_leaked),
 )
 
 #: Every mutant by name, in a stable order.

@@ -36,7 +36,17 @@ class StreamAnswer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-Answer = JsonAnswer | StreamAnswer
+@dataclass
+class RawAnswer:
+    """A non-JSON answer (file content, batch results as JSON lines): bytes and a media type."""
+
+    body: bytes
+    media_type: str
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Answer = JsonAnswer | StreamAnswer | RawAnswer
 Handler = Callable[[Request, RequestContext], Awaitable[Answer]]
 
 

@@ -6,10 +6,11 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 
-from conformance.reference.app import create_app
+from conformance.reference.app import create_app, inventory
 from conformance.reference.state import ReferenceConfig
 
 
@@ -21,9 +22,10 @@ class EmbeddedServer:
     """
 
     def __init__(self, config: ReferenceConfig | None = None, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+                 port: int = 0, app: Any = None) -> None:
         self.config = config or ReferenceConfig()
-        self.app = create_app(self.config)
+        # Any ASGI app may be served instead (e.g. a proxy in front of another instance).
+        self.app: Any = app if app is not None else create_app(self.config)
         self.host = host
         # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose
         # proto says TCP, and without it every answer waits ~40 ms on Nagle + delayed ACK.
@@ -42,7 +44,7 @@ class EmbeddedServer:
             return self
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]},
-            name=f"reference-server-{self.port}", daemon=True)
+            name=f"embedded-server-{self.port}", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
@@ -50,6 +52,10 @@ class EmbeddedServer:
                 raise RuntimeError(f"reference server did not start on {self.url}")
             time.sleep(0.01)
         return self
+
+    def inventory(self) -> dict[str, list[str]]:
+        """Kind -> ids of what the server still stores: proves a run left nothing behind."""
+        return inventory(self.app)
 
     def stop(self) -> None:
         """Ask uvicorn to exit and wait for its thread."""

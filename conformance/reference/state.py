@@ -19,6 +19,8 @@ from conformance.reference.mutants import MUTANTS
 
 #: Accepted by default. Deliberately not shaped like ``sk-ant-…`` so secret scanners stay quiet.
 DEFAULT_API_KEY = "reference-key-local"
+#: The admin key the Admin API routes accept by default (the normal key gets 403 there).
+DEFAULT_ADMIN_API_KEY = "reference-admin-key-local"
 #: The organization every answer claims to come from (the real API sends a UUID).
 ORGANIZATION_ID = "5f0c4a8e-3b1d-4c6e-9a2f-7d8e1b0c9a34"
 
@@ -30,12 +32,18 @@ class ReferenceConfig:
     """How one reference server behaves: the keys it accepts, the mutants it applies, its seed."""
 
     api_keys: tuple[str, ...] = (DEFAULT_API_KEY,)
+    admin_api_keys: tuple[str, ...] = (DEFAULT_ADMIN_API_KEY,)
     mutants: tuple[str, ...] = ()
     seed: str = "conformance"
+    #: Seconds a batch stays in_progress (and canceling) before it ends: short, unlike the API.
+    batch_seconds: float = 0.3
+    #: Uploaded files are not downloadable on the real API; True lets tests compare bytes.
+    downloadable_uploads: bool = False
 
     def __post_init__(self) -> None:
         # Accept lists from callers (CLI, settings) but keep the frozen tuple shape.
         self.api_keys = tuple(self.api_keys)
+        self.admin_api_keys = tuple(self.admin_api_keys)
         self.mutants = tuple(self.mutants)
         unknown = [m for m in self.mutants if m not in MUTANTS]
         if unknown:
@@ -64,6 +72,12 @@ class JournalEntry:
     status: int
     request_id: str
     endpoint: str
+    #: What was sent, exactly (after mutants): the pass-through checks compare a proxy's answer
+    #: with it. ``marker`` is the request's ``metadata.user_id``, to find the entry when a proxy
+    #: does not forward the request-id.
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    marker: str | None = None
 
 
 @dataclass
@@ -96,6 +110,19 @@ class ReferenceState:
         with self._lock:
             return self.stores.setdefault(kind, {})
 
+    def inventory(self) -> dict[str, list[str]]:
+        """Kind -> ids of every stored resource (for the project's tests, not the suite)."""
+        with self._lock:
+            return {kind: list(items) for kind, items in self.stores.items() if items}
+
     def record(self, entry: JournalEntry) -> None:
         with self._lock:
             self.journal.append(entry)
+
+    def answers(self, request_id: str | None = None, marker: str | None = None
+                ) -> list[JournalEntry]:
+        """The journal entries with this request-id and/or marker, oldest first."""
+        with self._lock:
+            return [e for e in self.journal
+                    if (request_id is None or e.request_id == request_id)
+                    and (marker is None or e.marker == marker)]

@@ -1,0 +1,225 @@
+"""Which endpoint families a target serves, found by cheap probes before its tests run.
+
+A proxy or gateway often serves only part of the API (say ``/v1/messages``). Its other families
+are not broken, they are absent: their tests are skipped with the probe's evidence, and the family
+is reported once as "not supported" — unless the user requires it (``--anthropic-require``), then
+its tests fail with that evidence.
+
+Each family is one row of ``PROBES``: a request that costs nothing (an invalid body, so no
+generation, or a one-item list page) and whose answer tells "served" from "not served":
+
+* served: any 2xx; any Anthropic error envelope other than 404/405 (a 400 for the invalid body,
+  401/403 for a key without rights all prove the route exists); and, so that a broken answer is
+  judged by the tests rather than hidden, any other answer that is not a 404/405/501;
+* not served: 404 or 405 (with or without an envelope: the route is missing upstream or in the
+  proxy), or 501 Not Implemented.
+
+The embedded reference server serves everything and replay has no target, so neither is probed
+(``assumed``). The plugin keeps the result in ``config.stash[conformance.plugin.CAPABILITIES]``;
+``Capabilities.as_dict()`` is its JSON form for reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance import catalog
+from conformance.client import ApiClient, RetryPolicy, Target, TargetUnreachable
+from conformance.exchange import Exchange, shorten
+from conformance.settings import CAPABILITY_NAMES, Settings, TargetKind
+
+
+@dataclass(frozen=True)
+class Probe:
+    """How to ask a target, for free, whether it serves one family."""
+
+    name: str  # a capability name (settings.CAPABILITY_NAMES)
+    endpoint: str  # catalog endpoint the probe calls (its method and path come from there)
+    json: Any = None  # the request body: invalid on purpose for POSTs, so nothing is generated
+    params: Mapping[str, Any] | None = None
+    beta: str | None = None  # catalog.BETAS feature whose anthropic-beta the family needs
+
+    def describe(self) -> str:
+        ep = catalog.endpoint(self.endpoint)
+        return f"{ep.method} {ep.path}"
+
+
+#: One row per family. ``{}`` is rejected (400) before any generation by every real endpoint.
+PROBES: tuple[Probe, ...] = (
+    Probe("messages", "messages.create", json={}),
+    Probe("streaming", "messages.create", json={"stream": True}),
+    Probe("count_tokens", "messages.count_tokens", json={}),
+    Probe("models", "models.list", params={"limit": 1}),
+    Probe("batches", "batches.list", params={"limit": 1}),
+    Probe("files", "files.list", params={"limit": 1}, beta="files"),
+    Probe("prompt_tools", "prompt_tools.generate", json={}, beta="prompt_tools"),
+    Probe("admin", "admin.organizations.me"),
+)
+
+#: Statuses that mean "this route is not here" whatever the body says.
+NOT_SERVED_STATUSES = frozenset({404, 405, 501})
+
+
+@dataclass(frozen=True)
+class Capability:
+    """One family's verdict and the evidence for it (what the probe was answered)."""
+
+    name: str
+    supported: bool
+    probe: str  # "GET /v1/models"
+    status: int | None = None  # None: not probed, or no answer at all
+    body: str = ""  # shortened
+    request_id: str | None = None
+    detail: str = ""
+
+    def evidence(self) -> str:
+        """``GET /v1/models -> 404 (request-id req_…): detail; body: …`` for messages."""
+        if self.status is None:
+            return f"{self.probe}: {self.detail}"
+        rid = f" (request-id {self.request_id})" if self.request_id else ""
+        body = f"; body: {self.body}" if self.body else ""
+        return f"{self.probe} -> {self.status}{rid}: {self.detail}{body}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "supported": self.supported, "probe": self.probe,
+                "status": self.status, "body": self.body, "request_id": self.request_id,
+                "detail": self.detail, "evidence": self.evidence()}
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """Every family's ``Capability``; ``probed`` is False when they were assumed, not asked."""
+
+    by_name: Mapping[str, Capability] = field(default_factory=dict)
+    probed: bool = False
+    note: str = ""
+
+    def supported(self, name: str) -> bool:
+        """Unknown names count as supported: only evidence can make a family "not supported"."""
+        found = self.by_name.get(name)
+        return found is None or found.supported
+
+    def unsupported(self) -> list[Capability]:
+        return [c for c in self.by_name.values() if not c.supported]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The stable JSON form reports embed."""
+        return {"probed": self.probed, "note": self.note,
+                "families": {n: c.as_dict() for n, c in self.by_name.items()}}
+
+
+def assumed(note: str) -> Capabilities:
+    """Everything served, not probed (the embedded reference server, replay, no key)."""
+    every = {p.name: Capability(p.name, True, p.describe(), detail=f"not probed: {note}")
+             for p in PROBES}
+    return Capabilities(every, probed=False, note=note)
+
+
+def _is_envelope(body: Any) -> bool:
+    return (isinstance(body, dict) and body.get("type") == "error"
+            and isinstance(body.get("error"), dict)
+            and isinstance(body["error"].get("type"), str))
+
+
+def classify(status: int, body: Any) -> tuple[bool, str]:
+    """(served?, why) for a probe answered ``status`` with JSON ``body`` (None if not JSON)."""
+    envelope = _is_envelope(body)
+    if 200 <= status < 300:
+        return True, "answered with success"
+    if status in NOT_SERVED_STATUSES:
+        shape = "an Anthropic error envelope" if envelope else "no Anthropic error envelope"
+        return False, f"the route is not served ({status} with {shape})"
+    if envelope:
+        return True, f"the route exists (a {status} {body['error']['type']} envelope)"
+    return True, (f"the route answers, though not with an Anthropic error envelope ({status}); "
+                  "the tests will judge the answers")
+
+
+def _capability(probe: Probe, exchange: Exchange) -> Capability:
+    served, detail = classify(exchange.status, exchange.json)
+    shown = exchange.json if exchange.json is not None else exchange.body.decode("utf-8",
+                                                                                  "replace")
+    return Capability(probe.name, served, probe.describe(), exchange.status,
+                      shorten(shown, 200), exchange.request_id, detail)
+
+
+def probe_client(client: ApiClient, probes: Iterable[Probe] = PROBES) -> Capabilities:
+    """Run every probe through ``client`` (its target, key and version)."""
+    version = client.target.api_version
+    found: dict[str, Capability] = {}
+    for probe in probes:
+        ep = catalog.endpoint(probe.endpoint)
+        betas = catalog.betas_for([probe.beta], version) if probe.beta else []
+        headers = {"anthropic-beta": ",".join(betas)} if betas else None
+        try:
+            exchange = client.request(ep.method, ep.path, json=probe.json, params=probe.params,
+                                      headers=headers)
+        except TargetUnreachable as exc:
+            # No answer says nothing about the family: let its tests run and report the error.
+            found[probe.name] = Capability(probe.name, True, probe.describe(),
+                                           detail=f"no answer to the probe ({exc})")
+            continue
+        found[probe.name] = _capability(probe, exchange)
+    return Capabilities(found, probed=True, note=f"probed {client.target.base_url}")
+
+
+def probe_target(target: Target, *, timeout: float = 15.0) -> Capabilities:
+    """Probe ``target`` with a short-lived client (few retries: probes must be quick)."""
+    client = ApiClient(target, retry=RetryPolicy(max_retries=2, deadline=20.0), timeout=timeout)
+    try:
+        return probe_client(client)
+    finally:
+        client.close()
+
+
+def for_settings(settings: Settings) -> Capabilities:
+    """What the run's target serves: probed for a live target with a key, else assumed."""
+    kind = settings.target_kind
+    if kind is TargetKind.REFERENCE:
+        return assumed("the embedded reference server serves every family")
+    if kind is TargetKind.REPLAY:
+        return assumed("replay: the cassettes decide")
+    if settings.api_key is None:
+        return assumed("no API key for the live target")
+    target = Target.from_settings(settings, settings.live_url,
+                                  settings.api_key.get_secret_value())
+    return probe_target(target, timeout=min(settings.timeout, 15.0))
+
+
+def needed(features: Iterable[str]) -> list[str]:
+    """The capabilities a test marked with ``features`` needs (a probe name, else the family)."""
+    out: list[str] = []
+    for name in features:
+        feature = catalog.find_feature(name)
+        cap = name if name in CAPABILITY_NAMES else (feature.family if feature else None)
+        if cap is not None and cap not in out:
+            out.append(cap)
+    return out
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Why a test must not run normally: skip it, or (a required family) fail it."""
+
+    fail: bool
+    message: str
+
+
+def verdict(caps: Capabilities, features: Iterable[str], require: Iterable[str]
+            ) -> Verdict | None:
+    """``None`` when every capability the test needs is served; else skip, or fail if required."""
+    missing = [caps.by_name[n] for n in needed(features) if not caps.supported(n)]
+    if not missing:
+        return None
+    required = set(require)
+    hard = [c for c in missing if c.name in required]
+    evidence = "; ".join(f"{c.name}: {c.evidence()}" for c in (hard or missing))
+    if hard:
+        names = ",".join(c.name for c in hard)
+        return Verdict(True, f"required famil{'y' if len(hard) == 1 else 'ies'} {names} "
+                             f"(--anthropic-require) not served by the target: {evidence}")
+    names = ",".join(c.name for c in missing)
+    return Verdict(False, f"not supported by the target: {names} ({evidence}); "
+                          f"add --anthropic-require={names} to fail instead")

@@ -1,0 +1,271 @@
+"""Pass-through checks: did a proxy hand on exactly what its upstream sent?
+
+Each check is a pure function of two ``Exchange``\\ s, the proxy's answer and the upstream's
+(read from the reference server's record, ``conformance.upstream``), to a list of ``Finding``.
+Unlike the per-answer checks of ``checks.CHECKS`` they need both sides, so they are not
+registered there; ``compare`` runs them all. JSON is compared as data (key order and whitespace
+may change in a proxy), everything else must be equal: content blocks, tool_use ids and inputs,
+thinking text and signatures, stop fields, usage with its cache fields, every SSE event in order,
+status, error type and the headers that matter (content type, retry-after).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from conformance.checks.common import escape, finding
+from conformance.exchange import Exchange, Finding, shorten
+from conformance.sse import AccumulationError, accumulate
+
+STATUS = "passthrough-status"
+ERROR = "passthrough-error"
+HEADERS = "passthrough-headers"
+CONTENT = "passthrough-content"
+TOOL_USE = "passthrough-tool-use"
+THINKING = "passthrough-thinking"
+STOP_REASON = "passthrough-stop-reason"
+USAGE = "passthrough-usage"
+EVENTS = "passthrough-events"
+
+PassthroughCheck = Callable[[Exchange, Exchange], list[Finding]]
+
+_MISSING: Any = type("Missing", (), {"__repr__": lambda self: "(missing)"})()
+_LIMIT = 8  # findings per check: past that, more lines only hide the first divergence
+
+
+def diff(proxy: Any, upstream: Any, pointer: str = "") -> Iterator[tuple[str, Any, Any]]:
+    """(JSON pointer, proxy value, upstream value) for every place the two values differ."""
+    if isinstance(proxy, dict) and isinstance(upstream, dict):
+        for key in list(upstream) + [k for k in proxy if k not in upstream]:
+            yield from diff(proxy.get(key, _MISSING), upstream.get(key, _MISSING),
+                            f"{pointer}/{escape(key)}")
+    elif isinstance(proxy, list) and isinstance(upstream, list) and len(proxy) == len(upstream):
+        for i, (p, u) in enumerate(zip(proxy, upstream, strict=True)):
+            yield from diff(p, u, f"{pointer}/{i}")
+    elif proxy != upstream or type(proxy) is not type(upstream):
+        yield pointer, proxy, upstream
+
+
+def _show(value: Any) -> Any:
+    return "(missing)" if value is _MISSING else value
+
+
+def _findings(check: str, what: str, proxy: Exchange, upstream: Exchange,
+              pairs: Iterator[tuple[str, Any, Any]]) -> list[Finding]:
+    out = []
+    for pointer, mine, theirs in pairs:
+        out.append(finding(
+            check, f"the proxy's {what} differs from what the upstream sent "
+                   f"(proxy: {_short(mine)}; upstream: {_short(theirs)})",
+            pointer=pointer, rule=f"{what} passed through unchanged (upstream "
+                                  f"{upstream.request_id or upstream.source})",
+            value=_show(mine), request_id=proxy.request_id))
+        if len(out) >= _LIMIT:
+            break
+    return out
+
+
+def _short(value: Any) -> str:
+    return shorten(_show(value), 60)
+
+
+def message_of(exchange: Exchange) -> dict[str, Any] | None:
+    """The message an answer carries: its JSON, or the message its stream folds into."""
+    if exchange.events is not None:
+        try:
+            return accumulate(exchange.events)
+        except AccumulationError:
+            return None  # check_events reports the broken stream itself
+    body = exchange.json
+    return body if isinstance(body, dict) and body.get("type") == "message" else None
+
+
+def _both_messages(proxy: Exchange, upstream: Exchange
+                   ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    if upstream.status >= 400 or proxy.status != upstream.status:
+        return None
+    mine, theirs = message_of(proxy), message_of(upstream)
+    if mine is None or theirs is None:
+        return None
+    return mine, theirs
+
+
+def _blocks(message: dict[str, Any], kinds: tuple[str, ...]) -> list[tuple[int, Any]]:
+    return [(i, b) for i, b in enumerate(message.get("content") or [])
+            if isinstance(b, dict) and b.get("type") in kinds]
+
+
+# --- the checks -----------------------------------------------------------------------------------
+
+
+def check_status(proxy: Exchange, upstream: Exchange) -> list[Finding]:
+    """The proxy answers with the upstream's status code."""
+    if proxy.status == upstream.status:
+        return []
+    return [finding(STATUS, f"the proxy answered {proxy.status}, the upstream sent "
+                            f"{upstream.status}", pointer="/status",
+                    rule="status passed through unchanged", value=proxy.status,
+                    request_id=proxy.request_id)]
+
+
+def check_error(proxy: Exchange, upstream: Exchange) -> list[Finding]:
+    """An upstream error reaches the client as the same envelope: same error type and message."""
+    if upstream.status < 400:
+        return []
+    return _findings(ERROR, "error envelope", proxy, upstream,
+                     diff(_envelope(proxy.json), _envelope(upstream.json)))
+
+
+def _envelope(body: Any) -> dict[str, Any]:
+    """The parts of an error body a client reads: the top-level type, error.type/message."""
+    body = body if isinstance(body, dict) else {}
+    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    return {"type": body.get("type", _MISSING),
+            "error": {k: error.get(k, _MISSING) for k in ("type", "message")}}
+
+
+def check_headers(proxy: Exchange, upstream: Exchange) -> list[Finding]:
+    """The content type (JSON or event stream) and, on 429/529, ``retry-after`` survive."""
+    pairs: list[tuple[str, Any, Any]] = []
+    if proxy.content_type != upstream.content_type:
+        pairs.append(("/headers/content-type", proxy.content_type or _MISSING,
+                      upstream.content_type))
+    for name in ("retry-after", "retry-after-ms"):
+        theirs = upstream.response_headers.get(name)
+        if theirs is not None and proxy.response_headers.get(name) != theirs:
+            pairs.append((f"/headers/{name}", proxy.response_headers.get(name, _MISSING), theirs))
+    return _findings(HEADERS, "headers", proxy, upstream, iter(pairs))
+
+
+def check_content_blocks(proxy: Exchange, upstream: Exchange) -> list[Finding]:
+    """Same blocks in the same order; text blocks equal (tool_use and thinking: their checks)."""
+    both = _both_messages(proxy, upstream)
+    if both is None:
+        return []
+    mine, theirs = both
+    kinds = [b.get("type") for b in mine.get("content") or []]
+    wanted = [b.get("type") for b in theirs.get("content") or []]
+    if kinds != wanted:
+        return _findings(CONTENT, "content block types", proxy, upstream,
+                         iter([("/content", kinds, wanted)]))
+    other = ("tool_use", "thinking", "redacted_thinking")
+    pairs = (
+        (f"/content/{i}{p}", a, b)
+        for i, (x, y) in enumerate(zip(mine["content"] or [], theirs["content"] or [],
+                                       strict=True))
+        if x.get("type") not in other
+        for p, a, b in diff(x, y)
+    )
+    return _findings(CONTENT, "content", proxy, upstream, pairs)
+
+
+def _kind_check(check: str, what: str, kinds: tuple[str, ...]) -> PassthroughCheck:
+    def run(proxy: Exchange, upstream: Exchange) -> list[Finding]:
+        both = _both_messages(proxy, upstream)
+        if both is None:
+            return []
+        mine, theirs = (dict(_blocks(m, kinds)) for m in both)
+        pairs = (
+            (f"/content/{i}{p}", a, b)
+            for i in sorted(set(mine) | set(theirs))
+            for p, a, b in diff(mine.get(i, _MISSING), theirs.get(i, _MISSING))
+        )
+        return _findings(check, what, proxy, upstream, pairs)
+
+    return run
+
+
+#: tool_use blocks: the same ``id`` (the client sends it back in tool_result), name and input.
+check_tool_use = _kind_check(TOOL_USE, "tool_use block", ("tool_use", "server_tool_use"))
+check_tool_use.__name__ = "check_tool_use"
+#: thinking blocks with their signatures (the API rejects a changed one on the next turn).
+check_thinking = _kind_check(THINKING, "thinking block", ("thinking", "redacted_thinking"))
+check_thinking.__name__ = "check_thinking"
+
+
+def check_stop_reason(proxy: Exchange, upstream: Exchange) -> list[Finding]:
+    """``stop_reason`` and ``stop_sequence`` passed through."""
+    both = _both_messages(proxy, upstream)
+    if both is None:
+        return []
+    mine, theirs = ({k: m.get(k, _MISSING) for k in ("stop_reason", "stop_sequence")}
+                    for m in both)
+    return _findings(STOP_REASON, "stop fields", proxy, upstream, diff(mine, theirs))
+
+
+def check_usage(proxy: Exchange, upstream: Exchange) -> list[Finding]:
+    """Usage equal, cache fields included; for streams also message_start's and message_delta's.
+
+    Billing and cache accounting downstream of a proxy read exactly these numbers.
+    """
+    both = _both_messages(proxy, upstream)
+    if both is None:
+        return []
+    pairs = list(diff(both[0].get("usage", _MISSING), both[1].get("usage", _MISSING), "/usage"))
+    if proxy.events is not None and upstream.events is not None:
+        for kind, path in (("message_start", ("message", "usage")), ("message_delta", ("usage",))):
+            mine = next((e for e in proxy.events if e.type == kind), None)
+            theirs = next((e for e in upstream.events if e.type == kind), None)
+            if mine is not None and theirs is not None:
+                pairs += diff(_dig(mine.json, path), _dig(theirs.json, path),
+                              f"/events/{kind}/{'/'.join(path)}")
+    return _findings(USAGE, "usage", proxy, upstream, iter(pairs))
+
+
+def _dig(value: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        value = value.get(key, _MISSING) if isinstance(value, dict) else _MISSING
+    return value
+
+
+def check_events(proxy: Exchange, upstream: Exchange) -> list[Finding]:
+    """Every SSE event, in order: the same ``event:`` name and the same data (as JSON)."""
+    if upstream.events is None and proxy.events is None:
+        return []
+    if upstream.events is None or proxy.events is None:
+        side = "the proxy" if proxy.events is not None else "the upstream"
+        return [finding(EVENTS, f"only {side} answered with an event stream", pointer="/events",
+                        rule="a stream passed through as a stream", request_id=proxy.request_id)]
+    mine = [(e.event, e.json if e.json is not None else e.data) for e in proxy.events]
+    theirs = [(e.event, e.json if e.json is not None else e.data) for e in upstream.events]
+    out = []
+    for i in range(max(len(mine), len(theirs))):
+        a = mine[i] if i < len(mine) else _MISSING
+        b = theirs[i] if i < len(theirs) else _MISSING
+        if a == b:
+            continue
+        name_a = a[0] if a is not _MISSING else "(no event)"
+        name_b = b[0] if b is not _MISSING else "(no event)"
+        pointer, shown = f"/events/{i}", f"proxy: {name_a}; upstream: {name_b}"
+        if name_a == name_b:  # same event, other data: point at the first differing field
+            where, got, wanted = next(diff(a[1], b[1]))
+            pointer += where
+            shown = f"proxy: {_short(got)}; upstream: {_short(wanted)}"
+        out.append(finding(EVENTS, f"event {i} ({name_b}) differs from what the upstream sent "
+                                   f"({shown}; the proxy sent {len(mine)} events, the upstream "
+                                   f"{len(theirs)})", pointer=pointer,
+                           rule="every SSE event passed through, in order",
+                           value=_show(a[1] if a is not _MISSING else a),
+                           request_id=proxy.request_id))
+        if len(out) >= _LIMIT:
+            break
+    return out
+
+
+PASSTHROUGH_CHECKS: tuple[PassthroughCheck, ...] = (
+    check_status, check_error, check_headers, check_events, check_content_blocks,
+    check_tool_use, check_thinking, check_stop_reason, check_usage,
+)
+
+#: Every check name a pass-through Finding can carry.
+CHECK_NAMES: tuple[str, ...] = (STATUS, ERROR, HEADERS, EVENTS, CONTENT, TOOL_USE, THINKING,
+                                STOP_REASON, USAGE)
+
+
+def compare(proxy: Exchange, upstream: Exchange) -> list[Finding]:
+    """Every way ``proxy`` differs from what ``upstream`` sent (empty: passed through intact)."""
+    out: list[Finding] = []
+    for check in PASSTHROUGH_CHECKS:
+        out += check(proxy, upstream)
+    return out

@@ -1,0 +1,317 @@
+"""Building a ``Report`` from pytest outcomes, and the hooks that write it after every run.
+
+The evidence a report needs (features, findings, request-ids) exists only where the test ran: on
+an xdist worker. ``properties`` packs it into ``report.user_properties``, which travel to the
+controller with each test report; ``ReportHooks`` there merges the phases of each test and, at
+the end of the session, writes report.json/.md/.html and badge.svg. Tokens and drift live in each
+worker's RunLog and travel through xdist's ``workeroutput``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, get_args
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+import conformance
+from conformance import catalog
+from conformance.capabilities import Capabilities
+from conformance.exchange import ConformanceError, Exchange
+from conformance.report.model import (
+    MAX_FINDINGS,
+    Drift,
+    FindingRecord,
+    Report,
+    Row,
+    Target,
+    TargetKind,
+    TestResult,
+    Verdict,
+)
+from conformance.runlog import RunLog
+from conformance.settings import Settings
+from conformance.settings import TargetKind as SettingsKind
+
+#: ``user_properties`` keys the worker fills and the controller reads.
+FEATURES_KEY = "anthropic_features"
+FINDINGS_KEY = "anthropic_findings"
+REQUEST_IDS_KEY = "anthropic_request_ids"
+ERROR_KEY = "anthropic_error"
+#: ``workeroutput`` keys for a worker's RunLog totals and its capability probe's findings.
+RUNLOG_KEY = "anthropic_runlog"
+UNSUPPORTED_KEY = "anthropic_unsupported"
+#: A skip reason starting with this means the target does not serve the feature.
+NOT_SUPPORTED_PREFIX = "not supported"
+
+FAMILIES: tuple[str, ...] = get_args(catalog.Family)
+
+
+# --- on the worker: what a test report carries ----------------------------------------------------
+
+
+def properties(
+    features: Sequence[str], excinfo: pytest.ExceptionInfo[BaseException] | None,
+    exchanges: Iterable[Exchange],
+) -> list[tuple[str, Any]]:
+    """The ``user_properties`` one phase of a suite test adds: plain data, so xdist can send it."""
+    props: list[tuple[str, Any]] = [(FEATURES_KEY, list(features))]
+    rids = [ex.request_id for ex in exchanges if ex.request_id]
+    if rids:
+        props.append((REQUEST_IDS_KEY, rids))
+    if excinfo is not None and not excinfo.errisinstance(pytest.skip.Exception):
+        exc = excinfo.value
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        props.append((ERROR_KEY, f"{excinfo.typename}: {first}" if first else excinfo.typename))
+        if isinstance(exc, ConformanceError):
+            props.append((FINDINGS_KEY, [
+                {"check": f.check, "message": f.message, "pointer": f.pointer, "rule": f.rule,
+                 "value": f.value, "request_id": f.request_id} for f in exc.findings]))
+    return props
+
+
+def unsupported_of(caps: Capabilities | None) -> dict[str, str]:
+    """Capability name -> the probe's evidence, for every family the target does not serve."""
+    return {c.name: c.evidence() for c in caps.unsupported()} if caps is not None else {}
+
+
+def runlog_payload(log: RunLog) -> dict[str, Any]:
+    """A worker's tokens and drift as plain data for ``workeroutput``."""
+    return {"input_tokens": log.input_tokens, "output_tokens": log.output_tokens,
+            "cost_usd": log.cost_usd,
+            "drift": [[where, pointer, n] for (where, pointer), n in log.drift.items()]}
+
+
+# --- on the controller: merging phases into tests -------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    """One test's phases as they arrive."""
+
+    features: list[str] = field(default_factory=list)
+    verdict: Verdict | None = None
+    reason: str = ""
+    findings: list[FindingRecord] = field(default_factory=list)
+    request_ids: list[str] = field(default_factory=list)
+    duration: float = 0.0
+
+
+@dataclass
+class Collector:
+    """Test outcomes and run totals gathered from (possibly many workers') reports."""
+
+    tests: dict[str, _Pending] = field(default_factory=dict)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    drift: Counter[tuple[str, str]] = field(default_factory=Counter)
+    unsupported: dict[str, str] = field(default_factory=dict)
+
+    def add(self, report: pytest.TestReport) -> None:
+        """Merge one phase (setup, call, teardown) of one test; tests without features are not
+        conformance tests and stay out of the report."""
+        props: dict[str, Any] = dict(report.user_properties)
+        features = props.get(FEATURES_KEY)
+        if not features:
+            return
+        t = self.tests.setdefault(report.nodeid, _Pending())
+        t.features = list(features)
+        t.duration += report.duration
+        t.request_ids.extend(r for r in props.get(REQUEST_IDS_KEY, ()) if r not in t.request_ids)
+        t.findings.extend(FindingRecord(**f) for f in props.get(FINDINGS_KEY, ()))
+        if report.failed:
+            if t.verdict is not Verdict.FAIL:
+                t.reason = props.get(ERROR_KEY) or _longrepr_line(report)
+            t.verdict = Verdict.FAIL
+        elif report.skipped and t.verdict is not Verdict.FAIL:
+            t.reason = _skip_reason(report)
+            t.verdict = (Verdict.NOT_SUPPORTED
+                         if t.reason.lower().startswith(NOT_SUPPORTED_PREFIX) else Verdict.SKIPPED)
+        elif report.passed and report.when == "call" and t.verdict is None:
+            t.verdict = Verdict.PASS
+
+    def add_runlog(self, log: RunLog | Mapping[str, Any]) -> None:
+        """Add a RunLog's tokens and drift (the controller's own, or a worker's payload)."""
+        data = runlog_payload(log) if isinstance(log, RunLog) else log
+        self.input_tokens += int(data.get("input_tokens", 0))
+        self.output_tokens += int(data.get("output_tokens", 0))
+        self.cost_usd += float(data.get("cost_usd", 0.0))
+        for where, pointer, n in data.get("drift", ()):
+            self.drift[(str(where), str(pointer))] += int(n)
+
+    def results(self) -> list[TestResult]:
+        return [TestResult(nodeid, t.verdict or Verdict.SKIPPED, tuple(t.features), t.reason,
+                           tuple(t.findings), tuple(t.request_ids), round(t.duration, 3))
+                for nodeid, t in self.tests.items()]
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    if hasattr(report, "wasxfail"):
+        return f"expected failure: {report.wasxfail}".rstrip(": ")
+    if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    return _longrepr_line(report)
+
+
+def _longrepr_line(report: pytest.TestReport) -> str:
+    lines = [ln for ln in report.longreprtext.splitlines() if ln.startswith("E ")]
+    return lines[0][1:].strip() if lines else (report.longreprtext.strip().splitlines() or [""])[-1]
+
+
+# --- building the report --------------------------------------------------------------------------
+
+
+def target_of(settings: Settings) -> Target:
+    """The run's target with credentials, query and fragment stripped from its URL."""
+    if settings.target_kind is SettingsKind.REFERENCE:
+        return Target(TargetKind.REFERENCE)
+    if settings.target_kind is SettingsKind.REPLAY:
+        return Target(TargetKind.REPLAY)
+    url = safe_url(settings.live_url)
+    real = urlsplit(catalog.REAL_API_URL).hostname
+    return Target(TargetKind.LIVE if urlsplit(url).hostname == real else TargetKind.PROXY, url)
+
+
+def safe_url(url: str) -> str:
+    """``url`` without user, password, query or fragment: nothing secret goes in a report."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def judge(name: str, tests: Sequence[TestResult], unsupported: str | None = None,
+          family: str = "") -> Row:
+    """One row: fail beats pass beats not supported beats skipped.
+
+    ``unsupported`` is the capability probe's evidence that the target does not serve this.
+    """
+    failed = [t for t in tests if t.verdict is Verdict.FAIL]
+    passed = sum(t.verdict is Verdict.PASS for t in tests)
+    base = Row(name, Verdict.SKIPPED, family=family, passed=passed, failed=len(failed),
+               skipped=len(tests) - passed - len(failed))
+    if failed:
+        findings = [f for t in failed for f in t.findings][:MAX_FINDINGS]
+        first = findings[0] if findings else None
+        reason = (f"[{first.check}] {first.pointer or '/'}: {first.message}" if first
+                  else failed[0].reason)
+        return replace(base, verdict=Verdict.FAIL, reason=reason,
+                       failing_tests=tuple(t.nodeid for t in failed), findings=tuple(findings),
+                       request_id=next((t.failing_request_id for t in failed
+                                        if t.failing_request_id), None))
+    if passed:
+        return replace(base, verdict=Verdict.PASS)
+    not_served = [t.reason for t in tests if t.verdict is Verdict.NOT_SUPPORTED]
+    if unsupported is not None or not_served:
+        return replace(base, verdict=Verdict.NOT_SUPPORTED,
+                       reason=unsupported or not_served[0])
+    reasons = Counter(t.reason for t in tests if t.reason)
+    return replace(base, reason=reasons.most_common(1)[0][0] if reasons
+                   else "no test of it in this run")
+
+def build_report(
+    settings: Settings, tests: Sequence[TestResult], *, input_tokens: int = 0,
+    output_tokens: int = 0, cost_usd: float = 0.0,
+    drift: Mapping[tuple[str, str], int] | None = None,
+    unsupported: Mapping[str, str] | None = None, date: str | None = None,
+) -> Report:
+    """The report of a run: per feature (catalog order, then unknown ones), per family.
+
+    ``unsupported`` maps a capability (a family, or a feature probed apart such as
+    ``streaming``) to the capability probe's evidence (status, body, request-id).
+    """
+    unsupported = unsupported or {}
+    family_of = {f.name: f.family for f in catalog.FEATURES}
+    names = list(catalog.FEATURE_NAMES)
+    names += sorted({f for t in tests for f in t.features} - set(names))
+    features = tuple(
+        judge(name, [t for t in tests if name in t.features],
+              unsupported.get(name) or unsupported.get(family_of.get(name, "")),
+              family_of.get(name, ""))
+        for name in names)
+    families = []
+    extra = sorted(set(unsupported) - set(FAMILIES) - set(names))  # e.g. a probe for a family
+    for fam in (*FAMILIES, *extra):                                 # the catalog lacks
+        members = {f for f, owner in family_of.items() if owner == fam}
+        row = judge(fam, [t for t in tests if members & set(t.features)], unsupported.get(fam))
+        if row.total or fam in unsupported or members:
+            families.append(row)
+    return Report(
+        target=target_of(settings),
+        date=date or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        suite_version=conformance.__version__, api_version=settings.api_version,
+        model=settings.model, input_tokens=input_tokens, output_tokens=output_tokens,
+        cost_usd=round(cost_usd, 6), families=tuple(families), features=features,
+        tests=tuple(tests),
+        drift=tuple(Drift(w, p, n) for (w, p), n in sorted((drift or {}).items())),
+    )
+
+
+# --- the hooks ------------------------------------------------------------------------------------
+
+
+class ReportHooks:
+    """Registered by the plugin: collects every test report, writes the files at the end.
+
+    A class rather than module-level hooks because ``pytest_runtest_logreport`` gets no config.
+    """
+
+    def __init__(self, config: pytest.Config, settings: Settings, runlog: RunLog,
+                 unsupported: Callable[[], Mapping[str, str]] | None = None) -> None:
+        self.config = config
+        self.settings = settings
+        self.runlog = runlog
+        self.unsupported = unsupported or dict
+        self.collector = Collector()
+        self.written: list[Path] = []
+        self.error: str | None = None
+
+    @property
+    def is_worker(self) -> bool:
+        return hasattr(self.config, "workerinput")
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.collector.add(report)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        output = getattr(node, "workeroutput", {})
+        if output.get(RUNLOG_KEY):
+            self.collector.add_runlog(output[RUNLOG_KEY])
+        self.collector.unsupported.update(output.get(UNSUPPORTED_KEY) or {})
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.is_worker:
+            output: dict[str, Any] = self.config.workeroutput  # type: ignore[attr-defined]
+            output[RUNLOG_KEY] = runlog_payload(self.runlog)
+            output[UNSUPPORTED_KEY] = dict(self.unsupported())
+            return
+        directory = self.settings.report_dir
+        if directory is None or not self.collector.tests:
+            return  # switched off, or no conformance test in this run
+        self.collector.add_runlog(self.runlog)
+        c = self.collector
+        report = build_report(self.settings, c.results(), input_tokens=c.input_tokens,
+                              output_tokens=c.output_tokens, cost_usd=c.cost_usd,
+                              drift=c.drift, unsupported={**c.unsupported, **self.unsupported()})
+        from conformance.report.render import write_report
+
+        try:
+            self.written = write_report(report, self.config.invocation_params.dir / directory)
+        except OSError as exc:
+            self.error = f"could not write the report to {directory}: {exc}"
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.error:
+            terminalreporter.write_line(f"anthropic-conformance: {self.error}", red=True)
+        elif self.written:
+            where = self.written[0].parent
+            terminalreporter.write_line(
+                f"anthropic-conformance: report written to {where}/ "
+                f"({', '.join(p.name for p in self.written)})")

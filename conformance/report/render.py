@@ -1,0 +1,280 @@
+"""Rendering a ``Report``: report.json, Markdown for a PR comment, a self-contained HTML page.
+
+The HTML page has inline CSS and an inline SVG badge and no script or external asset, so it can
+be attached to a CI run, mailed, or opened from disk anywhere. ``load_report`` is the one way
+back from JSON: it validates against ``schemas/report.json`` and names the file on any problem.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from html import escape
+from pathlib import Path
+
+from conformance import schemas
+from conformance.report import badge
+from conformance.report.model import FindingRecord, Report, Row, TargetKind, TestResult, Verdict
+
+SCHEMA = "report.json"
+#: A PR comment stays short: the first failures and findings; the JSON and HTML have them all.
+MD_MAX_FAILURES = 20
+MD_MAX_FINDINGS = 3
+FORMATS = ("json", "md", "html", "svg")
+FILE_NAMES = {"json": "report.json", "md": "report.md", "html": "report.html", "svg": "badge.svg"}
+
+EMOJI = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.NOT_SUPPORTED: "⛔",
+         Verdict.SKIPPED: "⏭️"}
+#: The HTML page uses plain symbols, not emoji: they render with any font (CI boxes have no
+#: emoji font), and the cell colour carries the meaning anyway.
+SYMBOL = {Verdict.PASS: "✓", Verdict.FAIL: "✗", Verdict.NOT_SUPPORTED: "⊘",
+          Verdict.SKIPPED: "\u2013"}
+
+
+class ReportFileError(ValueError):
+    """A report file cannot be read: the message names the file and what is wrong."""
+
+
+# --- JSON -----------------------------------------------------------------------------------------
+
+
+def validate(data: object) -> list[str]:
+    """Every way ``data`` breaks ``schemas/report.json``, as "pointer: message" lines."""
+    return [f"{f.pointer or '/'}: {f.message}" for f in schemas.validate(data, SCHEMA)]
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def load_report(path: Path) -> Report:
+    """Read and validate a saved report.json; ``ReportFileError`` names the file on failure."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReportFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ReportFileError(f"{path}: not valid JSON ({exc})") from None
+    problems = validate(data)
+    if problems:
+        shown = "; ".join(problems[:3]) + ("; ..." if len(problems) > 3 else "")
+        raise ReportFileError(f"{path}: not an anthropic-conformance report ({shown})")
+    assert isinstance(data, dict)  # the schema says so
+    return Report.from_dict(data)
+
+
+def write_report(report: Report, directory: Path,
+                 formats: Iterable[str] = FORMATS) -> list[Path]:
+    """Write the chosen files (default: all four) into ``directory``; return their paths."""
+    renderers = {"json": to_json, "md": markdown, "html": html, "svg": badge.report_svg}
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in formats:
+        path = directory / FILE_NAMES[fmt]
+        path.write_text(renderers[fmt](report), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+# --- Markdown -------------------------------------------------------------------------------------
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: no pipes, no newlines."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
+
+
+def _code(text: str) -> str:
+    return f"`{text.replace('`', chr(39))}`" if text else ""
+
+
+def _verdict_md(verdict: Verdict) -> str:
+    return f"{EMOJI[verdict]} {verdict.value}"
+
+
+def _tokens(report: Report) -> str:
+    spent = f"{report.input_tokens} input + {report.output_tokens} output tokens"
+    if report.target.kind in (TargetKind.REFERENCE, TargetKind.REPLAY):
+        return f"{spent} (not billed: not the real API)"
+    cost = f"about ${report.cost_usd:.4f} at list price"
+    if report.target.kind is TargetKind.PROXY:
+        cost += ", if the proxy bills like the API"
+    return f"{spent} ({cost})"
+
+
+def _target(report: Report) -> str:
+    t = report.target
+    return f"{t.url or t.describe()} ({t.kind.value})"
+
+
+def _matrix_md(title: str, rows: Iterable[Row], with_family: bool) -> list[str]:
+    head = f"| {title} |" + (" family |" if with_family else "") + \
+        " verdict | passed | failed | skipped | reason / evidence |"
+    lines = [head, "|---|" + ("---|" if with_family else "") + "---|--:|--:|--:|---|"]
+    for r in rows:
+        reason = r.reason
+        if r.request_id:
+            reason = f"{reason} (request-id {r.request_id})".strip()
+        fam = f" {r.family} |" if with_family else ""
+        lines.append(f"| **{_cell(r.name)}** |{fam} {_verdict_md(r.verdict)} | {r.passed} | "
+                     f"{r.failed} | {r.skipped} | {_cell(reason)} |")
+    return lines
+
+
+def _finding_md(f: FindingRecord, shown_rid: str | None) -> str:
+    rid = f" — request-id {_code(f.request_id)}" if f.request_id not in (None, shown_rid) else ""
+    return f"  - {_code(f.pointer or '/')} [{_cell(f.check)}] {_cell(f.message)}{rid}"
+
+
+def markdown(report: Report) -> str:
+    """The report as GitHub-flavoured Markdown, readable as a PR comment."""
+    label, message, _ = badge.badge_parts(report)
+    passed, tested = report.score
+    out = [
+        "## Anthropic API conformance report",
+        "",
+        f"![{label}: {message}]({badge.shields_url(report)})",
+        "",
+        f"**{_verdict_md(report.verdict)}** — {passed}/{tested} tested features passing, "
+        f"{len(report.failures)} failing test(s).",
+        "",
+        f"- **Target:** {_target(report)}",
+        f"- **Date:** {report.date}",
+        f"- **Suite:** anthropic-conformance {report.suite_version}, "
+        f"anthropic-version {report.api_version}, model {_code(report.model)}",
+        f"- **Spent:** {_tokens(report)}",
+        "",
+        "### Endpoint families",
+        "",
+        *_matrix_md("family", report.families, with_family=False),
+        "",
+        "### Features",
+        "",
+        *_matrix_md("feature", report.features, with_family=True),
+        "",
+    ]
+    if report.failures:
+        out += ["### Failures", ""]
+        for t in report.failures[:MD_MAX_FAILURES]:
+            rid = t.failing_request_id
+            out.append(f"- {_code(t.nodeid)} ({', '.join(t.features)})"
+                       + (f" — request-id {_code(rid)}" if rid else ""))
+            if t.findings:
+                out += [_finding_md(f, rid) for f in t.findings[:MD_MAX_FINDINGS]]
+                if len(t.findings) > MD_MAX_FINDINGS:
+                    out.append(f"  - … {len(t.findings) - MD_MAX_FINDINGS} more finding(s)")
+            elif t.reason:
+                out.append(f"  - {_cell(t.reason)}")
+        hidden = len(report.failures) - MD_MAX_FAILURES
+        if hidden > 0:
+            out.append(f"- … and {hidden} more failing test(s): see report.json or report.html")
+        out.append("")
+    if report.drift:
+        out += ["### Drift: fields the schemas do not know", ""]
+        out += [f"- {_code(d.where)} {_code(d.pointer)} (seen {d.count}x)" for d in report.drift]
+        out.append("")
+    out.append("<sub>Generated by anthropic-conformance; re-render with "
+               "`anthropic-conformance report report.json`.</sub>")
+    return "\n".join(out) + "\n"
+
+
+# --- HTML -----------------------------------------------------------------------------------------
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111827;
+margin:0;background:#f9fafb}
+main{max-width:1100px;margin:0 auto;padding:24px}
+h1{font-size:22px;margin:0 0 8px}h2{font-size:17px;margin:28px 0 8px}
+.meta{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:12px 0}
+.meta dt{color:#6b7280}.meta dd{margin:0}
+table{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 2px #0001}
+th,td{border:1px solid #e5e7eb;padding:6px 10px;text-align:left;vertical-align:top}
+th{background:#f3f4f6;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
+td.v{font-weight:600;white-space:nowrap}
+.v-pass{background:#dcfce7;color:#166534}.v-fail{background:#fee2e2;color:#991b1b}
+.v-not-supported{background:#e5e7eb;color:#374151}.v-skipped{background:#fef9c3;color:#854d0e}
+code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f3f4f6;padding:1px 4px;
+border-radius:3px}
+.failure{background:#fff;border-left:4px solid #e05d44;padding:8px 12px;margin:8px 0}
+.failure ul{margin:6px 0 0;padding-left:20px}
+.summary{font-size:16px;margin:8px 0}footer{color:#6b7280;font-size:12px;margin-top:32px}
+"""
+
+
+def _e(text: object) -> str:
+    return escape(str(text), quote=True)
+
+
+def _verdict_td(v: Verdict) -> str:
+    return f'<td class="v v-{v.value.replace(" ", "-")}">{SYMBOL[v]} {_e(v.value)}</td>'
+
+
+def _matrix_html(title: str, rows: Iterable[Row], with_family: bool, table_id: str) -> str:
+    fam_th = "<th>family</th>" if with_family else ""
+    body = []
+    for r in rows:
+        reason = _e(r.reason)
+        if r.request_id:
+            reason += f" <code>request-id {_e(r.request_id)}</code>"
+        fam = f"<td>{_e(r.family)}</td>" if with_family else ""
+        body.append(f'<tr data-verdict="{_e(r.verdict.value)}"><th scope="row">{_e(r.name)}</th>'
+                    f"{fam}{_verdict_td(r.verdict)}<td class=n>{r.passed}</td>"
+                    f"<td class=n>{r.failed}</td><td class=n>{r.skipped}</td>"
+                    f"<td>{reason}</td></tr>")
+    return (f'<table id="{table_id}" class="matrix"><thead><tr><th>{_e(title)}</th>{fam_th}'
+            "<th>verdict</th><th>passed</th><th>failed</th><th>skipped</th>"
+            "<th>reason / evidence</th></tr></thead><tbody>" + "".join(body)
+            + "</tbody></table>")
+
+
+def _failure_html(t: TestResult) -> str:
+    rid = t.failing_request_id
+    items = "".join(
+        f"<li><code>{_e(f.pointer or '/')}</code> [{_e(f.check)}] {_e(f.message)}"
+        + (f" <code>request-id {_e(f.request_id)}</code>" if f.request_id else "") + "</li>"
+        for f in t.findings[:5])
+    return (f'<div class="failure"><code>{_e(t.nodeid)}</code> ({_e(", ".join(t.features))})'
+            + (f" — request-id <code>{_e(rid)}</code>" if rid else "")
+            + f"<div>{_e(t.reason)}</div>" + (f"<ul>{items}</ul>" if items else "") + "</div>")
+
+
+def html(report: Report) -> str:
+    """A self-contained HTML page: inline CSS and SVG, no script, no external asset."""
+    passed, tested = report.score
+    meta = [("Target", _target(report)),
+            ("Date", report.date),
+            ("Suite", f"anthropic-conformance {report.suite_version}"),
+            ("API version", report.api_version), ("Model", report.model),
+            ("Spent", _tokens(report))]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        # No network at all: a page opened from a CI artifact must not fetch anything.
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        "style-src 'unsafe-inline'; img-src data:\">",
+        f"<title>Anthropic API conformance: {_e(report.verdict.value)}</title>",
+        f"<style>{CSS}</style></head><body><main>",
+        "<h1>Anthropic API conformance report</h1>",
+        f'<div class="badge">{badge.report_svg(report)}</div>',
+        f'<p class="summary"><strong>{SYMBOL[report.verdict]} {_e(report.verdict.value)}</strong>'
+        f" — {passed}/{tested} tested features passing, {len(report.failures)} failing "
+        "test(s).</p>",
+        '<dl class="meta">' + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in meta)
+        + "</dl>",
+        "<h2>Endpoint families</h2>",
+        _matrix_html("family", report.families, False, "families"),
+        "<h2>Features</h2>",
+        _matrix_html("feature", report.features, True, "features"),
+    ]
+    if report.failures:
+        parts += ['<h2 id="failures">Failures</h2>',
+                  *(_failure_html(t) for t in report.failures)]
+    if report.drift:
+        parts += ["<h2>Drift: fields the schemas do not know</h2><ul>",
+                  *(f"<li><code>{_e(d.where)}</code> <code>{_e(d.pointer)}</code> "
+                    f"(seen {d.count}x)</li>" for d in report.drift), "</ul>"]
+    parts += ["<footer>Generated by anthropic-conformance; re-render with "
+              "<code>anthropic-conformance report report.json</code>.</footer>",
+              "</main></body></html>"]
+    return "\n".join(parts) + "\n"

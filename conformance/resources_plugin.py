@@ -1,0 +1,155 @@
+"""pytest wiring of the resource ledger (loaded by ``conformance.plugin``): fixtures and hooks only.
+
+* ``conformance_run_id``: the run marker of this session (shared by xdist workers; fixed while
+  recording or replaying cassettes so request bodies match).
+* ``resource_ledger``: per test; its teardown runs whatever the test did (pass, fail, error, and
+  after a KeyboardInterrupt, when pytest tears the session down). Failures go to the test's
+  "anthropic teardown" report section and the terminal summary, never into the test's outcome.
+* the session ledger: what a test's teardown did not remove is retried when the session ends;
+  when an xdist worker died, the controller runs ``cleanup`` for the run's marker (live targets).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from conformance import catalog, resources
+from conformance.client import ApiClient, RetryPolicy, Target
+from conformance.resources import ResourceLedger, TeardownFailure
+from conformance.settings import Settings, TargetKind
+
+RUN_ID = pytest.StashKey[str]()
+FAILURES = pytest.StashKey[list[tuple[str, TeardownFailure]]]()
+WORKER_DIED = pytest.StashKey[bool]()
+_ITEM_FAILURES = pytest.StashKey[list[TeardownFailure]]()
+WORKER_INPUT_KEY = "conformance_run_id"
+
+
+def _settings(config: pytest.Config) -> Settings:
+    from conformance.plugin import SETTINGS
+
+    return config.stash[SETTINGS]
+
+
+@pytest.hookimpl(trylast=True)  # after conformance.plugin has parsed the settings
+def pytest_configure(config: pytest.Config) -> None:
+    worker_input: dict[str, Any] | None = getattr(config, "workerinput", None)
+    if worker_input and WORKER_INPUT_KEY in worker_input:
+        run_id = str(worker_input[WORKER_INPUT_KEY])
+    elif _settings(config).record_mode is not None:
+        run_id = resources.CASSETTE_RUN_ID
+    else:
+        run_id = resources.new_run_id()
+    config.stash[RUN_ID] = run_id
+    config.stash[FAILURES] = []
+    config.stash[WORKER_DIED] = False
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: every worker uses the controller's run marker."""
+    node.workerinput[WORKER_INPUT_KEY] = node.config.stash[RUN_ID]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: a worker that went down with an error tore nothing down."""
+    if error:
+        node.config.stash[WORKER_DIED] = True
+
+
+def _cleanup_client(settings: Settings, target: Target) -> ApiClient:
+    return ApiClient(target, features=catalog.FEATURE_NAMES,
+                     retry=RetryPolicy(settings.max_retries, settings.retry_deadline),
+                     timeout=settings.timeout)
+
+
+def _live_target(settings: Settings) -> Target | None:
+    if settings.target_kind is not TargetKind.LIVE or settings.api_key is None:
+        return None
+    return Target.from_settings(settings, settings.live_url, settings.api_key.get_secret_value())
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """xdist controller after a worker died: delete whatever carries this run's marker."""
+    config = session.config
+    if not config.stash.get(WORKER_DIED, False) or hasattr(config, "workerinput"):
+        return
+    settings = _settings(config)
+    target = _live_target(settings)
+    if target is None:
+        return
+    client = _cleanup_client(settings, target)
+    failures: list[TeardownFailure] = []
+    try:
+        resources.cleanup(client, config.stash[RUN_ID], dry_run=False, failures=failures)
+    except Exception as exc:  # never mask the run's result
+        config.stash[FAILURES].append(("cleanup", TeardownFailure(
+            resources.Resource("run", config.stash[RUN_ID]), None, None, str(exc))))
+    finally:
+        client.close()
+    config.stash[FAILURES] += [("cleanup", f) for f in failures]
+
+
+@pytest.fixture(scope="session")
+def conformance_run_id(pytestconfig: pytest.Config) -> str:
+    """The run marker every created resource carries (file name / custom_id prefix)."""
+    return pytestconfig.stash[RUN_ID]
+
+
+@pytest.fixture(scope="session")
+def conformance_session_ledger(
+    pytestconfig: pytest.Config, conformance_settings: Settings, anthropic_target: Target
+) -> Iterator[ResourceLedger]:
+    """The safety net: resources no test teardown removed are removed at session end."""
+    ledger = ResourceLedger()
+    yield ledger
+    if not len(ledger) or conformance_settings.target_kind is TargetKind.REPLAY:
+        return
+    client = _cleanup_client(conformance_settings, anthropic_target)
+    try:
+        failures = ledger.teardown(client)
+    finally:
+        client.close()
+    pytestconfig.stash[FAILURES] += [("session", f) for f in failures]
+
+
+@pytest.fixture
+def resource_ledger(
+    request: pytest.FixtureRequest, anthropic_client: ApiClient,
+    conformance_session_ledger: ResourceLedger,
+) -> Iterator[ResourceLedger]:
+    """Register each created resource at once; all are deleted newest first after the test."""
+    ledger = ResourceLedger(parent=conformance_session_ledger)
+    try:
+        yield ledger
+    finally:
+        failures = ledger.teardown(anthropic_client)
+        request.node.stash[_ITEM_FAILURES] = failures
+        request.config.stash[FAILURES] += [(request.node.nodeid, f) for f in failures]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if call.when == "teardown":
+        failures = item.stash.get(_ITEM_FAILURES, [])
+        if failures:
+            report.sections.append(("anthropic teardown",
+                                    "\n".join(f.format() for f in failures)))
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    failures = config.stash.get(FAILURES, [])
+    if not failures:
+        return
+    terminalreporter.section("anthropic teardown failures")
+    for where, failure in failures:
+        terminalreporter.write_line(f"{where}: {failure.format()}")
+    terminalreporter.write_line(
+        f"leftovers carry the run marker {config.stash[RUN_ID]}: remove them with "
+        f"`anthropic-conformance cleanup --run {config.stash[RUN_ID]}`")

@@ -1,0 +1,129 @@
+"""Files API: multipart upload, metadata, list pages, download, use in a message, delete.
+
+Files are made by the test (a text file, a PNG), named with the run marker and registered in the
+resource ledger as soon as the upload answered. The real API only lets you download files it
+created (``downloadable: true``): for an uploaded file the suite downloads and compares bytes
+when the metadata says it is downloadable, and otherwise checks the refusal is a proper 4xx.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conformance import catalog
+from conformance.api import Api
+from conformance.checks.files import download_findings, upload_findings
+from conformance.exchange import raise_for_findings
+from conformance.resources import ResourceLedger
+from conformance.suite._data import png, text_of
+
+pytestmark = pytest.mark.feature("files")
+
+UNKNOWN_FILE = catalog.ID_PREFIXES["file"] + "011CConformanceNoSuchFile"
+MAX_PAGES = 10
+
+
+def upload(api: Api, ledger: ResourceLedger, filename: str, content: bytes, mime_type: str
+           ) -> dict[str, Any]:
+    """Upload one file (multipart part ``file``); registered before its answer is judged."""
+    ex = api.call("files.upload", files={"file": (filename, content, mime_type)})
+    body = ex.json
+    if ex.status == 200 and isinstance(body, dict) and isinstance(body.get("id"), str):
+        ledger.register("file", body["id"], label=filename)
+    meta: dict[str, Any] = api.expect(ex)
+    findings = upload_findings(meta, filename, content, mime_type, request_id=ex.request_id)
+    raise_for_findings(findings, ex.describe())
+    return meta
+
+
+def text_file(run_id: str, name: str = "note") -> tuple[str, bytes]:
+    return f"{run_id}-{name}.txt", f"Conformance text file {name} of run {run_id}.\n".encode()
+
+
+def test_upload_text_file_and_get(api: Api, resource_ledger: ResourceLedger,
+                                  conformance_run_id: str) -> None:
+    filename, content = text_file(conformance_run_id)
+    meta = upload(api, resource_ledger, filename, content, "text/plain")
+    assert meta["type"] == "file"
+    got = api.expect(api.call("files.retrieve", file_id=meta["id"]))
+    for key in ("id", "filename", "mime_type", "size_bytes", "created_at"):
+        assert got[key] == meta[key], f"{key}: retrieve says {got[key]!r}, upload {meta[key]!r}"
+
+
+def test_upload_png_and_download(api: Api, resource_ledger: ResourceLedger,
+                                 conformance_run_id: str) -> None:
+    content = png(16, 16, (30, 144, 255))
+    meta = upload(api, resource_ledger, f"{conformance_run_id}-blue.png", content, "image/png")
+    ex = api.call("files.download", file_id=meta["id"], headers={"accept": "application/binary"})
+    if meta.get("downloadable"):
+        api.expect(ex)
+        raise_for_findings(download_findings(ex, content), ex.describe())
+    else:  # uploaded files cannot be downloaded on the real API: a clean refusal
+        assert 400 <= ex.status < 500, f"downloading a non-downloadable file: {ex.describe()}"
+        api.expect(ex, ex.status)
+
+
+def test_files_list_pagination(api: Api, resource_ledger: ResourceLedger,
+                               conformance_run_id: str) -> None:
+    mine = set()
+    for name in ("page-a", "page-b"):
+        filename, content = text_file(conformance_run_id, name)
+        mine.add(upload(api, resource_ledger, filename, content, "text/plain")["id"])
+    seen: list[str] = []
+    params: dict[str, Any] = {"limit": 1}
+    for _ in range(MAX_PAGES):
+        page = api.expect(api.call("files.list", params=params))
+        assert len(page["data"]) <= 1
+        seen += [f["id"] for f in page["data"]]
+        if mine <= set(seen):
+            break
+        if "next_page" in page:  # 2026-10-21: page tokens
+            if not page["next_page"]:
+                break
+            params = {"limit": 1, "page": page["next_page"]}
+        else:  # 2023-06-01: ID cursors
+            if not page["has_more"]:
+                break
+            params = {"limit": 1, "after_id": page["last_id"]}
+    assert len(seen) == len(set(seen)), f"a file came back twice while paging: {seen}"
+    assert mine <= set(seen), f"uploaded files {sorted(mine - set(seen))} not listed"
+
+
+def test_file_in_message(api: Api, resource_ledger: ResourceLedger,
+                         conformance_run_id: str) -> None:
+    filename, content = text_file(conformance_run_id, "doc")
+    document = upload(api, resource_ledger, filename, content, "text/plain")
+    image = upload(api, resource_ledger, f"{conformance_run_id}-red.png", png(), "image/png")
+    blocks = [{"type": "document", "source": {"type": "file", "file_id": document["id"]}},
+              {"type": "image", "source": {"type": "file", "file_id": image["id"]}},
+              {"type": "text", "text": "Reply with exactly: files read"}]
+    message = api.expect(api.create_message(messages=[{"role": "user", "content": blocks}],
+                                            max_tokens=16))
+    assert text_of(message).strip()
+    assert message["usage"]["input_tokens"] > 0
+
+
+def test_file_delete_then_not_found(api: Api, resource_ledger: ResourceLedger,
+                                    conformance_run_id: str) -> None:
+    filename, content = text_file(conformance_run_id, "gone")
+    meta = upload(api, resource_ledger, filename, content, "text/plain")
+    deleted = api.expect(api.call("files.delete", file_id=meta["id"]))
+    assert deleted["id"] == meta["id"]
+    api.expect_error(api.call("files.retrieve", file_id=meta["id"]), 404)
+
+
+@pytest.mark.feature("errors")
+def test_unknown_file_not_found(api: Api) -> None:
+    api.expect_error(api.call("files.retrieve", file_id=UNKNOWN_FILE), 404)
+    api.expect_error(api.call("files.delete", file_id=UNKNOWN_FILE), 404)
+
+
+@pytest.mark.feature("files_large")
+def test_large_binary_upload(api: Api, resource_ledger: ResourceLedger,
+                             conformance_run_id: str) -> None:
+    content = bytes(range(256)) * (8 * 4096)  # 8 MiB of every byte value
+    meta = upload(api, resource_ledger, f"{conformance_run_id}-large.bin", content,
+                  "application/octet-stream")
+    assert meta["size_bytes"] == len(content)

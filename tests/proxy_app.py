@@ -1,0 +1,166 @@
+"""A tiny Anthropic pass-through proxy, for testing the suite's proxy support.
+
+An ASGI app forwarding ``/v1/*`` to an upstream with httpx, the way a real gateway does: optional
+path prefix (``/anthropic``), optionally serving only ``/v1/messages`` (anything else gets a plain
+text 404, like a narrow proxy), optionally minting its own request-ids, and optionally altering
+answers of ``POST /v1/messages`` (to prove the pass-through checks catch a proxy bug).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from itertools import count
+from typing import Any
+
+import httpx
+
+from conformance.sse import format_sse, parse_sse
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Events = list[tuple[str, Any]]
+
+#: Hop-by-hop and framing headers a proxy must not copy from one connection to the next.
+_HOP = frozenset({"host", "connection", "keep-alive", "transfer-encoding", "content-length",
+                  "content-encoding", "accept-encoding", "te", "upgrade", "proxy-connection"})
+
+
+@dataclass
+class ProxyConfig:
+    """How the proxy behaves; the defaults are a faithful pass-through."""
+
+    upstream: str
+    prefix: str = ""
+    only_messages: bool = False
+    own_request_ids: bool = False
+    alter_json: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    alter_events: Callable[[Events], Events] | None = None
+
+
+def make_proxy(config: ProxyConfig) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """The ASGI app of a proxy configured by ``config``."""
+    serial = count(1)
+    clients: list[httpx.AsyncClient] = []  # one, made inside the server's event loop
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        if config.prefix:
+            if not path.startswith(config.prefix + "/"):
+                await _plain(send, 404, b"404 page not found")
+                return
+            path = path[len(config.prefix):]
+        if not path.startswith("/v1/") or (config.only_messages and path != "/v1/messages"):
+            await _plain(send, 404, b"404 page not found")
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if not clients:
+            clients.append(httpx.AsyncClient(timeout=30))
+        query = scope.get("query_string", b"").decode()
+        url = config.upstream.rstrip("/") + path + (f"?{query}" if query else "")
+        headers = [(k.decode(), v.decode()) for k, v in scope["headers"]
+                   if k.decode().lower() not in _HOP]
+        request = clients[0].build_request(scope["method"], url, headers=headers, content=body)
+        response = await clients[0].send(request, stream=True)
+        try:
+            out = [(k.encode(), v.encode()) for k, v in response.headers.items()
+                   if k.lower() not in _HOP]
+            if config.own_request_ids:
+                out = [(k, v) for k, v in out if k != b"request-id"]
+                out.append((b"request-id", f"req_proxy{next(serial):08d}".encode()))
+            ctype = response.headers.get("content-type", "")
+            alter = path == "/v1/messages" and response.status_code == 200
+            if alter and ctype.startswith("text/event-stream") and config.alter_events:
+                raw = await response.aread()
+                events: Events = [(e.event, e.json) for e in parse_sse(raw)]
+                await _whole(send, response.status_code, out,
+                             format_sse(config.alter_events(events)))
+            elif alter and ctype.startswith("application/json") and config.alter_json:
+                data = json.loads(await response.aread())
+                await _whole(send, response.status_code, out,
+                             json.dumps(config.alter_json(data)).encode())
+            else:
+                await send({"type": "http.response.start", "status": response.status_code,
+                            "headers": out})
+                async for chunk in response.aiter_raw():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b""})
+        finally:
+            await response.aclose()
+
+    return app
+
+
+async def _whole(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+                 ) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _plain(send: Send, status: int, text: bytes) -> None:
+    await _whole(send, status, [(b"content-type", b"text/plain; charset=utf-8")], text)
+
+
+# --- alterations: realistic proxy bugs ----------------------------------------------------------
+
+
+def drop_cache_fields_json(body: dict[str, Any]) -> dict[str, Any]:
+    for key in ("cache_creation_input_tokens", "cache_read_input_tokens", "cache_creation"):
+        (body.get("usage") or {}).pop(key, None)
+    return body
+
+
+def drop_cache_fields_events(events: Events) -> Events:
+    for name, payload in events:
+        usage = (payload.get("message", {}) if name == "message_start" else payload).get("usage")
+        for key in ("cache_creation_input_tokens", "cache_read_input_tokens", "cache_creation"):
+            (usage or {}).pop(key, None)
+    return events
+
+
+def rewrite_tool_id_json(body: dict[str, Any]) -> dict[str, Any]:
+    for block in body.get("content") or []:
+        if block.get("type") == "tool_use":
+            block["id"] = "toolu_rewritten_by_proxy"
+    return body
+
+
+def rewrite_tool_id_events(events: Events) -> Events:
+    for name, payload in events:
+        block = payload.get("content_block") if name == "content_block_start" else None
+        if block and block.get("type") == "tool_use":
+            block["id"] = "toolu_rewritten_by_proxy"
+    return events
+
+
+def swap_first_deltas(events: Events) -> Events:
+    """Two text deltas swapped: every event is there, in the wrong order."""
+    idx = [i for i, (name, _) in enumerate(events) if name == "content_block_delta"]
+    if len(idx) >= 2:
+        a, b = idx[0], idx[1]
+        events[a], events[b] = events[b], events[a]
+    return events
+
+
+def strip_signature_json(body: dict[str, Any]) -> dict[str, Any]:
+    for block in body.get("content") or []:
+        if block.get("type") == "thinking":
+            block.pop("signature", None)
+    return body
+
+
+def strip_signature_events(events: Events) -> Events:
+    return [(name, p) for name, p in events
+            if not (name == "content_block_delta"
+                    and (p.get("delta") or {}).get("type") == "signature_delta")]

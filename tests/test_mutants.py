@@ -1,0 +1,399 @@
+"""Mutants and the mutation score.
+
+Two layers. Each mutant changes the reference server's answer the way its description says (a
+probe request and a predicate per mutant, checked against the mutant app AND the faithful app, so
+a predicate that is always true fails). Then the shipped suite, run against each mutant, fails
+somewhere (killed) while it passes against the faithful server: one mutation score per session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from conformance import catalog, cli, mutation
+from conformance.mutation import FAITHFUL, Failure, Outcome, Score
+from conformance.reference import (
+    DEFAULT_ADMIN_API_KEY,
+    DEFAULT_API_KEY,
+    MUTANTS,
+    ReferenceConfig,
+    create_app,
+)
+from conformance.sse import parse_sse
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+MODEL = catalog.DEFAULT_MODEL
+TOOL = {"name": "get_weather", "description": "Weather of a city",
+        "input_schema": {"type": "object", "properties": {"location": {"type": "string"}},
+                         "required": ["location"]}}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A request to send, and what must hold of the answer when the mutant is on (only then)."""
+
+    method: str
+    path: str
+    body: Any = None
+    headers: dict[str, str] | None = None
+    key: bool = True
+
+
+def _message(prompt: str = "Reply with exactly: hello", **extra: Any) -> dict[str, Any]:
+    return {"model": MODEL, "max_tokens": 32,
+            "messages": [{"role": "user", "content": prompt}], **extra}
+
+
+MSG = Probe("POST", "/v1/messages", _message())
+STREAM = Probe("POST", "/v1/messages", _message(stream=True))
+STOP = Probe("POST", "/v1/messages", _message("Reply with exactly: one two three four five",
+                                              stop_sequences=["four"]))
+TOOL_CALL = _message("Weather in Paris?", max_tokens=128, tools=[TOOL],
+                     tool_choice={"type": "tool", "name": "get_weather"})
+TOOL_JSON = Probe("POST", "/v1/messages", TOOL_CALL)
+TOOL_STREAM = Probe("POST", "/v1/messages", {**TOOL_CALL, "stream": True})
+COUNT = Probe("POST", "/v1/messages/count_tokens",
+              {"model": MODEL, "messages": [{"role": "user", "content": "hello"}]})
+PAGE = Probe("GET", "/v1/models?limit=3")
+ALL_MODELS = Probe("GET", "/v1/models?limit=1000")
+ALIAS = Probe("GET", "/v1/models/claude-haiku-4-5")
+BAD_BODY = Probe("POST", "/v1/messages", {})
+NO_KEY = Probe("POST", "/v1/messages", _message(), key=False)
+UNKNOWN_MODEL = Probe("POST", "/v1/messages", {**_message(), "model": "claude-does-not-exist"})
+BAD_VERSION = Probe("POST", "/v1/messages", _message(), headers={"anthropic-version": "1999-01-01"})
+
+Answer = httpx.Response
+Check = Callable[[Answer], bool]
+
+
+def names(r: Answer) -> list[str]:
+    return [e.event for e in parse_sse(r.content)]
+
+
+def events(r: Answer, name: str) -> list[dict[str, Any]]:
+    return [e.json for e in parse_sse(r.content) if e.event == name]
+
+
+def tool_block(r: Answer) -> dict[str, Any]:
+    return next(b for b in r.json()["content"] if b["type"] == "tool_use")
+
+
+def joined_tool_json(r: Answer) -> str:
+    return "".join(e["delta"]["partial_json"] for e in events(r, "content_block_delta")
+                   if e["delta"]["type"] == "input_json_delta")
+
+
+def not_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return True
+    return False
+
+
+#: mutant name -> (probe, what the mutant's answer shows and the faithful answer does not).
+EXPECTED: dict[str, tuple[Probe, Check]] = {
+    "usage-missing": (MSG, lambda r: "usage" not in r.json()),
+    "stop-reason-null": (MSG, lambda r: r.json()["stop_reason"] is None),
+    "wrong-id-prefix": (MSG, lambda r: r.json()["id"].startswith("chatcmpl-")),
+    "stop-reason-openai": (MSG, lambda r: r.json()["stop_reason"] == "stop"),
+    "stop-sequence-dropped": (STOP, lambda r: r.json()["stop_reason"] == "stop_sequence"
+                              and r.json()["stop_sequence"] is None),
+    "output-tokens-string": (MSG, lambda r: isinstance(r.json()["usage"]["output_tokens"], str)),
+    "content-not-blocks": (MSG, lambda r: isinstance(r.json()["content"], str)),
+    "request-id-missing": (MSG, lambda r: "request-id" not in r.headers),
+    "request-id-foreign": (MSG, lambda r: not r.headers["request-id"].startswith("req_")),
+    "content-type-wrong": (MSG, lambda r: r.headers["content-type"].startswith("text/plain")),
+    "sse-reordered": (STREAM, lambda r: names(r).index("message_delta") < max(
+        i for i, n in enumerate(names(r)) if n == "content_block_stop")),
+    "sse-no-message-stop": (STREAM, lambda r: "message_stop" not in names(r)),
+    "sse-no-block-stop": (STREAM, lambda r: "content_block_stop" not in names(r)),
+    "sse-index-shifted": (STREAM, lambda r: events(r, "content_block_start")[0]["index"] == 1),
+    "sse-event-names-generic": (STREAM, lambda r: set(names(r)) == {"message"}),
+    "sse-data-truncated": (STREAM, lambda r: any(
+        e.json is None for e in parse_sse(r.content) if e.event == "content_block_delta")),
+    "sse-done-sentinel": (STREAM, lambda r: parse_sse(r.content)[-1].data == "[DONE]"),
+    "sse-usage-zeroed": (STREAM, lambda r: events(r, "message_delta")[-1]["usage"][
+        "output_tokens"] == 0),
+    "sse-content-type-json": (STREAM, lambda r: r.headers["content-type"] == "application/json"),
+    "input-json-broken": (TOOL_STREAM, lambda r: not_json(joined_tool_json(r))),
+    "tool-input-string": (TOOL_JSON, lambda r: isinstance(tool_block(r)["input"], str)),
+    "tool-id-prefix": (TOOL_JSON, lambda r: tool_block(r)["id"].startswith("call_")),
+    "tool-stop-end-turn": (TOOL_JSON, lambda r: r.json()["stop_reason"] == "end_turn"),
+    "count-tokens-string": (COUNT, lambda r: isinstance(r.json()["input_tokens"], str)),
+    "count-tokens-missing": (COUNT, lambda r: r.status_code == 404
+                             and r.json()["error"]["type"] == "not_found_error"),
+    "models-pagination-broken": (PAGE, lambda r: r.json()["last_id"] != r.json()["data"][-1]["id"]),
+    "models-first-id-wrong": (PAGE, lambda r: r.json()["first_id"] != r.json()["data"][0]["id"]),
+    "models-has-more-stuck": (ALL_MODELS, lambda r: r.json()["has_more"] is True),
+    "models-page-twice": (PAGE, lambda r: len(r.json()["data"]) == 6),
+    "model-alias-unresolved": (ALIAS, lambda r: not r.json()["id"].startswith("claude-haiku")),
+    "model-created-epoch": (ALIAS, lambda r: isinstance(r.json()["created_at"], int)),
+    "error-envelope-foreign": (BAD_BODY, lambda r: "type" not in r.json()
+                               and "code" in r.json()["error"]),
+    "error-type-missing": (BAD_BODY, lambda r: r.status_code == 400 and "type" not in r.json()),
+    "error-type-flattened": (NO_KEY, lambda r: r.status_code == 401
+                             and r.json()["error"]["type"] == "invalid_request_error"),
+    "not-found-as-500": (UNKNOWN_MODEL, lambda r: r.status_code == 500
+                         and r.json()["error"]["type"] == "api_error"),
+    "auth-error-403": (NO_KEY, lambda r: r.status_code == 403
+                       and r.json()["error"]["type"] == "permission_error"),
+    "error-as-200": (BAD_BODY, lambda r: r.status_code == 200 and r.json()["type"] == "error"),
+    "version-not-enforced": (BAD_VERSION, lambda r: r.status_code == 200
+                             and r.json()["type"] == "message"),
+}
+
+
+def send(app: Starlette, probe: Probe) -> Answer:
+    headers = {"anthropic-version": catalog.DEFAULT_API_VERSION, **(probe.headers or {})}
+    if probe.key:
+        headers["x-api-key"] = DEFAULT_API_KEY
+
+    async def go() -> Answer:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://reference") as c:
+            return await c.request(probe.method, probe.path, json=probe.body, headers=headers)
+
+    return asyncio.run(go())
+
+
+# --- the mutants themselves -----------------------------------------------------------------------
+
+
+def test_enough_mutants_covering_every_family() -> None:
+    assert len(MUTANTS) >= 25
+    families = {m.family for m in MUTANTS.values()}
+    assert {"messages", "count_tokens", "models", "common"} <= families
+    assert {m.feature for m in MUTANTS.values()} >= {
+        "messages", "streaming", "tools", "errors", "count_tokens", "models"}
+
+
+@pytest.mark.parametrize("mutant", MUTANTS.values(), ids=lambda m: m.name)
+def test_mutant_is_well_formed(mutant: Any) -> None:
+    assert mutant.description and mutant.family
+    assert any((mutant.json, mutant.sse, mutant.headers, mutant.wire, mutant.raw))
+    assert all(catalog.find_feature(f) for f in mutant.features), mutant.features
+
+
+def test_every_mutant_has_a_probe() -> None:
+    assert set(EXPECTED) <= set(MUTANTS), "a probe for a mutant that no longer exists"
+    missing = [name for name in MUTANTS if name not in EXPECTED and name not in FAMILY_PROBES]
+    assert not missing, f"mutants without a unit test: {missing}"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_mutant_changes_the_answer(name: str) -> None:
+    probe, shows = EXPECTED[name]
+    assert shows(send(create_app(ReferenceConfig(mutants=(name,))), probe)), \
+        f"{name}: the answer does not show '{MUTANTS[name].description}'"
+    assert not shows(send(create_app(), probe)), f"{name}: the faithful answer shows it too"
+
+
+# --- mutants of the stateful families: a short flow per probe ------------------------------------
+
+Flow = Callable[[httpx.AsyncClient], Awaitable[Answer]]
+FILES_BETA = {"anthropic-beta": "files-api-2025-04-14"}
+BATCH = {"requests": [{"custom_id": "first", "params": _message()}]}
+
+
+async def _batch(client: httpx.AsyncClient) -> str:
+    created = await client.post("/v1/messages/batches", json=BATCH)
+    return str(created.json()["id"])
+
+
+async def batch_created(client: httpx.AsyncClient) -> Answer:
+    return await client.post("/v1/messages/batches", json=BATCH)
+
+
+async def batch_ended(client: httpx.AsyncClient) -> Answer:
+    return await client.get(f"/v1/messages/batches/{await _batch(client)}")
+
+
+async def batch_results(client: httpx.AsyncClient) -> Answer:
+    return await client.get(f"/v1/messages/batches/{await _batch(client)}/results")
+
+
+async def file_upload(client: httpx.AsyncClient) -> Answer:
+    return await client.post("/v1/files", headers=FILES_BETA,
+                             files={"file": ("notes.txt", b"hello, conformance", "text/plain")})
+
+
+async def file_delete(client: httpx.AsyncClient) -> Answer:
+    file_id = (await file_upload(client)).json()["id"]
+    return await client.delete(f"/v1/files/{file_id}", headers=FILES_BETA)
+
+
+ADMIN = {"x-api-key": DEFAULT_ADMIN_API_KEY}
+
+
+async def users_list(client: httpx.AsyncClient) -> Answer:
+    return await client.get("/v1/organizations/users", params={"limit": 1000}, headers=ADMIN)
+
+
+async def api_keys_list(client: httpx.AsyncClient) -> Answer:
+    return await client.get("/v1/organizations/api_keys", headers=ADMIN)
+
+
+#: Mutants of the batches, files and admin families: a flow instead of one request.
+FAMILY_PROBES: dict[str, tuple[Flow, Check]] = {
+    "batch-counts-stale": (batch_ended, lambda r: r.json()["processing_status"] == "ended"
+                           and r.json()["request_counts"]["processing"] == 1),
+    "batch-id-prefix": (batch_created, lambda r: r.json()["id"].startswith("batch_")),
+    "batch-results-no-custom-id": (batch_results, lambda r: all(
+        "custom_id" not in json.loads(line) for line in r.text.splitlines())),
+    "file-size-wrong": (file_upload, lambda r: r.json()["size_bytes"] != len(
+        b"hello, conformance")),
+    "file-id-prefix": (file_upload, lambda r: r.json()["id"].startswith("file-")),
+    "file-delete-wrong-type": (file_delete, lambda r: r.json()["type"] == "file"),
+    "file-mime-octet-stream": (file_upload, lambda r: r.json()["mime_type"]
+                               == "application/octet-stream"),
+    "admin-has-more-stuck": (users_list, lambda r: r.json()["has_more"] is True),
+    "api-key-secret-leaked": (api_keys_list, lambda r: bool(r.json()["data"])
+                              and all("key" in k for k in r.json()["data"])),
+}
+
+
+def run_flow(app: Starlette, flow: Flow) -> Answer:
+    headers = {"anthropic-version": catalog.DEFAULT_API_VERSION, "x-api-key": DEFAULT_API_KEY}
+
+    async def go() -> Answer:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://reference",
+                                     headers=headers) as client:
+            return await flow(client)
+
+    return asyncio.run(go())
+
+
+def flow_app(*mutants: str) -> Starlette:
+    return create_app(ReferenceConfig(mutants=mutants, batch_seconds=0.0))
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY_PROBES))
+def test_family_mutant_changes_the_answer(name: str) -> None:
+    flow, shows = FAMILY_PROBES[name]
+    assert shows(run_flow(flow_app(name), flow)), \
+        f"{name}: the answer does not show '{MUTANTS[name].description}'"
+    assert not shows(run_flow(flow_app(), flow)), f"{name}: the faithful answer shows it too"
+
+
+# --- the runner's pieces --------------------------------------------------------------------------
+
+
+def outcome(name: str, code: int, failures: int = 0, error: str | None = None) -> Outcome:
+    fails = [Failure(f"test_x.py::test_{i}", "[sse-grammar] /events: broken", ("streaming",))
+             for i in range(failures)]
+    return Outcome(name, ("streaming",), code, 3, fails, 0.1, error)
+
+
+def test_outcome_verdicts_and_json_round_trip() -> None:
+    assert outcome("sse-reordered", 1, 1).verdict == "killed"
+    assert outcome("sse-reordered", 0).verdict == "survived"
+    assert outcome("sse-reordered", 1, 0).verdict == "survived"  # exit 1 with no failed test
+    assert outcome("sse-reordered", 4, error="usage").verdict == "error"
+    assert outcome(FAITHFUL, 0).verdict == "passed" and outcome(FAITHFUL, 1, 1).verdict == "failed"
+    original = outcome("sse-reordered", 1, 2)
+    assert Outcome.from_json(json.loads(json.dumps(original.to_json()))) == original
+
+
+def test_score_is_ok_only_when_all_killed_and_faithful_passes() -> None:
+    good = Score(outcome(FAITHFUL, 0), [outcome("a", 1, 1), outcome("b", 1, 2)])
+    assert good.ok and good.summary == "Mutation score: 2/2 killed"
+    survivor = Score(outcome(FAITHFUL, 0), [outcome("a", 1, 1), outcome("b", 0)])
+    assert not survivor.ok and survivor.survivors == ["b"]
+    assert "b  SURVIVED" in mutation.format_text(survivor)
+    broken_control = Score(outcome(FAITHFUL, 1, 1), [outcome("a", 1, 1)])
+    assert not broken_control.ok
+    assert "faithful server FAILED" in mutation.format_text(broken_control)
+
+
+def test_buckets_spread_runs_and_keep_every_one() -> None:
+    runs = [FAITHFUL, *MUTANTS]
+    buckets = mutation._buckets(runs, 3)
+    assert len(buckets) == 3 and buckets[0][0] == FAITHFUL
+    assert sorted(n for b in buckets for n in b) == sorted(runs)
+    assert mutation._buckets(["a"], 8) == [["a"]]
+
+
+def test_run_args_restrict_to_the_mutants_features() -> None:
+    args = mutation.pytest_args("input-json-broken", "2026-10-21")
+    assert "--anthropic-features=tools,streaming" in args and "-x" in args
+    assert "--anthropic-version=2026-10-21" in args and "--anthropic-max-retries=0" in args
+    control = mutation.pytest_args(FAITHFUL)
+    default = [f.name for f in catalog.FEATURES if f.default]
+    assert f"--anthropic-features={','.join(default)}" in control
+
+
+def test_unknown_mutant_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["mutation-score", "--mutant", "no-such-bug"]) == 2
+    assert "no-such-bug" in capsys.readouterr().err
+
+
+def test_readme_lists_every_mutant_and_the_score() -> None:
+    text = README.read_text()
+    assert mutation.markdown_table() in text, \
+        "README's mutant table is stale: paste conformance.mutation.markdown_table()"
+    assert f"Mutation score: {len(MUTANTS)}/{len(MUTANTS)} killed" in text
+
+
+# --- the score itself: once per session, in parallel ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def score() -> Iterator[Score]:
+    yield mutation.mutation_score()
+
+
+def test_faithful_server_passes_the_suite(score: Score) -> None:
+    f = score.faithful
+    assert f.clean, mutation.format_text(score)
+    assert f.passed >= 25 and not f.failures
+
+
+def test_every_mutant_is_killed(score: Score) -> None:
+    assert score.total == len(MUTANTS)
+    assert not score.survivors, mutation.format_text(score)
+    assert score.ok
+
+
+def test_each_mutant_is_killed_by_a_test_of_its_feature(score: Score) -> None:
+    """A kill by an unrelated test would mean the feature's own tests miss the bug."""
+    wrong = [(o.name, o.failures[0].test) for o in score.mutants
+             if MUTANTS[o.name].feature not in o.failures[0].features]
+    assert not wrong, wrong
+
+
+def test_cli_prints_the_score_and_exits_by_it(score: Score, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    seen: list[Any] = []
+
+    def fake(names: Any, *, jobs: Any, api_version: Any) -> Score:
+        seen.append((names, jobs, api_version))
+        return score
+
+    monkeypatch.setattr(mutation, "mutation_score", fake)
+    assert cli.main(["mutation-score", "--format", "json", "--jobs", "2"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert seen == [(None, 2, None)]
+    assert data["score"] == {"killed": len(MUTANTS), "total": len(MUTANTS), "ok": True}
+    assert data["faithful"]["verdict"] == "passed"
+    assert {m["name"]: m["verdict"] for m in data["mutants"]} == dict.fromkeys(MUTANTS, "killed")
+    assert cli.main(["mutation-score", "--mutant", "sse-reordered"]) == 0
+    text = capsys.readouterr().out
+    assert seen[-1][0] == ["sse-reordered"]
+    assert "sse-reordered" in text and "killed" in text and score.summary in text
+
+    survivor = Score(score.faithful, [outcome("sse-reordered", 0)])
+    monkeypatch.setattr(mutation, "mutation_score", lambda *a, **k: survivor)
+    assert cli.main(["mutation-score"]) == 1
+    assert "SURVIVED" in capsys.readouterr().out
+

@@ -1,0 +1,276 @@
+"""Testing a proxy: capability probes, --anthropic-require, the upstream record, pass-through.
+
+A tiny proxy (``proxy_app``) runs in front of an embedded reference server, both on 127.0.0.1;
+the suite runs through it with pytester, faithful, narrow (only /v1/messages) and buggy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from proxy_app import (
+    ProxyConfig,
+    drop_cache_fields_events,
+    drop_cache_fields_json,
+    make_proxy,
+    rewrite_tool_id_events,
+    rewrite_tool_id_json,
+    strip_signature_events,
+    strip_signature_json,
+    swap_first_deltas,
+)
+
+from conformance import capabilities, catalog
+from conformance.checks import passthrough
+from conformance.client import Target
+from conformance.exchange import Exchange
+from conformance.reference import DEFAULT_API_KEY, EmbeddedServer
+from conformance.reference.answers import ANSWERS_PATH, FORCE_STATUS_HEADER
+from conformance.reference.app import ROUTES
+from conformance.settings import OPTIONS, TargetKind
+from conformance.upstream import UpstreamJournal, entry_exchange
+
+SUITE = ("--pyargs", "conformance.suite", "-p", "no:cacheprovider",
+         "-o", "asyncio_default_fixture_loop_scope=function")
+HEADERS = {"x-api-key": DEFAULT_API_KEY, "anthropic-version": catalog.DEFAULT_API_VERSION}
+HELLO = {"model": catalog.DEFAULT_MODEL, "max_tokens": 16,
+         "messages": [{"role": "user", "content": "Reply with exactly: hi"}]}
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for opt in OPTIONS:
+        if opt.env:
+            monkeypatch.delenv(opt.env, raising=False)
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[EmbeddedServer]:
+    with EmbeddedServer() as server:
+        yield server
+
+
+ProxyFactory = Callable[..., str]
+
+
+@pytest.fixture
+def proxy(upstream: EmbeddedServer) -> Iterator[ProxyFactory]:
+    """Start a proxy in front of ``upstream``; returns its base URL (prefix included)."""
+    servers: list[EmbeddedServer] = []
+
+    def start(prefix: str = "/anthropic", **kw: Any) -> str:
+        server = EmbeddedServer(app=make_proxy(ProxyConfig(upstream.url, prefix=prefix, **kw)))
+        servers.append(server.start())
+        return server.url + prefix
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def _run(pytester: pytest.Pytester, base_url: str, *args: str,
+         upstream_url: str | None = None) -> pytest.RunResult:
+    extra = (f"--anthropic-upstream-url={upstream_url}",) if upstream_url else ()
+    return pytester.runpytest(*SUITE, f"--anthropic-base-url={base_url}",
+                              f"--anthropic-api-key={DEFAULT_API_KEY}", *extra, *args)
+
+
+# --- capability probes ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("status", "body", "served"), [
+    (200, {"data": []}, True),
+    (400, {"type": "error", "error": {"type": "invalid_request_error", "message": "x"}}, True),
+    (403, {"type": "error", "error": {"type": "permission_error", "message": "x"}}, True),
+    (400, {"error": {"message": "x", "type": "invalid_request_error", "code": None}}, True),
+    (500, None, True),
+    (404, {"type": "error", "error": {"type": "not_found_error", "message": "Not Found"}}, False),
+    (404, None, False),
+    (405, None, False),
+    (501, None, False),
+])
+def test_classify(status: int, body: Any, served: bool) -> None:
+    assert capabilities.classify(status, body)[0] is served
+
+
+def test_every_probe_names_a_catalog_endpoint_and_a_capability() -> None:
+    from conformance.settings import CAPABILITY_NAMES
+
+    assert [p.name for p in capabilities.PROBES] == list(CAPABILITY_NAMES)
+    for probe in capabilities.PROBES:
+        ep = catalog.endpoint(probe.endpoint)
+        assert probe.name in (ep.family, "streaming"), probe
+
+
+def test_probing_the_reference_server_finds_what_it_serves(upstream: EmbeddedServer) -> None:
+    caps = capabilities.probe_target(
+        Target(TargetKind.LIVE, upstream.url, DEFAULT_API_KEY, catalog.DEFAULT_API_VERSION))
+    served = {catalog.endpoint(r.endpoint).family for r in ROUTES} | {"streaming"}
+    assert caps.probed
+    for name, cap in caps.by_name.items():
+        assert cap.supported is (name in served), cap.evidence()
+        assert cap.status is not None and cap.request_id, cap
+
+
+def test_narrow_proxy_probes_as_not_supported(proxy: ProxyFactory) -> None:
+    url = proxy(only_messages=True)
+    caps = capabilities.probe_target(
+        Target(TargetKind.LIVE, url, DEFAULT_API_KEY, catalog.DEFAULT_API_VERSION))
+    assert caps.supported("messages") and caps.supported("streaming")
+    models = caps.by_name["models"]
+    assert not models.supported and models.status == 404
+    assert "GET /v1/models -> 404" in models.evidence() and "404 page not found" in models.body
+    assert caps.as_dict()["families"]["models"]["supported"] is False
+
+
+def test_verdict_skips_or_fails_with_the_evidence() -> None:
+    caps = capabilities.Capabilities({"models": capabilities.Capability(
+        "models", False, "GET /v1/models", 404, "404 page not found", None, "not served")},
+        probed=True)
+    assert capabilities.verdict(caps, ["messages"], ()) is None
+    skip = capabilities.verdict(caps, ["models"], ())
+    assert skip is not None and not skip.fail and "GET /v1/models -> 404" in skip.message
+    fail = capabilities.verdict(caps, ["models"], {"models"})
+    assert fail is not None and fail.fail and "--anthropic-require" in fail.message
+    assert capabilities.needed(["tools", "streaming", "models"]) == [
+        "messages", "streaming", "models"]
+
+
+# --- the reference server's record and test-only trigger ------------------------------------------
+
+
+def test_answers_record_exact_bytes_by_request_id_and_marker(upstream: EmbeddedServer) -> None:
+    with httpx.Client(base_url=upstream.url) as http:
+        marker = "conformance-marker-json"
+        sent = http.post("/v1/messages", headers=HEADERS,
+                         json={**HELLO, "metadata": {"user_id": marker}})
+        streamed = http.post("/v1/messages", headers=HEADERS, json={**HELLO, "stream": True})
+        assert http.get(ANSWERS_PATH, params={"marker": marker}).status_code == 401
+        journal = UpstreamJournal(upstream.url, DEFAULT_API_KEY, http=http)
+        by_marker = journal.entries(marker=marker)
+        by_id = journal.entries(request_id=sent.headers["request-id"])
+        assert len(by_marker) == len(by_id) == 1
+        assert by_marker[0].body == sent.content and by_marker[0].status == 200
+        stream = journal.entries(request_id=streamed.headers["request-id"])[0]
+        assert stream.body == streamed.content and stream.events
+        assert stream.content_type == "text/event-stream"
+
+
+def test_forced_status_only_with_the_header(upstream: EmbeddedServer) -> None:
+    with httpx.Client(base_url=upstream.url) as http:
+        forced = http.post("/v1/messages", headers={**HEADERS, FORCE_STATUS_HEADER: "429"},
+                           json=HELLO)
+        assert forced.status_code == 429 and forced.headers["retry-after"]
+        assert forced.json()["error"]["type"] == "rate_limit_error"
+        bad = http.post("/v1/messages", headers={**HEADERS, FORCE_STATUS_HEADER: "soon"},
+                        json=HELLO)
+        assert bad.status_code == 400
+        unauthenticated = http.post("/v1/messages", json=HELLO, headers={
+            "anthropic-version": catalog.DEFAULT_API_VERSION, FORCE_STATUS_HEADER: "429"})
+        assert unauthenticated.status_code == 401  # the key is checked first
+
+
+def test_beta_only_field_needs_its_beta(upstream: EmbeddedServer) -> None:
+    body = {"model": catalog.DEFAULT_MODEL, "messages": HELLO["messages"],
+            "context_management": {"edits": [{"type": "clear_tool_uses_20250919"}]}}
+    beta = next(b.header for b in catalog.BETAS if b.feature == "context_management")
+    with httpx.Client(base_url=upstream.url) as http:
+        without = http.post("/v1/messages/count_tokens", headers=HEADERS, json=body)
+        assert without.status_code == 400 and "context_management" in without.text
+        with_beta = http.post("/v1/messages/count_tokens",
+                              headers={**HEADERS, "anthropic-beta": beta}, json=body)
+        assert with_beta.status_code == 200, with_beta.text
+
+
+def test_compare_names_the_difference_readably() -> None:
+    entry = {"method": "POST", "path": "/v1/messages", "status": 200, "request_id": "req_1",
+             "headers": {"content-type": "application/json", "request-id": "req_1"},
+             "body": '{"type":"message","content":[{"type":"tool_use","id":"toolu_1",'
+                     '"name":"f","input":{"a":1}}],"stop_reason":"tool_use",'
+                     '"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":2,'
+                     '"cache_read_input_tokens":0}}'}
+    sent = entry_exchange(entry)
+    same = Exchange("POST", "/v1/messages", 200, sent.response_headers, sent.body)
+    assert passthrough.compare(same, sent) == []
+    altered = Exchange("POST", "/v1/messages", 200, sent.response_headers, sent.body.replace(
+        b'"toolu_1"', b'"toolu_X"').replace(b',"cache_read_input_tokens":0', b""))
+    found = {f.check: f.format() for f in passthrough.compare(altered, sent)}
+    assert set(found) == {passthrough.TOOL_USE, passthrough.USAGE}, found
+    assert "/content/0/id" in found[passthrough.TOOL_USE] and "toolu_X" in found[
+        passthrough.TOOL_USE]
+    assert "/usage/cache_read_input_tokens" in found[passthrough.USAGE]
+    assert "(missing)" in found[passthrough.USAGE]
+
+
+# --- the suite through a proxy --------------------------------------------------------------------
+
+
+def test_suite_through_a_faithful_proxy_passes(pytester: pytest.Pytester, proxy: ProxyFactory,
+                                               upstream: EmbeddedServer) -> None:
+    result = _run(pytester, proxy(), "-v", upstream_url=upstream.url)
+    assert result.ret == 0, result.stdout.str()
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) >= 35 and not outcomes.get("failed"), outcomes
+    for name in ("test_json_text", "test_streaming_tool_use", "test_streaming_thinking",
+                 "test_rate_limit", "test_error?unknown-model?"):
+        result.stdout.fnmatch_lines([f"*test_passthrough.py::{name} PASSED*"])
+    result.stdout.fnmatch_lines(["*test_headers.py::test_anthropic_beta_forwarded PASSED*",
+                                 "*test_headers.py::test_retry_after_on_429 PASSED*"])
+
+
+def test_passthrough_found_by_marker_when_the_proxy_mints_request_ids(
+        pytester: pytest.Pytester, proxy: ProxyFactory, upstream: EmbeddedServer) -> None:
+    result = _run(pytester, proxy(prefix="", own_request_ids=True), "-k", "test_passthrough",
+                  upstream_url=upstream.url)
+    assert result.ret == 0, result.stdout.str()
+    assert result.parseoutcomes().get("passed", 0) >= 9
+
+
+def test_narrow_proxy_skips_what_it_does_not_serve(pytester: pytest.Pytester,
+                                                  proxy: ProxyFactory) -> None:
+    result = _run(pytester, proxy(only_messages=True), "-rs")
+    outcomes = result.parseoutcomes()
+    assert result.ret == 0, result.stdout.str()
+    assert not outcomes.get("failed") and not outcomes.get("errors"), outcomes
+    assert outcomes.get("passed", 0) >= 10 and outcomes.get("skipped", 0) >= 5
+    result.stdout.fnmatch_lines(["*not supported by the target: models (models: "
+                                 "GET /v1/models -> 404*"])
+    result.stdout.fnmatch_lines([  # the summary names each missing family once, with evidence
+        "*anthropic capabilities: not supported by the target*",
+        "count_tokens: POST /v1/messages/count_tokens -> 404*404 page not found*",
+        "models: GET /v1/models -> 404*",
+    ])
+    assert result.stdout.str().count("models: GET /v1/models -> 404") >= 2  # skips + summary
+
+
+def test_required_family_fails_with_the_evidence(pytester: pytest.Pytester,
+                                                 proxy: ProxyFactory) -> None:
+    result = _run(pytester, proxy(only_messages=True), "--anthropic-require=models",
+                  "-k", "test_models or test_messages")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 1 and not outcomes.get("errors"), outcomes
+    assert outcomes.get("passed", 0) >= 1
+    result.stdout.fnmatch_lines(["*required family models (--anthropic-require) not served by "
+                                 "the target: models: GET /v1/models -> 404*"])
+
+
+@pytest.mark.parametrize(("alteration", "check"), [
+    ({"alter_json": drop_cache_fields_json, "alter_events": drop_cache_fields_events},
+     passthrough.USAGE),
+    ({"alter_json": rewrite_tool_id_json, "alter_events": rewrite_tool_id_events},
+     passthrough.TOOL_USE),
+    ({"alter_events": swap_first_deltas}, passthrough.EVENTS),
+    ({"alter_json": strip_signature_json, "alter_events": strip_signature_events},
+     passthrough.THINKING),
+], ids=["usage-cache-fields-dropped", "tool-use-id-rewritten", "sse-reordered",
+        "thinking-signature-stripped"])
+def test_an_altering_proxy_fails_the_passthrough_checks(
+        pytester: pytest.Pytester, proxy: ProxyFactory, upstream: EmbeddedServer,
+        alteration: dict[str, Any], check: str) -> None:
+    result = _run(pytester, proxy(**alteration), "-k", "test_passthrough",
+                  upstream_url=upstream.url)
+    assert result.parseoutcomes().get("failed", 0) >= 1, result.stdout.str()
+    result.stdout.fnmatch_lines([f"*[[]{check}[]] /*differs from what the upstream sent*"])
