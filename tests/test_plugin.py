@@ -60,7 +60,8 @@ def test_bad_option_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
 
 
 def test_ini_keys_are_read(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nanthropic_model = claude-from-ini\n")
+    pytester.makeini("[pytest]\nanthropic_model = claude-from-ini\n"
+                     "asyncio_default_fixture_loop_scope = function\n")
     pytester.makepyfile("def test_nothing(): pass")
     pytester.runpytest().stdout.fnmatch_lines(["*model claude-from-ini*"])
 
