@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
+from conformance.exchange import Finding
+
 #: Bump when a field changes meaning or disappears; adding an optional field keeps the number.
 REPORT_VERSION = 1
 #: How many findings a feature or family verdict keeps (the test log has all of them).
@@ -43,16 +45,8 @@ class TargetKind(StrEnum):
     PROXY = "proxy"
 
 
-@dataclass(frozen=True)
-class FindingRecord:
-    """One contract violation as the report keeps it (a ``conformance.exchange.Finding``)."""
-
-    check: str
-    message: str
-    pointer: str = ""
-    rule: str = ""
-    value: str = ""
-    request_id: str | None = None
+#: One contract violation as the report keeps it: the very ``Finding`` the checks produce.
+FindingRecord = Finding
 
 
 @dataclass(frozen=True)
