@@ -20,7 +20,7 @@ import vcr
 from vcr.errors import CannotOverwriteExistingCassetteException
 from vcr.request import Request
 
-from conformance import catalog, multipart, recording, redact
+from conformance import catalog, multipart, recording, redact, timing
 from conformance.settings import RecordMode
 
 # vcrpy's own record modes; "rewrite" is pytest-recording's "delete, then record all".
@@ -128,7 +128,8 @@ def make_vcr(record_mode: RecordMode) -> vcr.VCR:
         record_mode=_VCR_MODES[record_mode],
         match_on=("method", "path", "query", "api_version", "json_body"),
         before_record_request=scrub_request,
-        before_record_response=scrub_response,
+        # The measured arrival of each SSE event is kept as the interaction's ``timing``.
+        before_record_response=(scrub_response, timing.attach_recorded),
         decode_compressed_response=True,
         filter_headers=sorted(catalog.SECRET_HEADERS),
         serializer=recording.SERIALIZER_NAME,
@@ -163,10 +164,13 @@ def overwrite_error(record_mode: RecordMode | None, paths: list[Path]) -> str | 
 
 @contextlib.contextmanager
 def use_cassette(path: Path, record_mode: RecordMode,
-                 provenance: dict[str, str] | None = None) -> Iterator[None]:
+                 provenance: dict[str, str] | None = None,
+                 replay_timing: bool = False) -> Iterator[None]:
     """Record or replay ``path``; replay-only mode also blocks every socket.
 
     A cassette that gets new interactions is stamped with ``provenance`` (see recording.py).
+    With ``replay_timing``, replayed streams that carry a recorded ``timing`` arrive at that pace
+    (for clients built on ``timing.TimingTransport``); else at once.
     """
     problem = overwrite_error(record_mode, [path])
     if problem:
@@ -181,6 +185,14 @@ def use_cassette(path: Path, record_mode: RecordMode,
     path.parent.mkdir(parents=True, exist_ok=True)
     blocker = block_network() if record_mode is RecordMode.NONE else contextlib.nullcontext()
     with blocker, make_vcr(record_mode).use_cassette(str(path)) as cassette:
+        play = cassette.play_response
+
+        def play_and_note(request: Request) -> Any:
+            response = play(request)
+            timing.note_played(response, replay_timing)
+            return response
+
+        cassette.play_response = play_and_note  # an instance attribute shadows the method
         try:
             yield
         finally:

@@ -27,7 +27,7 @@ from tenacity import (
     stop_after_delay,
 )
 
-from conformance import catalog, redact
+from conformance import catalog, redact, timing
 from conformance.exchange import Exchange
 from conformance.settings import AuthStyle, Settings, TargetKind
 from conformance.sse import parse_sse
@@ -171,6 +171,8 @@ class _Base:
         headers = {k.lower(): v for k, v in response.headers.items()}
         content_type = headers.get("content-type", "")
         body = response.content
+        is_stream = content_type.startswith("text/event-stream")
+        capture = timing.capture_of(response) if is_stream else None
         exchange = Exchange(
             method=method.upper(),
             path=path.split("?", 1)[0],
@@ -179,10 +181,11 @@ class _Base:
             body=body,
             request_json=json,
             request_headers=redact.redact_headers(sent),
-            events=parse_sse(body) if content_type.startswith("text/event-stream") else None,
+            events=parse_sse(body) if is_stream else None,
             url=redact.redact_text(str(response.request.url)),
             retries=retries,
             elapsed=elapsed,
+            event_times=capture.event_times() if capture else None,
         )
         suffix = f" after {retries} retr{'y' if retries == 1 else 'ies'}" if retries else ""
         log.info("%s in %.2fs%s", exchange.describe(), elapsed, suffix)
@@ -226,8 +229,11 @@ class ApiClient(_Base):
 
     def __init__(self, target: Target, *, http: httpx.Client | None = None, **kw: Any) -> None:
         super().__init__(target, **kw)
-        self.http = http or httpx.Client(base_url=target.base_url, timeout=self.timeout,
-                                         verify=ssl_context())
+        # Our own transport times streamed answers and replays recorded timing (timing.py).
+        self.http = http or httpx.Client(
+            base_url=target.base_url, timeout=self.timeout,
+            transport=timing.TimingTransport(httpx.HTTPTransport(verify=ssl_context()),
+                                             cap=self.timeout))
 
     def request(
         self, method: str, path: str, *, json: Any = None,
@@ -268,8 +274,10 @@ class AsyncApiClient(_Base):
 
     def __init__(self, target: Target, *, http: httpx.AsyncClient | None = None, **kw: Any) -> None:
         super().__init__(target, **kw)
-        self.http = http or httpx.AsyncClient(base_url=target.base_url, timeout=self.timeout,
-                                              verify=ssl_context())
+        self.http = http or httpx.AsyncClient(
+            base_url=target.base_url, timeout=self.timeout,
+            transport=timing.AsyncTimingTransport(
+                httpx.AsyncHTTPTransport(verify=ssl_context()), cap=self.timeout))
 
     async def request(
         self, method: str, path: str, *, json: Any = None,

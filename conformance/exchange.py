@@ -43,7 +43,9 @@ class Exchange:
     """One request to the API and its answer, as the checks see it.
 
     ``path`` is relative to the API root (``/v1/messages``), whatever base URL or proxy prefix was
-    used. Headers are lower-cased and already redacted. ``events`` is set for SSE answers.
+    used. Headers are lower-cased and already redacted. ``events`` is set for SSE answers, and
+    ``event_times`` too when the client measured them (time-to-first-event is
+    ``event_times[0]``).
     """
 
     method: str
@@ -58,6 +60,9 @@ class Exchange:
     retries: int = 0
     elapsed: float = 0.0
     source: str = ""  # where the exchange came from: a test id, or "file.yaml#3"
+    #: For streams: seconds from sending the request to the arrival of each of ``events`` (as
+    #: measured below vcrpy while recording, or as delivered by a replay); None when unknown.
+    event_times: list[float] | None = None
 
     @property
     def request_id(self) -> str | None:

@@ -18,7 +18,7 @@ from conformance.api import Api, AsyncApi
 from conformance.client import ApiClient, AsyncApiClient, RetryPolicy, Target
 from conformance.reference.admin import REFERENCE_KEY_ID as REFERENCE_RENAME_KEY_ID
 from conformance.report import collect
-from conformance.resources import ResourceLedger
+from conformance.resources import ADMIN_KEY, API_KEY, ResourceLedger
 from conformance.runlog import RunLog
 from conformance.settings import (
     OPTIONS,
@@ -203,7 +203,7 @@ def _cassette(
     request.config.stash.setdefault(_RECORDED, set()).add(path)
     target = recording.target_of(settings.live_url, settings.target_kind is TargetKind.REFERENCE)
     return cassettes.use_cassette(path, settings.record_mode, recording.make_provenance(
-        target, settings.model, settings.api_version))
+        target, settings.model, settings.api_version), replay_timing=settings.replay_timing)
 
 
 def _cassette_path(node: pytest.Item, settings: Settings) -> Path:
@@ -315,14 +315,17 @@ def admin_api(admin_client: ApiClient, anthropic_model: str, pytestconfig: pytes
 
 
 @pytest.fixture
-def admin_ledger(admin_client: ApiClient) -> Iterator[ResourceLedger]:
+def admin_ledger(admin_client: ApiClient, anthropic_client: ApiClient,
+                 conformance_session_ledger: ResourceLedger) -> Iterator[ResourceLedger]:
     """Invites, workspaces and memberships a test created; removed (archived) after it with
-    the admin client, whatever the outcome, also when the run is interrupted."""
-    ledger = ResourceLedger()
+    the admin client, whatever the outcome. What that misses, the session's safety net
+    removes (it holds the admin key too)."""
+    ledger = ResourceLedger(parent=conformance_session_ledger)
     try:
         yield ledger
     finally:
-        for failure in ledger.teardown(admin_client):
+        clients = {API_KEY: anthropic_client, ADMIN_KEY: admin_client}
+        for failure in ledger.teardown(clients):
             warnings.warn(failure.format(), stacklevel=1)
 
 

@@ -7,7 +7,8 @@ filters:
   SSE event per paragraph, so a cassette diff shows which event changed. CRLF line ends are
   stored as ``\\n`` plus an ``sse_line_ending`` marker and trailing spaces of padded JSON are kept,
   so a replay gives back exactly the recorded bytes; every write is verified by loading it back,
-  and a body that would not survive falls back to vcrpy's plain quoting.
+  and a body that would not survive falls back to vcrpy's plain quoting. A stream's recorded
+  ``timing`` (timing.py) keeps its event offsets on one line.
 * **Provenance.** Each cassette carries ``metadata.provenance`` (target, date, suite version, model,
   API version) in vcrpy's own top-level ``metadata`` key, so a reader knows whether it shows the
   real API or the reference server.
@@ -30,7 +31,7 @@ from urllib.parse import urlsplit
 import yaml
 
 import conformance
-from conformance import catalog, interactions
+from conformance import catalog, interactions, timing
 
 # --- provenance ----------------------------------------------------------------------------------
 
@@ -99,6 +100,24 @@ def _represent_literal(dumper: yaml.SafeDumper, data: _Literal) -> yaml.Node:
 _Dumper.add_representer(_Literal, _represent_literal)
 
 
+class _Flow(list[Any]):
+    """A list written on one line (``[0.0012, 0.0513]``): recorded event offsets."""
+
+
+def _represent_flow(dumper: yaml.SafeDumper, data: _Flow) -> yaml.Node:
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", list(data), flow_style=True)
+
+
+_Dumper.add_representer(_Flow, _represent_flow)
+
+
+def _readable_timing(entry: Any) -> Any:
+    """A ``timing`` entry (see timing.py) with its event offsets on one line."""
+    if isinstance(entry, dict) and isinstance(entry.get("events"), list):
+        return {**entry, "events": _Flow(entry["events"])}
+    return entry
+
+
 def _is_sse(response: Mapping[str, Any]) -> bool:
     headers = response.get("headers") or {}
     for name, value in headers.items() if isinstance(headers, dict) else ():
@@ -146,6 +165,8 @@ def serialize(cassette_dict: dict[str, Any]) -> str:
         response = it.get("response") if isinstance(it, dict) else None
         if isinstance(response, dict) and _is_sse(response):
             response["body"] = _readable_body(response.get("body"))
+            if timing.TIMING_KEY in response:
+                response[timing.TIMING_KEY] = _readable_timing(response[timing.TIMING_KEY])
     text = _dump(data)
     if deserialize(text) != cassette_dict:  # never trade fidelity for readability
         text = _dump(cassette_dict)

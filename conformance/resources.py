@@ -9,6 +9,11 @@ batch by reading its results: it is the suite's only if *every* custom_id carrie
 a batch still in progress (results not readable yet) is never touched; the per-test and
 per-session ledgers handle those. A resource without the marker is never touched.
 
+Which key removes or lists a kind is data too: a row with ``admin=True`` (invites, workspaces,
+members) needs the admin key. Teardown and cleanup take ``Clients``, a small mapping from
+credential (``API_KEY``, ``ADMIN_KEY``) to a client; a kind whose credential has no client is
+skipped and said so, never attempted with the wrong key.
+
 Teardown never raises: a failure becomes a ``TeardownFailure`` (which resource, which
 request-id) that the plugin reports next to the test's result, never instead of it.
 """
@@ -19,7 +24,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +44,25 @@ CASSETTE_RUN_ID = f"{RUN_MARKER_PREFIX}00000000-000000"
 #: Seconds teardown waits for a canceled batch to end before it can be deleted.
 BATCH_END_DEADLINE = 120.0
 MAX_PAGES = 100
+
+#: Credentials: the key of ``Clients`` a row's ``admin`` flag selects.
+API_KEY = "api"
+ADMIN_KEY = "admin"
+#: One client per credential; a missing credential means its kinds are skipped.
+Clients = Mapping[str, ApiClient]
+
+
+def as_clients(clients: ApiClient | Clients) -> Clients:
+    """A bare client holds the normal API key (it never stands in for the admin key)."""
+    return {API_KEY: clients} if isinstance(clients, ApiClient) else clients
+
+
+def key_env(credential: str) -> str:
+    """The environment variable that supplies ``credential`` (read from the OPTIONS table)."""
+    from conformance.settings import OPTIONS
+
+    field_name = "admin_api_key" if credential == ADMIN_KEY else "api_key"
+    return next(o.env for o in OPTIONS if o.field == field_name and o.env)
 
 
 def new_run_id() -> str:
@@ -95,6 +119,11 @@ class Deletion:
     kind: str
     steps: tuple[Step, ...]
     features: tuple[str, ...] = ()
+    admin: bool = False
+
+    @property
+    def credential(self) -> str:
+        return ADMIN_KEY if self.admin else API_KEY
 
 
 @dataclass(frozen=True)
@@ -104,6 +133,9 @@ class Listing:
     ``marked(item)`` says the item carries ``RUN_MARKER_PREFIX``; ``markers(item)`` are the
     strings that carry it (all must start with the run prefix ``cleanup`` is given);
     ``enrich(client, item)`` may fetch more (None: cannot be judged, never touched).
+    ``parent`` names a kind found earlier whose resources hold these (workspace members): the
+    listing is walked once per found parent, with path parameter ``parent_param`` = its id,
+    and an item counts as marked when its parent is.
     """
 
     kind: str
@@ -113,6 +145,13 @@ class Listing:
     enrich: Callable[[ApiClient, dict[str, Any]], dict[str, Any] | None] | None = None
     features: tuple[str, ...] = ()
     id_key: str = "id"
+    admin: bool = False
+    parent: str | None = None
+    parent_param: str = ""
+
+    @property
+    def credential(self) -> str:
+        return ADMIN_KEY if self.admin else API_KEY
 
 
 @dataclass(frozen=True)
@@ -159,13 +198,14 @@ DELETIONS: dict[str, Deletion] = {
         Step("batches.retrieve", _BY_ID, until=_ended, deadline=BATCH_END_DEADLINE),
         Step("batches.delete", _BY_ID),
     )),
-    # Admin kinds: remove them with a client holding the admin key (plugin fixture admin_api).
-    "invite": Deletion("invite", (Step("admin.invites.delete", (("invite_id", "id"),)),)),
+    # Admin kinds: removed with the admin key only (a workspace cannot be deleted: archived).
+    "invite": Deletion("invite", (Step("admin.invites.delete", (("invite_id", "id"),)),),
+                       admin=True),
     "workspace": Deletion("workspace", (
-        Step("admin.workspaces.archive", (("workspace_id", "id"),)),)),
+        Step("admin.workspaces.archive", (("workspace_id", "id"),)),), admin=True),
     "workspace_member": Deletion("workspace_member", (
         Step("admin.workspace_members.delete", (("workspace_id", "parent"), ("user_id", "id"))),
-    )),
+    ), admin=True),
 }
 
 
@@ -190,26 +230,31 @@ def _batch_marked(item: dict[str, Any]) -> bool:
     return bool(ids) and all(str(i).startswith(RUN_MARKER_PREFIX) for i in ids)
 
 
+#: In discovery order: a parent kind before the kinds it holds. ``cleanup`` deletes in reverse
+#: (members before their workspace), like a ledger's teardown. Admin kinds are listed with the
+#: admin key only (a normal key gets 403).
 LISTINGS: dict[str, Listing] = {
     "file": Listing("file", "files.list", _file_marked,
                     markers=lambda item: [str(item.get("filename", ""))], features=("files",)),
     "batch": Listing("batch", "batches.list", _batch_marked,
                      markers=lambda item: [str(i) for i in item.get("_custom_ids") or []],
                      enrich=_batch_custom_ids),
-}
-
-#: Leftovers of the Admin API kinds; listed with an admin client only (a normal key gets 403).
-#: Members need no listing: archiving a marked workspace takes its memberships with it.
-ADMIN_LISTINGS: dict[str, Listing] = {
     "invite": Listing("invite", "admin.invites.list",
                       lambda item: item.get("status") == "pending"
                       and str(item.get("email", "")).startswith(RUN_MARKER_PREFIX),
-                      markers=lambda item: [str(item.get("email", ""))]),
+                      markers=lambda item: [str(item.get("email", ""))], admin=True),
     "workspace": Listing("workspace", "admin.workspaces.list",
                          lambda item: item.get("archived_at") is None
                          and str(item.get("name", "")).startswith(RUN_MARKER_PREFIX),
-                         markers=lambda item: [str(item.get("name", ""))]),
+                         markers=lambda item: [str(item.get("name", ""))], admin=True),
+    # Memberships in a marked workspace: removed before the workspace is archived.
+    "workspace_member": Listing("workspace_member", "admin.workspace_members.list",
+                                lambda item: True, id_key="user_id", admin=True,
+                                parent="workspace", parent_param="workspace_id"),
 }
+
+#: The admin kinds alone (all need an admin-key client).
+ADMIN_LISTINGS: dict[str, Listing] = {k: v for k, v in LISTINGS.items() if v.admin}
 
 
 # --- removing one resource ------------------------------------------------------------------------
@@ -232,12 +277,17 @@ def _describe_error(ex: Exchange) -> str:
     return ex.body[:200].decode("utf-8", "replace")
 
 
-def remove(client: ApiClient, resource: Resource) -> TeardownFailure | None:
-    """Run the deletion of ``resource``; None on success (already gone counts). Never raises."""
+def remove(clients: ApiClient | Clients, resource: Resource) -> TeardownFailure | None:
+    """Run the deletion of ``resource`` with the client of its credential; None on success
+    (already gone counts). Never raises."""
     deletion = DELETIONS.get(resource.kind)
     if deletion is None:
         return _failure(resource, None, f"no deletion known for kind {resource.kind!r} "
                         f"(known: {', '.join(sorted(DELETIONS))})")
+    client = as_clients(clients).get(deletion.credential)
+    if client is None:
+        return _failure(resource, None, f"needs the {deletion.credential} key: set "
+                        f"{key_env(deletion.credential)}")
     headers = _headers(client, deletion.features)
     ex: Exchange | None = None
     try:
@@ -321,15 +371,16 @@ class ResourceLedger:
     def __iter__(self) -> Iterator[Resource]:
         return iter(self.resources)
 
-    def teardown(self, client: ApiClient) -> list[TeardownFailure]:
-        """Remove every resource, newest first; never raises. Returns what could not be."""
+    def teardown(self, clients: ApiClient | Clients) -> list[TeardownFailure]:
+        """Remove every resource, newest first, each with the client of its kind's credential;
+        never raises. Returns what could not be removed."""
         failures: list[TeardownFailure] = []
         while True:
             with self._lock:
                 if not self._items:
                     break
                 resource = self._items.pop()
-            failure = remove(client, resource)
+            failure = remove(clients, resource)
             if failure is None:
                 if self.parent is not None:
                     self.parent.discard(resource)
@@ -342,12 +393,14 @@ class ResourceLedger:
 # --- cleanup of crashed runs ----------------------------------------------------------------------
 
 
-def _walk(client: ApiClient, listing: Listing) -> Iterator[dict[str, Any]]:
+def _walk(client: ApiClient, listing: Listing, path_params: dict[str, str] | None = None
+          ) -> Iterator[dict[str, Any]]:
     ep = catalog.endpoint(listing.endpoint)
+    path = ep.url_path(**path_params) if path_params else ep.path
     headers = _headers(client, listing.features)
     params: dict[str, Any] = {"limit": 100}
     for _ in range(MAX_PAGES):
-        ex = client.request(ep.method, ep.path, params=params, headers=headers)
+        ex = client.request(ep.method, path, params=params, headers=headers)
         page = ex.json
         if ex.status != 200 or not isinstance(page, dict):
             raise RuntimeError(f"cannot list {listing.kind}s: {ex.describe()}: "
@@ -362,17 +415,28 @@ def _walk(client: ApiClient, listing: Listing) -> Iterator[dict[str, Any]]:
             return
 
 
-def find_leftovers(client: ApiClient, run_marker_prefix: str = RUN_MARKER_PREFIX,
-                   listings: dict[str, Listing] | None = None) -> list[Resource]:
-    """Every listed resource that carries ``run_marker_prefix`` (read-only).
+def find_leftovers(clients: ApiClient | Clients, run_marker_prefix: str = RUN_MARKER_PREFIX,
+                   listings: Mapping[str, Listing] | None = None,
+                   skipped: list[str] | None = None) -> list[Resource]:
+    """Every listed resource that carries ``run_marker_prefix`` (read-only), in discovery order.
 
-    ``listings`` defaults to ``LISTINGS``; pass ``ADMIN_LISTINGS`` with an admin-key client.
+    ``listings`` defaults to ``LISTINGS``; each is walked with the client of its credential, and
+    a kind without one is appended to ``skipped`` (when given) instead.
     """
     if not run_marker_prefix.startswith(RUN_MARKER_PREFIX):
         raise ValueError(f"a run marker starts with {RUN_MARKER_PREFIX!r}, got "
                          f"{run_marker_prefix!r}: cleanup never touches other resources")
+    by_credential = as_clients(clients)
     found: list[Resource] = []
     for kind, listing in (LISTINGS if listings is None else listings).items():
+        client = by_credential.get(listing.credential)
+        if client is None:
+            if skipped is not None:
+                skipped.append(kind)
+            continue
+        if listing.parent is not None:
+            found += _children(client, listing, [r for r in found if r.kind == listing.parent])
+            continue
         for item in _walk(client, listing):
             judged = listing.enrich(client, item) if listing.enrich else item
             if judged is None or not listing.marked(judged):
@@ -386,20 +450,48 @@ def find_leftovers(client: ApiClient, run_marker_prefix: str = RUN_MARKER_PREFIX
     return found
 
 
-def cleanup(client: ApiClient, run_marker_prefix: str = RUN_MARKER_PREFIX, *, dry_run: bool,
-            failures: list[TeardownFailure] | None = None,
-            listings: dict[str, Listing] | None = None) -> list[Resource]:
+def _children(client: ApiClient, listing: Listing, parents: Sequence[Resource]
+              ) -> list[Resource]:
+    """The items of ``listing`` inside each (already judged, marked) parent."""
+    out: list[Resource] = []
+    for parent in parents:
+        for item in _walk(client, listing, {listing.parent_param: parent.id}):
+            if listing.marked(item) and item.get(listing.id_key):
+                out.append(Resource(listing.kind, str(item[listing.id_key]), parent=parent.id,
+                                    label=parent.label))
+    return out
+
+
+def cleanup(clients: ApiClient | Clients, run_marker_prefix: str = RUN_MARKER_PREFIX, *,
+            dry_run: bool, failures: list[TeardownFailure] | None = None,
+            listings: Mapping[str, Listing] | None = None,
+            skipped: list[str] | None = None) -> list[Resource]:
     """Find (and unless ``dry_run``, delete) leftovers carrying ``run_marker_prefix``.
 
-    Returns the resources found; ``failures`` (when given) collects the ones not removed.
+    Deletes in reverse discovery order (members before their workspace). Returns the resources
+    found; ``failures`` collects the ones not removed, ``skipped`` the kinds no client could
+    list (both when given).
     """
-    found = find_leftovers(client, run_marker_prefix, listings)
+    found = find_leftovers(clients, run_marker_prefix, listings, skipped)
     if not dry_run:
-        for resource in found:
-            failure = remove(client, resource)
+        for resource in reversed(found):
+            failure = remove(clients, resource)
             if failure is not None and failures is not None:
                 failures.append(failure)
     return found
+
+
+def skipped_message(skipped: Sequence[str]) -> str:
+    """One line per missing credential, e.g. ``admin kinds skipped (invite, workspace): set
+    ANTHROPIC_ADMIN_API_KEY``."""
+    lines = []
+    for credential in (API_KEY, ADMIN_KEY):
+        kinds = [k for k in skipped
+                 if (LISTINGS[k].credential if k in LISTINGS else API_KEY) == credential]
+        if kinds:
+            lines.append(f"{credential} kinds skipped ({', '.join(kinds)}): set "
+                         f"{key_env(credential)}")
+    return "\n".join(lines)
 
 
 # --- the `cleanup` command ---------------------------------------------------------------------
@@ -415,14 +507,16 @@ def add_arguments(parser: Any) -> None:
                         help="only resources of this run marker (default: every suite run, "
                         f"{RUN_MARKER_PREFIX!r})")
     for opt in OPTIONS:
-        if opt.field in ("base_url", "api_key", "api_version", "auth", "max_retries",
-                         "retry_deadline", "timeout"):
+        if opt.field in ("base_url", "api_key", "admin_api_key", "api_version", "auth",
+                         "max_retries", "retry_deadline", "timeout"):
             parser.add_argument(opt.flag, dest=f"opt_{opt.field}", default=None,
                                 help=f"{opt.help} Env: {opt.env}.")
 
 
 def command(args: Any) -> int:
-    """Delete (or list) marked leftovers on the target the suite's settings point at."""
+    """Delete (or list) marked leftovers on the target the suite's settings point at: the
+    normal kinds with the API key, the admin kinds with the admin key, in one pass."""
+    import dataclasses
     import sys
 
     from conformance.client import RetryPolicy, Target, TargetUnreachable
@@ -433,30 +527,39 @@ def command(args: Any) -> int:
     except ConfigError as exc:
         print(f"anthropic-conformance cleanup: {exc}", file=sys.stderr)
         return 2
-    if settings.target_kind is not TargetKind.LIVE or settings.api_key is None:
-        print("anthropic-conformance cleanup: no live target (set ANTHROPIC_BASE_URL and/or "
-              "ANTHROPIC_API_KEY); the embedded reference server keeps nothing between runs",
-              file=sys.stderr)
+    keys = {API_KEY: settings.api_key, ADMIN_KEY: settings.admin_api_key}
+    if settings.target_kind is not TargetKind.LIVE or not any(keys.values()):
+        print(f"anthropic-conformance cleanup: no live target (set ANTHROPIC_BASE_URL and "
+              f"{key_env(API_KEY)} and/or {key_env(ADMIN_KEY)}); the embedded reference server "
+              "keeps nothing between runs", file=sys.stderr)
         return 2
-    target = Target.from_settings(settings, settings.live_url,
-                                  settings.api_key.get_secret_value())
-    client = ApiClient(target, features=catalog.FEATURE_NAMES,
-                       retry=RetryPolicy(settings.max_retries, settings.retry_deadline),
-                       timeout=settings.timeout)
+    base = Target.from_settings(settings, settings.live_url, None)
+    clients = {
+        credential: ApiClient(dataclasses.replace(base, api_key=key.get_secret_value()),
+                              features=catalog.FEATURE_NAMES,
+                              retry=RetryPolicy(settings.max_retries, settings.retry_deadline),
+                              timeout=settings.timeout)
+        for credential, key in keys.items() if key is not None
+    }
     failures: list[TeardownFailure] = []
+    skipped: list[str] = []
     try:
-        found = cleanup(client, args.run, dry_run=args.dry_run, failures=failures)
+        found = cleanup(clients, args.run, dry_run=args.dry_run, failures=failures,
+                        skipped=skipped)
     except (ValueError, RuntimeError, TargetUnreachable) as exc:
         print(f"anthropic-conformance cleanup: {exc}", file=sys.stderr)
         return 2
     finally:
-        client.close()
+        for client in clients.values():
+            client.close()
     failed = {f.resource for f in failures}
     verb = "would delete" if args.dry_run else "deleted"
     for resource in found:
         print(f"{'FAILED' if resource in failed else verb} {resource.describe()}")
     for failure in failures:
         print(failure.format(), file=sys.stderr)
+    if skipped:
+        print(skipped_message(skipped))
     print(f"{len(found)} marked resource(s) {verb if not failures else 'found'} on "
           f"{settings.live_url} (marker {args.run!r})")
     return 1 if failures else 0

@@ -7,10 +7,13 @@
   "anthropic teardown" report section and the terminal summary, never into the test's outcome.
 * the session ledger: what a test's teardown did not remove is retried when the session ends;
   when an xdist worker died, the controller runs ``cleanup`` for the run's marker (live targets).
+  Both use one client per credential (``resources.Clients``): admin kinds (invites, workspaces,
+  members) go to a client holding the admin key, when there is one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +21,7 @@ import pytest
 
 from conformance import catalog, resources
 from conformance.client import ApiClient, RetryPolicy, Target
-from conformance.resources import ResourceLedger, TeardownFailure
+from conformance.resources import ADMIN_KEY, API_KEY, ResourceLedger, TeardownFailure
 from conformance.settings import Settings, TargetKind
 
 RUN_ID = pytest.StashKey[str]()
@@ -67,10 +70,20 @@ def _cleanup_client(settings: Settings, target: Target) -> ApiClient:
                      timeout=settings.timeout)
 
 
+def _cleanup_clients(settings: Settings, target: Target) -> dict[str, ApiClient]:
+    """A client per credential the run has: the target's key, and the admin key if any."""
+    from conformance.plugin import _admin_key
+
+    keys = {API_KEY: target.api_key, ADMIN_KEY: _admin_key(settings)}
+    return {credential: _cleanup_client(settings, dataclasses.replace(target, api_key=key))
+            for credential, key in keys.items() if key is not None}
+
+
 def _live_target(settings: Settings) -> Target | None:
-    if settings.target_kind is not TargetKind.LIVE or settings.api_key is None:
+    if settings.target_kind is not TargetKind.LIVE:
         return None
-    return Target.from_settings(settings, settings.live_url, settings.api_key.get_secret_value())
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    return Target.from_settings(settings, settings.live_url, key)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -82,15 +95,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     target = _live_target(settings)
     if target is None:
         return
-    client = _cleanup_client(settings, target)
+    clients = _cleanup_clients(settings, target)
     failures: list[TeardownFailure] = []
     try:
-        resources.cleanup(client, config.stash[RUN_ID], dry_run=False, failures=failures)
+        resources.cleanup(clients, config.stash[RUN_ID], dry_run=False, failures=failures)
     except Exception as exc:  # never mask the run's result
         config.stash[FAILURES].append(("cleanup", TeardownFailure(
             resources.Resource("run", config.stash[RUN_ID]), None, None, str(exc))))
     finally:
-        client.close()
+        for client in clients.values():
+            client.close()
     config.stash[FAILURES] += [("cleanup", f) for f in failures]
 
 
@@ -104,16 +118,18 @@ def conformance_run_id(pytestconfig: pytest.Config) -> str:
 def conformance_session_ledger(
     pytestconfig: pytest.Config, conformance_settings: Settings, anthropic_target: Target
 ) -> Iterator[ResourceLedger]:
-    """The safety net: resources no test teardown removed are removed at session end."""
+    """The safety net: resources no test teardown removed are removed at session end, each
+    kind with its own key (admin kinds with the admin key)."""
     ledger = ResourceLedger()
     yield ledger
     if not len(ledger) or conformance_settings.target_kind is TargetKind.REPLAY:
         return
-    client = _cleanup_client(conformance_settings, anthropic_target)
+    clients = _cleanup_clients(conformance_settings, anthropic_target)
     try:
-        failures = ledger.teardown(client)
+        failures = ledger.teardown(clients)
     finally:
-        client.close()
+        for client in clients.values():
+            client.close()
     pytestconfig.stash[FAILURES] += [("session", f) for f in failures]
 
 
@@ -127,7 +143,7 @@ def resource_ledger(
     try:
         yield ledger
     finally:
-        failures = ledger.teardown(anthropic_client)
+        failures = ledger.teardown({API_KEY: anthropic_client})
         request.node.stash[_ITEM_FAILURES] = failures
         request.config.stash[FAILURES] += [(request.node.nodeid, f) for f in failures]
 

@@ -117,6 +117,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("report_dir", "--anthropic-report-dir", "ANTHROPIC_CONFORMANCE_REPORT_DIR",
            "Where to write the compatibility report (report.json, report.md, report.html, "
            "badge.svg) after each run; relative to the current directory. 'none' = no report."),
+    Option("replay_timing", "--anthropic-replay-timing", "ANTHROPIC_CONFORMANCE_REPLAY_TIMING",
+           "Replay streamed answers at the pace they were recorded (each event at its recorded "
+           "offset, capped by the timeout) instead of at once: on/off, default off. Timing is "
+           "always recorded for streams."),
 )
 
 
@@ -149,6 +153,7 @@ class Settings(BaseModel):
     upstream_url: str | None = None
     upstream_api_key: SecretStr | None = None
     report_dir: Path | None = Path("anthropic-conformance-report")
+    replay_timing: bool = False
 
     @field_validator("report_dir", mode="before")
     @classmethod

@@ -296,7 +296,12 @@ def test_cleanup_finds_leftovers_by_the_run_marker(server: EmbeddedServer) -> No
                                                   "role": "user"}))
     ok(c.post("/v1/organizations/workspaces", json={"name": f"{marker} crashed"}))
     ok(c.post("/v1/organizations/workspaces", json={"name": "someone else's"}))
-    found = resources.cleanup(c, marker, dry_run=False, listings=resources.ADMIN_LISTINGS)
+    skipped: list[str] = []  # a bare client holds the normal key: admin kinds are skipped
+    assert resources.cleanup(c, marker, dry_run=True, listings=resources.ADMIN_LISTINGS,
+                             skipped=skipped) == []
+    assert skipped == list(resources.ADMIN_LISTINGS)
+    found = resources.cleanup({resources.ADMIN_KEY: c}, marker, dry_run=False,
+                              listings=resources.ADMIN_LISTINGS)
     assert sorted(r.kind for r in found) == ["invite", "workspace"]
     assert not [x for x in _leftovers(server) if x.startswith(marker)]
     names = [w["name"] for w in db_of(state_of(server.app)).workspaces.values()

@@ -195,6 +195,48 @@ def test_file_referenced_from_a_message() -> None:
     assert answer.json()["content"][0]["text"] == "read"
 
 
+
+def file_message(file_id: str, kind: str = "document") -> dict[str, Any]:
+    return {"model": MODEL, "max_tokens": 16, "messages": [{"role": "user", "content": [
+        {"type": kind, "source": {"type": "file", "file_id": file_id}},
+        {"type": "text", "text": "Reply with exactly: read"}]}]}
+
+
+@pytest.mark.parametrize("kind", ["document", "image"])
+@pytest.mark.parametrize("version", catalog.API_VERSIONS)
+def test_message_with_unknown_or_deleted_file_is_refused(kind: str, version: str) -> None:
+    client = client_for()
+    file_id = client.post("/v1/files", files={"file": ("p.png", png(), "image/png")},
+                          headers=headers(version)).json()["id"]
+    assert client.delete(f"/v1/files/{file_id}", headers=headers(version)).status_code == 200
+    for gone in (file_id, "file_011CConformanceNoSuchFile"):
+        answer = client.post("/v1/messages", headers=headers(version),
+                             json=file_message(gone, kind))
+        assert answer.status_code == 400, answer.text
+        error = answer.json()["error"]
+        assert error["type"] == "invalid_request_error" and gone in error["message"]
+        assert_valid(exchange_of(answer))
+        counted = client.post("/v1/messages/count_tokens", headers=headers(version),
+                              json={k: v for k, v in file_message(gone, kind).items()
+                                    if k != "max_tokens"})
+        assert counted.status_code == 400 and gone in counted.json()["error"]["message"]
+
+
+def test_file_source_needs_the_files_beta_where_files_is_a_beta() -> None:
+    client = client_for()
+    file_id = client.post("/v1/files", files={"file": ("d.txt", b"hello", "text/plain")},
+                          headers=headers()).json()["id"]
+    refused = client.post("/v1/messages", headers=headers(V2023, beta=False),
+                          json=file_message(file_id))
+    assert refused.status_code == 400, refused.text
+    error = refused.json()["error"]
+    assert error["type"] == "invalid_request_error" and FILES_BETA in error["message"]
+    assert client.post("/v1/messages", headers=headers(V2023),
+                       json=file_message(file_id)).status_code == 200
+    # Under 2026-10-21 Files is no beta: no header needed.
+    assert client.post("/v1/messages", headers=headers(V2026),
+                       json=file_message(file_id)).status_code == 200
+
 # --- the official SDK ----------------------------------------------------------------------------
 
 

@@ -243,6 +243,16 @@ async def api_keys_list(client: httpx.AsyncClient) -> Answer:
     return await client.get("/v1/organizations/api_keys", headers=ADMIN)
 
 
+async def cost_report(client: httpx.AsyncClient) -> Answer:
+    return await client.get("/v1/organizations/cost_report", headers=ADMIN,
+                            params={"starting_at": "2026-02-27T00:00:00Z",
+                                    "ending_at": "2026-03-02T00:00:00Z"})
+
+
+def cost_amounts(r: Answer) -> list[Any]:
+    return [row["amount"] for bucket in r.json()["data"] for row in bucket["results"]]
+
+
 #: Mutants of the batches, files and admin families: a flow instead of one request.
 FAMILY_PROBES: dict[str, tuple[Flow, Check]] = {
     "batch-counts-stale": (batch_ended, lambda r: r.json()["processing_status"] == "ended"
@@ -254,11 +264,14 @@ FAMILY_PROBES: dict[str, tuple[Flow, Check]] = {
         b"hello, conformance")),
     "file-id-prefix": (file_upload, lambda r: r.json()["id"].startswith("file-")),
     "file-delete-wrong-type": (file_delete, lambda r: r.json()["type"] == "file"),
+    "file-delete-204": (file_delete, lambda r: r.status_code == 204 and r.content == b""),
     "file-mime-octet-stream": (file_upload, lambda r: r.json()["mime_type"]
                                == "application/octet-stream"),
     "admin-has-more-stuck": (users_list, lambda r: r.json()["has_more"] is True),
     "api-key-secret-leaked": (api_keys_list, lambda r: bool(r.json()["data"])
                               and all("key" in k for k in r.json()["data"])),
+    "cost-amount-number": (cost_report, lambda r: bool(cost_amounts(r)) and all(
+        isinstance(a, float) for a in cost_amounts(r))),
 }
 
 

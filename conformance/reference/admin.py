@@ -3,7 +3,9 @@ API keys, and the usage / Claude Code / cost reports.
 
 Everything is stateful per app and deterministic: seeded objects have fixed ids, new ones derive
 from the request serial, and time is the reference clock (``REFERENCE_NOW`` + serial seconds), so
-recorded cassettes and report windows are the same on every run. The reports are computed from
+recorded cassettes and report windows are the same on every run. ``ReferenceConfig.now`` moves
+that clock (``serve`` and ``mutation-score`` use the wall clock: a live-mode suite asks for the
+days before *today*, which must hold the seeded history). The reports are computed from
 ``AdminDb.usage``: a seeded history plus every message the server itself answered (``note_usage``
 is called by the app after each answer), so usage and cost reports agree for real and the
 suite's usage<->cost cross-check is exercised against data, not constants.
@@ -105,7 +107,7 @@ def iso(moment: datetime) -> str:
 
 def clock(ctx: RequestContext) -> datetime:
     """The reference time of this request: deterministic, strictly increasing within a day."""
-    return REFERENCE_NOW + timedelta(seconds=ctx.serial % 36_000)
+    return db_of(ctx.state).now + timedelta(seconds=ctx.serial % 36_000)
 
 
 def _number(*parts: object, lo: int, hi: int) -> int:
@@ -211,6 +213,8 @@ class AdminDb:
     members: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     api_keys: dict[str, dict[str, Any]] = field(default_factory=dict)
     usage: list[UsageRecord] = field(default_factory=list)
+    #: The organization's "now": seeded history ends the day before it.
+    now: datetime = REFERENCE_NOW
 
 
 SEEDED_USERS = (
@@ -227,8 +231,8 @@ def seeded_user_id(n: int) -> str:
 
 
 def _seed_history(db: AdminDb) -> None:
-    """Deterministic usage for the HISTORY_DAYS before REFERENCE_NOW's day, two slices a day."""
-    day0 = REFERENCE_NOW.replace(hour=0, minute=0, second=0) - timedelta(days=HISTORY_DAYS)
+    """Deterministic usage for the HISTORY_DAYS before ``db.now``'s day, two slices a day."""
+    day0 = db.now.replace(hour=0, minute=0, second=0) - timedelta(days=HISTORY_DAYS)
     keys = list(db.api_keys.values())
     models = catalog.MODELS[:3]
     for d in range(HISTORY_DAYS):
@@ -247,15 +251,15 @@ def _seed_history(db: AdminDb) -> None:
                 web_search_requests=_number("ws", d, hour, lo=0, hi=3)))
 
 
-def _seed() -> AdminDb:
-    db = AdminDb()
-    added = REFERENCE_NOW - timedelta(days=400)
+def _seed(now: datetime = REFERENCE_NOW) -> AdminDb:
+    db = AdminDb(now=now)
+    added = now - timedelta(days=400)
     for n, (name, email, role) in enumerate(SEEDED_USERS):
         uid = seeded_user_id(n)
         db.users[uid] = {"id": uid, "type": "user", "email": email, "name": name, "role": role,
                          "added_at": iso(added + timedelta(days=n))}
     db.workspaces[REFERENCE_WORKSPACE_ID] = _workspace(
-        REFERENCE_WORKSPACE_ID, "Reference workspace", REFERENCE_NOW - timedelta(days=300),
+        REFERENCE_WORKSPACE_ID, "Reference workspace", now - timedelta(days=300),
         "#6C5BB9", None)
     for uid, role in ((seeded_user_id(1), "workspace_developer"),
                       (seeded_user_id(2), "workspace_user")):
@@ -269,7 +273,7 @@ def _seed() -> AdminDb:
             "reference", "api_key", n, length=22)
         db.api_keys[kid] = {
             "id": kid, "type": "api_key", "name": name,
-            "created_at": iso(REFERENCE_NOW - timedelta(days=200 - n)),
+            "created_at": iso(now - timedelta(days=200 - n)),
             "created_by": {"id": creator, "type": "user"},
             "partial_key_hint": f"ref-{n}...{stable_token('hint', n, length=4)}",
             "status": status, "workspace_id": workspace, "expires_at": None,
@@ -281,12 +285,26 @@ def _seed() -> AdminDb:
     return db
 
 
+def inventory(state: ReferenceState) -> dict[str, list[str]]:
+    """What clients created and is still live: invites, workspaces not archived and their
+    memberships. The seeded organization (users, keys, the reference workspace) is not counted."""
+    if not state.stores.get("admin"):
+        return {}
+    db = db_of(state)
+    live = [w["id"] for w in db.workspaces.values()
+            if w["archived_at"] is None and w["id"] != REFERENCE_WORKSPACE_ID]
+    found = {"invite": list(db.invites),
+             "workspace": live,
+             "workspace_member": [f"{w}/{u}" for (w, u) in db.members if w in live]}
+    return {kind: ids for kind, ids in found.items() if ids}
+
+
 def db_of(state: ReferenceState) -> AdminDb:
     """The organization of ``state``, seeded on first use."""
     store = state.store("admin")
     db = store.get("db")
     if db is None:
-        db = store.setdefault("db", _seed())
+        db = store.setdefault("db", _seed(store.get("now") or REFERENCE_NOW))
     assert isinstance(db, AdminDb)
     return db
 
@@ -729,7 +747,8 @@ class Window:
     next_start: datetime | None
 
 
-def report_window(query: QueryParams, *, widths: tuple[str, ...]) -> Window:
+def report_window(query: QueryParams, *, widths: tuple[str, ...],
+                  now: datetime = REFERENCE_NOW) -> Window:
     """Buckets of ``[starting_at, ending_at)`` for this page (``page`` = the next start)."""
     start = parse_time(query.get("starting_at"), "starting_at")
     if start is None:
@@ -746,7 +765,7 @@ def report_window(query: QueryParams, *, widths: tuple[str, ...]) -> Window:
     token = query.get("page")
     if token:
         first = _from_token(token)
-    last = end if end is not None else _snap(REFERENCE_NOW, width) + width
+    last = end if end is not None else _snap(now, width) + width
     buckets: list[tuple[datetime, datetime]] = []
     cursor = first
     while cursor < last and len(buckets) < limit:
@@ -785,7 +804,7 @@ def _filtered_usage(db: AdminDb, query: QueryParams) -> list[UsageRecord]:
 
 async def usage_report(request: Request, ctx: RequestContext) -> Answer:
     query = request.query_params
-    window = report_window(query, widths=tuple(BUCKETS))
+    window = report_window(query, widths=tuple(BUCKETS), now=db_of(ctx.state).now)
     groups = _group_by(query, USAGE_GROUP_BY)
     records = _filtered_usage(db_of(ctx.state), query)
     data = []
@@ -827,7 +846,7 @@ def format_cents(amount: Decimal) -> str:
 
 async def cost_report(request: Request, ctx: RequestContext) -> Answer:
     query = request.query_params
-    window = report_window(query, widths=("1d",))
+    window = report_window(query, widths=("1d",), now=db_of(ctx.state).now)
     groups = _group_by(query, COST_GROUP_BY)
     by_desc = "description" in groups
     records = db_of(ctx.state).usage
@@ -862,7 +881,7 @@ async def cost_report(request: Request, ctx: RequestContext) -> Answer:
 
 def _claude_code_records(db: AdminDb, day: date) -> list[dict[str, Any]]:
     """Deterministic per-actor records of one day inside the seeded history, else none."""
-    today = REFERENCE_NOW.date()
+    today = db.now.date()
     if not today - timedelta(days=HISTORY_DAYS) <= day <= today:
         return []
     actors: list[dict[str, Any]] = [

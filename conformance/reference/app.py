@@ -43,9 +43,11 @@ ROUTES: tuple[RouteSpec, ...] = (*messages.ROUTES, *models.ROUTES, *batches.ROUT
 class Responder:
     """Turns answers into responses: shared headers, mutants, journal."""
 
-    def __init__(self, state: ReferenceState, mutants: list[Mutant]) -> None:
+    def __init__(self, state: ReferenceState, mutants: list[Mutant],
+                 stream_delay: float = 0.0) -> None:
         self.state = state
         self.mutants = mutants
+        self.stream_delay = stream_delay
 
     def _headers(self, request_id: str, extra: dict[str, str]) -> dict[str, str]:
         return {"request-id": request_id, "anthropic-organization-id": ORGANIZATION_ID, **extra}
@@ -73,9 +75,12 @@ class Responder:
             if mutant.json is not None:
                 status, headers, body = mutant.json(endpoint, status, headers, body)
         headers = self._finish_headers(endpoint, status, headers)
-        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-        self._journal(request, endpoint, status, request_id, headers, text.encode())
-        return Response(text,
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        for mutant in self.mutants:  # the bytes too: e.g. a 204 with no body at all
+            if mutant.raw is not None:
+                status, data = mutant.raw(endpoint, status, data)
+        self._journal(request, endpoint, status, request_id, headers, data)
+        return Response(data,
                         status_code=status,
                         headers=headers, media_type="application/json")
 
@@ -88,12 +93,12 @@ class Responder:
         """Bytes as they are (file content, JSONL results): headers mutants still apply."""
         extra = {"content-type": answer.media_type, **answer.headers}
         headers = self._finish_headers(endpoint, answer.status, self._headers(request_id, extra))
-        body = answer.body
+        status, body = answer.status, answer.body
         for mutant in self.mutants:
             if mutant.raw is not None:
-                body = mutant.raw(endpoint, body)
-        self._journal(request, endpoint, answer.status, request_id, headers, body)
-        return Response(body, status_code=answer.status, headers=headers)
+                status, body = mutant.raw(endpoint, status, body)
+        self._journal(request, endpoint, status, request_id, headers, body)
+        return Response(body, status_code=status, headers=headers)
 
     def stream(self, request: Request, endpoint: str, request_id: str, answer: StreamAnswer
                ) -> Response:
@@ -110,15 +115,16 @@ class Responder:
             if mutant.wire is not None:
                 chunks = mutant.wire(chunks)
         self._journal(request, endpoint, 200, request_id, headers, b"".join(chunks))
-        return StreamingResponse(_emit(chunks), status_code=200, headers=headers,
-                                 media_type="text/event-stream; charset=utf-8")
+        return StreamingResponse(_emit(chunks, self.stream_delay), status_code=200,
+                                 headers=headers, media_type="text/event-stream; charset=utf-8")
 
 
-async def _emit(chunks: list[bytes]) -> AsyncIterator[bytes]:
-    """One chunk per event, yielding to the loop in between: a real, incremental stream."""
-    for chunk in chunks:
+async def _emit(chunks: list[bytes], delay: float = 0.0) -> AsyncIterator[bytes]:
+    """One chunk per event, yielding to the loop in between: a real, incremental stream
+    (``delay`` seconds before each event after the first: a slow one)."""
+    for number, chunk in enumerate(chunks):
+        await asyncio.sleep(delay if number else 0)
         yield chunk
-        await asyncio.sleep(0)
 
 
 def _endpoint_handler(spec: RouteSpec, config: ReferenceConfig, state: ReferenceState,
@@ -153,7 +159,10 @@ def create_app(config: ReferenceConfig | None = None) -> Starlette:
     """A fresh reference server (its own state) answering per ``config``."""
     config = config or ReferenceConfig()
     state = ReferenceState(config.seed)
-    responder = Responder(state, [MUTANTS[name] for name in config.mutants])
+    if config.now is not None:
+        state.store("admin")["now"] = config.now  # read when the organization is seeded
+    responder = Responder(state, [MUTANTS[name] for name in config.mutants],
+                          config.stream_delay)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         # Unknown routes (404) and wrong methods (405) still get the API's envelope.
@@ -186,5 +195,8 @@ def state_of(app: Starlette) -> ReferenceState:
 
 
 def inventory(app: Starlette) -> dict[str, list[str]]:
-    """Kind -> ids of every resource the app still stores (batches, files, ...), for tests."""
-    return state_of(app).inventory()
+    """Kind -> ids of every resource the app still stores (batches, files, invites, live
+    workspaces and their members...), for tests; the seeded organization is not counted."""
+    state = state_of(app)
+    found = {k: v for k, v in state.inventory().items() if k != "admin"}
+    return {**found, **admin.inventory(state)}

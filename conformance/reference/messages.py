@@ -21,6 +21,7 @@ from conformance import catalog
 from conformance.reference import generator
 from conformance.reference.auth import RequestContext, read_json
 from conformance.reference.errors import ApiError, invalid
+from conformance.reference.files import STORE as FILE_STORE
 from conformance.reference.routing import Answer, Event, JsonAnswer, RouteSpec, StreamAnswer
 
 #: Top-level request fields each endpoint accepts (api-contract.md §2 and §4).
@@ -102,7 +103,22 @@ def _range(value: Any, path: str, low: float, high: float | None, integer: bool 
 # --- content blocks -------------------------------------------------------------------------------
 
 
-def _check_image_source(source: Any, path: str) -> None:
+def _check_file_source(source: dict[str, Any], path: str, ctx: RequestContext) -> None:
+    """A ``{"type": "file"}`` source: the Files beta is required where Files is a beta, and the
+    file must exist. The real API's answer for an unknown id is not documented; 400
+    invalid_request_error naming the file is our guess (the suite accepts 400 or 404)."""
+    file_id = _string(_required(source, "file_id", f"{path}.source.file.file_id"),
+                      f"{path}.source.file.file_id")
+    missing = [b for b in catalog.betas_for(["files"], ctx.version) if b not in ctx.betas]
+    if missing:
+        raise invalid(f"{path}.source.file: file sources are a Files API beta under "
+                      f"anthropic-version {ctx.version}: send the header anthropic-beta: "
+                      f"{', '.join(missing)}")
+    if file_id not in ctx.state.store(FILE_STORE):
+        raise invalid(f"{path}.source.file.file_id: File not found: {file_id}")
+
+
+def _check_image_source(source: Any, path: str, ctx: RequestContext) -> None:
     source = _object(source, f"{path}.source")
     kind = source.get("type")
     if kind == "base64":
@@ -123,8 +139,7 @@ def _check_image_source(source: Any, path: str) -> None:
     elif kind == "url":
         _string(_required(source, "url", f"{path}.source.url.url"), f"{path}.source.url.url")
     elif kind == "file":
-        _string(_required(source, "file_id", f"{path}.source.file.file_id"),
-                f"{path}.source.file.file_id")
+        _check_file_source(source, path, ctx)
     else:
         raise invalid(f"{path}.source.type: Input tag '{kind}' found using 'type' does not match "
                       "any of the expected tags: 'base64', 'url', 'file'")
@@ -145,11 +160,13 @@ def _check_block(block: Any, path: str, role: str, ctx: RequestContext) -> None:
         if ctx.version == "2026-10-21" and role == "user" and block.get("citations"):
             raise invalid(f"{here}.citations: citations are not allowed in user text blocks")
     elif kind == "image":
-        _check_image_source(_required(block, "source", f"{here}.source"), here)
+        _check_image_source(_required(block, "source", f"{here}.source"), here, ctx)
     elif kind == "document":
         if ctx.version == "2026-10-21" and role == "assistant":
             raise invalid(f"{path}: document blocks are not allowed in assistant messages")
-        _object(_required(block, "source", f"{here}.source"), f"{here}.source")
+        source = _object(_required(block, "source", f"{here}.source"), f"{here}.source")
+        if source.get("type") == "file":
+            _check_file_source(source, here, ctx)
     elif kind == "tool_use":
         _string(_required(block, "id", f"{here}.id"), f"{here}.id")
         _string(_required(block, "name", f"{here}.name"), f"{here}.name")

@@ -14,8 +14,9 @@ Hooks get copies they may mutate freely:
   stream's headers include its ``content-type``);
 * ``wire(chunks) -> chunks`` for the framed bytes of a stream, one chunk per event: for the
   bugs no ``(event, payload)`` pair can express (data that is not JSON, a ``[DONE]`` line);
-* ``raw(endpoint, body) -> body`` for the bytes of a non-JSON answer (batch results as JSON
-  lines, file content).
+* ``raw(endpoint, status, body) -> (status, body)`` for the bytes of every non-streamed answer,
+  after serialization: JSON lines of batch results, file content, and the JSON text of a JSON
+  answer (so a mutant can answer 204 with no body at all, which no JSON body can express).
 
 ``feature`` is the suite toggle whose tests should fail; ``also`` lists toggles the catching test
 needs besides (a streamed tool test is marked ``tools`` and ``streaming``), so that
@@ -36,7 +37,7 @@ JsonHook = Callable[[str, int, dict[str, str], Any], tuple[int, dict[str, str], 
 SseHook = Callable[[list[tuple[str, dict[str, Any]]]], list[tuple[str, dict[str, Any]]]]
 HeadersHook = Callable[[str, int, dict[str, str]], dict[str, str]]
 WireHook = Callable[[list[bytes]], list[bytes]]
-RawHook = Callable[[str, bytes], bytes]
+RawHook = Callable[[str, int, bytes], tuple[int, bytes]]
 Events = list[tuple[str, dict[str, Any]]]
 
 
@@ -432,13 +433,13 @@ def _openai_batch_id(batch: dict[str, Any]) -> None:
         batch["id"] = "batch_" + batch["id"].split("_", 1)[-1]
 
 
-def _results_without_custom_id(endpoint: str, body: bytes) -> bytes:
-    if endpoint != "batches.results":
-        return body
+def _results_without_custom_id(endpoint: str, status: int, body: bytes) -> tuple[int, bytes]:
+    if endpoint != "batches.results" or status != 200:
+        return status, body
     lines = [json.loads(line) for line in body.splitlines() if line.strip()]
     for line in lines:
         line.pop("custom_id", None)
-    return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+    return status, b"".join(json.dumps(line).encode() + b"\n" for line in lines)
 
 
 def _on_files(change: Callable[[dict[str, Any]], None]) -> JsonHook:
@@ -466,6 +467,21 @@ def _openai_file_id(meta: dict[str, Any]) -> None:
 
 def _deleted_as_file(body: dict[str, Any]) -> None:
     body["type"] = "file"
+
+
+def _delete_as_204(endpoint: str, status: int, body: bytes) -> tuple[int, bytes]:
+    """A REST-minded gateway answers a successful delete with 204 and no body."""
+    if endpoint == "files.delete" and status == 200:
+        return 204, b""
+    return status, body
+
+
+def _cost_amount_number(report: dict[str, Any]) -> None:
+    """Amounts as JSON numbers (floats lose cents), not the API's decimal strings."""
+    for bucket in report.get("data") or []:
+        for row in bucket.get("results") or []:
+            if isinstance(row.get("amount"), str):
+                row["amount"] = float(row["amount"])
 
 
 def _octet_stream(meta: dict[str, Any]) -> None:
@@ -628,12 +644,18 @@ _ALL: tuple[Mutant, ...] = (
     Mutant("file-mime-octet-stream", "files", "files",
            "every file is described as application/octet-stream, whatever was uploaded",
            json=_on_files(_octet_stream)),
+    Mutant("file-delete-204", "files", "files",
+           "deleting a file answers 204 with an empty body instead of the file_deleted object",
+           raw=_delete_as_204),
     # admin
     Mutant("admin-has-more-stuck", "admin", "admin",
            "Admin API lists always say has_more true, so walking users never ends",
            json=_admin_has_more_stuck),
     Mutant("api-key-secret-leaked", "admin", "admin",
            "Admin API key objects carry the secret key itself", json=_api_keys_leaked),
+    Mutant("cost-amount-number", "admin", "admin",
+           "cost report amounts are JSON numbers instead of decimal strings",
+           json=_on_success("admin.cost_report", _cost_amount_number)),
 )
 
 #: Every mutant by name, in a stable order.

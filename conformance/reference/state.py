@@ -13,6 +13,7 @@ import itertools
 import threading
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from conformance.reference.mutants import MUTANTS
@@ -39,6 +40,13 @@ class ReferenceConfig:
     batch_seconds: float = 0.3
     #: Uploaded files are not downloadable on the real API; True lets tests compare bytes.
     downloadable_uploads: bool = False
+    #: Seconds between two SSE events of a stream (0: as fast as possible); a slow stream to
+    #: record and replay with timing.
+    stream_delay: float = 0.0
+    #: The Admin API's "now" (seeded usage history, report windows, invite times). None: the
+    #: fixed REFERENCE_NOW, so cassettes replay; ``serve``/``mutation-score`` pass the wall
+    #: clock, so a live-mode suite's reports (the days before today) find the seeded history.
+    now: datetime | None = None
 
     def __post_init__(self) -> None:
         # Accept lists from callers (CLI, settings) but keep the frozen tuple shape.

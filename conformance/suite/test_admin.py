@@ -120,13 +120,23 @@ def test_usage_report_hourly(admin_api: Api, conformance_settings: Settings) -> 
     assert len(report["data"]) <= 3
 
 
-def test_cost_report_matches_usage(admin_api: Api, conformance_settings: Settings) -> None:
+def test_cost_report_matches_usage(api: Api, admin_api: Api,
+                                   conformance_settings: Settings) -> None:
+    # A little usage of our own first: the report's checks (amounts are decimal strings...)
+    # only bite on rows. (A live API reports it later; its recent days have rows anyway.)
+    api.expect(api.call("messages.create", api.message_body("Reply with exactly: ok",
+                                                            max_tokens=8)))
     start, end = report_range(conformance_settings)
     window = {"starting_at": iso(start), "ending_at": iso(end)}
     usage = _walk_report(admin_api, "admin.usage_report.messages", {
         **window, "bucket_width": "1d", "group_by[]": ["model", "service_tier"]})
     cost = _walk_report(admin_api, "admin.cost_report", {
         **window, "group_by[]": ["description"], "limit": 2})
+    rows = sum(len(bucket["results"]) for page in cost for bucket in page["data"])
+    if not rows and conformance_settings.target_kind is TargetKind.LIVE:
+        pytest.skip(f"the organization has no cost from {iso(start)} to {iso(end)}: "
+                    "nothing to cross-check")
+    assert rows, "the cost report has no rows for days that have usage"
     raise_for_findings(cross_check_usage_cost(usage, cost),
                        "usage report x list prices vs cost report")
 

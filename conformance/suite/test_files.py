@@ -115,6 +115,22 @@ def test_file_delete_then_not_found(api: Api, resource_ledger: ResourceLedger,
 
 
 @pytest.mark.feature("errors")
+def test_message_with_deleted_file_is_an_error(api: Api, resource_ledger: ResourceLedger,
+                                               conformance_run_id: str) -> None:
+    """A message may only reference a file that exists. The API's status for a gone file is
+    not documented: 400 invalid_request_error or 404 not_found_error, with the envelope."""
+    filename, content = text_file(conformance_run_id, "deleted-ref")
+    meta = upload(api, resource_ledger, filename, content, "text/plain")
+    api.expect(api.call("files.delete", file_id=meta["id"]))
+    blocks = [{"type": "document", "source": {"type": "file", "file_id": meta["id"]}},
+              {"type": "text", "text": "Reply with exactly: read"}]
+    ex = api.create_message(messages=[{"role": "user", "content": blocks}], max_tokens=16)
+    assert ex.status in (400, 404), \
+        f"a message referencing deleted file {meta['id']} must be refused, got {ex.describe()}"
+    api.expect_error(ex, ex.status)
+
+
+@pytest.mark.feature("errors")
 def test_unknown_file_not_found(api: Api) -> None:
     api.expect_error(api.call("files.retrieve", file_id=UNKNOWN_FILE), 404)
     api.expect_error(api.call("files.delete", file_id=UNKNOWN_FILE), 404)
