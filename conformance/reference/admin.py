@@ -28,6 +28,7 @@ from starlette.requests import Request
 from conformance import catalog
 from conformance.reference.auth import RequestContext, check_version, presented_key, read_json
 from conformance.reference.errors import ApiError, invalid, not_found
+from conformance.reference.paging import id_page, parse_limit
 from conformance.reference.routing import Answer, JsonAnswer, RouteSpec, StreamAnswer
 from conformance.reference.state import (
     DEFAULT_API_KEY,
@@ -48,7 +49,6 @@ REFERENCE_KEY_ID = "apikey_01" + stable_token("reference", "api_key", 0, length=
 #: The workspace the reference key lives in.
 REFERENCE_WORKSPACE_ID = "wrkspc_01" + stable_token("reference", "workspace", 0, length=22)
 
-ID_LIST_DEFAULT, ID_LIST_MAX = 20, 1000
 #: bucket width -> (length, default limit, max limit) (api-contract.md §9).
 BUCKETS: dict[str, tuple[timedelta, int, int]] = {
     "1d": (timedelta(days=1), 7, 31),
@@ -128,20 +128,6 @@ def parse_time(raw: str | None, name: str) -> datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
-
-
-def _limit(raw: str | None, default: int, maximum: int) -> int:
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise invalid("limit: Input should be a valid integer") from exc
-    if value < 1:
-        raise invalid("limit: Input should be greater than or equal to 1")
-    if value > maximum:
-        raise invalid(f"limit: Input should be less than or equal to {maximum}")
-    return value
 
 
 def listed(query: QueryParams, name: str) -> list[str]:
@@ -405,32 +391,6 @@ def check_admin(request: Request, ctx: RequestContext) -> None:
     check_version(request, ctx)
 
 
-def id_page(items: list[dict[str, Any]], query: QueryParams, id_key: str = "id"
-            ) -> dict[str, Any]:
-    """An ID-cursor page ``{data, has_more, first_id, last_id}`` (cursors exclusive)."""
-    limit = _limit(query.get("limit"), ID_LIST_DEFAULT, ID_LIST_MAX)
-    after, before = query.get("after_id"), query.get("before_id")
-    if after and before:
-        raise invalid("after_id: cannot be combined with before_id")
-    ids = [item[id_key] for item in items]
-
-    def position(cursor: str, name: str) -> int:
-        if cursor not in ids:
-            raise invalid(f"{name}: no object with id '{cursor}'")
-        return ids.index(cursor)
-
-    if before:
-        end = position(before, "before_id")
-        start = max(0, end - limit)
-        has_more = start > 0
-    else:
-        start = position(after, "after_id") + 1 if after else 0
-        end = start + limit
-        has_more = end < len(items)
-    data = items[start:end]
-    return {"data": data, "has_more": has_more,
-            "first_id": data[0][id_key] if data else None,
-            "last_id": data[-1][id_key] if data else None}
 
 
 def _found(table: dict[str, dict[str, Any]], key: str, what: str) -> dict[str, Any]:
@@ -758,7 +718,7 @@ def report_window(query: QueryParams, *, widths: tuple[str, ...],
     if width_name not in widths:
         raise invalid(f"bucket_width: Input should be {' or '.join(map(repr, widths))}")
     width, default, maximum = BUCKETS[width_name]
-    limit = _limit(query.get("limit"), default, maximum)
+    limit = parse_limit(query.get("limit"), default, maximum)
     if end is not None and end <= start:
         raise invalid("ending_at: must be after starting_at")
     first = _snap(start, width)
@@ -934,7 +894,7 @@ async def claude_code_report(request: Request, ctx: RequestContext) -> Answer:
         day = date.fromisoformat(str(raw)[:10])
     except ValueError as exc:
         raise invalid(f"starting_at: Input should be a UTC day YYYY-MM-DD, got '{raw}'") from exc
-    limit = _limit(query.get("limit"), 20, 1000)
+    limit = parse_limit(query.get("limit"))
     token = query.get("page")
     offset = 0
     if token:

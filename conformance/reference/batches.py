@@ -25,7 +25,7 @@ from conformance.reference import messages
 from conformance.reference.auth import RequestContext, read_json
 from conformance.reference.errors import ApiError, error_body, invalid, not_found
 from conformance.reference.files import rfc3339
-from conformance.reference.models import _limit, page
+from conformance.reference.paging import id_page
 from conformance.reference.routing import Answer, JsonAnswer, RawAnswer, RouteSpec
 
 STORE = "batch"
@@ -169,28 +169,12 @@ async def retrieve(request: Request, ctx: RequestContext) -> Answer:
 
 
 async def list_batches(request: Request, ctx: RequestContext) -> Answer:
-    query = request.query_params
-    limit = _limit(query.get("limit"))
     now = time.time()
     batches = sorted(_batches(ctx).values(), key=lambda b: b.created, reverse=True)
     for b in batches:
         b.advance(now)
     items = [b.body() for b in batches]
-    ids = [b.id for b in batches]
-    after, before = query.get("after_id"), query.get("before_id")
-    if after and before:
-        raise invalid("after_id: cannot be combined with before_id")
-    for name, cursor in (("after_id", after), ("before_id", before)):
-        if cursor and cursor not in ids:
-            raise invalid(f"{name}: no message_batch with id '{cursor}'")
-    if after:
-        start = ids.index(after) + 1
-        return JsonAnswer(page(items, start, start + limit, start + limit < len(items)))
-    if before:
-        end = ids.index(before)
-        start = max(0, end - limit)
-        return JsonAnswer(page(items, start, end, start > 0))
-    return JsonAnswer(page(items, 0, limit, limit < len(items)))
+    return JsonAnswer(id_page(items, request.query_params, kind="message_batch"))
 
 
 async def cancel(request: Request, ctx: RequestContext) -> Answer:

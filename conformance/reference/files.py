@@ -19,7 +19,7 @@ from starlette.requests import Request
 from conformance import catalog, multipart
 from conformance.reference.auth import RequestContext
 from conformance.reference.errors import ApiError, invalid, not_found
-from conformance.reference.models import _limit, page
+from conformance.reference.paging import id_page, parse_limit
 from conformance.reference.routing import Answer, JsonAnswer, RawAnswer, RouteSpec
 
 STORE = "file"
@@ -132,7 +132,7 @@ def _index(items: list[dict[str, Any]], file_id: str, name: str) -> int:
 async def list_files(request: Request, ctx: RequestContext) -> Answer:
     _require_beta(ctx)
     query = request.query_params
-    limit = _limit(query.get("limit"))
+    limit = parse_limit(query.get("limit"))
     items = [f.metadata(ctx.version) for f in _newest_first(ctx)]
     if ctx.version != "2023-06-01":  # page tokens: {data, next_page}
         token = query.get("page")
@@ -145,17 +145,7 @@ async def list_files(request: Request, ctx: RequestContext) -> Answer:
         more = start + limit < len(items)
         return JsonAnswer({"data": data,
                            "next_page": PAGE_TOKEN_PREFIX + data[-1]["id"] if more else None})
-    after, before = query.get("after_id"), query.get("before_id")
-    if after and before:
-        raise invalid("after_id: cannot be combined with before_id")
-    if after:
-        start = _index(items, after, "after_id") + 1
-        return JsonAnswer(page(items, start, start + limit, start + limit < len(items)))
-    if before:
-        end = _index(items, before, "before_id")
-        start = max(0, end - limit)
-        return JsonAnswer(page(items, start, end, start > 0))
-    return JsonAnswer(page(items, 0, limit, limit < len(items)))
+    return JsonAnswer(id_page(items, query, kind="file", limit=limit))
 
 
 async def retrieve(request: Request, ctx: RequestContext) -> Answer:

@@ -12,11 +12,9 @@ from starlette.requests import Request
 
 from conformance import catalog
 from conformance.reference.auth import RequestContext
-from conformance.reference.errors import ApiError, invalid
+from conformance.reference.errors import ApiError
+from conformance.reference.paging import id_page
 from conformance.reference.routing import Answer, JsonAnswer, RouteSpec
-
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 1000
 
 
 def _supported(flag: bool) -> dict[str, bool]:
@@ -71,55 +69,20 @@ def ordered_models() -> list[catalog.Model]:
     return sorted(catalog.MODELS, key=lambda m: m.created_at, reverse=True)
 
 
-def _limit(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_LIMIT
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise invalid("limit: Input should be a valid integer") from exc
-    if value < 1:
-        raise invalid("limit: Input should be greater than or equal to 1")
-    if value > MAX_LIMIT:
-        raise invalid(f"limit: Input should be less than or equal to {MAX_LIMIT}")
-    return value
-
-
-def _position(models: list[catalog.Model], cursor: str, name: str) -> int:
-    model = catalog.find_model(cursor)
-    ids = [m.id for m in models]
-    if model is None or model.id not in ids:
-        raise invalid(f"{name}: no model with id '{cursor}'")
-    return ids.index(model.id)
-
-
-def page(items: list[dict[str, Any]], start: int, end: int, has_more: bool) -> dict[str, Any]:
-    """An ID-cursor page ``{data, has_more, first_id, last_id}`` of ``items[start:end]``."""
-    data = items[start:end]
-    return {"data": data, "has_more": has_more,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None}
-
-
 async def list_models(request: Request, ctx: RequestContext) -> Answer:
     query = request.query_params
-    limit = _limit(query.get("limit"))
-    after, before = query.get("after_id"), query.get("before_id")
-    if after and before:
-        raise invalid("after_id: cannot be combined with before_id")
     models = ordered_models()
     lifecycle = query.getlist("lifecycle[]") or query.getlist("lifecycle")
     if lifecycle and "active" not in lifecycle:
         models = []  # every catalog model is active
     items = [model_info(m, ctx.version) for m in models]
-    if after:
-        start = _position(models, after, "after_id") + 1
-        return JsonAnswer(page(items, start, start + limit, start + limit < len(items)))
-    if before:
-        end = _position(models, before, "before_id")
-        start = max(0, end - limit)
-        return JsonAnswer(page(items, start, end, start > 0))
-    return JsonAnswer(page(items, 0, limit, limit < len(items)))
+    return JsonAnswer(id_page(items, query, kind="model", resolve=_model_id))
+
+
+def _model_id(cursor: str) -> str:
+    """Cursors may name a model by alias, as GET /v1/models/{id} does."""
+    model = catalog.find_model(cursor)
+    return model.id if model else cursor
 
 
 async def retrieve_model(request: Request, ctx: RequestContext) -> Answer:
