@@ -11,3 +11,13 @@ def _pytester_ini(request: pytest.FixtureRequest) -> None:
     if "pytester" in request.fixturenames:
         pytester: pytest.Pytester = request.getfixturevalue("pytester")
         pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The project's tests must not see the developer's real settings (keys, base URL, toggles)."""
+    from conformance.settings import OPTIONS
+
+    for opt in OPTIONS:
+        if opt.env:
+            monkeypatch.delenv(opt.env, raising=False)

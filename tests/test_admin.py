@@ -19,7 +19,7 @@ from conformance.exchange import Exchange
 from conformance.reference import DEFAULT_ADMIN_API_KEY, DEFAULT_API_KEY, EmbeddedServer
 from conformance.reference.admin import REFERENCE_NOW, db_of
 from conformance.reference.app import state_of
-from conformance.settings import OPTIONS, TargetKind
+from conformance.settings import TargetKind
 from conformance.validation import validate_exchange
 
 SUITE = ("--pyargs", "conformance.suite.test_admin", "-p", "no:cacheprovider", "-rs",
@@ -27,12 +27,6 @@ SUITE = ("--pyargs", "conformance.suite.test_admin", "-p", "no:cacheprovider", "
 DAY = REFERENCE_NOW.strftime("%Y-%m-%d")
 WINDOW = {"starting_at": f"{DAY}T00:00:00Z", "ending_at": "2026-03-03T00:00:00Z"}
 
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for opt in OPTIONS:
-        if opt.env:
-            monkeypatch.delenv(opt.env, raising=False)
 
 
 @pytest.fixture(scope="module")

@@ -9,19 +9,11 @@ import pytest
 
 from conformance import catalog
 from conformance.reference import EmbeddedServer, ReferenceConfig
-from conformance.settings import OPTIONS
 
 SUITE = ("--pyargs", "conformance.suite", "-p", "no:cacheprovider",
          "-o", "asyncio_default_fixture_loop_scope=function")
 PLANTED = "sk-ant-api03-PLANTEDfakeKEY0123456789abcdef"
 
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The runs below must not see the developer's real settings."""
-    for opt in OPTIONS:
-        if opt.env:
-            monkeypatch.delenv(opt.env, raising=False)
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from conformance.exchange import Exchange
 from conformance.reference import DEFAULT_API_KEY, EmbeddedServer
 from conformance.reference.answers import ANSWERS_PATH, FORCE_STATUS_HEADER
 from conformance.reference.app import ROUTES
-from conformance.settings import OPTIONS, TargetKind
+from conformance.settings import TargetKind
 from conformance.upstream import UpstreamJournal, entry_exchange
 
 SUITE = ("--pyargs", "conformance.suite", "-p", "no:cacheprovider",
@@ -39,12 +39,6 @@ HEADERS = {"x-api-key": DEFAULT_API_KEY, "anthropic-version": catalog.DEFAULT_AP
 HELLO = {"model": catalog.DEFAULT_MODEL, "max_tokens": 16,
          "messages": [{"role": "user", "content": "Reply with exactly: hi"}]}
 
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for opt in OPTIONS:
-        if opt.env:
-            monkeypatch.delenv(opt.env, raising=False)
 
 
 @pytest.fixture(scope="module")

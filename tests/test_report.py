@@ -14,19 +14,13 @@ from conformance import cli, reference, schemas
 from conformance.reference import EmbeddedServer, ReferenceConfig
 from conformance.report import badge, collect, render
 from conformance.report.model import FindingRecord, Report, TargetKind, TestResult, Verdict
-from conformance.settings import OPTIONS, Settings
+from conformance.settings import Settings
 
 SUITE = ("--pyargs", "conformance.suite", "-p", "no:cacheprovider",
          "-o", "asyncio_default_fixture_loop_scope=function")
 RID = "req_011CFAILINGcall0000000000"
 FILES = ("report.json", "report.md", "report.html", "badge.svg")
 
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for opt in OPTIONS:
-        if opt.env:
-            monkeypatch.delenv(opt.env, raising=False)
 
 
 def sample_report() -> Report:

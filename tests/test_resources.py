@@ -32,12 +32,6 @@ V2023 = catalog.API_VERSIONS[0]
 MARKER = "conformance-20260101-abcdef"
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for opt in OPTIONS:
-        if opt.env:
-            monkeypatch.delenv(opt.env, raising=False)
-
 
 @pytest.fixture
 def server() -> Iterator[EmbeddedServer]:
