@@ -6,7 +6,7 @@ Tests name endpoints (``"messages.create"``) rather than paths, so paths live on
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from conformance import catalog
@@ -15,6 +15,9 @@ from conformance.exchange import ConformanceError, Exchange, Finding, shorten
 from conformance.runlog import RunLog
 from conformance.sse import AccumulationError, accumulate
 from conformance.validation import validate_exchange
+
+#: A bound on pages walked, so a cursor loop on a broken target cannot hang the run.
+MAX_PAGES = 50
 
 
 class _Expect:
@@ -94,6 +97,38 @@ class Api(_Expect):
 
     def create_message(self, prompt: str | None = None, **body: Any) -> Exchange:
         return self.call("messages.create", self.message_body(prompt, **body))
+
+    def walk(
+        self, endpoint: str, *, limit: int,
+        until: Callable[[list[dict[str, Any]]], bool] | None = None,
+        max_pages: int = MAX_PAGES, path_params: Mapping[str, str] | None = None,
+    ) -> list[Exchange]:
+        """Follow a list endpoint's cursors, ``expect``-ing each page; return every page.
+
+        Works for both pagination styles: ID cursors (``has_more`` + ``after_id``) and page
+        tokens (``next_page``). ``until(items so far)`` stops early; ``max_pages`` bounds a
+        target whose cursors loop, so the walk cannot hang the run.
+        """
+        pages: list[Exchange] = []
+        params: dict[str, Any] = {"limit": limit}
+        items: list[dict[str, Any]] = []
+        for _ in range(max_pages):
+            ex = self.client.request(catalog.endpoint(endpoint).method,
+                                     _path(endpoint, path_params or {}), params=params)
+            page = self.expect(ex)
+            pages.append(ex)
+            items += page.get("data") or []
+            if until is not None and until(items):
+                break
+            if "next_page" in page and "has_more" not in page:
+                if not page["next_page"]:
+                    break
+                params = {"limit": limit, "page": page["next_page"]}
+            elif page.get("has_more"):
+                params = {"limit": limit, "after_id": page["last_id"]}
+            else:
+                break
+        return pages
 
 
 class AsyncApi(_Expect):

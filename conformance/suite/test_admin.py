@@ -14,17 +14,16 @@ from typing import Any
 
 import pytest
 
-from conformance.api import Api
+from conformance.api import MAX_PAGES, Api
 from conformance.checks.admin import cross_check_usage_cost, walk_report
 from conformance.checks.models import check_pagination_walk
-from conformance.exchange import Exchange, raise_for_findings
+from conformance.exchange import raise_for_findings
 from conformance.reference.admin import REFERENCE_NOW
 from conformance.resources import ResourceLedger
 from conformance.settings import Settings, TargetKind
 
 pytestmark = pytest.mark.feature("admin")
 
-MAX_PAGES = 50  # a bound, so a cursor loop on a broken target cannot hang the run
 
 
 def iso(moment: datetime) -> str:
@@ -54,19 +53,6 @@ def _walk_report(admin_api: Api, endpoint: str, params: dict[str, Any]) -> list[
     return pages
 
 
-def _walk_ids(admin_api: Api, endpoint: str, limit: int) -> list[Exchange]:
-    pages: list[Exchange] = []
-    params: dict[str, Any] = {"limit": limit}
-    for _ in range(MAX_PAGES):
-        ex = admin_api.call(endpoint, params=params)
-        page = admin_api.expect(ex)
-        pages.append(ex)
-        if not page["has_more"]:
-            break
-        params = {"limit": limit, "after_id": page["last_id"]}
-    return pages
-
-
 # --- read only ------------------------------------------------------------------------------------
 
 
@@ -76,7 +62,7 @@ def test_organization_me(admin_api: Api) -> None:
 
 
 def test_users_list_walk_and_get(admin_api: Api) -> None:
-    pages = _walk_ids(admin_api, "admin.users.list", limit=2)
+    pages = admin_api.walk("admin.users.list", limit=2)
     raise_for_findings(check_pagination_walk(pages), "walking users with limit=2")
     first = pages[0].json["data"][0]
     got = admin_api.expect(admin_api.call("admin.users.retrieve", user_id=first["id"]))

@@ -30,7 +30,6 @@ pytestmark = pytest.mark.feature("batches")
 
 UNKNOWN_BATCH = catalog.ID_PREFIXES["batch"] + "01ConformanceNoSuchBatch00"
 BAD_MODEL = "claude-conformance-no-such-model"
-MAX_PAGES = 10
 
 
 def batch_requests(api: Api, run_id: str, tag: str, ok: int = 2, bad: int = 1
@@ -104,15 +103,9 @@ def test_batch_list_pagination(api: Api, resource_ledger: ResourceLedger,
     mine = {create_batch(api, resource_ledger,
                          batch_requests(api, conformance_run_id, f"list{i}", 1, 0))["id"]
             for i in range(2)}
-    seen: list[str] = []
-    params: dict[str, Any] = {"limit": 1}
-    for _ in range(MAX_PAGES):
-        page = api.expect(api.call("batches.list", params=params))
-        assert len(page["data"]) <= 1
-        seen += [b["id"] for b in page["data"]]
-        if mine <= set(seen) or not page["has_more"]:
-            break
-        params = {"limit": 1, "after_id": page["last_id"]}
+    pages = api.walk("batches.list", limit=1, until=lambda items: mine <= _ids(items))
+    assert all(len(p.json["data"]) <= 1 for p in pages)
+    seen = [b["id"] for p in pages for b in p.json["data"]]
     assert len(seen) == len(set(seen)), f"a batch came back twice while paging: {seen}"
     assert mine <= set(seen), f"created batches {sorted(mine - set(seen))} not listed"
 
@@ -173,3 +166,7 @@ def test_unknown_batch_not_found(api: Api) -> None:
     api.expect_error(api.call("batches.retrieve", batch_id=UNKNOWN_BATCH), 404)
     api.expect_error(api.call("batches.cancel", batch_id=UNKNOWN_BATCH), 404)
     api.expect_error(api.call("batches.delete", batch_id=UNKNOWN_BATCH), 404)
+
+
+def _ids(items: list[dict[str, Any]]) -> set[str]:
+    return {item["id"] for item in items}

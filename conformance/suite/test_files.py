@@ -22,7 +22,6 @@ from conformance.suite._data import png, text_of
 pytestmark = pytest.mark.feature("files")
 
 UNKNOWN_FILE = catalog.ID_PREFIXES["file"] + "011CConformanceNoSuchFile"
-MAX_PAGES = 10
 
 
 def upload(api: Api, ledger: ResourceLedger, filename: str, content: bytes, mime_type: str
@@ -71,22 +70,11 @@ def test_files_list_pagination(api: Api, resource_ledger: ResourceLedger,
     for name in ("page-a", "page-b"):
         filename, content = text_file(conformance_run_id, name)
         mine.add(upload(api, resource_ledger, filename, content, "text/plain")["id"])
-    seen: list[str] = []
-    params: dict[str, Any] = {"limit": 1}
-    for _ in range(MAX_PAGES):
-        page = api.expect(api.call("files.list", params=params))
-        assert len(page["data"]) <= 1
-        seen += [f["id"] for f in page["data"]]
-        if mine <= set(seen):
-            break
-        if "next_page" in page:  # 2026-10-21: page tokens
-            if not page["next_page"]:
-                break
-            params = {"limit": 1, "page": page["next_page"]}
-        else:  # 2023-06-01: ID cursors
-            if not page["has_more"]:
-                break
-            params = {"limit": 1, "after_id": page["last_id"]}
+    # 2023-06-01 pages with ID cursors, 2026-10-21 with next_page tokens: walk follows both.
+    pages = api.walk("files.list", limit=1,
+                     until=lambda items: mine <= {f["id"] for f in items})
+    assert all(len(p.json["data"]) <= 1 for p in pages)
+    seen = [f["id"] for p in pages for f in p.json["data"]]
     assert len(seen) == len(set(seen)), f"a file came back twice while paging: {seen}"
     assert mine <= set(seen), f"uploaded files {sorted(mine - set(seen))} not listed"
 

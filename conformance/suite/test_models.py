@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from conformance.api import Api
 from conformance.checks.models import check_alias_resolution, check_pagination_walk
-from conformance.exchange import Exchange, raise_for_findings
+from conformance.exchange import raise_for_findings
 
 pytestmark = pytest.mark.feature("models")
-
-MAX_PAGES = 50  # a bound, so a cursor loop on a broken target cannot hang the run
-
-
-def _walk(api: Api, limit: int) -> list[Exchange]:
-    pages: list[Exchange] = []
-    params: dict[str, Any] = {"limit": limit}
-    for _ in range(MAX_PAGES):
-        ex = api.call("models.list", params=params)
-        page = api.expect(ex)
-        pages.append(ex)
-        if not page["has_more"]:
-            break
-        params = {"limit": limit, "after_id": page["last_id"]}
-    return pages
-
 
 def test_models_list(api: Api) -> None:
     page = api.expect(api.call("models.list"))
@@ -35,7 +17,7 @@ def test_models_list(api: Api) -> None:
 
 
 def test_models_pagination(api: Api) -> None:
-    pages = _walk(api, limit=2)
+    pages = api.walk("models.list", limit=2)
     raise_for_findings(check_pagination_walk(pages), "walking /v1/models with limit=2")
     first = pages[0].json
     assert len(first["data"]) <= 2
