@@ -417,15 +417,19 @@ def _stale_counts(batch: dict[str, Any]) -> None:
         batch["request_counts"] = {**dict.fromkeys(counts, 0), "processing": total}
 
 
-def _on_batches(change: Callable[[dict[str, Any]], None]) -> JsonHook:
-    """A JSON hook applying ``change`` to every batch object in a 200 batches answer."""
+def _on_objects(family: str, kind: str, change: Callable[[dict[str, Any]], None]) -> JsonHook:
+    """A JSON hook applying ``change`` to every ``kind`` object of a 200 answer of ``family``."""
     def hook(endpoint: str, status: int, headers: dict[str, str], body: Any) -> Body:
-        if endpoint.startswith("batches.") and status == 200 and isinstance(body, dict):
+        if endpoint.startswith(f"{family}.") and status == 200 and isinstance(body, dict):
             for item in body.get("data") or [body]:
-                if isinstance(item, dict) and item.get("type") == "message_batch":
+                if isinstance(item, dict) and item.get("type") == kind:
                     change(item)
         return status, headers, body
     return hook
+
+
+def _on_batches(change: Callable[[dict[str, Any]], None]) -> JsonHook:
+    return _on_objects("batches", "message_batch", change)
 
 
 def _openai_batch_id(batch: dict[str, Any]) -> None:
@@ -443,14 +447,7 @@ def _results_without_custom_id(endpoint: str, status: int, body: bytes) -> tuple
 
 
 def _on_files(change: Callable[[dict[str, Any]], None]) -> JsonHook:
-    """A JSON hook applying ``change`` to every file object in a 200 files answer."""
-    def hook(endpoint: str, status: int, headers: dict[str, str], body: Any) -> Body:
-        if endpoint.startswith("files.") and status == 200 and isinstance(body, dict):
-            for item in body.get("data") or [body]:
-                if isinstance(item, dict) and item.get("type") == "file":
-                    change(item)
-        return status, headers, body
-    return hook
+    return _on_objects("files", "file", change)
 
 
 def _size_as_base64(meta: dict[str, Any]) -> None:
