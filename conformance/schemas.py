@@ -196,7 +196,7 @@ def validate(
             message=_message(error),
             pointer=where,
             rule=rule,
-            value=shorten(error.instance),
+            value=_FORBIDDEN if error.validator == "not" else shorten(error.instance),
             request_id=request_id,
         ))
     return findings
@@ -270,7 +270,14 @@ def _message(error: ValidationError) -> str:
         return f"{_show(got)} is not one of the allowed values"
     if keyword == "pattern":
         return f"{_show(got)} does not match the expected format"
+    if keyword == "not" and error.path:
+        # `"field": {"not": {}}` is how a schema says a field must never appear: a secret, so
+        # its value is not repeated here.
+        return f"field {str(error.path[-1])!r} must not be present (its value is withheld)"
     return shorten(error.message, 160)
+
+
+_FORBIDDEN = "<withheld>"
 
 
 def _show(value: Any) -> str:

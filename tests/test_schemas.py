@@ -365,3 +365,13 @@ def test_unknown_server_tool_result_kind_is_tolerated_and_marked() -> None:
     bad["content"][0]["content"] = {"type": "web_fetch_tool_result_error"}
     assert ("/content/0/content", "required: 'error_code'") in rules(
         schemas.validate(bad, "message.json"))
+
+
+def test_a_forbidden_secret_field_is_reported_without_its_value() -> None:
+    key = {"id": "apikey_1", "type": "api_key", "name": "n", "created_at": "2026-01-01T00:00:00Z",
+           "created_by": None, "partial_key_hint": None, "status": "active",
+           "workspace_id": None, "key": "very-secret-value"}
+    findings = schemas.validate(key, "api_key.json")
+    assert [f.pointer for f in findings] == ["/key"]
+    assert "must not be present" in findings[0].message
+    assert "very-secret-value" not in findings[0].format()
