@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from conformance import catalog
+from conformance import catalog, redact
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,8 @@ class SseEvent:
 def shorten(value: Any, limit: int = 80) -> str:
     """A one-line rendering of ``value`` cut to ``limit`` characters, secrets masked."""
     text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
-    text = catalog.SECRET_PATTERN.sub("sk-ant-***", text.replace("\n", "\\n"))
+    # Findings end up in assertion messages and reports: mask keys and this run's secrets.
+    text = redact.redact_text(text.replace("\n", "\\n"))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -162,3 +162,12 @@ async def test_async_client_retries_and_parses() -> None:
     http = httpx.AsyncClient(base_url=t.base_url, transport=httpx.MockTransport(handler))
     ex = await AsyncApiClient(t, http=http, retry=FAST).get("/v1/models")
     assert ex.status == 200 and ex.retries == 1
+
+
+def test_finding_values_never_show_the_runs_key() -> None:
+    from conformance import redact
+    from conformance.exchange import shorten
+
+    redact.register_secret("proxy-key-not-shaped-like-sk-ant-1234")
+    shown = shorten({"echo": "proxy-key-not-shaped-like-sk-ant-1234", "other": KEY})
+    assert "proxy-key-not-shaped" not in shown and KEY not in shown
