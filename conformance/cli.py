@@ -31,7 +31,8 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         # The wall clock: a suite pointed at this server asks for reports of the last days.
         config = reference.ReferenceConfig(api_keys=keys, mutants=tuple(args.mutant),
-                                           now=datetime.now(UTC))
+                                           now=datetime.now(UTC),
+                                           stream_delay=args.stream_delay)
     except ValueError as exc:
         print(f"anthropic-conformance serve: {exc}", file=sys.stderr)
         return 2
@@ -80,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a key to accept (repeatable; default: the reference key)")
     serve.add_argument("--mutant", action="append", default=[],
                        help="switch on a named contract violation (repeatable)")
+    serve.add_argument("--stream-delay", type=float, default=0.0, metavar="SECONDS",
+                       help="pause between SSE events, to serve slow streams (default 0)")
     report = sub.add_parser("report", help="re-render a saved report.json as Markdown/HTML")
     report.add_argument("file", type=Path, metavar="FILE.json")
     report.add_argument("--out", type=Path, default=None,

@@ -55,3 +55,8 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
         main(["frobnicate"])
     assert info.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_serve_rejects_a_negative_stream_delay(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--stream-delay", "-1"]) == 2
+    assert "stream delay must be 0 or more" in capsys.readouterr().err

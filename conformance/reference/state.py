@@ -58,6 +58,8 @@ class ReferenceConfig:
             raise ValueError(
                 f"unknown mutant(s): {', '.join(unknown)}; known: {', '.join(sorted(MUTANTS))}"
             )
+        if self.stream_delay < 0:
+            raise ValueError(f"stream delay must be 0 or more seconds, got {self.stream_delay}")
 
 
 def stable_token(*parts: object, length: int = 22) -> str:
