@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from conformance.api import Api, AsyncApi
 from conformance.client import ApiClient, AsyncApiClient, RetryPolicy, Target
 from conformance.reference.admin import REFERENCE_KEY_ID as REFERENCE_RENAME_KEY_ID
 from conformance.report import collect
-from conformance.resources import ADMIN_KEY, API_KEY, ResourceLedger
 from conformance.runlog import RunLog
 from conformance.settings import (
     OPTIONS,
@@ -312,21 +310,6 @@ def admin_client(
 def admin_api(admin_client: ApiClient, anthropic_model: str, pytestconfig: pytest.Config) -> Api:
     """The ``Api`` facade over the admin client, for ``/v1/organizations/...`` endpoints."""
     return Api(admin_client, anthropic_model, pytestconfig.stash[RUNLOG])
-
-
-@pytest.fixture
-def admin_ledger(admin_client: ApiClient, anthropic_client: ApiClient,
-                 conformance_session_ledger: ResourceLedger) -> Iterator[ResourceLedger]:
-    """Invites, workspaces and memberships a test created; removed (archived) after it with
-    the admin client, whatever the outcome. What that misses, the session's safety net
-    removes (it holds the admin key too)."""
-    ledger = ResourceLedger(parent=conformance_session_ledger)
-    try:
-        yield ledger
-    finally:
-        clients = {API_KEY: anthropic_client, ADMIN_KEY: admin_client}
-        for failure in ledger.teardown(clients):
-            warnings.warn(failure.format(), stacklevel=1)
 
 
 @pytest.fixture

@@ -143,9 +143,29 @@ def resource_ledger(
     try:
         yield ledger
     finally:
-        failures = ledger.teardown({API_KEY: anthropic_client})
-        request.node.stash[_ITEM_FAILURES] = failures
-        request.config.stash[FAILURES] += [(request.node.nodeid, f) for f in failures]
+        _tear_down(request, ledger, {API_KEY: anthropic_client})
+
+
+@pytest.fixture
+def admin_ledger(
+    request: pytest.FixtureRequest, admin_client: ApiClient, anthropic_client: ApiClient,
+    conformance_session_ledger: ResourceLedger,
+) -> Iterator[ResourceLedger]:
+    """Invites, workspaces and memberships a test created; removed (archived) after it with the
+    admin client, whatever the outcome. What that misses, the session's safety net removes."""
+    ledger = ResourceLedger(parent=conformance_session_ledger)
+    try:
+        yield ledger
+    finally:
+        _tear_down(request, ledger, {API_KEY: anthropic_client, ADMIN_KEY: admin_client})
+
+
+def _tear_down(request: pytest.FixtureRequest, ledger: ResourceLedger,
+               clients: dict[str, ApiClient]) -> None:
+    """Remove what ``ledger`` holds; failures go to the test's report section and the summary."""
+    failures = ledger.teardown(clients)
+    request.node.stash[_ITEM_FAILURES] = [*request.node.stash.get(_ITEM_FAILURES, []), *failures]
+    request.config.stash[FAILURES] += [(request.node.nodeid, f) for f in failures]
 
 
 @pytest.hookimpl(wrapper=True)
