@@ -16,6 +16,7 @@ import base64
 import binascii
 import gzip
 import json
+import math
 import zlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ import yaml
 from conformance import catalog
 from conformance.exchange import Exchange
 from conformance.sse import parse_sse
+from conformance.timing import TIMING_KEY
 
 # The C loader is ~10x faster on big cassettes; fall back when PyYAML was built without libyaml.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -64,6 +66,8 @@ class Interaction:
     host: str
     error: str | None
     path: str = ""
+    #: Why the interaction's recorded ``timing`` entry was ignored (None: absent or valid).
+    timing_error: str | None = None
 
 
 class _Unreadable(ValueError):
@@ -94,8 +98,54 @@ def interactions_from(data: Any, path: Path) -> list[Interaction]:
             out.append(Interaction(source, index, None, host, f"{type(exc).__name__}: {exc}",
                                    req_path))
             continue
-        out.append(Interaction(source, index, exchange, host, None, exchange.path))
+        timing_error = _apply_timing(raw, exchange)
+        out.append(Interaction(source, index, exchange, host, None, exchange.path, timing_error))
     return out
+
+
+def timing_problem(entry: Any, event_count: int) -> str | None:
+    """What is wrong with a recorded ``timing`` entry for an answer of ``event_count`` SSE events.
+
+    None when it is usable: a mapping whose ``events`` are one finite, non-negative,
+    non-decreasing offset per event, and whose optional ``headers`` offset is a non-negative
+    number. A replay paces by these offsets, so a bad one would silently mis-time a stream.
+    """
+    if not isinstance(entry, Mapping):
+        return f"timing entry is a {type(entry).__name__}, not a mapping"
+    headers = entry.get("headers")
+    if headers is not None and (not _is_offset(headers) or headers < 0):
+        return f"timing headers offset {headers!r} is not a non-negative number"
+    events = entry.get("events")
+    if not isinstance(events, list):
+        return f"timing events is a {type(events).__name__}, not a list"
+    for i, value in enumerate(events):
+        if not _is_offset(value):
+            return f"timing event offset {i} is {value!r}, not a number"
+        if value < 0:
+            return f"timing event offset {i} is negative ({value})"
+        if i and value < events[i - 1]:
+            return f"timing event offsets decrease at {i} ({events[i - 1]} -> {value})"
+    if len(events) != event_count:
+        return (f"timing has {len(events)} event offset(s) but the answer has {event_count} "
+                "SSE event(s)")
+    return None
+
+
+def _is_offset(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _apply_timing(raw: Mapping[str, Any], exchange: Exchange) -> str | None:
+    """Fill ``exchange.event_times`` from the interaction's timing entry; the problem, if any."""
+    response = raw.get("response")
+    if not isinstance(response, Mapping) or TIMING_KEY not in response:
+        return None
+    entry = response[TIMING_KEY]
+    problem = timing_problem(entry, len(exchange.events or []))
+    if problem is None and exchange.events is not None:
+        exchange.event_times = [float(v) for v in entry["events"]]
+    return problem
 
 
 def anthropic_exchanges(

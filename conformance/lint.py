@@ -44,6 +44,8 @@ DEFAULT_HOSTS: tuple[str, ...] = ("api.anthropic.com",)
 UNREADABLE = "unreadable"
 #: Check name of a validation that crashed (a bug, a schema being written): reported, not raised.
 INTERNAL = "internal-error"
+#: Check name of a malformed recorded ``timing`` entry (ignored by replays, so reported here).
+TIMING = "timing"
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
 
 # --- drift ---------------------------------------------------------------------------------------
@@ -302,6 +304,10 @@ def _lint_interaction(it: Interaction, name: str, result: LintResult,
     summary.checked += 1
     result.checked += 1
     where = f"{name}#{it.index}"
+    if it.timing_error is not None:
+        result.problems.append(Problem(name, it.index, endpoint, "/timing", "", TIMING,
+                                       f"malformed timing entry: {it.timing_error}"))
+        summary.problems += 1
     try:
         validation = validate_exchange(ex)
     except Exception as exc:  # a schema being written or a checker bug: report, never crash

@@ -19,6 +19,7 @@ from conformance.reference.admin import REFERENCE_KEY_ID as REFERENCE_RENAME_KEY
 from conformance.report import collect
 from conformance.runlog import RunLog
 from conformance.settings import (
+    CAPABILITY_NAMES,
     OPTIONS,
     ConfigError,
     RecordMode,
@@ -138,11 +139,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.section("anthropic SECRETS IN RECORDED CASSETTES: run failed", red=True)
         for hit in hits:
             terminalreporter.write_line(hit.format(), red=True)
-    caps = config.stash.get(CAPABILITIES, None)
-    if caps is not None and caps.unsupported():
+    unsupported = _unsupported(config)
+    if unsupported:
         terminalreporter.section("anthropic capabilities: not supported by the target")
-        for cap in caps.unsupported():
-            terminalreporter.write_line(f"{cap.name}: {cap.evidence()}")
+        for name, evidence in unsupported.items():
+            terminalreporter.write_line(f"{name}: {evidence}")
     log = config.stash[RUNLOG]
     if config.stash[SETTINGS].target_kind is TargetKind.LIVE and log.input_tokens:
         terminalreporter.write_line(
@@ -153,6 +154,18 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             "anthropic drift: fields, types, headers and betas the schemas do not know")
         for (where, pointer), count in sorted(log.drift.items()):
             terminalreporter.write_line(f"{where} {pointer} (seen {count}x)")
+
+
+def _unsupported(config: pytest.Config) -> dict[str, str]:
+    """Family -> evidence for what the target does not serve, in probe order: this process's
+    probe plus, under xdist, what each worker's probe found (shipped in ``workeroutput`` and
+    gathered by the report hooks; the controller runs no test, so it probes nothing itself)."""
+    found = collect.unsupported_of(config.stash.get(CAPABILITIES, None))
+    hooks = config.pluginmanager.get_plugin("anthropic-conformance-report")
+    if isinstance(hooks, collect.ReportHooks):
+        found = {**hooks.collector.unsupported, **found}
+    order = {name: i for i, name in enumerate(CAPABILITY_NAMES)}
+    return dict(sorted(found.items(), key=lambda item: order.get(item[0], len(order))))
 
 
 # --- fixtures -------------------------------------------------------------------------------------

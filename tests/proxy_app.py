@@ -3,7 +3,8 @@
 An ASGI app forwarding ``/v1/*`` to an upstream with httpx, the way a real gateway does: optional
 path prefix (``/anthropic``), optionally serving only ``/v1/messages`` (anything else gets a plain
 text 404, like a narrow proxy), optionally minting its own request-ids, and optionally altering
-answers of ``POST /v1/messages`` (to prove the pass-through checks catch a proxy bug).
+answers of one path, ``/v1/messages`` by default (to prove the pass-through checks catch a
+proxy bug).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class ProxyConfig:
     own_request_ids: bool = False
     alter_json: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     alter_events: Callable[[Events], Events] | None = None
+    alter_path: str = "/v1/messages"  # the one path whose 200 answers are altered
 
 
 def make_proxy(config: ProxyConfig) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
@@ -79,7 +81,7 @@ def make_proxy(config: ProxyConfig) -> Callable[[Scope, Receive, Send], Awaitabl
                 out = [(k, v) for k, v in out if k != b"request-id"]
                 out.append((b"request-id", f"req_proxy{next(serial):08d}".encode()))
             ctype = response.headers.get("content-type", "")
-            alter = path == "/v1/messages" and response.status_code == 200
+            alter = path == config.alter_path and response.status_code == 200
             if alter and ctype.startswith("text/event-stream") and config.alter_events:
                 raw = await response.aread()
                 events: Events = [(e.event, e.json) for e in parse_sse(raw)]
@@ -164,3 +166,16 @@ def strip_signature_events(events: Events) -> Events:
     return [(name, p) for name, p in events
             if not (name == "content_block_delta"
                     and (p.get("delta") or {}).get("type") == "signature_delta")]
+
+
+def count_one_more(body: dict[str, Any]) -> dict[str, Any]:
+    """count_tokens off by one (a gateway adding its own system prompt's tokens, say)."""
+    body["input_tokens"] += 1
+    return body
+
+
+def drop_display_name(body: dict[str, Any]) -> dict[str, Any]:
+    """Each model of a page without ``display_name`` (a gateway mapping to its own model type)."""
+    for model in body.get("data") or []:
+        model.pop("display_name", None)
+    return body

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from conformance import cli, lint
+from conformance.interactions import read_cassette
 from conformance.sse import format_sse
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -182,3 +183,54 @@ def test_every_real_response_in_the_corpus_passes() -> None:
     result = lint.lint_paths([CORPUS])
     assert result.checked > 100
     assert result.errors == [] and result.problems == [], result.format_text()
+
+
+def _timed(entry: Any) -> dict[str, Any]:
+    """A streamed interaction (6 SSE events) carrying the recorded timing ``entry``."""
+    it = interaction(sse=format_sse(stream_events()).decode(), request={**REQUEST, "stream": True})
+    it["response"]["timing"] = entry
+    return it
+
+
+def test_valid_timing_fills_event_times(tmp_path: Path) -> None:
+    offsets = [0.01, 0.02, 0.02, 0.03, 0.05, 0.05]
+    path = write(tmp_path / "timed.yaml", _timed({"headers": 0.005, "events": offsets}))
+    [it] = read_cassette(path)
+    assert it.timing_error is None and it.exchange is not None
+    assert it.exchange.event_times == offsets
+    result = lint.lint_paths([path])
+    assert result.problems == [] and result.exit_code == 0
+
+
+def test_no_timing_leaves_event_times_unset(tmp_path: Path) -> None:
+    path = write(tmp_path / "plain.yaml", _timed({"events": [0.1] * 6}))
+    doc = yaml.safe_load(path.read_text())
+    del doc["interactions"][0]["response"]["timing"]
+    path.write_text(yaml.safe_dump(doc))
+    [it] = read_cassette(path)
+    assert it.exchange is not None and it.exchange.event_times is None and it.timing_error is None
+
+
+@pytest.mark.parametrize(("entry", "words"), [
+    ({"headers": 0.0, "events": [0.1, 0.2, 0.3]}, "3 event offset(s) but the answer has 6"),
+    ({"events": [0.1, -0.2, 0.3, 0.4, 0.5, 0.6]}, "negative"),
+    ({"events": [0.1, 0.2, 0.15, 0.4, 0.5, 0.6]}, "decrease at 2"),
+    ({"events": [0.1, "soon", 0.3, 0.4, 0.5, 0.6]}, "not a number"),
+    ({"events": [0.1, True, 0.3, 0.4, 0.5, 0.6]}, "not a number"),
+    ({"headers": -1, "events": [0.1] * 6}, "headers offset"),
+    ({"events": "0.1 0.2"}, "not a list"),
+    ([0.1, 0.2], "not a mapping"),
+])
+def test_malformed_timing_is_ignored_and_reported(tmp_path: Path, entry: Any, words: str) -> None:
+    path = write(tmp_path / "bad-timing.yaml", interaction(), _timed(entry))
+    items = read_cassette(path)  # never raises
+    assert items[1].exchange is not None and items[1].exchange.event_times is None
+    assert items[1].timing_error is not None and words in items[1].timing_error
+    result = lint.lint_paths([path])
+    assert result.exit_code == 1
+    [problem] = result.problems
+    assert (problem.check, problem.index, problem.pointer) == (lint.TIMING, 1, "/timing")
+    line = problem.format()
+    assert line.startswith(f"{path}#1: messages.create /timing: [timing] malformed timing entry")
+    assert words in line
+    assert result.summary["messages.create"].problems == 1

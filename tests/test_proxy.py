@@ -13,8 +13,10 @@ import httpx
 import pytest
 from proxy_app import (
     ProxyConfig,
+    count_one_more,
     drop_cache_fields_events,
     drop_cache_fields_json,
+    drop_display_name,
     make_proxy,
     rewrite_tool_id_events,
     rewrite_tool_id_json,
@@ -199,6 +201,23 @@ def test_compare_names_the_difference_readably() -> None:
     assert "(missing)" in found[passthrough.USAGE]
 
 
+def test_compare_whole_bodies_that_are_not_messages() -> None:
+    def answer(body: str) -> Exchange:
+        return Exchange("GET", "/v1/models", 200, {"content-type": "application/json"},
+                        body.encode())
+
+    page = '{"data":[{"type":"model","id":"m","display_name":"M"}],"has_more":false}'
+    assert passthrough.compare(answer(page), answer(page)) == []
+    found = passthrough.compare(answer(page.replace(',"display_name":"M"', "")), answer(page))
+    assert [(f.check, f.pointer) for f in found] == [
+        (passthrough.BODY, "/data/0/display_name")], found
+    assert "list page differs" in found[0].message and "(missing)" in found[0].message
+    counted = passthrough.compare(answer('{"input_tokens":8}'), answer('{"input_tokens":7}'))
+    assert [f.pointer for f in counted] == ["/input_tokens"]
+    assert "token count differs" in counted[0].message and "proxy: 8; upstream: 7" in counted[
+        0].message
+
+
 # --- the suite through a proxy --------------------------------------------------------------------
 
 
@@ -209,7 +228,8 @@ def test_suite_through_a_faithful_proxy_passes(pytester: pytest.Pytester, proxy:
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) >= 35 and not outcomes.get("failed"), outcomes
     for name in ("test_json_text", "test_streaming_tool_use", "test_streaming_thinking",
-                 "test_rate_limit", "test_error?unknown-model?"):
+                 "test_rate_limit", "test_error?unknown-model?", "test_token_count",
+                 "test_model_list", "test_model_retrieve", "test_model_not_found"):
         result.stdout.fnmatch_lines([f"*test_passthrough.py::{name} PASSED*"])
     result.stdout.fnmatch_lines(["*test_headers.py::test_anthropic_beta_forwarded PASSED*",
                                  "*test_headers.py::test_retry_after_on_429 PASSED*"])
@@ -218,9 +238,14 @@ def test_suite_through_a_faithful_proxy_passes(pytester: pytest.Pytester, proxy:
 def test_passthrough_found_by_marker_when_the_proxy_mints_request_ids(
         pytester: pytest.Pytester, proxy: ProxyFactory, upstream: EmbeddedServer) -> None:
     result = _run(pytester, proxy(prefix="", own_request_ids=True), "-k", "test_passthrough",
-                  upstream_url=upstream.url)
+                  "-rs", "-v", upstream_url=upstream.url)
     assert result.ret == 0, result.stdout.str()
-    assert result.parseoutcomes().get("passed", 0) >= 9
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) >= 10 and outcomes.get("skipped") == 3, outcomes
+    result.stdout.fnmatch_lines(["*test_passthrough.py::test_token_count PASSED*"])
+    # models calls are GETs: no body marker, and the proxy's request-ids are its own
+    result.stdout.fnmatch_lines(["*GET /v1/models* carries no body to mark, and the proxy's "
+                                 "request-id 'req_proxy*' is not one the upstream sent*"])
 
 
 def test_narrow_proxy_skips_what_it_does_not_serve(pytester: pytest.Pytester,
@@ -268,3 +293,35 @@ def test_an_altering_proxy_fails_the_passthrough_checks(
                   upstream_url=upstream.url)
     assert result.parseoutcomes().get("failed", 0) >= 1, result.stdout.str()
     result.stdout.fnmatch_lines([f"*[[]{check}[]] /*differs from what the upstream sent*"])
+
+
+@pytest.mark.parametrize(("alteration", "line"), [
+    ({"alter_path": "/v1/messages/count_tokens", "alter_json": count_one_more},
+     "*[[]passthrough-body[]] /input_tokens*token count differs*"),
+    ({"alter_path": "/v1/models", "alter_json": drop_display_name},
+     "*[[]passthrough-body[]] /data/0/display_name*list page differs*(missing)*"),
+], ids=["count-tokens-plus-one", "model-field-dropped"])
+def test_an_altering_proxy_fails_the_passthrough_checks_of_other_families(
+        pytester: pytest.Pytester, proxy: ProxyFactory, upstream: EmbeddedServer,
+        alteration: dict[str, Any], line: str) -> None:
+    result = _run(pytester, proxy(**alteration), "-k",
+                  "test_passthrough and (test_token_count or test_model_)",
+                  upstream_url=upstream.url)
+    assert result.parseoutcomes().get("failed", 0) == 1, result.stdout.str()
+    result.stdout.fnmatch_lines([line])
+
+
+def test_narrow_proxy_summary_under_xdist_is_printed_once(pytester: pytest.Pytester,
+                                                          proxy: ProxyFactory) -> None:
+    """Each xdist worker probes on its own; the controller prints what they found, once."""
+    result = _run(pytester, proxy(only_messages=True), "-n", "2",
+                  "-k", "test_basic_message or test_models_list or test_count_tokens")
+    assert result.ret == 0, result.stdout.str()
+    out = result.stdout.str()
+    assert out.count("anthropic capabilities: not supported by the target") == 1, out
+    result.stdout.fnmatch_lines([
+        "*anthropic capabilities: not supported by the target*",
+        "count_tokens: POST /v1/messages/count_tokens -> 404*404 page not found*",
+        "models: GET /v1/models -> 404*",
+    ])
+    assert out.count("models: GET /v1/models -> 404") == 1, out

@@ -133,3 +133,16 @@ def test_older_api_version(server: EmbeddedServer) -> None:
     raw = client.models.with_raw_response.retrieve(MODEL)
     assert "lifecycle" not in raw.http_response.json()
     assert_schema_valid(raw.http_response.json(), "model_info.json")
+
+
+def test_prefill_continues_and_trailing_whitespace_is_rejected(client: anthropic.Anthropic
+                                                               ) -> None:
+    prompt: Any = [{"role": "user", "content": "Reply with exactly: one two three four"},
+                   {"role": "assistant", "content": "one two"}]
+    message = client.messages.create(model=MODEL, max_tokens=16, messages=prompt)
+    assert message.content[0].type == "text" and message.content[0].text == " three four"
+    with client.messages.stream(model=MODEL, max_tokens=16, messages=prompt) as stream:
+        assert stream.get_final_text() == " three four"
+    prompt[1]["content"] = "one two "
+    with pytest.raises(anthropic.BadRequestError, match="trailing whitespace"):
+        client.messages.create(model=MODEL, max_tokens=16, messages=prompt)

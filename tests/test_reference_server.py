@@ -90,6 +90,12 @@ def body(text: str = "Hello there", **extra: Any) -> dict[str, Any]:
             "messages": [{"role": "user", "content": text}], **extra}
 
 
+def prefilled(user: str, prefill: Any, **extra: Any) -> dict[str, Any]:
+    """A body whose final assistant message is a prefill the answer must continue."""
+    return {**body(user, **extra), "messages": [{"role": "user", "content": user},
+                                                {"role": "assistant", "content": prefill}]}
+
+
 @pytest.fixture
 def app() -> Starlette:
     return create_app()
@@ -447,6 +453,7 @@ def test_extended_thinking_opens_the_reply(app: Starlette) -> None:
     body("Weather? get_weather", tools=[WEATHER_TOOL], tool_choice={"type": "auto"},
          system=[{"type": "text", "text": "Be brief."}]),
     with_content(IMAGE, {"type": "text", "text": "Describe"}),
+    prefilled("Reply with exactly: one two three four", "one two"),
 ])
 def test_count_tokens_equals_billed_input(app: Starlette, payload: dict[str, Any]) -> None:
     billed = create(app, payload)["usage"]["input_tokens"]
@@ -594,3 +601,58 @@ def test_faithful_app_passes_what_the_mutants_break(app: Starlette) -> None:
     assert page["last_id"] == page["data"][-1]["id"]
     assert set(call(app, "POST", "/v1/messages", json_body={}).json()) == {
         "type", "error", "request_id"}
+
+
+# --- prefill --------------------------------------------------------------------------------------
+
+
+def test_prefill_is_continued_not_repeated(app: Starlette) -> None:
+    payload = prefilled("Reply with exactly: one two three four", "one two")
+    message = create(app, payload)
+    assert message["content"] == [{"type": "text", "text": " three four"}]
+    assert message["usage"]["output_tokens"] == 2  # three four
+    # the prefill is part of the input: billed like any other message
+    plain = create(app, body("Reply with exactly: one two three four"))
+    assert message["usage"]["input_tokens"] == plain["usage"]["input_tokens"] + 4 + 2
+
+
+def test_prefill_as_blocks_and_json_brace(app: Starlette) -> None:
+    payload = prefilled('Reply with exactly: {"ok": true}', [{"type": "text", "text": "{"}])
+    text = text_of(create(app, payload))
+    assert not text.startswith("{")
+    assert json.loads("{" + text) == {"ok": True}
+
+
+def test_prefill_without_instruction_is_a_deterministic_continuation(app: Starlette) -> None:
+    payload = prefilled("Tell me something.", "Well,")
+    first, second = create(app, payload), create(create_app(), payload)
+    assert strip_ids(first) == strip_ids(second)
+    text = text_of(first)
+    assert text.startswith(" ") and text.strip() and not text.startswith(" Well,")
+
+
+def test_prefill_holding_the_whole_answer_adds_nothing(app: Starlette) -> None:
+    message = create(app, prefilled("Reply with exactly: done", "done"))
+    assert message["content"] == [] and message["stop_reason"] == "end_turn"
+
+
+def test_prefill_streams_the_same_continuation(app: Starlette) -> None:
+    payload = prefilled("Reply with exactly: alpha beta gamma delta", "alpha")
+    folded = accumulate(parse_sse(stream(app, payload).content))
+    assert text_of(folded) == " beta gamma delta"
+    assert strip_ids(folded) == strip_ids(create(app, payload))
+
+
+@pytest.mark.parametrize("prefill", ["one two ", "one\n", [{"type": "text", "text": "x\t"}]])
+def test_prefill_with_trailing_whitespace_is_400(app: Starlette, prefill: Any) -> None:
+    response = call(app, "POST", "/v1/messages", json_body=prefilled("Hi", prefill))
+    payload = assert_error(response, 400)
+    assert payload["error"]["message"] == (
+        "messages: final assistant content cannot end with trailing whitespace")
+
+
+def test_earlier_assistant_turns_may_end_with_whitespace(app: Starlette) -> None:
+    payload = body(messages=[{"role": "user", "content": "Hi"},
+                             {"role": "assistant", "content": "Hello "},
+                             {"role": "user", "content": "Reply with exactly: ok"}])
+    assert text_of(create(app, payload)) == "ok"

@@ -6,7 +6,8 @@ Unlike the per-answer checks of ``checks.CHECKS`` they need both sides, so they 
 registered there; ``compare`` runs them all. JSON is compared as data (key order and whitespace
 may change in a proxy), everything else must be equal: content blocks, tool_use ids and inputs,
 thinking text and signatures, stop fields, usage with its cache fields, every SSE event in order,
-status, error type and the headers that matter (content type, retry-after).
+status, error type and the headers that matter (content type, retry-after). Answers that are
+not messages (count_tokens' token count, a model, a page of models) are compared whole.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ THINKING = "passthrough-thinking"
 STOP_REASON = "passthrough-stop-reason"
 USAGE = "passthrough-usage"
 EVENTS = "passthrough-events"
+BODY = "passthrough-body"
 
 PassthroughCheck = Callable[[Exchange, Exchange], list[Finding]]
 
@@ -253,14 +255,43 @@ def check_events(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     return out
 
 
+def _kind_of_body(body: dict[str, Any]) -> str:
+    """What a non-message answer is, in words, for the finding's message."""
+    if body.get("type") == "model":
+        return "model"
+    if isinstance(body.get("data"), list):
+        return "list page"
+    if "input_tokens" in body:
+        return "token count"
+    return "body"
+
+
+def check_body(proxy: Exchange, upstream: Exchange) -> list[Finding]:
+    """A successful JSON answer that is not a message (count_tokens' ``input_tokens``, a model,
+    a page of models) reaches the client whole: every field, same values, nothing added.
+
+    Messages have their own, finer checks above; errors ``check_error``; streams ``check_events``.
+    """
+    if upstream.status >= 400 or proxy.status != upstream.status:
+        return []
+    if upstream.events is not None or proxy.events is not None:
+        return []
+    theirs = upstream.json
+    if not isinstance(theirs, dict) or theirs.get("type") == "message":
+        return []
+    mine = proxy.json
+    return _findings(BODY, _kind_of_body(theirs), proxy, upstream,
+                     diff(mine if mine is not None else _MISSING, theirs))
+
+
 PASSTHROUGH_CHECKS: tuple[PassthroughCheck, ...] = (
     check_status, check_error, check_headers, check_events, check_content_blocks,
-    check_tool_use, check_thinking, check_stop_reason, check_usage,
+    check_tool_use, check_thinking, check_stop_reason, check_usage, check_body,
 )
 
 #: Every check name a pass-through Finding can carry.
 CHECK_NAMES: tuple[str, ...] = (STATUS, ERROR, HEADERS, EVENTS, CONTENT, TOOL_USE, THINKING,
-                                STOP_REASON, USAGE)
+                                STOP_REASON, USAGE, BODY)
 
 
 def compare(proxy: Exchange, upstream: Exchange) -> list[Finding]:

@@ -5,7 +5,8 @@ a suite run against the reference server is reproducible and cassettes can be re
 identically. Replies follow a few plain instructions so the same suite prompt works on a real
 model too: ``Reply with exactly: <text>`` yields exactly that text, naming a tool under
 ``tool_choice: auto`` calls it, a ``tool_result`` gets quoted back, enabled extended thinking
-opens the reply with a short thinking block.
+opens the reply with a short thinking block, and a final assistant message (a prefill) is
+continued rather than repeated.
 
 Token counts use one rule everywhere (``\\w+`` runs and single punctuation marks), which makes
 ``count_tokens`` equal the billed ``input_tokens`` and ``output_tokens`` equal the tokens of the
@@ -125,6 +126,37 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
 def last_user_blocks(body: dict[str, Any]) -> list[dict[str, Any]]:
     users = [m for m in body.get("messages") or [] if m.get("role") == "user"]
     return _blocks(users[-1].get("content")) if users else []
+
+
+def prefill_text(body: dict[str, Any]) -> str:
+    """The text of a final ``assistant`` message (a "prefill"), or "" when there is none.
+
+    The API continues such a message instead of starting a new turn: the answer holds only what
+    comes after the prefill.
+    """
+    messages = body.get("messages") or []
+    if not messages or messages[-1].get("role") != "assistant":
+        return ""
+    return "".join(str(b.get("text", "")) for b in _blocks(messages[-1].get("content"))
+                   if b.get("type") == "text")
+
+
+def continue_prefill(answer: str, prefill: str, seed: str, body: dict[str, Any]) -> str:
+    """What follows ``prefill`` when the whole answer would be ``answer``.
+
+    When the answer starts with the prefill (verbatim, or token by token with other spacing),
+    the rest of it; otherwise a deterministic sentence after a space, so prefill + continuation
+    always reads as one text.
+    """
+    if not prefill:
+        return answer
+    if answer.startswith(prefill):
+        return answer[len(prefill):]
+    wanted = tokens(prefill)
+    found = list(_TOKEN.finditer(answer))
+    if wanted and [m.group(0) for m in found[:len(wanted)]] == wanted:
+        return answer[found[len(wanted) - 1].end():]
+    return " " + _sentence(seed, body)
 
 
 def last_user_text(body: dict[str, Any]) -> str:
@@ -265,7 +297,9 @@ def generate(body: dict[str, Any], seed: str, tool_id: Callable[[int], str]) -> 
         answer = _answer_text(body, seed, text)
         if tool is not None and exact_instruction(text) is None:
             answer = f"I'll use the {tool['name']} tool."
-        planned.append({"type": "text", "text": answer})
+        answer = continue_prefill(answer, prefill_text(body), seed, body)
+        if answer:  # a prefill that already holds the whole answer leaves nothing to add
+            planned.append({"type": "text", "text": answer})
     if tool is not None:
         names = {str(t.get("name")) for t in _custom_tools(body)}
         word = prompt_word(text, names)
@@ -286,7 +320,8 @@ def _thinking_block(body: dict[str, Any], seed: str, text: str) -> dict[str, Any
 
 def _fit(planned: list[dict[str, Any]], max_tokens: int, stops: list[str]) -> Reply:
     """Apply stop sequences and the max_tokens budget to the planned blocks."""
-    reply = Reply(stop_reason="tool_use" if planned[-1]["type"] == "tool_use" else "end_turn")
+    last = planned[-1]["type"] if planned else None
+    reply = Reply(stop_reason="tool_use" if last == "tool_use" else "end_turn")
     used = 0
     for block in planned:
         if block["type"] == "tool_use":

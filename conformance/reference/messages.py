@@ -212,7 +212,16 @@ def _check_messages(body: dict[str, Any], ctx: RequestContext) -> None:
                 _check_block(block, f"{path}.content.{j}", role, ctx)
         else:
             raise invalid(f"{path}.content: Input should be a valid string or list")
+        if last_assistant and _ends_with_whitespace(content):
+            raise invalid("messages: final assistant content cannot end with trailing whitespace")
     _check_tool_pairing(messages)
+
+
+def _ends_with_whitespace(content: Any) -> bool:
+    """A prefill (final assistant text) the API refuses: its last text ends in whitespace."""
+    if isinstance(content, list):
+        content = content[-1].get("text") if content and content[-1].get("type") == "text" else ""
+    return isinstance(content, str) and content != content.rstrip()
 
 
 def _blocks_of(message: dict[str, Any], kind: str) -> list[dict[str, Any]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conformance.api import Api
@@ -32,6 +34,18 @@ def test_multi_turn(api: Api) -> None:
     ]
     message = api.expect(api.create_message(messages=messages))
     assert text_of(message).strip()
+
+
+def test_prefill_is_continued(api: Api) -> None:
+    # A final assistant message is a prefill: the answer continues it and does not repeat it.
+    messages = [
+        {"role": "user", "content": 'Reply with exactly: {"ok": true}'},
+        {"role": "assistant", "content": "{"},
+    ]
+    message = api.expect(api.create_message(messages=messages, max_tokens=20))
+    text = text_of(message)
+    assert not text.lstrip().startswith("{"), f"the prefill was repeated: {text!r}"
+    assert json.loads("{" + text) == {"ok": True}, f"prefill + answer is not the JSON: {text!r}"
 
 
 def test_stop_sequence(api: Api) -> None:

@@ -5,7 +5,9 @@ by ``--anthropic-upstream-url``: the suite reads that server's record of each an
 content blocks, tool_use ids and inputs, thinking signatures, stop fields, usage (cache fields
 and message_start's included), every SSE event in order, statuses, error types and retry-after.
 Each request carries a unique ``metadata.user_id`` so its upstream answer is found even when the
-proxy mints its own request-ids.
+proxy mints its own request-ids (count_tokens takes no metadata: there the marker rides in a
+tool's ``input_schema.examples``). GET requests (models) carry no body, hence no marker: they are
+found by the request-id alone, and skipped when the proxy replaces the upstream's.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from conformance.exchange import Exchange, raise_for_findings
 from conformance.reference.answers import FORCE_STATUS_HEADER
 from conformance.settings import Settings, TargetKind
 from conformance.suite._data import WEATHER_PROMPT, WEATHER_TOOL
-from conformance.upstream import UpstreamJournal, new_marker
+from conformance.upstream import UpstreamJournal, UpstreamLookupError, new_marker
 
 pytestmark = pytest.mark.feature("messages")
 
@@ -139,3 +141,60 @@ def test_rate_limit(api: Api, upstream: UpstreamJournal) -> None:
                     "can be provoked at the upstream; nothing to compare")
     _faithful(upstream, ex, marker)
     api.expect_error(ex, 429)
+
+
+# --- other families: count_tokens, models, a models error ----------------------------------------
+
+
+def _marker_tool(marker: str) -> dict[str, Any]:
+    """A tool that only carries ``marker``: count_tokens rejects ``metadata``, and the upstream
+    reads the marker from any ``"user_id": "…"`` pair in the body (here a schema example)."""
+    return {"name": "conformance_marker", "description": "Never called: a request marker.",
+            "input_schema": {"type": "object", "properties": {"user_id": {"type": "string"}},
+                             "examples": [{"user_id": marker}]}}
+
+
+def _faithful_by_request_id(upstream: UpstreamJournal, exchange: Exchange) -> Exchange:
+    """``_faithful`` for a bodiless request: found by request-id only, else skipped."""
+    try:
+        sent = upstream.answer_for(exchange)
+    except UpstreamLookupError:
+        pytest.skip(f"{exchange.method} {exchange.path} carries no body to mark, and the "
+                    f"proxy's request-id {exchange.request_id!r} is not one the upstream sent "
+                    "(the proxy mints its own request-ids, or did not forward the request): its "
+                    "upstream answer cannot be found, so there is nothing to compare")
+    raise_for_findings(passthrough.compare(exchange, sent),
+                       f"{exchange.describe()} compared with upstream {sent.describe()}")
+    return sent
+
+
+@pytest.mark.feature("count_tokens")
+def test_token_count(api: Api, upstream: UpstreamJournal) -> None:
+    marker = new_marker()
+    body = api.message_body("Reply with exactly: counted through", tools=[_marker_tool(marker)])
+    body.pop("max_tokens")
+    ex = api.call("messages.count_tokens", body)
+    sent = _faithful(upstream, ex, marker)
+    assert api.expect(ex)["input_tokens"] == sent.json["input_tokens"]
+
+
+@pytest.mark.feature("models")
+def test_model_list(api: Api, upstream: UpstreamJournal) -> None:
+    ex = api.call("models.list", params={"limit": 3})
+    _faithful_by_request_id(upstream, ex)
+    assert api.expect(ex)["data"]
+
+
+@pytest.mark.feature("models")
+def test_model_retrieve(api: Api, upstream: UpstreamJournal) -> None:
+    ex = api.call("models.retrieve", model_id=api.model)
+    _faithful_by_request_id(upstream, ex)
+    assert api.expect(ex)["type"] == "model"
+
+
+@pytest.mark.feature("models")
+def test_model_not_found(api: Api, upstream: UpstreamJournal) -> None:
+    """An error of another family: status and error envelope passed through."""
+    ex = api.call("models.retrieve", model_id="claude-does-not-exist")
+    _faithful_by_request_id(upstream, ex)
+    api.expect_error(ex, 404)
