@@ -34,14 +34,10 @@ from conformance.timing import TIMING_KEY
 # The C loader is ~10x faster on big cassettes; fall back when PyYAML was built without libyaml.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-#: Paths that belong to the Anthropic API, used when the caller does not filter by host.
-API_PATH_PREFIXES: tuple[str, ...] = (
-    "/v1/messages",
-    "/v1/models",
-    "/v1/files",
-    "/v1/organizations",
-    "/v1/experimental",
-)
+#: Paths that belong to the Anthropic API, used when the caller does not filter by host: the
+#: first two segments of every catalog endpoint (/v1/messages, /v1/models, /v1/files, ...).
+API_PATH_PREFIXES: tuple[str, ...] = tuple(sorted(
+    {"/".join(e.path.split("/")[:3]) for e in catalog.ENDPOINTS}))
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _REDACTED = "<redacted>"

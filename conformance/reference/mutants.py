@@ -263,7 +263,7 @@ def _version_not_enforced(endpoint: str, status: int, headers: dict[str, str], b
     rid = headers.get("request-id", "req_0")
     return 200, headers, {
         "id": "msg_" + rid.removeprefix("req_"), "type": "message", "role": "assistant",
-        "model": "claude-haiku-4-5-20251001", "content": [{"type": "text", "text": "Hello."}],
+        "model": catalog.CHEAPEST_MODEL.id, "content": [{"type": "text", "text": "Hello."}],
         "stop_reason": "end_turn", "stop_sequence": None,
         "usage": {"input_tokens": 8, "output_tokens": 3},
     }
