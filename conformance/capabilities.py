@@ -14,6 +14,13 @@ generation, or a one-item list page) and whose answer tells "served" from "not s
 * not served: 404 or 405 (with or without an envelope: the route is missing upstream or in the
   proxy), or 501 Not Implemented.
 
+A probe that gets no answer at all says nothing about its family (it counts as served), but when
+*no* probe is answered (the target is down or silent), or every answer is a "not served" one (a
+wrong base URL: an HTML 404 for everything), the run cannot tell anything: ``Capabilities.fatal``
+then says why, and the plugin ends the session once with that message instead of skipping every
+test (a green run) or retrying every test against nothing (hours). Probes use the run's timeout
+and retries, and stop at the first probe that gets no answer while none was answered yet.
+
 The embedded reference server serves everything and replay has no target, so neither is probed
 (``assumed``). The plugin keeps the result in ``config.stash[conformance.plugin.CAPABILITIES]``;
 ``Capabilities.as_dict()`` is its JSON form for reports.
@@ -73,6 +80,7 @@ class Capability:
     body: str = ""  # shortened
     request_id: str | None = None
     detail: str = ""
+    unreached: bool = False  # the probe got no answer at all (TargetUnreachable)
 
     def evidence(self) -> str:
         """``GET /v1/models -> 404 (request-id req_…): detail; body: …`` for messages."""
@@ -95,6 +103,9 @@ class Capabilities:
     by_name: Mapping[str, Capability] = field(default_factory=dict)
     probed: bool = False
     note: str = ""
+    #: Why the run cannot go on against this target (nothing answered, nothing looks like the
+    #: API, probing itself failed); empty when it can. The plugin ends the session with it.
+    fatal: str = ""
 
     def supported(self, name: str) -> bool:
         """Unknown names count as supported: only evidence can make a family "not supported"."""
@@ -146,10 +157,20 @@ def _capability(probe: Probe, exchange: Exchange) -> Capability:
 
 
 def probe_client(client: ApiClient, probes: Iterable[Probe] = PROBES) -> Capabilities:
-    """Run every probe through ``client`` (its target, key and version)."""
+    """Run every probe through ``client`` (its target, key and version).
+
+    Once a probe got no answer while none was answered before, the rest are not sent: each would
+    cost the client's full retries for the same cause, and the verdict (``fatal``) is already set.
+    """
     version = client.target.api_version
     found: dict[str, Capability] = {}
+    unreached = ""
     for probe in probes:
+        if unreached:
+            found[probe.name] = Capability(
+                probe.name, True, probe.describe(), unreached=True,
+                detail=f"not sent: an earlier probe got no answer ({unreached})")
+            continue
         ep = catalog.endpoint(probe.endpoint)
         betas = catalog.betas_for([probe.beta], version) if probe.beta else []
         headers = {"anthropic-beta": ",".join(betas)} if betas else None
@@ -158,16 +179,64 @@ def probe_client(client: ApiClient, probes: Iterable[Probe] = PROBES) -> Capabil
                                       headers=headers)
         except TargetUnreachable as exc:
             # No answer says nothing about the family: let its tests run and report the error.
-            found[probe.name] = Capability(probe.name, True, probe.describe(),
+            found[probe.name] = Capability(probe.name, True, probe.describe(), unreached=True,
                                            detail=f"no answer to the probe ({exc})")
+            if not any(not c.unreached for c in found.values()):
+                unreached = str(exc)
+            continue
+        except AssertionError as exc:  # UnreadableAnswer: it answered; the tests will judge it
+            found[probe.name] = Capability(probe.name, True, probe.describe(),
+                                           detail=f"the probe's answer cannot be read ({exc})")
             continue
         found[probe.name] = _capability(probe, exchange)
-    return Capabilities(found, probed=True, note=f"probed {client.target.base_url}")
+    base_url = client.target.base_url
+    return Capabilities(found, probed=True, note=f"probed {base_url}",
+                        fatal=fatal_reason(base_url, found.values()))
 
 
-def probe_target(target: Target, *, timeout: float = 15.0) -> Capabilities:
-    """Probe ``target`` with a short-lived client (few retries: probes must be quick)."""
-    client = ApiClient(target, retry=RetryPolicy(max_retries=2, deadline=20.0), timeout=timeout)
+def fatal_reason(base_url: str, found: Iterable[Capability]) -> str:
+    """Why nothing can be learnt from the target, from its probes' verdicts; "" if something can.
+
+    * no probe answered at all: the target is down, unreachable or silent;
+    * every answered probe says "not served" (404/405/501) and none says served: whatever is at
+      the base URL is not the Anthropic API (typically a wrong path prefix). A narrow proxy
+      that serves only ``/v1/messages`` answers the messages probe, so it is not caught here.
+    """
+    caps = list(found)
+    if not caps:
+        return ""
+    answered = [c for c in caps if not c.unreached]
+    if not answered:
+        cause = next((c.detail for c in caps if c.detail.startswith("no answer")), caps[0].detail)
+        return (f"the target at {base_url} did not answer any capability probe, so every test "
+                f"would fail the same way after its retries: {cause}")
+    if any(c.supported for c in answered):
+        return ""
+    statuses = sorted({c.status for c in answered if c.status is not None})
+    enveloped = any("an Anthropic error envelope" in c.detail and "no Anthropic" not in c.detail
+                    for c in answered)
+    shape = "with" if enveloped else "without"
+    got = "/".join(str(s) for s in statuses) or "no usable answer"
+    example = answered[0].evidence()
+    return (f"nothing at {base_url} answers like the Anthropic API (every probe got {got} "
+            f"{shape} an Anthropic error envelope): is the base URL right "
+            f"(--anthropic-base-url / ANTHROPIC_BASE_URL)? For example {example}")
+
+
+def failed(base_url: str, exc: BaseException) -> Capabilities:
+    """What is stored when probing itself raised: kept, so it is not re-run for every test,
+    and ``fatal``, so the session ends once with the cause."""
+    return Capabilities({}, probed=True, note=f"probing {base_url} failed",
+                        fatal=f"probing the capabilities of the target at {base_url} failed: "
+                              f"{type(exc).__name__}: {exc}")
+
+
+def probe_target(target: Target, *, timeout: float = 15.0,
+                 retry: RetryPolicy | None = None) -> Capabilities:
+    """Probe ``target`` with a short-lived client (by default few retries: probes must be quick;
+    a run passes its own ``--anthropic-max-retries`` / ``--anthropic-timeout``)."""
+    policy = retry or RetryPolicy(max_retries=2, deadline=20.0)
+    client = ApiClient(target, retry=policy, timeout=timeout)
     try:
         return probe_client(client)
     finally:
@@ -185,7 +254,8 @@ def for_settings(settings: Settings) -> Capabilities:
         return assumed("no API key for the live target")
     target = Target.from_settings(settings, settings.live_url,
                                   settings.api_key.get_secret_value())
-    return probe_target(target, timeout=min(settings.timeout, 15.0))
+    return probe_target(target, timeout=settings.timeout,
+                        retry=RetryPolicy(settings.max_retries, settings.retry_deadline))
 
 
 def needed(features: Iterable[str]) -> list[str]:

@@ -40,6 +40,10 @@ class CassetteMiss(AssertionError):
     """A replayed test sent a request its cassette has no answer for."""
 
 
+class CassetteUnreadable(AssertionError):
+    """A cassette file exists but vcrpy cannot load it (broken YAML, wrong shape)."""
+
+
 class NetworkBlocked(ConnectionError):
     """Something tried to open a socket while replaying offline."""
 
@@ -183,8 +187,18 @@ def use_cassette(path: Path, record_mode: RecordMode,
             "`anthropic-conformance run --record-mode=once` (against the reference server)"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    blocker = block_network() if record_mode is RecordMode.NONE else contextlib.nullcontext()
-    with blocker, make_vcr(record_mode).use_cassette(str(path)) as cassette:
+    with contextlib.ExitStack() as stack:
+        if record_mode is RecordMode.NONE:
+            stack.enter_context(block_network())
+        # Only loading is guarded: an exception from the test body must propagate untouched.
+        try:
+            cassette = stack.enter_context(make_vcr(record_mode).use_cassette(str(path)))
+        except Exception as exc:  # vcrpy/yaml raise anything from TypeError to ParserError
+            cause = " ".join(str(exc).split())  # YAML errors span lines; keep the summary one
+            raise CassetteUnreadable(
+                f"cassette {path} is unreadable: {type(exc).__name__}: {cause}; "
+                "re-record it with --record-mode=rewrite"
+            ) from None  # the cause is in the message; vcrpy's frames would only be noise
         play = cassette.play_response
 
         def play_and_note(request: Request) -> Any:

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
+from urllib.parse import urlsplit
 
 # --- API versions -------------------------------------------------------------------------------
 
 API_VERSIONS: tuple[str, ...] = ("2023-06-01", "2026-10-21")
 DEFAULT_API_VERSION = "2023-06-01"
+#: The two versions by name, for code whose behaviour differs between them.
+VERSION_2023, VERSION_2026 = API_VERSIONS
 
 #: Request parameters a version rejects with 400 (api-contract.md §0).
 REMOVED_PARAMETERS: dict[str, frozenset[str]] = {
@@ -70,6 +74,17 @@ def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float:
     """What a call costs at list price; unknown models are priced as the cheapest known one."""
     m = find_model(model) or CHEAPEST_MODEL
     return (input_tokens * m.input_price + output_tokens * m.output_price) / 1_000_000
+
+
+#: Usage token type (dotted path into a usage row) -> (multiplier, which list price it applies
+#: to): how the cost report prices each kind of token. Read by the reference server and checks.
+TOKEN_PRICES: dict[str, tuple[Decimal, Literal["input", "output"]]] = {
+    "uncached_input_tokens": (Decimal(1), "input"),
+    "output_tokens": (Decimal(1), "output"),
+    "cache_read_input_tokens": (Decimal("0.1"), "input"),
+    "cache_creation.ephemeral_5m_input_tokens": (Decimal("1.25"), "input"),
+    "cache_creation.ephemeral_1h_input_tokens": (Decimal(2), "input"),
+}
 
 
 # --- Features and toggles -------------------------------------------------------------------------
@@ -351,3 +366,4 @@ RATELIMIT_HEADER = re.compile(
 
 #: The host of the real API, and the header values a run under it sends.
 REAL_API_URL = "https://api.anthropic.com"
+REAL_API_HOST: str = urlsplit(REAL_API_URL).hostname or ""

@@ -12,8 +12,8 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import certifi
@@ -44,7 +44,7 @@ class Target:
 
     kind: TargetKind
     base_url: str
-    api_key: str | None
+    api_key: str | None = field(repr=False)  # never in a repr, a log or --showlocals
     api_version: str
     auth: AuthStyle = "x-api-key"
 
@@ -69,6 +69,30 @@ def ssl_context() -> ssl.SSLContext:
 
 class TargetUnreachable(ConnectionError):
     """The target did not answer at all, even after retries."""
+
+
+class UnreadableAnswer(AssertionError):
+    """The target answered, but its answer cannot be read (e.g. a body that is not the gzip
+    its content-encoding says): a conformance failure of the target, not a crash."""
+
+
+_CREDENTIAL_HEADERS = frozenset({"x-api-key", "authorization"})
+
+
+class _Credential(httpx.Auth):
+    """Puts the key on a request at send time, so that no header dict the suite keeps (and no
+    ``--showlocals`` traceback) holds it."""
+
+    def __init__(self, header: str, value: str) -> None:
+        self.header = header
+        self._value = value
+
+    def __repr__(self) -> str:
+        return f"<credential {self.header}: {redact.MASK}>"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers[self.header] = self._value
+        yield request
 
 
 class _Transient(Exception):
@@ -136,24 +160,36 @@ class _Base:
         redact.register_secret(target.api_key)
 
     def default_headers(self) -> dict[str, str]:
+        """Version, accept and beta headers; the key is added by ``credential`` at send time."""
         headers = {"anthropic-version": self.target.api_version, "accept": "application/json"}
-        if self.target.api_key:
-            if self.target.auth == "bearer":
-                headers["authorization"] = f"Bearer {self.target.api_key}"
-            else:
-                headers["x-api-key"] = self.target.api_key
         betas = catalog.betas_for(self.features, self.target.api_version)
         if betas:
             headers["anthropic-beta"] = ",".join(betas)
         return headers
 
+    def credential(self) -> _Credential | None:
+        """The key as the target expects it (``x-api-key`` or ``Authorization: Bearer``)."""
+        if not self.target.api_key:
+            return None
+        if self.target.auth == "bearer":
+            return _Credential("authorization", f"Bearer {self.target.api_key}")
+        return _Credential("x-api-key", self.target.api_key)
+
     def _build(
         self, method: str, path: str, json: Any, params: Mapping[str, Any] | None,
         headers: Headers | None, files: Any = None, data: Mapping[str, str] | None = None,
     ) -> tuple[dict[str, str], dict[str, Any]]:
-        merged: dict[str, str | None] = {**self.default_headers(), **(headers or {})}
+        overrides = headers or {}
+        merged: dict[str, str | None] = {**self.default_headers(), **overrides}
         final = {k: v for k, v in merged.items() if v is not None}
         kwargs: dict[str, Any] = {"headers": final}
+        sent = dict(final)
+        credential = self.credential()
+        # A test that sets or removes a credential header itself (missing / wrong key) gets
+        # exactly that; otherwise the run's key goes on at send time.
+        if credential and not any(k.lower() in _CREDENTIAL_HEADERS for k in overrides):
+            kwargs["auth"] = credential
+            sent[credential.header] = redact.MASK
         if json is not None:
             kwargs["json"] = json
         if files is not None:  # multipart/form-data (file upload); httpx picks the boundary
@@ -162,7 +198,7 @@ class _Base:
                 kwargs["data"] = dict(data)
         if params:
             kwargs["params"] = {k: v for k, v in params.items() if v is not None}
-        return final, kwargs
+        return sent, kwargs
 
     def _exchange(
         self, method: str, path: str, json: Any, sent: Mapping[str, str],
@@ -197,6 +233,10 @@ class _Base:
         """What a failed send becomes: a retryable transport error, or the (translated) error."""
         if isinstance(exc, httpx.TransportError):
             return _Transient(error=exc)
+        if isinstance(exc, httpx.HTTPError):  # DecodingError, TooManyRedirects, ...
+            return UnreadableAnswer(
+                f"{self.target.describe()}: the answer cannot be read: {type(exc).__name__}: "
+                f"{redact.redact_text(str(exc))}")
         if self.translate_error:
             translated = self.translate_error(exc)
             if translated is not None:

@@ -146,7 +146,7 @@ def _apply_timing(raw: Mapping[str, Any], exchange: Exchange) -> str | None:
 
 def anthropic_exchanges(
     path: Path,
-    hosts: Collection[str] = ("api.anthropic.com",),
+    hosts: Collection[str] = (catalog.REAL_API_HOST,),
     path_prefix: str = "/v1/",
 ) -> list[Interaction]:
     """The interactions of ``path`` that went to the Anthropic API.

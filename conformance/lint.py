@@ -39,7 +39,7 @@ from conformance.interactions import (
 )
 from conformance.validation import validate_exchange
 
-DEFAULT_HOSTS: tuple[str, ...] = ("api.anthropic.com",)
+DEFAULT_HOSTS: tuple[str, ...] = (catalog.REAL_API_HOST,)
 #: Check name of an interaction or file the reader could not understand.
 UNREADABLE = "unreadable"
 #: Check name of a validation that crashed (a bug, a schema being written): reported, not raised.
@@ -361,7 +361,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH",
                    help="cassette files or directories (searched for *.yaml, *.yml, *.json)")
     p.add_argument("--host", action="append", default=[],
-                   help="host of the API to check (repeatable; default api.anthropic.com)")
+                   help=f"host of the API to check (repeatable; default {catalog.REAL_API_HOST})")
     p.add_argument("--all-hosts", action="store_true",
                    help="check every interaction whose path is an Anthropic API path, any host")
     p.add_argument("--strict-headers", action="store_true",

@@ -61,6 +61,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS] = settings
+    for secret in settings.secrets():  # scrubbed from logs, messages and cassettes alike
+        redact.register_secret(secret)
     config.stash[RUNLOG] = RunLog()
     # the compatibility report: collects every test report, writes the files at session end
     config.pluginmanager.register(collect.ReportHooks(
@@ -105,10 +107,24 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def target_capabilities(config: pytest.Config) -> capabilities.Capabilities:
-    """The target's capabilities, probed on first use (once per session)."""
+    """The target's capabilities, probed on first use (once per session).
+
+    The result is stored even when probing raised, so it never re-runs per test; when it says
+    the run cannot learn anything (``fatal``: nothing answered, nothing looks like the API), the
+    session ends here once, with that message, rather than after hours of per-test retries or as
+    a green run of skips.
+    """
     if CAPABILITIES not in config.stash:
-        config.stash[CAPABILITIES] = capabilities.for_settings(config.stash[SETTINGS])
-    return config.stash[CAPABILITIES]
+        settings = config.stash[SETTINGS]
+        try:
+            found = capabilities.for_settings(settings)
+        except Exception as exc:  # reported once, below, as the session's end
+            found = capabilities.failed(settings.live_url, exc)
+        config.stash[CAPABILITIES] = found
+    caps = config.stash[CAPABILITIES]
+    if caps.fatal:
+        pytest.exit(f"anthropic-conformance: {caps.fatal}", returncode=pytest.ExitCode.USAGE_ERROR)
+    return caps
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -7,7 +7,9 @@ plugin turns it into a pytest usage error.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -17,7 +19,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
 
-from conformance import catalog
+from conformance import catalog, redact
 
 
 class ConfigError(ValueError):
@@ -169,7 +171,14 @@ class Settings(BaseModel):
             return None
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{value!r} is not an http(s) URL, e.g. https://api.anthropic.com")
+            raise ValueError("not an http(s) URL, e.g. https://api.anthropic.com")
+        if parts.username or parts.password:
+            # A secret in a URL ends up in headers, logs and cassettes: keys have their own
+            # settings, which are redacted everywhere.
+            raise ValueError("credentials in the URL are not accepted; give the key with "
+                             "ANTHROPIC_API_KEY (or --anthropic-api-key)")
+        if parts.query or parts.fragment:
+            raise ValueError("a base URL has no query string or fragment")
         return value.rstrip("/")
 
     @field_validator("api_version")
@@ -212,6 +221,18 @@ class Settings(BaseModel):
         if value < 0:
             raise ValueError("must be 0 or more")
         return value
+
+    @field_validator("timeout", "retry_deadline", "batch_deadline")
+    @classmethod
+    def _positive_seconds(cls, value: float) -> float:
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError("must be a positive number of seconds")
+        return value
+
+    def secrets(self) -> list[str]:
+        """Every credential of the run, for redaction wherever it could show up."""
+        keys = (self.api_key, self.admin_api_key, self.upstream_api_key)
+        return [k.get_secret_value() for k in keys if k is not None]
 
     @property
     def target_kind(self) -> TargetKind:
@@ -267,6 +288,16 @@ def _explain(exc: ValidationError, sources: Mapping[str, str]) -> str:
         where = sources.get(field) or (opt.flag if opt else field)
         message = str(err["msg"]).removeprefix("Value error, ")
         allowed = f"; allowed values: {', '.join(opt.choices)}" if opt and opt.choices else ""
-        shown = "" if opt and opt.secret else f" (got {err.get('input')!r})"
+        shown = "" if opt and opt.secret else f" (got {_without_secrets(err.get('input'))!r})"
         lines.append(f"{where}: {message}{shown}{allowed}")
     return "invalid anthropic-conformance setting: " + "; ".join(lines)
+
+
+def _without_secrets(value: Any) -> Any:
+    """A bad value as an error message may echo it: no URL credentials, no key-shaped text."""
+    if not isinstance(value, str):
+        return value
+    value = re.sub(r"//[^/@\s]*@", "//<redacted>@", value)
+    if "://" in value:
+        value = re.sub(r"[?#].*$", "?<redacted>", value)
+    return redact.redact_text(value)

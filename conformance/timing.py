@@ -18,7 +18,11 @@ Flow of one request through ``TimingTransport.handle_request``:
   whether to pace; the response stream is then cut at event boundaries and each piece is
   delivered at its recorded offset (capped);
 * the capture rides on ``response.extensions[EXTENSION]`` so the client can set
-  ``Exchange.event_times``.
+  ``Exchange.event_times``;
+* every answer read from the network (stream or not) is bounded by ``cap`` (the client timeout)
+  as a whole: httpx's timeout is per read, so a body that never ends (an SSE stream of pings)
+  would hang a run; past the cap reading stops with ``httpx.ReadTimeout``, a transport error the
+  client retries a bounded number of times and then reports as ``TargetUnreachable``.
 
 Offsets are seconds since the request was handed to the transport.
 """
@@ -214,6 +218,84 @@ def _pieces(body: bytes, events: list[float]) -> list[tuple[float | None, bytes]
     return out
 
 
+def _overdue(capture: Capture, cap: float, request: httpx.Request | None) -> httpx.ReadTimeout:
+    """The error for an answer whose body is still coming past the deadline: a ReadTimeout, so
+    the client treats it like any transport failure (bounded retries, then TargetUnreachable)."""
+    return httpx.ReadTimeout(
+        f"the answer was still being read {capture.now():.1f}s after the request was sent, past "
+        f"the {cap:g}s timeout (--anthropic-timeout): a body that never ends, such as an event "
+        "stream that only sends pings, is cut there", request=request)
+
+
+def _bounded(inner: Any, capture: Capture, cap: float,
+             request: httpx.Request | None) -> Iterator[bytes]:
+    """``inner``'s chunks, stopped with ``_overdue`` once the answer has taken longer than ``cap``.
+
+    httpx's timeout is per read, so a target that keeps sending (SSE pings) would otherwise hold a
+    run forever. A blocking read cannot be interrupted here: the overshoot is at most one read
+    (the gap between two chunks, itself bounded by httpx's read timeout).
+    """
+    for chunk in inner:
+        if capture.now() > cap:
+            raise _overdue(capture, cap, request)
+        yield chunk
+
+
+async def _abounded(inner: Any, capture: Capture, cap: float,
+                    request: httpx.Request | None) -> AsyncIterator[bytes]:
+    """The asyncio ``_bounded``: here the pending read itself is cancelled at the deadline."""
+    chunks = inner.__aiter__()
+    while True:
+        remaining = cap - capture.now()
+        if remaining <= 0:
+            raise _overdue(capture, cap, request)
+        try:
+            async with asyncio.timeout(remaining):
+                chunk = await chunks.__anext__()
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise _overdue(capture, cap, request) from None
+        yield chunk
+
+
+class _DeadlineStream(httpx.SyncByteStream):
+    """A non-stream answer's body under the same overall deadline (nothing is copied)."""
+
+    def __init__(self, inner: Any, capture: Capture, cap: float,
+                 request: httpx.Request | None) -> None:
+        self._inner = inner
+        self._capture = capture
+        self._cap = cap
+        self._request = request
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from _bounded(self._inner, self._capture, self._cap, self._request)
+
+    def close(self) -> None:
+        if hasattr(self._inner, "close"):
+            self._inner.close()
+
+
+class _AsyncDeadlineStream(httpx.AsyncByteStream):
+    """The asyncio ``_DeadlineStream``."""
+
+    def __init__(self, inner: Any, capture: Capture, cap: float,
+                 request: httpx.Request | None) -> None:
+        self._inner = inner
+        self._capture = capture
+        self._cap = cap
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in _abounded(self._inner, self._capture, self._cap, self._request):
+            yield chunk
+
+    async def aclose(self) -> None:
+        if hasattr(self._inner, "aclose"):
+            await self._inner.aclose()
+
+
 # --- sync ----------------------------------------------------------------------------------------
 
 
@@ -272,16 +354,20 @@ def _wrap_pool(transport: Any, wrapper: Callable[[Any], Any]) -> None:
 class _ObservedStream(httpx.SyncByteStream):
     """The response stream as the client reads it, each chunk's time noted; paced if asked."""
 
-    def __init__(self, inner: Any, capture: Capture, cap: float) -> None:
+    def __init__(self, inner: Any, capture: Capture, cap: float,
+                 request: httpx.Request | None = None) -> None:
         self._inner = inner
         self._capture = capture
         self._cap = cap
+        self._request = request
 
     def _chunks(self) -> Iterator[bytes]:
         played = self._capture.played
         if played is None or not self._capture.pace:
-            yield from self._inner
+            yield from _bounded(self._inner, self._capture, self._cap, self._request)
             return
+        # paced replay: the body comes from a cassette (it cannot hang), and its offsets are
+        # clamped to the cap, so the deadline is not applied (it would trip at the cap itself)
         _, events = _offsets(played, self._cap)
         for due, piece in _pieces(b"".join(self._inner), events):
             if due is not None:
@@ -317,11 +403,13 @@ class TimingTransport(httpx.BaseTransport):
         finally:
             _CURRENT.reset(token)
         if not _finish(capture, response):
-            return response  # only streams are timed: other bodies are not copied
+            # only streams are timed (other bodies are not copied), but every body is bounded
+            response.stream = _DeadlineStream(response.stream, capture, self._cap, request)
+            return response
         if capture.pace and capture.played is not None:
             headers_at, _ = _offsets(capture.played, self._cap)
             time.sleep(max(0.0, headers_at - capture.now()))
-        response.stream = _ObservedStream(response.stream, capture, self._cap)
+        response.stream = _ObservedStream(response.stream, capture, self._cap, request)
         return response
 
     def close(self) -> None:
@@ -384,18 +472,20 @@ class _AsyncTimedPool:
 
 
 class _AsyncObservedStream(httpx.AsyncByteStream):
-    def __init__(self, inner: Any, capture: Capture, cap: float) -> None:
+    def __init__(self, inner: Any, capture: Capture, cap: float,
+                 request: httpx.Request | None = None) -> None:
         self._inner = inner
         self._capture = capture
         self._cap = cap
+        self._request = request
 
     async def _chunks(self) -> AsyncIterator[bytes]:
         played = self._capture.played
         if played is None or not self._capture.pace:
-            async for chunk in self._inner:
+            async for chunk in _abounded(self._inner, self._capture, self._cap, self._request):
                 yield chunk
             return
-        _, events = _offsets(played, self._cap)
+        _, events = _offsets(played, self._cap)  # paced replay: see _ObservedStream
         body = b"".join([chunk async for chunk in self._inner])
         for due, piece in _pieces(body, events):
             if due is not None:
@@ -428,11 +518,12 @@ class AsyncTimingTransport(httpx.AsyncBaseTransport):
         finally:
             _CURRENT.reset(token)
         if not _finish(capture, response):
+            response.stream = _AsyncDeadlineStream(response.stream, capture, self._cap, request)
             return response
         if capture.pace and capture.played is not None:
             headers_at, _ = _offsets(capture.played, self._cap)
             await asyncio.sleep(max(0.0, headers_at - capture.now()))
-        response.stream = _AsyncObservedStream(response.stream, capture, self._cap)
+        response.stream = _AsyncObservedStream(response.stream, capture, self._cap, request)
         return response
 
     async def aclose(self) -> None:

@@ -171,3 +171,22 @@ def test_finding_values_never_show_the_runs_key() -> None:
     redact.register_secret("proxy-key-not-shaped-like-sk-ant-1234")
     shown = shorten({"echo": "proxy-key-not-shaped-like-sk-ant-1234", "other": KEY})
     assert "proxy-key-not-shaped" not in shown and KEY not in shown
+
+
+def test_the_key_is_in_no_repr_and_no_header_dict() -> None:
+    """A --showlocals traceback prints the target, the headers and the request kwargs."""
+    client = client_for(ok)
+    sent, kwargs = client._build("GET", "/v1/models", None, None, None)
+    for shown in (repr(client.target), repr(sent), repr(kwargs)):
+        assert KEY not in shown
+    assert sent["x-api-key"] == "<redacted>"
+
+
+def test_an_unreadable_answer_fails_readably() -> None:
+    from conformance.client import UnreadableAnswer
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-encoding": "gzip"}, content=b"not gzip")
+
+    with pytest.raises(UnreadableAnswer, match="cannot be read: DecodingError"):
+        client_for(handler).get("/v1/models")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -133,6 +134,29 @@ def test_replay_with_a_changed_request_says_how_to_rerecord(pytester: pytest.Pyt
     result = pytester.runpytest(*args, "--record-mode=none", "--anthropic-model=claude-opus-4-6")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*CassetteMiss*no recorded answer*--record-mode=rewrite*"])
+
+
+_SHIPPED = (Path(__file__).parent.parent / "cassettes" / "2023-06-01" / "test_messages"
+            / "test_basic_message.yaml")
+#: A response body that is an int: vcrpy fails with "'int' object has no attribute 'encode'".
+_INT_BODY = re.sub(r"(?m)^      string: .*$", "      string: 12345", _SHIPPED.read_text(), count=1)
+
+
+@pytest.mark.parametrize("content",
+                         ["interactions: [unclosed\n  - {", "just a string\n", _INT_BODY],
+                         ids=["broken-yaml", "top-level-string", "int-body"])
+def test_replay_of_a_corrupt_cassette_names_the_file(pytester: pytest.Pytester, tmp_path: Path,
+                                                     content: str) -> None:
+    corrupt = tmp_path / "2023-06-01" / "test_messages" / "test_basic_message.yaml"
+    corrupt.parent.mkdir(parents=True)
+    corrupt.write_text(content)
+    result = pytester.runpytest(*SUITE, "-q", "-rfE", "-k", "test_basic_message",
+                                f"--anthropic-cassette-dir={tmp_path}", "--record-mode=none")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    result.stdout.fnmatch_lines([f"E *.CassetteUnreadable: cassette {corrupt} is unreadable: *; "
+                                 "re-record it with --record-mode=rewrite",
+                                 "*short test summary*", "*::test_basic_message - *CassetteUn*"])
+    assert "site-packages/vcr" not in result.stdout.str()  # no traceback through vcrpy
 
 
 def test_planted_key_never_reaches_a_cassette(pytester: pytest.Pytester, tmp_path: Path,

@@ -282,3 +282,19 @@ def test_runlog_collects_unknown_headers_and_betas() -> None:
     log.record(ex)
     assert log.drift == {("models.list", "header anthropic-shiny-new"): 1,
                          ("models.list", "beta header future-2031-01-01"): 1}
+
+
+def test_unreadable_cassette_is_a_clear_failure_but_test_errors_pass_through(
+        tmp_path: Path) -> None:
+    """Only loading is translated: an error raised by the test body must reach pytest as is."""
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("just a string\n")
+    unreadable = r"broken\.yaml is unreadable.*rewrite"
+    with (pytest.raises(cassettes.CassetteUnreadable, match=unreadable),
+          cassettes.use_cassette(broken, RecordMode.NONE)):
+        pass
+    fine = tmp_path / "fine.yaml"
+    fine.write_text("interactions: []\nversion: 1\n")
+    with (pytest.raises(KeyError, match="from the test body"),
+          cassettes.use_cassette(fine, RecordMode.NONE)):
+        raise KeyError("from the test body")

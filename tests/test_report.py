@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from proxy_app import ProxyConfig, make_proxy
+from pydantic import SecretStr
 
 from conformance import cli, reference, schemas
 from conformance.reference import EmbeddedServer, ReferenceConfig
@@ -36,8 +37,10 @@ def sample_report() -> Report:
         TestResult("test_vision.py::test_png", Verdict.SKIPPED, ("vision",),
                    "feature vision is switched off: add it to ANTHROPIC_CONFORMANCE_FEATURES"),
     ]
-    settings = Settings(base_url="https://user:pw@proxy.example:8443/anthropic?key=sk-ant-x",
-                        api_key="sk-ant-api03-secretsecret")
+    # Settings refuses credentials in a URL; the report must stay safe even if one slips by.
+    settings = Settings.model_construct(
+        base_url="https://user:pw@proxy.example:8443/anthropic?key=sk-ant-x",
+        api_key=SecretStr("sk-ant-api03-secretsecret"))
     return collect.build_report(
         settings, tests, input_tokens=120, output_tokens=30, cost_usd=0.00027,
         drift={("messages.create", "/new_field"): 2},

@@ -95,3 +95,28 @@ def test_readme_options_table_lists_every_option() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     for opt in OPTIONS:
         assert f"| `{opt.flag}` | `{opt.env}` | `{opt.ini}` |" in readme, opt.flag
+
+
+@pytest.mark.parametrize("url", ["http://user:hunter2-secret@127.0.0.1:8080",
+                                 "https://gateway.example/anthropic?key=hunter2-secret"])
+def test_urls_with_secrets_are_refused_without_echoing_them(url: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={"ANTHROPIC_BASE_URL": url})
+    assert "ANTHROPIC_BASE_URL" in str(info.value)
+    assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "inf"])
+@pytest.mark.parametrize("variable", ["ANTHROPIC_CONFORMANCE_TIMEOUT",
+                                      "ANTHROPIC_CONFORMANCE_RETRY_DEADLINE",
+                                      "ANTHROPIC_CONFORMANCE_BATCH_DEADLINE"])
+def test_durations_must_be_positive_seconds(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=f"{variable}: must be a positive number of seconds"):
+        load_settings(environ={variable: value})
+
+
+def test_every_credential_is_a_secret_of_the_run() -> None:
+    s = load_settings(environ={"ANTHROPIC_API_KEY": "key-one-123456",
+                               "ANTHROPIC_ADMIN_API_KEY": "key-two-123456",
+                               "ANTHROPIC_CONFORMANCE_UPSTREAM_API_KEY": "key-three-123456"})
+    assert sorted(s.secrets()) == ["key-one-123456", "key-three-123456", "key-two-123456"]

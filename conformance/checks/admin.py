@@ -417,13 +417,10 @@ def walk_report(fetch: Callable[[str | None], Any], max_pages: int = MAX_REPORT_
 
 # --- usage-cost -----------------------------------------------------------------------------------
 
-#: Usage row field -> (price multiplier, which list price): the cost report's token pricing.
-_TOKEN_PRICING: tuple[tuple[tuple[str, ...], Decimal, str], ...] = (
-    (("uncached_input_tokens",), Decimal(1), "input"),
-    (("output_tokens",), Decimal(1), "output"),
-    (("cache_read_input_tokens",), Decimal("0.1"), "input"),
-    (("cache_creation", "ephemeral_5m_input_tokens"), Decimal("1.25"), "input"),
-    (("cache_creation", "ephemeral_1h_input_tokens"), Decimal(2), "input"),
+#: Usage row field path -> (price multiplier, which list price): the catalog's token pricing.
+_TOKEN_PRICING: tuple[tuple[tuple[str, ...], Decimal, str], ...] = tuple(
+    (tuple(token_type.split(".")), multiplier, which)
+    for token_type, (multiplier, which) in catalog.TOKEN_PRICES.items()
 )
 
 

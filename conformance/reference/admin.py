@@ -44,10 +44,16 @@ HISTORY_DAYS = 10
 INVITE_TTL = timedelta(days=21)
 ORGANIZATION_NAME = "Reference Organization"
 
+
+def seeded_id(kind: str, *parts: object) -> str:
+    """A seeded object's id: the catalog prefix of ``kind``, ``01`` and a stable tail."""
+    return catalog.ID_PREFIXES[kind] + "01" + stable_token("reference", *parts, length=22)
+
+
 #: The /v1/messages answers of the normal reference key are attributed to this seeded key.
-REFERENCE_KEY_ID = "apikey_01" + stable_token("reference", "api_key", 0, length=22)
+REFERENCE_KEY_ID = seeded_id("api_key", "api_key", 0)
 #: The workspace the reference key lives in.
-REFERENCE_WORKSPACE_ID = "wrkspc_01" + stable_token("reference", "workspace", 0, length=22)
+REFERENCE_WORKSPACE_ID = seeded_id("workspace", "workspace", 0)
 
 #: bucket width -> (length, default limit, max limit) (api-contract.md §9).
 BUCKETS: dict[str, tuple[timedelta, int, int]] = {
@@ -79,14 +85,6 @@ NEWER_KEYS: dict[str, tuple[str, ...]] = {
     "api_key": ("expires_at", "scope", "principal"),
 }
 
-#: token type -> (price multiplier of the model's input or output price, which price).
-TOKEN_PRICES: dict[str, tuple[Decimal, str]] = {
-    "uncached_input_tokens": (Decimal(1), "input"),
-    "output_tokens": (Decimal(1), "output"),
-    "cache_read_input_tokens": (Decimal("0.1"), "input"),
-    "cache_creation.ephemeral_5m_input_tokens": (Decimal("1.25"), "input"),
-    "cache_creation.ephemeral_1h_input_tokens": (Decimal(2), "input"),
-}
 TOKEN_LABELS = {
     "uncached_input_tokens": "Input Tokens",
     "output_tokens": "Output Tokens",
@@ -213,7 +211,7 @@ SEEDED_USERS = (
 
 
 def seeded_user_id(n: int) -> str:
-    return "user_01" + stable_token("reference", "user", n, length=22)
+    return seeded_id("user", "user", n)
 
 
 def _seed_history(db: AdminDb) -> None:
@@ -255,8 +253,7 @@ def _seed(now: datetime = REFERENCE_NOW) -> AdminDb:
             ("Reference key", "active", REFERENCE_WORKSPACE_ID),
             ("Default workspace key", "active", None),
             ("Old CI key", "inactive", None))):
-        kid = REFERENCE_KEY_ID if n == 0 else "apikey_01" + stable_token(
-            "reference", "api_key", n, length=22)
+        kid = REFERENCE_KEY_ID if n == 0 else seeded_id("api_key", "api_key", n)
         db.api_keys[kid] = {
             "id": kid, "type": "api_key", "name": name,
             "created_at": iso(now - timedelta(days=200 - n)),
@@ -313,7 +310,7 @@ def _member(wid: str, uid: str, role: str) -> dict[str, Any]:
 
 def shaped(obj: dict[str, Any], version: str) -> dict[str, Any]:
     """``obj`` as API ``version`` shows it: 2023-06-01 lacks the keys 2026-10-21 added."""
-    if version != "2023-06-01":
+    if version != catalog.VERSION_2023:
         return dict(obj)
     drop = NEWER_KEYS.get(str(obj.get("type")), ())
     return {k: v for k, v in obj.items() if k not in drop}
@@ -326,7 +323,7 @@ def api_key_id_for(key: str) -> str:
     """The Admin API id of a normal key the server accepts (the default key is seeded)."""
     if key == DEFAULT_API_KEY:
         return REFERENCE_KEY_ID
-    return "apikey_01" + stable_token("reference", "key", key, length=22)
+    return seeded_id("api_key", "key", key)
 
 
 def _usage_of(answer: JsonAnswer | StreamAnswer) -> tuple[str, dict[str, Any]] | None:
@@ -428,7 +425,7 @@ async def update_user(request: Request, ctx: RequestContext) -> Answer:
     body = await read_json(request)
     _only(body, ("role",))
     role = _string_field(body, "role", required=True)
-    roles = USER_ROLES_2023 if ctx.version == "2023-06-01" else USER_ROLES_2026
+    roles = USER_ROLES_2023 if ctx.version == catalog.VERSION_2023 else USER_ROLES_2026
     if role not in roles or role in ("admin", "owner", "primary_owner"):
         raise invalid(f"role: '{role}' cannot be assigned through the API")
     if user["role"] in ("admin", "owner", "primary_owner"):
@@ -460,7 +457,7 @@ def _invite_view(invite: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
 async def create_invite(request: Request, ctx: RequestContext) -> Answer:
     db = db_of(ctx.state)
     body = await read_json(request)
-    allowed = ("email", "role") if ctx.version == "2023-06-01" else (
+    allowed = ("email", "role") if ctx.version == catalog.VERSION_2023 else (
         "email", "role", "rbac_group_ids")
     _only(body, allowed)
     email = _string_field(body, "email", required=True, max_len=320) or ""
@@ -476,7 +473,7 @@ async def create_invite(request: Request, ctx: RequestContext) -> Answer:
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
         raise invalid("rbac_group_ids: Input should be a valid list of strings")
     now = clock(ctx)
-    iid = ctx.state.make_id("invite_01", "invite", ctx.serial)
+    iid = ctx.state.make_id(catalog.ID_PREFIXES["invite"] + "01", "invite", ctx.serial)
     db.invites[iid] = {"id": iid, "type": "invite", "email": email, "role": role,
                        "status": "pending", "invited_at": iso(now),
                        "expires_at": iso(now + INVITE_TTL), "accepted_at": None,
@@ -514,7 +511,7 @@ async def delete_invite(request: Request, ctx: RequestContext) -> Answer:
 
 def _workspace_fields(body: dict[str, Any], ctx: RequestContext, *, create: bool
                       ) -> dict[str, Any]:
-    allowed = ["name", "display_color"] if ctx.version == "2023-06-01" else [
+    allowed = ["name", "display_color"] if ctx.version == catalog.VERSION_2023 else [
         "name", "display_color", "data_residency", "tags"]
     _only(body, allowed)
     out: dict[str, Any] = {}
@@ -538,7 +535,7 @@ def _workspace_fields(body: dict[str, Any], ctx: RequestContext, *, create: bool
 async def create_workspace(request: Request, ctx: RequestContext) -> Answer:
     db = db_of(ctx.state)
     fields = _workspace_fields(await read_json(request), ctx, create=True)
-    wid = ctx.state.make_id("wrkspc_01", "workspace", ctx.serial)
+    wid = ctx.state.make_id(catalog.ID_PREFIXES["workspace"] + "01", "workspace", ctx.serial)
     color = fields.pop("display_color", "#" + hashlib.sha256(wid.encode()).hexdigest()[:6])
     residency = fields.pop("data_residency", None)
     db.workspaces[wid] = {**_workspace(wid, fields.pop("name"), clock(ctx), color, residency),
@@ -792,7 +789,7 @@ async def usage_report(request: Request, ctx: RequestContext) -> Answer:
 def cents(record: UsageRecord, token_type: str, count: int) -> Decimal:
     """What ``count`` tokens of ``token_type`` cost in cents at the catalog's list price."""
     model = catalog.find_model(record.model) or catalog.CHEAPEST_MODEL
-    multiplier, which = TOKEN_PRICES[token_type]
+    multiplier, which = catalog.TOKEN_PRICES[token_type]
     price = Decimal(str(model.input_price if which == "input" else model.output_price))
     amount = Decimal(count) * price * multiplier / Decimal(10_000)  # USD/Mtok -> cents/token
     return amount * BATCH_DISCOUNT if record.service_tier == "batch" else amount

@@ -123,9 +123,9 @@ def _outcome(custom_id: str, params: Any, ctx: RequestContext, index: int) -> di
         model = messages.validate_request(params, sub, count=False)
         message = messages.build_message(params, model, sub)
     except ApiError as exc:
-        envelope = error_body(exc.status, exc.message, sub.state.make_id("req_011C", sub.serial,
-                                                                        length=20),
-                              exc.error_type)
+        request_id = sub.state.make_id(catalog.ID_PREFIXES["request"] + "011C", sub.serial,
+                                       length=20)
+        envelope = error_body(exc.status, exc.message, request_id, exc.error_type)
         return {"custom_id": custom_id, "result": {"type": "errored", "error": envelope}}
     return {"custom_id": custom_id, "result": {"type": "succeeded", "message": message}}
 

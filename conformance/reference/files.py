@@ -53,7 +53,7 @@ class StoredFile:
             "mime_type": self.mime_type, "size_bytes": len(self.content),
             "created_at": rfc3339(self.created), "downloadable": self.downloadable,
         }
-        if version != "2023-06-01":
+        if version != catalog.VERSION_2023:
             meta["expires_at"] = rfc3339(self.expires) if self.expires is not None else None
         return meta
 
@@ -106,12 +106,12 @@ async def upload(request: Request, ctx: RequestContext) -> Answer:
         raise invalid("file: a filename is required")
     expires: float | None = None
     now = time.time()
-    if "expires_in_seconds" in parts and ctx.version != "2023-06-01":
+    if "expires_in_seconds" in parts and ctx.version != catalog.VERSION_2023:
         try:
             expires = now + int(parts["expires_in_seconds"].content)
         except ValueError as exc:
             raise invalid("expires_in_seconds: Input should be a valid integer") from exc
-    file_id = ctx.state.make_id("file_011C", ctx.serial)
+    file_id = ctx.state.make_id(catalog.ID_PREFIXES["file"] + "011C", ctx.serial)
     stored = StoredFile(file_id, part.filename, _mime_type(part), part.content, now,
                         ctx.config.downloadable_uploads, expires)
     _files(ctx)[file_id] = stored
@@ -134,7 +134,7 @@ async def list_files(request: Request, ctx: RequestContext) -> Answer:
     query = request.query_params
     limit = parse_limit(query.get("limit"))
     items = [f.metadata(ctx.version) for f in _newest_first(ctx)]
-    if ctx.version != "2023-06-01":  # page tokens: {data, next_page}
+    if ctx.version != catalog.VERSION_2023:  # page tokens: {data, next_page}
         token = query.get("page")
         start = 0
         if token:

@@ -157,12 +157,12 @@ def _check_block(block: Any, path: str, role: str, ctx: RequestContext) -> None:
         text = _string(_required(block, "text", f"{here}.text"), f"{here}.text")
         if not text and role == "user":
             raise invalid("messages: text content blocks must be non-empty")
-        if ctx.version == "2026-10-21" and role == "user" and block.get("citations"):
+        if ctx.version == catalog.VERSION_2026 and role == "user" and block.get("citations"):
             raise invalid(f"{here}.citations: citations are not allowed in user text blocks")
     elif kind == "image":
         _check_image_source(_required(block, "source", f"{here}.source"), here, ctx)
     elif kind == "document":
-        if ctx.version == "2026-10-21" and role == "assistant":
+        if ctx.version == catalog.VERSION_2026 and role == "assistant":
             raise invalid(f"{path}: document blocks are not allowed in assistant messages")
         source = _object(_required(block, "source", f"{here}.source"), f"{here}.source")
         if source.get("type") == "file":

@@ -59,7 +59,7 @@ def model_info(model: catalog.Model, version: str) -> dict[str, Any]:
         "max_tokens": model.max_tokens,
         "capabilities": capabilities(model),
     }
-    if version != "2023-06-01":
+    if version != catalog.VERSION_2023:
         info.update(lifecycle="active", deprecated_at=None, retires_at=None, line=model.line)
     return info
 

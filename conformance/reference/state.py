@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from conformance import catalog
 from conformance.reference.mutants import MUTANTS
 
 #: Accepted by default. Deliberately not shaped like ``sk-ant-…`` so secret scanners stay quiet.
@@ -113,7 +114,7 @@ class ReferenceState:
     def new_request_id(self) -> tuple[int, str]:
         """A fresh (serial, ``req_…``) pair, shaped like the real ``req_011C…`` ids."""
         serial = self.next_serial()
-        return serial, self.make_id("req_011C", serial, length=20)
+        return serial, self.make_id(catalog.ID_PREFIXES["request"] + "011C", serial, length=20)
 
     def store(self, kind: str) -> dict[str, Any]:
         """The store of one resource kind (batches, files, …), created on first use."""
