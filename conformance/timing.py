@@ -259,8 +259,8 @@ async def _abounded(inner: Any, capture: Capture, cap: float,
         yield chunk
 
 
-class _DeadlineStream(httpx.SyncByteStream):
-    """A non-stream answer's body under the same overall deadline (nothing is copied)."""
+class _Deadline:
+    """What both deadline streams hold: the wrapped body, the capture, the cap, the request."""
 
     def __init__(self, inner: Any, capture: Capture, cap: float,
                  request: httpx.Request | None) -> None:
@@ -268,6 +268,10 @@ class _DeadlineStream(httpx.SyncByteStream):
         self._capture = capture
         self._cap = cap
         self._request = request
+
+
+class _DeadlineStream(_Deadline, httpx.SyncByteStream):
+    """A non-stream answer's body under the same overall deadline (nothing is copied)."""
 
     def __iter__(self) -> Iterator[bytes]:
         yield from _bounded(self._inner, self._capture, self._cap, self._request)
@@ -277,15 +281,8 @@ class _DeadlineStream(httpx.SyncByteStream):
             self._inner.close()
 
 
-class _AsyncDeadlineStream(httpx.AsyncByteStream):
+class _AsyncDeadlineStream(_Deadline, httpx.AsyncByteStream):
     """The asyncio ``_DeadlineStream``."""
-
-    def __init__(self, inner: Any, capture: Capture, cap: float,
-                 request: httpx.Request | None) -> None:
-        self._inner = inner
-        self._capture = capture
-        self._cap = cap
-        self._request = request
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in _abounded(self._inner, self._capture, self._cap, self._request):
