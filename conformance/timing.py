@@ -259,18 +259,18 @@ async def _abounded(inner: Any, capture: Capture, cap: float,
         yield chunk
 
 
-class _Deadline:
-    """What both deadline streams hold: the wrapped body, the capture, the cap, the request."""
+class _WrappedBody:
+    """What every wrapped body holds: the inner stream, the capture, the cap, the request."""
 
     def __init__(self, inner: Any, capture: Capture, cap: float,
-                 request: httpx.Request | None) -> None:
+                 request: httpx.Request | None = None) -> None:
         self._inner = inner
         self._capture = capture
         self._cap = cap
         self._request = request
 
 
-class _DeadlineStream(_Deadline, httpx.SyncByteStream):
+class _DeadlineStream(_WrappedBody, httpx.SyncByteStream):
     """A non-stream answer's body under the same overall deadline (nothing is copied)."""
 
     def __iter__(self) -> Iterator[bytes]:
@@ -281,7 +281,7 @@ class _DeadlineStream(_Deadline, httpx.SyncByteStream):
             self._inner.close()
 
 
-class _AsyncDeadlineStream(_Deadline, httpx.AsyncByteStream):
+class _AsyncDeadlineStream(_WrappedBody, httpx.AsyncByteStream):
     """The asyncio ``_DeadlineStream``."""
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
@@ -348,15 +348,8 @@ def _wrap_pool(transport: Any, wrapper: Callable[[Any], Any]) -> None:
         transport._pool = wrapper(pool)
 
 
-class _ObservedStream(httpx.SyncByteStream):
+class _ObservedStream(_WrappedBody, httpx.SyncByteStream):
     """The response stream as the client reads it, each chunk's time noted; paced if asked."""
-
-    def __init__(self, inner: Any, capture: Capture, cap: float,
-                 request: httpx.Request | None = None) -> None:
-        self._inner = inner
-        self._capture = capture
-        self._cap = cap
-        self._request = request
 
     def _chunks(self) -> Iterator[bytes]:
         played = self._capture.played
@@ -468,13 +461,8 @@ class _AsyncTimedPool:
         return getattr(self._pool, name)
 
 
-class _AsyncObservedStream(httpx.AsyncByteStream):
-    def __init__(self, inner: Any, capture: Capture, cap: float,
-                 request: httpx.Request | None = None) -> None:
-        self._inner = inner
-        self._capture = capture
-        self._cap = cap
-        self._request = request
+class _AsyncObservedStream(_WrappedBody, httpx.AsyncByteStream):
+    """The asyncio ``_ObservedStream``."""
 
     async def _chunks(self) -> AsyncIterator[bytes]:
         played = self._capture.played
