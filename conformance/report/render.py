@@ -188,7 +188,8 @@ h1{font-size:22px;margin:0 0 8px}h2{font-size:17px;margin:28px 0 8px}
 .meta{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:12px 0}
 .meta dt{color:#6b7280}.meta dd{margin:0}
 table{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 2px #0001}
-th,td{border:1px solid #e5e7eb;padding:6px 10px;text-align:left;vertical-align:top}
+th,td{border:1px solid #e5e7eb;padding:6px 10px;text-align:left;vertical-align:top;
+overflow-wrap:anywhere}
 th{background:#f3f4f6;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
 td.v{font-weight:600;white-space:nowrap}
 .v-pass{background:#dcfce7;color:#166534}.v-fail{background:#fee2e2;color:#991b1b}
@@ -198,6 +199,8 @@ border-radius:3px}
 .failure{background:#fff;border-left:4px solid #e05d44;padding:8px 12px;margin:8px 0}
 .failure ul{margin:6px 0 0;padding-left:20px}
 .summary{font-size:16px;margin:8px 0}footer{color:#6b7280;font-size:12px;margin-top:32px}
+dd,.failure,li{overflow-wrap:anywhere}
+@media (max-width:700px){main{padding:12px}th,td{padding:4px 5px}td.v{white-space:normal}}
 """
 
 
