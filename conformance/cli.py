@@ -10,18 +10,14 @@ from pathlib import Path
 
 import conformance
 
-SUITE = "conformance.suite"
-
 
 def _run(pytest_args: Sequence[str]) -> int:
     """Run the shipped suite; any pytest argument passes through."""
     import pytest
 
-    # The CLI imported this package before pytest could mark it for assertion rewriting; the
-    # suite's own test modules are still rewritten, so that warning is noise here.
-    return int(pytest.main(["--pyargs", SUITE, "-p", "no:cacheprovider",
-                            "-o", "asyncio_default_fixture_loop_scope=function",
-                            "-W", "ignore::pytest.PytestAssertRewriteWarning", *pytest_args]))
+    from conformance.runner import suite_args
+
+    return int(pytest.main(suite_args(pytest_args)))
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -29,13 +29,13 @@ from typing import Any
 
 from conformance import catalog
 from conformance.reference.mutants import MUTANTS
+from conformance.runner import suite_args
 from conformance.settings import OPTIONS
 
 #: The name of the control run against the faithful server in outcomes and reports.
 FAITHFUL = "faithful"
 #: Seconds one worker may take before the score gives up on it.
 WORKER_TIMEOUT = 300.0
-SUITE = "conformance.suite"
 
 
 @dataclass(frozen=True)
@@ -202,12 +202,10 @@ def _environment(url: str, key: str) -> Generator[None]:
 
 def pytest_args(name: str, api_version: str | None = None) -> list[str]:
     """The pytest command line of one run (without target settings, which go by environment)."""
-    args = ["--pyargs", SUITE, "-q", "-x", "-p", "no:cacheprovider",
-            "-o", "asyncio_default_fixture_loop_scope=function",
-            "-W", "ignore::pytest.PytestAssertRewriteWarning",
+    args = suite_args(["-q", "-x", "-p", "no:cacheprovider",
             f"--anthropic-features={','.join(features_for(name))}",
             # a 5xx mutant must fail at once, not after the client's backoff
-            "--anthropic-max-retries=0", "--anthropic-timeout=10"]
+            "--anthropic-max-retries=0", "--anthropic-timeout=10"])
     if api_version:
         args.append(f"--anthropic-version={api_version}")
     flags = {o.field: o.flag for o in OPTIONS}
