@@ -19,13 +19,15 @@ import contextlib
 import io
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from conformance import catalog
 from conformance.reference.mutants import MUTANTS
@@ -261,7 +263,7 @@ def _buckets(names: Sequence[str], jobs: int) -> list[list[str]]:
 
 
 def mutation_score(names: Sequence[str] | None = None, *, jobs: int | None = None,
-                   api_version: str | None = None) -> Score:
+                   api_version: str | None = None, progress: Progress | None = None) -> Score:
     """Run the faithful control and every mutant in ``names`` (default: all), in parallel."""
     chosen = list(MUTANTS) if names is None else list(dict.fromkeys(names))
     unknown = [n for n in chosen if n not in MUTANTS]
@@ -270,29 +272,77 @@ def mutation_score(names: Sequence[str] | None = None, *, jobs: int | None = Non
                          f"known: {', '.join(MUTANTS)}")
     runs = [FAITHFUL, *chosen]
     jobs = jobs or os.cpu_count() or 1
-    version = [f"--api-version={api_version}"] if api_version else []
+    version = [f"--anthropic-version={api_version}"] if api_version else []
     procs = [
         subprocess.Popen([sys.executable, "-m", "conformance.mutation", "--worker", *version,
                           *bucket], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for bucket in _buckets(runs, jobs)
     ]
+    show = progress or Progress(len(runs), sys.stderr)
     outcomes: dict[str, Outcome] = {}
-    for proc in procs:
-        try:
-            stdout, stderr = proc.communicate(timeout=WORKER_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            stdout, stderr = proc.communicate()
-        for line in stdout.splitlines():
+    done: queue.Queue[Outcome | None] = queue.Queue()
+    errors: list[str] = []
+
+    def read(proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None and proc.stderr is not None
+        for line in proc.stdout:  # one JSON outcome per finished run, as it finishes
             if line.startswith("{"):
-                outcome = Outcome.from_json(json.loads(line))
-                outcomes[outcome.name] = outcome
-        if proc.returncode != 0:
-            sys.stderr.write(stderr[-2000:])
+                done.put(Outcome.from_json(json.loads(line)))
+        tail = proc.stderr.read()
+        if proc.wait() != 0:
+            errors.append(tail[-2000:])
+        done.put(None)
+
+    threads = [threading.Thread(target=read, args=(p,), daemon=True) for p in procs]
+    for t in threads:
+        t.start()
+    deadline, open_workers = time.monotonic() + WORKER_TIMEOUT, len(procs)
+    while open_workers:
+        try:
+            item = done.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:  # a worker hangs: stop them all, the lost runs are named below
+            for proc in procs:
+                proc.kill()
+            break
+        if item is None:
+            open_workers -= 1
+        else:
+            outcomes[item.name] = item
+            show.step(item)
+    show.close()
+    for tail in errors:
+        sys.stderr.write(tail)
     lost = "the worker running it crashed or timed out"
     for name in runs:
         outcomes.setdefault(name, Outcome(name, features_for(name), -1, error=lost))
     return Score(outcomes[FAITHFUL], [outcomes[n] for n in chosen])
+
+
+class Progress:
+    """One step per finished run: a redrawn bar on a terminal, a plain line otherwise.
+
+    Written to stderr, so ``--format json`` output on stdout stays clean.
+    """
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self.total, self.stream, self.count = total, stream, 0
+        self.tty = stream.isatty()
+
+    def step(self, outcome: Outcome) -> None:
+        self.count += 1
+        what = "control" if outcome.name == FAITHFUL else outcome.name
+        line = f"[{self.count}/{self.total}] {what}: {outcome.verdict} ({outcome.seconds:.1f}s)"
+        if self.tty:
+            filled = int(20 * self.count / max(1, self.total))
+            self.stream.write(f"\r\x1b[K[{'#' * filled}{'.' * (20 - filled)}] {line}")
+        else:
+            self.stream.write(f"mutation-score {line}\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and self.count:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 # --- output and command line ----------------------------------------------------------------------
@@ -332,10 +382,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mutant", action="append", default=[], metavar="NAME",
                         help="score only this mutant (repeatable; default: all)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.add_argument("--jobs", type=int, default=None,
-                        help="worker processes (default: the number of CPUs)")
-    parser.add_argument("--api-version", choices=catalog.API_VERSIONS, default=None,
+    parser.add_argument("--jobs", type=_positive, default=None,
+                        help="worker processes, 1 or more (default: the number of CPUs)")
+    parser.add_argument("--anthropic-version", dest="api_version", choices=catalog.API_VERSIONS,
+                        default=None,
                         help="anthropic-version of the runs (default: the suite's default)")
+    parser.add_argument("--api-version", action=_Renamed, nargs="?", help=argparse.SUPPRESS,
+                        new="--anthropic-version")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    return value
+
+
+class _Renamed(argparse.Action):
+    """An option that was renamed: refused with the new name, not silently ignored."""
+
+    def __init__(self, *args: Any, new: str, **kw: Any) -> None:
+        self.new = new
+        super().__init__(*args, **kw)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        parser.error(f"{self.option_strings[0]} is now {self.new} (one name in every command)")
 
 
 def command(args: argparse.Namespace) -> int:
