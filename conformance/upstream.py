@@ -24,6 +24,10 @@ class UpstreamLookupError(LookupError):
     """The upstream has no record of the proxy's answer; the message says why and what to check."""
 
 
+class UpstreamUnreachable(UpstreamLookupError):
+    """The upstream's record cannot be read at all: a setting to fix, not a verdict on the proxy."""
+
+
 def new_marker() -> str:
     """A unique ``metadata.user_id`` for one request, so its upstream answer can be found."""
     return f"conformance-{uuid.uuid4().hex}"
@@ -53,8 +57,14 @@ class UpstreamJournal:
                 ) -> list[Exchange]:
         """Every recorded answer with this request-id and/or marker, oldest first."""
         params = {k: v for k, v in (("request_id", request_id), ("marker", marker)) if v}
-        response = self.http.get(self.base_url + ANSWERS_PATH, params=params,
-                                 headers=self._headers)
+        try:
+            response = self.http.get(self.base_url + ANSWERS_PATH, params=params,
+                                     headers=self._headers)
+        except httpx.HTTPError as exc:  # one line naming the URL, not httpcore's traceback
+            raise UpstreamUnreachable(
+                f"the upstream {self.base_url} (--anthropic-upstream-url) is unreachable: "
+                f"{type(exc).__name__}: {exc or 'no detail'}; is `anthropic-conformance serve` "
+                "running there?") from None
         if response.status_code != 200:
             raise UpstreamLookupError(
                 f"GET {self.base_url}{ANSWERS_PATH} answered {response.status_code}: "
