@@ -60,7 +60,14 @@ _SEVERITIES: tuple[Severity, ...] = ("error", "warning")
 
 
 class CheckRegistrationError(ValueError):
-    """A check was registered wrongly: a bad or taken name, an endpoint the catalog lacks."""
+    """A check was registered wrongly: a bad or taken name, an endpoint the catalog lacks.
+
+    The registering functions hide their frames (``__tracebackhide__``), so pytest points at
+    the decorator line in the user's conftest.
+    """
+
+
+CheckRegistrationError.__module__ = "conformance.checks"  # how users import it
 
 
 # --- guards ---------------------------------------------------------------------------------------
@@ -179,6 +186,7 @@ def _first_line(func: Callable[..., object] | None, description: str | None) -> 
 
 
 def _validate(name: str, severity: str) -> None:
+    __tracebackhide__ = True
     if not isinstance(name, str) or not _NAME.match(name):
         raise CheckRegistrationError(
             f"check name {name!r} is not lower-case words joined by '-' (e.g. 'my-header')")
@@ -189,6 +197,7 @@ def _validate(name: str, severity: str) -> None:
 
 def _resolve(name: str, endpoints: str | Iterable[str] | None) -> tuple[str, ...] | None:
     """Endpoint names or fnmatch patterns (``"admin.*"``) -> catalog endpoint names, in order."""
+    __tracebackhide__ = True
     if endpoints is None:
         return None
     patterns = (endpoints,) if isinstance(endpoints, str) else tuple(endpoints)
@@ -227,10 +236,12 @@ def check(
     but do not fail a test. A name belongs to one per-answer check; registering the same
     function again (a re-imported conftest) replaces it.
     """
+    __tracebackhide__ = True
     _validate(name, severity)
     resolved = _resolve(name, endpoints)
 
     def register(func: CheckFunction) -> Check:
+        __tracebackhide__ = True
         old = _INFO.get(name)
         if old is not None and old.check is not None and _where(old.check.func) != _where(func):
             raise CheckRegistrationError(
@@ -257,9 +268,11 @@ def on_demand(
     For checks the suite calls itself, with values no single answer holds (a walk of pages, an
     upload and its metadata). Several helpers, and a per-answer check, may share a name.
     """
+    __tracebackhide__ = True
     _validate(name, severity)
 
     def register(func: F) -> F:
+        __tracebackhide__ = True
         old = _INFO.get(name)
         if old is not None and old.severity != severity:
             raise CheckRegistrationError(
@@ -278,6 +291,7 @@ def on_demand(
 
 def declare(name: str, description: str, *, severity: Severity = "error") -> str:
     """Register a name that the plumbing (validation, ``api.expect``) emits; returns ``name``."""
+    __tracebackhide__ = True
     _validate(name, severity)
     if name not in _INFO:
         _put(CheckInfo(name, description, severity, kind="built-in"))
