@@ -10,8 +10,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from conformance import catalog
+from conformance.checks.common import ERROR_TYPE, STATUS
+from conformance.checks.messages import STREAM_ACCUMULATES
 from conformance.client import ApiClient, AsyncApiClient, Headers
-from conformance.exchange import ConformanceError, Exchange, Finding, shorten
+from conformance.exchange import ConformanceError, Exchange, Finding, raise_for_findings, shorten
 from conformance.runlog import RunLog
 from conformance.sse import AccumulationError, accumulate
 from conformance.validation import validate_exchange
@@ -39,7 +41,8 @@ class _Expect:
     def expect(self, exchange: Exchange, status: int = 200) -> Any:
         """Fail unless ``exchange`` has ``status`` and conforms; return its JSON (or folded stream).
 
-        Unknown fields are not failures (the API grows) but are recorded as drift.
+        Unknown fields are not failures (the API grows) but are recorded as drift; findings of
+        severity ``"warning"`` alone do not fail either (``raise_for_findings``).
         """
         validation = validate_exchange(exchange)
         self.runlog.record_drift(exchange, validation.unknown)
@@ -47,17 +50,16 @@ class _Expect:
         if exchange.status != status:
             detail = exchange.json if exchange.json is not None else exchange.body[:300]
             findings.insert(0, Finding(
-                "status", f"expected HTTP {status}, got {exchange.status}",
+                STATUS, f"expected HTTP {status}, got {exchange.status}",
                 rule=f"status == {status}", value=shorten(detail, 300),
                 request_id=exchange.request_id,
             ))
-        if findings:
-            raise ConformanceError(findings, exchange.describe())
+        raise_for_findings(findings, exchange.describe())
         if exchange.events is not None:
             try:
                 return accumulate(exchange.events)
             except AccumulationError as exc:  # already a finding above; keep the type honest
-                raise ConformanceError([Finding("stream-accumulates", str(exc))]) from exc
+                raise ConformanceError([Finding(STREAM_ACCUMULATES, str(exc))]) from exc
         return exchange.json
 
     def expect_error(self, exchange: Exchange, status: int, error_type: str | None = None) -> Any:
@@ -67,7 +69,7 @@ class _Expect:
         got = (body.get("error") or {}).get("type") if isinstance(body, dict) else None
         if wanted and got != wanted:
             raise ConformanceError([Finding(
-                "error-type", f"expected error.type {wanted!r} for this request, got {got!r}",
+                ERROR_TYPE, f"expected error.type {wanted!r} for this request, got {got!r}",
                 pointer="/error/type", rule=f"error.type == {wanted!r}", value=shorten(body),
                 request_id=exchange.request_id,
             )], exchange.describe())

@@ -7,12 +7,16 @@ own with no network: a check is a function of an ``Exchange`` to a list of ``Fin
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 from conformance import catalog, redact
+
+#: How much a finding weighs: an ``"error"`` fails the test, a ``"warning"`` is only reported.
+Severity = Literal["error", "warning"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,8 @@ class Finding:
 
     ``pointer`` is a JSON pointer into the answer (for streams: ``/events/3/delta/text``), ``rule``
     the schema keyword or the semantic rule, ``value`` a shortened rendering of the offending part.
+    ``severity`` is the registered check's (``conformance.checks.check``): only ``"error"``
+    findings fail a test.
     """
 
     check: str
@@ -111,10 +117,12 @@ class Finding:
     rule: str = ""
     value: str = ""
     request_id: str | None = None
+    severity: Severity = "error"
 
     def format(self) -> str:
         where = self.pointer or "/"
-        parts = [f"[{self.check}] {where}: {self.message}"]
+        label = self.check if self.severity == "error" else f"{self.check}, {self.severity}"
+        parts = [f"[{label}] {where}: {self.message}"]
         if self.rule:
             parts.append(f"rule: {self.rule}")
         if self.value:
@@ -131,11 +139,28 @@ class ConformanceError(AssertionError):
         self.findings = list(findings)
         head = f"{context}: " if context else ""
         lines = "\n".join("  - " + f.format() for f in self.findings)
-        super().__init__(f"{head}{len(self.findings)} contract violation(s)\n{lines}")
+        failing = sum(f.severity == "error" for f in self.findings)
+        extra = len(self.findings) - failing
+        also = f" and {extra} warning(s)" if extra else ""
+        super().__init__(f"{head}{failing} contract violation(s){also}\n{lines}")
+
+
+class ConformanceWarning(UserWarning):
+    """Issued for findings of severity ``"warning"`` when nothing fails the test."""
 
 
 def raise_for_findings(findings: Iterable[Finding], context: str = "") -> None:
-    """Fail the current test with every finding, if there is any."""
+    """Fail the current test with every finding if any is an error; warnings alone only warn.
+
+    A failure lists the warnings too (after the errors); warnings alone become one
+    ``ConformanceWarning``, which pytest shows in its warnings summary.
+    """
     found = list(findings)
+    failing = [f for f in found if f.severity == "error"]
+    if failing:
+        raise ConformanceError(failing + [f for f in found if f.severity != "error"], context)
     if found:
-        raise ConformanceError(found, context)
+        head = f"{context}: " if context else ""
+        lines = "\n".join("  - " + f.format() for f in found)
+        warnings.warn(ConformanceWarning(f"{head}{len(found)} warning(s)\n{lines}"),
+                      stacklevel=2)

@@ -15,12 +15,10 @@ from typing import Any
 
 from conformance import catalog, schemas
 from conformance.checks import checks_for
-from conformance.checks.common import finding
+from conformance.checks.common import JSON_BODY, finding
 from conformance.exchange import Exchange, Finding
 from conformance.sse import AccumulationError, accumulate
 
-#: Check name of the finding for a successful JSON-endpoint answer whose body is not JSON.
-JSON_BODY = "json-body"
 #: Pointer prefix of the message folded from a stream (see conformance.checks.messages).
 ACCUMULATED = "/accumulated"
 
@@ -111,7 +109,8 @@ def validate_exchange(exchange: Exchange, *, request: Any = None) -> Validation:
 
     ``request`` is the JSON body that was sent (default: ``exchange.request_json``); checks that
     compare the answer with the request (max_tokens, stop_sequences) read it. An endpoint the
-    catalog does not know gets the common checks and, for status >= 400, the error schema.
+    catalog does not know gets the checks registered for every answer and, for status >= 400,
+    the error schema.
     """
     if request is not None and request is not exchange.request_json:
         exchange = dataclasses.replace(exchange, request_json=request)

@@ -14,6 +14,7 @@ import pytest
 
 from conformance import resources
 from conformance.checks import admin as checks
+from conformance.checks import prompt_tools
 from conformance.client import ApiClient, Target
 from conformance.exchange import Exchange
 from conformance.reference import DEFAULT_ADMIN_API_KEY, DEFAULT_API_KEY, EmbeddedServer
@@ -210,7 +211,7 @@ def test_group_by_and_placeholders() -> None:
     assert any("[token-counts]" in m for m in got), got
     bad = {"messages": [{"role": "user", "content": [{"type": "text", "text": "{{name}}"}]}],
            "system": "", "usage": [], "variable_values": {"name": "x", "OTHER": "y"}}
-    found = [f.message for f in checks.placeholder_findings(bad)]
+    found = [f.message for f in prompt_tools.placeholder_findings(bad)]
     assert any("not {{UPPER_CASE}}" in m for m in found)
     assert any("'OTHER' has a value but no" in m for m in found)
 

@@ -19,6 +19,7 @@ from conformance import catalog, schemas
 from conformance.cassettes import match_json_body
 from conformance.checks import batches as batch_checks
 from conformance.checks import files as file_checks
+from conformance.checks import pagination
 from conformance.exchange import Exchange
 from conformance.reference import DEFAULT_API_KEY, EmbeddedServer, ReferenceConfig, create_app
 from conformance.reference.app import inventory
@@ -339,7 +340,7 @@ def test_results_lines_are_validated_one_by_one() -> None:
 def test_wrong_delete_shape_fails_readably(status: int, answer: Any, phrase: str) -> None:
     ex = Exchange("DELETE", "/v1/messages/batches/msgbatch_1", status, JSON,
                   json.dumps(answer).encode() if answer is not None else b"")
-    findings = batch_checks.check_batch_deleted(ex)
+    findings = pagination.check_deleted(ex)
     assert any(phrase in f.message for f in findings), [f.format() for f in findings]
 
 

@@ -1,24 +1,27 @@
-"""Checks of the Admin API, the usage / Claude Code / cost reports and the prompt tools.
+"""Checks of the Admin API and of the usage / Claude Code / cost reports.
 
 What the schemas cannot say: report buckets are ordered, non-overlapping, as wide as asked and
 inside the requested range; a ``next_page`` walk ends without repeats; grouped dimensions are
 filled in; amounts are decimal strings (a float loses cents); invites expire after they were
-sent; templatize placeholders look like ``{{UPPER_CASE}}``. ``cross_check_usage_cost`` compares
-a usage report with a cost report of the same range and returns a finding, never raises.
+sent. ``cross_check_usage_cost`` (on demand) compares a usage report with a cost report of the
+same range and returns a finding, never raises. ID-cursor admin lists get the generic
+``checks.pagination`` checks.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from conformance import catalog
+from conformance.checks._registry import check, json_body, on_demand, success
 from conformance.checks.common import describe_type, escape, finding, is_count
 from conformance.exchange import Exchange, Finding
+from conformance.timestamps import parse_rfc3339
 
 REPORT_BUCKETS = "report-buckets"
 REPORT_WALK = "report-walk"
@@ -26,20 +29,20 @@ GROUP_BY = "group-by"
 DECIMAL_AMOUNT = "decimal-amount"
 TOKEN_COUNTS = "token-counts"
 INVITE_EXPIRY = "invite-expiry"
-PLACEHOLDERS = "placeholders"
 MEMBER_CURSORS = "member-cursors"
 USAGE_COST = "usage-cost"
+CLAUDE_CODE_DAY = "claude-code-day"
 
-CHECK_NAMES: tuple[str, ...] = (REPORT_BUCKETS, REPORT_WALK, GROUP_BY, DECIMAL_AMOUNT,
-                                TOKEN_COUNTS, INVITE_EXPIRY, PLACEHOLDERS, MEMBER_CURSORS,
-                                USAGE_COST, "claude-code-day")
+#: A successful JSON answer: what every admin check judges.
+_OK_JSON = success & json_body
+#: The reports with time buckets (the Claude Code report has daily records instead).
+_BUCKET_REPORTS = ("admin.usage_report.messages", "admin.cost_report")
+_INVITES = ("admin.invites.create", "admin.invites.list", "admin.invites.retrieve")
 
 BUCKET_WIDTHS = {"1d": timedelta(days=1), "1h": timedelta(hours=1), "1m": timedelta(minutes=1)}
 #: Dimensions documented as null for the default workspace / Console usage even when grouped.
 NULLABLE_DIMENSIONS = frozenset({"workspace_id", "api_key_id"})
 DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
-PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
-VARIABLE_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 #: Upper bound of pages a report walk fetches before it calls the walk endless.
 MAX_REPORT_PAGES = 50
 
@@ -56,26 +59,11 @@ def all_query(exchange: Exchange) -> dict[str, list[str]]:
     return {}
 
 
-def parse_time(value: Any) -> datetime | None:
-    """An RFC 3339 timestamp as an aware datetime, None when it is not one."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("z", "Z").replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _ok_json(exchange: Exchange) -> dict[str, Any] | None:
-    if exchange.status >= 400 or not isinstance(exchange.json, dict):
-        return None
-    return exchange.json
-
 
 # --- report-buckets -------------------------------------------------------------------------------
 
 
+@on_demand(REPORT_BUCKETS)
 def bucket_findings(body: Any, query: dict[str, list[str]], *, request_id: str | None = None
                     ) -> list[Finding]:
     """Buckets are ordered, non-overlapping, ``bucket_width`` wide and inside the range asked."""
@@ -88,8 +76,8 @@ def bucket_findings(body: Any, query: dict[str, list[str]], *, request_id: str |
         out.append(finding(REPORT_BUCKETS, message, pointer=at, rule=rule, value=value,
                            request_id=request_id))
 
-    start = parse_time(next(iter(query.get("starting_at", [])), None))
-    end = parse_time(next(iter(query.get("ending_at", [])), None))
+    start = parse_rfc3339(next(iter(query.get("starting_at", [])), None))
+    end = parse_rfc3339(next(iter(query.get("ending_at", [])), None))
     width = BUCKET_WIDTHS.get((query.get("bucket_width") or ["1d"])[0])
     limit = (query.get("limit") or [""])[0]
     if limit.isdigit() and len(data) > int(limit):
@@ -99,7 +87,8 @@ def bucket_findings(body: Any, query: dict[str, list[str]], *, request_id: str |
     for i, bucket in enumerate(data):
         if not isinstance(bucket, dict):
             continue
-        b_start, b_end = parse_time(bucket.get("starting_at")), parse_time(bucket.get("ending_at"))
+        b_start = parse_rfc3339(bucket.get("starting_at"))
+        b_end = parse_rfc3339(bucket.get("ending_at"))
         if b_start is None or b_end is None:
             continue  # the schema reports a missing or malformed timestamp
         at = f"/data/{i}"
@@ -134,11 +123,10 @@ def bucket_findings(body: Any, query: dict[str, list[str]], *, request_id: str |
     return out
 
 
+@check(REPORT_BUCKETS, endpoints=_BUCKET_REPORTS, applies=_OK_JSON)
 def check_report_buckets(exchange: Exchange) -> list[Finding]:
-    body = _ok_json(exchange)
-    if body is None:
-        return []
-    return bucket_findings(body, all_query(exchange), request_id=exchange.request_id)
+    """``bucket_findings`` on a report page, with the range and width of its query."""
+    return bucket_findings(exchange.json, all_query(exchange), request_id=exchange.request_id)
 
 
 # --- group-by and token counts --------------------------------------------------------------------
@@ -152,6 +140,7 @@ def _rows(body: Any) -> Iterator[tuple[str, dict[str, Any]]]:
                     yield f"/data/{i}/results/{j}", row
 
 
+@on_demand(GROUP_BY)
 def group_by_findings(body: Any, groups: Sequence[str], *, request_id: str | None = None
                       ) -> list[Finding]:
     """Each row of a grouped report carries every grouped dimension, filled in."""
@@ -176,12 +165,13 @@ def group_by_findings(body: Any, groups: Sequence[str], *, request_id: str | Non
     return out
 
 
+@check(GROUP_BY, endpoints=_BUCKET_REPORTS, applies=_OK_JSON)
 def check_group_by(exchange: Exchange) -> list[Finding]:
-    body = _ok_json(exchange)
-    if body is None:
-        return []
+    """``group_by_findings`` on a report page asked with ``group_by[]``."""
     groups = all_query(exchange).get("group_by", [])
-    return group_by_findings(body, groups, request_id=exchange.request_id) if groups else []
+    if not groups:
+        return []
+    return group_by_findings(exchange.json, groups, request_id=exchange.request_id)
 
 
 def _counts(node: Any, at: str) -> Iterator[tuple[str, str, Any]]:
@@ -200,11 +190,10 @@ def _counts(node: Any, at: str) -> Iterator[tuple[str, str, Any]]:
             yield from _counts(value, f"{at}/{i}")
 
 
+@check(TOKEN_COUNTS, endpoints=("admin.usage_report.*", "prompt_tools.*"), applies=_OK_JSON)
 def check_token_counts(exchange: Exchange) -> list[Finding]:
     """Every token count (and Claude Code counter) is a non-negative integer."""
-    body = _ok_json(exchange)
-    if body is None:
-        return []
+    body = exchange.json
     return [finding(TOKEN_COUNTS, f"{key} should be a non-negative integer, got "
                     f"{describe_type(value)} {value!r}", pointer=at,
                     rule="token counts are non-negative integers", value=value,
@@ -215,6 +204,7 @@ def check_token_counts(exchange: Exchange) -> list[Finding]:
 # --- decimal-amount -------------------------------------------------------------------------------
 
 
+@on_demand(DECIMAL_AMOUNT)
 def amount_findings(body: Any, *, request_id: str | None = None) -> list[Finding]:
     """Every cost ``amount`` is a decimal string in cents (a JSON number loses precision)."""
     out = []
@@ -231,21 +221,23 @@ def amount_findings(body: Any, *, request_id: str | None = None) -> list[Finding
     return out
 
 
+@check(DECIMAL_AMOUNT, endpoints="admin.cost_report", applies=_OK_JSON)
 def check_cost_amounts(exchange: Exchange) -> list[Finding]:
-    body = _ok_json(exchange)
-    return [] if body is None else amount_findings(body, request_id=exchange.request_id)
+    """``amount_findings`` on a cost report page."""
+    return amount_findings(exchange.json, request_id=exchange.request_id)
 
 
 # --- invite-expiry --------------------------------------------------------------------------------
 
 
+@on_demand(INVITE_EXPIRY)
 def invite_findings(invite: Any, *, pointer: str = "", request_id: str | None = None
                     ) -> list[Finding]:
     """An invite has an ``expires_at`` later than its ``invited_at``."""
     if not isinstance(invite, dict) or invite.get("type") != "invite":
         return []
     rule = "an invite has expires_at after invited_at"
-    sent, expires = parse_time(invite.get("invited_at")), parse_time(invite.get("expires_at"))
+    sent, expires = parse_rfc3339(invite.get("invited_at")), parse_rfc3339(invite.get("expires_at"))
     if invite.get("expires_at") is None:
         return [finding(INVITE_EXPIRY, "the invite has no expires_at: invites expire (21 days "
                         "after they are sent)", pointer=f"{pointer}/expires_at", rule=rule,
@@ -257,10 +249,10 @@ def invite_findings(invite: Any, *, pointer: str = "", request_id: str | None = 
     return []
 
 
+@check(INVITE_EXPIRY, endpoints=_INVITES, applies=_OK_JSON)
 def check_invite_expiry(exchange: Exchange) -> list[Finding]:
-    body = _ok_json(exchange)
-    if body is None:
-        return []
+    """``invite_findings`` on an invite, or on each invite of a page."""
+    body = exchange.json
     if isinstance(body.get("data"), list):
         return [f for i, item in enumerate(body["data"])
                 for f in invite_findings(item, pointer=f"/data/{i}",
@@ -271,10 +263,11 @@ def check_invite_expiry(exchange: Exchange) -> list[Finding]:
 # --- member-cursors -------------------------------------------------------------------------------
 
 
+@check(MEMBER_CURSORS, endpoints="admin.workspace_members.list", applies=_OK_JSON)
 def check_member_cursors(exchange: Exchange) -> list[Finding]:
     """A members page's first_id/last_id are the user_ids of its first and last member."""
-    body = _ok_json(exchange)
-    if body is None or not isinstance(body.get("data"), list):
+    body = exchange.json
+    if not isinstance(body.get("data"), list):
         return []
     ids = [m.get("user_id") if isinstance(m, dict) else None for m in body["data"]]
     out = []
@@ -287,62 +280,14 @@ def check_member_cursors(exchange: Exchange) -> list[Finding]:
     return out
 
 
-# --- placeholders ---------------------------------------------------------------------------------
-
-
-def placeholder_findings(body: Any, *, request_id: str | None = None) -> list[Finding]:
-    """Templatize placeholders are ``{{UPPER_CASE}}`` and match ``variable_values`` both ways."""
-    if not isinstance(body, dict):
-        return []
-    out: list[Finding] = []
-    used: set[str] = set()
-    texts: list[tuple[str, str]] = []
-    if isinstance(body.get("system"), str):
-        texts.append(("/system", body["system"]))
-    for i, message in enumerate(body.get("messages") or []):
-        for j, block in enumerate((message or {}).get("content") or []
-                                  if isinstance(message, dict) else []):
-            if isinstance(block, dict) and isinstance(block.get("text"), str):
-                texts.append((f"/messages/{i}/content/{j}/text", block["text"]))
-    for at, text in texts:
-        for name in PLACEHOLDER.findall(text):
-            used.add(name)
-            if not VARIABLE_NAME.match(name):
-                out.append(finding(PLACEHOLDERS, f"placeholder {{{{{name}}}}} is not "
-                                   "{{UPPER_CASE}}", pointer=at, rule="placeholders look like "
-                                   "{{UPPER_CASE}}", value=name, request_id=request_id))
-    values = body.get("variable_values")
-    if isinstance(values, dict):
-        for name, value in values.items():
-            if not VARIABLE_NAME.match(str(name)):
-                out.append(finding(PLACEHOLDERS, f"variable {name!r} is not UPPER_CASE",
-                                   pointer=f"/variable_values/{escape(name)}",
-                                   rule="variable names are UPPER_CASE", value=name,
-                                   request_id=request_id))
-            elif name not in used:
-                out.append(finding(PLACEHOLDERS, f"variable {name!r} has a value but no "
-                                   f"{{{{{name}}}}} placeholder in the prompt",
-                                   pointer=f"/variable_values/{escape(name)}",
-                                   rule="every variable appears as a placeholder",
-                                   value=value, request_id=request_id))
-    return out
-
-
-def check_placeholders(exchange: Exchange) -> list[Finding]:
-    body = _ok_json(exchange)
-    return [] if body is None else placeholder_findings(body, request_id=exchange.request_id)
-
-
 # --- claude-code day ------------------------------------------------------------------------------
 
-CLAUDE_CODE_DAY = "claude-code-day"
-
-
+@check(CLAUDE_CODE_DAY, endpoints="admin.usage_report.claude_code", applies=_OK_JSON)
 def check_claude_code_day(exchange: Exchange) -> list[Finding]:
     """Claude Code records are for the one UTC day asked for in ``starting_at``."""
-    body = _ok_json(exchange)
+    body = exchange.json
     day = next(iter(all_query(exchange).get("starting_at", [])), "")[:10]
-    if body is None or not day or not isinstance(body.get("data"), list):
+    if not day or not isinstance(body.get("data"), list):
         return []
     return [finding(CLAUDE_CODE_DAY, f"record {i} is for {rec.get('date')!r} but the report "
                     f"was asked for {day}", pointer=f"/data/{i}/date",
@@ -356,6 +301,7 @@ def check_claude_code_day(exchange: Exchange) -> list[Finding]:
 # --- report walk ----------------------------------------------------------------------------------
 
 
+@on_demand(REPORT_WALK)
 def report_walk_findings(pages: Sequence[Any], *, stopped_early: bool = False) -> list[Finding]:
     """The pages of one ``next_page`` walk: no bucket twice, no token twice, an end.
 
@@ -396,6 +342,7 @@ def report_walk_findings(pages: Sequence[Any], *, stopped_early: bool = False) -
     return out
 
 
+@on_demand(REPORT_WALK)
 def walk_report(fetch: Callable[[str | None], Any], max_pages: int = MAX_REPORT_PAGES
                 ) -> tuple[list[Any], list[Finding]]:
     """Fetch pages with ``fetch(page_token)`` until has_more is false, a token repeats or
@@ -477,6 +424,7 @@ def reported_cents(cost_pages: Sequence[Any]) -> dict[str, Decimal]:
     return per_model
 
 
+@on_demand(USAGE_COST)
 def cross_check_usage_cost(
     usage_pages: Sequence[Any], cost_pages: Sequence[Any], *, tolerance: float = 0.02,
     absolute_cents: float = 1.0,
@@ -504,42 +452,3 @@ def cross_check_usage_cost(
                                rule="usage tokens x list price == cost report token costs",
                                value={"usage_cents": f"{w:.4f}", "cost_cents": f"{g:.4f}"}))
     return out
-
-
-# --- registration ---------------------------------------------------------------------------------
-
-_Check = Callable[[Exchange], list[Finding]]
-_REPORT: tuple[_Check, ...] = (check_report_buckets, check_group_by, check_token_counts)
-_PAGES: tuple[_Check, ...] = ()  # ID-cursor pages: models.check_page_cursors is added in CHECKS
-
-#: Endpoint name -> its checks, merged into ``checks.CHECKS`` (every admin/prompt endpoint).
-ADMIN_CHECKS: dict[str, tuple[_Check, ...]] = {
-    "admin.organizations.me": (),
-    "admin.users.retrieve": (),
-    "admin.users.update": (),
-    "admin.users.delete": (),
-    "admin.invites.create": (check_invite_expiry,),
-    "admin.invites.list": (check_invite_expiry,),
-    "admin.invites.retrieve": (check_invite_expiry,),
-    "admin.invites.delete": (),
-    "admin.workspaces.create": (),
-    "admin.workspaces.retrieve": (),
-    "admin.workspaces.update": (),
-    "admin.workspaces.archive": (),
-    "admin.workspace_members.create": (),
-    "admin.workspace_members.list": (check_member_cursors,),
-    "admin.workspace_members.retrieve": (),
-    "admin.workspace_members.update": (),
-    "admin.workspace_members.delete": (),
-    "admin.api_keys.retrieve": (),
-    "admin.api_keys.update": (),
-    "admin.usage_report.messages": _REPORT,
-    "admin.usage_report.claude_code": (check_token_counts, check_claude_code_day),
-    "admin.cost_report": (*_REPORT[:2], check_cost_amounts),
-    "prompt_tools.generate": (check_token_counts,),
-    "prompt_tools.improve": (check_token_counts,),
-    "prompt_tools.templatize": (check_token_counts, check_placeholders),
-}
-#: ID-cursor list endpoints whose items have an ``id`` (models.check_page_cursors applies).
-ID_PAGE_ENDPOINTS: tuple[str, ...] = ("admin.users.list", "admin.workspaces.list",
-                                      "admin.api_keys.list", "admin.invites.list")

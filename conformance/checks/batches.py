@@ -1,45 +1,48 @@
 """Checks of the Message Batches endpoints: what the MessageBatch schema cannot say.
 
 ``request_counts`` must add up (to the number of requests sent, when the exchange shows them),
-timestamps must be ordered and agree with ``processing_status``, results must name every
-``custom_id`` exactly once, and a delete must answer ``{id, type: <kind>_deleted}`` for the id
-it was asked to delete. Functions ending in ``_findings`` take plain values so the suite can
-apply them across several exchanges (a results file against the batch that produced it).
+timestamps must be ordered and agree with ``processing_status`` and results must name every
+``custom_id`` exactly once. Functions ending in ``_findings`` take plain values so the suite can
+apply them across several exchanges (a results file against the batch that produced it). Pages
+of batches get the generic ``checks.pagination`` checks, deletes ``pagination.check_deleted``.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
-from datetime import datetime
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from conformance.checks._registry import check, json_body, on_demand, success
 from conformance.checks.common import finding, is_count
-from conformance.checks.models import page_cursor_findings, query_params
 from conformance.exchange import Exchange, Finding
+from conformance.timestamps import parse_rfc3339
 
 REQUEST_COUNTS = "batch-request-counts"
 BATCH_TIMELINE = "batch-timeline"
 RESULTS_COVERAGE = "batch-results-coverage"
-DELETED_SHAPE = "deleted-shape"
 
 COUNT_KEYS = ("processing", "succeeded", "errored", "canceled", "expired")
 _TIMESTAMPS = ("created_at", "cancel_initiated_at", "ended_at", "archived_at", "expires_at")
+#: Endpoints answering one MessageBatch, or (batches.list) a page of them.
+_BATCH_ENDPOINTS = ("batches.create", "batches.retrieve", "batches.cancel", "batches.list")
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
+def _batches(exchange: Exchange) -> Iterator[tuple[Any, str]]:
+    """``(batch, pointer)`` for the batch an answer carries, or for each batch of a page."""
+    body = exchange.json
+    if isinstance(body, dict) and isinstance(body.get("data"), list):
+        for i, batch in enumerate(body["data"]):
+            yield batch, f"/data/{i}"
+    else:
+        yield body, ""
 
 
 # --- batch-request-counts -------------------------------------------------------------------------
 
 
+@on_demand(REQUEST_COUNTS)
 def request_counts_findings(batch: Any, expected_total: int | None = None, *, pointer: str = "",
                             request_id: str | None = None) -> list[Finding]:
     """``request_counts`` are counts that add up to the batch size and fit the status.
@@ -72,6 +75,7 @@ def request_counts_findings(batch: Any, expected_total: int | None = None, *, po
 # --- batch-timeline -------------------------------------------------------------------------------
 
 
+@on_demand(BATCH_TIMELINE)
 def timeline_findings(batch: Any, *, pointer: str = "", request_id: str | None = None
                       ) -> list[Finding]:
     """Timestamps are ordered (created <= cancel_initiated <= ended < expires) and agree with
@@ -84,7 +88,7 @@ def timeline_findings(batch: Any, *, pointer: str = "", request_id: str | None =
         out.append(finding(BATCH_TIMELINE, message, pointer=f"{pointer}/{key}", rule=rule,
                            value=batch.get(key), request_id=request_id))
 
-    times = {k: _parse_time(batch.get(k)) for k in _TIMESTAMPS}
+    times = {k: parse_rfc3339(batch.get(k)) for k in _TIMESTAMPS}
     created = times["created_at"]
     if created is not None:
         for key in ("cancel_initiated_at", "ended_at", "archived_at"):
@@ -116,35 +120,27 @@ def timeline_findings(batch: Any, *, pointer: str = "", request_id: str | None =
     return out
 
 
-def _batch_findings(batch: Any, total: int | None, pointer: str, rid: str | None
-                    ) -> list[Finding]:
-    return (request_counts_findings(batch, total, pointer=pointer, request_id=rid)
-            + timeline_findings(batch, pointer=pointer, request_id=rid))
-
-
-def check_batch(exchange: Exchange) -> list[Finding]:
-    """One MessageBatch answer (create, retrieve, cancel): counts and timeline.
+@check(REQUEST_COUNTS, endpoints=_BATCH_ENDPOINTS, applies=success & json_body)
+def check_request_counts(exchange: Exchange) -> list[Finding]:
+    """The request_counts of a MessageBatch answer, or of each batch on a page.
 
     On create the request shows the batch size, so the counts must add up to it.
     """
-    if exchange.status >= 400:
-        return []
     req = exchange.request_json
     sent = req.get("requests") if isinstance(req, dict) else None
     total = len(sent) if isinstance(sent, list) else None
-    return _batch_findings(exchange.json, total, "", exchange.request_id)
-
-
-def check_batch_page(exchange: Exchange) -> list[Finding]:
-    """A page of batches: ID cursors, and every batch on it."""
-    page = exchange.json
-    if exchange.status >= 400 or not isinstance(page, dict):
-        return []
-    rid = exchange.request_id
-    out = page_cursor_findings(page, query_params(exchange), request_id=rid)
-    for i, batch in enumerate(page.get("data") or []):
-        out += _batch_findings(batch, None, f"/data/{i}", rid)
+    out: list[Finding] = []
+    for batch, pointer in _batches(exchange):
+        out += request_counts_findings(batch, total if not pointer else None, pointer=pointer,
+                                       request_id=exchange.request_id)
     return out
+
+
+@check(BATCH_TIMELINE, endpoints=_BATCH_ENDPOINTS, applies=success & json_body)
+def check_timeline(exchange: Exchange) -> list[Finding]:
+    """The timeline of a MessageBatch answer, or of each batch on a page."""
+    return [f for batch, pointer in _batches(exchange)
+            for f in timeline_findings(batch, pointer=pointer, request_id=exchange.request_id)]
 
 
 # --- batch-results-coverage -----------------------------------------------------------------------
@@ -162,6 +158,7 @@ def result_lines(body: bytes) -> list[Any]:
     return out
 
 
+@on_demand(RESULTS_COVERAGE)
 def results_coverage_findings(lines: Iterable[Any], custom_ids: Iterable[str] | None = None, *,
                               request_id: str | None = None) -> list[Finding]:
     """Every custom_id comes back exactly once (line order is free), and no stranger appears.
@@ -195,54 +192,7 @@ def results_coverage_findings(lines: Iterable[Any], custom_ids: Iterable[str] | 
     return out
 
 
+@check(RESULTS_COVERAGE, endpoints="batches.results", applies=success)
 def check_results(exchange: Exchange) -> list[Finding]:
     """A results file never names a custom_id twice."""
-    if exchange.status >= 400:
-        return []
     return results_coverage_findings(result_lines(exchange.body), request_id=exchange.request_id)
-
-
-# --- deleted-shape --------------------------------------------------------------------------------
-
-
-def deleted_findings(body: Any, kind: str, resource_id: str | None, *,
-                     type_optional: bool = False, request_id: str | None = None,
-                     status: int = 200) -> list[Finding]:
-    """A delete answers 200 ``{id: <the deleted id>, type: "<kind>_deleted"}``, not a 204."""
-    wanted = f"{kind}_deleted"
-    rule = f'DELETE answers 200 with {{"id": ..., "type": "{wanted}"}}'
-    if status == 204 or not isinstance(body, dict):
-        return [finding(DELETED_SHAPE, f"the delete answered HTTP {status} with "
-                        f"{'no body' if body is None else 'a non-object body'}; the API answers "
-                        f"200 with {{id, type: {wanted!r}}}", rule=rule, value=body,
-                        request_id=request_id)]
-    out: list[Finding] = []
-    if body.get("type") != wanted and not (type_optional and "type" not in body):
-        out.append(finding(DELETED_SHAPE, f"type should be {wanted!r}, got {body.get('type')!r}",
-                           pointer="/type", rule=rule, value=body.get("type"),
-                           request_id=request_id))
-    if resource_id is not None and body.get("id") != resource_id:
-        out.append(finding(DELETED_SHAPE, f"id should be the deleted {kind} {resource_id!r}, got "
-                           f"{body.get('id')!r}", pointer="/id",
-                           rule="the answer names the id that was deleted", value=body.get("id"),
-                           request_id=request_id))
-    return out
-
-
-def deleted_check(kind: str, type_optional: bool = False
-                  ) -> Callable[[Exchange], list[Finding]]:
-    """The check of one DELETE endpoint whose answer is ``{id, type: <kind>_deleted}``."""
-
-    def check(exchange: Exchange) -> list[Finding]:
-        if exchange.status >= 400:
-            return []
-        resource_id = exchange.path.rstrip("/").rsplit("/", 1)[-1] or None
-        return deleted_findings(exchange.json, kind, resource_id, type_optional=type_optional,
-                                request_id=exchange.request_id, status=exchange.status)
-
-    check.__name__ = f"check_{kind}_deleted"
-    check.__doc__ = f"DELETE of a {kind}: 200 {{id, type: {kind}_deleted}} naming the path's id."
-    return check
-
-
-check_batch_deleted = deleted_check("message_batch")

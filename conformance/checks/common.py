@@ -1,9 +1,11 @@
 """Checks that apply to every answer of the API, whatever the endpoint.
 
-Each check is a pure function of an ``Exchange`` to a list of ``Finding``: headers every answer
-carries (``request-id``, ``content-type``, ``retry-after``), the error envelope of a failed call and
-the prefixes of the ids an answer hands out. The lower-level helpers (``error_envelope_findings``,
-``check_id_prefix``) take plain values so the stream checks can reuse them on one SSE event.
+Each check is a pure function of an ``Exchange`` to a list of ``Finding``, registered for every
+endpoint: headers every answer carries (``request-id``, ``content-type``, ``retry-after``), the
+error envelope of a failed call and the prefixes of the ids an answer hands out. The lower-level
+helpers (``error_envelope_findings``, ``check_id_prefix``) take plain values so the stream checks
+can reuse them on one SSE event. The names the plumbing emits (``schema``, ``status``, ...) are
+declared here too, so the registry lists every name a finding can carry.
 """
 
 from __future__ import annotations
@@ -14,9 +16,19 @@ from collections.abc import Iterator
 from typing import Any, TypeGuard
 
 from conformance import catalog
-from conformance.exchange import Exchange, Finding, shorten
+from conformance.checks._registry import check, declare, errors, severity_of, status_in, success
+from conformance.exchange import Exchange, Finding, Severity, shorten
 
 _MISSING: Any = object()
+
+#: Findings of ``schemas.validate`` are named ``schema:<file>``.
+SCHEMA = declare("schema", "the answer matches the JSON Schema of its endpoint and status")
+#: A successful answer of a JSON endpoint (or a line of a JSON-lines one) whose body is not JSON.
+JSON_BODY = declare("json-body", "a JSON endpoint answers JSON")
+#: ``api.expect``: the answer has the status the test expected.
+STATUS = declare("status", "the answer has the HTTP status the test expected")
+#: ``api.expect_error``: the error has the type the test expected.
+ERROR_TYPE = declare("error-type", "the error has the error.type the test expected")
 
 
 def finding(
@@ -27,10 +39,15 @@ def finding(
     rule: str = "",
     value: Any = _MISSING,
     request_id: str | None = None,
+    severity: Severity | None = None,
 ) -> Finding:
-    """A ``Finding`` with ``value`` shortened; ``value`` omitted means "nothing to show"."""
+    """A ``Finding`` with ``value`` shortened; ``value`` omitted means "nothing to show".
+
+    ``severity`` defaults to the one the check ``check`` is registered with.
+    """
     shown = "" if value is _MISSING else shorten(value)
-    return Finding(check, message, pointer=pointer, rule=rule, value=shown, request_id=request_id)
+    return Finding(check, message, pointer=pointer, rule=rule, value=shown, request_id=request_id,
+                   severity=severity or severity_of(check))
 
 
 def escape(token: str | int) -> str:
@@ -65,6 +82,7 @@ def describe_type(value: Any) -> str:
 REQUEST_ID = "request-id"
 
 
+@check(REQUEST_ID)
 def check_request_id(exchange: Exchange) -> list[Finding]:
     """Every answer carries a ``request-id`` header: users quote it to Anthropic support."""
     prefix = catalog.ID_PREFIXES["request"]
@@ -89,6 +107,7 @@ def _wants_stream(exchange: Exchange) -> bool:
     return isinstance(req, dict) and req.get("stream") is True
 
 
+@check(CONTENT_TYPE)
 def check_content_type(exchange: Exchange) -> list[Finding]:
     """JSON answers say ``application/json``, streams ``text/event-stream``.
 
@@ -207,14 +226,13 @@ def error_envelope_findings(
     return out
 
 
+@check(ERROR_ENVELOPE, applies=errors)
 def check_error_envelope(exchange: Exchange) -> list[Finding]:
     """An answer with status >= 400 carries the Anthropic error envelope with the status's type.
 
     The SDKs map ``error.type`` to an exception class, so a wrong type or a foreign shape turns
     a clean ``NotFoundError`` into a confusing generic one.
     """
-    if exchange.status < 400:
-        return []
     rid = exchange.request_id
     body = exchange.json
     if body is None:
@@ -287,14 +305,13 @@ def _typed_ids(node: Any, pointer: str) -> Iterator[tuple[str, Any, str]]:
             yield from _typed_ids(child, f"{pointer}/{i}")
 
 
+@check(ID_PREFIX, applies=success)
 def check_ids(exchange: Exchange) -> list[Finding]:
     """Every object in the answer whose ``type`` has a known id prefix has an id with it.
 
     Covers message ids (``msg_``), tool_use (``toolu_``) and server_tool_use (``srvtoolu_``)
     blocks, in a JSON body or in the events of a stream, and batch, file and admin objects.
     """
-    if exchange.status >= 400:
-        return []
     rid = exchange.request_id
     out: list[Finding] = []
     if exchange.events is not None:
@@ -321,14 +338,13 @@ def _non_negative_number(text: str) -> bool:
     return math.isfinite(number) and number >= 0
 
 
+@check(RETRY_AFTER, applies=status_in(*_RETRY_STATUSES))
 def check_retry_after(exchange: Exchange) -> list[Finding]:
     """On 429/529, ``retry-after`` (and ``retry-after-ms``), when sent, is a number of seconds.
 
     The SDKs sleep for that long before retrying; a date or a negative value makes them fall
     back to their own backoff or, worse, fail to parse.
     """
-    if exchange.status not in _RETRY_STATUSES:
-        return []
     out: list[Finding] = []
     for header, unit in (("retry-after", "seconds"), ("retry-after-ms", "milliseconds")):
         value = exchange.response_headers.get(header)

@@ -2,7 +2,8 @@
 versions, byte-exact downloads and the ``file_deleted`` answer.
 
 ``upload_findings`` and ``download_findings`` compare an answer with what the test sent, so they
-take plain values; ``check_*`` functions judge one exchange and are registered in ``CHECKS``.
+take plain values (on demand); ``check_*`` functions judge one exchange and are registered per
+endpoint. ID-cursor pages and the delete answer get the generic ``checks.pagination`` checks.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from conformance.checks.batches import deleted_check
+from conformance.checks._registry import check, json_body, on_demand, success
 from conformance.checks.common import finding, is_count
-from conformance.checks.models import page_cursor_findings, query_params
 from conformance.exchange import Exchange, Finding
 
 FILE_METADATA = "file-metadata"
@@ -20,6 +20,7 @@ FILE_PAGE = "file-page"
 FILE_CONTENT = "file-content"
 
 
+@on_demand(FILE_METADATA)
 def upload_findings(metadata: Any, filename: str, content: bytes, mime_type: str | None = None,
                     *, request_id: str | None = None) -> list[Finding]:
     """The metadata of an upload names the file sent: same filename, size and mime type."""
@@ -36,12 +37,11 @@ def upload_findings(metadata: Any, filename: str, content: bytes, mime_type: str
     return out
 
 
+@check(FILE_METADATA, endpoints=("files.upload", "files.retrieve"), applies=success & json_body)
 def check_file_metadata(exchange: Exchange) -> list[Finding]:
     """A FileMetadata answer: size_bytes is a count (the schema says int, this says >= 0 and
-    not a boolean) and a non-downloadable file is never described as downloadable content."""
+    not a boolean)."""
     meta = exchange.json
-    if exchange.status >= 400 or not isinstance(meta, dict):
-        return []
     if "size_bytes" in meta and not is_count(meta["size_bytes"]):
         return [finding(FILE_METADATA, "size_bytes should be a non-negative integer",
                         pointer="/size_bytes", rule="size_bytes >= 0", value=meta["size_bytes"],
@@ -49,23 +49,24 @@ def check_file_metadata(exchange: Exchange) -> list[Finding]:
     return []
 
 
+@check(FILE_PAGE, endpoints="files.list", applies=success & json_body)
 def check_file_page(exchange: Exchange) -> list[Finding]:
-    """Either page shape: ID cursors (2023-06-01) agree with the items; a page token
-    (2026-10-21) is null or a non-empty string."""
+    """A page-token page (API 2026-10-21) has a next_page that is null or a non-empty string.
+
+    ID-cursor pages (2023-06-01) get ``pagination.check_page_cursors`` instead.
+    """
     page = exchange.json
-    if exchange.status >= 400 or not isinstance(page, dict):
+    if "next_page" not in page:
         return []
-    rid = exchange.request_id
-    if "next_page" in page:
-        token = page["next_page"]
-        if token is not None and (not isinstance(token, str) or not token):
-            return [finding(FILE_PAGE, "next_page should be null or a non-empty page token",
-                            pointer="/next_page", rule="next_page is null or a token",
-                            value=token, request_id=rid)]
-        return []
-    return page_cursor_findings(page, query_params(exchange), request_id=rid)
+    token = page["next_page"]
+    if token is not None and (not isinstance(token, str) or not token):
+        return [finding(FILE_PAGE, "next_page should be null or a non-empty page token",
+                        pointer="/next_page", rule="next_page is null or a token",
+                        value=token, request_id=exchange.request_id)]
+    return []
 
 
+@on_demand(FILE_CONTENT)
 def download_findings(exchange: Exchange, content: bytes) -> list[Finding]:
     """The downloaded bytes are the uploaded bytes (compared by SHA-256)."""
     got, wanted = hashlib.sha256(exchange.body).hexdigest(), hashlib.sha256(content).hexdigest()
@@ -77,10 +78,11 @@ def download_findings(exchange: Exchange, content: bytes) -> list[Finding]:
                     request_id=exchange.request_id)]
 
 
+@check(FILE_CONTENT, endpoints="files.download", applies=success)
 def check_download(exchange: Exchange) -> list[Finding]:
     """A content answer is as long as its content-length says (a cut download is caught)."""
     length = exchange.response_headers.get("content-length")
-    if exchange.status >= 400 or length is None or not length.isdigit():
+    if length is None or not length.isdigit():
         return []
     if int(length) != len(exchange.body):
         return [finding(FILE_CONTENT, f"content-length says {length} bytes, the body has "
@@ -89,5 +91,3 @@ def check_download(exchange: Exchange) -> list[Finding]:
                         request_id=exchange.request_id)]
     return []
 
-
-check_file_deleted = deleted_check("file", type_optional=True)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from conformance.checks._registry import check, streams, success
 from conformance.checks.common import (
     describe_type,
     error_envelope_findings,
@@ -36,6 +37,9 @@ FINAL_USAGE = "final-usage"
 STOP_FIELDS = "stop-fields"
 MAX_TOKENS = "max-tokens"
 USAGE_ARITHMETIC = "usage-arithmetic"
+
+#: The endpoint whose answers are messages.
+_MESSAGES = ("messages.create",)
 
 _BLOCK_EVENTS = frozenset({"content_block_start", "content_block_delta", "content_block_stop"})
 #: Block type -> the delta types it may receive. Blocks missing here get no delta check.
@@ -70,6 +74,11 @@ def _index(payload: dict[str, Any]) -> int | None:
 
 def _has_error_event(events: Sequence[SseEvent]) -> bool:
     return any(ev.type == "error" for ev in events)
+
+
+def _events(exchange: Exchange) -> list[SseEvent]:
+    """The events of a stream (the ``streams`` guard has made sure there are some)."""
+    return exchange.events or []
 
 
 # --- sse-grammar ----------------------------------------------------------------------------------
@@ -194,11 +203,10 @@ def sse_grammar_findings(
     return out
 
 
+@check(SSE_GRAMMAR, endpoints=_MESSAGES, applies=success & streams)
 def check_sse_grammar(exchange: Exchange) -> list[Finding]:
-    """The events of a streamed message come in the documented order (skips JSON answers)."""
-    if exchange.events is None or exchange.status >= 400:
-        return []
-    return sse_grammar_findings(exchange.events, exchange.request_id)
+    """The events of a streamed message come in the documented order."""
+    return sse_grammar_findings(_events(exchange), exchange.request_id)
 
 
 # --- delta-types ----------------------------------------------------------------------------------
@@ -239,10 +247,10 @@ def delta_types_findings(
     return out
 
 
+@check(DELTA_TYPES, endpoints=_MESSAGES, applies=success & streams)
 def check_delta_types(exchange: Exchange) -> list[Finding]:
-    if exchange.events is None or exchange.status >= 400:
-        return []
-    return delta_types_findings(exchange.events, exchange.request_id)
+    """Each content_block_delta of a stream fits the type of its block."""
+    return delta_types_findings(_events(exchange), exchange.request_id)
 
 
 # --- input-json -----------------------------------------------------------------------------------
@@ -294,10 +302,10 @@ def input_json_findings(
     return out
 
 
+@check(INPUT_JSON, endpoints=_MESSAGES, applies=success & streams)
 def check_input_json(exchange: Exchange) -> list[Finding]:
-    if exchange.events is None or exchange.status >= 400:
-        return []
-    return input_json_findings(exchange.events, exchange.request_id)
+    """The input_json_delta pieces of each tool block join to a JSON object."""
+    return input_json_findings(_events(exchange), exchange.request_id)
 
 
 # --- the final message, streamed or not -----------------------------------------------------------
@@ -363,22 +371,22 @@ _FINAL_TEXT_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+@check(STREAM_ACCUMULATES, endpoints=_MESSAGES, applies=success & streams)
 def check_stream_accumulates(exchange: Exchange) -> list[Finding]:
     """The stream folds into a finished message, the way the SDKs fold it.
 
     A stream that only an SDK-specific workaround could read is a broken stream: the fold must
     succeed, leave a non-null stop_reason, and every block must end with its text or its input.
     """
-    if exchange.events is None or exchange.status >= 400:
-        return []
     rid = exchange.request_id
     rule = "the stream folds into a message with a stop_reason and complete content blocks"
+    events = _events(exchange)
     try:
-        message = accumulate(exchange.events)
+        message = accumulate(events)
     except AccumulationError as exc:
         return [finding(STREAM_ACCUMULATES, f"the stream cannot be folded into a message: {exc}",
                         pointer="/events", rule=rule, request_id=rid)]
-    if _has_error_event(exchange.events):
+    if _has_error_event(events):
         return []  # the stream was cut short on purpose; sse-grammar checked the error event
     out: list[Finding] = []
     if message.get("stop_reason") is None:
@@ -423,14 +431,13 @@ def _usage_counts(
     ]
 
 
+@check(FINAL_USAGE, endpoints=_MESSAGES, applies=success)
 def check_final_usage(exchange: Exchange) -> list[Finding]:
     """Usage is reported where clients read it, and output_tokens only grows in a stream.
 
     Billing dashboards and the SDKs' ``usage`` read message.usage (JSON), the message_start usage
     and the last message_delta usage (streams); a missing count is a silent billing gap.
     """
-    if exchange.status >= 400:
-        return []
     rid = exchange.request_id
     if exchange.events is None:
         body = exchange.json
@@ -520,10 +527,9 @@ def stop_fields_findings(
     return out
 
 
+@check(STOP_FIELDS, endpoints=_MESSAGES, applies=success)
 def check_stop_fields(exchange: Exchange) -> list[Finding]:
     """The stop fields of the finished message (and, in a stream, null in message_start)."""
-    if exchange.status >= 400:
-        return []
     out: list[Finding] = []
     rid = exchange.request_id
     for i, ev in enumerate(exchange.events or []):
@@ -546,6 +552,7 @@ def check_stop_fields(exchange: Exchange) -> list[Finding]:
 # --- max-tokens -----------------------------------------------------------------------------------
 
 
+@check(MAX_TOKENS, endpoints=_MESSAGES, applies=success)
 def check_max_tokens(exchange: Exchange) -> list[Finding]:
     """output_tokens stays within the request's max_tokens; stopping on max_tokens means output.
 
@@ -618,6 +625,7 @@ def usage_arithmetic_findings(
     return out
 
 
+@check(USAGE_ARITHMETIC, endpoints=(*_MESSAGES, "messages.count_tokens"), applies=success)
 def check_usage_arithmetic(exchange: Exchange) -> list[Finding]:
     """Token counts are sane integers and agree with each other.
 
@@ -626,8 +634,6 @@ def check_usage_arithmetic(exchange: Exchange) -> list[Finding]:
     rounds add input, so the figure may only grow (seen in recorded web-search and compaction
     streams).
     """
-    if exchange.status >= 400:
-        return []
     rid = exchange.request_id
     if exchange.events is None:
         body = exchange.json

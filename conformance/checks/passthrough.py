@@ -2,12 +2,13 @@
 
 Each check is a pure function of two ``Exchange``\\ s, the proxy's answer and the upstream's
 (read from the reference server's record, ``conformance.upstream``), to a list of ``Finding``.
-Unlike the per-answer checks of ``checks.CHECKS`` they need both sides, so they are not
-registered there; ``compare`` runs them all. JSON is compared as data (key order and whitespace
-may change in a proxy), everything else must be equal: content blocks, tool_use ids and inputs,
-thinking text and signatures, stop fields, usage with its cache fields, every SSE event in order,
-status, error type and the headers that matter (content type, retry-after). Answers that are
-not messages (count_tokens' token count, a model, a page of models) are compared whole.
+Unlike the per-answer checks they need both sides, so they are on-demand checks (their names are
+in the registry, ``checks.names()``); ``compare`` runs them all. JSON is compared as data (key
+order and whitespace may change in a proxy), everything else must be equal: content blocks,
+tool_use ids and inputs, thinking text and signatures, stop fields, usage with its cache fields,
+every SSE event in order, status, error type and the headers that matter (content type,
+retry-after). Answers that are not messages (count_tokens' token count, a model, a page of
+models) are compared whole.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from conformance.checks._registry import on_demand
 from conformance.checks.common import escape, finding
 from conformance.exchange import Exchange, Finding, shorten
 from conformance.sse import AccumulationError, accumulate
@@ -101,6 +103,7 @@ def _blocks(message: dict[str, Any], kinds: tuple[str, ...]) -> list[tuple[int, 
 # --- the checks -----------------------------------------------------------------------------------
 
 
+@on_demand(STATUS)
 def check_status(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     """The proxy answers with the upstream's status code."""
     if proxy.status == upstream.status:
@@ -111,6 +114,7 @@ def check_status(proxy: Exchange, upstream: Exchange) -> list[Finding]:
                     request_id=proxy.request_id)]
 
 
+@on_demand(ERROR)
 def check_error(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     """An upstream error reaches the client as the same envelope: same error type and message."""
     if upstream.status < 400:
@@ -127,6 +131,7 @@ def _envelope(body: Any) -> dict[str, Any]:
             "error": {k: error.get(k, _MISSING) for k in ("type", "message")}}
 
 
+@on_demand(HEADERS)
 def check_headers(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     """The content type (JSON or event stream) and, on 429/529, ``retry-after`` survive."""
     pairs: list[tuple[str, Any, Any]] = []
@@ -140,6 +145,7 @@ def check_headers(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     return _findings(HEADERS, "headers", proxy, upstream, iter(pairs))
 
 
+@on_demand(CONTENT)
 def check_content_blocks(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     """Same blocks in the same order; text blocks equal (tool_use and thinking: their checks)."""
     both = _both_messages(proxy, upstream)
@@ -162,7 +168,7 @@ def check_content_blocks(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     return _findings(CONTENT, "content", proxy, upstream, pairs)
 
 
-def _kind_check(check: str, what: str, kinds: tuple[str, ...]) -> PassthroughCheck:
+def _kind_check(check: str, what: str, kinds: tuple[str, ...], name: str) -> PassthroughCheck:
     def run(proxy: Exchange, upstream: Exchange) -> list[Finding]:
         both = _both_messages(proxy, upstream)
         if both is None:
@@ -175,17 +181,19 @@ def _kind_check(check: str, what: str, kinds: tuple[str, ...]) -> PassthroughChe
         )
         return _findings(check, what, proxy, upstream, pairs)
 
-    return run
+    run.__name__ = run.__qualname__ = name
+    return on_demand(check, description=f"{what}s passed through unchanged")(run)
 
 
 #: tool_use blocks: the same ``id`` (the client sends it back in tool_result), name and input.
-check_tool_use = _kind_check(TOOL_USE, "tool_use block", ("tool_use", "server_tool_use"))
-check_tool_use.__name__ = "check_tool_use"
+check_tool_use = _kind_check(TOOL_USE, "tool_use block", ("tool_use", "server_tool_use"),
+                             "check_tool_use")
 #: thinking blocks with their signatures (the API rejects a changed one on the next turn).
-check_thinking = _kind_check(THINKING, "thinking block", ("thinking", "redacted_thinking"))
-check_thinking.__name__ = "check_thinking"
+check_thinking = _kind_check(THINKING, "thinking block", ("thinking", "redacted_thinking"),
+                             "check_thinking")
 
 
+@on_demand(STOP_REASON)
 def check_stop_reason(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     """``stop_reason`` and ``stop_sequence`` passed through."""
     both = _both_messages(proxy, upstream)
@@ -196,6 +204,7 @@ def check_stop_reason(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     return _findings(STOP_REASON, "stop fields", proxy, upstream, diff(mine, theirs))
 
 
+@on_demand(USAGE)
 def check_usage(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     """Usage equal, cache fields included; for streams also message_start's and message_delta's.
 
@@ -221,6 +230,7 @@ def _dig(value: Any, path: tuple[str, ...]) -> Any:
     return value
 
 
+@on_demand(EVENTS)
 def check_events(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     """Every SSE event, in order: the same ``event:`` name and the same data (as JSON)."""
     if upstream.events is None and proxy.events is None:
@@ -266,6 +276,7 @@ def _kind_of_body(body: dict[str, Any]) -> str:
     return "body"
 
 
+@on_demand(BODY)
 def check_body(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     """A successful JSON answer that is not a message (count_tokens' ``input_tokens``, a model,
     a page of models) reaches the client whole: every field, same values, nothing added.
@@ -288,11 +299,6 @@ PASSTHROUGH_CHECKS: tuple[PassthroughCheck, ...] = (
     check_status, check_error, check_headers, check_events, check_content_blocks,
     check_tool_use, check_thinking, check_stop_reason, check_usage, check_body,
 )
-
-#: Every check name a pass-through Finding can carry.
-CHECK_NAMES: tuple[str, ...] = (STATUS, ERROR, HEADERS, EVENTS, CONTENT, TOOL_USE, THINKING,
-                                STOP_REASON, USAGE, BODY)
-
 
 def compare(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     """Every way ``proxy`` differs from what ``upstream`` sent (empty: passed through intact)."""

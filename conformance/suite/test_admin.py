@@ -16,7 +16,7 @@ import pytest
 
 from conformance.api import MAX_PAGES, Api
 from conformance.checks.admin import cross_check_usage_cost, walk_report
-from conformance.checks.models import check_pagination_walk
+from conformance.checks.pagination import check_pagination_walk
 from conformance.exchange import raise_for_findings
 from conformance.reference.admin import REFERENCE_NOW
 from conformance.resources import ResourceLedger

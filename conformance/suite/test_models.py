@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conformance.api import Api
-from conformance.checks.models import check_alias_resolution, check_pagination_walk
+from conformance.checks.models import check_alias_resolution
+from conformance.checks.pagination import check_pagination_walk
 from conformance.exchange import raise_for_findings
 
 pytestmark = pytest.mark.feature("models")
