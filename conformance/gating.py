@@ -5,26 +5,31 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from conformance import catalog
-from conformance.settings import Settings, TargetKind
+from conformance.settings import Settings
+from conformance.target import ADMIN_KEY, API_KEY, RunTarget
 
 #: Features whose tests talk to the Admin API: they need ANTHROPIC_ADMIN_API_KEY, not the API key.
 ADMIN_FEATURES: frozenset[str] = frozenset({"admin", "admin_write"})
 
 
 def skip_reason(
-    settings: Settings, features: Collection[str], versions: Collection[str] | None = None
+    settings: Settings, target: RunTarget, features: Collection[str],
+    versions: Collection[str] | None = None,
 ) -> str | None:
-    """``None`` when the test may run, else why not and what to set to run it."""
+    """``None`` when the test may run, else why not and what to set to run it.
+
+    Only a live target can lack a key (the reference server and replay have their own).
+    """
     admin = ADMIN_FEATURES.intersection(features)
-    if admin and settings.target_kind is TargetKind.LIVE and settings.admin_api_key is None:
+    if admin and target.credential(ADMIN_KEY) is None:
         # Admin endpoints take an admin key only; the normal key neither helps nor is needed.
         return (
-            f"no admin API key for the live target {settings.live_url}: set "
+            f"no admin API key for the live target {target.base_url}: set "
             "ANTHROPIC_ADMIN_API_KEY (or --anthropic-admin-api-key) to run the Admin API tests"
         )
-    if not admin and settings.target_kind is TargetKind.LIVE and settings.api_key is None:
+    if not admin and target.credential(API_KEY) is None:
         return (
-            f"no API key for the live target {settings.live_url}: set ANTHROPIC_API_KEY "
+            f"no API key for the live target {target.base_url}: set ANTHROPIC_API_KEY "
             "(or --anthropic-api-key); unset ANTHROPIC_BASE_URL to use the embedded reference "
             "server"
         )
