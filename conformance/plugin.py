@@ -28,7 +28,7 @@ from conformance.stash import CAPABILITIES as CAPABILITIES  # re-exported: repor
 from conformance.stash import RUNLOG as RUNLOG  # config.stash[conformance.plugin.CAPABILITIES]
 from conformance.stash import SETTINGS as SETTINGS
 from conformance.stash import TARGET as TARGET
-from conformance.target import ADMIN_KEY, RunTarget, Target, TargetKind, resolve
+from conformance.target import ADMIN_KEY, API_KEY, RunTarget, Target, TargetKind, resolve
 
 _REQUIRED_MISSING = pytest.StashKey[str]()
 #: The resource ledger's fixtures and hooks (resource_ledger, conformance_run_id, safety net).
@@ -287,9 +287,18 @@ async def anthropic_async_client(
             await client.aclose()
 
 
+def _needs_api_key(config: pytest.Config) -> None:
+    """An admin test that also sends normal calls (``api``) skips on a run with only an admin
+    key (the feature gate asked for the admin key only)."""
+    reason = gating.key_missing(config.stash[TARGET], API_KEY)
+    if reason:
+        pytest.skip(reason)
+
+
 @pytest.fixture
 def api(anthropic_client: ApiClient, anthropic_model: str, pytestconfig: pytest.Config) -> Api:
     """The facade conformance tests use: ``api.call(...)`` then ``api.expect(...)``."""
+    _needs_api_key(pytestconfig)
     return Api(anthropic_client, anthropic_model, pytestconfig.stash[RUNLOG])
 
 
@@ -297,6 +306,7 @@ def api(anthropic_client: ApiClient, anthropic_model: str, pytestconfig: pytest.
 def async_api(
     anthropic_async_client: AsyncApiClient, anthropic_model: str, pytestconfig: pytest.Config
 ) -> AsyncApi:
+    _needs_api_key(pytestconfig)
     return AsyncApi(anthropic_async_client, anthropic_model, pytestconfig.stash[RUNLOG])
 
 
