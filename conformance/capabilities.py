@@ -21,8 +21,11 @@ then says why, and the plugin ends the session once with that message instead of
 test (a green run) or retrying every test against nothing (hours). Probes use the run's timeout
 and retries, and stop at the first probe that gets no answer while none was answered yet.
 
-The embedded reference server serves everything and replay has no target, so neither is probed
-(``assumed``). The plugin keeps the result in ``config.stash[conformance.plugin.CAPABILITIES]``;
+Each probe is sent with the credential its family takes (the admin probe with the admin key,
+the others with the API key) when the run has it, else with the key it has: a run with only an
+admin key is probed like any other. Whether a target is probed at all is the target's answer
+(``RunTarget.assumed_capabilities``: the embedded reference server serves everything, replay has
+no target). The plugin keeps the result in ``config.stash[conformance.plugin.CAPABILITIES]``;
 ``Capabilities.as_dict()`` is its JSON form for reports.
 """
 
@@ -33,9 +36,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance import catalog
-from conformance.client import ApiClient, RetryPolicy, Target, TargetUnreachable
+from conformance.client import ApiClient, RetryPolicy, TargetUnreachable
 from conformance.exchange import Exchange, shorten
-from conformance.settings import CAPABILITY_NAMES, Settings, TargetKind
+from conformance.settings import CAPABILITY_NAMES, Settings
+from conformance.target import ADMIN_KEY, API_KEY, RunTarget, Target, resolve
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class Probe:
     json: Any = None  # the request body: invalid on purpose for POSTs, so nothing is generated
     params: Mapping[str, Any] | None = None
     beta: str | None = None  # catalog.BETAS feature whose anthropic-beta the family needs
+    credential: str = API_KEY  # the key the family takes (conformance.target credentials)
 
     def describe(self) -> str:
         ep = catalog.endpoint(self.endpoint)
@@ -62,7 +67,7 @@ PROBES: tuple[Probe, ...] = (
     Probe("batches", "batches.list", params={"limit": 1}),
     Probe("files", "files.list", params={"limit": 1}, beta="files"),
     Probe("prompt_tools", "prompt_tools.generate", json={}, beta="prompt_tools"),
-    Probe("admin", "admin.organizations.me"),
+    Probe("admin", "admin.organizations.me", credential=ADMIN_KEY),
 )
 
 #: Statuses that mean "this route is not here" whatever the body says.
@@ -157,12 +162,22 @@ def _capability(probe: Probe, exchange: Exchange) -> Capability:
 
 
 def probe_client(client: ApiClient, probes: Iterable[Probe] = PROBES) -> Capabilities:
-    """Run every probe through ``client`` (its target, key and version).
+    """Run every probe through ``client`` (its target, key and version)."""
+    return probe_clients({API_KEY: client}, probes)
+
+
+def probe_clients(clients: Mapping[str, ApiClient], probes: Iterable[Probe] = PROBES
+                  ) -> Capabilities:
+    """Run every probe through the client of its credential, else through the first client
+    (one target, one version, a client per key).
 
     Once a probe got no answer while none was answered before, the rest are not sent: each would
     cost the client's full retries for the same cause, and the verdict (``fatal``) is already set.
     """
-    version = client.target.api_version
+    if not clients:
+        raise ValueError("probing needs at least one client")
+    first = next(iter(clients.values()))
+    version = first.target.api_version
     found: dict[str, Capability] = {}
     unreached = ""
     for probe in probes:
@@ -174,6 +189,7 @@ def probe_client(client: ApiClient, probes: Iterable[Probe] = PROBES) -> Capabil
         ep = catalog.endpoint(probe.endpoint)
         betas = catalog.betas_for([probe.beta], version) if probe.beta else []
         headers = {"anthropic-beta": ",".join(betas)} if betas else None
+        client = clients.get(probe.credential, first)
         try:
             exchange = client.request(ep.method, ep.path, json=probe.json, params=probe.params,
                                       headers=headers)
@@ -189,7 +205,7 @@ def probe_client(client: ApiClient, probes: Iterable[Probe] = PROBES) -> Capabil
                                            detail=f"the probe's answer cannot be read ({exc})")
             continue
         found[probe.name] = _capability(probe, exchange)
-    base_url = client.target.base_url
+    base_url = first.target.base_url
     return Capabilities(found, probed=True, note=f"probed {base_url}",
                         fatal=fatal_reason(base_url, found.values()))
 
@@ -243,19 +259,22 @@ def probe_target(target: Target, *, timeout: float = 15.0,
         client.close()
 
 
+def for_target(target: RunTarget) -> Capabilities:
+    """What the run's target serves: probed with each of its keys (the run's timeout and
+    retries), unless the target says why its capabilities are assumed."""
+    if target.assumed_capabilities:
+        return assumed(target.assumed_capabilities)
+    clients = target.clients()
+    try:
+        return probe_clients(clients)
+    finally:
+        for client in clients.values():
+            client.close()
+
+
 def for_settings(settings: Settings) -> Capabilities:
-    """What the run's target serves: probed for a live target with a key, else assumed."""
-    kind = settings.target_kind
-    if kind is TargetKind.REFERENCE:
-        return assumed("the embedded reference server serves every family")
-    if kind is TargetKind.REPLAY:
-        return assumed("replay: the cassettes decide")
-    if settings.api_key is None:
-        return assumed("no API key for the live target")
-    target = Target.from_settings(settings, settings.live_url,
-                                  settings.api_key.get_secret_value())
-    return probe_target(target, timeout=settings.timeout,
-                        retry=RetryPolicy(settings.max_retries, settings.retry_deadline))
+    """``for_target`` of the target ``settings`` point at."""
+    return for_target(resolve(settings))
 
 
 def needed(features: Iterable[str]) -> list[str]:
@@ -270,7 +289,7 @@ def needed(features: Iterable[str]) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class FamilyVerdict:
     """Why a test must not run normally: skip it, or (a required family) fail it."""
 
     fail: bool
@@ -278,7 +297,7 @@ class Verdict:
 
 
 def verdict(caps: Capabilities, features: Iterable[str], require: Iterable[str]
-            ) -> Verdict | None:
+            ) -> FamilyVerdict | None:
     """``None`` when every capability the test needs is served; else skip, or fail if required."""
     missing = [caps.by_name[n] for n in needed(features) if not caps.supported(n)]
     if not missing:
@@ -288,8 +307,8 @@ def verdict(caps: Capabilities, features: Iterable[str], require: Iterable[str]
     evidence = "; ".join(f"{c.name}: {c.evidence()}" for c in (hard or missing))
     if hard:
         names = ",".join(c.name for c in hard)
-        return Verdict(True, f"required famil{'y' if len(hard) == 1 else 'ies'} {names} "
+        return FamilyVerdict(True, f"required famil{'y' if len(hard) == 1 else 'ies'} {names} "
                              f"(--anthropic-require) not served by the target: {evidence}")
     names = ",".join(c.name for c in missing)
-    return Verdict(False, f"not supported by the target: {names} ({evidence}); "
+    return FamilyVerdict(False, f"not supported by the target: {names} ({evidence}); "
                           f"add --anthropic-require={names} to fail instead")

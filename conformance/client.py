@@ -13,7 +13,7 @@ import random
 import ssl
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import certifi
@@ -29,35 +29,13 @@ from tenacity import (
 
 from conformance import catalog, redact, timing
 from conformance.exchange import Exchange
-from conformance.settings import AuthStyle, Settings, TargetKind
 from conformance.sse import parse_sse
+from conformance.target import Target as Target  # re-exported: clients take one
 
 log = logging.getLogger("conformance.client")
 
 Headers = Mapping[str, str | None]
 ErrorTranslator = Callable[[Exception], Exception | None]
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where the suite sends its requests, and how it authenticates there."""
-
-    kind: TargetKind
-    base_url: str
-    api_key: str | None = field(repr=False)  # never in a repr, a log or --showlocals
-    api_version: str
-    auth: AuthStyle = "x-api-key"
-
-    def describe(self) -> str:
-        if self.kind is TargetKind.REFERENCE:
-            return f"embedded reference server at {self.base_url} (no key needed)"
-        if self.kind is TargetKind.REPLAY:
-            return "cassette replay, network blocked (--record-mode=none)"
-        return f"live target {self.base_url}"
-
-    @classmethod
-    def from_settings(cls, settings: Settings, base_url: str, api_key: str | None) -> Target:
-        return cls(settings.target_kind, base_url, api_key, settings.api_version, settings.auth)
 
 
 @functools.cache

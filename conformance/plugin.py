@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,10 +11,9 @@ import pytest
 import pytest_asyncio
 
 import conformance
-from conformance import capabilities, cassettes, gating, recording, redact, reference
+from conformance import capabilities, cassettes, gating, recording, redact
 from conformance.api import Api, AsyncApi
-from conformance.client import ApiClient, AsyncApiClient, RetryPolicy, Target
-from conformance.reference.admin import REFERENCE_KEY_ID as REFERENCE_RENAME_KEY_ID
+from conformance.client import ApiClient, AsyncApiClient
 from conformance.report import collect
 from conformance.runlog import RunLog
 from conformance.settings import (
@@ -24,17 +22,15 @@ from conformance.settings import (
     ConfigError,
     RecordMode,
     Settings,
-    TargetKind,
     load_settings,
 )
+from conformance.stash import CAPABILITIES as CAPABILITIES  # re-exported: reports read
+from conformance.stash import RUNLOG as RUNLOG  # config.stash[conformance.plugin.CAPABILITIES]
+from conformance.stash import SETTINGS as SETTINGS
+from conformance.stash import TARGET as TARGET
+from conformance.target import ADMIN_KEY, API_KEY, RunTarget, Target, TargetKind, resolve
 
-SETTINGS = pytest.StashKey[Settings]()
-RUNLOG = pytest.StashKey[RunLog]()
-#: What the target serves (conformance.capabilities), probed once, lazily, before the first test
-#: that needs it; absent when no conformance test ran. Reports read it.
-CAPABILITIES = pytest.StashKey[capabilities.Capabilities]()
 _REQUIRED_MISSING = pytest.StashKey[str]()
-REPLAY_KEY = "replay-no-key"  # sent nowhere: replay never touches the network
 #: The resource ledger's fixtures and hooks (resource_ledger, conformance_run_id, safety net).
 pytest_plugins = ("conformance.resources_plugin",)
 
@@ -61,23 +57,20 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS] = settings
+    config.stash[TARGET] = resolve(settings)
     for secret in settings.secrets():  # scrubbed from logs, messages and cassettes alike
         redact.register_secret(secret)
     config.stash[RUNLOG] = RunLog()
     # the compatibility report: collects every test report, writes the files at session end
     config.pluginmanager.register(collect.ReportHooks(
-        config, settings, config.stash[RUNLOG],
+        config, settings, config.stash[TARGET], config.stash[RUNLOG],
         lambda: collect.unsupported_of(config.stash.get(CAPABILITIES, None)),
     ), "anthropic-conformance-report")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     s = config.stash[SETTINGS]
-    target = {
-        TargetKind.REFERENCE: "embedded reference server (the default: no key, no network)",
-        TargetKind.LIVE: f"live {s.live_url}",
-        TargetKind.REPLAY: f"cassette replay from {s.cassette_dir}, network blocked",
-    }[s.target_kind]
+    target = config.stash[TARGET].describe()
     record = f", record mode {s.record_mode.value}" if s.record_mode else ""
     return [
         f"anthropic-conformance {conformance.__version__}: target {target}{record}",
@@ -96,7 +89,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if not features:
         return
     settings = item.config.stash[SETTINGS]
-    reason = gating.skip_reason(settings, features, _markers(item, "api_versions") or None)
+    reason = gating.skip_reason(settings, item.config.stash[TARGET], features,
+                                _markers(item, "api_versions") or None)
     if reason:
         pytest.skip(reason)
     verdict = capabilities.verdict(target_capabilities(item.config), features, settings.require)
@@ -115,11 +109,11 @@ def target_capabilities(config: pytest.Config) -> capabilities.Capabilities:
     a green run of skips.
     """
     if CAPABILITIES not in config.stash:
-        settings = config.stash[SETTINGS]
+        target = config.stash[TARGET]
         try:
-            found = capabilities.for_settings(settings)
+            found = capabilities.for_target(target)
         except Exception as exc:  # reported once, below, as the session's end
-            found = capabilities.failed(settings.live_url, exc)
+            found = capabilities.failed(target.base_url or target.describe(), exc)
         config.stash[CAPABILITIES] = found
     caps = config.stash[CAPABILITIES]
     if caps.fatal:
@@ -161,7 +155,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         for name, evidence in unsupported.items():
             terminalreporter.write_line(f"{name}: {evidence}")
     log = config.stash[RUNLOG]
-    if config.stash[SETTINGS].target_kind is TargetKind.LIVE and log.input_tokens:
+    if config.stash[TARGET].bills_tokens and log.input_tokens:
         terminalreporter.write_line(
             f"anthropic-conformance: {log.input_tokens} input + {log.output_tokens} output "
             f"tokens, about ${log.cost_usd:.4f} at list price")
@@ -194,16 +188,18 @@ def conformance_settings(pytestconfig: pytest.Config) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def anthropic_target(conformance_settings: Settings) -> Iterator[Target]:
-    """Where requests go; starts the embedded reference server when no target was given."""
-    s = conformance_settings
-    if s.target_kind is TargetKind.REFERENCE:
-        with reference.EmbeddedServer() as server:
-            yield Target.from_settings(s, server.url, reference.DEFAULT_API_KEY)
-        return
-    key = s.api_key.get_secret_value() if s.api_key else None
-    yield Target.from_settings(s, s.live_url, REPLAY_KEY if s.target_kind is TargetKind.REPLAY
-                               else key)
+def conformance_target(pytestconfig: pytest.Config) -> Iterator[RunTarget]:
+    """The run's target, running (the embedded reference server is started for the session
+    when no target was given): its keys, clients and what it supports (``can_force_status``,
+    ``now()``, ``batches_end_quickly``, ``upstream``, ...)."""
+    with pytestconfig.stash[TARGET].started() as target:
+        yield target
+
+
+@pytest.fixture(scope="session")
+def anthropic_target(conformance_target: RunTarget) -> Target:
+    """Where requests go, with the API key: what ``ApiClient`` takes."""
+    return conformance_target.endpoint()
 
 
 @pytest.fixture
@@ -211,11 +207,9 @@ def anthropic_model(conformance_settings: Settings) -> str:
     return conformance_settings.model
 
 
-def _client_kwargs(request: pytest.FixtureRequest, settings: Settings) -> dict[str, Any]:
+def _client_kwargs(request: pytest.FixtureRequest) -> dict[str, Any]:
     return {
         "features": _markers(request.node, "feature"),
-        "retry": RetryPolicy(settings.max_retries, settings.retry_deadline),
-        "timeout": settings.timeout,
         "on_exchange": request.config.stash[RUNLOG].record,
         "translate_error": cassettes.translate_error,
     }
@@ -228,7 +222,8 @@ def _cassette(
         return contextlib.nullcontext()
     path = _cassette_path(request.node, settings)
     request.config.stash.setdefault(_RECORDED, set()).add(path)
-    target = recording.target_of(settings.live_url, settings.target_kind is TargetKind.REFERENCE)
+    target = recording.target_of(settings.live_url,
+                                 request.config.stash[TARGET].kind is TargetKind.REFERENCE)
     return cassettes.use_cassette(path, settings.record_mode, recording.make_provenance(
         target, settings.model, settings.api_version), replay_timing=settings.replay_timing)
 
@@ -268,11 +263,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.fixture
 def anthropic_client(
-    request: pytest.FixtureRequest, anthropic_target: Target, conformance_settings: Settings
+    request: pytest.FixtureRequest, conformance_target: RunTarget, conformance_settings: Settings
 ) -> Iterator[ApiClient]:
     """A sync client for the target, inside this test's cassette when recording or replaying."""
     with _cassette(request, conformance_settings):
-        client = ApiClient(anthropic_target, **_client_kwargs(request, conformance_settings))
+        client = conformance_target.client(**_client_kwargs(request))
         try:
             yield client
         finally:
@@ -281,20 +276,29 @@ def anthropic_client(
 
 @pytest_asyncio.fixture
 async def anthropic_async_client(
-    request: pytest.FixtureRequest, anthropic_target: Target, conformance_settings: Settings
+    request: pytest.FixtureRequest, conformance_target: RunTarget, conformance_settings: Settings
 ) -> AsyncIterator[AsyncApiClient]:
     """The asyncio twin of ``anthropic_client``."""
     with _cassette(request, conformance_settings):
-        client = AsyncApiClient(anthropic_target, **_client_kwargs(request, conformance_settings))
+        client = conformance_target.async_client(**_client_kwargs(request))
         try:
             yield client
         finally:
             await client.aclose()
 
 
+def _needs_api_key(config: pytest.Config) -> None:
+    """An admin test that also sends normal calls (``api``) skips on a run with only an admin
+    key (the feature gate asked for the admin key only)."""
+    reason = gating.key_missing(config.stash[TARGET], API_KEY)
+    if reason:
+        pytest.skip(reason)
+
+
 @pytest.fixture
 def api(anthropic_client: ApiClient, anthropic_model: str, pytestconfig: pytest.Config) -> Api:
     """The facade conformance tests use: ``api.call(...)`` then ``api.expect(...)``."""
+    _needs_api_key(pytestconfig)
     return Api(anthropic_client, anthropic_model, pytestconfig.stash[RUNLOG])
 
 
@@ -302,33 +306,23 @@ def api(anthropic_client: ApiClient, anthropic_model: str, pytestconfig: pytest.
 def async_api(
     anthropic_async_client: AsyncApiClient, anthropic_model: str, pytestconfig: pytest.Config
 ) -> AsyncApi:
+    _needs_api_key(pytestconfig)
     return AsyncApi(anthropic_async_client, anthropic_model, pytestconfig.stash[RUNLOG])
 
 
 # --- Admin API ------------------------------------------------------------------------------------
 
 
-def _admin_key(settings: Settings) -> str | None:
-    """The key admin calls send: the reference admin key, a replay dummy, or the user's."""
-    if settings.target_kind is TargetKind.REFERENCE:
-        return reference.DEFAULT_ADMIN_API_KEY
-    if settings.target_kind is TargetKind.REPLAY:
-        return REPLAY_KEY
-    return settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
-
-
 @pytest.fixture
 def admin_client(
-    request: pytest.FixtureRequest, anthropic_client: ApiClient, anthropic_target: Target,
-    conformance_settings: Settings,
+    request: pytest.FixtureRequest, anthropic_client: ApiClient, conformance_target: RunTarget,
 ) -> Iterator[ApiClient]:
     """A client that sends the admin key (never the normal one), in the test's cassette.
 
     It depends on ``anthropic_client`` only for the cassette that fixture opens: both clients'
     calls land in the one cassette of the test.
     """
-    target = dataclasses.replace(anthropic_target, api_key=_admin_key(conformance_settings))
-    client = ApiClient(target, **_client_kwargs(request, conformance_settings))
+    client = conformance_target.client(ADMIN_KEY, **_client_kwargs(request))
     try:
         yield client
     finally:
@@ -342,9 +336,7 @@ def admin_api(admin_client: ApiClient, anthropic_model: str, pytestconfig: pytes
 
 
 @pytest.fixture
-def admin_rename_key_id(conformance_settings: Settings) -> str | None:
+def admin_rename_key_id(conformance_target: RunTarget) -> str | None:
     """The one API key the admin_write tests may rename (to its own name): the user's choice on
     a live target, the reference server's seeded key otherwise."""
-    if conformance_settings.target_kind is TargetKind.LIVE:
-        return conformance_settings.admin_rename_key_id
-    return conformance_settings.admin_rename_key_id or REFERENCE_RENAME_KEY_ID
+    return conformance_target.rename_key_id

@@ -34,6 +34,8 @@ from conformance import catalog
 from conformance.checks.batches import result_lines
 from conformance.client import ApiClient
 from conformance.exchange import Exchange
+from conformance.target import ADMIN_KEY as ADMIN_KEY  # the credentials, re-exported
+from conformance.target import API_KEY as API_KEY
 
 log = logging.getLogger("conformance.resources")
 
@@ -45,10 +47,8 @@ CASSETTE_RUN_ID = f"{RUN_MARKER_PREFIX}00000000-000000"
 BATCH_END_DEADLINE = 120.0
 MAX_PAGES = 100
 
-#: Credentials: the key of ``Clients`` a row's ``admin`` flag selects.
-API_KEY = "api"
-ADMIN_KEY = "admin"
-#: One client per credential; a missing credential means its kinds are skipped.
+#: One client per credential (``API_KEY``, ``ADMIN_KEY`` of conformance.target: the key of
+#: ``Clients`` a row's ``admin`` flag selects); a missing credential means its kinds are skipped.
 Clients = Mapping[str, ApiClient]
 
 
@@ -516,31 +516,24 @@ def add_arguments(parser: Any) -> None:
 def command(args: Any) -> int:
     """Delete (or list) marked leftovers on the target the suite's settings point at: the
     normal kinds with the API key, the admin kinds with the admin key, in one pass."""
-    import dataclasses
     import sys
 
-    from conformance.client import RetryPolicy, Target, TargetUnreachable
-    from conformance.settings import ConfigError, TargetKind, load_settings
+    from conformance.client import TargetUnreachable
+    from conformance.settings import ConfigError, load_settings
+    from conformance.target import resolve
 
     try:
         settings = load_settings(option=lambda o: getattr(args, f"opt_{o.field}", None))
     except ConfigError as exc:
         print(f"anthropic-conformance cleanup: {exc}", file=sys.stderr)
         return 2
-    keys = {API_KEY: settings.api_key, ADMIN_KEY: settings.admin_api_key}
-    if settings.target_kind is not TargetKind.LIVE or not any(keys.values()):
+    target = resolve(settings)
+    clients = target.clients(features=catalog.FEATURE_NAMES) if target.keeps_resources else {}
+    if not clients:
         print(f"anthropic-conformance cleanup: no live target (set ANTHROPIC_BASE_URL and "
               f"{key_env(API_KEY)} and/or {key_env(ADMIN_KEY)}); the embedded reference server "
               "keeps nothing between runs", file=sys.stderr)
         return 2
-    base = Target.from_settings(settings, settings.live_url, None)
-    clients = {
-        credential: ApiClient(dataclasses.replace(base, api_key=key.get_secret_value()),
-                              features=catalog.FEATURE_NAMES,
-                              retry=RetryPolicy(settings.max_retries, settings.retry_deadline),
-                              timeout=settings.timeout)
-        for credential, key in keys.items() if key is not None
-    }
     failures: list[TeardownFailure] = []
     skipped: list[str] = []
     try:
@@ -561,5 +554,5 @@ def command(args: Any) -> int:
     if skipped:
         print(skipped_message(skipped))
     print(f"{len(found)} marked resource(s) {verb if not failures else 'found'} on "
-          f"{settings.live_url} (marker {args.run!r})")
+          f"{target.base_url} (marker {args.run!r})")
     return 1 if failures else 0

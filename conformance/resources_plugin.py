@@ -13,16 +13,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from conformance import catalog, resources
-from conformance.client import ApiClient, RetryPolicy, Target
-from conformance.resources import ADMIN_KEY, API_KEY, ResourceLedger, TeardownFailure
-from conformance.settings import Settings, TargetKind
+from conformance.client import ApiClient
+from conformance.resources import ResourceLedger, TeardownFailure
+from conformance.stash import SETTINGS, TARGET
+from conformance.target import ADMIN_KEY, API_KEY, RunTarget
 
 RUN_ID = pytest.StashKey[str]()
 FAILURES = pytest.StashKey[list[tuple[str, TeardownFailure]]]()
@@ -31,18 +31,12 @@ _ITEM_FAILURES = pytest.StashKey[list[TeardownFailure]]()
 WORKER_INPUT_KEY = "conformance_run_id"
 
 
-def _settings(config: pytest.Config) -> Settings:
-    from conformance.plugin import SETTINGS
-
-    return config.stash[SETTINGS]
-
-
 @pytest.hookimpl(trylast=True)  # after conformance.plugin has parsed the settings
 def pytest_configure(config: pytest.Config) -> None:
     worker_input: dict[str, Any] | None = getattr(config, "workerinput", None)
     if worker_input and WORKER_INPUT_KEY in worker_input:
         run_id = str(worker_input[WORKER_INPUT_KEY])
-    elif _settings(config).record_mode is not None:
+    elif config.stash[SETTINGS].record_mode is not None:
         run_id = resources.CASSETTE_RUN_ID
     else:
         run_id = resources.new_run_id()
@@ -64,26 +58,9 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
         node.config.stash[WORKER_DIED] = True
 
 
-def _cleanup_client(settings: Settings, target: Target) -> ApiClient:
-    return ApiClient(target, features=catalog.FEATURE_NAMES,
-                     retry=RetryPolicy(settings.max_retries, settings.retry_deadline),
-                     timeout=settings.timeout)
-
-
-def _cleanup_clients(settings: Settings, target: Target) -> dict[str, ApiClient]:
-    """A client per credential the run has: the target's key, and the admin key if any."""
-    from conformance.plugin import _admin_key
-
-    keys = {API_KEY: target.api_key, ADMIN_KEY: _admin_key(settings)}
-    return {credential: _cleanup_client(settings, dataclasses.replace(target, api_key=key))
-            for credential, key in keys.items() if key is not None}
-
-
-def _live_target(settings: Settings) -> Target | None:
-    if settings.target_kind is not TargetKind.LIVE:
-        return None
-    key = settings.api_key.get_secret_value() if settings.api_key else None
-    return Target.from_settings(settings, settings.live_url, key)
+def _cleanup_clients(target: RunTarget) -> dict[str, ApiClient]:
+    """A client per credential the run has: the API key, and the admin key if any."""
+    return target.clients(features=catalog.FEATURE_NAMES)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -91,11 +68,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     if not config.stash.get(WORKER_DIED, False) or hasattr(config, "workerinput"):
         return
-    settings = _settings(config)
-    target = _live_target(settings)
-    if target is None:
+    target = config.stash[TARGET]
+    if not target.keeps_resources:  # the embedded server died with the worker; replay: none
         return
-    clients = _cleanup_clients(settings, target)
+    clients = _cleanup_clients(target)
     failures: list[TeardownFailure] = []
     try:
         resources.cleanup(clients, config.stash[RUN_ID], dry_run=False, failures=failures)
@@ -116,15 +92,15 @@ def conformance_run_id(pytestconfig: pytest.Config) -> str:
 
 @pytest.fixture(scope="session")
 def conformance_session_ledger(
-    pytestconfig: pytest.Config, conformance_settings: Settings, anthropic_target: Target
+    pytestconfig: pytest.Config, conformance_target: RunTarget
 ) -> Iterator[ResourceLedger]:
     """The safety net: resources no test teardown removed are removed at session end, each
     kind with its own key (admin kinds with the admin key)."""
     ledger = ResourceLedger()
     yield ledger
-    if not len(ledger) or conformance_settings.target_kind is TargetKind.REPLAY:
+    if not len(ledger) or conformance_target.offline:  # outside a cassette nothing answers
         return
-    clients = _cleanup_clients(conformance_settings, anthropic_target)
+    clients = _cleanup_clients(conformance_target)
     try:
         failures = ledger.teardown(clients)
     finally:

@@ -36,12 +36,6 @@ class RecordMode(StrEnum):
     REWRITE = "rewrite"  # delete the cassette, then record from scratch
 
 
-class TargetKind(StrEnum):
-    REFERENCE = "reference"  # the embedded reference server: no key, no network
-    LIVE = "live"  # a real base URL: the API or a proxy
-    REPLAY = "replay"  # cassettes only
-
-
 AuthStyle = Literal["x-api-key", "bearer"]
 
 #: What capability probing can find served or not (``conformance.capabilities`` has a probe per
@@ -235,16 +229,9 @@ class Settings(BaseModel):
         return [k.get_secret_value() for k in keys if k is not None]
 
     @property
-    def target_kind(self) -> TargetKind:
-        if self.record_mode is RecordMode.NONE:
-            return TargetKind.REPLAY
-        if self.base_url or self.api_key or self.admin_api_key:
-            return TargetKind.LIVE
-        return TargetKind.REFERENCE
-
-    @property
     def live_url(self) -> str:
-        """The URL of a live target: the given base URL, else the real API."""
+        """The URL of a live target: the given base URL, else the real API (which kind of
+        target a run has is ``conformance.target.kind_of``)."""
         return self.base_url or catalog.REAL_API_URL
 
     def enabled(self, feature: str) -> bool:

@@ -20,7 +20,7 @@ from conformance.exchange import Exchange
 from conformance.reference import DEFAULT_ADMIN_API_KEY, DEFAULT_API_KEY, EmbeddedServer
 from conformance.reference.admin import REFERENCE_NOW, db_of
 from conformance.reference.app import state_of
-from conformance.settings import TargetKind
+from conformance.target import TargetKind
 from conformance.validation import validate_exchange
 
 SUITE = ("--pyargs", "conformance.suite.test_admin", "-p", "no:cacheprovider", "-rs",

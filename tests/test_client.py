@@ -11,7 +11,7 @@ import pytest
 
 from conformance import catalog
 from conformance.client import ApiClient, AsyncApiClient, RetryPolicy, Target, TargetUnreachable
-from conformance.settings import TargetKind
+from conformance.target import TargetKind
 
 KEY = "sk-ant-api03-test-secret-value-123456"
 FAST = RetryPolicy(max_retries=3, deadline=5.0, base=0.001, cap=0.002)

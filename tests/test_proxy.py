@@ -32,7 +32,7 @@ from conformance.exchange import Exchange
 from conformance.reference import DEFAULT_API_KEY, EmbeddedServer
 from conformance.reference.answers import ANSWERS_PATH, FORCE_STATUS_HEADER
 from conformance.reference.app import ROUTES
-from conformance.settings import TargetKind
+from conformance.target import TargetKind
 from conformance.upstream import UpstreamJournal, entry_exchange
 
 SUITE = ("--pyargs", "conformance.suite", "-p", "no:cacheprovider",

@@ -11,11 +11,12 @@ import pytest
 from proxy_app import ProxyConfig, make_proxy
 from pydantic import SecretStr
 
-from conformance import cli, reference, schemas
+from conformance import catalog, cli, reference, schemas
 from conformance.reference import EmbeddedServer, ReferenceConfig
 from conformance.report import badge, collect, render
-from conformance.report.model import FindingRecord, Report, TargetKind, TestResult, Verdict
-from conformance.settings import Settings
+from conformance.report.model import FindingRecord, Report, ReportTarget, TestResult, Verdict
+from conformance.settings import RecordMode, Settings
+from conformance.target import TargetKind, resolve
 
 SUITE = ("--pyargs", "conformance.suite", "-p", "no:cacheprovider",
          "-o", "asyncio_default_fixture_loop_scope=function")
@@ -76,8 +77,11 @@ def test_target_url_carries_no_secret() -> None:
     assert report.target.url == "https://proxy.example:8443/anthropic"
     text = render.to_json(report)
     assert "pw" not in text and "sk-ant" not in text
-    assert collect.target_of(Settings()).kind is TargetKind.REFERENCE
-    assert collect.target_of(Settings(api_key="k")).kind is TargetKind.LIVE
+    assert collect.report_target(resolve(Settings())) == ReportTarget(TargetKind.REFERENCE)
+    live = collect.report_target(resolve(Settings(api_key="k")))
+    assert live == ReportTarget(TargetKind.LIVE, catalog.REAL_API_URL)
+    replay = resolve(Settings(api_key="k", record_mode=RecordMode.NONE))
+    assert collect.report_target(replay) == ReportTarget(TargetKind.REPLAY)
 
 
 def test_json_round_trip_and_schema() -> None:

@@ -26,7 +26,8 @@ from conformance.resources import (
     cleanup,
     new_run_id,
 )
-from conformance.settings import OPTIONS, TargetKind
+from conformance.settings import OPTIONS
+from conformance.target import TargetKind
 
 V2023 = catalog.API_VERSIONS[0]
 MARKER = "conformance-20260101-abcdef"

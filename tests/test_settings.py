@@ -12,9 +12,9 @@ from conformance.settings import (
     ConfigError,
     Option,
     RecordMode,
-    TargetKind,
     load_settings,
 )
+from conformance.target import TargetKind, kind_of
 
 
 def getter(values: dict[str, Any]) -> Any:
@@ -23,7 +23,7 @@ def getter(values: dict[str, Any]) -> Any:
 
 def test_defaults_target_the_embedded_reference_server() -> None:
     s = load_settings(environ={})
-    assert s.target_kind is TargetKind.REFERENCE
+    assert kind_of(s) is TargetKind.REFERENCE
     assert s.api_version == catalog.DEFAULT_API_VERSION
     assert s.model == catalog.CHEAPEST_MODEL.alias
     assert s.features == {f.name for f in catalog.FEATURES if f.default}
@@ -40,12 +40,14 @@ def test_option_beats_env_beats_ini() -> None:
 
 
 def test_key_or_url_means_live_and_replay_wins() -> None:
-    assert load_settings(environ={"ANTHROPIC_API_KEY": "k" * 10}).target_kind is TargetKind.LIVE
+    assert kind_of(load_settings(environ={"ANTHROPIC_API_KEY": "k" * 10})) is TargetKind.LIVE
     s = load_settings(environ={"ANTHROPIC_BASE_URL": "http://127.0.0.1:1/anthropic/"})
-    assert s.target_kind is TargetKind.LIVE and s.live_url == "http://127.0.0.1:1/anthropic"
+    assert kind_of(s) is TargetKind.PROXY and s.live_url == "http://127.0.0.1:1/anthropic"
+    s = load_settings(environ={"ANTHROPIC_ADMIN_API_KEY": "k" * 10})
+    assert kind_of(s) is TargetKind.LIVE and s.live_url == catalog.REAL_API_URL
     s = load_settings(environ={"ANTHROPIC_API_KEY": "k" * 10,
                                "ANTHROPIC_CONFORMANCE_RECORD_MODE": "none"})
-    assert s.target_kind is TargetKind.REPLAY and s.record_mode is RecordMode.NONE
+    assert kind_of(s) is TargetKind.REPLAY and s.record_mode is RecordMode.NONE
 
 
 def test_features_parse_all_and_lists() -> None:

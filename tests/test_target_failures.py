@@ -30,7 +30,8 @@ from conformance.client import (
     TargetUnreachable,
 )
 from conformance.reference import DEFAULT_API_KEY, EmbeddedServer
-from conformance.settings import Settings, TargetKind
+from conformance.settings import Settings
+from conformance.target import TargetKind
 
 SUITE = ("--pyargs", "conformance.suite", "-p", "no:cacheprovider",
          "-o", "asyncio_default_fixture_loop_scope=function")
@@ -205,17 +206,17 @@ def test_probing_that_raises_is_stored_and_ends_the_session(pytester: pytest.Pyt
 import conformance.capabilities as caps
 
 CALLS = []
-_real = caps.for_settings
+_real = caps.for_target
 
-def _boom(settings):
+def _boom(target):
     CALLS.append(1)
     raise RuntimeError(f"boom {len(CALLS)}")
 
 def pytest_configure(config):
-    caps.for_settings = _boom
+    caps.for_target = _boom
 
 def pytest_unconfigure(config):
-    caps.for_settings = _real
+    caps.for_target = _real
 """)
     result = pytester.runpytest(*SUITE, f"--anthropic-base-url={html404}",
                                 f"--anthropic-api-key={DEFAULT_API_KEY}")

@@ -16,8 +16,9 @@ from conformance import cassettes, catalog, lint, recording, timing
 from conformance.client import ApiClient, AsyncApiClient, Target
 from conformance.reference import DEFAULT_API_KEY, EmbeddedServer
 from conformance.reference.state import ReferenceConfig
-from conformance.settings import RecordMode, TargetKind
+from conformance.settings import RecordMode
 from conformance.sse import parse_sse
+from conformance.target import TargetKind
 
 DELAY = 0.05  # seconds between two events of the slow reference stream
 STREAM = {"model": catalog.DEFAULT_MODEL, "max_tokens": 8, "stream": True,

@@ -28,15 +28,14 @@ from conformance.report.model import (
     Drift,
     FindingRecord,
     Report,
+    ReportTarget,
     Row,
-    Target,
-    TargetKind,
     TestResult,
     Verdict,
 )
 from conformance.runlog import RunLog
 from conformance.settings import Settings
-from conformance.settings import TargetKind as SettingsKind
+from conformance.target import RunTarget, resolve
 
 #: ``user_properties`` keys the worker fills and the controller reads.
 FEATURES_KEY = "anthropic_features"
@@ -167,15 +166,11 @@ def _longrepr_line(report: pytest.TestReport) -> str:
 # --- building the report --------------------------------------------------------------------------
 
 
-def target_of(settings: Settings) -> Target:
-    """The run's target with credentials, query and fragment stripped from its URL."""
-    if settings.target_kind is SettingsKind.REFERENCE:
-        return Target(TargetKind.REFERENCE)
-    if settings.target_kind is SettingsKind.REPLAY:
-        return Target(TargetKind.REPLAY)
-    url = safe_url(settings.live_url)
-    real = urlsplit(catalog.REAL_API_URL).hostname
-    return Target(TargetKind.LIVE if urlsplit(url).hostname == real else TargetKind.PROXY, url)
+def report_target(target: RunTarget) -> ReportTarget:
+    """The run's target as a report shows it: its URL (none for the embedded server or replay)
+    with credentials, query and fragment stripped."""
+    url = target.public_url
+    return ReportTarget(target.kind, safe_url(url) if url else None)
 
 
 def safe_url(url: str) -> str:
@@ -216,7 +211,8 @@ def judge(name: str, tests: Sequence[TestResult], unsupported: str | None = None
                    else "no test of it in this run")
 
 def build_report(
-    settings: Settings, tests: Sequence[TestResult], *, input_tokens: int = 0,
+    settings: Settings, tests: Sequence[TestResult], *, target: RunTarget | None = None,
+    input_tokens: int = 0,
     output_tokens: int = 0, cost_usd: float = 0.0,
     drift: Mapping[tuple[str, str], int] | None = None,
     unsupported: Mapping[str, str] | None = None, date: str | None = None,
@@ -224,7 +220,8 @@ def build_report(
     """The report of a run: per feature (catalog order, then unknown ones), per family.
 
     ``unsupported`` maps a capability (a family, or a feature probed apart such as
-    ``streaming``) to the capability probe's evidence (status, body, request-id).
+    ``streaming``) to the capability probe's evidence (status, body, request-id). ``target`` is
+    the run's (default: resolved from ``settings``).
     """
     unsupported = unsupported or {}
     family_of = {f.name: f.family for f in catalog.FEATURES}
@@ -243,7 +240,7 @@ def build_report(
         if row.total or fam in unsupported or members:
             families.append(row)
     return Report(
-        target=target_of(settings),
+        target=report_target(target or resolve(settings)),
         date=date or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         suite_version=conformance.__version__, api_version=settings.api_version,
         model=settings.model, input_tokens=input_tokens, output_tokens=output_tokens,
@@ -262,10 +259,12 @@ class ReportHooks:
     A class rather than module-level hooks because ``pytest_runtest_logreport`` gets no config.
     """
 
-    def __init__(self, config: pytest.Config, settings: Settings, runlog: RunLog,
-                 unsupported: Callable[[], Mapping[str, str]] | None = None) -> None:
+    def __init__(self, config: pytest.Config, settings: Settings, target: RunTarget,
+                 runlog: RunLog, unsupported: Callable[[], Mapping[str, str]] | None = None
+                 ) -> None:
         self.config = config
         self.settings = settings
+        self.target = target
         self.runlog = runlog
         self.unsupported = unsupported or dict
         self.collector = Collector()
@@ -297,7 +296,8 @@ class ReportHooks:
             return  # switched off, or no conformance test in this run
         self.collector.add_runlog(self.runlog)
         c = self.collector
-        report = build_report(self.settings, c.results(), input_tokens=c.input_tokens,
+        report = build_report(self.settings, c.results(), target=self.target,
+                              input_tokens=c.input_tokens,
                               output_tokens=c.output_tokens, cost_usd=c.cost_usd,
                               drift=c.drift, unsupported={**c.unsupported, **self.unsupported()})
         from conformance.report.render import write_report

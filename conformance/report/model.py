@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from conformance.exchange import Finding
+from conformance.target import TargetKind
 
 #: Bump when a field changes meaning or disappears; adding an optional field keeps the number.
 REPORT_VERSION = 1
@@ -34,15 +35,6 @@ class Verdict(StrEnum):
 SEVERITY: dict[Verdict, int] = {
     Verdict.FAIL: 0, Verdict.PASS: 1, Verdict.NOT_SUPPORTED: 2, Verdict.SKIPPED: 3,
 }
-
-
-class TargetKind(StrEnum):
-    """Where the run pointed: the real API, the embedded server, cassettes, or anything else."""
-
-    LIVE = "live"
-    REFERENCE = "reference"
-    REPLAY = "replay"
-    PROXY = "proxy"
 
 
 #: One contract violation as the report keeps it: the very ``Finding`` the checks produce.
@@ -93,8 +85,9 @@ class Row:
 
 
 @dataclass(frozen=True)
-class Target:
-    """The target with no secret in it: a URL without credentials or query, and its kind."""
+class ReportTarget:
+    """Where the run pointed, with no secret in it: its kind (``conformance.target``) and a URL
+    without credentials or query."""
 
     kind: TargetKind
     url: str | None = None
@@ -105,6 +98,14 @@ class Target:
         if where and not self.url:
             return where
         return f"{self.kind.value} {self.url}" if self.url else self.kind.value
+
+    def billing(self, cost_usd: float) -> str:
+        """What the tokens spent there cost: nothing off the real API, a guess at a proxy."""
+        if self.kind in (TargetKind.REFERENCE, TargetKind.REPLAY):
+            return "not billed: not the real API"
+        cost = f"about ${cost_usd:.4f} at list price"
+        return cost + (", if the proxy bills like the API" if self.kind is TargetKind.PROXY
+                       else "")
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ class Drift:
 class Report:
     """Everything a compatibility report says; ``to_dict`` is the stable ``report.json`` form."""
 
-    target: Target
+    target: ReportTarget
     date: str  # ISO 8601, UTC
     suite_version: str
     api_version: str
@@ -166,7 +167,7 @@ class Report:
     def from_dict(cls, data: dict[str, Any]) -> Report:
         """The inverse of ``to_dict``; validate against ``schemas/report.json`` first."""
         return cls(
-            target=Target(TargetKind(data["target"]["kind"]), data["target"].get("url")),
+            target=ReportTarget(TargetKind(data["target"]["kind"]), data["target"].get("url")),
             date=data["date"],
             suite_version=data["suite_version"],
             api_version=data["api_version"],

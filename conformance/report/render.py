@@ -14,7 +14,7 @@ from pathlib import Path
 
 from conformance import schemas
 from conformance.report import badge
-from conformance.report.model import FindingRecord, Report, Row, TargetKind, TestResult, Verdict
+from conformance.report.model import FindingRecord, Report, Row, TestResult, Verdict
 
 SCHEMA = "report.json"
 #: A PR comment stays short: the first failures and findings; the JSON and HTML have them all.
@@ -94,12 +94,7 @@ def _verdict_md(verdict: Verdict) -> str:
 
 def _tokens(report: Report) -> str:
     spent = f"{report.input_tokens} input + {report.output_tokens} output tokens"
-    if report.target.kind in (TargetKind.REFERENCE, TargetKind.REPLAY):
-        return f"{spent} (not billed: not the real API)"
-    cost = f"about ${report.cost_usd:.4f} at list price"
-    if report.target.kind is TargetKind.PROXY:
-        cost += ", if the proxy bills like the API"
-    return f"{spent} ({cost})"
+    return f"{spent} ({report.target.billing(report.cost_usd)})"
 
 
 def _target(report: Report) -> str:

@@ -9,7 +9,7 @@ no-op rename of the API key the user names with --anthropic-admin-rename-key-id.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,9 +18,8 @@ from conformance.api import MAX_PAGES, Api
 from conformance.checks.admin import cross_check_usage_cost, walk_report
 from conformance.checks.pagination import check_pagination_walk
 from conformance.exchange import raise_for_findings
-from conformance.reference.admin import REFERENCE_NOW
 from conformance.resources import ResourceLedger
-from conformance.settings import Settings, TargetKind
+from conformance.target import RunTarget
 
 pytestmark = pytest.mark.feature("admin")
 
@@ -30,13 +29,13 @@ def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def report_range(settings: Settings) -> tuple[datetime, datetime]:
-    """Four days of report: complete UTC days on a live target (reports lag), the reference
-    server's fixed clock otherwise (so cassettes replay)."""
-    if settings.target_kind is TargetKind.LIVE:
-        end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    else:
-        end = REFERENCE_NOW.replace(hour=0, minute=0) + timedelta(days=1)
+def report_range(target: RunTarget) -> tuple[datetime, datetime]:
+    """Four days of report on the target's clock (the reference server's is fixed, so cassettes
+    replay): complete UTC days where reports lag (the real API), up to the end of today where
+    they count a message at once."""
+    end = target.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    if target.reports_usage_at_once:
+        end += timedelta(days=1)
     return end - timedelta(days=4), end
 
 
@@ -84,42 +83,42 @@ def test_invites_list(admin_api: Api) -> None:
     admin_api.expect(admin_api.call("admin.invites.list", params={"limit": 10}))
 
 
-def test_usage_report_grouped(admin_api: Api, conformance_settings: Settings) -> None:
-    start, end = report_range(conformance_settings)
+def test_usage_report_grouped(admin_api: Api, conformance_target: RunTarget) -> None:
+    start, end = report_range(conformance_target)
     report = _report(admin_api, "admin.usage_report.messages", {
         "starting_at": iso(start), "ending_at": iso(end), "bucket_width": "1d",
         "group_by[]": ["model", "workspace_id"]})
     assert len(report["data"]) == 4, "four 1d buckets for four days"
 
 
-def test_usage_report_pagination(admin_api: Api, conformance_settings: Settings) -> None:
-    start, end = report_range(conformance_settings)
+def test_usage_report_pagination(admin_api: Api, conformance_target: RunTarget) -> None:
+    start, end = report_range(conformance_target)
     pages = _walk_report(admin_api, "admin.usage_report.messages", {
         "starting_at": iso(start), "ending_at": iso(end), "bucket_width": "1d", "limit": 1})
     assert sum(len(p["data"]) for p in pages) == 4, "the walk covers the four days, once each"
 
 
-def test_usage_report_hourly(admin_api: Api, conformance_settings: Settings) -> None:
-    start, _ = report_range(conformance_settings)
+def test_usage_report_hourly(admin_api: Api, conformance_target: RunTarget) -> None:
+    start, _ = report_range(conformance_target)
     report = _report(admin_api, "admin.usage_report.messages", {
         "starting_at": iso(start), "bucket_width": "1h", "limit": 3})
     assert len(report["data"]) <= 3
 
 
 def test_cost_report_matches_usage(api: Api, admin_api: Api,
-                                   conformance_settings: Settings) -> None:
+                                   conformance_target: RunTarget) -> None:
     # A little usage of our own first: the report's checks (amounts are decimal strings...)
     # only bite on rows. (A live API reports it later; its recent days have rows anyway.)
     api.expect(api.call("messages.create", api.message_body("Reply with exactly: ok",
                                                             max_tokens=8)))
-    start, end = report_range(conformance_settings)
+    start, end = report_range(conformance_target)
     window = {"starting_at": iso(start), "ending_at": iso(end)}
     usage = _walk_report(admin_api, "admin.usage_report.messages", {
         **window, "bucket_width": "1d", "group_by[]": ["model", "service_tier"]})
     cost = _walk_report(admin_api, "admin.cost_report", {
         **window, "group_by[]": ["description"], "limit": 2})
     rows = sum(len(bucket["results"]) for page in cost for bucket in page["data"])
-    if not rows and conformance_settings.target_kind is TargetKind.LIVE:
+    if not rows and not conformance_target.reports_usage_at_once:
         pytest.skip(f"the organization has no cost from {iso(start)} to {iso(end)}: "
                     "nothing to cross-check")
     assert rows, "the cost report has no rows for days that have usage"
@@ -127,8 +126,8 @@ def test_cost_report_matches_usage(api: Api, admin_api: Api,
                        "usage report x list prices vs cost report")
 
 
-def test_claude_code_report(admin_api: Api, conformance_settings: Settings) -> None:
-    _, end = report_range(conformance_settings)
+def test_claude_code_report(admin_api: Api, conformance_target: RunTarget) -> None:
+    _, end = report_range(conformance_target)
     day = (end - timedelta(days=2)).strftime("%Y-%m-%d")
     pages = _walk_report(admin_api, "admin.usage_report.claude_code",
                          {"starting_at": day, "limit": 2})

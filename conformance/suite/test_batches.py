@@ -24,7 +24,8 @@ from conformance.checks.batches import (
 )
 from conformance.exchange import raise_for_findings
 from conformance.resources import ResourceLedger
-from conformance.settings import Settings, TargetKind
+from conformance.settings import Settings
+from conformance.target import RunTarget
 
 pytestmark = pytest.mark.feature("batches")
 
@@ -131,9 +132,9 @@ def test_batch_cancel(api: Api, resource_ledger: ResourceLedger, conformance_run
 
 
 def test_batch_lifecycle(api: Api, resource_ledger: ResourceLedger, conformance_run_id: str,
-                         conformance_settings: Settings) -> None:
+                         conformance_settings: Settings, conformance_target: RunTarget) -> None:
     settings = conformance_settings
-    if settings.target_kind is TargetKind.LIVE and not settings.enabled("batches_slow"):
+    if not conformance_target.batches_end_quickly and not settings.enabled("batches_slow"):
         pytest.skip("a live batch can take hours to end: add batches_slow to "
                     f"{catalog.FEATURES_ENV} (deadline --anthropic-batch-deadline, "
                     f"now {settings.batch_deadline:g}s)")

@@ -17,14 +17,13 @@ from typing import Any
 
 import pytest
 
-from conformance import reference
 from conformance.api import Api
 from conformance.checks import passthrough
 from conformance.client import RetryPolicy
 from conformance.exchange import Exchange, raise_for_findings
-from conformance.reference.answers import FORCE_STATUS_HEADER
-from conformance.settings import Settings, TargetKind
+from conformance.settings import Settings
 from conformance.suite._data import WEATHER_PROMPT, WEATHER_TOOL
+from conformance.target import RunTarget, Upstream
 from conformance.upstream import UpstreamJournal, UpstreamLookupError, new_marker
 
 pytestmark = pytest.mark.feature("messages")
@@ -34,26 +33,30 @@ FORCE_WEATHER = {"type": "tool", "name": WEATHER_TOOL["name"]}
 
 
 @pytest.fixture(autouse=True)
-def _needs_upstream(conformance_settings: Settings) -> None:
+def _needs_upstream(conformance_settings: Settings, conformance_target: RunTarget) -> None:
     """Skip before any other fixture (a cassette, a client) is set up when there is no upstream."""
-    s = conformance_settings
-    if not s.upstream_url:
+    if not conformance_settings.upstream_url:
         pytest.skip("pass-through checks need the proxy's upstream: run the reference server "
                     "(anthropic-conformance serve) behind the proxy and set "
                     "--anthropic-upstream-url (ANTHROPIC_CONFORMANCE_UPSTREAM_URL) to it")
-    if s.target_kind is not TargetKind.LIVE:
+    if conformance_target.upstream is None:
         pytest.skip("pass-through checks need a proxy to test: set --anthropic-base-url to it "
-                    "(this run is not against a live target)")
+                    f"(this run is against the {conformance_target.describe()})")
 
 
 @pytest.fixture
-def upstream(conformance_settings: Settings) -> Iterator[UpstreamJournal]:
+def upstream_server(conformance_target: RunTarget) -> Upstream:
+    """The reference server the proxy forwards to (``_needs_upstream`` skipped without one)."""
+    assert conformance_target.upstream is not None
+    return conformance_target.upstream
+
+
+@pytest.fixture
+def upstream(upstream_server: Upstream,
+             conformance_settings: Settings) -> Iterator[UpstreamJournal]:
     """The upstream reference server's record of its answers."""
-    s = conformance_settings
-    assert s.upstream_url is not None  # _needs_upstream skipped otherwise
-    key = (s.upstream_api_key.get_secret_value() if s.upstream_api_key
-           else reference.DEFAULT_API_KEY)
-    journal = UpstreamJournal(s.upstream_url, key, timeout=s.timeout)
+    journal = UpstreamJournal(upstream_server.url, upstream_server.key,
+                              timeout=conformance_settings.timeout)
     try:
         yield journal
     finally:
@@ -130,14 +133,15 @@ def test_error(api: Api, upstream: UpstreamJournal, body: dict[str, Any], status
     api.expect_error(ex, status)
 
 
-def test_rate_limit(api: Api, upstream: UpstreamJournal) -> None:
+def test_rate_limit(api: Api, upstream: UpstreamJournal, upstream_server: Upstream) -> None:
     """A 429 (forced at the upstream, which only the reference server does) keeps retry-after."""
     api.client.retry = RetryPolicy(max_retries=0)  # the 429 itself is what is checked
     marker = new_marker()
+    forced = upstream_server.force_status_headers(429)
     ex = api.call("messages.create", api.message_body("hi", metadata={"user_id": marker}),
-                  headers={FORCE_STATUS_HEADER: "429"})
+                  headers=forced)
     if upstream.answer_for(ex, marker).status != 429:
-        pytest.skip(f"the proxy does not forward the {FORCE_STATUS_HEADER} header, so no 429 "
+        pytest.skip(f"the proxy does not forward the {', '.join(forced)} header, so no 429 "
                     "can be provoked at the upstream; nothing to compare")
     _faithful(upstream, ex, marker)
     api.expect_error(ex, 429)

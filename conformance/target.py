@@ -1,0 +1,378 @@
+"""The run's target, resolved once: kind, URL, the key for each credential, what it supports.
+
+Every question that depends on *where* the suite points (the real API, a proxy or gateway, the
+embedded reference server, or cassette replay) is answered here, once, from ``Settings``:
+
+* ``kind_of(settings)``: which ``TargetKind``;
+* ``resolve(settings)``: a ``RunTarget`` holding the base URL, the key of each credential
+  (``API_KEY``, ``ADMIN_KEY``, ``UPSTREAM_KEY``; the replay dummy ``REPLAY_KEY``), the clients'
+  retries and timeout, and the answers of ``TRAITS`` for its kind;
+* ``RunTarget.started()``: the embedded reference server's lifecycle (started and stopped around
+  the session; other kinds have nothing to start);
+* ``RunTarget.client(credential)``: an ``ApiClient`` for one credential (``Target`` is what a
+  client talks to: a URL and one key).
+
+The suite asks the ``RunTarget`` (``can_force_status``, ``now()``, ``batches_end_quickly``,
+``upstream``, ...), never the kind; only this module and the plugin wiring import
+``conformance.reference``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from conformance import catalog, reference
+from conformance.reference.admin import REFERENCE_KEY_ID, REFERENCE_NOW
+from conformance.reference.answers import FORCE_STATUS_HEADER
+from conformance.settings import AuthStyle, RecordMode, Settings
+
+if TYPE_CHECKING:  # client.py imports Target from here: a runtime import back would be a cycle
+    from conformance.client import ApiClient, AsyncApiClient
+
+__all__ = [
+    "ADMIN_KEY",
+    "API_KEY",
+    "CREDENTIALS",
+    "REPLAY_KEY",
+    "TRAITS",
+    "UPSTREAM_KEY",
+    "RunTarget",
+    "Target",
+    "TargetKind",
+    "Traits",
+    "Upstream",
+    "kind_of",
+    "resolve",
+]
+
+
+class TargetKind(StrEnum):
+    """Where a run points. The words are the report's (``schemas/report.json``)."""
+
+    REFERENCE = "reference"  # the embedded reference server: no key, no network
+    LIVE = "live"  # the real API (its host, catalog.REAL_API_URL)
+    PROXY = "proxy"  # any other base URL: a proxy, a gateway, a reference server run by `serve`
+    REPLAY = "replay"  # cassettes only, the network blocked
+
+
+#: Credentials: the names of the keys a run may hold (``RunTarget.credential``), also the keys of
+#: ``resources.Clients`` that a ledger row's ``admin`` flag selects.
+API_KEY = "api"
+ADMIN_KEY = "admin"
+UPSTREAM_KEY = "upstream"  # a key of the reference server a proxy forwards to
+CREDENTIALS: tuple[str, ...] = (API_KEY, ADMIN_KEY)
+#: The key replay "sends": replay never touches the network, so it goes nowhere.
+REPLAY_KEY = "replay-no-key"
+
+
+@dataclass(frozen=True)
+class Traits:
+    """What a kind of target supports: the questions the plugin and the suite ask, as data."""
+
+    #: Why its capabilities are assumed rather than probed; "" = probe them.
+    assumed: str
+    #: Tokens cost money there (the terminal prints their list price).
+    bills_tokens: bool
+    #: It may answer a status forced with ``FORCE_STATUS_HEADER`` (the reference server does;
+    #: a replay holds what it answered; a proxy may be, or forward to, one). Never the real API.
+    may_force_status: bool
+    #: Its clock is the reference server's fixed one (``REFERENCE_NOW``), not the wall clock.
+    fixed_clock: bool
+    #: Its Admin usage/cost reports count a message the moment it is answered (the real API's
+    #: lag, so the suite reads complete past days there).
+    reports_usage_at_once: bool
+    #: A batch ends in well under a second (the reference server's ``batch_seconds``).
+    batches_end_quickly: bool
+    #: What a run creates there outlives the run: crashed runs leave resources to clean up.
+    keeps_resources: bool
+    #: Only cassettes answer: nothing can be called outside a test's cassette.
+    offline: bool
+    #: It can sit in front of an upstream reference server (pass-through checks).
+    forwards: bool
+    #: It holds the reference server's seeded organization, whose API key ``REFERENCE_KEY_ID``
+    #: the admin_write tests may rename (to its own name).
+    seeded: bool
+
+
+TRAITS: Mapping[TargetKind, Traits] = {
+    TargetKind.REFERENCE: Traits(
+        assumed="the embedded reference server serves every family",
+        bills_tokens=False,
+        may_force_status=True,
+        fixed_clock=True,
+        reports_usage_at_once=True,
+        batches_end_quickly=True,
+        keeps_resources=False,
+        offline=False,
+        forwards=False,
+        seeded=True,
+    ),
+    TargetKind.REPLAY: Traits(
+        assumed="replay: the cassettes decide",
+        bills_tokens=False,
+        may_force_status=True,
+        fixed_clock=True,
+        reports_usage_at_once=True,
+        batches_end_quickly=True,
+        keeps_resources=False,
+        offline=True,
+        forwards=False,
+        seeded=True,
+    ),
+    TargetKind.LIVE: Traits(
+        assumed="",
+        bills_tokens=True,
+        may_force_status=False,
+        fixed_clock=False,
+        reports_usage_at_once=False,
+        batches_end_quickly=False,
+        keeps_resources=True,
+        offline=False,
+        forwards=True,
+        seeded=False,
+    ),
+    TargetKind.PROXY: Traits(
+        assumed="",
+        bills_tokens=True,
+        may_force_status=True,
+        fixed_clock=False,
+        reports_usage_at_once=False,
+        batches_end_quickly=False,
+        keeps_resources=True,
+        offline=False,
+        forwards=True,
+        seeded=False,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one client talks to: a base URL, one key, the API version and the auth style."""
+
+    kind: TargetKind
+    base_url: str
+    api_key: str | None = field(repr=False)  # never in a repr, a log or --showlocals
+    api_version: str
+    auth: AuthStyle = "x-api-key"
+
+    def describe(self) -> str:
+        if self.kind is TargetKind.REFERENCE:
+            return f"embedded reference server at {self.base_url} (no key needed)"
+        if self.kind is TargetKind.REPLAY:
+            return "cassette replay, network blocked (--record-mode=none)"
+        return f"live target {self.base_url}"
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """The reference server a proxy under test forwards to, and a key it accepts."""
+
+    url: str
+    key: str = field(repr=False)
+
+    def force_status_headers(self, status: int) -> dict[str, str]:
+        """Headers that make it answer ``status`` (a test-only header only it honours)."""
+        return {FORCE_STATUS_HEADER: str(status)}
+
+
+def kind_of(settings: Settings) -> TargetKind:
+    """Replay when cassettes only replay; else live or proxy when a URL or a key was given
+    (live when the URL is the real API's host); else the embedded reference server."""
+    if settings.record_mode is RecordMode.NONE:
+        return TargetKind.REPLAY
+    if settings.base_url or settings.api_key or settings.admin_api_key:
+        real = urlsplit(catalog.REAL_API_URL).hostname
+        return TargetKind.LIVE if urlsplit(settings.live_url).hostname == real else TargetKind.PROXY
+    return TargetKind.REFERENCE
+
+
+@dataclass(frozen=True)
+class RunTarget:
+    """The run's target, resolved once (``resolve``). Ask it, never its kind.
+
+    ``base_url`` is None only for the embedded reference server before ``started()``.
+    """
+
+    kind: TargetKind
+    base_url: str | None
+    api_version: str
+    auth: AuthStyle
+    keys: Mapping[str, str] = field(repr=False)  # credential -> key; absent = not given
+    rename_key_id: str | None = None
+    upstream: Upstream | None = None
+    max_retries: int = 4
+    retry_deadline: float = 60.0
+    timeout: float = 60.0
+    cassette_dir: Path | None = None
+
+    @property
+    def traits(self) -> Traits:
+        return TRAITS[self.kind]
+
+    # --- lifecycle and clients ---------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def started(self) -> Iterator[RunTarget]:
+        """This target, running: the embedded reference server is started here and stopped on
+        exit; any other target is already there."""
+        if self.base_url is not None:
+            yield self
+            return
+        with reference.EmbeddedServer() as server:
+            yield dataclasses.replace(self, base_url=server.url)
+
+    def credential(self, name: str) -> str | None:
+        """The key of credential ``name`` (``API_KEY``, ``ADMIN_KEY``, ``UPSTREAM_KEY``), or
+        None when the run has none."""
+        if name == UPSTREAM_KEY:
+            return self.upstream.key if self.upstream else None
+        return self.keys.get(name)
+
+    @property
+    def api_key(self) -> str | None:
+        return self.credential(API_KEY)
+
+    def endpoint(self, credential: str = API_KEY) -> Target:
+        """What a client sending ``credential`` talks to."""
+        if self.base_url is None:
+            raise RuntimeError("the embedded reference server is not running: use started()")
+        return Target(
+            self.kind, self.base_url, self.credential(credential), self.api_version, self.auth
+        )
+
+    def _client_kwargs(self, kw: dict[str, Any]) -> dict[str, Any]:
+        from conformance.client import RetryPolicy  # see the TYPE_CHECKING import above
+
+        kw.setdefault("retry", RetryPolicy(self.max_retries, self.retry_deadline))
+        kw.setdefault("timeout", self.timeout)
+        return kw
+
+    def client(self, credential: str = API_KEY, **kw: Any) -> ApiClient:
+        """A sync client sending ``credential``, with the run's retries and timeout (``kw``
+        overrides them and passes the rest on to ``ApiClient``)."""
+        from conformance.client import ApiClient
+
+        return ApiClient(self.endpoint(credential), **self._client_kwargs(kw))
+
+    def async_client(self, credential: str = API_KEY, **kw: Any) -> AsyncApiClient:
+        """The asyncio twin of ``client``."""
+        from conformance.client import AsyncApiClient
+
+        return AsyncApiClient(self.endpoint(credential), **self._client_kwargs(kw))
+
+    def clients(self, credentials: Iterable[str] = CREDENTIALS, **kw: Any) -> dict[str, ApiClient]:
+        """One client per credential the run holds (a missing key: no client, never another
+        key in its place); close them when done."""
+        return {
+            name: self.client(name, **kw)
+            for name in credentials
+            if self.credential(name) is not None
+        }
+
+    # --- what the target supports ------------------------------------------------------------
+
+    @property
+    def can_force_status(self) -> bool:
+        """Whether ``force_status_headers`` may make it answer a chosen status."""
+        return self.traits.may_force_status
+
+    def force_status_headers(self, status: int) -> dict[str, str]:
+        """Headers asking the target to answer ``status``. Only a reference server honours
+        them, so a target for which ``can_force_status`` is only a maybe (a proxy) may ignore
+        them: check the status you got."""
+        if not self.can_force_status:
+            raise ValueError(f"{self.describe()} cannot be made to answer a chosen status")
+        return {FORCE_STATUS_HEADER: str(status)}
+
+    def now(self) -> datetime:
+        """The target's clock: the reference server's fixed one, else the wall clock (UTC)."""
+        return REFERENCE_NOW if self.traits.fixed_clock else datetime.now(UTC)
+
+    @property
+    def reports_usage_at_once(self) -> bool:
+        return self.traits.reports_usage_at_once
+
+    @property
+    def batches_end_quickly(self) -> bool:
+        return self.traits.batches_end_quickly
+
+    @property
+    def bills_tokens(self) -> bool:
+        return self.traits.bills_tokens
+
+    @property
+    def keeps_resources(self) -> bool:
+        return self.traits.keeps_resources
+
+    @property
+    def offline(self) -> bool:
+        return self.traits.offline
+
+    @property
+    def assumed_capabilities(self) -> str:
+        """Why capability probing is skipped (the reason), or "" when the target is probed."""
+        if self.traits.assumed:
+            return self.traits.assumed
+        if not any(self.credential(c) for c in CREDENTIALS):
+            return "no key for the live target"
+        return ""
+
+    def describe(self) -> str:
+        """Where the run points, for the report header (never a key)."""
+        if self.kind is TargetKind.REFERENCE:
+            return "embedded reference server (the default: no key, no network)"
+        if self.kind is TargetKind.REPLAY:
+            return f"cassette replay from {self.cassette_dir}, network blocked"
+        return f"{self.kind.value} {self.base_url}"
+
+    @property
+    def public_url(self) -> str | None:
+        """The URL a report may show: the user's, not the embedded server's random port."""
+        return None if self.kind in (TargetKind.REFERENCE, TargetKind.REPLAY) else self.base_url
+
+
+def resolve(settings: Settings) -> RunTarget:
+    """The run's target from its settings: the one place that decides by the kind."""
+    kind = kind_of(settings)
+
+    def given(secret: Any) -> str | None:
+        return secret.get_secret_value() if secret is not None else None
+
+    keys: dict[str, str | None]
+    if kind is TargetKind.REFERENCE:
+        keys = {API_KEY: reference.DEFAULT_API_KEY, ADMIN_KEY: reference.DEFAULT_ADMIN_API_KEY}
+    elif kind is TargetKind.REPLAY:
+        keys = {API_KEY: REPLAY_KEY, ADMIN_KEY: REPLAY_KEY}
+    else:
+        keys = {API_KEY: given(settings.api_key), ADMIN_KEY: given(settings.admin_api_key)}
+    upstream = None
+    if settings.upstream_url and TRAITS[kind].forwards:
+        upstream = Upstream(
+            settings.upstream_url, given(settings.upstream_api_key) or reference.DEFAULT_API_KEY
+        )
+    # The reference server's seeded key may be renamed: the user's choice elsewhere.
+    rename = settings.admin_rename_key_id
+    if TRAITS[kind].seeded:
+        rename = rename or REFERENCE_KEY_ID
+    return RunTarget(
+        kind=kind,
+        base_url=None if kind is TargetKind.REFERENCE else settings.live_url,
+        api_version=settings.api_version,
+        auth=settings.auth,
+        keys={name: key for name, key in keys.items() if key is not None},
+        rename_key_id=rename,
+        upstream=upstream,
+        max_retries=settings.max_retries,
+        retry_deadline=settings.retry_deadline,
+        timeout=settings.timeout,
+        cassette_dir=settings.cassette_dir if kind is TargetKind.REPLAY else None,
+    )
