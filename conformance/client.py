@@ -27,7 +27,8 @@ from tenacity import (
     stop_after_delay,
 )
 
-from conformance import catalog, redact, timing
+from conformance import catalog, redact
+from conformance.cassettes import timing
 from conformance.exchange import Exchange
 from conformance.settings import AuthStyle, Settings, TargetKind
 from conformance.sse import parse_sse

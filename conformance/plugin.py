@@ -12,8 +12,9 @@ import pytest
 import pytest_asyncio
 
 import conformance
-from conformance import capabilities, cassettes, gating, recording, redact, reference
+from conformance import capabilities, cassettes, gating, redact, reference
 from conformance.api import Api, AsyncApi
+from conformance.cassettes import recording
 from conformance.client import ApiClient, AsyncApiClient, RetryPolicy, Target
 from conformance.reference.admin import REFERENCE_KEY_ID as REFERENCE_RENAME_KEY_ID
 from conformance.report import collect

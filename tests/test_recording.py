@@ -16,9 +16,10 @@ from vcr.request import Request
 from vcr.serialize import deserialize as vcr_deserialize
 from vcr.serialize import serialize as vcr_serialize
 
-from conformance import cassettes, lint, recording
+from conformance import cassettes
+from conformance.cassettes import lint, recording
+from conformance.cassettes.interactions import read_cassette
 from conformance.exchange import Exchange
-from conformance.interactions import read_cassette
 from conformance.reference import DEFAULT_API_KEY, EmbeddedServer
 from conformance.runlog import RunLog
 from conformance.settings import RecordMode
@@ -138,7 +139,7 @@ def test_recording_run_fails_loudly_when_a_secret_was_written(
         pytester: pytest.Pytester, tmp_path: Path) -> None:
     pytester.makeconftest("""
         import pytest
-        from conformance import cassettes
+        from conformance.cassettes import vcr as cassettes
 
         _real = cassettes.make_vcr
 

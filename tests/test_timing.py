@@ -12,7 +12,8 @@ import httpx
 import pytest
 import yaml
 
-from conformance import cassettes, catalog, lint, recording, timing
+from conformance import cassettes, catalog
+from conformance.cassettes import lint, recording, timing
 from conformance.client import ApiClient, AsyncApiClient, Target
 from conformance.reference import DEFAULT_API_KEY, EmbeddedServer
 from conformance.reference.state import ReferenceConfig

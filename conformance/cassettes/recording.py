@@ -31,7 +31,8 @@ from urllib.parse import urlsplit
 import yaml
 
 import conformance
-from conformance import catalog, interactions, timing
+from conformance import catalog
+from conformance.cassettes import interactions, timing
 
 # --- provenance ----------------------------------------------------------------------------------
 

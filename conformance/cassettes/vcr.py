@@ -20,7 +20,8 @@ import vcr
 from vcr.errors import CannotOverwriteExistingCassetteException
 from vcr.request import Request
 
-from conformance import catalog, multipart, recording, redact, timing
+from conformance import catalog, multipart, redact
+from conformance.cassettes import recording, timing
 from conformance.settings import RecordMode
 
 # vcrpy's own record modes; "rewrite" is pytest-recording's "delete, then record all".

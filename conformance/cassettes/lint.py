@@ -26,10 +26,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance import catalog, recording
-from conformance.checks.common import REQUEST_ID
-from conformance.exchange import Exchange, Finding
-from conformance.interactions import (
+from conformance import catalog
+from conformance.cassettes import recording
+from conformance.cassettes.interactions import (
     API_PATH_PREFIXES,
     CassetteError,
     Interaction,
@@ -37,6 +36,8 @@ from conformance.interactions import (
     interactions_from,
     load_document,
 )
+from conformance.checks.common import REQUEST_ID
+from conformance.exchange import Exchange, Finding
 from conformance.validation import validate_exchange
 
 DEFAULT_HOSTS: tuple[str, ...] = (catalog.REAL_API_HOST,)
