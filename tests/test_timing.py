@@ -57,20 +57,6 @@ def _timing_entry(path: Path) -> dict[str, Any]:
     return entry
 
 
-def test_event_ends_agree_with_parse_sse() -> None:
-    bodies = [
-        b"event: a\ndata: 1\n\nevent: b\ndata: 2\n\n",
-        b"event: a\r\ndata: 1\r\n\r\n: comment\r\n\r\ndata: 2",  # CRLF, comment, no final blank
-        b"event: only-a-name\n\ndata: x\ndata: y\n\n\n\n",  # nameless data, no-data block
-        b"",
-    ]
-    for body in bodies:
-        ends = timing.event_ends(body)
-        assert len(ends) == len(parse_sse(body)), body
-        assert ends == sorted(ends) and all(0 < e <= len(body) for e in ends)
-    assert timing.event_ends(bodies[0]) == [len(b"event: a\ndata: 1\n\n"), len(bodies[0])]
-
-
 def test_recording_measures_a_slow_stream_below_vcrpy(recorded: tuple[Path, list[float]]
                                                       ) -> None:
     path, times = recorded
