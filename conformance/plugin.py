@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ import pytest_asyncio
 import conformance
 from conformance import capabilities, cassettes, gating, redact, reference
 from conformance.api import Api, AsyncApi
-from conformance.cassettes import recording
+from conformance.cassettes import RunCassettes, SecretHit
 from conformance.client import ApiClient, AsyncApiClient, RetryPolicy, Target
 from conformance.reference.admin import REFERENCE_KEY_ID as REFERENCE_RENAME_KEY_ID
 from conformance.report import collect
@@ -23,7 +22,6 @@ from conformance.settings import (
     CAPABILITY_NAMES,
     OPTIONS,
     ConfigError,
-    RecordMode,
     Settings,
     TargetKind,
     load_settings,
@@ -225,43 +223,40 @@ def _client_kwargs(request: pytest.FixtureRequest, settings: Settings) -> dict[s
 def _cassette(
     request: pytest.FixtureRequest, settings: Settings
 ) -> contextlib.AbstractContextManager[None]:
-    if settings.record_mode is None:
-        return contextlib.nullcontext()
-    path = _cassette_path(request.node, settings)
-    request.config.stash.setdefault(_RECORDED, set()).add(path)
-    target = recording.target_of(settings.live_url, settings.target_kind is TargetKind.REFERENCE)
-    return cassettes.use_cassette(path, settings.record_mode, recording.make_provenance(
-        target, settings.model, settings.api_version), replay_timing=settings.replay_timing)
+    """This test's cassette (conformance.cassettes.session), or nothing without a record mode."""
+    return _run_cassettes(request.config).open(*_cassette_test(request.node))
 
 
-def _cassette_path(node: pytest.Item, settings: Settings) -> Path:
+def _cassette_test(node: pytest.Item) -> tuple[str | None, str]:
+    """``(dotted module name, test name)``: what names a test's cassette."""
     module = getattr(node, "module", None)
-    name = module.__name__.rsplit(".", 1)[-1] if module is not None else "tests"
-    return cassettes.cassette_path(settings.cassette_dir, settings.api_version, name, node.name)
+    return (module.__name__ if module is not None else None), node.name
+
+
+def _run_cassettes(config: pytest.Config) -> RunCassettes:
+    """The run's cassettes, made from the settings on first use."""
+    if _CASSETTES not in config.stash:
+        config.stash[_CASSETTES] = RunCassettes.from_settings(config.stash[SETTINGS])
+    return config.stash[_CASSETTES]
 
 
 _CLIENT_FIXTURES = frozenset({"anthropic_client", "anthropic_async_client"})
-_RECORDED = pytest.StashKey[set[Path]]()
-_SECRETS = pytest.StashKey[list[recording.SecretHit]]()
+_CASSETTES = pytest.StashKey[RunCassettes]()
+_SECRETS = pytest.StashKey[list[SecretHit]]()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Refuse, before anything runs, a record mode that would write over existing cassettes."""
-    s = session.config.stash[SETTINGS]
-    paths = [_cassette_path(item, s) for item in session.items
-             if _CLIENT_FIXTURES & set(getattr(item, "fixturenames", ()))]
-    problem = cassettes.overwrite_error(s.record_mode, paths)
+    problem = _run_cassettes(session.config).overwrite_error(
+        _cassette_test(item) for item in session.items
+        if _CLIENT_FIXTURES & set(getattr(item, "fixturenames", ())))
     if problem:
         raise pytest.UsageError(problem)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """After a recording run, scan the cassettes it wrote (the files, not the filters)."""
-    s = session.config.stash[SETTINGS]
-    if s.record_mode in (None, RecordMode.NONE):
-        return
-    written = [p for p in session.config.stash.get(_RECORDED, set()) if p.exists()]
-    hits = recording.scan_paths(written, hide_org_ids=True, extra=redact.known_secrets())
+    hits = _run_cassettes(session.config).scan_recorded(extra=redact.known_secrets())
     if hits:
         session.config.stash[_SECRETS] = hits
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from conformance import cassettes, catalog
-from conformance.cassettes import lint, recording, timing
+from conformance.cassettes import lint, serializer, timing
 from conformance.client import ApiClient, AsyncApiClient, Target
 from conformance.reference import DEFAULT_API_KEY, EmbeddedServer
 from conformance.reference.state import ReferenceConfig
@@ -131,9 +131,9 @@ def test_timing_survives_the_serializer_round_trip() -> None:
         "headers": {"content-type": ["text/event-stream"]},
         "body": {"string": "event: a\ndata: {}\n\n"},
         timing.TIMING_KEY: {"headers": 0.01, "events": [0.0123, 0.5]}}}]}
-    text = recording.serialize(data)
+    text = serializer.serialize(data)
     assert "events: [0.0123, 0.5]" in text
-    assert recording.deserialize(text) == data
+    assert serializer.deserialize(text) == data
 
 
 def test_cap_and_malformed_entries_do_not_stall() -> None:

@@ -2,27 +2,33 @@
 
 The modules, one concern each:
 
+* ``session``: a run's cassettes: one per test, the overwrite refusal, the post-recording scan;
 * ``vcr``: the vcrpy configuration (matching, scrubbing, record modes, network blocking);
+* ``serializer``: the readable byte-exact YAML vcrpy writes, and the provenance stamp;
+* ``secrets``: the secret scanner of written cassette files;
+* ``timing``: per-event arrival times of streams, recorded and replayed;
 * ``interactions``: reading cassettes (YAML/JSON, base64, gzip) into ``Exchange`` values;
-* ``lint``: ``check-cassettes``, recordings through the validation layer;
-* ``recording``: the readable serializer, provenance, the secret scanner;
-* ``timing``: per-event arrival times of streams, recorded and replayed.
+* ``lint``: ``check-cassettes``, recordings through the validation layer.
 
 The names below are the package's public API; the modules stay importable for their own names.
 """
 
+from conformance.cassettes.secrets import SecretHit, scan_paths
+from conformance.cassettes.session import (
+    CassetteOverwrite,
+    RunCassettes,
+    cassette_path,
+    overwrite_error,
+    use_cassette,
+)
 from conformance.cassettes.vcr import (
     CassetteMiss,
-    CassetteOverwrite,
     CassetteUnreadable,
     NetworkBlocked,
     block_network,
-    cassette_path,
     make_vcr,
     match_json_body,
-    overwrite_error,
     translate_error,
-    use_cassette,
 )
 
 __all__ = [
@@ -30,11 +36,14 @@ __all__ = [
     "CassetteOverwrite",
     "CassetteUnreadable",
     "NetworkBlocked",
+    "RunCassettes",
+    "SecretHit",
     "block_network",
     "cassette_path",
     "make_vcr",
     "match_json_body",
     "overwrite_error",
+    "scan_paths",
     "translate_error",
     "use_cassette",
 ]

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from conformance import catalog
-from conformance.cassettes import recording
 from conformance.cassettes.interactions import (
     API_PATH_PREFIXES,
     CassetteError,
@@ -36,6 +35,8 @@ from conformance.cassettes.interactions import (
     interactions_from,
     load_document,
 )
+from conformance.cassettes.secrets import SecretHit, scan_paths
+from conformance.cassettes.serializer import REFERENCE_TARGET, provenance_of
 from conformance.checks.common import REQUEST_ID
 from conformance.exchange import Exchange, Finding
 from conformance.validation import validate_exchange
@@ -185,7 +186,7 @@ class LintResult:
     summary: dict[str, EndpointSummary] = field(default_factory=dict)
     drift: Drift = field(default_factory=Drift)
     provenance: dict[str, str] = field(default_factory=dict)  # file -> what it was recorded against
-    secrets: list[recording.SecretHit] = field(default_factory=list)
+    secrets: list[SecretHit] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -256,7 +257,7 @@ def _describe_provenance(prov: dict[str, str] | None, hosts: set[str]) -> str | 
     if prov is not None:
         details = ", ".join(f"{k} {prov[k]}" for k in ("recorded", "suite_version", "model",
                                                         "api_version") if k in prov)
-        if prov.get("target") == recording.REFERENCE_TARGET:
+        if prov.get("target") == REFERENCE_TARGET:
             return f"recorded against the reference server, not the real API ({details})"
         return f"recorded against {prov.get('target', '?')} ({details})"
     if hosts and hosts <= _LOOPBACK:
@@ -282,7 +283,7 @@ def lint_file(path: Path, result: LintResult, *, hosts: set[str] | None,
     except CassetteError as exc:
         result.errors.append(Problem(name, None, "", "", "", UNREADABLE, str(exc)))
         return
-    prov = recording.provenance_of(document)
+    prov = provenance_of(document)
     selected = [it for it in items if _select(it, hosts, prov is not None)]
     result.skipped += len(items) - len(selected)
     about = _describe_provenance(prov, {it.host for it in selected if it.host})
@@ -349,7 +350,7 @@ def lint_paths(
     for file in files:
         lint_file(file, result, hosts=wanted, strict_headers=strict_headers)
     if secrets:
-        result.secrets = recording.scan_paths(files, hide_org_ids=hide_org_ids)
+        result.secrets = scan_paths(files, hide_org_ids=hide_org_ids)
     return result
 
 
