@@ -67,7 +67,7 @@ def main() -> None:
 
         corpus = Path(__file__).resolve().parents[2] / "shared" / "corpus"
         if corpus.is_dir():
-            from conformance import lint
+            from conformance.cassettes import lint
 
             start = time.perf_counter()
             result = lint.lint_paths([corpus], hosts=None)

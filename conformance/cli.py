@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         "cleanup", help="delete resources that crashed runs left behind (run marker only)"))
     mutation.add_arguments(sub.add_parser(
         "mutation-score", help="run the suite against every mutant of the reference server"))
-    from conformance import lint
+    from conformance.cassettes import lint
 
     lint.build_parser(sub.add_parser(
         "check-cassettes", help="lint vcrpy cassettes against the contract; drift; secrets"))
@@ -129,7 +129,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
         return mutation.command(parsed)
     if parsed.command == "check-cassettes":
-        from conformance import lint
+        from conformance.cassettes import lint
 
         return lint.run(parsed)
     return 2  # pragma: no cover - argparse rejects unknown commands

@@ -7,12 +7,13 @@ whatever the status: deciding whether an answer is right is the checks' job, not
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,8 @@ from tenacity import (
     stop_after_delay,
 )
 
-from conformance import catalog, redact, timing
+from conformance import catalog, redact
+from conformance.cassettes import timing
 from conformance.exchange import Exchange
 from conformance.sse import parse_sse
 from conformance.target import Target as Target  # re-exported: clients take one
@@ -116,6 +118,147 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         except (KeyError, ValueError):
             continue
     return None
+
+
+# --- the answer's overall read deadline ----------------------------------------------------------
+
+
+def _overdue(elapsed: float, timeout: float, request: httpx.Request) -> httpx.ReadTimeout:
+    """The error for an answer whose body is still coming past the deadline: a ReadTimeout, so
+    the client treats it like any transport failure (bounded retries, then TargetUnreachable)."""
+    return httpx.ReadTimeout(
+        f"the answer was still being read {elapsed:.1f}s after the request was sent, past "
+        f"the {timeout:g}s timeout (--anthropic-timeout): a body that never ends, such as an event "
+        "stream that only sends pings, is cut there", request=request)
+
+
+class _Deadline:
+    """When one request's answer must have been read by, on the transport's clock."""
+
+    def __init__(self, request: httpx.Request, timeout: float, clock: Callable[[], float]) -> None:
+        self.request = request
+        self.timeout = timeout
+        self._clock = clock
+        self._start = clock()
+
+    def remaining(self) -> float:
+        return self.timeout - (self._clock() - self._start)
+
+    def overdue(self) -> httpx.ReadTimeout:
+        return _overdue(self._clock() - self._start, self.timeout, self.request)
+
+
+class _BoundedStream(httpx.SyncByteStream):
+    """A body whose chunks stop with ``ReadTimeout`` once the answer took longer than the timeout.
+
+    A blocking read cannot be interrupted here: the overshoot is at most one read (the gap between
+    two chunks, itself bounded by httpx's per-read timeout).
+    """
+
+    def __init__(self, inner: Any, deadline: _Deadline) -> None:
+        self._inner = inner
+        self._deadline = deadline
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            if self._deadline.remaining() < 0:
+                raise self._deadline.overdue()
+            yield chunk
+
+    def close(self) -> None:
+        if hasattr(self._inner, "close"):
+            self._inner.close()
+
+
+class _AsyncBoundedStream(httpx.AsyncByteStream):
+    """The asyncio ``_BoundedStream``: here the pending read itself is cancelled at the deadline."""
+
+    def __init__(self, inner: Any, deadline: _Deadline) -> None:
+        self._inner = inner
+        self._deadline = deadline
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunks = self._inner.__aiter__()
+        while True:
+            remaining = self._deadline.remaining()
+            if remaining < 0:
+                raise self._deadline.overdue()
+            try:
+                async with asyncio.timeout(remaining):
+                    chunk = await chunks.__anext__()
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise self._deadline.overdue() from None
+            yield chunk
+
+    async def aclose(self) -> None:
+        if hasattr(self._inner, "aclose"):
+            await self._inner.aclose()
+
+
+def _exempt(response: httpx.Response) -> bool:
+    """A replay paced at its recorded timing reads a cassette, not a network: it cannot hang,
+    and its offsets are already clamped to the timeout (the deadline would trip at the clamp)."""
+    capture = timing.capture_of(response)
+    return capture is not None and capture.paced
+
+
+class DeadlineTransport(httpx.BaseTransport):
+    """Bounds the whole answer, headers to last byte, by ``timeout`` seconds.
+
+    httpx's timeout is per read, so a body that never ends (an SSE stream of pings) would hold a
+    run forever. This is the outermost layer of the client's own transport, so the bound holds
+    whatever is below (the network, a recorder, a replay, recorded timing or not).
+    """
+
+    def __init__(self, inner: httpx.BaseTransport, timeout: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._inner = inner
+        self._timeout = timeout
+        self._clock = clock
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        deadline = _Deadline(request, self._timeout, self._clock)
+        response = self._inner.handle_request(request)
+        if not _exempt(response):
+            response.stream = _BoundedStream(response.stream, deadline)
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class AsyncDeadlineTransport(httpx.AsyncBaseTransport):
+    """The asyncio ``DeadlineTransport``."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, timeout: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._inner = inner
+        self._timeout = timeout
+        self._clock = clock
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        deadline = _Deadline(request, self._timeout, self._clock)
+        response = await self._inner.handle_async_request(request)
+        if not _exempt(response):
+            response.stream = _AsyncBoundedStream(response.stream, deadline)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def transport(timeout: float) -> httpx.BaseTransport:
+    """The sync client's own transport: the deadline over recorded timing over the network."""
+    http = httpx.HTTPTransport(verify=ssl_context())
+    return DeadlineTransport(timing.TimingTransport(http, cap=timeout), timeout)
+
+
+def async_transport(timeout: float) -> httpx.AsyncBaseTransport:
+    """The asyncio ``transport``."""
+    http = httpx.AsyncHTTPTransport(verify=ssl_context())
+    return AsyncDeadlineTransport(timing.AsyncTimingTransport(http, cap=timeout), timeout)
 
 
 class _Base:
@@ -247,11 +390,9 @@ class ApiClient(_Base):
 
     def __init__(self, target: Target, *, http: httpx.Client | None = None, **kw: Any) -> None:
         super().__init__(target, **kw)
-        # Our own transport times streamed answers and replays recorded timing (timing.py).
+        # Our own transport bounds each answer and times streams (see ``transport``).
         self.http = http or httpx.Client(
-            base_url=target.base_url, timeout=self.timeout,
-            transport=timing.TimingTransport(httpx.HTTPTransport(verify=ssl_context()),
-                                             cap=self.timeout))
+            base_url=target.base_url, timeout=self.timeout, transport=transport(self.timeout))
 
     def request(
         self, method: str, path: str, *, json: Any = None,
@@ -293,9 +434,7 @@ class AsyncApiClient(_Base):
     def __init__(self, target: Target, *, http: httpx.AsyncClient | None = None, **kw: Any) -> None:
         super().__init__(target, **kw)
         self.http = http or httpx.AsyncClient(
-            base_url=target.base_url, timeout=self.timeout,
-            transport=timing.AsyncTimingTransport(
-                httpx.AsyncHTTPTransport(verify=ssl_context()), cap=self.timeout))
+            base_url=target.base_url, timeout=self.timeout, transport=async_transport(self.timeout))
 
     async def request(
         self, method: str, path: str, *, json: Any = None,

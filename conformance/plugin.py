@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
 import conformance
-from conformance import capabilities, cassettes, gating, recording, redact
+from conformance import capabilities, cassettes, gating, redact
 from conformance.api import Api, AsyncApi
+from conformance.cassettes import RunCassettes, SecretHit
 from conformance.client import ApiClient, AsyncApiClient
 from conformance.report import collect
 from conformance.runlog import RunLog
@@ -20,7 +20,6 @@ from conformance.settings import (
     CAPABILITY_NAMES,
     OPTIONS,
     ConfigError,
-    RecordMode,
     Settings,
     load_settings,
 )
@@ -28,7 +27,7 @@ from conformance.stash import CAPABILITIES as CAPABILITIES  # re-exported: repor
 from conformance.stash import RUNLOG as RUNLOG  # config.stash[conformance.plugin.CAPABILITIES]
 from conformance.stash import SETTINGS as SETTINGS
 from conformance.stash import TARGET as TARGET
-from conformance.target import ADMIN_KEY, API_KEY, RunTarget, Target, TargetKind, resolve
+from conformance.target import ADMIN_KEY, API_KEY, RunTarget, Target, resolve
 
 _REQUIRED_MISSING = pytest.StashKey[str]()
 #: The resource ledger's fixtures and hooks (resource_ledger, conformance_run_id, safety net).
@@ -218,44 +217,41 @@ def _client_kwargs(request: pytest.FixtureRequest) -> dict[str, Any]:
 def _cassette(
     request: pytest.FixtureRequest, settings: Settings
 ) -> contextlib.AbstractContextManager[None]:
-    if settings.record_mode is None:
-        return contextlib.nullcontext()
-    path = _cassette_path(request.node, settings)
-    request.config.stash.setdefault(_RECORDED, set()).add(path)
-    target = recording.target_of(settings.live_url,
-                                 request.config.stash[TARGET].kind is TargetKind.REFERENCE)
-    return cassettes.use_cassette(path, settings.record_mode, recording.make_provenance(
-        target, settings.model, settings.api_version), replay_timing=settings.replay_timing)
+    """This test's cassette (conformance.cassettes.session), or nothing without a record mode."""
+    return _run_cassettes(request.config).open(*_cassette_test(request.node))
 
 
-def _cassette_path(node: pytest.Item, settings: Settings) -> Path:
+def _cassette_test(node: pytest.Item) -> tuple[str | None, str]:
+    """``(dotted module name, test name)``: what names a test's cassette."""
     module = getattr(node, "module", None)
-    name = module.__name__.rsplit(".", 1)[-1] if module is not None else "tests"
-    return cassettes.cassette_path(settings.cassette_dir, settings.api_version, name, node.name)
+    return (module.__name__ if module is not None else None), node.name
+
+
+def _run_cassettes(config: pytest.Config) -> RunCassettes:
+    """The run's cassettes, made from the settings on first use."""
+    if _CASSETTES not in config.stash:
+        config.stash[_CASSETTES] = RunCassettes.from_settings(
+            config.stash[SETTINGS], config.stash[TARGET].recorded_as)
+    return config.stash[_CASSETTES]
 
 
 _CLIENT_FIXTURES = frozenset({"anthropic_client", "anthropic_async_client"})
-_RECORDED = pytest.StashKey[set[Path]]()
-_SECRETS = pytest.StashKey[list[recording.SecretHit]]()
+_CASSETTES = pytest.StashKey[RunCassettes]()
+_SECRETS = pytest.StashKey[list[SecretHit]]()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Refuse, before anything runs, a record mode that would write over existing cassettes."""
-    s = session.config.stash[SETTINGS]
-    paths = [_cassette_path(item, s) for item in session.items
-             if _CLIENT_FIXTURES & set(getattr(item, "fixturenames", ()))]
-    problem = cassettes.overwrite_error(s.record_mode, paths)
+    problem = _run_cassettes(session.config).overwrite_error(
+        _cassette_test(item) for item in session.items
+        if _CLIENT_FIXTURES & set(getattr(item, "fixturenames", ())))
     if problem:
         raise pytest.UsageError(problem)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """After a recording run, scan the cassettes it wrote (the files, not the filters)."""
-    s = session.config.stash[SETTINGS]
-    if s.record_mode in (None, RecordMode.NONE):
-        return
-    written = [p for p in session.config.stash.get(_RECORDED, set()) if p.exists()]
-    hits = recording.scan_paths(written, hide_org_ids=True, extra=redact.known_secrets())
+    hits = _run_cassettes(session.config).scan_recorded(extra=redact.known_secrets())
     if hits:
         session.config.stash[_SECRETS] = hits
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -34,7 +34,8 @@ class RunLog:
             self.output_tokens += out
             model = (exchange.request_json or {}).get("model", catalog.DEFAULT_MODEL)
             self.cost_usd += catalog.cost_usd(str(model), inp, out)
-        from conformance.lint import header_drift  # late: lint imports the validation layer
+        # late: lint imports the validation layer
+        from conformance.cassettes.lint import header_drift
 
         for kind, name in header_drift(exchange):
             self.drift[(_where(exchange), f"{kind} {name}")] += 1

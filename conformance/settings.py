@@ -122,7 +122,7 @@ OPTIONS: tuple[Option, ...] = (
 
 def _default_cassette_dir() -> Path:
     here = Path(__file__).resolve().parent
-    shipped = here / "cassettes"  # inside an installed wheel
+    shipped = here / "cassettes" / "shipped"  # inside an installed wheel (see pyproject.toml)
     return shipped if shipped.is_dir() else here.parent / "cassettes"
 
 

@@ -9,41 +9,95 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
 
 from conformance.exchange import SseEvent
 
-_LINE_END = re.compile(r"\r\n|\r|\n")
+#: Where an SSE line ends: CRLF, LF or a lone CR (WHATWG). Splitting on these bytes is safe in
+#: UTF-8, whose multi-byte sequences never contain them.
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+_LINE_ENDS_TEXT = re.compile(r"\r\n|\r|\n")
+
+
+class Frame(NamedTuple):
+    """One event of a stream body as framed, before decoding: where it ends and its fields."""
+
+    end: int  # byte offset just past the event (past the blank line that dispatched it)
+    name: bytes  # the last ``event`` field, b"" when there was none
+    data: list[bytes]  # each ``data`` field's value, in order
+
+
+def frames(body: bytes) -> Iterator[Frame]:
+    """The events of an ``text/event-stream`` body: the one statement of where an event ends.
+
+    A blank line ends an event that has at least one ``data`` field (a block without one, e.g.
+    only an ``event`` name or only comments, dispatches nothing); the end of the body flushes the
+    last event even without its blank line (a stream cut short still shows what arrived).
+    Comments (``:``) and ``id``/``retry`` fields are dropped; one leading space of a value is not
+    part of it. ``parse_sse`` decodes these frames; recorded timing cuts bodies at their ``end``.
+    """
+    name = b""
+    data: list[bytes] = []
+    pos = 0
+    for m in _LINE_END.finditer(body):
+        line = body[pos:m.start()]
+        pos = m.end()
+        if line:
+            name = _field(line, name, data)
+            continue
+        if data:
+            yield Frame(pos, name, data)
+        name, data = b"", []
+    if pos < len(body):
+        name = _field(body[pos:], name, data)
+    if data:
+        yield Frame(len(body), name, data)
+
+
+def _field(line: bytes, name: bytes, data: list[bytes]) -> bytes:
+    """Apply one non-blank line: append a ``data`` value; return the (new) event name."""
+    if line.startswith(b":"):
+        return name
+    key, _, value = line.partition(b":")
+    value = value[1:] if value.startswith(b" ") else value
+    if key == b"data":
+        data.append(value)
+    elif key == b"event":
+        return value
+    return name
+
+
+def event_ends(body: bytes) -> list[int]:
+    """Byte offset just past each event ``parse_sse`` yields, in order (same count, same order)."""
+    return [frame.end for frame in frames(body)]
+
+
+def line_ends(text: str) -> set[str]:
+    """The distinct line ends ``text`` uses (``"\n"``, ``"\r\n"``, ``"\r"``), by the same rule
+    as ``frames``: a body is stored with normalized line ends only when this is one of them."""
+    return set(_LINE_ENDS_TEXT.findall(text))
+
+
+def is_event_stream(content_type: str) -> bool:
+    """True for a ``content-type`` value that announces an SSE body."""
+    return "text/event-stream" in content_type.lower()
 
 
 def parse_sse(raw: bytes | str) -> list[SseEvent]:
-    """Split an ``text/event-stream`` body into events (per the WHATWG SSE grammar).
+    """Split an ``text/event-stream`` body into events (per the WHATWG SSE grammar, see ``frames``).
 
-    Comments (``:``) and ``id``/``retry`` fields are dropped; multi-line ``data`` is joined with
-    ``\\n``. ``json`` is the decoded data, or ``None`` when it is not JSON.
+    Multi-line ``data`` is joined with ``\\n``. ``json`` is the decoded data, or ``None`` when it is
+    not JSON. Bytes must be UTF-8 (``UnicodeDecodeError`` otherwise, in a field that is kept).
     """
-    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    # A str (already decoded, maybe with surrogate escapes) goes through the same byte framing.
+    errors = "strict" if isinstance(raw, bytes) else "surrogatepass"
+    body = raw if isinstance(raw, bytes) else raw.encode("utf-8", errors)
     events: list[SseEvent] = []
-    name = ""
-    data: list[str] = []
-    has_data = False
-    for line in [*_LINE_END.split(text), ""]:
-        if line == "":
-            if has_data:
-                joined = "\n".join(data)
-                events.append(SseEvent(name or "message", joined, _decode(joined)))
-            name, data, has_data = "", [], False
-            continue
-        if line.startswith(":"):
-            continue
-        key, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if key == "event":
-            name = value
-        elif key == "data":
-            data.append(value)
-            has_data = True
+    for frame in frames(body):
+        joined = b"\n".join(frame.data).decode("utf-8", errors)
+        name = frame.name.decode("utf-8", errors) or "message"
+        events.append(SseEvent(name, joined, _decode(joined)))
     return events
 
 

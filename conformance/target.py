@@ -335,6 +335,13 @@ class RunTarget:
         return f"{self.kind.value} {self.base_url}"
 
     @property
+    def recorded_as(self) -> str:
+        """What a cassette recorded against this target names as its ``provenance.target``."""
+        from conformance.cassettes.serializer import target_of
+
+        return target_of(self.base_url or "", self.kind is TargetKind.REFERENCE)
+
+    @property
     def public_url(self) -> str | None:
         """The URL a report may show: the user's, not the embedded server's random port."""
         return None if self.kind in (TargetKind.REFERENCE, TargetKind.REPLAY) else self.base_url

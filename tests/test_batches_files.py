@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from vcr.request import Request as VcrRequest
 
 from conformance import catalog, schemas
-from conformance.cassettes import match_json_body
+from conformance.cassettes.vcr import match_json_body
 from conformance.checks import batches as batch_checks
 from conformance.checks import files as file_checks
 from conformance.checks import pagination

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from conformance import catalog, schemas, sse
+from conformance.cassettes.interactions import CassetteError, anthropic_exchanges
 from conformance.exchange import Exchange, Finding, raise_for_findings
-from conformance.interactions import CassetteError, anthropic_exchanges
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS_ENV = "ANTHROPIC_CONFORMANCE_CORPUS"

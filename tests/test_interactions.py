@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conformance.interactions import (
+from conformance.cassettes.interactions import (
     CassetteError,
     Interaction,
     anthropic_exchanges,

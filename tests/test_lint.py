@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from conformance import cli, lint
-from conformance.interactions import read_cassette
+from conformance import cli
+from conformance.cassettes import lint
+from conformance.cassettes.interactions import read_cassette
 from conformance.sse import format_sse
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -16,9 +16,10 @@ from vcr.request import Request
 from vcr.serialize import deserialize as vcr_deserialize
 from vcr.serialize import serialize as vcr_serialize
 
-from conformance import cassettes, lint, recording
+from conformance import cassettes
+from conformance.cassettes import lint, secrets, serializer
+from conformance.cassettes.interactions import read_cassette
 from conformance.exchange import Exchange
-from conformance.interactions import read_cassette
 from conformance.reference import DEFAULT_API_KEY, EmbeddedServer
 from conformance.runlog import RunLog
 from conformance.settings import RecordMode
@@ -61,7 +62,7 @@ def test_scanner_finds_keys_in_headers_bodies_and_urls(tmp_path: Path) -> None:
                                       "anthropic-organization-id": [
                                           "b320df16-c1a2-4b3c-9d8e-0123456789ab"]}),
     )
-    hits = recording.scan_file(path, hide_org_ids=True)
+    hits = secrets.scan_file(path, hide_org_ids=True)
     found = {(h.index, h.where, h.kind) for h in hits}
     assert (0, "request.headers.x-api-key", "credential header") in found
     assert (1, "request.body", "api key") in found
@@ -73,7 +74,7 @@ def test_scanner_finds_keys_in_headers_bodies_and_urls(tmp_path: Path) -> None:
     for hit in hits:  # every line names the file and never prints the whole key
         assert hit.format().startswith(str(path)) and KEY not in hit.format()
     assert not any(h.kind == "organization id"
-                   for h in recording.scan_file(path, hide_org_ids=False))
+                   for h in secrets.scan_file(path, hide_org_ids=False))
 
 
 def test_scanner_decodes_base64_and_gzip_bodies(tmp_path: Path) -> None:
@@ -82,7 +83,7 @@ def test_scanner_decodes_base64_and_gzip_bodies(tmp_path: Path) -> None:
     doc = {"interactions": [raw_interaction(resp_body=packed)]}
     path.write_text(yaml.safe_dump(doc))  # bytes become !!binary base64
     assert base64.b64encode(packed).decode()[:20] in path.read_text()
-    assert [(h.where, h.kind) for h in recording.scan_file(path)] == [("response.body", "api key")]
+    assert [(h.where, h.kind) for h in secrets.scan_file(path)] == [("response.body", "api key")]
 
 
 def test_masked_values_are_not_secrets(tmp_path: Path) -> None:
@@ -90,13 +91,13 @@ def test_masked_values_are_not_secrets(tmp_path: Path) -> None:
                  raw_interaction(req_headers={"x-api-key": ["<redacted>"],
                                               "authorization": ["Bearer <redacted>"]},
                                  req_body=json.dumps({"note": "sk-ant-*** and Bearer tokens"})))
-    assert recording.scan_file(path) == []
+    assert secrets.scan_file(path) == []
 
 
 def test_scanner_reads_a_corrupt_file_line_by_line(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text(f"interactions: [\n  x-api-key: {KEY}\n")
-    [hit] = recording.scan_file(path)
+    [hit] = secrets.scan_file(path)
     assert (hit.index, hit.where, hit.kind) == (None, "line 2", "api key")
 
 
@@ -128,7 +129,7 @@ def test_scanner_catches_what_vcrpy_wrote_outside_the_filters(tmp_path: Path,
                    headers={"x-api-key": DEFAULT_API_KEY, "anthropic-version": "2023-06-01"},
                    json={"model": "claude-haiku-4-5", "max_tokens": 5,
                          "messages": [{"role": "user", "content": KEY}]})
-    hits = recording.scan_file(path, extra=[DEFAULT_API_KEY])
+    hits = secrets.scan_file(path, extra=[DEFAULT_API_KEY])
     kinds = {(h.where, h.kind) for h in hits}
     assert ("request.headers.x-api-key", "credential header") in kinds
     assert ("request.body", "api key") in kinds
@@ -138,7 +139,7 @@ def test_recording_run_fails_loudly_when_a_secret_was_written(
         pytester: pytest.Pytester, tmp_path: Path) -> None:
     pytester.makeconftest("""
         import pytest
-        from conformance import cassettes
+        from conformance.cassettes import vcr as cassettes
 
         _real = cassettes.make_vcr
 
@@ -184,8 +185,8 @@ def _round_trip(body: bytes) -> tuple[str, bytes]:
                 "headers": {"content-type": ["text/event-stream; charset=utf-8"]},
                 "body": {"string": body}}
     text = vcr_serialize({"requests": [request], "responses": [response]},
-                         recording.ReadableSerializer)
-    _, responses, *_ = vcr_deserialize(text, recording.ReadableSerializer)
+                         serializer.ReadableSerializer)
+    _, responses, *_ = vcr_deserialize(text, serializer.ReadableSerializer)
     return text, responses[0]["body"]["string"]
 
 
@@ -225,7 +226,7 @@ def _call(server: EmbeddedServer) -> None:
 
 def test_cassette_records_its_provenance(tmp_path: Path, server: EmbeddedServer) -> None:
     path = tmp_path / "v" / "m" / "t.yaml"
-    prov = recording.make_provenance(recording.REFERENCE_TARGET, "claude-haiku-4-5", "2023-06-01")
+    prov = serializer.make_provenance(serializer.REFERENCE_TARGET, "claude-haiku-4-5", "2023-06-01")
     with cassettes.use_cassette(path, RecordMode.ONCE, prov):
         _call(server)
     document = yaml.safe_load(path.read_text())
@@ -239,8 +240,8 @@ def test_cassette_records_its_provenance(tmp_path: Path, server: EmbeddedServer)
 
 
 def test_live_target_provenance_names_the_host() -> None:
-    assert recording.target_of("https://api.anthropic.com", False) == "api.anthropic.com"
-    assert recording.target_of("http://127.0.0.1:1234", True) == recording.REFERENCE_TARGET
+    assert serializer.target_of("https://api.anthropic.com", False) == "api.anthropic.com"
+    assert serializer.target_of("http://127.0.0.1:1234", True) == serializer.REFERENCE_TARGET
 
 
 @pytest.mark.parametrize("mode", [RecordMode.ALL, RecordMode.NEW_EPISODES])

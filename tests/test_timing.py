@@ -12,7 +12,8 @@ import httpx
 import pytest
 import yaml
 
-from conformance import cassettes, catalog, lint, recording, timing
+from conformance import cassettes, catalog
+from conformance.cassettes import lint, serializer, timing
 from conformance.client import ApiClient, AsyncApiClient, Target
 from conformance.reference import DEFAULT_API_KEY, EmbeddedServer
 from conformance.reference.state import ReferenceConfig
@@ -55,20 +56,6 @@ def _timing_entry(path: Path) -> dict[str, Any]:
     entry = document["interactions"][0]["response"][timing.TIMING_KEY]
     assert isinstance(entry, dict)
     return entry
-
-
-def test_event_ends_agree_with_parse_sse() -> None:
-    bodies = [
-        b"event: a\ndata: 1\n\nevent: b\ndata: 2\n\n",
-        b"event: a\r\ndata: 1\r\n\r\n: comment\r\n\r\ndata: 2",  # CRLF, comment, no final blank
-        b"event: only-a-name\n\ndata: x\ndata: y\n\n\n\n",  # nameless data, no-data block
-        b"",
-    ]
-    for body in bodies:
-        ends = timing.event_ends(body)
-        assert len(ends) == len(parse_sse(body)), body
-        assert ends == sorted(ends) and all(0 < e <= len(body) for e in ends)
-    assert timing.event_ends(bodies[0]) == [len(b"event: a\ndata: 1\n\n"), len(bodies[0])]
 
 
 def test_recording_measures_a_slow_stream_below_vcrpy(recorded: tuple[Path, list[float]]
@@ -145,9 +132,9 @@ def test_timing_survives_the_serializer_round_trip() -> None:
         "headers": {"content-type": ["text/event-stream"]},
         "body": {"string": "event: a\ndata: {}\n\n"},
         timing.TIMING_KEY: {"headers": 0.01, "events": [0.0123, 0.5]}}}]}
-    text = recording.serialize(data)
+    text = serializer.serialize(data)
     assert "events: [0.0123, 0.5]" in text
-    assert recording.deserialize(text) == data
+    assert serializer.deserialize(text) == data
 
 
 def test_cap_and_malformed_entries_do_not_stall() -> None:

@@ -27,9 +27,9 @@ from urllib.parse import urlsplit
 import yaml
 
 from conformance import catalog
+from conformance.cassettes.timing import TIMING_KEY
 from conformance.exchange import Exchange
 from conformance.sse import parse_sse
-from conformance.timing import TIMING_KEY
 
 # The C loader is ~10x faster on big cassettes; fall back when PyYAML was built without libyaml.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

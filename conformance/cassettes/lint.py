@@ -26,10 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance import catalog, recording
-from conformance.checks.common import REQUEST_ID
-from conformance.exchange import Exchange, Finding
-from conformance.interactions import (
+from conformance import catalog
+from conformance.cassettes.interactions import (
     API_PATH_PREFIXES,
     CassetteError,
     Interaction,
@@ -37,6 +35,10 @@ from conformance.interactions import (
     interactions_from,
     load_document,
 )
+from conformance.cassettes.secrets import SecretHit, scan_paths
+from conformance.cassettes.serializer import REFERENCE_TARGET, provenance_of
+from conformance.checks.common import REQUEST_ID
+from conformance.exchange import Exchange, Finding
 from conformance.validation import validate_exchange
 
 DEFAULT_HOSTS: tuple[str, ...] = (catalog.REAL_API_HOST,)
@@ -184,7 +186,7 @@ class LintResult:
     summary: dict[str, EndpointSummary] = field(default_factory=dict)
     drift: Drift = field(default_factory=Drift)
     provenance: dict[str, str] = field(default_factory=dict)  # file -> what it was recorded against
-    secrets: list[recording.SecretHit] = field(default_factory=list)
+    secrets: list[SecretHit] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -255,7 +257,7 @@ def _describe_provenance(prov: dict[str, str] | None, hosts: set[str]) -> str | 
     if prov is not None:
         details = ", ".join(f"{k} {prov[k]}" for k in ("recorded", "suite_version", "model",
                                                         "api_version") if k in prov)
-        if prov.get("target") == recording.REFERENCE_TARGET:
+        if prov.get("target") == REFERENCE_TARGET:
             return f"recorded against the reference server, not the real API ({details})"
         return f"recorded against {prov.get('target', '?')} ({details})"
     if hosts and hosts <= _LOOPBACK:
@@ -281,7 +283,7 @@ def lint_file(path: Path, result: LintResult, *, hosts: set[str] | None,
     except CassetteError as exc:
         result.errors.append(Problem(name, None, "", "", "", UNREADABLE, str(exc)))
         return
-    prov = recording.provenance_of(document)
+    prov = provenance_of(document)
     selected = [it for it in items if _select(it, hosts, prov is not None)]
     result.skipped += len(items) - len(selected)
     about = _describe_provenance(prov, {it.host for it in selected if it.host})
@@ -348,7 +350,7 @@ def lint_paths(
     for file in files:
         lint_file(file, result, hosts=wanted, strict_headers=strict_headers)
     if secrets:
-        result.secrets = recording.scan_paths(files, hide_org_ids=hide_org_ids)
+        result.secrets = scan_paths(files, hide_org_ids=hide_org_ids)
     return result
 
 

@@ -1,4 +1,4 @@
-"""vcrpy configuration: where cassettes live, how requests match, what is scrubbed before writing.
+"""vcrpy configuration: how requests match, what is scrubbed before writing, how replay is offline.
 
 Matching ignores scheme, host and port (cassettes recorded against the reference server on a random
 loopback port, or against the real API, replay against anything) and compares JSON bodies as data,
@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import vcr
 from vcr.errors import CannotOverwriteExistingCassetteException
 from vcr.request import Request
 
-from conformance import catalog, multipart, recording, redact, timing
+from conformance import catalog, multipart, redact
+from conformance.cassettes import serializer, timing
 from conformance.settings import RecordMode
 
 # vcrpy's own record modes; "rewrite" is pytest-recording's "delete, then record all".
@@ -46,12 +45,6 @@ class CassetteUnreadable(AssertionError):
 
 class NetworkBlocked(ConnectionError):
     """Something tried to open a socket while replaying offline."""
-
-
-def cassette_path(cassette_dir: Path, api_version: str, module: str, test_name: str) -> Path:
-    """``<dir>/<api version>/<module>/<test>.yaml``: one cassette per test and API version."""
-    safe = re.sub(r"[^A-Za-z0-9_.\-\[\]]", "_", test_name)
-    return cassette_dir / api_version / module / f"{safe}.yaml"
 
 
 def _json_or_bytes(body: Any) -> Any:
@@ -136,83 +129,13 @@ def make_vcr(record_mode: RecordMode) -> vcr.VCR:
         before_record_response=(scrub_response, timing.attach_recorded),
         decode_compressed_response=True,
         filter_headers=sorted(catalog.SECRET_HEADERS),
-        serializer=recording.SERIALIZER_NAME,
+        serializer=serializer.SERIALIZER_NAME,
     )
     # Readable SSE bodies (one event per paragraph) that still replay byte-exact.
-    recorder.register_serializer(recording.SERIALIZER_NAME, recording.ReadableSerializer)
+    recorder.register_serializer(serializer.SERIALIZER_NAME, serializer.ReadableSerializer)
     recorder.register_matcher("json_body", match_json_body)
     recorder.register_matcher("api_version", match_api_version)
     return recorder
-
-
-class CassetteOverwrite(RuntimeError):
-    """A recording run would write over existing cassettes without ``--record-mode=rewrite``."""
-
-
-def overwrite_error(record_mode: RecordMode | None, paths: list[Path]) -> str | None:
-    """The usage error for a run that would write over ``paths`` that exist, else None.
-
-    ``all`` and ``new_episodes`` change existing cassettes: the user must say ``rewrite`` so that
-    a stray flag never silently replaces reviewed recordings. ``once`` never overwrites.
-    """
-    if record_mode not in (RecordMode.ALL, RecordMode.NEW_EPISODES):
-        return None
-    existing = sorted({p for p in paths if p.exists()})
-    if not existing:
-        return None
-    shown = ", ".join(str(p) for p in existing[:3]) + (", ..." if len(existing) > 3 else "")
-    return (f"--record-mode={record_mode.value} would write over {len(existing)} existing "
-            f"cassette(s) ({shown}). Re-recording replaces reviewed recordings: say so with "
-            "--record-mode=rewrite, or use --record-mode=once to record only missing ones.")
-
-
-@contextlib.contextmanager
-def use_cassette(path: Path, record_mode: RecordMode,
-                 provenance: dict[str, str] | None = None,
-                 replay_timing: bool = False) -> Iterator[None]:
-    """Record or replay ``path``; replay-only mode also blocks every socket.
-
-    A cassette that gets new interactions is stamped with ``provenance`` (see recording.py).
-    With ``replay_timing``, replayed streams that carry a recorded ``timing`` arrive at that pace
-    (for clients built on ``timing.TimingTransport``); else at once.
-    """
-    problem = overwrite_error(record_mode, [path])
-    if problem:
-        raise CassetteOverwrite(problem)
-    if record_mode is RecordMode.REWRITE and path.exists():
-        path.unlink()
-    if record_mode is RecordMode.NONE and not path.exists():
-        raise CassetteMiss(
-            f"no cassette {path}: record it first, e.g. "
-            "`anthropic-conformance run --record-mode=once` (against the reference server)"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.ExitStack() as stack:
-        if record_mode is RecordMode.NONE:
-            stack.enter_context(block_network())
-        # Only loading is guarded: an exception from the test body must propagate untouched.
-        try:
-            cassette = stack.enter_context(make_vcr(record_mode).use_cassette(str(path)))
-        except Exception as exc:  # vcrpy/yaml raise anything from TypeError to ParserError
-            cause = " ".join(str(exc).split())  # YAML errors span lines; keep the summary one
-            raise CassetteUnreadable(
-                f"cassette {path} is unreadable: {type(exc).__name__}: {cause}; "
-                "re-record it with --record-mode=rewrite"
-            ) from None  # the cause is in the message; vcrpy's frames would only be noise
-        play = cassette.play_response
-
-        def play_and_note(request: Request) -> Any:
-            response = play(request)
-            timing.note_played(response, replay_timing)
-            return response
-
-        cassette.play_response = play_and_note  # an instance attribute shadows the method
-        try:
-            yield
-        finally:
-            if provenance and cassette.dirty and not cassette.write_protected:
-                # vcrpy saves its ``metadata`` mapping as a top-level key of the cassette.
-                cassette._metadata[recording.PROVENANCE_KEY] = dict(provenance)
 
 
 def translate_error(exc: Exception) -> Exception | None:

@@ -18,11 +18,13 @@ Flow of one request through ``TimingTransport.handle_request``:
   whether to pace; the response stream is then cut at event boundaries and each piece is
   delivered at its recorded offset (capped);
 * the capture rides on ``response.extensions[EXTENSION]`` so the client can set
-  ``Exchange.event_times``;
-* every answer read from the network (stream or not) is bounded by ``cap`` (the client timeout)
-  as a whole: httpx's timeout is per read, so a body that never ends (an SSE stream of pings)
-  would hang a run; past the cap reading stops with ``httpx.ReadTimeout``, a transport error the
-  client retries a bounded number of times and then reports as ``TargetUnreachable``.
+  ``Exchange.event_times``.
+
+Answers that are not streams pass through untouched. Where an event ends is ``sse.frames``'s
+rule, the one ``parse_sse`` uses, so the n-th offset belongs to the n-th parsed event. The
+answer's overall read deadline is not this module's: the client's own transport enforces it
+(``client.DeadlineTransport``), with or without timing; a paced replay is exempt there (it reads
+a cassette, and its offsets are clamped to ``cap`` here).
 
 Offsets are seconds since the request was handed to the transport.
 """
@@ -31,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import re
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -39,6 +40,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from conformance import sse
 
 #: Key of the timing entry in a cassette's response mapping.
 TIMING_KEY = "timing"
@@ -51,39 +54,7 @@ _CURRENT: contextvars.ContextVar[Capture | None] = contextvars.ContextVar(
     "conformance_timing_capture", default=None)
 
 
-# --- where events end ----------------------------------------------------------------------------
-
-_LINE_END = re.compile(rb"\r\n|\r|\n")
-
-
-def event_ends(body: bytes) -> list[int]:
-    """Byte offset just past each event ``sse.parse_sse`` would yield, in order.
-
-    Mirrors parse_sse's dispatch rule (a blank line ends an event that has a ``data`` line; the
-    end of the body flushes the last one), so ``len(event_ends(b)) == len(parse_sse(b))`` and the
-    n-th offset belongs to the n-th parsed event.
-    """
-    ends: list[int] = []
-    has_data = False
-    pos = 0
-    for m in _LINE_END.finditer(body):
-        line = body[pos:m.start()]
-        if line == b"":
-            if has_data:
-                ends.append(m.end())
-            has_data = False
-        elif _is_data(line):
-            has_data = True
-        pos = m.end()
-    if _is_data(body[pos:]):
-        has_data = True
-    if has_data:
-        ends.append(len(body))
-    return ends
-
-
-def _is_data(line: bytes) -> bool:
-    return not line.startswith(b":") and line.partition(b":")[0] == b"data"
+# --- what to time --------------------------------------------------------------------------------
 
 
 def _decoder(encoding: str) -> Callable[[bytes], bytes] | None:
@@ -98,14 +69,14 @@ def _decoder(encoding: str) -> Callable[[bytes], bytes] | None:
 
 
 def _is_sse(headers: Mapping[str, str]) -> bool:
-    return "text/event-stream" in headers.get("content-type", "").lower()
+    return sse.is_event_stream(headers.get("content-type", ""))
 
 
 def _core_is_sse(headers: Any) -> bool:
     """``_is_sse`` for httpcore's raw ``[(name, value), ...]`` header list."""
     try:
-        return any(bytes(k).lower() == b"content-type" and b"text/event-stream" in bytes(v).lower()
-                   for k, v in headers)
+        return any(bytes(k).lower() == b"content-type"
+                   and sse.is_event_stream(bytes(v).decode("latin-1")) for k, v in headers)
     except (TypeError, ValueError):
         return False
 
@@ -141,11 +112,16 @@ class Capture:
             marks.append((offset, len(body)))
         times: list[float] = []
         i = 0
-        for end in event_ends(bytes(body)):
+        for end in sse.event_ends(bytes(body)):
             while i < len(marks) - 1 and marks[i][1] < end:
                 i += 1
             times.append(round(marks[i][0], _DIGITS) if marks else 0.0)
         return times
+
+    @property
+    def paced(self) -> bool:
+        """True while a replayed answer is delivered at its recorded pace (not from a network)."""
+        return self.pace and self.played is not None
 
     def recorded(self) -> dict[str, Any] | None:
         """The ``timing`` entry a cassette stores for this answer (wire measurements only)."""
@@ -178,7 +154,7 @@ def _header(response: Mapping[str, Any], name: str) -> str:
 def attach_recorded(response: dict[str, Any]) -> dict[str, Any]:
     """vcrpy ``before_record_response`` hook: store the measured event offsets of a stream."""
     capture = _CURRENT.get()
-    if capture is not None and "text/event-stream" in _header(response, "content-type").lower():
+    if capture is not None and sse.is_event_stream(_header(response, "content-type")):
         entry = capture.recorded()
         if entry is not None:
             response[TIMING_KEY] = entry
@@ -210,7 +186,7 @@ def _pieces(body: bytes, events: list[float]) -> list[tuple[float | None, bytes]
     """The body cut at event ends, each piece with the offset it is due at (None: at once)."""
     out: list[tuple[float | None, bytes]] = []
     prev = 0
-    for end, due in zip(event_ends(body), events, strict=False):
+    for end, due in zip(sse.event_ends(body), events, strict=False):
         out.append((due, body[prev:end]))
         prev = end
     if prev < len(body):
@@ -218,79 +194,13 @@ def _pieces(body: bytes, events: list[float]) -> list[tuple[float | None, bytes]
     return out
 
 
-def _overdue(capture: Capture, cap: float, request: httpx.Request | None) -> httpx.ReadTimeout:
-    """The error for an answer whose body is still coming past the deadline: a ReadTimeout, so
-    the client treats it like any transport failure (bounded retries, then TargetUnreachable)."""
-    return httpx.ReadTimeout(
-        f"the answer was still being read {capture.now():.1f}s after the request was sent, past "
-        f"the {cap:g}s timeout (--anthropic-timeout): a body that never ends, such as an event "
-        "stream that only sends pings, is cut there", request=request)
-
-
-def _bounded(inner: Any, capture: Capture, cap: float,
-             request: httpx.Request | None) -> Iterator[bytes]:
-    """``inner``'s chunks, stopped with ``_overdue`` once the answer has taken longer than ``cap``.
-
-    httpx's timeout is per read, so a target that keeps sending (SSE pings) would otherwise hold a
-    run forever. A blocking read cannot be interrupted here: the overshoot is at most one read
-    (the gap between two chunks, itself bounded by httpx's read timeout).
-    """
-    for chunk in inner:
-        if capture.now() > cap:
-            raise _overdue(capture, cap, request)
-        yield chunk
-
-
-async def _abounded(inner: Any, capture: Capture, cap: float,
-                    request: httpx.Request | None) -> AsyncIterator[bytes]:
-    """The asyncio ``_bounded``: here the pending read itself is cancelled at the deadline."""
-    chunks = inner.__aiter__()
-    while True:
-        remaining = cap - capture.now()
-        if remaining <= 0:
-            raise _overdue(capture, cap, request)
-        try:
-            async with asyncio.timeout(remaining):
-                chunk = await chunks.__anext__()
-        except StopAsyncIteration:
-            return
-        except TimeoutError:
-            raise _overdue(capture, cap, request) from None
-        yield chunk
-
-
 class _WrappedBody:
-    """What every wrapped body holds: the inner stream, the capture, the cap, the request."""
+    """What every wrapped body holds: the inner stream, the capture, and the cap of offsets."""
 
-    def __init__(self, inner: Any, capture: Capture, cap: float,
-                 request: httpx.Request | None = None) -> None:
+    def __init__(self, inner: Any, capture: Capture, cap: float) -> None:
         self._inner = inner
         self._capture = capture
         self._cap = cap
-        self._request = request
-
-
-class _DeadlineStream(_WrappedBody, httpx.SyncByteStream):
-    """A non-stream answer's body under the same overall deadline (nothing is copied)."""
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield from _bounded(self._inner, self._capture, self._cap, self._request)
-
-    def close(self) -> None:
-        if hasattr(self._inner, "close"):
-            self._inner.close()
-
-
-class _AsyncDeadlineStream(_WrappedBody, httpx.AsyncByteStream):
-    """The asyncio ``_DeadlineStream``."""
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in _abounded(self._inner, self._capture, self._cap, self._request):
-            yield chunk
-
-    async def aclose(self) -> None:
-        if hasattr(self._inner, "aclose"):
-            await self._inner.aclose()
 
 
 # --- sync ----------------------------------------------------------------------------------------
@@ -354,10 +264,8 @@ class _ObservedStream(_WrappedBody, httpx.SyncByteStream):
     def _chunks(self) -> Iterator[bytes]:
         played = self._capture.played
         if played is None or not self._capture.pace:
-            yield from _bounded(self._inner, self._capture, self._cap, self._request)
+            yield from self._inner
             return
-        # paced replay: the body comes from a cassette (it cannot hang), and its offsets are
-        # clamped to the cap, so the deadline is not applied (it would trip at the cap itself)
         _, events = _offsets(played, self._cap)
         for due, piece in _pieces(b"".join(self._inner), events):
             if due is not None:
@@ -393,13 +301,11 @@ class TimingTransport(httpx.BaseTransport):
         finally:
             _CURRENT.reset(token)
         if not _finish(capture, response):
-            # only streams are timed (other bodies are not copied), but every body is bounded
-            response.stream = _DeadlineStream(response.stream, capture, self._cap, request)
-            return response
+            return response  # only streams are timed: other bodies are not even wrapped
         if capture.pace and capture.played is not None:
             headers_at, _ = _offsets(capture.played, self._cap)
             time.sleep(max(0.0, headers_at - capture.now()))
-        response.stream = _ObservedStream(response.stream, capture, self._cap, request)
+        response.stream = _ObservedStream(response.stream, capture, self._cap)
         return response
 
     def close(self) -> None:
@@ -467,7 +373,7 @@ class _AsyncObservedStream(_WrappedBody, httpx.AsyncByteStream):
     async def _chunks(self) -> AsyncIterator[bytes]:
         played = self._capture.played
         if played is None or not self._capture.pace:
-            async for chunk in _abounded(self._inner, self._capture, self._cap, self._request):
+            async for chunk in self._inner:
                 yield chunk
             return
         _, events = _offsets(played, self._cap)  # paced replay: see _ObservedStream
@@ -503,12 +409,11 @@ class AsyncTimingTransport(httpx.AsyncBaseTransport):
         finally:
             _CURRENT.reset(token)
         if not _finish(capture, response):
-            response.stream = _AsyncDeadlineStream(response.stream, capture, self._cap, request)
             return response
         if capture.pace and capture.played is not None:
             headers_at, _ = _offsets(capture.played, self._cap)
             await asyncio.sleep(max(0.0, headers_at - capture.now()))
-        response.stream = _AsyncObservedStream(response.stream, capture, self._cap, request)
+        response.stream = _AsyncObservedStream(response.stream, capture, self._cap)
         return response
 
     async def aclose(self) -> None:

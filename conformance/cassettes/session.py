@@ -1,0 +1,159 @@
+"""A run's cassettes: one per test, opened for recording or replay, refused before they would
+overwrite reviewed recordings, and scanned for secrets once written.
+
+Plain values and functions, no pytest: plugin.py only wires them to hooks and fixtures, so the
+same rules hold for anyone driving the suite's client from their own harness.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vcr.request import Request
+
+from conformance.cassettes import secrets, serializer, timing
+from conformance.cassettes import vcr as vcr_config
+from conformance.cassettes.vcr import CassetteMiss, CassetteUnreadable
+from conformance.settings import RecordMode, Settings
+
+
+class CassetteOverwrite(RuntimeError):
+    """A recording run would write over existing cassettes without ``--record-mode=rewrite``."""
+
+
+def cassette_path(cassette_dir: Path, api_version: str, module: str, test_name: str) -> Path:
+    """``<dir>/<api version>/<module>/<test>.yaml``: one cassette per test and API version."""
+    safe = re.sub(r"[^A-Za-z0-9_.\-\[\]]", "_", test_name)
+    return cassette_dir / api_version / module / f"{safe}.yaml"
+
+
+def overwrite_error(record_mode: RecordMode | None, paths: Iterable[Path]) -> str | None:
+    """The usage error for a run that would write over ``paths`` that exist, else None.
+
+    ``all`` and ``new_episodes`` change existing cassettes: the user must say ``rewrite`` so that
+    a stray flag never silently replaces reviewed recordings. ``once`` never overwrites.
+    """
+    if record_mode not in (RecordMode.ALL, RecordMode.NEW_EPISODES):
+        return None
+    existing = sorted({p for p in paths if p.exists()})
+    if not existing:
+        return None
+    shown = ", ".join(str(p) for p in existing[:3]) + (", ..." if len(existing) > 3 else "")
+    return (f"--record-mode={record_mode.value} would write over {len(existing)} existing "
+            f"cassette(s) ({shown}). Re-recording replaces reviewed recordings: say so with "
+            "--record-mode=rewrite, or use --record-mode=once to record only missing ones.")
+
+
+@contextlib.contextmanager
+def use_cassette(path: Path, record_mode: RecordMode,
+                 provenance: dict[str, str] | None = None,
+                 replay_timing: bool = False) -> Iterator[None]:
+    """Record or replay ``path``; replay-only mode also blocks every socket.
+
+    A cassette that gets new interactions is stamped with ``provenance`` (serializer.py).
+    With ``replay_timing``, replayed streams that carry a recorded ``timing`` arrive at that pace
+    (for clients built on ``timing.TimingTransport``); else at once.
+    """
+    problem = overwrite_error(record_mode, [path])
+    if problem:
+        raise CassetteOverwrite(problem)
+    if record_mode is RecordMode.REWRITE and path.exists():
+        path.unlink()
+    if record_mode is RecordMode.NONE and not path.exists():
+        raise CassetteMiss(
+            f"no cassette {path}: record it first, e.g. "
+            "`anthropic-conformance run --record-mode=once` (against the reference server)"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        if record_mode is RecordMode.NONE:
+            stack.enter_context(vcr_config.block_network())
+        # Only loading is guarded: an exception from the test body must propagate untouched.
+        try:
+            cassette = stack.enter_context(
+                vcr_config.make_vcr(record_mode).use_cassette(str(path)))
+        except Exception as exc:  # vcrpy/yaml raise anything from TypeError to ParserError
+            cause = " ".join(str(exc).split())  # YAML errors span lines; keep the summary one
+            raise CassetteUnreadable(
+                f"cassette {path} is unreadable: {type(exc).__name__}: {cause}; "
+                "re-record it with --record-mode=rewrite"
+            ) from None  # the cause is in the message; vcrpy's frames would only be noise
+        play = cassette.play_response
+
+        def play_and_note(request: Request) -> Any:
+            response = play(request)
+            timing.note_played(response, replay_timing)
+            return response
+
+        cassette.play_response = play_and_note  # an instance attribute shadows the method
+        try:
+            yield
+        finally:
+            if provenance and cassette.dirty and not cassette.write_protected:
+                # vcrpy saves its ``metadata`` mapping as a top-level key of the cassette.
+                cassette._metadata[serializer.PROVENANCE_KEY] = dict(provenance)
+
+
+def _module_folder(module: str | None) -> str:
+    """The folder of a test module's cassettes: its last dotted name (``tests`` without one)."""
+    return module.rsplit(".", 1)[-1] if module else "tests"
+
+
+@dataclass
+class RunCassettes:
+    """The cassettes of one run: where each test's lives, and which ones the run opened.
+
+    ``record_mode`` None means no cassettes at all (the client talks to the target).
+    """
+
+    cassette_dir: Path
+    api_version: str
+    record_mode: RecordMode | None
+    target: str  # what ``provenance.target`` says (serializer.target_of)
+    model: str
+    replay_timing: bool = False
+    opened: set[Path] = field(default_factory=set)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, recorded_as: str) -> RunCassettes:
+        """``recorded_as``: the target a recording names (``RunTarget.recorded_as``)."""
+        return cls(
+            cassette_dir=settings.cassette_dir,
+            api_version=settings.api_version,
+            record_mode=settings.record_mode,
+            target=recorded_as,
+            model=settings.model,
+            replay_timing=settings.replay_timing,
+        )
+
+    def path_for(self, module: str | None, test_name: str) -> Path:
+        """The cassette of test ``test_name`` in the module named ``module`` (dotted)."""
+        return cassette_path(self.cassette_dir, self.api_version, _module_folder(module),
+                             test_name)
+
+    def overwrite_error(self, tests: Iterable[tuple[str | None, str]]) -> str | None:
+        """Before anything runs: the usage error when recording ``(module, test)`` pairs would
+        write over existing cassettes (see ``overwrite_error``), else None."""
+        return overwrite_error(self.record_mode, (self.path_for(m, t) for m, t in tests))
+
+    def open(self, module: str | None, test_name: str) -> contextlib.AbstractContextManager[None]:
+        """The context a test's clients run in: its cassette, or nothing without a record mode."""
+        if self.record_mode is None:
+            return contextlib.nullcontext()
+        path = self.path_for(module, test_name)
+        self.opened.add(path)
+        provenance = serializer.make_provenance(self.target, self.model, self.api_version)
+        return use_cassette(path, self.record_mode, provenance, replay_timing=self.replay_timing)
+
+    def scan_recorded(self, extra: Iterable[str] = ()) -> list[secrets.SecretHit]:
+        """After a recording run: the secrets in the cassettes it wrote (the files, not the
+        filters), organization ids included; ``extra`` are this run's own keys."""
+        if self.record_mode in (None, RecordMode.NONE):
+            return []
+        written = sorted(p for p in self.opened if p.exists())
+        return secrets.scan_paths(written, hide_org_ids=True, extra=extra)
