@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -21,22 +23,68 @@ def _run(pytest_args: Sequence[str]) -> int:
     return int(pytest.main(suite_args(pytest_args)))
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port, 0 (a free one) to 65535; anything else is a usage error."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 0 (any free port) to 65535")
+    return port
+
+
+def _listen_failure(exc: OSError) -> str:
+    """Why a port could not be had, and what to do instead, in a few words."""
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host ({reason}); use an address of this machine, e.g. 127.0.0.1"
+    if exc.errno == errno.EADDRINUSE:
+        return f"{reason}; choose another --port, or --port 0 for any free one"
+    if exc.errno == errno.EACCES:
+        return f"{reason}; ports below 1024 need privileges, choose a higher --port"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{reason}; --host must be an address of this machine, e.g. 127.0.0.1"
+    return reason
+
+
+def _shown_keys(given: Sequence[str], default: str) -> str:
+    """The keys for the banner. The defaults are printed in full: they are public constants of
+    this package and the user needs them verbatim to configure a proxy. Keys given on the command
+    line are masked to their last four characters: the user already knows them, and a "local"
+    key is sometimes a copy of a real one (so that a proxy forwards it unchanged) while this line
+    ends up in terminal scrollback and CI logs."""
+    if not given:
+        return f"{default} (the default)"
+    hints = [f"****{key[-4:]}" if len(key) >= 12 else "*" * len(key) for key in given]
+    return f"{', '.join(hints)} (given, masked)"
+
+
 def _serve(args: argparse.Namespace) -> int:
     from conformance import reference
 
     keys = tuple(args.api_key) or (reference.DEFAULT_API_KEY,)
+    admin_keys = tuple(args.admin_api_key) or (reference.DEFAULT_ADMIN_API_KEY,)
     try:
         # The wall clock: a suite pointed at this server asks for reports of the last days.
-        config = reference.ReferenceConfig(api_keys=keys, mutants=tuple(args.mutant),
-                                           now=datetime.now(UTC),
+        config = reference.ReferenceConfig(api_keys=keys, admin_api_keys=admin_keys,
+                                           mutants=tuple(args.mutant), now=datetime.now(UTC),
                                            stream_delay=args.stream_delay)
     except ValueError as exc:
         print(f"anthropic-conformance serve: {exc}", file=sys.stderr)
         return 2
-    shown = "the default key" if keys == (reference.DEFAULT_API_KEY,) else f"{len(keys)} key(s)"
-    print(f"reference server on http://{args.host}:{args.port} accepting {shown}"
-          f"{' with mutants ' + ', '.join(args.mutant) if args.mutant else ''}", flush=True)
-    reference.serve(args.host, args.port, config)
+    try:
+        sock = reference.listen(args.host, args.port)
+    except OSError as exc:
+        print(f"anthropic-conformance serve: cannot listen on {args.host}:{args.port}: "
+              f"{_listen_failure(exc)}", file=sys.stderr)
+        return 2
+    mutants = f" with mutants {', '.join(args.mutant)}" if args.mutant else ""
+    print(f"reference server on {reference.url_of(sock)}{mutants}\n"
+          f"  API keys:   {_shown_keys(args.api_key, reference.DEFAULT_API_KEY)}\n"
+          f"  admin keys: {_shown_keys(args.admin_api_key, reference.DEFAULT_ADMIN_API_KEY)}",
+          flush=True)
+    reference.serve(sock, config)
     return 0
 
 
@@ -72,10 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the conformance suite (extra arguments go to pytest)",
                    add_help=False)
     serve = sub.add_parser("serve", help="start the reference server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=_port, default=8765,
+                       help="TCP port (default 8765; 0 = any free port, printed at start)")
     serve.add_argument("--api-key", action="append", default=[],
-                       help="a key to accept (repeatable; default: the reference key)")
+                       help="an API key to accept (repeatable; default: the reference key)")
+    serve.add_argument("--admin-api-key", action="append", default=[],
+                       help="an Admin API key to accept on /v1/organizations (repeatable; "
+                            "default: the reference admin key)")
     serve.add_argument("--mutant", action="append", default=[],
                        help="switch on a named contract violation (repeatable)")
     serve.add_argument("--stream-delay", type=float, default=0.0, metavar="SECONDS",

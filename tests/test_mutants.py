@@ -198,6 +198,38 @@ def test_mutant_changes_the_answer(name: str) -> None:
     assert not shows(send(create_app(), probe)), f"{name}: the faithful answer shows it too"
 
 
+def _tool_start(r: Answer) -> dict[str, Any]:
+    return next(e["content_block"] for e in events(r, "content_block_start")
+                if e["content_block"]["type"] == "tool_use")
+
+
+#: The streamed half of the mutants that break a JSON answer and a stream alike.
+STREAMED: dict[str, tuple[Probe, Check]] = {
+    "usage-missing": (STREAM, lambda r: "usage" not in events(r, "message_start")[0]["message"]
+                      and all("usage" not in e for e in events(r, "message_delta"))),
+    "wrong-id-prefix": (STREAM, lambda r: events(r, "message_start")[0]["message"]["id"]
+                        .startswith("chatcmpl-")),
+    "stop-reason-openai": (STREAM, lambda r: events(r, "message_delta")[-1]["delta"][
+        "stop_reason"] == "stop"),
+    "tool-id-prefix": (TOOL_STREAM, lambda r: _tool_start(r)["id"].startswith("call_")),
+    "tool-stop-end-turn": (TOOL_STREAM, lambda r: events(r, "message_delta")[-1]["delta"][
+        "stop_reason"] == "end_turn"),
+}
+
+
+def test_every_two_sided_mutant_has_a_streamed_probe() -> None:
+    both = {m.name for m in MUTANTS.values() if m.json is not None and m.sse is not None}
+    assert both == set(STREAMED)
+
+
+@pytest.mark.parametrize("name", sorted(STREAMED))
+def test_mutant_changes_the_stream_too(name: str) -> None:
+    probe, shows = STREAMED[name]
+    assert shows(send(create_app(ReferenceConfig(mutants=(name,))), probe)), \
+        f"{name}: the stream does not show '{MUTANTS[name].description}'"
+    assert not shows(send(create_app(), probe)), f"{name}: the faithful stream shows it too"
+
+
 # --- mutants of the stateful families: a short flow per probe ------------------------------------
 
 Flow = Callable[[httpx.AsyncClient], Awaitable[Answer]]

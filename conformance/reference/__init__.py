@@ -7,7 +7,7 @@ contract violations, so the project can prove its suite catches breakage.
 
 from conformance.reference.app import create_app
 from conformance.reference.mutants import MUTANTS, Mutant
-from conformance.reference.server import EmbeddedServer, serve
+from conformance.reference.server import EmbeddedServer, listen, serve, url_of
 from conformance.reference.state import (
     DEFAULT_ADMIN_API_KEY,
     DEFAULT_API_KEY,
@@ -24,5 +24,7 @@ __all__ = [
     "ReferenceConfig",
     "ReferenceState",
     "create_app",
+    "listen",
     "serve",
+    "url_of",
 ]

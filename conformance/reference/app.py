@@ -2,7 +2,9 @@
 
 Every answer, success or error, JSON or SSE, goes through ``Responder``: it stamps the headers the
 real API sends (``request-id``, ``anthropic-organization-id``), applies the enabled mutants and
-writes the journal. Routes only return plain values or raise ``ApiError``.
+writes the journal. Routes only return plain values or raise ``ApiError``. Every answer a route
+returned is shown to the state's observers first: a plug-in (``routing.Plugin``, e.g. the Admin
+API and its usage ledger) registers one when the app is made, so the app never names it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from conformance.reference import admin, answers, batches, files, messages, mode
 from conformance.reference.auth import RequestContext, check_request
 from conformance.reference.errors import ApiError, error_body
 from conformance.reference.mutants import MUTANTS, Mutant
-from conformance.reference.routing import JsonAnswer, RawAnswer, RouteSpec, StreamAnswer
+from conformance.reference.routing import JsonAnswer, Plugin, RawAnswer, RouteSpec, StreamAnswer
 from conformance.reference.state import (
     ORGANIZATION_ID,
     JournalEntry,
@@ -35,9 +37,13 @@ from conformance.sse import format_sse
 
 log = logging.getLogger(__name__)
 
-#: Every family's routes; later families append their module's ROUTES here.
-ROUTES: tuple[RouteSpec, ...] = (*messages.ROUTES, *models.ROUTES, *batches.ROUTES,
-                                  *files.ROUTES, *admin.ROUTES, *prompt_tools.ROUTES)
+#: Every family, in route order; a family with only routes is a plain Plugin of its ROUTES.
+PLUGINS: tuple[Plugin, ...] = (
+    Plugin("messages", tuple(messages.ROUTES)), Plugin("models", tuple(models.ROUTES)),
+    Plugin("batches", tuple(batches.ROUTES)), Plugin("files", tuple(files.ROUTES)),
+    admin.PLUGIN, Plugin("prompt_tools", tuple(prompt_tools.ROUTES)))
+#: Every family's routes.
+ROUTES: tuple[RouteSpec, ...] = tuple(spec for plugin in PLUGINS for spec in plugin.routes)
 
 
 class Responder:
@@ -138,7 +144,7 @@ def _endpoint_handler(spec: RouteSpec, config: ReferenceConfig, state: Reference
                 check_request(request, ctx)
                 answers.raise_forced_status(request)
             answer = await spec.handler(request, ctx)
-            admin.note_usage(ctx, answer)  # the usage ledger the Admin reports are built from
+            state.observe(ctx, answer)  # e.g. the Admin usage ledger (a plug-in's observer)
         except ApiError as exc:
             return responder.error(request, spec.endpoint, request_id, exc)
         except Exception:  # a bug here must still look like the API's 500, not a traceback
@@ -159,8 +165,9 @@ def create_app(config: ReferenceConfig | None = None) -> Starlette:
     """A fresh reference server (its own state) answering per ``config``."""
     config = config or ReferenceConfig()
     state = ReferenceState(config.seed)
-    if config.now is not None:
-        state.store("admin")["now"] = config.now  # read when the organization is seeded
+    for plugin in PLUGINS:
+        if plugin.install is not None:
+            plugin.install(config, state)
     responder = Responder(state, [MUTANTS[name] for name in config.mutants],
                           config.stream_delay)
 
@@ -198,5 +205,9 @@ def inventory(app: Starlette) -> dict[str, list[str]]:
     """Kind -> ids of every resource the app still stores (batches, files, invites, live
     workspaces and their members...), for tests; the seeded organization is not counted."""
     state = state_of(app)
-    found = {k: v for k, v in state.inventory().items() if k != "admin"}
-    return {**found, **admin.inventory(state)}
+    own = [plugin for plugin in PLUGINS if plugin.inventory is not None]
+    found = {k: v for k, v in state.inventory().items() if k not in {p.name for p in own}}
+    for plugin in own:
+        assert plugin.inventory is not None  # for mypy: filtered above
+        found.update(plugin.inventory(state))
+    return found

@@ -18,6 +18,11 @@ Hooks get copies they may mutate freely:
   after serialization: JSON lines of batch results, file content, and the JSON text of a JSON
   answer (so a mutant can answer 204 with no body at all, which no JSON body can express).
 
+Most hooks are built by combinators from a change of one object (``_on_message``,
+``_on_success``, ``_on_objects``, ``_on_error``, ``_on_events``, ``_each``), so a mutant row says
+*what* it breaks and the combinator *where*; only bugs that move, add or drop events or bytes
+are written out as whole hooks.
+
 ``feature`` is the suite toggle whose tests should fail; ``also`` lists toggles the catching test
 needs besides (a streamed tool test is marked ``tools`` and ``streaming``), so that
 ``mutation-score`` can run just ``features`` against the mutant.
@@ -26,7 +31,7 @@ needs besides (a streamed tool test is marked ``tools`` and ``streaming``), so t
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,93 +78,7 @@ def _index(events: Events, name: str, last: bool = False) -> int | None:
     return hits[-1] if last else hits[0]
 
 
-# --- hooks ----------------------------------------------------------------------------------------
-
-
-def _sse_reordered(events: Events) -> Events:
-    stop, delta = _index(events, "content_block_stop", last=True), _index(events, "message_delta")
-    if stop is None or delta is None:
-        return events
-    moved = events.pop(delta)
-    events.insert(stop, moved)
-    return events
-
-
-def _usage_missing_json(endpoint: str, status: int, headers: dict[str, str], body: Any
-                        ) -> tuple[int, dict[str, str], Any]:
-    if _is_message(endpoint, status, body):
-        body.pop("usage", None)
-    return status, headers, body
-
-
-def _usage_missing_sse(events: Events) -> Events:
-    for name, payload in events:
-        if name == "message_start":
-            payload.get("message", {}).pop("usage", None)
-        elif name == "message_delta":
-            payload.pop("usage", None)
-    return events
-
-
-def _foreign_envelope(endpoint: str, status: int, headers: dict[str, str], body: Any
-                      ) -> tuple[int, dict[str, str], Any]:
-    if status >= 400 and isinstance(body, dict) and isinstance(body.get("error"), dict):
-        err = body["error"]
-        body = {"error": {"message": err.get("message"), "type": err.get("type"), "code": None}}
-    return status, headers, body
-
-
-def _stop_reason_null(endpoint: str, status: int, headers: dict[str, str], body: Any
-                      ) -> tuple[int, dict[str, str], Any]:
-    if _is_message(endpoint, status, body):
-        body["stop_reason"] = None
-    return status, headers, body
-
-
-def _request_id_missing(endpoint: str, status: int, headers: dict[str, str]) -> dict[str, str]:
-    headers.pop("request-id", None)
-    return headers
-
-
-def _input_json_broken(events: Events) -> Events:
-    last = max((i for i, (name, p) in enumerate(events) if name == "content_block_delta"
-                and p.get("delta", {}).get("type") == "input_json_delta"), default=None)
-    if last is not None:
-        extra = {**events[last][1], "delta": {"type": "input_json_delta", "partial_json": "}"}}
-        events.insert(last + 1, ("content_block_delta", extra))
-    return events
-
-
-def _wrong_prefix(message_id: Any) -> Any:
-    if isinstance(message_id, str):
-        return "chatcmpl-" + message_id.split("_", 1)[-1]
-    return message_id
-
-
-def _wrong_id_prefix_json(endpoint: str, status: int, headers: dict[str, str], body: Any
-                          ) -> tuple[int, dict[str, str], Any]:
-    if _is_message(endpoint, status, body):
-        body["id"] = _wrong_prefix(body.get("id"))
-    return status, headers, body
-
-
-def _wrong_id_prefix_sse(events: Events) -> Events:
-    for name, payload in events:
-        if name == "message_start":
-            message = payload.get("message", {})
-            message["id"] = _wrong_prefix(message.get("id"))
-    return events
-
-
-def _models_pagination_broken(endpoint: str, status: int, headers: dict[str, str], body: Any
-                              ) -> tuple[int, dict[str, str], Any]:
-    if endpoint == "models.list" and status == 200 and isinstance(body, dict):
-        data = body.get("data") or []
-        body["last_id"] = data[-2]["id"] if len(data) > 1 else "model-that-is-not-on-the-page"
-    return status, headers, body
-
-
-# --- helpers shared by the hooks below ------------------------------------------------------------
+# --- combinators: a hook from a change of one object ----------------------------------------------
 
 Body = tuple[int, dict[str, str], Any]
 #: Anthropic stop reasons -> the OpenAI finish_reason a translating proxy puts in their place.
@@ -176,10 +95,13 @@ def _on_message(change: Callable[[dict[str, Any]], None]) -> JsonHook:
     return hook
 
 
-def _on_success(endpoint_name: str, change: Callable[[dict[str, Any]], None]) -> JsonHook:
-    """A JSON hook applying ``change`` to every 200 answer of ``endpoint_name``."""
+def _on_success(endpoints: str | Collection[str], change: Callable[[dict[str, Any]], None]
+                ) -> JsonHook:
+    """A JSON hook applying ``change`` to every 200 answer of ``endpoints`` (one name or many)."""
+    names = {endpoints} if isinstance(endpoints, str) else set(endpoints)
+
     def hook(endpoint: str, status: int, headers: dict[str, str], body: Any) -> Body:
-        if endpoint == endpoint_name and status == 200 and isinstance(body, dict):
+        if endpoint in names and status == 200 and isinstance(body, dict):
             change(body)
         return status, headers, body
     return hook
@@ -204,6 +126,15 @@ def _on_events(name: str, change: Callable[[dict[str, Any]], None]) -> SseHook:
     return hook
 
 
+def _each(*hooks: SseHook) -> SseHook:
+    """One SSE hook applying ``hooks`` in order (a change to several kinds of event)."""
+    def hook(events: Events) -> Events:
+        for one in hooks:
+            events = one(events)
+        return events
+    return hook
+
+
 def _drop_events(name: str) -> SseHook:
     def hook(events: Events) -> Events:
         return [(event, payload) for event, payload in events if event != name]
@@ -215,6 +146,19 @@ def _tool_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 # --- messages (JSON) ------------------------------------------------------------------------------
+
+
+def _drop_usage(holder: dict[str, Any]) -> None:
+    holder.pop("usage", None)
+
+
+def _null_stop_reason(message: dict[str, Any]) -> None:
+    message["stop_reason"] = None
+
+
+def _chatcmpl_id(message: dict[str, Any]) -> None:
+    if isinstance(message.get("id"), str):
+        message["id"] = "chatcmpl-" + message["id"].split("_", 1)[-1]
 
 
 def _openai_stop(holder: dict[str, Any]) -> None:
@@ -240,6 +184,11 @@ def _content_as_string(message: dict[str, Any]) -> None:
 
 
 # --- common headers -------------------------------------------------------------------------------
+
+
+def _request_id_missing(endpoint: str, status: int, headers: dict[str, str]) -> dict[str, str]:
+    headers.pop("request-id", None)
+    return headers
 
 
 def _request_id_foreign(endpoint: str, status: int, headers: dict[str, str]) -> dict[str, str]:
@@ -270,6 +219,15 @@ def _version_not_enforced(endpoint: str, status: int, headers: dict[str, str], b
 
 
 # --- streaming ------------------------------------------------------------------------------------
+
+
+def _sse_reordered(events: Events) -> Events:
+    stop, delta = _index(events, "content_block_stop", last=True), _index(events, "message_delta")
+    if stop is None or delta is None:
+        return events
+    moved = events.pop(delta)
+    events.insert(stop, moved)
+    return events
 
 
 def _shift_indexes(events: Events) -> Events:
@@ -314,6 +272,15 @@ def _stream_as_json(endpoint: str, status: int, headers: dict[str, str]) -> dict
 # --- tools ----------------------------------------------------------------------------------------
 
 
+def _input_json_broken(events: Events) -> Events:
+    last = max((i for i, (name, p) in enumerate(events) if name == "content_block_delta"
+                and p.get("delta", {}).get("type") == "input_json_delta"), default=None)
+    if last is not None:
+        extra = {**events[last][1], "delta": {"type": "input_json_delta", "partial_json": "}"}}
+        events.insert(last + 1, ("content_block_delta", extra))
+    return events
+
+
 def _tool_input_string(message: dict[str, Any]) -> None:
     for block in _tool_blocks(message):
         block["input"] = json.dumps(block["input"])
@@ -352,6 +319,11 @@ def _count_tokens_missing(endpoint: str, status: int, headers: dict[str, str], b
 # --- models ---------------------------------------------------------------------------------------
 
 
+def _last_id_wrong(page: dict[str, Any]) -> None:
+    data = page.get("data") or []
+    page["last_id"] = data[-2]["id"] if len(data) > 1 else "model-that-is-not-on-the-page"
+
+
 def _first_id_wrong(page: dict[str, Any]) -> None:
     page["first_id"] = page.get("last_id")
 
@@ -381,6 +353,12 @@ def _models_created_epoch(page: dict[str, Any]) -> None:
 
 
 # --- errors ---------------------------------------------------------------------------------------
+
+
+def _openai_envelope(status: int, headers: dict[str, str], body: dict[str, Any]) -> Body:
+    err = body["error"]
+    return status, headers, {"error": {"message": err.get("message"), "type": err.get("type"),
+                                       "code": None}}
 
 
 def _status_as(old: int, new: int) -> JsonHook:
@@ -485,36 +463,28 @@ def _octet_stream(meta: dict[str, Any]) -> None:
     meta["mime_type"] = "application/octet-stream"
 
 
-def _admin_has_more_stuck(endpoint: str, status: int, headers: dict[str, str], body: Any
-                          ) -> Body:
-    if (endpoint.startswith("admin.") and endpoint.endswith(".list") and status == 200
-            and isinstance(body, dict) and "has_more" in body):
-        body["has_more"] = True
-    return status, headers, body
+#: Every Admin API list (users, invites, workspaces, members, keys), from the catalog.
+_ADMIN_LISTS = tuple(e.name for e in catalog.ENDPOINTS
+                     if e.name.startswith("admin.") and e.name.endswith(".list"))
 
 
 def _leak_key(key: dict[str, Any]) -> None:
     key["key"] = "reference-secret-" + str(key.get("id", ""))[-8:]
 
 
-def _api_keys_leaked(endpoint: str, status: int, headers: dict[str, str], body: Any) -> Body:
-    if endpoint.startswith("admin.api_keys.") and status == 200 and isinstance(body, dict):
-        for item in body.get("data") or [body]:
-            if isinstance(item, dict) and item.get("type") == "api_key":
-                _leak_key(item)
-    return status, headers, body
-
-
 _ALL: tuple[Mutant, ...] = (
     # messages, JSON answers
     Mutant("usage-missing", "messages", "messages",
            "usage is missing from the message, message_start and message_delta",
-           json=_usage_missing_json, sse=_usage_missing_sse),
+           json=_on_message(_drop_usage),
+           sse=_each(_on_events("message_start", lambda p: _drop_usage(p.get("message", {}))),
+                     _on_events("message_delta", _drop_usage))),
     Mutant("stop-reason-null", "messages", "messages",
-           "a non-streamed message has stop_reason null", json=_stop_reason_null),
+           "a non-streamed message has stop_reason null", json=_on_message(_null_stop_reason)),
     Mutant("wrong-id-prefix", "messages", "messages",
            "message ids start with chatcmpl- instead of msg_",
-           json=_wrong_id_prefix_json, sse=_wrong_id_prefix_sse),
+           json=_on_message(_chatcmpl_id),
+           sse=_on_events("message_start", lambda p: _chatcmpl_id(p.get("message", {})))),
     Mutant("stop-reason-openai", "messages", "messages",
            "stop_reason carries OpenAI finish reasons (stop, length, tool_calls)",
            json=_on_message(_openai_stop), sse=_on_events("message_delta",
@@ -584,7 +554,7 @@ _ALL: tuple[Mutant, ...] = (
     # models
     Mutant("models-pagination-broken", "models", "models",
            "last_id of a models page is not the id of its last item",
-           json=_models_pagination_broken),
+           json=_on_success("models.list", _last_id_wrong)),
     Mutant("models-first-id-wrong", "models", "models",
            "first_id of a models page repeats last_id", json=_on_success("models.list",
                                                                           _first_id_wrong)),
@@ -602,7 +572,8 @@ _ALL: tuple[Mutant, ...] = (
            json=_on_success("models.retrieve", _created_epoch)),
     # errors
     Mutant("error-envelope-foreign", "common", "errors",
-           "errors use OpenAI's {error:{message,type,code}} shape", json=_foreign_envelope),
+           "errors use OpenAI's {error:{message,type,code}} shape",
+           json=_on_error(_openai_envelope)),
     Mutant("error-type-missing", "common", "errors",
            'error bodies lack the top-level "type": "error"', json=_on_error(_drop_top_type)),
     Mutant("error-type-flattened", "common", "errors",
@@ -647,9 +618,10 @@ _ALL: tuple[Mutant, ...] = (
     # admin
     Mutant("admin-has-more-stuck", "admin", "admin",
            "Admin API lists always say has_more true, so walking users never ends",
-           json=_admin_has_more_stuck),
+           json=_on_success(_ADMIN_LISTS, _has_more_stuck)),
     Mutant("api-key-secret-leaked", "admin", "admin",
-           "Admin API key objects carry the secret key itself", json=_api_keys_leaked),
+           "Admin API key objects carry the secret key itself",
+           json=_on_objects("admin.api_keys", "api_key", _leak_key)),
     Mutant("cost-amount-number", "admin", "admin",
            "cost report amounts are JSON numbers instead of decimal strings",
            json=_on_success("admin.cost_report", _cost_amount_number)),

@@ -1,7 +1,8 @@
 """ID-cursor pagination as the API does it, shared by every list route of the reference server.
 
 ``limit`` (default 20, 1..1000), ``after_id`` (the page after that object), ``before_id`` (the
-page before it), never both; the answer is ``{data, has_more, first_id, last_id}``.
+page before it), never both; the answer is ``{data, has_more, first_id, last_id}``. Array query
+parameters (filters) are read by ``listed``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ def parse_limit(raw: str | None, default: int = DEFAULT_LIMIT, maximum: int = MA
     if value > maximum:
         raise invalid(f"limit: Input should be less than or equal to {maximum}")
     return value
+
+
+def listed(query: QueryParams, name: str) -> list[str]:
+    """All values of an array query parameter, sent as ``name[]`` (SDKs) or ``name``."""
+    return [v for key in (f"{name}[]", name) for v in query.getlist(key) if v != ""]
 
 
 def id_page(

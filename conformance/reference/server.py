@@ -1,4 +1,8 @@
-"""Running the reference server: embedded in a thread for tests, or blocking for the CLI."""
+"""Running the reference server: embedded in a thread for tests, or blocking for the CLI.
+
+Both bind the listening socket themselves before uvicorn starts, so the real port (``0`` = a free
+one) is known at once and a port in use is an ``OSError`` before anything claims to be serving.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,33 @@ from conformance.reference.app import create_app, inventory
 from conformance.reference.state import ReferenceConfig
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` and listening (``OSError`` when that is impossible:
+    the port is in use, the host is unknown or not this machine's).
+
+    ``SO_REUSEADDR`` lets a restarted server take its port back from TIME_WAIT at once; on Linux
+    it does not let two servers listen on one port. ``proto=IPPROTO_TCP`` matters: asyncio only
+    sets TCP_NODELAY on accepted sockets whose proto says TCP, and without it every answer waits
+    ~40 ms on Nagle + delayed ACK.
+    """
+    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    """``http://host:port`` of a bound socket (IPv6 hosts in brackets)."""
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 class EmbeddedServer:
     """The reference server on 127.0.0.1 in a daemon thread, for the duration of a ``with``.
 
@@ -27,13 +58,9 @@ class EmbeddedServer:
         # Any ASGI app may be served instead (e.g. a proxy in front of another instance).
         self.app: Any = app if app is not None else create_app(self.config)
         self.host = host
-        # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose
-        # proto says TCP, and without it every answer waits ~40 ms on Nagle + delayed ACK.
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, port))
+        self._sock = listen(host, port)
         self.port: int = self._sock.getsockname()[1]
-        self.url = f"http://{host}:{self.port}"
+        self.url = url_of(self._sock)
         self._server = uvicorn.Server(
             uvicorn.Config(self.app, log_level="warning", lifespan="off"))
         self._thread: threading.Thread | None = None
@@ -74,6 +101,13 @@ class EmbeddedServer:
         self.stop()
 
 
-def serve(host: str, port: int, config: ReferenceConfig) -> None:
-    """Serve the reference server in the foreground until interrupted (CLI ``serve``)."""
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info", lifespan="off")
+def serve(sock: socket.socket, config: ReferenceConfig) -> None:
+    """Serve the reference server on ``sock`` (from ``listen``) in the foreground until
+    interrupted (CLI ``serve``); the socket is closed afterwards."""
+    host, port = sock.getsockname()[:2]  # for uvicorn's own "running on" line, which is right then
+    server = uvicorn.Server(uvicorn.Config(create_app(config), host=host, port=port,
+                                           log_level="info", lifespan="off"))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()

@@ -14,10 +14,14 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conformance import catalog
 from conformance.reference.mutants import MUTANTS
+
+if TYPE_CHECKING:  # routing imports this module; the observer type is only an annotation here
+    from conformance.reference.auth import RequestContext
+    from conformance.reference.routing import Answer, AnswerObserver
 
 #: Accepted by default. Deliberately not shaped like ``sk-ant-…`` so secret scanners stay quiet.
 DEFAULT_API_KEY = "reference-key-local"
@@ -98,6 +102,8 @@ class ReferenceState:
     seed: str
     stores: dict[str, dict[str, Any]] = field(default_factory=dict)
     journal: deque[JournalEntry] = field(default_factory=lambda: deque(maxlen=10_000))
+    #: Called with every answer a route returned; plug-ins (the Admin usage ledger) add theirs.
+    observers: list[AnswerObserver] = field(default_factory=list)
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -125,6 +131,11 @@ class ReferenceState:
         """Kind -> ids of every stored resource (for the project's tests, not the suite)."""
         with self._lock:
             return {kind: list(items) for kind, items in self.stores.items() if items}
+
+    def observe(self, ctx: RequestContext, answer: Answer) -> None:
+        """Hand one answer to every observer, in the order they were registered."""
+        for observer in list(self.observers):
+            observer(ctx, answer)
 
     def record(self, entry: JournalEntry) -> None:
         with self._lock:
