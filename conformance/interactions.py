@@ -143,13 +143,15 @@ def anthropic_exchanges(
 
     With ``hosts``, an interaction counts when its host is one of them and its path starts with
     ``path_prefix``. With empty ``hosts`` (a proxy or a local server was recorded), the path must
-    start with one of ``API_PATH_PREFIXES``. Unreadable interactions are kept when they match,
-    so the caller can report them.
+    start with one of ``API_PATH_PREFIXES``. Bare bodies (no request recorded) always count.
+    Unreadable interactions are kept when they match, so the caller can report them.
     """
     wanted = {h.lower() for h in hosts}
     selected: list[Interaction] = []
     for it in read_cassette(path):
-        if wanted:
+        if it.by_content:
+            selected.append(it)  # a bare body: Anthropic's by its shape, whatever the host
+        elif wanted:
             if it.host.lower() in wanted and it.path.startswith(path_prefix):
                 selected.append(it)
         elif it.path.startswith(API_PATH_PREFIXES):
