@@ -35,6 +35,7 @@ def is_placeholder(value: str) -> bool:
     ``sk-ant-api03-PLANTEDfakeKEY0123`` must still be caught).
     """
     text = value.strip().strip("\"'")
+    text = re.sub(r"^(?i:bearer)\s+", "", text)  # "Bearer <ANTHROPIC_API_KEY>" is scrubbed too
     if not text:
         return True
     if _WRAPPED.match(text):

@@ -105,7 +105,8 @@ def vcrpy_aiohttp(sample: Sample) -> str:
     return (
         "interactions:\n- request:\n"
         f"    body: {json.dumps(sample.request_text)}\n"
-        "    headers:\n      anthropic-version:\n      - '2023-06-01'\n"
+        "    headers:\n" + "".join(f"      {k}:\n      - {json.dumps(v)}\n"
+                                  for k, v in sample.request_headers.items()) +
         f"    method: {sample.method}\n    uri: {sample.url}\n"
         "  response:\n"
         f"    body:\n      string: {json.dumps(sample.body.decode())}\n"
@@ -139,7 +140,8 @@ def ruby_vcr(*samples: Sample, binary: bool = False, recorded_at: str = DATE) ->
 
 def r_vcr(*samples: Sample, recorded_at: str = "2025-01-29 14:24:58") -> str:
     """R vcr 2.x: Ruby VCR's layout with ``status: 200`` and a naive UTC ``recorded_at``."""
-    items = [{"request": {"method": s.method, "uri": s.url, "body": {"string": s.request_text}},
+    items = [{"request": {"method": s.method, "uri": s.url, "body": {"string": s.request_text},
+                          "headers": dict(s.request_headers)},
               "response": {"status": s.status, "headers": dict(s.headers),
                            "body": {"string": s.body.decode()}},
               "recorded_at": recorded_at} for s in samples]
@@ -210,6 +212,7 @@ def nock(*samples: Sample, gzip_hex: bool = False) -> str:
         split = s.url.split("/v1/", 1)
         defs.append({"scope": f"{split[0]}:443", "method": s.method, "path": "/v1/" + split[1],
                      "body": s.request, "status": s.status, "response": response,
+                     "reqheaders": dict(s.request_headers),
                      "rawHeaders": raw_headers, "responseIsBinary": False})
     return json.dumps(defs, indent=2)
 
