@@ -248,6 +248,25 @@ def text_of(value: Any) -> str:
     return readers.text_of(value)
 
 
+__all__ = [
+    "API_PATH_PREFIXES",
+    "CASSETTE_SUFFIXES",
+    "CassetteError",
+    "Interaction",
+    "anthropic_exchanges",
+    "body_bytes",
+    "cassette_files",
+    "header_map",
+    "interactions_from",
+    "interactions_of",
+    "interactions_of_recording",
+    "load_document",
+    "read_cassette",
+    "text_of",
+    "timing_problem",
+]
+
+
 def cassette_files(paths: Iterable[Path]) -> list[Path]:
     """Every cassette file named by ``paths``: files as given, directories searched recursively."""
     out: list[Path] = []

@@ -153,8 +153,8 @@ def govcr(*samples: Sample, version: int = 1) -> str:
     """go-vcr v1 (``version: 1``) or v2 (``version: 2``, with proto and content_length)."""
     items = []
     for s in samples:
-        request: dict[str, Any] = {"body": s.request_text, "form": {},
-                                   "headers": {k.title(): [v] for k, v in s.request_headers.items()},
+        req_headers = {k.title(): [v] for k, v in s.request_headers.items()}
+        request: dict[str, Any] = {"body": s.request_text, "form": {}, "headers": req_headers,
                                    "url": s.url, "method": s.method}
         response: dict[str, Any] = {"body": s.body.decode(),
                                     "headers": {k.title(): [v] for k, v in s.headers.items()},

@@ -16,7 +16,6 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-
 from corpus_paths import CORPUS_ENV, corpus_dirs
 
 from conformance import catalog, history, lint, schemas, sse

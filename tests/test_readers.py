@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from format_samples import MESSAGE, WRITERS, Sample, govcr, r_vcr, ruby_vcr, sse_text, \
-    stream_events
+from format_samples import MESSAGE, WRITERS, Sample, govcr, r_vcr, ruby_vcr, sse_text, stream_events
 
 from conformance import readers
 from conformance.interactions import read_cassette
@@ -116,7 +115,7 @@ def test_bare_sse_transcript(tmp_path: Path) -> None:
     assert rec.format == "bare SSE transcript"
     [it] = read_cassette(tmp_path / "stream.sse")
     assert it.exchange is not None and it.exchange.events is not None
-    assert [e.type for e in it.exchange.events][0] == "message_start"
+    assert it.exchange.events[0].type == "message_start"
 
 
 def test_bare_batch_results_jsonl(tmp_path: Path) -> None:
