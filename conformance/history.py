@@ -74,7 +74,8 @@ CHANGES: tuple[Change, ...] = (
     Change("model_info.display_name", "field", None,
            "corpus-formats alexrudall+anthropic: the earliest Models API recordings "
            "(2024-12-23) carry it; no recording without it is known",
-           present_from=date(2024, 12, 23)),
+           present_from=date(2024, 12, 23), required_today=True,
+           schemas=("model_info.json", "model_list.json")),
     Change("usage.cache_creation_input_tokens", "field", date(2024, 7, 31),
            "beta header prompt-caching-2024-07-31 (optional in today's schema)"),
     Change("usage.cache_read_input_tokens", "field", date(2024, 7, 31),

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from pathlib import Path
 
 from conformance import history, schemas
+
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 ARCHIVED = "required: 'archived_at'"
 
@@ -51,3 +54,9 @@ def test_markdown_table_lists_every_row_with_its_date_or_unknown() -> None:
     for change in history.CHANGES:
         assert f"`{change.subject}`" in table
     assert "unknown" in table and "2024-10-11" in table
+
+
+def test_readme_table_is_generated_from_the_history() -> None:
+    text = README.read_text(encoding="utf-8")
+    block = text.split("<!-- history:begin", 1)[1].split("<!-- history:end -->", 1)[0]
+    assert block.split("\n", 1)[1].strip() == history.markdown_table()
