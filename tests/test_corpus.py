@@ -1,38 +1,29 @@
-"""Every real recorded Anthropic API answer in the shared corpus validates under the schemas.
+"""Every real recorded Anthropic API answer in the shared corpora validates under the schemas.
 
 This is what keeps the schemas honest: they must accept what the API really sends (newer fields,
 new block types, padded SSE JSON, CRLF line ends) while still rejecting broken answers (see
-test_schemas.py). One test per cassette file, so a failure names the file.
+test_schemas.py). Both corpora count: ``corpus`` (vcrpy) and ``corpus-formats`` (Ruby VCR, R vcr,
+header-stripped vcrpy). A field the API added after a recording was made is judged by the
+contract of the recording's day (``conformance.history``). One test per file, so a failure names
+the file.
 """
 
 from __future__ import annotations
 
-import os
+import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 import pytest
+from corpus_paths import CORPUS_ENV, corpus_dirs
 
-from conformance import catalog, schemas, sse
-from conformance.cassettes.interactions import CassetteError, anthropic_exchanges
+from conformance import catalog, history, schemas, sse
+from conformance.cassettes import lint
+from conformance.cassettes.interactions import CassetteError, anthropic_exchanges, cassette_files
 from conformance.exchange import Exchange, Finding, raise_for_findings
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CORPUS_ENV = "ANTHROPIC_CONFORMANCE_CORPUS"
-
-
-def corpus_dir() -> Path:
-    """The corpus: ``$ANTHROPIC_CONFORMANCE_CORPUS``, else ``<repo>/../shared/corpus``."""
-    configured = os.environ.get(CORPUS_ENV)
-    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "corpus"
-
-
-def cassette_files() -> list[Path]:
-    root = corpus_dir()
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in (".yaml", ".yml", ".json"))
+ROOTS = [root for root in corpus_dirs() if root.is_dir()]
 
 
 @dataclass
@@ -51,6 +42,15 @@ def check_exchange(ex: Exchange) -> list[Finding]:
         if ex.events is not None:
             return [Finding("corpus", "error status with an SSE body", request_id=rid)]
         return schemas.validate(ex.json, catalog.ERROR_SCHEMA, request_id=rid)
+    if ex.events is None and endpoint.body == "bytes":
+        return []  # file content: raw bytes, no schema
+    if ex.events is None and endpoint.body == "jsonl":  # batch results: one object per line
+        out: list[Finding] = []
+        for i, line in enumerate(ex.body.splitlines()):
+            if line.strip():
+                out += schemas.validate(json.loads(line), endpoint.schema, request_id=rid,
+                                        pointer=f"/lines/{i}")
+        return out
     if ex.events is None:
         if ex.json is None:
             return [Finding("corpus", "answer body is not JSON", value=ex.body[:80].decode(
@@ -89,23 +89,27 @@ def check_file(path: Path) -> FileResult:
             result.skipped.append(f"{ex.method} {ex.path}")
             continue
         result.checked += 1
+        day = lint.recorded_on(it, ex, None, None)
         for f in check_exchange(ex):
+            if history.excuse(f.check, f.rule, day) is not None:
+                continue  # the field came after this recording was made
             result.findings.append(Finding(f.check, f.message, f"#{it.index}{f.pointer}", f.rule,
                                            f.value, f.request_id))
     return result
 
 
-FILES = cassette_files()
+FILES = cassette_files(ROOTS)
 
 
 def _id(path: Path) -> str:
-    return str(path.relative_to(corpus_dir()))
+    root = next(r for r in ROOTS if path.is_relative_to(r))
+    return f"{root.name}/{path.relative_to(root)}"
 
 
 @pytest.mark.parametrize("path", FILES or [None], ids=[_id(p) for p in FILES] or ["no-corpus"])
 def test_cassette_validates(path: Path | None) -> None:
     if path is None:
-        pytest.skip(f"no corpus at {corpus_dir()} (set {CORPUS_ENV})")
+        pytest.skip(f"no corpus at {corpus_dirs()} (set {CORPUS_ENV})")
     try:
         result = check_file(path)
     except CassetteError as exc:
@@ -119,7 +123,7 @@ def test_cassette_validates(path: Path | None) -> None:
 def test_corpus_totals() -> None:
     """The corpus really was exercised: a silent zero would make every file test meaningless."""
     if not FILES:
-        pytest.skip(f"no corpus at {corpus_dir()} (set {CORPUS_ENV})")
+        pytest.skip(f"no corpus at {corpus_dirs()} (set {CORPUS_ENV})")
     checked = skipped = 0
     for path in FILES:
         try:
@@ -130,3 +134,6 @@ def test_corpus_totals() -> None:
         skipped += len(result.skipped)
     print(f"corpus: {checked} interactions checked, {skipped} skipped (no endpoint in catalog)")
     assert checked > 0
+    # Each corpus folder present contributes: a reader regression in one format cannot hide.
+    for root in ROOTS:
+        assert any(check_file(p).checked for p in FILES if p.is_relative_to(root)), root

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+from corpus_paths import corpus_dirs
 
 from conformance import cli
 from conformance.cassettes import lint
@@ -15,7 +16,6 @@ from conformance.cassettes.interactions import read_cassette
 from conformance.sse import format_sse
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CORPUS = REPO_ROOT.parent / "shared" / "corpus"
 SHIPPED = REPO_ROOT / "cassettes"
 
 MESSAGE: dict[str, Any] = {
@@ -139,15 +139,28 @@ def test_planted_unknown_field_is_listed_as_drift(tmp_path: Path) -> None:
     assert result.problems == []  # drift is not a failure
 
 
-def test_stripped_headers_skip_request_id_unless_strict(tmp_path: Path) -> None:
+def test_scrubbed_headers_are_judged_header_by_header(tmp_path: Path) -> None:
     path = write(tmp_path / "stripped.yaml",
                  interaction(headers={"content-type": ["application/json"]}))
     assert lint.lint_paths([path]).exit_code == 0
     strict = lint.lint_paths([path], strict_headers=True)
     assert [p.check for p in strict.problems] == ["request-id"]
+    # A recorder that removed only request-id and kept the rest (chatlas): not recorded, a note.
     kept = write(tmp_path / "kept.yaml", interaction(headers={
-        "content-type": ["application/json"], "anthropic-organization-id": ["x"]}))
-    assert [p.check for p in lint.lint_paths([kept]).problems] == ["request-id"]
+        "content-type": ["application/json"], "anthropic-ratelimit-requests-limit": ["50"]}))
+    result = lint.lint_paths([kept])
+    assert result.problems == []
+    assert any(n.startswith("request-id not recorded") for n in result.notes)
+    # A placeholder written in is "redacted"; a real but malformed id is still a problem.
+    for value in ("<REQUEST_ID>", "REQUEST-ID-XXX"):
+        redacted = write(tmp_path / "redacted.yaml", interaction(headers={
+            "content-type": ["application/json"], "request-id": [value]}))
+        got = lint.lint_paths([redacted])
+        assert got.problems == [] and any(n.startswith("request-id redacted") for n in got.notes)
+    foreign = write(tmp_path / "foreign.yaml", interaction(headers={
+        "content-type": ["application/json"],
+        "request-id": ["3f2c1a7e-9b4d-4c1e-8a6f-2d9e0b7c5a14"]}))
+    assert [p.check for p in lint.lint_paths([foreign]).problems] == ["request-id"]
 
 
 def test_host_selection(tmp_path: Path) -> None:
@@ -179,11 +192,18 @@ def test_shipped_cassettes_pass_the_linter_and_the_secret_scanner() -> None:
     assert all("reference server" in what for what in result.provenance.values())
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS}")
+CORPORA = [p for p in corpus_dirs() if p.is_dir()]
+
+
+@pytest.mark.skipif(not CORPORA, reason=f"no corpus at {corpus_dirs()}")
 def test_every_real_response_in_the_corpus_passes() -> None:
-    result = lint.lint_paths([CORPUS])
+    result = lint.lint_paths(CORPORA)
     assert result.checked > 100
     assert result.errors == [] and result.problems == [], result.format_text()
+    # Every file was read, and every interaction is either checked or skipped with a reason.
+    assert sum(result.formats.values()) == result.files
+    assert sum(result.skipped_by.values()) == result.skipped
+    assert result.checked == sum(s.checked for s in result.summary.values())
 
 
 def _timed(entry: Any) -> dict[str, Any]:

@@ -1,43 +1,56 @@
 """``check-cassettes``: lint anyone's recorded cassettes against the contract, and report drift.
 
 Cassettes go stale silently when the API changes. This reads them in every dialect people commit
-(``conformance.interactions``), keeps the interactions with the Anthropic API (by host, or by API
+(``cassettes.interactions``), keeps the interactions with the Anthropic API (by host, or by API
 path with ``--all-hosts``), and runs ``validate_exchange`` on each: the very schemas and semantic
 checks the suite uses, SSE grammar included. Problems come out one per line; what the schemas and
 the catalog do not know (fields, block/delta/event types, stop reasons, headers, betas) comes out
 as drift, which is not a failure.
 
-Recorded headers need judgement: many recorders keep only a few response headers (pydantic-ai
-drops every ``anthropic-*`` header and ``request-id``). A missing ``request-id`` is therefore only
-a problem when the interaction evidently kept the API's headers (it has some ``anthropic-*`` or
-``request-id`` header); with no headers recorded at all, no header check applies.
-``--strict-headers`` checks every interaction regardless.
+Recordings need judgement, and each judgement is a note counted in the summary, not a problem:
+
+* **Scrubbing, header by header.** Recorders remove headers (pydantic-ai drops every
+  ``anthropic-*`` header and ``request-id``; chatlas only ``request-id``) or write placeholders in
+  (``<REQUEST_ID>``). A header finding about a header the recording lacks is "not recorded", about
+  a placeholder value "redacted" (``cassettes.placeholders``); ``--strict-headers`` judges them.
+* **The contract of the recording's day** (``conformance.history``): a field required today
+  that a recording made before the field existed lacks is excused. The day is ``--as-of``, else
+  the answer's ``Date`` header, else the recorder's own timestamp, else the provenance stamp.
+* **The API's edge.** An HTML or ``text/plain`` 5xx (Cloudflare, Envoy) is a transient
+  infrastructure answer, not the API's contract; a 4xx in that form is still a problem.
+* **Hosts.** The default and ``--host`` judge interactions by host; ``--all-hosts`` judges those
+  plus any other host's interaction whose path *and* answer shape are Anthropic's (an OpenAI
+  models list is "another provider").
+
+Checking nothing is not a pass: a run that checked no interaction exits 3 with the reason.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from conformance import catalog
+from conformance import catalog, history
+from conformance.cassettes import readers
 from conformance.cassettes.interactions import (
     API_PATH_PREFIXES,
     CassetteError,
     Interaction,
     cassette_files,
-    interactions_from,
-    load_document,
+    interactions_of_recording,
 )
+from conformance.cassettes.placeholders import is_placeholder
 from conformance.cassettes.secrets import SecretHit, scan_paths
-from conformance.cassettes.serializer import REFERENCE_TARGET, provenance_of
-from conformance.checks.common import REQUEST_ID
+from conformance.cassettes.serializer import REFERENCE_TARGET
 from conformance.exchange import Exchange, Finding
 from conformance.validation import validate_exchange
 
@@ -49,6 +62,16 @@ INTERNAL = "internal-error"
 #: Check name of a malformed recorded ``timing`` entry (ignored by replays, so reported here).
 TIMING = "timing"
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
+#: Exit code of a pass that checked no interaction at all (nothing found, or all skipped).
+NOTHING_CHECKED = 3
+#: Why an interaction was not checked (keys of ``LintResult.skipped_by``).
+OTHER_HOST = "another host"
+OTHER_PROVIDER = "another provider"
+#: Object types of Anthropic answers, for judging an answer on a host that is not the API's.
+_ANTHROPIC_TYPES = frozenset({
+    "message", "error", "model", "message_batch", "message_batch_deleted", "file",
+    "file_deleted", "completion", "user", "invite", "workspace", "workspace_member", "api_key",
+    "organization", "user_deleted", "invite_deleted", "workspace_member_deleted"})
 
 # --- drift ---------------------------------------------------------------------------------------
 
@@ -181,6 +204,15 @@ class LintResult:
     files: int = 0
     checked: int = 0
     skipped: int = 0  # interactions that are not Anthropic API calls
+    #: ``skipped`` by reason (``OTHER_HOST``, ``OTHER_PROVIDER``).
+    skipped_by: Counter[str] = field(default_factory=Counter)
+    #: Judgements that are not problems (header not recorded / redacted, edge answers, findings
+    #: excused by the contract of the recording's day), with how often.
+    notes: Counter[str] = field(default_factory=Counter)
+    #: Files read, per format.
+    formats: Counter[str] = field(default_factory=Counter)
+    #: Hosts of the interactions skipped as another host, for the "nothing checked" hint.
+    other_hosts: Counter[str] = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)  # unreadable files
     summary: dict[str, EndpointSummary] = field(default_factory=dict)
@@ -190,10 +222,29 @@ class LintResult:
 
     @property
     def exit_code(self) -> int:
-        """0 clean, 1 contract problems or secrets, 2 an input that could not be read."""
+        """0 clean, 1 contract problems or secrets, 2 an input that could not be read,
+        3 nothing was checked (no recordings, or every interaction skipped)."""
         if self.errors:
             return 2
-        return 1 if self.problems or self.secrets else 0
+        if self.problems or self.secrets:
+            return 1
+        return NOTHING_CHECKED if self.checked == 0 else 0
+
+    def nothing_checked_reason(self) -> str:
+        """Why no interaction was checked, and what to try (empty when some were)."""
+        if self.checked:
+            return ""
+        if self.files == 0:
+            return "nothing checked: no recording files found (searched for " + \
+                ", ".join(f"*{s}" for s in readers.SUFFIXES) + ")"
+        if self.skipped_by.get(OTHER_HOST):
+            hosts = ", ".join(h for h, _ in self.other_hosts.most_common(5)) or "no host"
+            return (f"nothing checked: {self.skipped_by[OTHER_HOST]} interaction(s) went to "
+                    f"other hosts ({hosts}): try --host HOST or --all-hosts")
+        if self.skipped_by.get(OTHER_PROVIDER):
+            return ("nothing checked: every interaction is another provider's answer "
+                    "(its shape is not Anthropic's)")
+        return "nothing checked: the recordings hold no interaction"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -201,6 +252,10 @@ class LintResult:
             "files": self.files,
             "checked": self.checked,
             "skipped": self.skipped,
+            "skipped_by": dict(sorted(self.skipped_by.items())),
+            "notes": dict(sorted(self.notes.items())),
+            "formats": dict(sorted(self.formats.items())),
+            "nothing_checked": self.nothing_checked_reason() or None,
             "problems": [asdict(p) for p in self.problems],
             "errors": [asdict(p) for p in self.errors],
             "summary": {k: asdict(v) for k, v in sorted(self.summary.items())},
@@ -217,10 +272,10 @@ class LintResult:
             lines.append(f"{'endpoint':<32} {'checked':>8} {'problems':>9}")
             for name, s in sorted(self.summary.items()):
                 lines.append(f"{name:<32} {s.checked:>8} {s.problems:>9}")
-            unchecked = sum(s.headers_not_checked for s in self.summary.values())
-            if unchecked:
-                lines.append(f"request-id not checked in {unchecked} interaction(s) whose "
-                             "recorder stripped the API's headers (--strict-headers checks them)")
+        if self.notes:
+            lines.append("")
+            lines.append("notes: judged not to be problems")
+            lines += [f"  {what}: {n}x" for what, n in sorted(self.notes.items())]
         drift = self.drift.sorted()
         if drift:
             lines.append("")
@@ -229,28 +284,89 @@ class LintResult:
         if self.provenance:
             lines.append("")
             lines.append("provenance:")
-            lines += [f"  {f}: {what}" for f, what in sorted(self.provenance.items())]
+            lines += _provenance_lines(self.provenance)
         lines.append("")
+        skipped = ", ".join(f"{n} {why}" for why, n in sorted(self.skipped_by.items()))
+        formats = ", ".join(f"{fmt} {n}" for fmt, n in sorted(self.formats.items()))
         lines.append(
-            f"{self.files} file(s), {self.checked} interaction(s) checked, {self.skipped} "
-            f"skipped (not the Anthropic API): {len(self.problems)} problem(s), "
-            f"{len(self.secrets)} secret(s), {len(self.errors)} unreadable file(s)")
+            f"{self.files} file(s) ({formats or 'none read'}), {self.checked} interaction(s) "
+            f"checked, {self.skipped} skipped ({skipped or 'none'}): {len(self.problems)} "
+            f"problem(s), {len(self.secrets)} secret(s), {len(self.errors)} unreadable file(s)")
+        reason = self.nothing_checked_reason()
+        if reason and not self.errors:
+            lines.append(reason)
         return "\n".join(lines)
 
 
-def _keeps_api_headers(exchange: Exchange) -> bool:
-    return any(k == "request-id" or k.startswith("anthropic-") for k in exchange.response_headers)
+def _provenance_lines(provenance: dict[str, str]) -> list[str]:
+    """One line per distinct description: 139 reference-server cassettes are one line."""
+    by_what: dict[str, list[str]] = {}
+    for file, what in sorted(provenance.items()):
+        # The recording time differs per run; group on the rest of the description.
+        key = re.sub(r"recorded [0-9T:\-]+Z, ", "", what)
+        by_what.setdefault(key, []).append(file)
+    out = []
+    for what, files in sorted(by_what.items()):
+        shown = files[0] if len(files) == 1 else f"{len(files)} files ({files[0]}, …)"
+        out.append(f"  {shown}: {what}")
+    return out
 
 
-def _lenient(findings: list[Finding], exchange: Exchange) -> tuple[list[Finding], bool]:
-    """Drop header findings a header-stripping recorder caused; True when something was dropped."""
-    if not exchange.response_headers:
-        kept = [f for f in findings if not f.pointer.startswith("/headers/")]
-    elif not _keeps_api_headers(exchange):
-        kept = [f for f in findings if not (f.check == REQUEST_ID and exchange.request_id is None)]
-    else:
-        return findings, False
-    return kept, len(kept) != len(findings)
+def _header_note(f: Finding, exchange: Exchange) -> str | None:
+    """"not recorded" / "redacted" for a header finding the recorder's scrubbing caused."""
+    if not f.pointer.startswith("/headers/"):
+        return None
+    name = f.pointer.split("/")[2]
+    value = exchange.response_headers.get(name)
+    if value is None:
+        return f"{name} not recorded (the recorder removed the header; --strict-headers judges it)"
+    if is_placeholder(value):
+        return f"{name} redacted (a placeholder the recorder wrote in)"
+    return None
+
+
+def is_edge_answer(exchange: Exchange) -> bool:
+    """An HTML or ``text/plain`` 5xx: the API's edge (Cloudflare, Envoy) answered, not the API.
+
+    Such an answer is transient infrastructure, not the contract; a 4xx in that form is a
+    proxy turning a client error into something SDKs cannot parse, so it stays a problem.
+    """
+    if exchange.status < 500 or exchange.is_stream or exchange.json is not None:
+        return False
+    return exchange.content_type in ("text/html", "text/plain", "")
+
+
+def recorded_on(it: Interaction, exchange: Exchange, file_date: datetime | None,
+                as_of: date | None) -> date | None:
+    """The day whose contract judges a recording: ``--as-of``, else the answer's ``Date``
+    header (the server's clock), else the recorder's timestamp, else the file's provenance."""
+    if as_of is not None:
+        return as_of
+    for when in (readers.parse_date(exchange.response_headers.get("date")), it.recorded_at,
+                 file_date):
+        if when is not None:
+            return when.date()
+    return None
+
+
+def _anthropic_shape(exchange: Exchange) -> bool:
+    """True when the answer looks like Anthropic's (used only for hosts that are not the API)."""
+    if exchange.events is not None:
+        return any(ev.type == "message_start" or ev.type == "error" for ev in exchange.events)
+    body = exchange.json
+    if not isinstance(body, dict):
+        return exchange.status >= 500  # an edge answer has no shape; judged by its path
+    if "object" in body:
+        return False  # OpenAI, Mistral, xAI: {"object": "list" | "model" | "chat.completion"}
+    if body.get("type") in _ANTHROPIC_TYPES:
+        return True
+    if isinstance(body.get("data"), list):
+        items = body["data"]
+        if not items:
+            return "has_more" in body and ("first_id" in body or "next_page" in body)
+        return all(isinstance(i, dict) and i.get("type") in _ANTHROPIC_TYPES and "object" not in i
+                   for i in items)
+    return set(body) <= {"input_tokens", "context_management"} and "input_tokens" in body
 
 
 def _describe_provenance(prov: dict[str, str] | None, hosts: set[str]) -> str | None:
@@ -266,35 +382,59 @@ def _describe_provenance(prov: dict[str, str] | None, hosts: set[str]) -> str | 
     return None
 
 
-def _select(it: Interaction, hosts: set[str] | None, by_path: bool) -> bool:
-    if by_path or hosts is None:
-        return it.path.startswith(API_PATH_PREFIXES)
-    return it.host.lower() in hosts and it.path.startswith("/v1/")
+def _select(it: Interaction, hosts: set[str] | None, by_path: bool) -> str | None:
+    """None when ``it`` is to be checked, else why not (``OTHER_HOST`` / ``OTHER_PROVIDER``).
+
+    ``hosts`` None is ``--all-hosts``: the API's own host as by default, plus any host whose
+    path and answer shape are Anthropic's, so it checks a superset of the default.
+    """
+    if it.by_content:
+        return None  # a bare body is Anthropic's by its shape (the reader made sure)
+    if by_path:
+        return None if it.path.startswith(API_PATH_PREFIXES) else OTHER_HOST
+    wanted = hosts if hosts is not None else {catalog.REAL_API_HOST}
+    if it.host.lower() in wanted and it.path.startswith("/v1/"):
+        return None
+    if hosts is not None or not it.path.startswith(API_PATH_PREFIXES):
+        return OTHER_HOST
+    if it.exchange is None or _anthropic_shape(it.exchange):
+        return None
+    return OTHER_PROVIDER
 
 
 def lint_file(path: Path, result: LintResult, *, hosts: set[str] | None,
-              strict_headers: bool) -> None:
+              strict_headers: bool, as_of: date | None = None) -> None:
     """Add what ``path`` holds to ``result``; never raises for a bad input."""
     name = str(path)
     result.files += 1
     try:
-        document = load_document(path)
-        items = interactions_from(document, path)
+        rec = readers.read(path)
     except CassetteError as exc:
         result.errors.append(Problem(name, None, "", "", "", UNREADABLE, str(exc)))
         return
-    prov = provenance_of(document)
-    selected = [it for it in items if _select(it, hosts, prov is not None)]
-    result.skipped += len(items) - len(selected)
+    result.formats[rec.format] += 1
+    items = interactions_of_recording(rec)
+    prov = rec.provenance
+    selected = []
+    for it in items:
+        why = _select(it, hosts, prov is not None)
+        if why is None:
+            selected.append(it)
+            continue
+        result.skipped += 1
+        result.skipped_by[why] += 1
+        if why == OTHER_HOST:
+            result.other_hosts[it.host or "(no host)"] += 1
     about = _describe_provenance(prov, {it.host for it in selected if it.host})
     if about and selected:
         result.provenance[name] = about
     for it in selected:
-        _lint_interaction(it, name, result, strict_headers)
+        _lint_interaction(it, name, result, strict_headers, rec.recorded_at, as_of)
 
 
 def _lint_interaction(it: Interaction, name: str, result: LintResult,
-                      strict_headers: bool) -> None:
+                      strict_headers: bool, file_date: datetime | None = None,
+                      as_of: date | None = None) -> None:
     ex = it.exchange
     if ex is None:
         result.problems.append(Problem(name, it.index, it.path or "?", "", "", UNREADABLE,
@@ -317,10 +457,12 @@ def _lint_interaction(it: Interaction, name: str, result: LintResult,
                                        f"validation crashed: {type(exc).__name__}: {exc}"))
         summary.problems += 1
         return
-    findings = validation.findings
-    if not strict_headers:
-        findings, dropped = _lenient(findings, ex)
-        summary.headers_not_checked += dropped
+    if is_edge_answer(ex):
+        result.notes[f"transient edge answer (an HTML or text/plain {ex.status} from the API's "
+                     "edge, not the API)"] += 1
+        return
+    findings = _judged(validation.findings, it, ex, result, summary, strict_headers,
+                       recorded_on(it, ex, file_date, as_of))
     for f in findings:
         result.problems.append(Problem(name, it.index, endpoint, f.pointer, f.rule, f.check,
                                        f.message, f.value))
@@ -330,6 +472,31 @@ def _lint_interaction(it: Interaction, name: str, result: LintResult,
         result.drift.add(kind, label, endpoint, where)
 
 
+def _judged(findings: list[Finding], it: Interaction, ex: Exchange, result: LintResult,
+            summary: EndpointSummary, strict_headers: bool, day: date | None) -> list[Finding]:
+    """The findings that are problems; the others become notes (scrubbing, the day's contract)."""
+    kept: list[Finding] = []
+    header_noted = False
+    for f in findings:
+        note = None if strict_headers else _header_note(f, ex)
+        if note is not None:
+            result.notes[note] += 1
+            header_noted = True
+            continue
+        change = history.excuse(f.check, f.rule, day)
+        if change is not None:
+            result.notes[f"excused by the contract of the recording's day: {change.subject} "
+                          f"(required from {change.cutoff}; {change.source})"] += 1
+            continue
+        if day is None and history.change_for(f.check, f.rule) is not None:
+            f = dataclasses.replace(f, message=f"{f.message} (the field is newer than some "
+                                    "recordings and this one has no date: --as-of DATE judges "
+                                    "it by the contract of its day)")
+        kept.append(f)
+    summary.headers_not_checked += header_noted
+    return kept
+
+
 def lint_paths(
     paths: Iterable[Path],
     *,
@@ -337,18 +504,20 @@ def lint_paths(
     strict_headers: bool = False,
     secrets: bool = False,
     hide_org_ids: bool = False,
+    as_of: date | None = None,
 ) -> LintResult:
     """Check every cassette under ``paths`` (files or directories).
 
     ``hosts=None`` selects interactions by API path whatever the host (a proxy or a local server
     was recorded). A cassette stamped with this suite's provenance is always selected by path.
-    ``secrets`` also runs the secret scanner on every file.
+    ``secrets`` also runs the secret scanner on every file. ``as_of`` judges every recording by
+    the contract of that day instead of its own recording date.
     """
     result = LintResult()
     wanted = {h.lower() for h in hosts} if hosts is not None else None
     files = cassette_files(paths)
     for file in files:
-        lint_file(file, result, hosts=wanted, strict_headers=strict_headers)
+        lint_file(file, result, hosts=wanted, strict_headers=strict_headers, as_of=as_of)
     if secrets:
         result.secrets = scan_paths(files, hide_org_ids=hide_org_ids)
     return result
@@ -371,7 +540,10 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--secrets", action="store_true",
                    help="also scan for keys, tokens, cookies and credential headers")
     p.add_argument("--hide-org-ids", action="store_true",
-                   help="with --secrets: organization ids count as secrets too")
+                   help="organization ids count as secrets too (implies --secrets)")
+    p.add_argument("--as-of", type=_day, default=None, metavar="YYYY-MM-DD",
+                   help="judge every recording by the contract of this day (default: each "
+                        "recording's own date: Date header, recorder timestamp, provenance)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     return p
 
@@ -384,14 +556,26 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     hosts = None if args.all_hosts else (tuple(args.host) or DEFAULT_HOSTS)
+    # --hide-org-ids only means something to the secret scan, so it switches the scan on.
     result = lint_paths(args.paths, hosts=hosts, strict_headers=args.strict_headers,
                         secrets=args.secrets or args.hide_org_ids,
-                        hide_org_ids=args.hide_org_ids)
+                        hide_org_ids=args.hide_org_ids, as_of=args.as_of)
     if args.format == "json":
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
         print(result.format_text())
+    reason = result.nothing_checked_reason()
+    if reason and not result.errors:
+        print(f"check-cassettes: {reason}", file=sys.stderr)
     return result.exit_code
+
+
+def _day(text: str) -> date:
+    """``--as-of``: an ISO date; argparse turns the ValueError into a one-line usage error."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

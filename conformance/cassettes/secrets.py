@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance import catalog
-from conformance.cassettes import interactions
+from conformance.cassettes import interactions, placeholders
 
 # --- the secret scanner --------------------------------------------------------------------------
 
@@ -58,6 +58,13 @@ def is_masked(value: str) -> bool:
     return bool(_MASKED.fullmatch(value.strip()))
 
 
+def _scrubbed(value: str) -> bool:
+    """True for a value a recorder scrubbed: ``is_masked`` words or a well-known placeholder
+    shape (``<ANTHROPIC_API_KEY>``, ``X-API-KEY-PLACEHOLDER``, ``sk-ant-xxxx``); a real-looking
+    key is never one, whatever words it contains (``conformance.cassettes.placeholders``)."""
+    return is_masked(value) or placeholders.is_placeholder(value)
+
+
 def text_secrets(text: str, *, hide_org_ids: bool = False,
                  extra: Iterable[str] = ()) -> Iterator[tuple[str, str]]:
     """``(kind, masked excerpt)`` for every secret-looking value in free text."""
@@ -65,11 +72,13 @@ def text_secrets(text: str, *, hide_org_ids: bool = False,
         if secret and secret in text:
             yield "this run's key", _mask(secret)
     for m in catalog.SECRET_PATTERN.finditer(text):
+        if _scrubbed(m.group(0)):
+            continue
         kind = "admin key" if _ADMIN.match(m.group(0)) else "api key"
         yield kind, _mask(m.group(0))
     for m in _BEARER.finditer(text):
         token = m.group(1)
-        if any(c.isdigit() for c in token) and not is_masked(token):
+        if any(c.isdigit() for c in token) and not _scrubbed(token):
             yield "bearer token", "Bearer " + _mask(token)
     if hide_org_ids:
         for m in _ORG_IN_TEXT.finditer(text):
@@ -85,10 +94,10 @@ def _header_secrets(headers: Any, hide_org_ids: bool) -> Iterator[tuple[str, str
         values = value if isinstance(value, list) else [value]
         for v in values:
             text = interactions.text_of(v)
-            if lname in catalog.SECRET_HEADERS and not is_masked(text):
+            if lname in catalog.SECRET_HEADERS and not _scrubbed(text):
                 kind = "cookie" if lname in _COOKIE_HEADERS else "credential header"
                 yield lname, kind, f"{lname}: {_mask(text)}"
-            elif lname == ORG_ID_HEADER and hide_org_ids and not is_masked(text):
+            elif lname == ORG_ID_HEADER and hide_org_ids and not _scrubbed(text):
                 yield lname, "organization id", _mask(text)
 
 
