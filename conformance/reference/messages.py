@@ -21,6 +21,7 @@ from conformance import catalog
 from conformance.reference import generator
 from conformance.reference.auth import RequestContext, read_json
 from conformance.reference.errors import ApiError, invalid
+from conformance.reference.features import caching
 from conformance.reference.files import STORE as FILE_STORE
 from conformance.reference.routing import Answer, Event, JsonAnswer, RouteSpec, StreamAnswer
 
@@ -379,6 +380,7 @@ def validate_request(body: dict[str, Any], ctx: RequestContext, *, count: bool
         raise invalid("speed: Input should be 'standard' or 'fast'")
     if "thinking" in body:
         _check_thinking(body, count)
+    caching.validate(body)
     model = catalog.find_model(name)
     if model is None:
         raise ApiError(404, f"model: {name}")
@@ -399,11 +401,13 @@ def build_message(body: dict[str, Any], model: catalog.Model, ctx: RequestContex
     tool_prefix = catalog.ID_PREFIXES["tool_use"] + "01"
     reply = generator.generate(
         body, ctx.config.seed, lambda index: state.make_id(tool_prefix, message_id, index))
+    cached = caching.apply(body, model, state.store(caching.STORE))
     usage = {
-        "input_tokens": generator.count_input_tokens(body),
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
-        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "input_tokens": cached.input_tokens,
+        "cache_creation_input_tokens": cached.created,
+        "cache_read_input_tokens": cached.read,
+        "cache_creation": {"ephemeral_5m_input_tokens": cached.created_5m,
+                           "ephemeral_1h_input_tokens": cached.created_1h},
         "output_tokens": reply.output_tokens,
         "service_tier": "standard",
         "inference_geo": "not_available",

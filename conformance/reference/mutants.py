@@ -505,6 +505,43 @@ def _api_keys_leaked(endpoint: str, status: int, headers: dict[str, str], body: 
     return status, headers, body
 
 
+# --- today's Messages features (issue 13) --------------------------------------------------------
+
+_CACHE_KEYS = ("cache_creation_input_tokens", "cache_read_input_tokens", "cache_creation")
+
+
+def _usage_holders(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The usage objects of a message, a message_start or a message_delta payload."""
+    message = payload.get("message")
+    holders = [payload.get("usage"), message.get("usage") if isinstance(message, dict) else None]
+    return [u for u in holders if isinstance(u, dict)]
+
+
+def _drop_cache_fields(payload: dict[str, Any]) -> None:
+    """A translating proxy rebuilds usage from OpenAI's prompt/completion counts only."""
+    for usage in _usage_holders(payload):
+        for key in _CACHE_KEYS:
+            usage.pop(key, None)
+
+
+def _cache_read_as_input(payload: dict[str, Any]) -> None:
+    """A proxy reports cached tokens as ordinary input (OpenAI's prompt_tokens includes them)."""
+    for usage in _usage_holders(payload):
+        read = usage.get("cache_read_input_tokens")
+        if isinstance(read, int) and read and isinstance(usage.get("input_tokens"), int):
+            usage["input_tokens"] += read
+            usage["cache_read_input_tokens"] = 0
+
+
+def _on_usage_events(change: Callable[[dict[str, Any]], None]) -> SseHook:
+    def hook(events: Events) -> Events:
+        for event, payload in events:
+            if event in ("message_start", "message_delta"):
+                change(payload)
+        return events
+    return hook
+
+
 _ALL: tuple[Mutant, ...] = (
     # messages, JSON answers
     Mutant("usage-missing", "messages", "messages",
@@ -653,6 +690,14 @@ _ALL: tuple[Mutant, ...] = (
     Mutant("cost-amount-number", "admin", "admin",
            "cost report amounts are JSON numbers instead of decimal strings",
            json=_on_success("admin.cost_report", _cost_amount_number)),
+    # prompt caching
+    Mutant("cache-usage-dropped", "messages", "caching",
+           "usage lacks cache_creation_input_tokens, cache_read_input_tokens and cache_creation",
+           json=_on_message(_drop_cache_fields), sse=_on_usage_events(_drop_cache_fields)),
+    Mutant("cache-read-as-input", "messages", "caching",
+           "tokens read from the prompt cache are reported as input_tokens, "
+           "cache_read_input_tokens 0", json=_on_message(_cache_read_as_input),
+           sse=_on_usage_events(_cache_read_as_input), also=("caching_live",)),
 )
 
 #: Every mutant by name, in a stable order.

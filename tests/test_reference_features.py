@@ -1,0 +1,127 @@
+"""Today's Messages features on the reference server: behaviour, and the official SDK parsing it.
+
+Each feature gets its behaviour proved through the SDK (``anthropic`` 2.x sends 2026-10-21; the
+2023-06-01 shapes are the same for these fields), streams through the SDK's accumulator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import pytest
+
+from conformance import catalog, schemas
+from conformance.reference import DEFAULT_API_KEY, EmbeddedServer, generator
+from conformance.reference.features import caching
+
+MODEL = catalog.DEFAULT_MODEL
+MINIMUM = catalog.min_cacheable_tokens(MODEL)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmbeddedServer]:
+    with EmbeddedServer() as running:
+        yield running
+
+
+@pytest.fixture
+def client(server: EmbeddedServer) -> anthropic.Anthropic:
+    return anthropic.Anthropic(api_key=DEFAULT_API_KEY, base_url=server.url, max_retries=0)
+
+
+def _schema_ok(instance: Any) -> None:
+    findings = schemas.validate(instance, "message.json")
+    assert findings == [], [f.format() for f in findings]
+
+
+# --- prompt caching -------------------------------------------------------------------------------
+
+
+def _long(tag: str, words: int = MINIMUM + 100) -> str:
+    return f"{tag} " + " ".join(f"w{i % 97}" for i in range(words))
+
+
+@pytest.mark.parametrize("body", [
+    {"messages": [{"role": "user", "content": "hi"}]},
+    {"system": "Be brief.", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "a b", "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": "c"}]}, {"role": "assistant", "content": []}]},
+    {"system": [{"type": "text", "text": "x y", "cache_control": {"type": "ephemeral"}}],
+     "tools": [{"name": "t1", "input_schema": {"type": "object"}},
+               {"name": "t2", "input_schema": {"type": "object"},
+                "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+     "messages": [{"role": "user", "content": "q"}]},
+], ids=["plain", "message-blocks", "tools-and-system"])
+def test_segments_add_up_to_the_input_tokens(body: dict[str, Any]) -> None:
+    assert sum(s.tokens for s in caching.segments(body)) == generator.count_input_tokens(body)
+
+
+def test_cache_write_then_read_through_the_sdk(client: anthropic.Anthropic) -> None:
+    system: Any = [{"type": "text", "text": _long("sdk-write-read"),
+                    "cache_control": {"type": "ephemeral", "ttl": "1h"}}]
+    messages: Any = [{"role": "user", "content": "Reply with exactly: ok"}]
+    raw = client.messages.with_raw_response.create(model=MODEL, max_tokens=8, system=system,
+                                                   messages=messages)
+    first = raw.parse().usage
+    _schema_ok(raw.http_response.json())
+    assert first.cache_creation_input_tokens is not None
+    assert first.cache_creation_input_tokens > MINIMUM and first.cache_read_input_tokens == 0
+    assert first.cache_creation is not None
+    assert first.cache_creation.ephemeral_1h_input_tokens == first.cache_creation_input_tokens
+    assert first.cache_creation.ephemeral_5m_input_tokens == 0
+    with client.messages.stream(model=MODEL, max_tokens=8, system=system,
+                                messages=messages) as stream:
+        second = stream.get_final_message().usage
+    assert second.cache_read_input_tokens == first.cache_creation_input_tokens
+    assert second.cache_creation_input_tokens == 0
+    assert second.input_tokens == first.input_tokens
+    counted = client.messages.count_tokens(model=MODEL, system=system, messages=messages)
+    assert counted.input_tokens == (first.input_tokens + first.cache_creation_input_tokens)
+
+
+def test_below_minimum_and_other_model_are_not_read(client: anthropic.Anthropic) -> None:
+    short: Any = [{"type": "text", "text": "short", "cache_control": {"type": "ephemeral"}}]
+    messages: Any = [{"role": "user", "content": "hi"}]
+    for _ in range(2):
+        usage = client.messages.create(model=MODEL, max_tokens=8, system=short,
+                                       messages=messages).usage
+        assert (usage.cache_creation_input_tokens, usage.cache_read_input_tokens) == (0, 0)
+    long: Any = [{"type": "text", "text": _long("per-model"),
+                  "cache_control": {"type": "ephemeral"}}]
+    client.messages.create(model=MODEL, max_tokens=8, system=long, messages=messages)
+    other = client.messages.create(model="claude-sonnet-4-6", max_tokens=8, system=long,
+                                   messages=messages).usage
+    assert other.cache_read_input_tokens == 0 and other.cache_creation_input_tokens
+
+
+def test_automatic_caching_and_two_breakpoints(client: anthropic.Anthropic) -> None:
+    messages: Any = [{"role": "user", "content": _long("automatic")}]
+    body: Any = {"model": MODEL, "max_tokens": 8, "messages": messages}
+    raw = client.post("/v1/messages", cast_to=object,
+                      body={**body, "cache_control": {"type": "ephemeral"}})
+    assert isinstance(raw, dict)
+    assert raw["usage"]["cache_creation_input_tokens"] > MINIMUM
+    # a second breakpoint further on reads the first prefix and writes only the new part
+    blocks: Any = [{"type": "text", "text": _long("automatic"),
+                    "cache_control": {"type": "ephemeral"}},
+                   {"type": "text", "text": _long("more", MINIMUM),
+                    "cache_control": {"type": "ephemeral"}}]
+    both = client.messages.create(model=MODEL, max_tokens=8,
+                                  messages=[{"role": "user", "content": blocks}]).usage
+    assert both.cache_read_input_tokens == raw["usage"]["cache_creation_input_tokens"]
+    assert both.cache_creation_input_tokens and both.cache_creation_input_tokens >= MINIMUM
+
+
+@pytest.mark.parametrize(("control", "needle"), [
+    ({"type": "persistent"}, "cache_control.type"),
+    ({"type": "ephemeral", "ttl": "10m"}, "cache_control.ttl"),
+])
+def test_bad_cache_control_rejected(client: anthropic.Anthropic, control: Any,
+                                    needle: str) -> None:
+    with pytest.raises(anthropic.BadRequestError) as info:
+        client.messages.create(model=MODEL, max_tokens=8, system=[
+            {"type": "text", "text": "x", "cache_control": control}],
+            messages=[{"role": "user", "content": "hi"}])
+    assert needle in str(info.value)
