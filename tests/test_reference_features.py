@@ -125,3 +125,80 @@ def test_bad_cache_control_rejected(client: anthropic.Anthropic, control: Any,
             {"type": "text", "text": "x", "cache_control": control}],
             messages=[{"role": "user", "content": "hi"}])
     assert needle in str(info.value)
+
+
+# --- extended thinking ----------------------------------------------------------------------------
+
+THINKING: Any = {"type": "enabled", "budget_tokens": 1024}
+WEATHER: Any = {"name": "get_weather", "description": "Weather of a city",
+                "input_schema": {"type": "object", "properties": {"city": {"type": "string"}},
+                                 "required": ["city"]}}
+
+
+def test_thinking_streams_and_passes_back_through_the_sdk(client: anthropic.Anthropic) -> None:
+    ask: Any = [{"role": "user", "content": "Weather in Paris? Use get_weather."}]
+    with client.messages.stream(model=MODEL, max_tokens=2048, thinking=THINKING,
+                                tools=[WEATHER], messages=ask) as stream:
+        kinds = [ev.delta.type for ev in stream if ev.type == "content_block_delta"
+                 and ev.index == 0]
+        first = stream.get_final_message()
+    assert kinds[0] == "thinking_delta" and kinds[-1] == "signature_delta"
+    thought = first.content[0]
+    assert thought.type == "thinking" and thought.signature
+    call = first.content[-1]
+    assert call.type == "tool_use" and first.stop_reason == "tool_use"
+    turn: Any = [*ask, {"role": "assistant", "content": first.content},
+                 {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id,
+                                               "content": "sunny"}]}]
+    final = client.messages.create(model=MODEL, max_tokens=2048, thinking=THINKING,
+                                   tools=[WEATHER], messages=turn)
+    assert final.stop_reason == "end_turn"
+    # dropping the thinking block (as translating proxies do) is refused, like the API does
+    dropped: Any = [turn[0], {"role": "assistant", "content": first.content[1:]}, turn[2]]
+    with pytest.raises(anthropic.BadRequestError, match="Expected `thinking`"):
+        client.messages.create(model=MODEL, max_tokens=2048, thinking=THINKING,
+                               tools=[WEATHER], messages=dropped)
+    tampered = thought.model_dump()
+    tampered["signature"] = "AAAA" + tampered["signature"][4:]
+    bad: Any = [turn[0], {"role": "assistant", "content": [tampered, *first.content[1:]]},
+                turn[2]]
+    with pytest.raises(anthropic.BadRequestError, match="Invalid `signature`"):
+        client.messages.create(model=MODEL, max_tokens=2048, thinking=THINKING,
+                               tools=[WEATHER], messages=bad)
+
+
+def test_redacted_thinking_through_the_sdk(client: anthropic.Anthropic) -> None:
+    from conformance.reference.features.thinking import REDACTED_TRIGGER
+
+    ask: Any = [{"role": "user", "content": REDACTED_TRIGGER}]
+    with client.messages.stream(model=MODEL, max_tokens=2048, thinking=THINKING,
+                                messages=ask) as stream:
+        message = stream.get_final_message()
+    assert message.content[0].type == "redacted_thinking" and message.content[0].data
+    raw = client.messages.with_raw_response.create(model=MODEL, max_tokens=2048,
+                                                   thinking=THINKING, messages=ask)
+    _schema_ok(raw.http_response.json())
+    again: Any = [*ask, {"role": "assistant", "content": message.content},
+                  {"role": "user", "content": "Reply with exactly: ok"}]
+    assert client.messages.create(model=MODEL, max_tokens=2048, thinking=THINKING,
+                                  messages=again).content[-1].type == "text"
+    forged = {"type": "redacted_thinking", "data": "RWtvS0FoZ0JFZ3k="}
+    with pytest.raises(anthropic.BadRequestError, match="redacted_thinking"):
+        client.messages.create(model=MODEL, max_tokens=2048, thinking=THINKING, messages=[
+            ask[0], {"role": "assistant", "content": [forged, {"type": "text", "text": "x"}]},
+            {"role": "user", "content": "ok"}])
+
+
+def test_thinking_rules_through_the_sdk(server: EmbeddedServer) -> None:
+    old = anthropic.Anthropic(api_key=DEFAULT_API_KEY, base_url=server.url, max_retries=0,
+                              default_headers={"anthropic-version": "2023-06-01"})
+    ask: Any = [{"role": "user", "content": "hi"}]
+    body: Any = {"model": MODEL, "max_tokens": 2048, "thinking": THINKING, "messages": ask}
+    # SDK 2.x has no temperature parameter any more (2026-10-21 removed it): send it raw
+    with pytest.raises(anthropic.BadRequestError, match="temperature"):
+        old.post("/v1/messages", cast_to=object, body={**body, "temperature": 0.5})
+    hot = old.post("/v1/messages", cast_to=object, body={**body, "temperature": 1})
+    assert isinstance(hot, dict) and hot["content"][0]["type"] == "thinking"
+    adaptive = old.messages.create(model=MODEL, max_tokens=64, thinking={"type": "adaptive"},
+                                   messages=ask)
+    assert adaptive.content[0].type == "thinking"

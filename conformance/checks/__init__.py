@@ -12,7 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
-from conformance.checks import admin, batches, caching, common, files, messages, models
+from conformance.checks import (
+    admin,
+    batches,
+    caching,
+    common,
+    files,
+    messages,
+    models,
+    thinking,
+)
 from conformance.exchange import Exchange, Finding
 
 Check = Callable[[Exchange], list[Finding]]
@@ -34,6 +43,8 @@ _MESSAGE_CHECKS: tuple[Check, ...] = (
     messages.check_stop_fields,
     messages.check_max_tokens,
     messages.check_usage_arithmetic,
+    thinking.check_thinking_signature,
+    thinking.check_signature_delta,
 )
 
 CHECKS: Mapping[str, Sequence[Check]] = MappingProxyType({
@@ -67,7 +78,8 @@ CHECK_NAMES: tuple[str, ...] = (
     batches.RESULTS_COVERAGE, batches.DELETED_SHAPE, files.FILE_METADATA, files.FILE_PAGE,
     files.FILE_CONTENT, *admin.CHECK_NAMES,
     # today's Messages features, asked for by the suite (not run on every answer)
-    caching.CACHE_FIELDS, caching.CACHE_ACCOUNTING,
+    caching.CACHE_FIELDS, caching.CACHE_ACCOUNTING, thinking.THINKING_SIGNATURE,
+    thinking.SIGNATURE_DELTA,
 )
 
 

@@ -15,13 +15,14 @@ emitted text, by construction.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from conformance.reference.features import thinking
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _EXACT = re.compile(r"Reply with exactly:[ \t]*(.*)")
@@ -291,7 +292,7 @@ def generate(body: dict[str, Any], seed: str, tool_id: Callable[[int], str]) -> 
     tool = _chosen_tool(body, text, has_results)
     forced = (body.get("tool_choice") or {}).get("type") in ("any", "tool")
     planned: list[dict[str, Any]] = []
-    if (body.get("thinking") or {}).get("type") == "enabled":
+    if thinking.wants_thinking(body):
         planned.append(_thinking_block(body, seed, text))
     if tool is None or not forced:
         answer = _answer_text(body, seed, text)
@@ -310,12 +311,11 @@ def generate(body: dict[str, Any], seed: str, tool_id: Callable[[int], str]) -> 
 
 
 def _thinking_block(body: dict[str, Any], seed: str, text: str) -> dict[str, Any]:
-    """A short, deterministic thinking block with an opaque signature (extended thinking)."""
+    """A short, deterministic thinking block with a signature the server can verify (or
+    redacted_thinking on the trigger prompt): ``features.thinking``."""
     thought = (f"The user wrote {count_tokens(text)} tokens. "
                "I should follow their instructions and answer briefly.")
-    signature = base64.b64encode(hashlib.sha256(
-        _dumps([seed, "signature", thought, body.get("messages")]).encode()).digest()).decode()
-    return {"type": "thinking", "thinking": thought, "signature": signature}
+    return thinking.block(body, seed, text, thought)
 
 
 def _fit(planned: list[dict[str, Any]], max_tokens: int, stops: list[str]) -> Reply:
@@ -331,6 +331,10 @@ def _fit(planned: list[dict[str, Any]], max_tokens: int, stops: list[str]) -> Re
                 break
             reply.content.append(block)
             used += cost
+            continue
+        if block["type"] == "redacted_thinking":
+            reply.content.append(block)
+            used += count_tokens(block["data"][:64])  # opaque: a fixed share of the budget
             continue
         if block["type"] == "thinking":
             cost = count_tokens(block["thinking"])

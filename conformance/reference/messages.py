@@ -21,7 +21,7 @@ from conformance import catalog
 from conformance.reference import generator
 from conformance.reference.auth import RequestContext, read_json
 from conformance.reference.errors import ApiError, invalid
-from conformance.reference.features import caching
+from conformance.reference.features import caching, thinking
 from conformance.reference.files import STORE as FILE_STORE
 from conformance.reference.routing import Answer, Event, JsonAnswer, RouteSpec, StreamAnswer
 
@@ -185,8 +185,10 @@ def _check_block(block: Any, path: str, role: str, ctx: RequestContext) -> None:
     elif kind == "thinking":
         _string(_required(block, "thinking", f"{here}.thinking"), f"{here}.thinking")
         _string(_required(block, "signature", f"{here}.signature"), f"{here}.signature")
+        thinking.check_passed_back(block, path, ctx.config.seed)
     elif kind == "redacted_thinking":
         _string(_required(block, "data", f"{here}.data"), f"{here}.data")
+        thinking.check_passed_back(block, path, ctx.config.seed)
 
 
 def _check_messages(body: dict[str, Any], ctx: RequestContext) -> None:
@@ -314,9 +316,6 @@ def _check_thinking(body: dict[str, Any], count: bool) -> None:
     if kind == "enabled":
         budget = _required(thinking, "budget_tokens", "thinking.enabled.budget_tokens")
         _range(budget, "thinking.enabled.budget_tokens", 1024, None, integer=True)
-        if not count and budget >= body["max_tokens"]:
-            raise invalid("max_tokens: `max_tokens` must be greater than "
-                          "`thinking.budget_tokens`")
         if (body.get("tool_choice") or {}).get("type") in ("any", "tool"):
             raise invalid("Thinking may not be enabled when tool_choice forces tool use.")
     elif kind not in ("disabled", "adaptive"):
@@ -380,6 +379,7 @@ def validate_request(body: dict[str, Any], ctx: RequestContext, *, count: bool
         raise invalid("speed: Input should be 'standard' or 'fast'")
     if "thinking" in body:
         _check_thinking(body, count)
+        thinking.check_request(body, count)
     caching.validate(body)
     model = catalog.find_model(name)
     if model is None:
@@ -449,6 +449,8 @@ def stream_events(message: dict[str, Any]) -> list[Event]:
             empty = {**block, "input": {}}
             deltas = [{"type": "input_json_delta", "partial_json": p}
                       for p in _json_chunks(block["input"])]
+        elif block["type"] == "redacted_thinking":
+            empty, deltas = dict(block), []  # opaque: the whole block in its start event
         elif block["type"] == "thinking":
             empty = {**block, "thinking": "", "signature": ""}
             deltas = [{"type": "thinking_delta", "thinking": p}

@@ -542,6 +542,23 @@ def _on_usage_events(change: Callable[[dict[str, Any]], None]) -> SseHook:
     return hook
 
 
+def _is_signature_delta(event: str, payload: dict[str, Any]) -> bool:
+    return (event == "content_block_delta"
+            and (payload.get("delta") or {}).get("type") == "signature_delta")
+
+
+def _drop_signature_deltas(events: Events) -> Events:
+    return [(event, payload) for event, payload in events
+            if not _is_signature_delta(event, payload)]
+
+
+def _drop_thinking_blocks(message: dict[str, Any]) -> None:
+    """An Anthropic-to-OpenAI translator has nowhere to put thinking, so it drops it."""
+    if isinstance(message.get("content"), list):
+        message["content"] = [b for b in message["content"]
+                              if b.get("type") not in ("thinking", "redacted_thinking")]
+
+
 _ALL: tuple[Mutant, ...] = (
     # messages, JSON answers
     Mutant("usage-missing", "messages", "messages",
@@ -698,6 +715,13 @@ _ALL: tuple[Mutant, ...] = (
            "tokens read from the prompt cache are reported as input_tokens, "
            "cache_read_input_tokens 0", json=_on_message(_cache_read_as_input),
            sse=_on_usage_events(_cache_read_as_input), also=("caching_live",)),
+    # extended thinking
+    Mutant("signature-delta-dropped", "messages", "thinking",
+           "signature_delta events are dropped, so streamed thinking blocks have no signature",
+           sse=_drop_signature_deltas, also=("thinking_live",)),
+    Mutant("thinking-dropped", "messages", "thinking",
+           "thinking and redacted_thinking blocks are dropped from messages",
+           json=_on_message(_drop_thinking_blocks), also=("thinking_live",)),
 )
 
 #: Every mutant by name, in a stable order.
