@@ -202,3 +202,50 @@ def test_thinking_rules_through_the_sdk(server: EmbeddedServer) -> None:
     adaptive = old.messages.create(model=MODEL, max_tokens=64, thinking={"type": "adaptive"},
                                    messages=ask)
     assert adaptive.content[0].type == "thinking"
+
+
+# --- tool modes -----------------------------------------------------------------------------------
+
+TIME: Any = {"name": "get_time", "description": "Local time of a city",
+             "input_schema": {"type": "object", "properties": {"city": {"type": "string"}},
+                              "required": ["city"]}}
+BOTH: Any = [{"role": "user", "content": "In Paris: call get_weather and get_time, please."}]
+
+
+def test_parallel_calls_and_their_results_through_the_sdk(client: anthropic.Anthropic) -> None:
+    with client.messages.stream(model=MODEL, max_tokens=256, tools=[WEATHER, TIME],
+                                messages=BOTH) as stream:
+        first = stream.get_final_message()
+    calls = [b for b in first.content if b.type == "tool_use"]
+    assert [c.name for c in calls] == ["get_weather", "get_time"]
+    assert first.stop_reason == "tool_use" and calls[0].id != calls[1].id
+    results: Any = [{"type": "tool_result", "tool_use_id": calls[0].id, "content": "sunny"},
+                    {"type": "tool_result", "tool_use_id": calls[1].id, "is_error": True,
+                     "content": [{"type": "text", "text": "clock down"}]}]
+    final = client.messages.create(model=MODEL, max_tokens=64, tools=[WEATHER, TIME],
+                                   messages=[*BOTH, {"role": "assistant",
+                                                     "content": first.content},
+                                             {"role": "user", "content": results}])
+    assert final.content[0].type == "text"
+    assert final.content[0].text == 'The tool reported an error: "sunny; clock down".'
+    one = client.messages.create(model=MODEL, max_tokens=256, tools=[WEATHER, TIME],
+                                 messages=BOTH, tool_choice={
+                                     "type": "auto", "disable_parallel_tool_use": True})
+    assert [b.type for b in one.content].count("tool_use") == 1
+    none = client.messages.create(model=MODEL, max_tokens=64, tools=[WEATHER, TIME],
+                                  messages=BOTH, tool_choice={"type": "none"})
+    assert all(b.type == "text" for b in none.content) and none.stop_reason == "end_turn"
+
+
+def test_strict_tool_and_tool_choice_validation(client: anthropic.Anthropic) -> None:
+    strict: Any = {**WEATHER, "strict": True}
+    message = client.messages.create(model=MODEL, max_tokens=64, tools=[strict],
+                                     messages=BOTH, tool_choice={"type": "any"})
+    assert message.content[-1].type == "tool_use"
+    with pytest.raises(anthropic.BadRequestError, match="strict"):
+        client.messages.create(model=MODEL, max_tokens=64, tools=[{**WEATHER, "strict": "yes"}],
+                               messages=BOTH)
+    with pytest.raises(anthropic.BadRequestError, match="disable_parallel_tool_use"):
+        client.post("/v1/messages", cast_to=object, body={
+            "model": MODEL, "max_tokens": 8, "messages": BOTH, "tools": [WEATHER],
+            "tool_choice": {"type": "none", "disable_parallel_tool_use": True}})

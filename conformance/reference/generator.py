@@ -173,7 +173,8 @@ def exact_instruction(text: str) -> str | None:
 def _result_text(content: Any) -> str:
     if isinstance(content, str):
         return content
-    return " ".join(str(b.get("text", "")) for b in _blocks(content) if b.get("type") == "text")
+    return " ".join(str(b.get("text", "")) if b.get("type") == "text" else f"[{b.get('type')}]"
+                    for b in _blocks(content) if b.get("type") in ("text", "image", "document"))
 
 
 def _sentence(seed: str, body: dict[str, Any]) -> str:
@@ -262,6 +263,17 @@ def _chosen_tool(body: dict[str, Any], text: str, has_results: bool) -> dict[str
     return next((t for t in tools if str(t.get("name")) in text), None)
 
 
+def _parallel_tools(body: dict[str, Any], text: str, first: dict[str, Any]) -> list[
+        dict[str, Any]]:
+    """Under ``auto``, every tool the prompt names is called in one turn (parallel tool use),
+    unless ``disable_parallel_tool_use`` asks for at most one call."""
+    choice = body.get("tool_choice") or {"type": "auto"}
+    if choice.get("type") != "auto" or choice.get("disable_parallel_tool_use"):
+        return [first]
+    named = [t for t in _custom_tools(body) if str(t.get("name")) in text]
+    return named if first in named else [first]
+
+
 def _answer_text(body: dict[str, Any], seed: str, text: str) -> str:
     exact = exact_instruction(text)
     if exact is not None:
@@ -297,16 +309,19 @@ def generate(body: dict[str, Any], seed: str, tool_id: Callable[[int], str]) -> 
     if tool is None or not forced:
         answer = _answer_text(body, seed, text)
         if tool is not None and exact_instruction(text) is None:
-            answer = f"I'll use the {tool['name']} tool."
+            answer = " and ".join(str(t["name"]) for t in _parallel_tools(body, text, tool))
+            answer = f"I'll use the {answer} tool{'s' if ' and ' in answer else ''}."
         answer = continue_prefill(answer, prefill_text(body), seed, body)
         if answer:  # a prefill that already holds the whole answer leaves nothing to add
             planned.append({"type": "text", "text": answer})
     if tool is not None:
         names = {str(t.get("name")) for t in _custom_tools(body)}
         word = prompt_word(text, names)
-        tool_input = example_value(tool.get("input_schema") or {}, word)
-        planned.append({"type": "tool_use", "id": tool_id(len(planned)), "name": tool["name"],
-                        "input": tool_input if isinstance(tool_input, dict) else {}})
+        for called in _parallel_tools(body, text, tool):
+            tool_input = example_value(called.get("input_schema") or {}, word)
+            planned.append({"type": "tool_use", "id": tool_id(len(planned)),
+                            "name": called["name"],
+                            "input": tool_input if isinstance(tool_input, dict) else {}})
     return _fit(planned, int(body["max_tokens"]), list(body.get("stop_sequences") or []))
 
 

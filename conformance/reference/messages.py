@@ -290,6 +290,8 @@ def _check_tools(body: dict[str, Any]) -> list[str]:
                          f"{path}.input_schema")
         if schema.get("type") != "object":
             raise invalid(f"{path}.input_schema.type: Input should be 'object'")
+        if "strict" in tool and not isinstance(tool["strict"], bool):
+            raise invalid(f"{path}.strict: Input should be a valid boolean")
         if name in names:
             raise invalid("tools: Tool names must be unique.")
         names.append(name)
@@ -300,6 +302,11 @@ def _check_tools(body: dict[str, Any]) -> list[str]:
             tags = ", ".join(f"'{t}'" for t in TOOL_CHOICES)
             raise invalid(f"tool_choice.type: Input tag '{kind}' found using 'type' does not "
                           f"match any of the expected tags: {tags}")
+        parallel = choice.get("disable_parallel_tool_use")
+        if parallel is not None and (kind == "none" or not isinstance(parallel, bool)):
+            raise invalid(f"tool_choice.{kind}.disable_parallel_tool_use: "
+                          + ("Extra inputs are not permitted" if kind == "none"
+                             else "Input should be a valid boolean"))
         if kind != "none" and not body.get("tools"):
             raise invalid("tool_choice: tool_choice may only be specified while providing tools.")
         if kind == "tool":

@@ -559,6 +559,13 @@ def _drop_thinking_blocks(message: dict[str, Any]) -> None:
                               if b.get("type") not in ("thinking", "redacted_thinking")]
 
 
+def _first_tool_call_only(message: dict[str, Any]) -> None:
+    """A gateway that maps to a one-call-per-turn API keeps only the first tool_use block."""
+    calls = _tool_blocks(message)
+    if len(calls) > 1:
+        message["content"] = [b for b in message["content"] if b not in calls[1:]]
+
+
 _ALL: tuple[Mutant, ...] = (
     # messages, JSON answers
     Mutant("usage-missing", "messages", "messages",
@@ -722,6 +729,10 @@ _ALL: tuple[Mutant, ...] = (
     Mutant("thinking-dropped", "messages", "thinking",
            "thinking and redacted_thinking blocks are dropped from messages",
            json=_on_message(_drop_thinking_blocks), also=("thinking_live",)),
+    # tool modes
+    Mutant("parallel-tools-merged", "messages", "tool_modes",
+           "parallel tool calls are cut to the first tool_use block of the turn",
+           json=_on_message(_first_tool_call_only)),
 )
 
 #: Every mutant by name, in a stable order.
