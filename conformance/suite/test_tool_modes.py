@@ -38,7 +38,9 @@ def _round_trip(api: Api, prompt: str, tools: list[dict[str, Any]], first: dict[
     messages = [{"role": "user", "content": prompt},
                 {"role": "assistant", "content": first["content"]},
                 {"role": "user", "content": results}]
-    return api.expect(api.create_message(messages=messages, max_tokens=64, tools=tools))
+    final: dict[str, Any] = api.expect(api.create_message(messages=messages, max_tokens=64,
+                                                          tools=tools))
+    return final
 
 
 def test_tool_choice_none(api: Api) -> None:
