@@ -186,6 +186,8 @@ FEATURES: tuple[Feature, ...] = (
     Feature("tool_modes", "messages", "tool_choice none, disable_parallel_tool_use, parallel "
             "calls, is_error results, images in tool results, strict tools, fine-grained "
             "tool streaming"),
+    Feature("documents", "messages", "plain-text documents with citations: char_location "
+            "citations whose cited_text is in the document at their indexes, citations_delta"),
 )
 
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)

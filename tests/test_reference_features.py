@@ -249,3 +249,29 @@ def test_strict_tool_and_tool_choice_validation(client: anthropic.Anthropic) -> 
         client.post("/v1/messages", cast_to=object, body={
             "model": MODEL, "max_tokens": 8, "messages": BOTH, "tools": [WEATHER],
             "tool_choice": {"type": "none", "disable_parallel_tool_use": True}})
+
+
+# --- documents and citations ----------------------------------------------------------------------
+
+DOC_TEXT = "Kestrel Point's lighthouse was built in 1871. It is white."
+
+
+def test_citations_through_the_sdk(client: anthropic.Anthropic) -> None:
+    content: Any = [{"type": "document", "title": "Notes", "citations": {"enabled": True},
+                     "source": {"type": "text", "media_type": "text/plain", "data": DOC_TEXT}},
+                    {"type": "text", "text": "When was it built?"}]
+    ask: Any = [{"role": "user", "content": content}]
+    raw = client.messages.with_raw_response.create(model=MODEL, max_tokens=64, messages=ask)
+    _schema_ok(raw.http_response.json())
+    message = raw.parse()
+    cited = message.content[1]
+    assert cited.type == "text" and cited.citations
+    cite = cited.citations[0]
+    assert cite.type == "char_location" and cite.document_title == "Notes"
+    assert DOC_TEXT[cite.start_char_index:cite.end_char_index] == cite.cited_text
+    with client.messages.stream(model=MODEL, max_tokens=64, messages=ask) as stream:
+        folded = stream.get_final_message()
+    assert folded.content[1].type == "text" and folded.content[1].citations == cited.citations
+    with pytest.raises(anthropic.BadRequestError, match=r"citations\.enabled"):
+        client.messages.create(model=MODEL, max_tokens=8, messages=[{"role": "user", "content": [
+            {**content[0], "citations": {"enabled": "yes"}}, content[1]]}])

@@ -16,6 +16,7 @@ from conformance.checks import (
     admin,
     batches,
     caching,
+    citations,
     common,
     files,
     messages,
@@ -45,6 +46,7 @@ _MESSAGE_CHECKS: tuple[Check, ...] = (
     messages.check_usage_arithmetic,
     thinking.check_thinking_signature,
     thinking.check_signature_delta,
+    citations.check_citation_locations,
 )
 
 CHECKS: Mapping[str, Sequence[Check]] = MappingProxyType({
@@ -79,7 +81,7 @@ CHECK_NAMES: tuple[str, ...] = (
     files.FILE_CONTENT, *admin.CHECK_NAMES,
     # today's Messages features, asked for by the suite (not run on every answer)
     caching.CACHE_FIELDS, caching.CACHE_ACCOUNTING, thinking.THINKING_SIGNATURE,
-    thinking.SIGNATURE_DELTA,
+    thinking.SIGNATURE_DELTA, citations.CITATION_LOCATION,
 )
 
 

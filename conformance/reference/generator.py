@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.reference.features import thinking
+from conformance.reference.features import citations, thinking
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _EXACT = re.compile(r"Reply with exactly:[ \t]*(.*)")
@@ -312,7 +312,11 @@ def generate(body: dict[str, Any], seed: str, tool_id: Callable[[int], str]) -> 
             answer = " and ".join(str(t["name"]) for t in _parallel_tools(body, text, tool))
             answer = f"I'll use the {answer} tool{'s' if ' and ' in answer else ''}."
         answer = continue_prefill(answer, prefill_text(body), seed, body)
-        if answer:  # a prefill that already holds the whole answer leaves nothing to add
+        cited = citations.cited_answer(body) if tool is None and not prefill_text(body) \
+            and exact_instruction(text) is None else None
+        if cited is not None:
+            planned += cited
+        elif answer:  # a prefill that already holds the whole answer leaves nothing to add
             planned.append({"type": "text", "text": answer})
     if tool is not None:
         names = {str(t.get("name")) for t in _custom_tools(body)}
@@ -372,7 +376,11 @@ def _fit(planned: list[dict[str, Any]], max_tokens: int, stops: list[str]) -> Re
             reply.content.append({"type": "text", "text": text})
             reply.stop_reason, reply.stop_sequence, used = "max_tokens", None, max_tokens
             break
-        reply.content.append({"type": "text", "text": text})
+        if block.get("citations") and text == block["text"]:  # a cut quote loses its citation
+            reply.content.append({"type": "text", "text": text,
+                                  "citations": block["citations"]})
+        else:
+            reply.content.append({"type": "text", "text": text})
         used += cost
         if reply.stop_sequence is not None:
             break

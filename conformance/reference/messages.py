@@ -21,7 +21,7 @@ from conformance import catalog
 from conformance.reference import generator
 from conformance.reference.auth import RequestContext, read_json
 from conformance.reference.errors import ApiError, invalid
-from conformance.reference.features import caching, thinking
+from conformance.reference.features import caching, citations, thinking
 from conformance.reference.files import STORE as FILE_STORE
 from conformance.reference.routing import Answer, Event, JsonAnswer, RouteSpec, StreamAnswer
 
@@ -166,6 +166,7 @@ def _check_block(block: Any, path: str, role: str, ctx: RequestContext) -> None:
         if ctx.version == catalog.VERSION_2026 and role == "assistant":
             raise invalid(f"{path}: document blocks are not allowed in assistant messages")
         source = _object(_required(block, "source", f"{here}.source"), f"{here}.source")
+        citations.check_document(block, here)
         if source.get("type") == "file":
             _check_file_source(source, here, ctx)
     elif kind == "tool_use":
@@ -466,6 +467,10 @@ def stream_events(message: dict[str, Any]) -> list[Event]:
         else:
             empty = {**block, "text": ""}
             deltas = [{"type": "text_delta", "text": p} for p in _text_chunks(block["text"])]
+            if block.get("citations"):  # recorded streams: citations: [] first, then deltas
+                empty["citations"] = []
+                deltas[:0] = [{"type": "citations_delta", "citation": c}
+                              for c in block["citations"]]
         events.append(("content_block_start", {"type": "content_block_start", "index": index,
                                                "content_block": empty}))
         if index == 0:

@@ -566,6 +566,24 @@ def _first_tool_call_only(message: dict[str, Any]) -> None:
         message["content"] = [b for b in message["content"] if b not in calls[1:]]
 
 
+def _shift_citation(citation: Any) -> None:
+    if isinstance(citation, dict) and isinstance(citation.get("start_char_index"), int):
+        citation["start_char_index"] += 1
+        citation["end_char_index"] += 1
+
+
+def _shift_citations(message: dict[str, Any]) -> None:
+    """A proxy that counts characters differently (bytes, or after trimming a BOM)."""
+    for block in message.get("content") or []:
+        for citation in block.get("citations") or []:
+            _shift_citation(citation)
+
+
+def _shift_citation_deltas(payload: dict[str, Any]) -> None:
+    if (payload.get("delta") or {}).get("type") == "citations_delta":
+        _shift_citation(payload["delta"].get("citation"))
+
+
 _ALL: tuple[Mutant, ...] = (
     # messages, JSON answers
     Mutant("usage-missing", "messages", "messages",
@@ -733,6 +751,11 @@ _ALL: tuple[Mutant, ...] = (
     Mutant("parallel-tools-merged", "messages", "tool_modes",
            "parallel tool calls are cut to the first tool_use block of the turn",
            json=_on_message(_first_tool_call_only)),
+    # documents and citations
+    Mutant("citation-offsets-shifted", "messages", "documents",
+           "char_location citations point one character past the text they quote",
+           json=_on_message(_shift_citations),
+           sse=_on_events("content_block_delta", _shift_citation_deltas)),
 )
 
 #: Every mutant by name, in a stable order.
