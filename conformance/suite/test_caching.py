@@ -90,10 +90,6 @@ def test_cache_write_then_read(api: Api, conformance_settings: Settings,
     minimum = catalog.min_cacheable_tokens(api.model)
     fields = _placed(where, _long_text(conformance_run_id, minimum + minimum // 4),
                      {"type": "ephemeral", "ttl": ttl})
-    counted = api.expect(api.call("messages.count_tokens", {"model": api.model, **fields}))
-    assert counted["input_tokens"] >= minimum, (
-        f"the test's prefix should exceed the minimum cacheable length {minimum}; count_tokens "
-        f"says the request has {counted['input_tokens']} tokens")
     request = api.message_body(max_tokens=8, **fields)
     first_ex = api.call("messages.create", request)
     first = api.expect(first_ex)["usage"]

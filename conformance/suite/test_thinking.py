@@ -130,6 +130,7 @@ def test_redacted_thinking_passed_back(api: Api, conformance_settings: Settings)
     api.expect(api.create_message(messages=messages, max_tokens=MAX_TOKENS, thinking=ENABLED))
 
 
+@pytest.mark.feature("models")  # the model's capabilities say whether it takes adaptive
 def test_adaptive_thinking_where_supported(api: Api, conformance_settings: Settings) -> None:
     info = api.expect(api.call("models.retrieve", model_id=api.model))
     types = ((info.get("capabilities") or {}).get("thinking") or {}).get("types") or {}
