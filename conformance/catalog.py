@@ -60,6 +60,27 @@ MODELS: tuple[Model, ...] = (
           "2025-05-22T00:00:00Z", 200_000, 64_000, 3.0, 15.0, "sonnet"),
 )
 
+#: Model id -> the fewest prompt tokens a cache breakpoint's prefix needs to be cached; shorter
+#: prefixes are processed without caching and both cache counts stay 0 (prompt caching docs,
+#: "cache limitations", 2026). Sonnet 4.6: the docs say 1,024, a user measured 2,048
+#: (anthropic-sdk-python issue 1194); unknown models get the largest value.
+MIN_CACHEABLE_TOKENS: dict[str, int] = {
+    "claude-opus-4-6": 4096,
+    "claude-sonnet-4-6": 1024,
+    "claude-opus-4-5-20251101": 4096,
+    "claude-haiku-4-5-20251001": 4096,
+    "claude-sonnet-4-5-20250929": 1024,
+    "claude-opus-4-1-20250805": 1024,
+    "claude-sonnet-4-20250514": 1024,
+}
+
+
+def min_cacheable_tokens(model: str) -> int:
+    """The minimum cacheable prefix of ``model`` (id or alias)."""
+    found = find_model(model)
+    return MIN_CACHEABLE_TOKENS.get(found.id if found else "", max(MIN_CACHEABLE_TOKENS.values()))
+
+
 #: The default model of a live run: the cheapest one, so that a run costs next to nothing.
 CHEAPEST_MODEL: Model = min(MODELS, key=lambda m: (m.input_price + m.output_price, m.created_at))
 DEFAULT_MODEL: str = CHEAPEST_MODEL.alias
@@ -85,6 +106,26 @@ TOKEN_PRICES: dict[str, tuple[Decimal, Literal["input", "output"]]] = {
     "cache_creation.ephemeral_5m_input_tokens": (Decimal("1.25"), "input"),
     "cache_creation.ephemeral_1h_input_tokens": (Decimal(2), "input"),
 }
+
+
+def cache_cost_usd(model: str, usage: dict[str, object]) -> float:
+    """What the cache part of a message's ``usage`` costs at list price: writes at 1.25x (5m) or
+    2x (1h) and reads at 0.1x of the input price (``TOKEN_PRICES``)."""
+    m = find_model(model) or CHEAPEST_MODEL
+    parts = usage.get("cache_creation")
+    counts: dict[str, object] = {"cache_read_input_tokens": usage.get("cache_read_input_tokens")}
+    if isinstance(parts, dict):
+        counts.update({f"cache_creation.{k}": v for k, v in parts.items()})
+    else:  # no breakdown: price every written token as a 5-minute write
+        counts["cache_creation.ephemeral_5m_input_tokens"] = usage.get(
+            "cache_creation_input_tokens")
+    total = Decimal(0)
+    for key, value in counts.items():
+        if key in TOKEN_PRICES and isinstance(value, int) and not isinstance(value, bool):
+            factor, price = TOKEN_PRICES[key]
+            total += factor * Decimal(value) * Decimal(str(m.input_price if price == "input"
+                                                           else m.output_price))
+    return float(total / 1_000_000)
 
 
 # --- Features and toggles -------------------------------------------------------------------------
@@ -126,6 +167,27 @@ FEATURES: tuple[Feature, ...] = (
             "experimental generate / improve / templatize prompt (closed research preview)"),
     Feature("headers", "messages", "request-id, anthropic-version and anthropic-beta handling, "
             "the error envelope, retry-after on 429, the SSE content type"),
+    # Today's Messages features (issue 13). A ``*_live`` toggle is off by default and only
+    # matters for a live target: the reference server and cassette replay run those tests under
+    # the base toggle alone, because they cost nothing there (see conformance/suite/_live.py).
+    Feature("caching", "messages", "prompt caching: cache_control on system, tools and message "
+            "blocks, the cache usage fields on every answer, the breakpoint limit"),
+    Feature("caching_live", "messages",
+            "prompt caching with a prefix above the model's minimum cacheable length, written "
+            "then read, on a live target (about 5,000 input tokens written per test at 1.25x or "
+            "2x: about $0.02 for the three tests on claude-haiku-4-5 at list price)",
+            default=False),
+    Feature("thinking", "messages", "extended thinking: thinking / redacted_thinking blocks, "
+            "signatures, signature_delta, passing thinking back, the budget rules"),
+    Feature("thinking_live", "messages",
+            "extended thinking that generates on a live target (the model may spend its whole "
+            "budget_tokens of 1,024 output tokens per call: up to about $0.03 for the module on "
+            "claude-haiku-4-5 at list price)", default=False),
+    Feature("tool_modes", "messages", "tool_choice none, disable_parallel_tool_use, parallel "
+            "calls, is_error results, images in tool results, strict tools, fine-grained "
+            "tool streaming"),
+    Feature("documents", "messages", "plain-text documents with citations: char_location "
+            "citations whose cited_text is in the document at their indexes, citations_delta"),
 )
 
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)

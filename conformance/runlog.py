@@ -34,6 +34,7 @@ class RunLog:
             self.output_tokens += out
             model = (exchange.request_json or {}).get("model", catalog.DEFAULT_MODEL)
             self.cost_usd += catalog.cost_usd(str(model), inp, out)
+            self.cost_usd += catalog.cache_cost_usd(str(model), usage)
         # late: lint imports the validation layer
         from conformance.cassettes.lint import header_drift
 

@@ -71,6 +71,23 @@ NO_KEY = Probe("POST", "/v1/messages", _message(), key=False)
 UNKNOWN_MODEL = Probe("POST", "/v1/messages", {**_message(), "model": "claude-does-not-exist"})
 BAD_VERSION = Probe("POST", "/v1/messages", _message(), headers={"anthropic-version": "1999-01-01"})
 
+THINKING = {"type": "enabled", "budget_tokens": 1024}
+THINK = Probe("POST", "/v1/messages", _message(max_tokens=2048, thinking=THINKING))
+THINK_STREAM = Probe("POST", "/v1/messages", _message(max_tokens=2048, thinking=THINKING,
+                                                      stream=True))
+PARALLEL = Probe("POST", "/v1/messages", _message(
+    "Call get_weather and get_time for Paris.", max_tokens=256, tools=[
+        TOOL, {**TOOL, "name": "get_time"}]))
+CITED = Probe("POST", "/v1/messages", {**_message(), "messages": [{"role": "user", "content": [
+    {"type": "document", "source": {"type": "text", "media_type": "text/plain",
+                                    "data": "The sky is blue. Grass is green."},
+     "citations": {"enabled": True}},
+    {"type": "text", "text": "What colour is the sky?"}]}]})
+#: A prefix above the minimum cacheable length: the second of two such requests reads the cache.
+CACHED = Probe("POST", "/v1/messages", _message(system=[{
+    "type": "text", "text": "w " * (catalog.min_cacheable_tokens(MODEL) + 50),
+    "cache_control": {"type": "ephemeral"}}]))
+
 Answer = httpx.Response
 Check = Callable[[Answer], bool]
 
@@ -150,6 +167,15 @@ EXPECTED: dict[str, tuple[Probe, Check]] = {
     "error-as-200": (BAD_BODY, lambda r: r.status_code == 200 and r.json()["type"] == "error"),
     "version-not-enforced": (BAD_VERSION, lambda r: r.status_code == 200
                              and r.json()["type"] == "message"),
+    # today's Messages features
+    "cache-usage-dropped": (MSG, lambda r: "cache_read_input_tokens" not in r.json()["usage"]),
+    "signature-delta-dropped": (THINK_STREAM, lambda r: not any(
+        e["delta"]["type"] == "signature_delta" for e in events(r, "content_block_delta"))),
+    "thinking-dropped": (THINK, lambda r: r.json()["content"][0]["type"] != "thinking"),
+    "parallel-tools-merged": (PARALLEL, lambda r: [
+        b["type"] for b in r.json()["content"]].count("tool_use") == 1),
+    "citation-offsets-shifted": (CITED, lambda r: r.json()["content"][1]["citations"][0][
+        "start_char_index"] == 1),
 }
 
 
@@ -285,8 +311,15 @@ def cost_amounts(r: Answer) -> list[Any]:
     return [row["amount"] for bucket in r.json()["data"] for row in bucket["results"]]
 
 
+async def cache_read(client: httpx.AsyncClient) -> Answer:
+    await client.post("/v1/messages", json=CACHED.body)
+    return await client.post("/v1/messages", json=CACHED.body)
+
+
 #: Mutants of the batches, files and admin families: a flow instead of one request.
 FAMILY_PROBES: dict[str, tuple[Flow, Check]] = {
+    "cache-read-as-input": (cache_read, lambda r: r.json()["usage"][
+        "cache_read_input_tokens"] == 0),
     "batch-counts-stale": (batch_ended, lambda r: r.json()["processing_status"] == "ended"
                            and r.json()["request_counts"]["processing"] == 1),
     "batch-id-prefix": (batch_created, lambda r: r.json()["id"].startswith("batch_")),

@@ -24,6 +24,8 @@ from __future__ import annotations
 from conformance.checks import (  # noqa: F401  (imported to register their checks)
     admin,
     batches,
+    caching,
+    citations,
     common,
     files,
     messages,
@@ -31,6 +33,7 @@ from conformance.checks import (  # noqa: F401  (imported to register their chec
     pagination,
     passthrough,
     prompt_tools,
+    thinking,
 )
 from conformance.checks._registry import (
     Check,

@@ -15,13 +15,14 @@ emitted text, by construction.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from conformance.reference.features import citations, thinking
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _EXACT = re.compile(r"Reply with exactly:[ \t]*(.*)")
@@ -172,7 +173,8 @@ def exact_instruction(text: str) -> str | None:
 def _result_text(content: Any) -> str:
     if isinstance(content, str):
         return content
-    return " ".join(str(b.get("text", "")) for b in _blocks(content) if b.get("type") == "text")
+    return " ".join(str(b.get("text", "")) if b.get("type") == "text" else f"[{b.get('type')}]"
+                    for b in _blocks(content) if b.get("type") in ("text", "image", "document"))
 
 
 def _sentence(seed: str, body: dict[str, Any]) -> str:
@@ -261,6 +263,17 @@ def _chosen_tool(body: dict[str, Any], text: str, has_results: bool) -> dict[str
     return next((t for t in tools if str(t.get("name")) in text), None)
 
 
+def _parallel_tools(body: dict[str, Any], text: str, first: dict[str, Any]) -> list[
+        dict[str, Any]]:
+    """Under ``auto``, every tool the prompt names is called in one turn (parallel tool use),
+    unless ``disable_parallel_tool_use`` asks for at most one call."""
+    choice = body.get("tool_choice") or {"type": "auto"}
+    if choice.get("type") != "auto" or choice.get("disable_parallel_tool_use"):
+        return [first]
+    named = [t for t in _custom_tools(body) if str(t.get("name")) in text]
+    return named if first in named else [first]
+
+
 def _answer_text(body: dict[str, Any], seed: str, text: str) -> str:
     exact = exact_instruction(text)
     if exact is not None:
@@ -291,31 +304,37 @@ def generate(body: dict[str, Any], seed: str, tool_id: Callable[[int], str]) -> 
     tool = _chosen_tool(body, text, has_results)
     forced = (body.get("tool_choice") or {}).get("type") in ("any", "tool")
     planned: list[dict[str, Any]] = []
-    if (body.get("thinking") or {}).get("type") == "enabled":
+    if thinking.wants_thinking(body):
         planned.append(_thinking_block(body, seed, text))
     if tool is None or not forced:
         answer = _answer_text(body, seed, text)
         if tool is not None and exact_instruction(text) is None:
-            answer = f"I'll use the {tool['name']} tool."
+            answer = " and ".join(str(t["name"]) for t in _parallel_tools(body, text, tool))
+            answer = f"I'll use the {answer} tool{'s' if ' and ' in answer else ''}."
         answer = continue_prefill(answer, prefill_text(body), seed, body)
-        if answer:  # a prefill that already holds the whole answer leaves nothing to add
+        cited = citations.cited_answer(body) if tool is None and not prefill_text(body) \
+            and exact_instruction(text) is None else None
+        if cited is not None:
+            planned += cited
+        elif answer:  # a prefill that already holds the whole answer leaves nothing to add
             planned.append({"type": "text", "text": answer})
     if tool is not None:
         names = {str(t.get("name")) for t in _custom_tools(body)}
         word = prompt_word(text, names)
-        tool_input = example_value(tool.get("input_schema") or {}, word)
-        planned.append({"type": "tool_use", "id": tool_id(len(planned)), "name": tool["name"],
-                        "input": tool_input if isinstance(tool_input, dict) else {}})
+        for called in _parallel_tools(body, text, tool):
+            tool_input = example_value(called.get("input_schema") or {}, word)
+            planned.append({"type": "tool_use", "id": tool_id(len(planned)),
+                            "name": called["name"],
+                            "input": tool_input if isinstance(tool_input, dict) else {}})
     return _fit(planned, int(body["max_tokens"]), list(body.get("stop_sequences") or []))
 
 
 def _thinking_block(body: dict[str, Any], seed: str, text: str) -> dict[str, Any]:
-    """A short, deterministic thinking block with an opaque signature (extended thinking)."""
+    """A short, deterministic thinking block with a signature the server can verify (or
+    redacted_thinking on the trigger prompt): ``features.thinking``."""
     thought = (f"The user wrote {count_tokens(text)} tokens. "
                "I should follow their instructions and answer briefly.")
-    signature = base64.b64encode(hashlib.sha256(
-        _dumps([seed, "signature", thought, body.get("messages")]).encode()).digest()).decode()
-    return {"type": "thinking", "thinking": thought, "signature": signature}
+    return thinking.block(body, seed, text, thought)
 
 
 def _fit(planned: list[dict[str, Any]], max_tokens: int, stops: list[str]) -> Reply:
@@ -331,6 +350,10 @@ def _fit(planned: list[dict[str, Any]], max_tokens: int, stops: list[str]) -> Re
                 break
             reply.content.append(block)
             used += cost
+            continue
+        if block["type"] == "redacted_thinking":
+            reply.content.append(block)
+            used += count_tokens(block["data"][:64])  # opaque: a fixed share of the budget
             continue
         if block["type"] == "thinking":
             cost = count_tokens(block["thinking"])
@@ -353,7 +376,11 @@ def _fit(planned: list[dict[str, Any]], max_tokens: int, stops: list[str]) -> Re
             reply.content.append({"type": "text", "text": text})
             reply.stop_reason, reply.stop_sequence, used = "max_tokens", None, max_tokens
             break
-        reply.content.append({"type": "text", "text": text})
+        if block.get("citations") and text == block["text"]:  # a cut quote loses its citation
+            reply.content.append({"type": "text", "text": text,
+                                  "citations": block["citations"]})
+        else:
+            reply.content.append({"type": "text", "text": text})
         used += cost
         if reply.stop_sequence is not None:
             break

@@ -21,6 +21,7 @@ from conformance import catalog
 from conformance.reference import generator
 from conformance.reference.auth import RequestContext, read_json
 from conformance.reference.errors import ApiError, invalid
+from conformance.reference.features import caching, citations, thinking
 from conformance.reference.files import STORE as FILE_STORE
 from conformance.reference.routing import Answer, Event, JsonAnswer, RouteSpec, StreamAnswer
 
@@ -165,6 +166,7 @@ def _check_block(block: Any, path: str, role: str, ctx: RequestContext) -> None:
         if ctx.version == catalog.VERSION_2026 and role == "assistant":
             raise invalid(f"{path}: document blocks are not allowed in assistant messages")
         source = _object(_required(block, "source", f"{here}.source"), f"{here}.source")
+        citations.check_document(block, here)
         if source.get("type") == "file":
             _check_file_source(source, here, ctx)
     elif kind == "tool_use":
@@ -184,8 +186,10 @@ def _check_block(block: Any, path: str, role: str, ctx: RequestContext) -> None:
     elif kind == "thinking":
         _string(_required(block, "thinking", f"{here}.thinking"), f"{here}.thinking")
         _string(_required(block, "signature", f"{here}.signature"), f"{here}.signature")
+        thinking.check_passed_back(block, path, ctx.config.seed)
     elif kind == "redacted_thinking":
         _string(_required(block, "data", f"{here}.data"), f"{here}.data")
+        thinking.check_passed_back(block, path, ctx.config.seed)
 
 
 def _check_messages(body: dict[str, Any], ctx: RequestContext) -> None:
@@ -287,6 +291,8 @@ def _check_tools(body: dict[str, Any]) -> list[str]:
                          f"{path}.input_schema")
         if schema.get("type") != "object":
             raise invalid(f"{path}.input_schema.type: Input should be 'object'")
+        if "strict" in tool and not isinstance(tool["strict"], bool):
+            raise invalid(f"{path}.strict: Input should be a valid boolean")
         if name in names:
             raise invalid("tools: Tool names must be unique.")
         names.append(name)
@@ -297,6 +303,11 @@ def _check_tools(body: dict[str, Any]) -> list[str]:
             tags = ", ".join(f"'{t}'" for t in TOOL_CHOICES)
             raise invalid(f"tool_choice.type: Input tag '{kind}' found using 'type' does not "
                           f"match any of the expected tags: {tags}")
+        parallel = choice.get("disable_parallel_tool_use")
+        if parallel is not None and (kind == "none" or not isinstance(parallel, bool)):
+            raise invalid(f"tool_choice.{kind}.disable_parallel_tool_use: "
+                          + ("Extra inputs are not permitted" if kind == "none"
+                             else "Input should be a valid boolean"))
         if kind != "none" and not body.get("tools"):
             raise invalid("tool_choice: tool_choice may only be specified while providing tools.")
         if kind == "tool":
@@ -313,9 +324,6 @@ def _check_thinking(body: dict[str, Any], count: bool) -> None:
     if kind == "enabled":
         budget = _required(thinking, "budget_tokens", "thinking.enabled.budget_tokens")
         _range(budget, "thinking.enabled.budget_tokens", 1024, None, integer=True)
-        if not count and budget >= body["max_tokens"]:
-            raise invalid("max_tokens: `max_tokens` must be greater than "
-                          "`thinking.budget_tokens`")
         if (body.get("tool_choice") or {}).get("type") in ("any", "tool"):
             raise invalid("Thinking may not be enabled when tool_choice forces tool use.")
     elif kind not in ("disabled", "adaptive"):
@@ -379,6 +387,8 @@ def validate_request(body: dict[str, Any], ctx: RequestContext, *, count: bool
         raise invalid("speed: Input should be 'standard' or 'fast'")
     if "thinking" in body:
         _check_thinking(body, count)
+        thinking.check_request(body, count)
+    caching.validate(body)
     model = catalog.find_model(name)
     if model is None:
         raise ApiError(404, f"model: {name}")
@@ -399,11 +409,13 @@ def build_message(body: dict[str, Any], model: catalog.Model, ctx: RequestContex
     tool_prefix = catalog.ID_PREFIXES["tool_use"] + "01"
     reply = generator.generate(
         body, ctx.config.seed, lambda index: state.make_id(tool_prefix, message_id, index))
+    cached = caching.apply(body, model, state.store(caching.STORE))
     usage = {
-        "input_tokens": generator.count_input_tokens(body),
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
-        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "input_tokens": cached.input_tokens,
+        "cache_creation_input_tokens": cached.created,
+        "cache_read_input_tokens": cached.read,
+        "cache_creation": {"ephemeral_5m_input_tokens": cached.created_5m,
+                           "ephemeral_1h_input_tokens": cached.created_1h},
         "output_tokens": reply.output_tokens,
         "service_tier": "standard",
         "inference_geo": "not_available",
@@ -445,6 +457,8 @@ def stream_events(message: dict[str, Any]) -> list[Event]:
             empty = {**block, "input": {}}
             deltas = [{"type": "input_json_delta", "partial_json": p}
                       for p in _json_chunks(block["input"])]
+        elif block["type"] == "redacted_thinking":
+            empty, deltas = dict(block), []  # opaque: the whole block in its start event
         elif block["type"] == "thinking":
             empty = {**block, "thinking": "", "signature": ""}
             deltas = [{"type": "thinking_delta", "thinking": p}
@@ -453,6 +467,10 @@ def stream_events(message: dict[str, Any]) -> list[Event]:
         else:
             empty = {**block, "text": ""}
             deltas = [{"type": "text_delta", "text": p} for p in _text_chunks(block["text"])]
+            if block.get("citations"):  # recorded streams: citations: [] first, then deltas
+                empty["citations"] = []
+                deltas[:0] = [{"type": "citations_delta", "citation": c}
+                              for c in block["citations"]]
         events.append(("content_block_start", {"type": "content_block_start", "index": index,
                                                "content_block": empty}))
         if index == 0:

@@ -472,6 +472,85 @@ def _leak_key(key: dict[str, Any]) -> None:
     key["key"] = "reference-secret-" + str(key.get("id", ""))[-8:]
 
 
+# --- today's Messages features (issue 13) --------------------------------------------------------
+
+_CACHE_KEYS = ("cache_creation_input_tokens", "cache_read_input_tokens", "cache_creation")
+
+
+def _usage_holders(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The usage objects of a message, a message_start or a message_delta payload."""
+    message = payload.get("message")
+    holders = [payload.get("usage"), message.get("usage") if isinstance(message, dict) else None]
+    return [u for u in holders if isinstance(u, dict)]
+
+
+def _drop_cache_fields(payload: dict[str, Any]) -> None:
+    """A translating proxy rebuilds usage from OpenAI's prompt/completion counts only."""
+    for usage in _usage_holders(payload):
+        for key in _CACHE_KEYS:
+            usage.pop(key, None)
+
+
+def _cache_read_as_input(payload: dict[str, Any]) -> None:
+    """A proxy reports cached tokens as ordinary input (OpenAI's prompt_tokens includes them)."""
+    for usage in _usage_holders(payload):
+        read = usage.get("cache_read_input_tokens")
+        if isinstance(read, int) and read and isinstance(usage.get("input_tokens"), int):
+            usage["input_tokens"] += read
+            usage["cache_read_input_tokens"] = 0
+
+
+def _on_usage_events(change: Callable[[dict[str, Any]], None]) -> SseHook:
+    def hook(events: Events) -> Events:
+        for event, payload in events:
+            if event in ("message_start", "message_delta"):
+                change(payload)
+        return events
+    return hook
+
+
+def _is_signature_delta(event: str, payload: dict[str, Any]) -> bool:
+    return (event == "content_block_delta"
+            and (payload.get("delta") or {}).get("type") == "signature_delta")
+
+
+def _drop_signature_deltas(events: Events) -> Events:
+    return [(event, payload) for event, payload in events
+            if not _is_signature_delta(event, payload)]
+
+
+def _drop_thinking_blocks(message: dict[str, Any]) -> None:
+    """An Anthropic-to-OpenAI translator has nowhere to put thinking, so it drops it."""
+    if isinstance(message.get("content"), list):
+        message["content"] = [b for b in message["content"]
+                              if b.get("type") not in ("thinking", "redacted_thinking")]
+
+
+def _first_tool_call_only(message: dict[str, Any]) -> None:
+    """A gateway that maps to a one-call-per-turn API keeps only the first tool_use block."""
+    calls = _tool_blocks(message)
+    if len(calls) > 1:
+        message["content"] = [b for b in message["content"] if b not in calls[1:]]
+
+
+def _shift_citation(citation: Any) -> None:
+    if isinstance(citation, dict) and isinstance(citation.get("start_char_index"), int):
+        citation["start_char_index"] += 1
+        citation["end_char_index"] += 1
+
+
+def _shift_citations(message: dict[str, Any]) -> None:
+    """A proxy that counts characters differently (bytes, or after trimming a BOM)."""
+    for block in message.get("content") or []:
+        for citation in block.get("citations") or []:
+            _shift_citation(citation)
+
+
+def _shift_citation_deltas(payload: dict[str, Any]) -> None:
+    if (payload.get("delta") or {}).get("type") == "citations_delta":
+        _shift_citation(payload["delta"].get("citation"))
+
+
 _ALL: tuple[Mutant, ...] = (
     # messages, JSON answers
     Mutant("usage-missing", "messages", "messages",
@@ -625,6 +704,30 @@ _ALL: tuple[Mutant, ...] = (
     Mutant("cost-amount-number", "admin", "admin",
            "cost report amounts are JSON numbers instead of decimal strings",
            json=_on_success("admin.cost_report", _cost_amount_number)),
+    # prompt caching
+    Mutant("cache-usage-dropped", "messages", "caching",
+           "usage lacks cache_creation_input_tokens, cache_read_input_tokens and cache_creation",
+           json=_on_message(_drop_cache_fields), sse=_on_usage_events(_drop_cache_fields)),
+    Mutant("cache-read-as-input", "messages", "caching",
+           "tokens read from the prompt cache are reported as input_tokens, "
+           "cache_read_input_tokens 0", json=_on_message(_cache_read_as_input),
+           sse=_on_usage_events(_cache_read_as_input), also=("caching_live",)),
+    # extended thinking
+    Mutant("signature-delta-dropped", "messages", "thinking",
+           "signature_delta events are dropped, so streamed thinking blocks have no signature",
+           sse=_drop_signature_deltas, also=("thinking_live",)),
+    Mutant("thinking-dropped", "messages", "thinking",
+           "thinking and redacted_thinking blocks are dropped from messages",
+           json=_on_message(_drop_thinking_blocks), also=("thinking_live",)),
+    # tool modes
+    Mutant("parallel-tools-merged", "messages", "tool_modes",
+           "parallel tool calls are cut to the first tool_use block of the turn",
+           json=_on_message(_first_tool_call_only)),
+    # documents and citations
+    Mutant("citation-offsets-shifted", "messages", "documents",
+           "char_location citations point one character past the text they quote",
+           json=_on_message(_shift_citations),
+           sse=_on_events("content_block_delta", _shift_citation_deltas)),
 )
 
 #: Every mutant by name, in a stable order.
