@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import certifi
+import httpcore  # noqa: F401  (see below)
 import httpx
 from tenacity import (
     AsyncRetrying,
@@ -34,6 +35,10 @@ from conformance.exchange import Exchange
 from conformance.sse import parse_sse
 from conformance.target import Target as Target  # re-exported: clients take one
 
+# httpx imports httpcore lazily and caches a map of its exception classes on first use. Importing
+# it here, with the plugin, keeps one httpcore for the whole process: a pytester run that first
+# imported it would drop it from sys.modules at its end, and connection errors raised by a fresh
+# import would then escape httpx unmapped (a raw ``httpcore.ConnectError``).
 log = logging.getLogger("conformance.client")
 
 Headers = Mapping[str, str | None]

@@ -88,6 +88,9 @@ CACHED = Probe("POST", "/v1/messages", _message(system=[{
     "type": "text", "text": "w " * (catalog.min_cacheable_tokens(MODEL) + 50),
     "cache_control": {"type": "ephemeral"}}]))
 
+CITED_STREAM = Probe("POST", "/v1/messages", {**CITED.body, "stream": True})
+CACHED_STREAM = Probe("POST", "/v1/messages", {**CACHED.body, "stream": True})
+
 Answer = httpx.Response
 Check = Callable[[Answer], bool]
 
@@ -240,6 +243,13 @@ STREAMED: dict[str, tuple[Probe, Check]] = {
     "tool-id-prefix": (TOOL_STREAM, lambda r: _tool_start(r)["id"].startswith("call_")),
     "tool-stop-end-turn": (TOOL_STREAM, lambda r: events(r, "message_delta")[-1]["delta"][
         "stop_reason"] == "end_turn"),
+    "cache-usage-dropped": (STREAM, lambda r: "cache_read_input_tokens" not in events(
+        r, "message_start")[0]["message"]["usage"]),
+    "citation-offsets-shifted": (CITED_STREAM, lambda r: [
+        e["delta"]["citation"]["start_char_index"] for e in events(r, "content_block_delta")
+        if e["delta"]["type"] == "citations_delta"][:1] == [1]),
+    "cache-read-as-input": (CACHED_STREAM, lambda r: events(r, "message_start")[0]["message"][
+        "usage"]["cache_read_input_tokens"] == 0),
 }
 
 
@@ -251,9 +261,14 @@ def test_every_two_sided_mutant_has_a_streamed_probe() -> None:
 @pytest.mark.parametrize("name", sorted(STREAMED))
 def test_mutant_changes_the_stream_too(name: str) -> None:
     probe, shows = STREAMED[name]
-    assert shows(send(create_app(ReferenceConfig(mutants=(name,))), probe)), \
+    # a probe whose answer depends on an earlier request (a cache read) is sent twice
+    times = 2 if probe is CACHED_STREAM else 1
+    mutant, faithful = create_app(ReferenceConfig(mutants=(name,))), create_app()
+    for _ in range(times - 1):
+        send(mutant, probe), send(faithful, probe)
+    assert shows(send(mutant, probe)), \
         f"{name}: the stream does not show '{MUTANTS[name].description}'"
-    assert not shows(send(create_app(), probe)), f"{name}: the faithful stream shows it too"
+    assert not shows(send(faithful, probe)), f"{name}: the faithful stream shows it too"
 
 
 # --- mutants of the stateful families: a short flow per probe ------------------------------------
