@@ -399,7 +399,7 @@ REQUEST_BODIES: tuple[RequestBody, ...] = (
     RequestBody("admin.api_keys.update", "api_key_update_request.json"),
     RequestBody("prompt_tools.generate", "generate_prompt_request.json"),
     RequestBody("prompt_tools.improve", "improve_prompt_request.json"),
-    RequestBody("prompt_tools.templatize", "improve_prompt_request.json"),
+    RequestBody("prompt_tools.templatize", "templatize_prompt_request.json"),
 )
 
 #: Endpoints that answer ``text/event-stream`` (events of STREAM_EVENT_SCHEMA) when the body

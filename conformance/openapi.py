@@ -160,13 +160,18 @@ def _success_content(endpoint: catalog.Endpoint) -> dict[str, Any]:
                                              "contentMediaType": "application/octet-stream"}}}
     content: dict[str, Any] = {"application/json": {"schema": _ref(endpoint.schema)}}
     if endpoint.name in catalog.STREAMING_ENDPOINTS:
-        # OpenAPI 3.1 has no schema for an event stream's items: the events' schema is named in
-        # x-event-schema, and the body itself is text.
-        content["text/event-stream"] = {
-            "schema": {"type": "string",
-                       "description": "Server-sent events, sent when the request says "
-                                      '"stream": true; each data line is one event.'},
-            "x-event-schema": _ref(catalog.STREAM_EVENT_SCHEMA)}
+        # Before OpenAPI 3.2 (itemSchema) the schema of an event stream describes one event,
+        # {event, data, id, retry}; the JSON carried in `data` is described by contentSchema.
+        content["text/event-stream"] = {"schema": {
+            "description": 'Server-sent events, sent when the request says "stream": true.',
+            "type": "object",
+            "required": ["event", "data"],
+            "properties": {
+                "event": {"type": "string"},
+                "data": {"type": "string", "contentMediaType": "application/json",
+                         "contentSchema": _ref(catalog.STREAM_EVENT_SCHEMA)},
+            },
+        }}
     return content
 
 
