@@ -27,12 +27,14 @@ from conformance import catalog, schemas
 
 __all__ = [
     "OPENAPI_VERSION",
+    "SCHEMATHESIS_EXCLUDED_CHECKS",
     "add_arguments",
     "build_document",
     "command",
     "component_name",
     "dump",
     "operation_id",
+    "schemathesis_runs",
 ]
 
 OPENAPI_VERSION = "3.1.0"
@@ -135,56 +137,94 @@ def _builds_on(schema_file: str, base: str, docs: dict[str, dict[str, Any]]) -> 
 
 
 def _parameters(endpoint: catalog.Endpoint, docs: dict[str, dict[str, Any]]) -> list[Any]:
-    params: list[Any] = [{"$ref": "#/components/parameters/anthropic-version"},
-                         {"$ref": "#/components/parameters/anthropic-beta"}]
+    params: list[Any] = [
+        {"$ref": "#/components/parameters/anthropic-version"},
+        {"$ref": "#/components/parameters/anthropic-beta"},
+    ]
     for name in re.findall(r"\{([a-z_]+)\}", endpoint.path):
-        params.append({"name": name, "in": "path", "required": True,
-                       "schema": {"type": "string", "minLength": 1}})
+        params.append(
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1},
+            }
+        )
     if endpoint.method == "GET" and _builds_on(endpoint.schema, _ID_PAGE_SCHEMA, docs):
         for name, schema, description in _ID_PAGE_PARAMETERS:
-            params.append({"name": name, "in": "query", "required": False, "schema": schema,
-                           "description": description})
+            # allowEmptyValue: the reference server reads `?limit=` as no limit; what the real
+            # API answers to an empty value is not known.
+            params.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": False,
+                    "schema": schema,
+                    "allowEmptyValue": True,
+                    "description": description,
+                }
+            )
     elif "next_page" in (docs.get(endpoint.schema, {}).get("properties") or {}):
-        params.append({"name": "page", "in": "query", "required": False,
-                       "schema": {"type": "string"},
-                       "description": "the next_page token of the previous page"})
+        params.append(
+            {
+                "name": "page",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "the next_page token of the previous page",
+            }
+        )
     return params
 
 
 def _success_content(endpoint: catalog.Endpoint) -> dict[str, Any]:
     if endpoint.body == "jsonl":
-        return {_RESULTS_MEDIA_TYPE: {"schema": {"type": "string", "description": _LINES_NOTE},
-                                      "x-line-schema": _ref(endpoint.schema)}}
+        return {
+            _RESULTS_MEDIA_TYPE: {
+                "schema": {"type": "string", "description": _LINES_NOTE},
+                "x-line-schema": _ref(endpoint.schema),
+            }
+        }
     if endpoint.body == "bytes":
-        return {_ANY_MEDIA_TYPE: {"schema": {"type": "string",
-                                             "contentMediaType": "application/octet-stream"}}}
+        return {
+            _ANY_MEDIA_TYPE: {
+                "schema": {"type": "string", "contentMediaType": "application/octet-stream"}
+            }
+        }
     content: dict[str, Any] = {"application/json": {"schema": _ref(endpoint.schema)}}
     if endpoint.name in catalog.STREAMING_ENDPOINTS:
         # Before OpenAPI 3.2 (itemSchema) the schema of an event stream describes one event,
         # {event, data, id, retry}; the JSON carried in `data` is described by contentSchema.
-        content["text/event-stream"] = {"schema": {
-            "description": 'Server-sent events, sent when the request says "stream": true.',
-            "type": "object",
-            "required": ["event", "data"],
-            "properties": {
-                "event": {"type": "string"},
-                "data": {"type": "string", "contentMediaType": "application/json",
-                         "contentSchema": _ref(catalog.STREAM_EVENT_SCHEMA)},
-            },
-        }}
+        content["text/event-stream"] = {
+            "schema": {
+                "description": 'Server-sent events, sent when the request says "stream": true.',
+                "type": "object",
+                "required": ["event", "data"],
+                "properties": {
+                    "event": {"type": "string"},
+                    "data": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "contentSchema": _ref(catalog.STREAM_EVENT_SCHEMA),
+                    },
+                },
+            }
+        }
     return content
 
 
-def _request_body(endpoint: catalog.Endpoint, docs: dict[str, dict[str, Any]]
-                  ) -> dict[str, Any] | None:
+def _request_body(
+    endpoint: catalog.Endpoint, docs: dict[str, dict[str, Any]]
+) -> dict[str, Any] | None:
     body = catalog.request_body(endpoint.name)
     if body is None:
         return None
     media: dict[str, Any] = {"schema": _ref(body.schema)}
     examples = docs[body.schema].get("examples")
     if isinstance(examples, list) and examples:
-        media["examples"] = {f"example{i}": {"value": value}
-                             for i, value in enumerate(examples, start=1)}
+        media["examples"] = {
+            f"example{i}": {"value": value} for i, value in enumerate(examples, start=1)
+        }
     return {"required": True, "content": {body.media_type: media}}
 
 
@@ -202,20 +242,28 @@ def _operation(endpoint: catalog.Endpoint, docs: dict[str, dict[str, Any]]) -> d
     if body is not None:
         op["requestBody"] = body
     op["responses"] = {
-        "200": {"description": "success", "headers": _success_headers(),
-                "content": _success_content(endpoint)},
-        **{str(status): {"$ref": f"#/components/responses/error_{status}"}
-           for status in sorted(catalog.ERROR_TYPES)},
+        "200": {
+            "description": "success",
+            "headers": _success_headers(),
+            "content": _success_content(endpoint),
+        },
+        **{
+            str(status): {"$ref": f"#/components/responses/error_{status}"}
+            for status in sorted(catalog.ERROR_TYPES)
+        },
     }
-    security = ([{"admin_api_key": []}] if endpoint.family == "admin"
-                else [{"api_key": []}, {"bearer": []}])
+    security = (
+        [{"admin_api_key": []}] if endpoint.family == "admin" else [{"api_key": []}, {"bearer": []}]
+    )
     op["security"] = security
     return op
 
 
 def _success_headers() -> dict[str, Any]:
-    return {"request-id": {"$ref": "#/components/headers/request-id"},
-            "anthropic-organization-id": {"$ref": "#/components/headers/anthropic-organization-id"}}
+    return {
+        "request-id": {"$ref": "#/components/headers/request-id"},
+        "anthropic-organization-id": {"$ref": "#/components/headers/anthropic-organization-id"},
+    }
 
 
 def _error_responses() -> dict[str, Any]:
@@ -228,10 +276,20 @@ def _error_responses() -> dict[str, Any]:
         out[f"error_{status}"] = {
             "description": f"{status} {error_type}",
             "headers": headers,
-            "content": {"application/json": {"schema": {"allOf": [
-                _ref(catalog.ERROR_SCHEMA),
-                {"properties": {"error": {"properties": {"type": {"const": error_type}}}}},
-            ]}}},
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "allOf": [
+                            _ref(catalog.ERROR_SCHEMA),
+                            {
+                                "properties": {
+                                    "error": {"properties": {"type": {"const": error_type}}}
+                                }
+                            },
+                        ]
+                    }
+                }
+            },
         }
     return out
 
@@ -241,28 +299,46 @@ def _shared_components() -> dict[str, Any]:
     return {
         "parameters": {
             "anthropic-version": {
-                "name": "anthropic-version", "in": "header", "required": True,
+                "name": "anthropic-version",
+                "in": "header",
+                "required": True,
                 "schema": {"type": "string", "enum": list(catalog.API_VERSIONS)},
-                "description": "the API version; a missing or unknown one is refused with 400"},
+                "description": "the API version; a missing or unknown one is refused with 400",
+            },
             "anthropic-beta": {
-                "name": "anthropic-beta", "in": "header", "required": False,
+                "name": "anthropic-beta",
+                "in": "header",
+                "required": False,
                 "schema": {"type": "string", "examples": betas},
-                "description": "comma-separated beta names, e.g. " + ", ".join(betas)},
+                "description": "comma-separated beta names, e.g. " + ", ".join(betas),
+            },
         },
         "headers": {
-            "request-id": {"required": True, "description": "the id of this request",
-                           "schema": {"type": "string", "pattern": _REQUEST_ID_PATTERN}},
-            "anthropic-organization-id": {"required": False,
-                                          "schema": {"type": "string"}},
-            "retry-after": {"required": False, "description": "seconds to wait",
-                            "schema": {"type": "string"}},
+            "request-id": {
+                "required": True,
+                "description": "the id of this request",
+                "schema": {"type": "string", "pattern": _REQUEST_ID_PATTERN},
+            },
+            "anthropic-organization-id": {"required": False, "schema": {"type": "string"}},
+            "retry-after": {
+                "required": False,
+                "description": "seconds to wait",
+                "schema": {"type": "string"},
+            },
         },
         "securitySchemes": {
             "api_key": {"type": "apiKey", "in": "header", "name": "x-api-key"},
-            "bearer": {"type": "http", "scheme": "bearer",
-                       "description": "the API key as Authorization: Bearer (current SDKs)"},
-            "admin_api_key": {"type": "apiKey", "in": "header", "name": "x-api-key",
-                              "description": "an Admin API key (sk-ant-admin...)"},
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "the API key as Authorization: Bearer (current SDKs)",
+            },
+            "admin_api_key": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "x-api-key",
+                "description": "an Admin API key (sk-ant-admin...)",
+            },
         },
         "responses": _error_responses(),
     }
@@ -283,14 +359,13 @@ def build_document() -> dict[str, Any]:
             "title": "Anthropic API (as checked by anthropic-conformance)",
             "version": conformance.__version__,
             "description": "Generated by `anthropic-conformance openapi` from the suite's "
-                           "catalog and JSON Schemas. Request schemas state the shape only: "
-                           "the API refuses more than they do.",
+            "catalog and JSON Schemas. Request schemas state the shape only: "
+            "the API refuses more than they do.",
         },
         "servers": [{"url": catalog.REAL_API_URL}],
         "tags": [{"name": f} for f in dict.fromkeys(e.family for e in catalog.ENDPOINTS)],
         "paths": paths,
-        "components": {"schemas": _components(docs, _closure(roots, docs)),
-                       **_shared_components()},
+        "components": {"schemas": _components(docs, _closure(roots, docs)), **_shared_components()},
     }
 
 
@@ -310,17 +385,25 @@ def dump(document: dict[str, Any], fmt: str = "json") -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``anthropic-conformance openapi``."""
-    parser.add_argument("--out", type=Path, default=None, metavar="FILE",
-                        help="write the document here (default: standard output)")
-    parser.add_argument("--format", choices=("json", "yaml"), default=None,
-                        help="json or yaml (default: from the --out suffix, else json)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the document here (default: standard output)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("json", "yaml"),
+        default=None,
+        help="json or yaml (default: from the --out suffix, else json)",
+    )
 
 
 def command(args: argparse.Namespace) -> int:
     """Print or write the document; an unwritable file is one line naming it."""
     out: Path | None = args.out
-    fmt = args.format or ("yaml" if out is not None and out.suffix in (".yaml", ".yml")
-                          else "json")
+    fmt = args.format or ("yaml" if out is not None and out.suffix in (".yaml", ".yml") else "json")
     try:
         text = dump(build_document(), fmt)
     except schemas.SchemaLoadError as exc:
@@ -332,8 +415,79 @@ def command(args: argparse.Namespace) -> int:
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
-        print(f"anthropic-conformance openapi: cannot write {out}: {exc.strerror or exc}",
-              file=sys.stderr)
+        print(
+            f"anthropic-conformance openapi: cannot write {out}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return 2
     print(out)
     return 0
+
+
+# --- driving Schemathesis (optional: pip install 'anthropic-conformance[bench]') -----------------
+
+#: Schemathesis checks left out, and why. ``positive_data_acceptance`` expects every body that
+#: matches the request schema to be accepted, but the schemas state the shape only (the API also
+#: refuses e.g. an unknown model or an empty user turn). ``allow_header_conformance``: the
+#: reference server's 405 answers list only the methods of the first route matching the path
+#: (Starlette), e.g. ``Allow: POST`` on /v1/messages/batches, which also serves GET; what the
+#: real API sends in ``Allow`` is not known.
+SCHEMATHESIS_EXCLUDED_CHECKS: tuple[str, ...] = (
+    "positive_data_acceptance",
+    "allow_header_conformance",
+)
+
+
+def schemathesis_runs(
+    document: Path,
+    url: str,
+    api_key: str,
+    admin_api_key: str,
+    *,
+    version: str = catalog.DEFAULT_API_VERSION,
+    max_examples: int = 10,
+    seed: int = 1,
+    phases: str | None = None,
+    operations: str | None = None,
+) -> list[list[str]]:
+    """``st run`` command lines that test ``url`` with the exported ``document``.
+
+    Two runs: the Admin API with the admin key, everything else with the API key (one key per
+    run, as a caller has). ``operations`` is a regex of operationIds to keep (default: all).
+    """
+    betas = ",".join(catalog.betas_for(list(catalog.FEATURE_NAMES), version))
+    runs = []
+    for key, scope in (
+        (api_key, "--exclude-operation-id-regex"),
+        (admin_api_key, "--include-operation-id-regex"),
+    ):
+        cmd = [
+            "st",
+            "run",
+            str(document),
+            "--url",
+            url,
+            "-H",
+            f"x-api-key: {key}",
+            "-H",
+            f"anthropic-version: {version}",
+            "--max-examples",
+            str(max_examples),
+            "--seed",
+            str(seed),
+            "--generation-database",
+            "none",
+            "--no-color",
+            "--exclude-checks",
+            ",".join(SCHEMATHESIS_EXCLUDED_CHECKS),
+            scope,
+            r"^admin\.",
+        ]
+        if betas:
+            cmd += ["-H", f"anthropic-beta: {betas}"]
+        if phases:
+            cmd += ["--phases", phases]
+        if operations:
+            cmd += ["--include-operation-id-regex", operations]
+        runs.append(cmd)
+    return runs
