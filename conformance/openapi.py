@@ -34,6 +34,7 @@ __all__ = [
     "component_name",
     "dump",
     "operation_id",
+    "run_schemathesis",
     "schemathesis_runs",
 ]
 
@@ -252,7 +253,7 @@ def _operation(endpoint: catalog.Endpoint, docs: dict[str, dict[str, Any]]) -> d
             for status in sorted(catalog.ERROR_TYPES)
         },
     }
-    security = (
+    security: list[dict[str, list[str]]] = (
         [{"admin_api_key": []}] if endpoint.family == "admin" else [{"api_key": []}, {"bearer": []}]
     )
     op["security"] = security
@@ -491,3 +492,29 @@ def schemathesis_runs(
             cmd += ["--include-operation-id-regex", operations]
         runs.append(cmd)
     return runs
+
+
+def run_schemathesis(cmd: list[str]) -> tuple[bool, str]:
+    """Run one command of ``schemathesis_runs`` in this process: (found a failure, its output).
+
+    In-process because Schemathesis takes seconds to start; a run that breaks (bad options, no
+    operation selected) raises ``RuntimeError`` with its closing line, rather than counting as
+    a finding.
+    """
+    import contextlib
+    import io
+
+    from schemathesis.cli import schemathesis as cli
+
+    sink = io.StringIO()
+    code: int | str | None = 0
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        try:
+            cli.main(cmd[1:], standalone_mode=False, prog_name="st")
+        except SystemExit as exc:
+            code = exc.code
+    lines = [line for line in sink.getvalue().splitlines() if line.strip()]
+    last = lines[-1].strip("= ") if lines else ""
+    if code not in (0, 1, None) or (code == 1 and "failure" not in last):
+        raise RuntimeError(f"schemathesis exited with {code}: {last}")
+    return code == 1, sink.getvalue()
