@@ -455,7 +455,12 @@ def schemathesis_runs(
 
     Two runs: the Admin API with the admin key, everything else with the API key (one key per
     run, as a caller has). ``operations`` is a regex of operationIds to keep (default: all).
+    A ``schemathesis.toml`` written next to ``document`` turns off Schemathesis's crash cache
+    (``.schemathesis/`` in the working directory), which would replay one run's failures in
+    the next and leave files behind.
     """
+    config = document.with_name("schemathesis.toml")
+    config.write_text("[cache]\nenabled = false\n", encoding="utf-8")
     betas = ",".join(catalog.betas_for(list(catalog.FEATURE_NAMES), version))
     runs = []
     for key, scope in (
@@ -464,6 +469,8 @@ def schemathesis_runs(
     ):
         cmd = [
             "st",
+            "--config-file",
+            str(config),
             "run",
             str(document),
             "--url",
