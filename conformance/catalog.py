@@ -429,3 +429,46 @@ RATELIMIT_HEADER = re.compile(
 #: The host of the real API, and the header values a run under it sends.
 REAL_API_URL = "https://api.anthropic.com"
 REAL_API_HOST: str = urlsplit(REAL_API_URL).hostname or ""
+
+
+# --- Request bodies and streaming (read by the OpenAPI export) ----------------------------------
+
+
+@dataclass(frozen=True)
+class RequestBody:
+    """The body an endpoint takes: the schema file describing it and its media type.
+
+    The schemas state the shape only: the API refuses more than they do (content rules, limits
+    per model), so an answer of 400 to a body that matches them is no contradiction.
+    """
+
+    endpoint: str
+    schema: str
+    media_type: str = "application/json"
+
+
+REQUEST_BODIES: tuple[RequestBody, ...] = (
+    RequestBody("messages.create", "message_create_request.json"),
+    RequestBody("messages.count_tokens", "count_tokens_request.json"),
+    RequestBody("batches.create", "message_batch_create_request.json"),
+    RequestBody("files.upload", "file_upload_request.json", "multipart/form-data"),
+    RequestBody("admin.users.update", "user_update_request.json"),
+    RequestBody("admin.invites.create", "invite_create_request.json"),
+    RequestBody("admin.workspaces.create", "workspace_create_request.json"),
+    RequestBody("admin.workspaces.update", "workspace_update_request.json"),
+    RequestBody("admin.workspace_members.create", "workspace_member_create_request.json"),
+    RequestBody("admin.workspace_members.update", "workspace_member_update_request.json"),
+    RequestBody("admin.api_keys.update", "api_key_update_request.json"),
+    RequestBody("prompt_tools.generate", "generate_prompt_request.json"),
+    RequestBody("prompt_tools.improve", "improve_prompt_request.json"),
+    RequestBody("prompt_tools.templatize", "templatize_prompt_request.json"),
+)
+
+#: Endpoints that answer ``text/event-stream`` (events of STREAM_EVENT_SCHEMA) when the body
+#: says ``"stream": true``.
+STREAMING_ENDPOINTS: frozenset[str] = frozenset({"messages.create"})
+
+
+def request_body(name: str) -> RequestBody | None:
+    """The request body endpoint ``name`` takes, or ``None`` for one that takes none."""
+    return next((r for r in REQUEST_BODIES if r.endpoint == name), None)

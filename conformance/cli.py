@@ -149,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     lint.build_parser(sub.add_parser(
         "check-cassettes", help="lint vcrpy cassettes against the contract; drift; secrets"))
+    from conformance import openapi
+
+    openapi.add_arguments(sub.add_parser(
+        "openapi", help="export the catalog and schemas as an OpenAPI 3.1 document"))
     return parser
 
 
@@ -185,6 +189,10 @@ def _main(argv: Sequence[str] | None) -> int:
         from conformance.cassettes import lint
 
         return lint.run(parsed)
+    if parsed.command == "openapi":
+        from conformance import openapi
+
+        return openapi.command(parsed)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
