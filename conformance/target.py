@@ -209,7 +209,7 @@ class RunTarget:
     keys: Mapping[str, str] = field(repr=False)  # credential -> key; absent = not given
     rename_key_id: str | None = None
     upstream: Upstream | None = None
-    max_retries: int = 4
+    max_retries: int = 2
     retry_deadline: float = 60.0
     timeout: float = 60.0
     cassette_dir: Path | None = None
