@@ -205,7 +205,7 @@ def test_temperature_with_thinking_passed_through(api: Api, upstream: UpstreamJo
 
 
 @pytest.mark.feature("count_tokens")
-def test_token_count_keeps_context_management(api: Api, upstream: UpstreamJournal) -> None:
+def test_counting_keeps_context_management(api: Api, upstream: UpstreamJournal) -> None:
     """A beta-only count_tokens field and its beta both reach the upstream."""
     marker = new_marker()
     body = {"model": api.model, "tools": [_marker_tool(marker)],
