@@ -8,13 +8,14 @@ whatever the status: deciding whether an answer is right is the checks' job, not
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import functools
 import logging
 import random
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import certifi
@@ -91,38 +92,99 @@ class _Transient(Exception):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounded exponential backoff with full jitter, never shorter than ``retry-after``."""
+    """The official SDKs' retry rules (the Stainless-generated ``anthropic`` clients).
 
-    max_retries: int = 4
+    At most ``max_retries`` retries (the SDK's default is 2) of a transient answer
+    (``catalog.TRANSIENT_STATUSES``) or a failed connection; ``x-should-retry: true`` asks for a
+    retry of any answer and ``x-should-retry: false`` forbids one. The wait is the answer's
+    ``retry-after-ms`` or ``retry-after`` when that is more than 0 and at most
+    ``max_retry_after`` seconds, else an exponential backoff with the SDK's jitter; never past
+    ``deadline``. One deviation from the SDK, on purpose: a 500 whose answer repeats identically
+    is not retried again (see ``_deterministic``): a test suite reports it instead of hammering.
+    ``sleep`` replaces ``time.sleep`` for the sync client (tests count waits, never the clock).
+    """
+
+    max_retries: int = 2
     deadline: float = 60.0
     base: float = 0.5
     cap: float = 8.0
+    max_retry_after: float = 60.0
+    sleep: Callable[[float], None] | None = field(default=None, compare=False)
 
     def wait(self, state: RetryCallState) -> float:
-        backoff = min(self.cap, self.base * 2 ** (state.attempt_number - 1))
-        delay = random.uniform(0, backoff)
         exc = state.outcome.exception() if state.outcome else None
+        asked = None
         if isinstance(exc, _Transient) and exc.exchange is not None:
-            delay = max(delay, _retry_after(exc.exchange.response_headers) or 0.0)
+            asked = retry_after(exc.exchange.response_headers)
+        if asked is not None and 0 < asked <= self.max_retry_after:
+            delay = asked
+        else:  # the SDK's backoff: base * 2^n capped, scaled by a jitter in (0.75, 1]
+            backoff = min(self.cap, self.base * 2 ** (state.attempt_number - 1))
+            delay = backoff * (1 - 0.25 * random.random())
         elapsed = time.monotonic() - (state.start_time or time.monotonic())
         return max(0.0, min(delay, self.deadline - elapsed))
 
-    def kwargs(self) -> dict[str, Any]:
-        return {
+    def kwargs(self, *, sync: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "stop": stop_after_attempt(self.max_retries + 1) | stop_after_delay(self.deadline),
             "wait": self.wait,
             "retry": retry_if_exception_type(_Transient),
             "reraise": True,
         }
+        if sync and self.sleep is not None:
+            out["sleep"] = self.sleep
+        return out
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        try:
-            return max(0.0, float(headers[name]) * scale)
-        except (KeyError, ValueError):
-            continue
-    return None
+def retry_after(headers: Mapping[str, str], now: Callable[[], float] = time.time
+                ) -> float | None:
+    """Seconds the answer asks to wait: ``retry-after-ms``, else ``retry-after`` (seconds or an
+    HTTP date), as the SDK reads them; None when neither is there or readable."""
+    try:
+        return float(headers["retry-after-ms"]) / 1000
+    except (KeyError, ValueError):
+        pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return when.timestamp() - now()
+
+
+def should_retry(exchange: Exchange) -> bool:
+    """Whether an answer deserves another try, by the SDK's rule: ``x-should-retry`` decides
+    when present, else the status. (The SDK also retries 408, 409 and every 5xx; the catalog
+    keeps 409, a conflict the Admin tests provoke on purpose, and 501, "not served" to the
+    capability probes, final.)"""
+    said = exchange.response_headers.get("x-should-retry", "").strip().lower()
+    if said in ("true", "false"):
+        return said == "true"
+    return exchange.status in catalog.TRANSIENT_STATUSES
+
+
+def _comparable(exchange: Exchange) -> tuple[int, Any]:
+    """An answer without what differs on every try (its request-id, in the header and body)."""
+    body = exchange.json
+    if isinstance(body, dict):
+        body = {k: v for k, v in body.items() if k != "request_id"}
+        return exchange.status, body
+    return exchange.status, exchange.body
+
+
+def _deterministic(exchange: Exchange, previous: Exchange | None) -> bool:
+    """A 500 that repeats the last try's answer exactly is the server's fixed reply to this
+    request (a bug, not a hiccup): more tries only cost time (about 20 s per run against one
+    proxy with four retries), so it is reported as it is. 429 and 529 are meant to repeat until
+    the wait is over, and are not judged so."""
+    return (exchange.status == 500 and previous is not None
+            and _comparable(exchange) == _comparable(previous))
 
 
 # --- the answer's overall read deadline ----------------------------------------------------------
@@ -371,12 +433,19 @@ class _Base:
 
     def _judge(
         self, method: str, path: str, json: Any, sent: Mapping[str, str],
-        response: httpx.Response, attempts: int, start: float,
+        response: httpx.Response, attempts: int, start: float, tries: list[Exchange],
     ) -> Exchange:
-        """The attempt's Exchange, or ``_Transient`` when the status deserves another try."""
+        """The attempt's Exchange, or ``_Transient`` when it deserves another try (``tries``:
+        the answers of the earlier attempts, this one is appended)."""
         ex = self._exchange(method, path, json, sent, response, attempts - 1,
                             time.monotonic() - start)
-        if ex.status in catalog.TRANSIENT_STATUSES:
+        previous = tries[-1] if tries else None
+        tries.append(ex)
+        if _deterministic(ex, previous):
+            log.warning("%s: the same 500 answer as the try before; a deterministic failure "
+                        "is reported, not retried again", ex.describe())
+            return ex
+        if should_retry(ex):
             raise _Transient(ex)
         return ex
 
@@ -406,6 +475,7 @@ class ApiClient(_Base):
     ) -> Exchange:
         sent, kwargs = self._build(method, path, json, params, headers, files, data)
         attempts = 0
+        tries: list[Exchange] = []
         start = time.monotonic()
         try:
             for attempt in Retrying(**self.retry.kwargs()):
@@ -415,7 +485,8 @@ class ApiClient(_Base):
                         response = self.http.request(method, path, **kwargs)
                     except Exception as exc:
                         raise self._send_failed(exc) from exc
-                    return self._judge(method, path, json, sent, response, attempts, start)
+                    return self._judge(method, path, json, sent, response, attempts, start,
+                                       tries)
         except _Transient as final:
             return self._give_up(method, path, final, attempts)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -448,16 +519,18 @@ class AsyncApiClient(_Base):
     ) -> Exchange:
         sent, kwargs = self._build(method, path, json, params, headers, files, data)
         attempts = 0
+        tries: list[Exchange] = []
         start = time.monotonic()
         try:
-            async for attempt in AsyncRetrying(**self.retry.kwargs()):
+            async for attempt in AsyncRetrying(**self.retry.kwargs(sync=False)):
                 with attempt:
                     attempts += 1
                     try:
                         response = await self.http.request(method, path, **kwargs)
                     except Exception as exc:
                         raise self._send_failed(exc) from exc
-                    return self._judge(method, path, json, sent, response, attempts, start)
+                    return self._judge(method, path, json, sent, response, attempts, start,
+                                       tries)
         except _Transient as final:
             return self._give_up(method, path, final, attempts)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -91,7 +91,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("cassette_dir", "--anthropic-cassette-dir", "ANTHROPIC_CONFORMANCE_CASSETTE_DIR",
            "Where cassettes live (default: the cassettes shipped with the suite)."),
     Option("max_retries", "--anthropic-max-retries", "ANTHROPIC_CONFORMANCE_MAX_RETRIES",
-           "Retries of a transient failure (429, 5xx, 529, connection errors)."),
+           "Retries of a transient failure (429, 5xx, 529, connection errors; default 2, as "
+           "the official SDKs), honouring retry-after, retry-after-ms and x-should-retry."),
     Option("retry_deadline", "--anthropic-retry-deadline", "ANTHROPIC_CONFORMANCE_RETRY_DEADLINE",
            "Seconds one call may spend on retries before it gives up."),
     Option("timeout", "--anthropic-timeout", "ANTHROPIC_CONFORMANCE_TIMEOUT",
@@ -141,7 +142,7 @@ class Settings(BaseModel):
     auth: AuthStyle = "x-api-key"
     record_mode: RecordMode | None = None
     cassette_dir: Path = _default_cassette_dir()
-    max_retries: int = 4
+    max_retries: int = 2  # the official SDKs' default
     retry_deadline: float = 60.0
     timeout: float = 60.0
     batch_deadline: float = 900.0

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from conformance import catalog, reference
 from conformance.reference.admin import REFERENCE_KEY_ID, REFERENCE_NOW
 from conformance.reference.answers import FORCE_STATUS_HEADER
+from conformance.reference.faults import directive
 from conformance.settings import AuthStyle, RecordMode, Settings
 
 if TYPE_CHECKING:  # client.py imports Target from here: a runtime import back would be a cycle
@@ -209,7 +210,7 @@ class RunTarget:
     keys: Mapping[str, str] = field(repr=False)  # credential -> key; absent = not given
     rename_key_id: str | None = None
     upstream: Upstream | None = None
-    max_retries: int = 4
+    max_retries: int = 2
     retry_deadline: float = 60.0
     timeout: float = 60.0
     cassette_dir: Path | None = None
@@ -292,6 +293,32 @@ class RunTarget:
         if not self.can_force_status:
             raise ValueError(f"{self.describe()} cannot be made to answer a chosen status")
         return {FORCE_STATUS_HEADER: str(status)}
+
+    @property
+    def can_force_faults(self) -> bool:
+        """Whether a fault directive in the request's content (``fault_directive``) makes the
+        answer a chosen fault: the reference server honours it, itself or as the upstream of a
+        proxy (every proxy forwards the messages); the real API reads it as plain text."""
+        return self.traits.may_force_status and (self.upstream is not None
+                                                 or not self.traits.forwards)
+
+    def fault_directive(self, fault: str) -> str:
+        """The text to put in the system prompt or last user message to force ``fault``
+        (``429``, ``529``, ``500`` or ``stream-error``; ``conformance.reference.faults``)."""
+        if not self.can_force_faults:
+            raise ValueError(f"{self.describe()} cannot be made to answer a chosen fault")
+        return directive(fault)
+
+    def why_no_faults(self) -> str:
+        """The skip reason of a test that needs ``can_force_faults`` ("" when it can)."""
+        if self.can_force_faults:
+            return ""
+        if not self.traits.may_force_status:
+            return (f"faults cannot be forced on {self.describe()}: only the reference server "
+                    "honours a [[conformance:fault=…]] directive, and the real API must not be "
+                    "made to fail")
+        return (f"faults cannot be forced through {self.describe()} without its upstream: run "
+                "the reference server behind it and set --anthropic-upstream-url")
 
     def now(self) -> datetime:
         """The target's clock: the reference server's fixed one, else the wall clock (UTC)."""

@@ -1,14 +1,18 @@
-"""Reading what the upstream reference server sent, to compare a proxy's answer with it.
+"""Reading what the upstream reference server received and sent, to judge a proxy by it.
 
-The reference server journals every answer (exact status, headers and bytes) and serves that
-record at ``GET /_reference/answers`` (``conformance.reference.answers``). The suite calls it
-directly, never through the proxy, with the reference server's key. An answer is found by the
-request-id when the proxy forwards the upstream's, else by a marker the test put in the request
-(``metadata.user_id``), which the server records.
+The reference server journals every answer (exact status, headers and bytes) next to the request
+as it arrived (method, path, query, headers without credentials, body), and serves that record
+at ``GET /_reference/answers`` (``conformance.reference.answers``). The suite calls it directly,
+never through the proxy, with the reference server's key. An answer is found by the request-id
+when the proxy forwards the upstream's, else by a marker the test put in the request
+(``metadata.user_id``, and a copy in the system prompt, ``marker_text``), which the server
+finds anywhere in the received body: a proxy that drops ``metadata`` is then judged for it
+(``checks.fidelity``) instead of being unjudgeable.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -21,11 +25,19 @@ from conformance.sse import parse_sse
 
 
 class UpstreamLookupError(LookupError):
-    """The upstream has no record of the proxy's answer; the message says why and what to check."""
+    """The upstream has no record of the proxy's answer; the message says why and what to check.
+
+    Not a verdict on the proxy: it may answer a bad request itself (which is allowed), or a
+    translating proxy may lose every marker. The suite cannot judge such a request.
+    """
 
 
-class UpstreamUnreachable(UpstreamLookupError):
+class UpstreamUnreadable(UpstreamLookupError):
     """The upstream's record cannot be read at all: a setting to fix, not a verdict on the proxy."""
+
+
+class UpstreamUnreachable(UpstreamUnreadable):
+    """Nothing answers at the upstream URL."""
 
 
 def new_marker() -> str:
@@ -33,13 +45,34 @@ def new_marker() -> str:
     return f"conformance-{uuid.uuid4().hex}"
 
 
+def marker_text(marker: str) -> str:
+    """The copy of ``marker`` a test puts in the system prompt: the upstream finds a request by
+    it even when the proxy dropped ``metadata`` (only the reference server reads it, as text)."""
+    return f"[[conformance:marker={marker}]]"
+
+
 def entry_exchange(entry: dict[str, Any]) -> Exchange:
-    """One ``/_reference/answers`` entry as the ``Exchange`` the upstream answered."""
+    """One ``/_reference/answers`` entry as an ``Exchange``: the answer the upstream sent, and
+    (``request_json``, ``request_headers``, ``url``: path and query) the request it received;
+    ``request_json`` is None when the body was not JSON or was recorded only in part."""
     headers = {str(k).lower(): str(v) for k, v in (entry.get("headers") or {}).items()}
     body = str(entry.get("body") or "").encode()
     stream = headers.get("content-type", "").startswith("text/event-stream")
+    found = entry.get("received")
+    received: dict[str, Any] = found if isinstance(found, dict) else {}
+    request_json: Any = None
+    if received.get("body") and not received.get("truncated"):
+        try:
+            request_json = json.loads(received["body"])
+        except ValueError:
+            request_json = None
+    query = str(received.get("query") or "")
     return Exchange(method=str(entry["method"]), path=str(entry["path"]),
                     status=int(entry["status"]), response_headers=headers, body=body,
+                    request_json=request_json,
+                    request_headers={str(k).lower(): str(v)
+                                     for k, v in (received.get("headers") or {}).items()},
+                    url=str(entry["path"]) + (f"?{query}" if query else ""),
                     events=parse_sse(body) if stream else None,
                     source=f"upstream {entry.get('request_id')}")
 
@@ -66,7 +99,7 @@ class UpstreamJournal:
                 f"{type(exc).__name__}: {exc or 'no detail'}; is `anthropic-conformance serve` "
                 "running there?") from None
         if response.status_code != 200:
-            raise UpstreamLookupError(
+            raise UpstreamUnreadable(
                 f"GET {self.base_url}{ANSWERS_PATH} answered {response.status_code}: "
                 f"{response.text[:200]} (is --anthropic-upstream-url our reference server, and "
                 "--anthropic-upstream-api-key one of its keys?)")
@@ -89,8 +122,9 @@ class UpstreamJournal:
         raise UpstreamLookupError(
             f"the upstream {self.base_url} has no record of the answer to {proxy.describe()}: "
             f"the proxy's request-id {proxy.request_id!r} is not one the upstream sent, and "
-            f"no request carried the marker {marker!r} (metadata.user_id). Does the proxy "
-            "forward to this upstream?")
+            f"no request it received carried the marker {marker!r} (metadata.user_id and "
+            "the system prompt). The proxy answered itself, lost the marker, or does not "
+            "forward to this upstream")
 
     def close(self) -> None:
         self.http.close()

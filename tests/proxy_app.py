@@ -4,7 +4,8 @@ An ASGI app forwarding ``/v1/*`` to an upstream with httpx, the way a real gatew
 path prefix (``/anthropic``), optionally serving only ``/v1/messages`` (anything else gets a plain
 text 404, like a narrow proxy), optionally minting its own request-ids, and optionally altering
 answers of one path, ``/v1/messages`` by default (to prove the pass-through checks catch a
-proxy bug).
+proxy bug), or the requests it forwards, or the errors it hands back (to prove the request
+fidelity checks and the forced faults catch what LiteLLM-like gateways do).
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ class ProxyConfig:
     alter_json: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     alter_events: Callable[[Events], Events] | None = None
     alter_path: str = "/v1/messages"  # the one path whose 200 answers are altered
+    #: Rewrites each JSON request body before it is forwarded (any path).
+    alter_request: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    #: Rewrites the request headers (lower-cased names) before they are forwarded.
+    alter_request_headers: Callable[[dict[str, str]], dict[str, str]] | None = None
+    #: Answer headers the proxy does not hand back (e.g. ``request-id``).
+    drop_answer_headers: tuple[str, ...] = ()
+    #: Hands back a 529 as a 500, and overloaded_error as api_error (JSON and SSE error events).
+    remap_overloaded: bool = False
 
 
 def make_proxy(config: ProxyConfig) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
@@ -70,8 +79,12 @@ def make_proxy(config: ProxyConfig) -> Callable[[Scope, Receive, Send], Awaitabl
             clients.append(httpx.AsyncClient(timeout=30))
         query = scope.get("query_string", b"").decode()
         url = config.upstream.rstrip("/") + path + (f"?{query}" if query else "")
-        headers = [(k.decode(), v.decode()) for k, v in scope["headers"]
+        headers = [(k.decode().lower(), v.decode()) for k, v in scope["headers"]
                    if k.decode().lower() not in _HOP]
+        if config.alter_request_headers:
+            headers = list(config.alter_request_headers(dict(headers)).items())
+        if config.alter_request and body:
+            body = json.dumps(config.alter_request(json.loads(body))).encode()
         request = clients[0].build_request(scope["method"], url, headers=headers, content=body)
         response = await clients[0].send(request, stream=True)
         try:
@@ -80,9 +93,17 @@ def make_proxy(config: ProxyConfig) -> Callable[[Scope, Receive, Send], Awaitabl
             if config.own_request_ids:
                 out = [(k, v) for k, v in out if k != b"request-id"]
                 out.append((b"request-id", f"req_proxy{next(serial):08d}".encode()))
+            out = [(k, v) for k, v in out if k.decode() not in config.drop_answer_headers]
             ctype = response.headers.get("content-type", "")
             alter = path == config.alter_path and response.status_code == 200
-            if alter and ctype.startswith("text/event-stream") and config.alter_events:
+            if config.remap_overloaded and ctype.startswith("text/event-stream"):
+                raw = await response.aread()
+                events = [(e.event, _overloaded_as_api_error(e.json)) for e in parse_sse(raw)]
+                await _whole(send, response.status_code, out, format_sse(events))
+            elif config.remap_overloaded and response.status_code == 529:
+                data = _overloaded_as_api_error(json.loads(await response.aread()))
+                await _whole(send, 500, out, json.dumps(data).encode())
+            elif alter and ctype.startswith("text/event-stream") and config.alter_events:
                 raw = await response.aread()
                 events: Events = [(e.event, e.json) for e in parse_sse(raw)]
                 await _whole(send, response.status_code, out,
@@ -112,6 +133,13 @@ async def _whole(send: Send, status: int, headers: list[tuple[bytes, bytes]], bo
 
 async def _plain(send: Send, status: int, text: bytes) -> None:
     await _whole(send, status, [(b"content-type", b"text/plain; charset=utf-8")], text)
+
+
+def _overloaded_as_api_error(payload: Any) -> Any:
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(error, dict) and error.get("type") == "overloaded_error":
+        error["type"] = "api_error"
+    return payload
 
 
 # --- alterations: realistic proxy bugs ----------------------------------------------------------
@@ -179,3 +207,47 @@ def drop_display_name(body: dict[str, Any]) -> dict[str, Any]:
     for model in body.get("data") or []:
         model.pop("display_name", None)
     return body
+
+
+# --- request rewrites: what translating gateways do to requests ---------------------------------
+
+
+def strip_metadata(body: dict[str, Any]) -> dict[str, Any]:
+    """LiteLLM-style: ``metadata`` is the gateway's own, never forwarded."""
+    body.pop("metadata", None)
+    return body
+
+
+def add_stream_false(body: dict[str, Any]) -> dict[str, Any]:
+    """A translator that spells out ``"stream": false`` on every non-streamed request."""
+    if "messages" in body and "max_tokens" in body:
+        body.setdefault("stream", False)
+    return body
+
+
+def rewrite_model(body: dict[str, Any]) -> dict[str, Any]:
+    """A router sending every request to the dated id of the model the client named."""
+    if body.get("model") == "claude-haiku-4-5":
+        body["model"] = "claude-haiku-4-5-20251001"
+    return body
+
+
+def answer_with_alias(body: dict[str, Any]) -> dict[str, Any]:
+    """The answer's model mapped back to the gateway's own name for it."""
+    if body.get("type") == "message":
+        body["model"] = "gateway-haiku"
+    return body
+
+
+def drop_first_beta(headers: dict[str, str]) -> dict[str, str]:
+    """A gateway that forwards only the last anthropic-beta value."""
+    betas = [b for b in headers.get("anthropic-beta", "").split(",") if b]
+    if len(betas) > 1:
+        headers["anthropic-beta"] = ",".join(betas[1:])
+    return headers
+
+
+def invent_version(headers: dict[str, str]) -> dict[str, str]:
+    """A gateway that fills in its default anthropic-version when the client sent none."""
+    headers.setdefault("anthropic-version", "2023-06-01")
+    return headers

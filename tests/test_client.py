@@ -77,8 +77,9 @@ def test_transient_statuses_are_retried(status: int) -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(1)
-        if len(calls) < 3:
-            return httpx.Response(status, headers={"retry-after": "0"})
+        if len(calls) < 3:  # a different body each try: a repeated 500 is not retried
+            return httpx.Response(status, headers={"retry-after": "0"},
+                                  json={"type": "error", "try": len(calls)})
         return ok(request)
 
     ex = client_for(handler).get("/v1/models")
@@ -121,17 +122,147 @@ def test_connection_errors_are_retried_then_reported_without_the_key() -> None:
     assert KEY not in str(info.value) and "--anthropic-base-url" in str(info.value)
 
 
-def test_retry_after_is_honoured() -> None:
+def _wait_for(headers: dict[str, str], policy: RetryPolicy | None = None) -> float:
     from tenacity import RetryCallState
 
     from conformance.client import _Transient
     from conformance.exchange import Exchange
 
-    policy = RetryPolicy(max_retries=2, deadline=30.0, base=0.001, cap=0.001)
+    policy = policy or RetryPolicy(max_retries=2, deadline=30.0, base=0.001, cap=0.001)
     state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]
-    state.set_exception((_Transient, _Transient(Exchange("GET", "/", 429, {"retry-after": "2"})),
-                         None))
-    assert policy.wait(state) == pytest.approx(2.0, abs=0.01)
+    state.set_exception((_Transient, _Transient(Exchange("GET", "/", 429, headers)), None))
+    return policy.wait(state)
+
+
+def test_retry_after_is_honoured() -> None:
+    assert _wait_for({"retry-after": "2"}) == pytest.approx(2.0, abs=0.01)
+
+
+def test_retry_after_ms_wins_over_retry_after() -> None:
+    assert _wait_for({"retry-after-ms": "1500", "retry-after": "9"}) == pytest.approx(1.5,
+                                                                                      abs=0.01)
+
+
+def test_retry_after_as_an_http_date() -> None:
+    from conformance.client import retry_after
+
+    assert retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:30 GMT"},
+                       now=lambda: 1445412500.0) == pytest.approx(10.0)
+    assert retry_after({"retry-after": "whenever"}) is None
+    assert retry_after({}) is None
+
+
+@pytest.mark.parametrize("value", ["0", "61", "-3"])
+def test_retry_after_outside_the_sdks_bounds_falls_back_to_backoff(value: str) -> None:
+    """The SDK only obeys 0 < retry-after <= 60; else it backs off (here: at most 1 ms)."""
+    assert _wait_for({"retry-after": value}) <= 0.001
+
+
+def test_backoff_doubles_with_the_sdks_jitter() -> None:
+    from tenacity import RetryCallState
+
+    from conformance.client import _Transient
+    from conformance.exchange import Exchange
+
+    policy = RetryPolicy(max_retries=5, deadline=60.0, base=0.5, cap=8.0)
+    for attempt, full in ((1, 0.5), (2, 1.0), (3, 2.0), (6, 8.0)):
+        state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]
+        state.attempt_number = attempt
+        state.set_exception((_Transient, _Transient(Exchange("GET", "/", 503)), None))
+        assert 0.75 * full <= policy.wait(state) <= full, attempt
+
+
+def test_the_default_is_two_retries_like_the_sdk() -> None:
+    from conformance.settings import Settings
+
+    assert RetryPolicy().max_retries == 2 and Settings().max_retries == 2
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(529, json={"type": "error"})
+
+    t = target()
+    http = httpx.Client(base_url=t.base_url, transport=httpx.MockTransport(handler))
+    waits: list[float] = []
+    ex = ApiClient(t, http=http, retry=RetryPolicy(base=0.001, sleep=waits.append)).get("/v1/x")
+    assert ex.status == 529 and len(calls) == 3 and ex.retries == 2 and len(waits) == 2
+
+
+def test_the_wait_asked_for_is_the_wait_slept() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if len(calls) == 1:
+            return httpx.Response(429, headers={"retry-after-ms": "1250"})
+        return ok(request)
+
+    t = target()
+    http = httpx.Client(base_url=t.base_url, transport=httpx.MockTransport(handler))
+    waits: list[float] = []
+    ex = ApiClient(t, http=http, retry=RetryPolicy(sleep=waits.append)).get("/v1/x")
+    assert ex.status == 200 and waits == [pytest.approx(1.25, abs=0.01)]
+
+
+@pytest.mark.parametrize(("status", "header", "tries"), [
+    (400, "true", 4),    # the server asks for a retry of an answer that is otherwise final
+    (529, "false", 1),   # ... or forbids one of an answer that is otherwise retried
+    (503, "maybe", 4),   # any other value: the status decides
+])
+def test_x_should_retry_decides_when_present(status: int, header: str, tries: int) -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(status, headers={"x-should-retry": header},
+                              json={"type": "error", "try": len(calls)})
+
+    ex = client_for(handler).get("/v1/models")
+    assert ex.status == status and len(calls) == tries and ex.retries == tries - 1
+
+
+def test_a_500_that_repeats_identically_is_reported_not_retried(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        # the same envelope each time, only its request-id differs
+        return httpx.Response(500, headers={"request-id": f"req_{len(calls)}"}, json={
+            "type": "error", "error": {"type": "api_error", "message": "boom"},
+            "request_id": f"req_{len(calls)}"})
+
+    with caplog.at_level(logging.WARNING, logger="conformance.client"):
+        ex = client_for(handler).get("/v1/models")
+    assert ex.status == 500 and len(calls) == 2 and ex.retries == 1
+    assert "the same 500 answer as the try before" in caplog.text
+
+
+def test_a_500_that_changes_is_retried_to_the_limit() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(500, json={"type": "error", "error": {
+            "type": "api_error", "message": f"boom {len(calls)}"}})
+
+    ex = client_for(handler).get("/v1/models")
+    assert ex.status == 500 and len(calls) == FAST.max_retries + 1
+
+
+async def test_async_client_stops_on_a_repeated_500() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(500, content=b"Internal Server Error")
+
+    t = target()
+    http = httpx.AsyncClient(base_url=t.base_url, transport=httpx.MockTransport(handler))
+    ex = await AsyncApiClient(t, http=http, retry=FAST).get("/v1/models")
+    assert ex.status == 500 and len(calls) == 2
 
 
 def test_sse_answers_are_parsed_and_logged_without_secrets(

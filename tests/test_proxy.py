@@ -17,9 +17,11 @@ from proxy_app import (
     drop_cache_fields_events,
     drop_cache_fields_json,
     drop_display_name,
+    invent_version,
     make_proxy,
     rewrite_tool_id_events,
     rewrite_tool_id_json,
+    strip_metadata,
     strip_signature_events,
     strip_signature_json,
     swap_first_deltas,
@@ -229,8 +231,14 @@ def test_suite_through_a_faithful_proxy_passes(pytester: pytest.Pytester, proxy:
     assert outcomes.get("passed", 0) >= 35 and not outcomes.get("failed"), outcomes
     for name in ("test_json_text", "test_streaming_tool_use", "test_streaming_thinking",
                  "test_rate_limit", "test_error?unknown-model?", "test_token_count",
-                 "test_model_list", "test_model_retrieve", "test_model_not_found"):
+                 "test_model_list", "test_model_retrieve", "test_model_not_found",
+                 "test_request_fields_passed_through", "test_missing_version_is_not_invented",
+                 "test_counting_keeps_context_management",
+                 "test_forced_fault_handed_on?overloaded-529?",
+                 "test_forced_stream_error_handed_on"):
         result.stdout.fnmatch_lines([f"*test_passthrough.py::{name} PASSED*"])
+    out = result.stdout.str()  # not even a warning: a faithful proxy is faithful both ways
+    assert "fidelity-" not in out and "passthrough-" not in out and "warning" not in out, out
     result.stdout.fnmatch_lines(["*test_headers.py::test_anthropic_beta_forwarded PASSED*",
                                  "*test_headers.py::test_retry_after_on_429 PASSED*"])
 
@@ -293,6 +301,36 @@ def test_an_altering_proxy_fails_the_passthrough_checks(
                   upstream_url=upstream.url)
     assert result.parseoutcomes().get("failed", 0) >= 1, result.stdout.str()
     result.stdout.fnmatch_lines([f"*[[]{check}[]] /*differs from what the upstream sent*"])
+
+
+@pytest.mark.parametrize(("config", "test", "line"), [
+    ({"alter_request": strip_metadata}, "test_json_text",
+     "*[[]fidelity-field-dropped[]] /request/body/metadata: the proxy dropped 'metadata'*found "
+     "by the copy of the marker at /system*"),
+    ({"remap_overloaded": True}, "test_forced_fault_handed_on and 529",
+     "*[[]passthrough-status[]] /status: the proxy answered 500 api_error, the upstream sent "
+     "529 overloaded_error*"),
+    ({"alter_request_headers": invent_version}, "test_missing_version",
+     "*[[]fidelity-version[]] /request/headers/anthropic-version: the proxy invented "
+     "anthropic-version '2023-06-01'*"),
+], ids=["metadata-stripped", "529-as-500", "version-invented"])
+def test_a_rewriting_proxy_fails_with_the_deviation_named(
+        pytester: pytest.Pytester, proxy: ProxyFactory, upstream: EmbeddedServer,
+        config: dict[str, Any], test: str, line: str) -> None:
+    result = _run(pytester, proxy(**config), "-k", f"test_passthrough and {test}",
+                  upstream_url=upstream.url)
+    assert result.parseoutcomes().get("failed", 0) == 1, result.stdout.str()
+    result.stdout.fnmatch_lines([line])
+
+
+def test_a_proxy_answering_itself_cannot_be_judged(
+        pytester: pytest.Pytester, proxy: ProxyFactory, upstream: EmbeddedServer) -> None:
+    """Nothing reached the upstream (here: another upstream entirely): skipped, not failed."""
+    with EmbeddedServer() as elsewhere:
+        result = _run(pytester, proxy(), "-k", "test_passthrough and test_json_text", "-rs",
+                      upstream_url=elsewhere.url)
+    assert result.parseoutcomes().get("skipped") == 1, result.stdout.str()
+    result.stdout.fnmatch_lines(["*could not judge: the upstream * has no record of the answer*"])
 
 
 @pytest.mark.parametrize(("alteration", "line"), [

@@ -7,8 +7,13 @@ in the registry, ``checks.names()``); ``compare`` runs them all. JSON is compare
 order and whitespace may change in a proxy), everything else must be equal: content blocks,
 tool_use ids and inputs, thinking text and signatures, stop fields, usage with its cache fields,
 every SSE event in order, status, error type and the headers that matter (content type,
-retry-after). Answers that are not messages (count_tokens' token count, a model, a page of
-models) are compared whole.
+retry-after, request-id). Answers that are not messages (count_tokens' token count, a model, a
+page of models) are compared whole. What the proxy forwarded *upstream* is
+``checks.fidelity``'s.
+
+One deviation is one finding: a status remapped along with the error type that goes with it
+(529 ``overloaded_error`` handed on as 500 ``api_error``) is reported by ``passthrough-status``
+alone; a stream's message fields are covered by ``passthrough-events``.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from conformance import catalog
 from conformance.checks._registry import on_demand
 from conformance.checks.common import escape, finding
 from conformance.exchange import Exchange, Finding, shorten
@@ -31,6 +37,8 @@ STOP_REASON = "passthrough-stop-reason"
 USAGE = "passthrough-usage"
 EVENTS = "passthrough-events"
 BODY = "passthrough-body"
+MESSAGE = "passthrough-message-fields"
+REQUEST_ID = "passthrough-request-id"
 
 PassthroughCheck = Callable[[Exchange, Exchange], list[Finding]]
 
@@ -108,10 +116,19 @@ def check_status(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     """The proxy answers with the upstream's status code."""
     if proxy.status == upstream.status:
         return []
-    return [finding(STATUS, f"the proxy answered {proxy.status}, the upstream sent "
-                            f"{upstream.status}", pointer="/status",
+    return [finding(STATUS, f"the proxy answered {proxy.status}{_typed(proxy)}, the upstream "
+                            f"sent {upstream.status}{_typed(upstream)}", pointer="/status",
                     rule="status passed through unchanged", value=proxy.status,
                     request_id=proxy.request_id)]
+
+
+def _error_type(exchange: Exchange) -> Any:
+    return _envelope(exchange.json)["error"]["type"]
+
+
+def _typed(exchange: Exchange) -> str:
+    kind = _error_type(exchange) if exchange.status >= 400 else _MISSING
+    return f" {kind}" if isinstance(kind, str) else ""
 
 
 @on_demand(ERROR)
@@ -119,16 +136,25 @@ def check_error(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     """An upstream error reaches the client as the same envelope: same error type and message."""
     if upstream.status < 400:
         return []
-    return _findings(ERROR, "error envelope", proxy, upstream,
-                     diff(_envelope(proxy.json), _envelope(upstream.json)))
+    theirs = _envelope(upstream.json)
+    mine = _envelope(proxy.json, with_request_id="request_id" in theirs)
+    pairs = diff(mine, theirs)
+    if proxy.status != upstream.status and _error_type(proxy) == catalog.ERROR_TYPES.get(
+            proxy.status):  # the type follows the remapped status: check_status says it
+        pairs = (p for p in pairs if p[0] != "/error/type")
+    return _findings(ERROR, "error envelope", proxy, upstream, pairs)
 
 
-def _envelope(body: Any) -> dict[str, Any]:
-    """The parts of an error body a client reads: the top-level type, error.type/message."""
+def _envelope(body: Any, *, with_request_id: bool = True) -> dict[str, Any]:
+    """The parts of an error body a client reads: the top-level type, error.type/message, and
+    the ``request_id`` the API puts in the body (when there is one to compare)."""
     body = body if isinstance(body, dict) else {}
     error = body.get("error") if isinstance(body.get("error"), dict) else {}
-    return {"type": body.get("type", _MISSING),
-            "error": {k: error.get(k, _MISSING) for k in ("type", "message")}}
+    out = {"type": body.get("type", _MISSING),
+           "error": {k: error.get(k, _MISSING) for k in ("type", "message")}}
+    if with_request_id and "request_id" in body:
+        out["request_id"] = body["request_id"]
+    return out
 
 
 @on_demand(HEADERS)
@@ -143,6 +169,34 @@ def check_headers(proxy: Exchange, upstream: Exchange) -> list[Finding]:
         if theirs is not None and proxy.response_headers.get(name) != theirs:
             pairs.append((f"/headers/{name}", proxy.response_headers.get(name, _MISSING), theirs))
     return _findings(HEADERS, "headers", proxy, upstream, iter(pairs))
+
+
+@on_demand(REQUEST_ID, severity="warning")
+def check_request_id(proxy: Exchange, upstream: Exchange) -> list[Finding]:
+    """The proxy hands on the upstream's ``request-id``, which Anthropic's support and logs
+    know the request by. Warning only: a gateway's own id is not against the contract (the
+    per-answer ``request-id`` check still wants one there); a missing one is that check's."""
+    theirs = upstream.request_id
+    if not proxy.request_id or not theirs or proxy.request_id == theirs:
+        return []
+    return [finding(REQUEST_ID, f"the proxy answered with request-id {proxy.request_id!r}, "
+                                f"not the upstream's {theirs!r}", pointer="/headers/request-id",
+                    rule="request-id passed through unchanged", value=proxy.request_id,
+                    request_id=proxy.request_id)]
+
+
+@on_demand(MESSAGE)
+def check_message_fields(proxy: Exchange, upstream: Exchange) -> list[Finding]:
+    """A JSON message keeps its ``id``, ``type``, ``role`` and ``model`` (a proxy mapping the
+    model back to an alias of its own, say). Streams: ``check_events`` compares every field."""
+    if proxy.events is not None or upstream.events is not None:
+        return []
+    both = _both_messages(proxy, upstream)
+    if both is None:
+        return []
+    mine, theirs = ({k: m.get(k, _MISSING) for k in ("id", "type", "role", "model")}
+                    for m in both)
+    return _findings(MESSAGE, "message", proxy, upstream, diff(mine, theirs))
 
 
 @on_demand(CONTENT)
@@ -296,8 +350,9 @@ def check_body(proxy: Exchange, upstream: Exchange) -> list[Finding]:
 
 
 PASSTHROUGH_CHECKS: tuple[PassthroughCheck, ...] = (
-    check_status, check_error, check_headers, check_events, check_content_blocks,
-    check_tool_use, check_thinking, check_stop_reason, check_usage, check_body,
+    check_status, check_error, check_headers, check_request_id, check_events,
+    check_message_fields, check_content_blocks, check_tool_use, check_thinking,
+    check_stop_reason, check_usage, check_body,
 )
 
 def compare(proxy: Exchange, upstream: Exchange) -> list[Finding]:

@@ -1,15 +1,21 @@
-"""The reference server's own record of what it answered, and its test-only status trigger.
+"""The reference server's own record of what it received and answered, and its test-only
+status trigger.
 
 Neither is part of the Anthropic API (neither is in ``catalog.ENDPOINTS``): they exist so the
 suite can test a proxy that forwards to this server.
 
-* ``GET /_reference/answers?request_id=req_…`` (or ``?marker=…``, the request's
-  ``metadata.user_id``) returns the exact status, headers and body this server sent, so the
-  pass-through checks can compare what the proxy answered with what it was given. The suite calls
-  it directly, never through the proxy; it needs one of the server's API keys.
+* ``GET /_reference/answers?request_id=req_…`` (or ``?marker=…``) returns the exact status,
+  headers and body this server sent, and the request as it arrived (method, path, query,
+  headers without credentials, body), so the pass-through checks can compare what the proxy
+  answered with what it was given, and what the suite sent with what reached the upstream. A
+  marker is the request's ``metadata.user_id``, or any text found in the received body (so a
+  request whose proxy dropped ``metadata`` is still found, by a copy of the marker in its
+  system prompt). The suite calls it directly, never through the proxy; it needs one of the
+  server's API keys.
 * ``x-conformance-force-status: 429`` on an API request makes the server answer that status
   (after authentication and version checks), with ``retry-after`` on 429 and 529. Only this
-  server honours it: it is how the suite provokes a rate-limit answer without spending anything.
+  server honours it; proxies do not forward it, so ``conformance.reference.faults`` offers the
+  same (and a stream that fails half-way) by a directive in the request's content.
 """
 
 from __future__ import annotations
@@ -24,12 +30,19 @@ from starlette.routing import Route
 from conformance import catalog
 from conformance.reference.auth import presented_key
 from conformance.reference.errors import ApiError
-from conformance.reference.state import JournalEntry, ReferenceConfig, ReferenceState
+from conformance.reference.faults import forced_error
+from conformance.reference.state import (
+    JournalEntry,
+    ReceivedRequest,
+    ReferenceConfig,
+    ReferenceState,
+)
 
 ANSWERS_PATH = "/_reference/answers"
 FORCE_STATUS_HEADER = "x-conformance-force-status"
-#: What a forced 429/529 asks the client to wait, in seconds (short: tests run it).
-FORCED_RETRY_AFTER = "1"
+#: Request bodies are recorded up to this many bytes: the JSON bodies the fidelity checks
+#: compare are small, file uploads (8 MiB and more) would fill the journal.
+RECEIVED_BODY_LIMIT = 1 << 20
 
 _USER_ID = re.compile(rb'"user_id"\s*:\s*"([^"\\]{1,256})"')
 
@@ -47,10 +60,24 @@ def raise_forced_status(request: Request) -> None:
         return
     if not value.isdigit() or not 400 <= int(value) <= 599:
         raise ApiError(400, f"{FORCE_STATUS_HEADER}: expected an HTTP error status, got {value!r}")
-    status = int(value)
-    headers = {"retry-after": FORCED_RETRY_AFTER} if status in (429, 529) else {}
-    raise ApiError(status, f"status {status} forced by the {FORCE_STATUS_HEADER} header",
-                   headers=headers)
+    raise forced_error(int(value), f"the {FORCE_STATUS_HEADER} header")
+
+
+def received_of(request: Request, raw: bytes) -> ReceivedRequest:
+    """The request as it arrived, for the journal; credential headers are never kept."""
+    headers = {k.lower(): v for k, v in request.headers.items()
+               if k.lower() not in catalog.SECRET_HEADERS}
+    return ReceivedRequest(request.method, request.url.path, request.url.query, headers,
+                           raw[:RECEIVED_BODY_LIMIT], len(raw) > RECEIVED_BODY_LIMIT)
+
+
+def received_json(received: ReceivedRequest | None) -> dict[str, Any] | None:
+    """A received request as JSON; the body is text (None when nothing was recorded)."""
+    if received is None:
+        return None
+    return {"method": received.method, "path": received.path, "query": received.query,
+            "headers": received.headers, "body": received.body.decode("utf-8", "replace"),
+            "truncated": received.truncated}
 
 
 def entry_json(entry: JournalEntry) -> dict[str, Any]:
@@ -59,6 +86,7 @@ def entry_json(entry: JournalEntry) -> dict[str, Any]:
         "method": entry.method, "path": entry.path, "status": entry.status,
         "request_id": entry.request_id, "endpoint": entry.endpoint, "marker": entry.marker,
         "headers": entry.headers, "body": entry.body.decode("utf-8", "replace"),
+        "received": received_json(entry.received),
     }
 
 

@@ -22,7 +22,16 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from conformance import catalog
-from conformance.reference import admin, answers, batches, files, messages, models, prompt_tools
+from conformance.reference import (
+    admin,
+    answers,
+    batches,
+    faults,
+    files,
+    messages,
+    models,
+    prompt_tools,
+)
 from conformance.reference.auth import RequestContext, check_request
 from conformance.reference.errors import ApiError, error_body
 from conformance.reference.mutants import MUTANTS, Mutant
@@ -71,7 +80,8 @@ class Responder:
         sent = {"content-type": "application/json", **(headers or {})}
         self.state.record(JournalEntry(request.method, request.url.path, status, request_id,
                                        endpoint, sent, body,
-                                       getattr(request.state, "marker", None)))
+                                       getattr(request.state, "marker", None),
+                                       getattr(request.state, "received", None)))
 
     def json(self, request: Request, endpoint: str, request_id: str, answer: JsonAnswer
              ) -> Response:
@@ -138,12 +148,15 @@ def _endpoint_handler(spec: RouteSpec, config: ReferenceConfig, state: Reference
     async def handle(request: Request) -> Response:
         serial, request_id = state.new_request_id()
         ctx = RequestContext(config, state, spec.endpoint, serial, request_id)
-        request.state.marker = answers.marker_of(await request.body())
+        raw = await request.body()
+        request.state.marker = answers.marker_of(raw)
+        request.state.received = answers.received_of(request, raw)
         try:
             if spec.authenticated:
                 check_request(request, ctx)
                 answers.raise_forced_status(request)
-            answer = await spec.handler(request, ctx)
+                faults.raise_fault(request, raw)  # the same, by a directive in the content
+            answer = faults.apply(request, await spec.handler(request, ctx))
             state.observe(ctx, answer)  # e.g. the Admin usage ledger (a plug-in's observer)
         except ApiError as exc:
             return responder.error(request, spec.endpoint, request_id, exc)
@@ -174,6 +187,7 @@ def create_app(config: ReferenceConfig | None = None) -> Starlette:
     async def http_error(request: Request, exc: Exception) -> Response:
         # Unknown routes (404) and wrong methods (405) still get the API's envelope.
         status = exc.status_code if isinstance(exc, HTTPException) else 500
+        request.state.received = answers.received_of(request, await request.body())
         message = {404: "Not Found", 405: "Method Not Allowed"}.get(status, "Internal server error")
         _, request_id = state.new_request_id()
         found = catalog.match_endpoint(request.method, request.url.path)

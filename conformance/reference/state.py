@@ -79,6 +79,20 @@ def stable_token(*parts: object, length: int = 22) -> str:
 
 
 @dataclass(frozen=True)
+class ReceivedRequest:
+    """What one request looked like on arrival (credentials already dropped): the pass-through
+    checks compare it with what the suite sent through a proxy (``checks.fidelity``)."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+    #: The body was longer than ``answers.RECEIVED_BODY_LIMIT`` and is cut there.
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
 class JournalEntry:
     """One answered request, kept so tests and the recorder can see what the server did."""
 
@@ -93,6 +107,9 @@ class JournalEntry:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     marker: str | None = None
+    #: The request as it arrived; a marker is also found anywhere in its body (a proxy that
+    #: drops ``metadata`` still forwards the messages).
+    received: ReceivedRequest | None = None
 
 
 @dataclass
@@ -147,4 +164,5 @@ class ReferenceState:
         with self._lock:
             return [e for e in self.journal
                     if (request_id is None or e.request_id == request_id)
-                    and (marker is None or e.marker == marker)]
+                    and (marker is None or e.marker == marker
+                         or (e.received is not None and marker.encode() in e.received.body))]
