@@ -23,8 +23,22 @@ class RunLog:
     output_tokens: int = 0
     cost_usd: float = 0.0
     current: str = ""
+    #: Answers the target gave, and answers a cassette played back (the target not asked).
+    answers_from_target: int = 0
+    answers_from_cassettes: int = 0
+    _plays_seen: int = 0
 
     def record(self, exchange: Exchange) -> None:
+        # late: the cassettes package imports the validation layer
+        from conformance.cassettes import plays
+
+        played = plays()
+        exchange.replayed = exchange.replayed or played > self._plays_seen
+        self._plays_seen = played
+        if exchange.replayed:
+            self.answers_from_cassettes += 1
+        else:
+            self.answers_from_target += 1
         exchange.source = exchange.source or self.current
         self.exchanges.setdefault(self.current, []).append(exchange)
         usage = _usage_of(exchange)
