@@ -122,7 +122,10 @@ class ReportTarget:
 
     @property
     def tested(self) -> bool:
-        """False when no answer came from the target (all replayed): then it was not tested."""
+        """False for a live target or proxy none of whose answers came from it (cassettes
+        answered them all): then it was not tested, whatever the settings pointed at."""
+        if self.kind not in (TargetKind.LIVE, TargetKind.PROXY):
+            return True
         return self.answers_from_target > 0 or not self.answers_from_cassettes
 
     def sources(self) -> str:
