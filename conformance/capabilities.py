@@ -20,8 +20,8 @@ wrong base URL: an HTML 404 for everything), the run cannot tell anything: ``Cap
 then says why, and the plugin ends the session once with that message instead of skipping every
 test (a green run) or retrying every test against nothing (hours). So does a key the target
 refuses: when every probe sent with a key (as its family's own) is answered 401/403, the run
-stops once, "the target refused the key", instead of failing every test. Probes use the run's timeout
-and retries, and stop at the first probe that gets no answer while none was answered yet.
+stops once, "the target refused the key", instead of failing every test. Probes use the run's
+timeout and retries, and stop at the first probe that gets no answer while none was answered yet.
 
 Each probe is sent with the credential its family takes (the admin probe with the admin key,
 the others with the API key) when the run has it, else with the key it has: a run with only an

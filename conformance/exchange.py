@@ -151,7 +151,7 @@ class ConformanceError(AssertionError):
         super().__init__(f"{head}{failing} contract violation(s){also}\n{lines}")
 
 
-class Inconclusive(Exception):  # noqa: N818  (a verdict, not an error condition)
+class Inconclusive(Exception):  # a verdict ("cannot judge"), not an error condition
     """Raised when the suite cannot judge (the upstream's record of an answer is missing, ...):
     the test is skipped with this evidence, never failed. ``findings`` may carry the details."""
 

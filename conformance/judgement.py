@@ -99,7 +99,7 @@ class Judgement:
     def _is_inconclusive(self, exc: BaseException) -> bool:
         if self.not_inconclusive and isinstance(exc, self.not_inconclusive):
             return False
-        return isinstance(exc, Inconclusive) or isinstance(exc, self.inconclusive_errors)
+        return isinstance(exc, (Inconclusive, *self.inconclusive_errors))
 
     def conclude(self, exc: BaseException | None) -> BaseException | None:
         """What the test's call phase ends with, given what it raised (``exc``, or None).

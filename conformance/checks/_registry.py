@@ -254,7 +254,8 @@ def check(
     guard that must hold for the check to run. ``severity``: ``"warning"`` findings are reported
     but do not fail a test, ``"inconclusive"`` ones skip it. ``scope="run"``: the findings are a
     root cause of the run (reported once, failing the session, not each test). ``fix``: what to
-    change on the target, shown with the root cause. A name belongs to one per-answer check; registering the same
+    change on the target, shown with the root cause. A name belongs to one per-answer check;
+    registering the same
     function again (a re-imported conftest) replaces it.
     """
     __tracebackhide__ = True
