@@ -1,7 +1,9 @@
 """The facade conformance tests hold: call an endpoint by name, then ``expect`` a conformant answer.
 
 Tests name endpoints (``"messages.create"``) rather than paths, so paths live only in the catalog;
-``expect`` runs the schemas and the semantic checks and fails the test with every finding.
+``expect`` runs the schemas and the semantic checks and records every finding in the test's
+``Judgement`` (``conformance.judgement``), which fails the test at its end with all of them; it
+raises at once only when the test cannot go on (not the expected status, an unusable body).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from conformance import catalog
 from conformance.checks.common import ERROR_TYPE, STATUS
 from conformance.checks.messages import STREAM_ACCUMULATES
 from conformance.client import ApiClient, AsyncApiClient, Headers
-from conformance.exchange import ConformanceError, Exchange, Finding, raise_for_findings, shorten
+from conformance.exchange import Exchange, Finding, shorten
+from conformance.judgement import Judgement
 from conformance.runlog import RunLog
 from conformance.sse import AccumulationError, accumulate
 from conformance.validation import validate_exchange
@@ -25,10 +28,14 @@ MAX_PAGES = 50
 class _Expect:
     """What sync and async facades share: building requests and judging answers."""
 
-    def __init__(self, model: str, api_version: str, runlog: RunLog | None) -> None:
+    def __init__(self, model: str, api_version: str, runlog: RunLog | None,
+                 judgement: Judgement | None = None) -> None:
         self.model = model
         self.api_version = api_version
         self.runlog = runlog or RunLog()
+        #: The test's sink of findings; without one (outside a suite test) ``expect`` raises at
+        #: the first error, as there is nobody to conclude at the end.
+        self.judgement = judgement or Judgement(immediate=True)
 
     def message_body(self, prompt: str | None = None, **body: Any) -> dict[str, Any]:
         """A messages request with the run's model and a small ``max_tokens`` by default."""
@@ -39,14 +46,19 @@ class _Expect:
         return request
 
     def expect(self, exchange: Exchange, status: int = 200) -> Any:
-        """Fail unless ``exchange`` has ``status`` and conforms; return its JSON (or folded stream).
+        """Judge ``exchange`` (schemas, checks, ``status``) and return its JSON (or the message a
+        stream folds into).
 
-        Unknown fields are not failures (the API grows) but are recorded as drift; findings of
-        severity ``"warning"`` alone do not fail either (``raise_for_findings``).
+        Every finding goes to the test's ``Judgement``; the test fails at its end with all of
+        them (warnings and inconclusive findings do not fail it). Unknown fields are drift, not
+        findings. Raises at once only when the test cannot go on: the status is not ``status``,
+        or the body is unusable (a JSON answer that is not a JSON object, a stream that does not
+        fold into a message).
         """
         validation = validate_exchange(exchange)
         self.runlog.record_drift(exchange, validation.unknown)
         findings = list(validation.findings)
+        context = exchange.describe()
         if exchange.status != status:
             detail = exchange.json if exchange.json is not None else exchange.body[:300]
             findings.insert(0, Finding(
@@ -54,21 +66,42 @@ class _Expect:
                 rule=f"status == {status}", value=shorten(detail, 300),
                 request_id=exchange.request_id,
             ))
-        raise_for_findings(findings, exchange.describe())
+            self.judgement.record(findings, context)
+            raise self.judgement.stop(findings, context)
         if exchange.events is not None:
             try:
-                return accumulate(exchange.events)
-            except AccumulationError as exc:  # already a finding above; keep the type honest
-                raise ConformanceError([Finding(STREAM_ACCUMULATES, str(exc))]) from exc
+                folded = accumulate(exchange.events)
+            except AccumulationError as exc:
+                if not any(f.check == STREAM_ACCUMULATES for f in findings):
+                    findings.append(Finding(STREAM_ACCUMULATES, str(exc),
+                                            request_id=exchange.request_id))
+                self.judgement.record(findings, context)
+                raise self.judgement.stop(findings, context) from None
+            self.judgement.record(findings, context)
+            return folded
+        self.judgement.record(findings, context)
+        endpoint = exchange.endpoint
+        if (status < 400 and endpoint is not None and endpoint.body == "json"
+                and exchange.body and not isinstance(exchange.json, dict)):
+            # the body is already a finding above (json-body or schema); nothing to go on with
+            raise self.judgement.stop(findings, context)
         return exchange.json
 
     def expect_error(self, exchange: Exchange, status: int, error_type: str | None = None) -> Any:
-        """Fail unless ``exchange`` is an error envelope with ``status`` and the matching type."""
+        """Judge ``exchange`` as an error envelope with ``status`` and the matching type; return
+        its JSON. A body that is not a JSON object stops the test (nothing to read from)."""
         body = self.expect(exchange, status)
+        if not isinstance(body, dict):
+            raise self.judgement.stop(
+                [f for f in self.judgement.findings if f.request_id == exchange.request_id]
+                or [Finding(ERROR_TYPE, "the error body is not a JSON object",
+                            value=shorten(exchange.body[:300]), request_id=exchange.request_id)],
+                exchange.describe())
         wanted = error_type or catalog.ERROR_TYPES.get(status)
-        got = (body.get("error") or {}).get("type") if isinstance(body, dict) else None
+        got = (body.get("error") or {}).get("type") if isinstance(body.get("error"), dict) \
+            else None
         if wanted and got != wanted:
-            raise ConformanceError([Finding(
+            self.judgement.record([Finding(
                 ERROR_TYPE, f"expected error.type {wanted!r} for this request, got {got!r}",
                 pointer="/error/type", rule=f"error.type == {wanted!r}", value=shorten(body),
                 request_id=exchange.request_id,
@@ -83,8 +116,9 @@ def _path(endpoint: str, path_params: Mapping[str, str]) -> str:
 class Api(_Expect):
     """Synchronous facade over ``ApiClient``."""
 
-    def __init__(self, client: ApiClient, model: str, runlog: RunLog | None = None) -> None:
-        super().__init__(model, client.target.api_version, runlog)
+    def __init__(self, client: ApiClient, model: str, runlog: RunLog | None = None,
+                 judgement: Judgement | None = None) -> None:
+        super().__init__(model, client.target.api_version, runlog, judgement)
         self.client = client
 
     def call(
@@ -136,8 +170,9 @@ class Api(_Expect):
 class AsyncApi(_Expect):
     """The asyncio twin of ``Api``."""
 
-    def __init__(self, client: AsyncApiClient, model: str, runlog: RunLog | None = None) -> None:
-        super().__init__(model, client.target.api_version, runlog)
+    def __init__(self, client: AsyncApiClient, model: str, runlog: RunLog | None = None,
+                 judgement: Judgement | None = None) -> None:
+        super().__init__(model, client.target.api_version, runlog, judgement)
         self.client = client
 
     async def call(

@@ -18,8 +18,10 @@ A probe that gets no answer at all says nothing about its family (it counts as s
 *no* probe is answered (the target is down or silent), or every answer is a "not served" one (a
 wrong base URL: an HTML 404 for everything), the run cannot tell anything: ``Capabilities.fatal``
 then says why, and the plugin ends the session once with that message instead of skipping every
-test (a green run) or retrying every test against nothing (hours). Probes use the run's timeout
-and retries, and stop at the first probe that gets no answer while none was answered yet.
+test (a green run) or retrying every test against nothing (hours). So does a key the target
+refuses: when every probe sent with a key (as its family's own) is answered 401/403, the run
+stops once, "the target refused the key", instead of failing every test. Probes use the run's
+timeout and retries, and stop at the first probe that gets no answer while none was answered yet.
 
 Each probe is sent with the credential its family takes (the admin probe with the admin key,
 the others with the API key) when the run has it, else with the key it has: a run with only an
@@ -176,6 +178,7 @@ def probe_clients(clients: Mapping[str, ApiClient], probes: Iterable[Probe] = PR
     """
     if not clients:
         raise ValueError("probing needs at least one client")
+    probes = tuple(probes)
     first = next(iter(clients.values()))
     version = first.target.api_version
     found: dict[str, Capability] = {}
@@ -206,8 +209,41 @@ def probe_clients(clients: Mapping[str, ApiClient], probes: Iterable[Probe] = PR
             continue
         found[probe.name] = _capability(probe, exchange)
     base_url = first.target.base_url
-    return Capabilities(found, probed=True, note=f"probed {base_url}",
-                        fatal=fatal_reason(base_url, found.values()))
+    fatal = fatal_reason(base_url, found.values()) or refused_reason(
+        base_url, {p.name: p.credential if p.credential in clients else "" for p in probes},
+        found)
+    return Capabilities(found, probed=True, note=f"probed {base_url}", fatal=fatal)
+
+
+#: Statuses that mean "this key is not accepted here" (or lacks every right): no test can pass.
+REFUSED_STATUSES = frozenset({401, 403})
+#: The setting that gives each credential's key, for the message.
+KEY_SETTINGS = {API_KEY: "ANTHROPIC_API_KEY (--anthropic-api-key)",
+                ADMIN_KEY: "ANTHROPIC_ADMIN_API_KEY (--anthropic-admin-api-key)"}
+
+
+def refused_reason(base_url: str, sent_with: Mapping[str, str],
+                   found: Mapping[str, Capability]) -> str:
+    """Why the run stops because the target refused a key, or "".
+
+    A key is refused when every probe sent with it, as its own family's key (``sent_with``:
+    probe name -> the credential it was sent with as its own, "" when it borrowed another), was
+    answered 401 or 403: then every test sending it would fail the same way (a wrong key gives
+    one stop, not 51 failures). A 403 on one family (a key without rights to it) is not this.
+    """
+    by_key: dict[str, list[Capability]] = {}
+    for name, cap in found.items():
+        credential = sent_with.get(name, "")
+        if credential and not cap.unreached and cap.status is not None:
+            by_key.setdefault(credential, []).append(cap)
+    for credential, caps in by_key.items():
+        if caps and all(c.status in REFUSED_STATUSES for c in caps):
+            statuses = "/".join(str(s) for s in sorted({c.status for c in caps if c.status}))
+            return (f"the target refused the key: every capability probe sent with "
+                    f"{KEY_SETTINGS.get(credential, credential)} was answered {statuses}, so "
+                    f"every test would fail the same way; check the key for {base_url}. "
+                    f"For example {caps[0].evidence()}")
+    return ""
 
 
 def fatal_reason(base_url: str, found: Iterable[Capability]) -> str:

@@ -15,8 +15,11 @@ from typing import Any, Literal
 
 from conformance import catalog, redact
 
-#: How much a finding weighs: an ``"error"`` fails the test, a ``"warning"`` is only reported.
-Severity = Literal["error", "warning"]
+#: How much a finding weighs: an ``"error"`` (nonconforming) fails the test, a ``"warning"`` (a
+#: deviation a client may survive) is only reported, an ``"inconclusive"`` one (the suite could
+#: not judge) skips the test with its evidence and never fails it.
+Severity = Literal["error", "warning", "inconclusive"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "inconclusive")
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,9 @@ class Exchange:
     #: For streams: seconds from sending the request to the arrival of each of ``events`` (as
     #: measured below vcrpy while recording, or as delivered by a replay); None when unknown.
     event_times: list[float] | None = None
+    #: True when a cassette played this answer back (the target was not asked); set by the
+    #: run log as the exchange is recorded.
+    replayed: bool = False
 
     @property
     def request_id(self) -> str | None:
@@ -143,6 +149,15 @@ class ConformanceError(AssertionError):
         extra = len(self.findings) - failing
         also = f" and {extra} warning(s)" if extra else ""
         super().__init__(f"{head}{failing} contract violation(s){also}\n{lines}")
+
+
+class Inconclusive(Exception):  # a verdict ("cannot judge"), not an error condition
+    """Raised when the suite cannot judge (the upstream's record of an answer is missing, ...):
+    the test is skipped with this evidence, never failed. ``findings`` may carry the details."""
+
+    def __init__(self, message: str, findings: Iterable[Finding] = ()) -> None:
+        self.findings = list(findings)
+        super().__init__(message)
 
 
 class ConformanceWarning(UserWarning):

@@ -174,6 +174,24 @@ class _Collector:
         elif call.when == "call":
             self.passed += 1
 
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        """A run-scope root cause (a header every answer lacks) fails the session, not each
+        test: it kills the mutant as the first test it was seen in."""
+        from conformance.report.collect import FEATURES_KEY, ROOT_KEY
+
+        features = tuple(dict(report.user_properties).get(FEATURES_KEY) or ())
+        for key, found in report.user_properties:
+            if key != ROOT_KEY or report.when != "call":
+                continue
+            for f in found:
+                if f.get("severity") == "error" and not any(
+                        x.reason.startswith(f"[{f['check']}] (root cause)")
+                        for x in self.failures):
+                    test = report.nodeid.split("conformance/suite/", 1)[-1]
+                    self.failures.append(Failure(
+                        test, f"[{f['check']}] (root cause) {f.get('pointer') or '/'}: "
+                        f"{f.get('message', '')}", features))
+
 
 def _is_skip(excinfo: Any) -> bool:
     import pytest

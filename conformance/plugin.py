@@ -14,6 +14,7 @@ from conformance import capabilities, cassettes, gating, redact
 from conformance.api import Api, AsyncApi
 from conformance.cassettes import RunCassettes, SecretHit
 from conformance.client import ApiClient, AsyncApiClient
+from conformance.judgement import Judgement
 from conformance.report import collect
 from conformance.runlog import RunLog
 from conformance.settings import (
@@ -28,8 +29,11 @@ from conformance.stash import RUNLOG as RUNLOG  # config.stash[conformance.plugi
 from conformance.stash import SETTINGS as SETTINGS
 from conformance.stash import TARGET as TARGET
 from conformance.target import ADMIN_KEY, API_KEY, RunTarget, Target, resolve
+from conformance.upstream import UpstreamLookupError, UpstreamUnreachable
 
 _REQUIRED_MISSING = pytest.StashKey[str]()
+#: The test's sink of findings (conformance.judgement), shared by its api and admin_api.
+JUDGEMENT = pytest.StashKey[Judgement]()
 #: The resource ledger's fixtures and hooks (resource_ledger, conformance_run_id, safety net).
 pytest_plugins = ("conformance.resources_plugin",)
 
@@ -53,10 +57,11 @@ def pytest_configure(config: pytest.Config) -> None:
             option=lambda o: config.getoption(f"anthropic_{o.field}", default=None),
             ini=lambda o: config.getini(o.ini) or None,
         )
+        target = resolve(settings)  # a setting that cannot make an honest run: a usage error
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS] = settings
-    config.stash[TARGET] = resolve(settings)
+    config.stash[TARGET] = target
     for secret in settings.secrets():  # scrubbed from logs, messages and cassettes alike
         redact.register_secret(secret)
     config.stash[RUNLOG] = RunLog()
@@ -82,8 +87,18 @@ def _markers(item: pytest.Item, name: str) -> list[str]:
     return [str(arg) for mark in item.iter_markers(name) for arg in mark.args]
 
 
+def _judgement(item: pytest.Item) -> Judgement:
+    """The test's ``Judgement``, made on first use. A missing upstream record means the suite
+    cannot judge (inconclusive); an unreachable upstream is a setting to fix, and fails."""
+    if JUDGEMENT not in item.stash:
+        item.stash[JUDGEMENT] = Judgement(inconclusive_errors=(UpstreamLookupError,),
+                                          not_inconclusive=(UpstreamUnreachable,))
+    return item.stash[JUDGEMENT]
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     item.config.stash[RUNLOG].current = item.nodeid
+    _judgement(item)
     features = _markers(item, "feature")
     if not features:
         return
@@ -129,16 +144,47 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """The test's verdict, at its end, from everything its answers broke (``Judgement``): its
+    own failure with the recorded errors added, a failure for those errors alone, or a skip
+    with the evidence when only inconclusive findings were left."""
+    __tracebackhide__ = True
+    judgement = item.stash.get(JUDGEMENT, None)
+    try:
+        result = yield
+    except BaseException as exc:
+        if judgement is None:
+            raise
+        outcome = judgement.conclude(exc)
+        if outcome is exc:
+            raise
+        if outcome is None:
+            return None
+        raise outcome from outcome.__cause__
+    if judgement is not None:
+        outcome = judgement.conclude(None)
+        if outcome is not None:
+            raise outcome
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
+    judgement = item.stash.get(JUDGEMENT, None)
     if call.when == "call":
         calls = item.config.stash[RUNLOG].describe_test(item.nodeid)
         if calls:
             report.sections.append(("anthropic calls", calls))
+        if judgement is not None and judgement.warnings:
+            report.sections.append(("anthropic warnings", "\n".join(
+                f.format() for f in judgement.warnings)))
     features = _markers(item, "feature")
     if features:  # what the report needs travels with the test report (to an xdist controller)
         exchanges = item.config.stash[RUNLOG].for_test(item.nodeid) if call.when == "call" else []
-        report.user_properties.extend(collect.properties(features, call.excinfo, exchanges))
+        report.user_properties.extend(collect.properties(
+            features, call.excinfo, exchanges,
+            judgement if call.when == "call" else None))
     return report
 
 
@@ -292,18 +338,25 @@ def _needs_api_key(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def api(anthropic_client: ApiClient, anthropic_model: str, pytestconfig: pytest.Config) -> Api:
-    """The facade conformance tests use: ``api.call(...)`` then ``api.expect(...)``."""
+def api(
+    request: pytest.FixtureRequest, anthropic_client: ApiClient, anthropic_model: str,
+    pytestconfig: pytest.Config,
+) -> Api:
+    """The facade conformance tests use: ``api.call(...)`` then ``api.expect(...)``; its
+    findings go to the test's ``Judgement``, which decides the test at its end."""
     _needs_api_key(pytestconfig)
-    return Api(anthropic_client, anthropic_model, pytestconfig.stash[RUNLOG])
+    return Api(anthropic_client, anthropic_model, pytestconfig.stash[RUNLOG],
+               _judgement(request.node))
 
 
 @pytest.fixture
 def async_api(
-    anthropic_async_client: AsyncApiClient, anthropic_model: str, pytestconfig: pytest.Config
+    request: pytest.FixtureRequest, anthropic_async_client: AsyncApiClient,
+    anthropic_model: str, pytestconfig: pytest.Config,
 ) -> AsyncApi:
     _needs_api_key(pytestconfig)
-    return AsyncApi(anthropic_async_client, anthropic_model, pytestconfig.stash[RUNLOG])
+    return AsyncApi(anthropic_async_client, anthropic_model, pytestconfig.stash[RUNLOG],
+                    _judgement(request.node))
 
 
 # --- Admin API ------------------------------------------------------------------------------------
@@ -326,9 +379,14 @@ def admin_client(
 
 
 @pytest.fixture
-def admin_api(admin_client: ApiClient, anthropic_model: str, pytestconfig: pytest.Config) -> Api:
-    """The ``Api`` facade over the admin client, for ``/v1/organizations/...`` endpoints."""
-    return Api(admin_client, anthropic_model, pytestconfig.stash[RUNLOG])
+def admin_api(
+    request: pytest.FixtureRequest, admin_client: ApiClient, anthropic_model: str,
+    pytestconfig: pytest.Config,
+) -> Api:
+    """The ``Api`` facade over the admin client, for ``/v1/organizations/...`` endpoints; it
+    shares the test's ``Judgement`` with ``api``."""
+    return Api(admin_client, anthropic_model, pytestconfig.stash[RUNLOG],
+               _judgement(request.node))
 
 
 @pytest.fixture

@@ -23,8 +23,22 @@ class RunLog:
     output_tokens: int = 0
     cost_usd: float = 0.0
     current: str = ""
+    #: Answers the target gave, and answers a cassette played back (the target not asked).
+    answers_from_target: int = 0
+    answers_from_cassettes: int = 0
+    _plays_seen: int = 0  # cassette plays counted so far (plays of earlier runs excluded)
 
     def record(self, exchange: Exchange) -> None:
+        # late: the cassettes package imports the validation layer
+        from conformance.cassettes import plays
+
+        played = plays()
+        exchange.replayed = exchange.replayed or played > self._plays_seen
+        self._plays_seen = played
+        if exchange.replayed:
+            self.answers_from_cassettes += 1
+        else:
+            self.answers_from_target += 1
         exchange.source = exchange.source or self.current
         self.exchanges.setdefault(self.current, []).append(exchange)
         usage = _usage_of(exchange)
@@ -40,6 +54,11 @@ class RunLog:
 
         for kind, name in header_drift(exchange):
             self.drift[(_where(exchange), f"{kind} {name}")] += 1
+
+    def __post_init__(self) -> None:
+        from conformance.cassettes import plays  # late: see record
+
+        self._plays_seen = plays()  # an earlier run in this process played those
 
     def record_drift(self, exchange: Exchange, unknown: list[str]) -> None:
         endpoint = exchange.endpoint

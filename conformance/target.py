@@ -33,7 +33,7 @@ from conformance import catalog, reference
 from conformance.reference.admin import REFERENCE_KEY_ID, REFERENCE_NOW
 from conformance.reference.answers import FORCE_STATUS_HEADER
 from conformance.reference.faults import directive
-from conformance.settings import AuthStyle, RecordMode, Settings
+from conformance.settings import AuthStyle, ConfigError, RecordMode, Settings
 
 if TYPE_CHECKING:  # client.py imports Target from here: a runtime import back would be a cycle
     from conformance.client import ApiClient, AsyncApiClient
@@ -374,9 +374,40 @@ class RunTarget:
         return None if self.kind in (TargetKind.REFERENCE, TargetKind.REPLAY) else self.base_url
 
 
+def usage_problem(settings: Settings, kind: TargetKind) -> str | None:
+    """Why these settings cannot make an honest run, or None.
+
+    * A base URL with a record mode and no cassette dir of the user's would replay the shipped
+      cassettes (recorded against the reference server) and call that a test of the target.
+    * A live target or proxy with no key at all would skip every test: a green run that tested
+      nothing. An admin key alone is a valid run (the Admin API tests; the others skip).
+    """
+    if settings.base_url and settings.record_mode is not None \
+            and "cassette_dir" not in settings.model_fields_set:
+        return (f"--record-mode={settings.record_mode.value} with a base URL "
+                f"({settings.base_url}) would use the cassettes shipped with the suite, "
+                "recorded against the reference server, not your target: pass "
+                "--anthropic-cassette-dir DIR (ANTHROPIC_CONFORMANCE_CASSETTE_DIR) for your "
+                "own cassettes, or drop --record-mode to test the target itself")
+    if kind in (TargetKind.LIVE, TargetKind.PROXY) and settings.api_key is None \
+            and settings.admin_api_key is None:
+        return (f"no API key for the target {settings.live_url}: set ANTHROPIC_API_KEY (or "
+                "--anthropic-api-key; ANTHROPIC_ADMIN_API_KEY alone runs the Admin API tests "
+                "only), or unset ANTHROPIC_BASE_URL to run against the embedded reference "
+                "server")
+    return None
+
+
 def resolve(settings: Settings) -> RunTarget:
-    """The run's target from its settings: the one place that decides by the kind."""
+    """The run's target from its settings: the one place that decides by the kind.
+
+    Raises ``ConfigError`` (a usage error) when the settings cannot make an honest run
+    (``usage_problem``).
+    """
     kind = kind_of(settings)
+    problem = usage_problem(settings, kind)
+    if problem:
+        raise ConfigError(problem)
 
     def given(secret: Any) -> str | None:
         return secret.get_secret_value() if secret is not None else None

@@ -84,13 +84,16 @@ def test_skips_say_what_to_set(pytester: pytest.Pytester, monkeypatch: pytest.Mo
     ])
 
 
-def test_live_target_without_a_key_skips(pytester: pytest.Pytester,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_live_target_without_a_key_is_a_usage_error(pytester: pytest.Pytester,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once a green run of skips (exit 0, even under --anthropic-require=all): now one usage
+    error naming the variable, before any test."""
     monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
     pytester.makepyfile(SKIPPABLE.replace('"vision"', '"messages"'))
-    result = pytester.runpytest("-rs")
-    result.assert_outcomes(skipped=2)
-    result.stdout.fnmatch_lines(["*no API key for the live target*set ANTHROPIC_API_KEY*"])
+    for extra in ((), ("--anthropic-require=all",)):
+        result = pytester.runpytest("-rs", *extra)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
+        result.stderr.fnmatch_lines(["*no API key for the target*set ANTHROPIC_API_KEY*"])
 
 
 def test_suite_passes_against_the_reference_server(pytester: pytest.Pytester) -> None:

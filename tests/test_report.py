@@ -89,7 +89,13 @@ def test_json_round_trip_and_schema() -> None:
     data = json.loads(render.to_json(report))
     assert render.validate(data) == []
     assert Report.from_dict(data) == report
-    assert data["verdict"] == "fail" and data["score"] == {"passed": 1, "tested": 2}
+    assert data["verdict"] == "fail" and data["score"] == {
+        "passed": 1, "tested": 2, "families_served": 6, "families": 7}
+    # the report opens with what to fix: the failing check once, with its reach and example
+    assert list(data)[:4] == ["report_version", "verdict", "headline", "root_causes"]
+    (cause,) = data["root_causes"]
+    assert cause["check"] == "final-usage" and cause["tests"] == 1
+    assert cause["families"] == ["messages"] and cause["example"]["request_id"] == RID
 
 
 @pytest.mark.parametrize(("path", "value", "problem"), [
@@ -121,8 +127,11 @@ def test_markdown_is_readable_as_a_pr_comment() -> None:
     md = render.markdown(sample_report())
     lines = md.splitlines()
     assert lines[0] == "## Anthropic API conformance report"
-    assert "![anthropic conformance: 1/2 passing](https://img.shields.io/badge/" in md
+    assert "![anthropic conformance: 6/7 families, 1/2 passing](https://img.shields.io/badge/" \
+        in md
     assert "- **Target:** https://proxy.example:8443/anthropic (proxy)" in lines
+    assert any("6/7 families served, 1/2 features of them passing" in ln for ln in lines)
+    assert lines.index("### Root causes: fix these first") < lines.index("### Endpoint families")
     assert "| family | verdict | passed | failed | skipped | reason / evidence |" in lines
     assert any(ln.startswith("| **messages** | ❌ fail | 1 | 1 | 1 |") for ln in lines)
     assert any(ln.startswith("| **batches** | ⛔ not supported |") and "404" in ln
@@ -131,7 +140,7 @@ def test_markdown_is_readable_as_a_pr_comment() -> None:
     failure = lines.index(f"- `test_messages.py::test_basic_message` (messages) — request-id "
                           f"`{RID}`")
     assert lines[failure + 1] == "  - `/usage` [final-usage] the message has no usage object " \
-                                 "(got null)"
+                                 "(got null) — value `null`"
     assert "- `messages.create` `/new_field` (seen 2x)" in lines
     # every table row has the header's number of cells: no stray pipe broke the table
     for ln in lines:
@@ -151,7 +160,7 @@ def test_badge_is_svg_with_the_score() -> None:
     svg = badge.report_svg(sample_report())
     root = ET.fromstring(svg)
     texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
-    assert "anthropic conformance" in texts and "1/2 passing" in texts
+    assert "anthropic conformance" in texts and "6/7 families, 1/2 passing" in texts
     assert badge.COLORS["red"] in svg
     passing = collect.build_report(Settings(), [TestResult("t::a", Verdict.PASS, ("models",))])
     assert badge.badge_parts(passing) == ("anthropic conformance", "1/1 passing", "green")
@@ -174,7 +183,7 @@ def test_reference_run_reports_all_pass(pytester: pytest.Pytester) -> None:
     result, data = run_report(pytester, "-k", "test_models or test_count_tokens")
     result.assert_outcomes(passed=result.parseoutcomes()["passed"])
     assert data["verdict"] == "pass"
-    assert data["target"] == {"kind": "reference", "url": None}
+    assert data["target"]["kind"] == "reference" and data["target"]["url"] is None
     verdicts = {r["name"]: r["verdict"] for r in data["families"]}  # type: ignore[union-attr]
     assert verdicts["models"] == verdicts["count_tokens"] == "pass"
     assert "fail" not in verdicts.values()
@@ -190,7 +199,8 @@ def test_mutant_run_names_the_broken_feature(pytester: pytest.Pytester,
         result, data = run_report(pytester, "-k", "test_basic_message or test_models")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert data["verdict"] == "fail"
-    assert data["target"] == {"kind": "proxy", "url": server.url}
+    assert (data["target"]["kind"], data["target"]["url"]) == ("proxy", server.url)
+    assert data["target"]["answers_from_target"] > 0 == data["target"]["answers_from_cassettes"]
     features = {r["name"]: r for r in data["features"]}  # type: ignore[union-attr]
     broken = features["messages"]
     assert broken["verdict"] == "fail"

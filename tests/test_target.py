@@ -21,7 +21,7 @@ from conformance.reference import (
     ReferenceConfig,
 )
 from conformance.reference.admin import REFERENCE_KEY_ID, REFERENCE_NOW
-from conformance.settings import Settings
+from conformance.settings import ConfigError, Settings
 from conformance.target import (
     ADMIN_KEY,
     API_KEY,
@@ -191,8 +191,23 @@ def test_capabilities_are_assumed_only_where_the_target_says_so() -> None:
     assert resolve(settings()).assumed_capabilities.startswith("the embedded reference")
     assert resolve(settings(record_mode="none")).assumed_capabilities.startswith("replay")
     assert resolve(settings(api_key="k")).assumed_capabilities == ""
-    assert resolve(settings(base_url="http://127.0.0.1:1")).assumed_capabilities == \
-        "no key for the live target"
+    assert resolve(settings(base_url="http://127.0.0.1:1", admin_api_key="a")
+                   ).assumed_capabilities == ""
+
+
+def test_a_base_url_without_any_key_is_a_usage_error_naming_the_variable() -> None:
+    """Not a green run of skips: nothing would be tested."""
+    with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY"):
+        resolve(settings(base_url="http://127.0.0.1:1"))
+
+
+@pytest.mark.parametrize("mode", ["once", "none", "new_episodes"])
+def test_a_base_url_with_a_record_mode_never_uses_the_shipped_cassettes(mode: str) -> None:
+    with pytest.raises(ConfigError, match="--anthropic-cassette-dir"):
+        resolve(settings(base_url="http://127.0.0.1:1", api_key="k", record_mode=mode))
+    named = resolve(settings(base_url="http://127.0.0.1:1", api_key="k", record_mode=mode,
+                             cassette_dir="/tmp/mine"))
+    assert named.kind in (TargetKind.PROXY, TargetKind.REPLAY)
 
 
 # --- an admin-key-only live run is probed ---------------------------------------------------------

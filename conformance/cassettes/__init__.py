@@ -19,6 +19,7 @@ from conformance.cassettes.session import (
     RunCassettes,
     cassette_path,
     overwrite_error,
+    plays,
     use_cassette,
 )
 from conformance.cassettes.vcr import (
@@ -43,6 +44,7 @@ __all__ = [
     "make_vcr",
     "match_json_body",
     "overwrite_error",
+    "plays",
     "scan_paths",
     "translate_error",
     "use_cassette",

@@ -49,6 +49,16 @@ def overwrite_error(record_mode: RecordMode | None, paths: Iterable[Path]) -> st
             "--record-mode=rewrite, or use --record-mode=once to record only missing ones.")
 
 
+#: How many answers cassettes have played back in this process (``plays``).
+_PLAYS = [0]
+
+
+def plays() -> int:
+    """How many answers cassettes have played back so far in this process: a run log that sees
+    this grow while an exchange was made knows the answer came from a cassette, not the target."""
+    return _PLAYS[0]
+
+
 @contextlib.contextmanager
 def use_cassette(path: Path, record_mode: RecordMode,
                  provenance: dict[str, str] | None = None,
@@ -88,6 +98,7 @@ def use_cassette(path: Path, record_mode: RecordMode,
         def play_and_note(request: Request) -> Any:
             response = play(request)
             timing.note_played(response, replay_timing)
+            _PLAYS[0] += 1
             return response
 
         cassette.play_response = play_and_note  # an instance attribute shadows the method

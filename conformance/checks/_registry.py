@@ -26,7 +26,7 @@ from fnmatch import fnmatchcase
 from typing import Literal, TypeVar
 
 from conformance import catalog
-from conformance.exchange import Exchange, Finding, Severity
+from conformance.exchange import SEVERITIES, Exchange, Finding, Severity
 
 __all__ = [
     "Check",
@@ -34,6 +34,7 @@ __all__ = [
     "CheckInfo",
     "CheckRegistrationError",
     "Guard",
+    "Scope",
     "always",
     "check",
     "checks_for",
@@ -45,6 +46,7 @@ __all__ = [
     "on_demand",
     "registered",
     "run_checks",
+    "scope_of",
     "severity_of",
     "status_in",
     "streams",
@@ -56,7 +58,12 @@ CheckFunction = Callable[[Exchange], list[Finding]]
 F = TypeVar("F", bound=Callable[..., object])
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-_SEVERITIES: tuple[Severity, ...] = ("error", "warning")
+_SEVERITIES: tuple[Severity, ...] = SEVERITIES
+#: Where a check's findings are judged: ``"answer"``, in the test that got the answer; ``"run"``,
+#: once per run as a root cause (a header every answer lacks, say): such findings do not fail
+#: each test, they fail the session and open the report, counted over the tests they hit.
+Scope = Literal["answer", "run"]
+_SCOPES: tuple[Scope, ...] = ("answer", "run")
 
 
 class CheckRegistrationError(ValueError):
@@ -128,8 +135,11 @@ class Check:
     """
 
     def __init__(self, name: str, func: CheckFunction, endpoints: tuple[str, ...] | None,
-                 applies: Guard, severity: Severity, description: str) -> None:
+                 applies: Guard, severity: Severity, description: str,
+                 scope: Scope = "answer", fix: str = "") -> None:
         self.name = name
+        self.scope: Scope = scope
+        self.fix = fix
         self.func = func
         #: Endpoint names of catalog.ENDPOINTS the check runs on; None: every answer.
         self.endpoints = endpoints
@@ -168,6 +178,10 @@ class CheckInfo:
     #: Qualified names of the on-demand functions that report under this name.
     helpers: tuple[str, ...] = ()
     kind: Literal["answer", "on-demand", "built-in"] = "on-demand"
+    #: ``"run"``: a root cause judged once per run, not in each test (see ``Scope``).
+    scope: Scope = "answer"
+    #: What to change on the target to make the check pass, for the report's root causes.
+    fix: str = ""
 
 
 _INFO: dict[str, CheckInfo] = {}
@@ -185,8 +199,11 @@ def _first_line(func: Callable[..., object] | None, description: str | None) -> 
     return doc.splitlines()[0] if doc else ""
 
 
-def _validate(name: str, severity: str) -> None:
+def _validate(name: str, severity: str, scope: str = "answer") -> None:
     __tracebackhide__ = True
+    if scope not in _SCOPES:
+        raise CheckRegistrationError(
+            f"check {name!r}: scope {scope!r} is not one of {', '.join(_SCOPES)}")
     if not isinstance(name, str) or not _NAME.match(name):
         raise CheckRegistrationError(
             f"check name {name!r} is not lower-case words joined by '-' (e.g. 'my-header')")
@@ -227,17 +244,22 @@ def check(
     applies: Guard = always,
     severity: Severity = "error",
     description: str | None = None,
+    scope: Scope = "answer",
+    fix: str = "",
 ) -> Callable[[CheckFunction], Check]:
     """Register the decorated function as the per-answer check ``name``.
 
     ``endpoints``: names of ``catalog.ENDPOINTS`` or fnmatch patterns such as ``"admin.*"``
     (``None``, the default: every answer, endpoints the catalog lacks included). ``applies``: a
     guard that must hold for the check to run. ``severity``: ``"warning"`` findings are reported
-    but do not fail a test. A name belongs to one per-answer check; registering the same
+    but do not fail a test, ``"inconclusive"`` ones skip it. ``scope="run"``: the findings are a
+    root cause of the run (reported once, failing the session, not each test). ``fix``: what to
+    change on the target, shown with the root cause. A name belongs to one per-answer check;
+    registering the same
     function again (a re-imported conftest) replaces it.
     """
     __tracebackhide__ = True
-    _validate(name, severity)
+    _validate(name, severity, scope)
     resolved = _resolve(name, endpoints)
 
     def register(func: CheckFunction) -> Check:
@@ -252,16 +274,17 @@ def check(
                 f"check {name!r} is registered with severity {severity!r} but its on-demand "
                 f"helpers ({', '.join(old.helpers)}) say {old.severity!r}")
         registered_check = Check(name, func, resolved, applies, severity,
-                                 _first_line(func, description))
+                                 _first_line(func, description), scope, fix)
         _put(CheckInfo(name, registered_check.description, severity, registered_check,
-                       old.helpers if old else (), "answer"))
+                       old.helpers if old else (), "answer", scope,
+                       fix or (old.fix if old else "")))
         return registered_check
 
     return register
 
 
 def on_demand(
-    name: str, *, severity: Severity = "error", description: str | None = None
+    name: str, *, severity: Severity = "error", description: str | None = None, fix: str = ""
 ) -> Callable[[F], F]:
     """Record that the decorated function reports findings named ``name``; return it unchanged.
 
@@ -280,21 +303,24 @@ def on_demand(
                 f"not {severity!r}")
         where = _where(func)
         if old is None:
-            _put(CheckInfo(name, _first_line(func, description), severity, None, (where,)))
+            _put(CheckInfo(name, _first_line(func, description), severity, None, (where,),
+                           fix=fix))
         elif where not in old.helpers:
             _put(dataclasses.replace(old, helpers=(*old.helpers, where),
-                                     description=old.description or _first_line(func, None)))
+                                     description=old.description or _first_line(func, None),
+                                     fix=old.fix or fix))
         return func
 
     return register
 
 
-def declare(name: str, description: str, *, severity: Severity = "error") -> str:
+def declare(name: str, description: str, *, severity: Severity = "error",
+            fix: str = "") -> str:
     """Register a name that the plumbing (validation, ``api.expect``) emits; returns ``name``."""
     __tracebackhide__ = True
     _validate(name, severity)
     if name not in _INFO:
-        _put(CheckInfo(name, description, severity, kind="built-in"))
+        _put(CheckInfo(name, description, severity, kind="built-in", fix=fix))
     return name
 
 
@@ -327,6 +353,12 @@ def severity_of(name: str) -> Severity:
     """The severity findings named ``name`` default to (``"error"`` for unknown names)."""
     info = lookup(name)
     return info.severity if info is not None else "error"
+
+
+def scope_of(name: str) -> Scope:
+    """Where findings named ``name`` are judged: ``"run"`` (a root cause) or ``"answer"``."""
+    info = lookup(name)
+    return info.scope if info is not None else "answer"
 
 
 def checks_for(endpoint_name: str | None) -> tuple[Check, ...]:

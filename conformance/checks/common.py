@@ -26,7 +26,8 @@ SCHEMA = declare("schema", "the answer matches the JSON Schema of its endpoint a
 #: A successful answer of a JSON endpoint (or a line of a JSON-lines one) whose body is not JSON.
 JSON_BODY = declare("json-body", "a JSON endpoint answers JSON")
 #: ``api.expect``: the answer has the status the test expected.
-STATUS = declare("status", "the answer has the HTTP status the test expected")
+STATUS = declare("status", "the answer has the HTTP status the test expected",
+                 fix="answer with the status the API answers for this request")
 #: ``api.expect_error``: the error has the type the test expected.
 ERROR_TYPE = declare("error-type", "the error has the error.type the test expected")
 
@@ -82,7 +83,8 @@ def describe_type(value: Any) -> str:
 REQUEST_ID = "request-id"
 
 
-@check(REQUEST_ID)
+@check(REQUEST_ID, scope="run",
+       fix="send the upstream's request-id header (req_...) on every answer, unchanged")
 def check_request_id(exchange: Exchange) -> list[Finding]:
     """Every answer carries a ``request-id`` header: users quote it to Anthropic support."""
     prefix = catalog.ID_PREFIXES["request"]
@@ -107,7 +109,9 @@ def _wants_stream(exchange: Exchange) -> bool:
     return isinstance(req, dict) and req.get("stream") is True
 
 
-@check(CONTENT_TYPE)
+@check(CONTENT_TYPE, scope="run",
+       fix="hand on the upstream's content-type header (application/json for JSON, "
+           "text/event-stream for streams)")
 def check_content_type(exchange: Exchange) -> list[Finding]:
     """JSON answers say ``application/json``, streams ``text/event-stream``.
 

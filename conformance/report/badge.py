@@ -27,12 +27,25 @@ def text_width(text: str) -> int:
 
 
 def badge_parts(report: Report) -> tuple[str, str, str]:
-    """(label, message, colour name) for a report: green all passing, red any failure."""
+    """(label, message, colour name) for a report: green all passing on a target that serves
+    every family, red any failure, yellow for a target serving only part of the API (its
+    message counts families: "1/7 families, 6/6 passing") or answered only by cassettes."""
     passed, tested = report.score
     if tested == 0:
         return LABEL, "nothing tested", "grey"
-    color = "green" if passed == tested else "red" if report.verdict is Verdict.FAIL else "yellow"
-    return LABEL, f"{passed}/{tested} passing", color
+    served, total = report.served
+    message = f"{passed}/{tested} passing"
+    if len(served) < total:
+        message = f"{len(served)}/{total} families, {message}"
+    if not report.target.tested:
+        message = f"replayed: {message}"
+    if report.verdict is Verdict.FAIL:
+        color = "red"
+    elif passed == tested and len(served) >= total and report.target.tested:
+        color = "green"
+    else:
+        color = "yellow"
+    return LABEL, message, color
 
 
 def svg(label: str, message: str, color: str) -> str:

@@ -22,13 +22,16 @@ import pytest
 import conformance
 from conformance import catalog
 from conformance.capabilities import Capabilities
-from conformance.exchange import ConformanceError, Exchange
+from conformance.checks import lookup
+from conformance.exchange import ConformanceError, Exchange, Finding
+from conformance.judgement import Judgement, root_key
 from conformance.report.model import (
     MAX_FINDINGS,
     Drift,
     FindingRecord,
     Report,
     ReportTarget,
+    RootCause,
     Row,
     TestResult,
     Verdict,
@@ -42,6 +45,7 @@ FEATURES_KEY = "anthropic_features"
 FINDINGS_KEY = "anthropic_findings"
 REQUEST_IDS_KEY = "anthropic_request_ids"
 ERROR_KEY = "anthropic_error"
+ROOT_KEY = "anthropic_root_causes"
 #: ``workeroutput`` keys for a worker's RunLog totals and its capability probe's findings.
 RUNLOG_KEY = "anthropic_runlog"
 UNSUPPORTED_KEY = "anthropic_unsupported"
@@ -54,23 +58,39 @@ FAMILIES: tuple[str, ...] = get_args(catalog.Family)
 # --- on the worker: what a test report carries ----------------------------------------------------
 
 
+def finding_dict(f: Finding) -> dict[str, Any]:
+    """A finding as plain data (what ``FindingRecord(**...)`` reads back)."""
+    return {"check": f.check, "message": f.message, "pointer": f.pointer, "rule": f.rule,
+            "value": f.value, "request_id": f.request_id, "severity": f.severity}
+
+
 def properties(
     features: Sequence[str], excinfo: pytest.ExceptionInfo[BaseException] | None,
-    exchanges: Iterable[Exchange],
+    exchanges: Iterable[Exchange], judgement: Judgement | None = None,
 ) -> list[tuple[str, Any]]:
-    """The ``user_properties`` one phase of a suite test adds: plain data, so xdist can send it."""
+    """The ``user_properties`` one phase of a suite test adds: plain data, so xdist can send it.
+
+    The findings are the test's ``judgement`` (errors, warnings, inconclusive ones) plus those
+    of its own failure; the run-scope ones travel apart, as root causes.
+    """
     props: list[tuple[str, Any]] = [(FEATURES_KEY, list(features))]
     rids = [ex.request_id for ex in exchanges if ex.request_id]
     if rids:
         props.append((REQUEST_IDS_KEY, rids))
+    found: list[Finding] = list(judgement.findings) if judgement is not None else []
     if excinfo is not None and not excinfo.errisinstance(pytest.skip.Exception):
         exc = excinfo.value
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         props.append((ERROR_KEY, f"{excinfo.typename}: {first}" if first else excinfo.typename))
         if isinstance(exc, ConformanceError):
-            props.append((FINDINGS_KEY, [
-                {"check": f.check, "message": f.message, "pointer": f.pointer, "rule": f.rule,
-                 "value": f.value, "request_id": f.request_id} for f in exc.findings]))
+            found += [f for f in exc.findings if f not in found]
+    if found:
+        # errors first: the report shows the first few
+        order = {"error": 0, "warning": 1, "inconclusive": 2}
+        found.sort(key=lambda f: order.get(f.severity, 3))
+        props.append((FINDINGS_KEY, [finding_dict(f) for f in found]))
+    if judgement is not None and judgement.root:
+        props.append((ROOT_KEY, [finding_dict(f) for f in judgement.root]))
     return props
 
 
@@ -82,7 +102,8 @@ def unsupported_of(caps: Capabilities | None) -> dict[str, str]:
 def runlog_payload(log: RunLog) -> dict[str, Any]:
     """A worker's tokens and drift as plain data for ``workeroutput``."""
     return {"input_tokens": log.input_tokens, "output_tokens": log.output_tokens,
-            "cost_usd": log.cost_usd,
+            "cost_usd": log.cost_usd, "answers_from_target": log.answers_from_target,
+            "answers_from_cassettes": log.answers_from_cassettes,
             "drift": [[where, pointer, n] for (where, pointer), n in log.drift.items()]}
 
 
@@ -99,6 +120,7 @@ class _Pending:
     findings: list[FindingRecord] = field(default_factory=list)
     request_ids: list[str] = field(default_factory=list)
     duration: float = 0.0
+    root_causes: list[FindingRecord] = field(default_factory=list)
 
 
 @dataclass
@@ -111,6 +133,8 @@ class Collector:
     cost_usd: float = 0.0
     drift: Counter[tuple[str, str]] = field(default_factory=Counter)
     unsupported: dict[str, str] = field(default_factory=dict)
+    answers_from_target: int = 0
+    answers_from_cassettes: int = 0
 
     def add(self, report: pytest.TestReport) -> None:
         """Merge one phase (setup, call, teardown) of one test; tests without features are not
@@ -124,6 +148,7 @@ class Collector:
         t.duration += report.duration
         t.request_ids.extend(r for r in props.get(REQUEST_IDS_KEY, ()) if r not in t.request_ids)
         t.findings.extend(FindingRecord(**f) for f in props.get(FINDINGS_KEY, ()))
+        t.root_causes.extend(FindingRecord(**f) for f in props.get(ROOT_KEY, ()))
         if report.failed:
             if t.verdict is not Verdict.FAIL:
                 t.reason = props.get(ERROR_KEY) or _longrepr_line(report)
@@ -141,13 +166,26 @@ class Collector:
         self.input_tokens += int(data.get("input_tokens", 0))
         self.output_tokens += int(data.get("output_tokens", 0))
         self.cost_usd += float(data.get("cost_usd", 0.0))
+        self.answers_from_target += int(data.get("answers_from_target", 0))
+        self.answers_from_cassettes += int(data.get("answers_from_cassettes", 0))
         for where, pointer, n in data.get("drift", ()):
             self.drift[(str(where), str(pointer))] += int(n)
 
     def results(self) -> list[TestResult]:
         return [TestResult(nodeid, t.verdict or Verdict.SKIPPED, tuple(t.features), t.reason,
-                           tuple(t.findings), tuple(t.request_ids), round(t.duration, 3))
+                           tuple(t.findings), tuple(t.request_ids), round(t.duration, 3),
+                           tuple(t.root_causes))
                 for nodeid, t in self.tests.items()]
+
+    @property
+    def failing_root_causes(self) -> list[FindingRecord]:
+        """The distinct run-scope errors seen, one per check and rule: they fail the session."""
+        seen: dict[tuple[str, str], FindingRecord] = {}
+        for t in self.tests.values():
+            for f in t.root_causes:
+                if f.severity == "error":
+                    seen.setdefault(root_key(f), f)
+        return list(seen.values())
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
@@ -166,11 +204,13 @@ def _longrepr_line(report: pytest.TestReport) -> str:
 # --- building the report --------------------------------------------------------------------------
 
 
-def report_target(target: RunTarget) -> ReportTarget:
+def report_target(target: RunTarget, answers_from_target: int = 0,
+                  answers_from_cassettes: int = 0) -> ReportTarget:
     """The run's target as a report shows it: its URL (none for the embedded server or replay)
-    with credentials, query and fragment stripped."""
+    with credentials, query and fragment stripped, and where its answers came from."""
     url = target.public_url
-    return ReportTarget(target.kind, safe_url(url) if url else None)
+    return ReportTarget(target.kind, safe_url(url) if url else None, answers_from_target,
+                        answers_from_cassettes)
 
 
 def safe_url(url: str) -> str:
@@ -191,15 +231,23 @@ def judge(name: str, tests: Sequence[TestResult], unsupported: str | None = None
     passed = sum(t.verdict is Verdict.PASS for t in tests)
     base = Row(name, Verdict.SKIPPED, family=family, passed=passed, failed=len(failed),
                skipped=len(tests) - passed - len(failed))
-    if failed:
-        findings = [f for t in failed for f in t.findings][:MAX_FINDINGS]
+    # a passing test whose answers broke a run-scope check still makes its row fail: the
+    # cause is reported once (root causes), but the feature is not conforming
+    rooted = [t for t in tests if t.verdict is Verdict.PASS
+              and any(f.severity == "error" for f in t.root_causes)]
+    if failed or rooted:
+        findings = [f for t in failed for f in t.findings if f.severity == "error"]
+        findings += [f for t in rooted for f in t.root_causes if f not in findings]
+        findings = findings[:MAX_FINDINGS]
         first = findings[0] if findings else None
         reason = (f"[{first.check}] {first.pointer or '/'}: {first.message}" if first
                   else failed[0].reason)
         return replace(base, verdict=Verdict.FAIL, reason=reason,
-                       failing_tests=tuple(t.nodeid for t in failed), findings=tuple(findings),
+                       failing_tests=tuple(t.nodeid for t in (*failed, *rooted)),
+                       findings=tuple(findings),
                        request_id=next((t.failing_request_id for t in failed
-                                        if t.failing_request_id), None))
+                                        if t.failing_request_id),
+                                       first.request_id if first else None))
     if passed:
         return replace(base, verdict=Verdict.PASS)
     not_served = [t.reason for t in tests if t.verdict is Verdict.NOT_SUPPORTED]
@@ -210,12 +258,43 @@ def judge(name: str, tests: Sequence[TestResult], unsupported: str | None = None
     return replace(base, reason=reasons.most_common(1)[0][0] if reasons
                    else "no test of it in this run")
 
+def root_causes(tests: Sequence[TestResult]) -> tuple[RootCause, ...]:
+    """The distinct violated checks of a run (check + rule), each once, with the tests and
+    families it reaches, an example and what to fix: run-scope findings (whatever the test's
+    outcome) first, then the error findings of failed tests; widest first within each."""
+    family_of = {f.name: f.family for f in catalog.FEATURES}
+    groups: dict[tuple[str, str, str], list[tuple[TestResult, FindingRecord]]] = {}
+    for t in tests:
+        seen: set[tuple[str, str, str]] = set()
+        pairs = [("run", f) for f in t.root_causes]
+        if t.verdict is Verdict.FAIL:
+            pairs += [("answer", f) for f in t.findings if f.severity == "error"]
+        for scope, f in pairs:
+            key = (scope, *root_key(f))
+            if key not in seen:
+                seen.add(key)
+                groups.setdefault(key, []).append((t, f))
+    out = []
+    for (scope, check, _), hits in groups.items():
+        example_test, example = hits[0]
+        families = sorted({family_of.get(name, name) for t, _f in hits for name in t.features})
+        info = lookup(check)
+        out.append(RootCause(
+            check=check, severity=example.severity, rule=example.rule,
+            message=example.message, tests=len(hits), families=tuple(families),
+            example=example, fix=info.fix if info is not None else "", scope=scope,
+            example_test=example_test.nodeid))
+    out.sort(key=lambda c: (c.scope != "run", c.severity != "error", -c.tests))
+    return tuple(out)
+
+
 def build_report(
     settings: Settings, tests: Sequence[TestResult], *, target: RunTarget | None = None,
     input_tokens: int = 0,
     output_tokens: int = 0, cost_usd: float = 0.0,
     drift: Mapping[tuple[str, str], int] | None = None,
     unsupported: Mapping[str, str] | None = None, date: str | None = None,
+    answers_from_target: int = 0, answers_from_cassettes: int = 0,
 ) -> Report:
     """The report of a run: per feature (catalog order, then unknown ones), per family.
 
@@ -240,13 +319,15 @@ def build_report(
         if row.total or fam in unsupported or members:
             families.append(row)
     return Report(
-        target=report_target(target or resolve(settings)),
+        target=report_target(target or resolve(settings), answers_from_target,
+                             answers_from_cassettes),
         date=date or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         suite_version=conformance.__version__, api_version=settings.api_version,
         model=settings.model, input_tokens=input_tokens, output_tokens=output_tokens,
         cost_usd=round(cost_usd, 6), families=tuple(families), features=features,
         tests=tuple(tests),
         drift=tuple(Drift(w, p, n) for (w, p), n in sorted((drift or {}).items())),
+        root_causes=root_causes(tests),
     )
 
 
@@ -291,15 +372,18 @@ class ReportHooks:
             output[RUNLOG_KEY] = runlog_payload(self.runlog)
             output[UNSUPPORTED_KEY] = dict(self.unsupported())
             return
+        self.collector.add_runlog(self.runlog)
+        self.verdict_exit(session)
         directory = self.settings.report_dir
         if directory is None or not self.collector.tests:
             return  # switched off, or no conformance test in this run
-        self.collector.add_runlog(self.runlog)
         c = self.collector
         report = build_report(self.settings, c.results(), target=self.target,
                               input_tokens=c.input_tokens,
                               output_tokens=c.output_tokens, cost_usd=c.cost_usd,
-                              drift=c.drift, unsupported={**c.unsupported, **self.unsupported()})
+                              drift=c.drift, unsupported={**c.unsupported, **self.unsupported()},
+                              answers_from_target=c.answers_from_target,
+                              answers_from_cassettes=c.answers_from_cassettes)
         from conformance.report.render import write_report
 
         try:
@@ -307,7 +391,42 @@ class ReportHooks:
         except OSError as exc:
             self.error = f"could not write the report to {directory}: {exc}"
 
+    def verdict_exit(self, session: pytest.Session) -> None:
+        """What the tests' outcomes alone do not say: an error root cause fails the run, and so
+        does a run whose every conformance test was skipped while families were required."""
+        if session.exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+            return
+        tests = self.collector.tests.values()
+        if self.collector.failing_root_causes:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        elif self.settings.require and tests and all(
+                t.verdict in (None, Verdict.SKIPPED, Verdict.NOT_SUPPORTED) for t in tests):
+            self.all_skipped = True
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    all_skipped = False
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        results = self.collector.results()
+        causes = root_causes(results)
+        if causes:
+            terminalreporter.section("anthropic root causes: fix these first")
+            for cause in causes:
+                terminalreporter.write_line(describe_root_cause(cause),
+                                            red=cause.severity == "error",
+                                            yellow=cause.severity == "warning")
+        if self.all_skipped:
+            terminalreporter.write_line(
+                "anthropic-conformance: every conformance test was skipped although families "
+                f"are required (--anthropic-require={','.join(sorted(self.settings.require))}): "
+                "nothing was tested, so the run fails", red=True)
+        c = self.collector
+        if c.answers_from_cassettes:
+            terminalreporter.write_line(
+                f"anthropic-conformance: {c.answers_from_target} answer(s) from the target, "
+                f"{c.answers_from_cassettes} replayed from cassettes"
+                + ("" if c.answers_from_target or self.target.offline
+                   else f": {self.target.describe()} was not tested"))
         if self.error:
             terminalreporter.write_line(f"anthropic-conformance: {self.error}", red=True)
         elif self.written:
@@ -315,3 +434,15 @@ class ReportHooks:
             terminalreporter.write_line(
                 f"anthropic-conformance: report written to {where}/ "
                 f"({', '.join(p.name for p in self.written)})")
+
+
+def describe_root_cause(cause: RootCause) -> str:
+    """One line (or two) for a root cause: check, reach, example value and request-id, fix."""
+    ex = cause.example
+    where = "run-level, " if cause.scope == "run" else ""
+    families = ", ".join(cause.families) or "no family"
+    value = f"; value {ex.value}" if ex.value else ""
+    rid = f"; request-id {ex.request_id}" if ex.request_id else ""
+    fix = f"\n    fix: {cause.fix}" if cause.fix else ""
+    return (f"[{cause.check}] {cause.severity}, {where}{cause.tests} test(s) in "
+            f"{families}: {cause.message}{value}{rid} (e.g. {cause.example_test}){fix}")

@@ -54,6 +54,9 @@ class TestResult:
     findings: tuple[FindingRecord, ...] = ()
     request_ids: tuple[str, ...] = ()
     duration: float = 0.0
+    #: Run-scope findings (``checks.Scope``) its answers showed: counted as root causes, not
+    #: as this test's own failure.
+    root_causes: tuple[FindingRecord, ...] = ()
 
     @property
     def failing_request_id(self) -> str | None:
@@ -85,14 +88,57 @@ class Row:
 
 
 @dataclass(frozen=True)
+class RootCause:
+    """One distinct violated check of the run (check + rule), with how far it reaches.
+
+    Run-scope checks (a header every answer lacks) are reported this way only; answer-scope
+    ones too, when they fail more than one test, so a reader fixes causes, not symptoms.
+    """
+
+    check: str
+    severity: str
+    rule: str
+    message: str
+    tests: int
+    families: tuple[str, ...]
+    example: FindingRecord
+    fix: str = ""
+    #: "run": judged once per run (the tests pass or fail on their own findings); "answer":
+    #: a finding that failed these tests.
+    scope: str = "answer"
+    example_test: str = ""
+
+
+@dataclass(frozen=True)
 class ReportTarget:
-    """Where the run pointed, with no secret in it: its kind (``conformance.target``) and a URL
-    without credentials or query."""
+    """Where the run pointed, with no secret in it: its kind (``conformance.target``), a URL
+    without credentials or query, and where its answers came from."""
 
     kind: TargetKind
     url: str | None = None
+    #: Answers the target itself gave, and answers cassettes played back instead.
+    answers_from_target: int = 0
+    answers_from_cassettes: int = 0
+
+    @property
+    def tested(self) -> bool:
+        """False for a live target or proxy none of whose answers came from it (cassettes
+        answered them all): then it was not tested, whatever the settings pointed at."""
+        if self.kind not in (TargetKind.LIVE, TargetKind.PROXY):
+            return True
+        return self.answers_from_target > 0 or not self.answers_from_cassettes
+
+    def sources(self) -> str:
+        """"12 answers from the target, 73 from cassettes" (empty when nothing was counted)."""
+        if not (self.answers_from_target or self.answers_from_cassettes):
+            return ""
+        return (f"{self.answers_from_target} answer(s) from the target, "
+                f"{self.answers_from_cassettes} from cassettes")
 
     def describe(self) -> str:
+        if not self.tested and self.kind in (TargetKind.LIVE, TargetKind.PROXY):
+            return (f"cassette replay: every answer came from cassettes, {self.url} was not "
+                    "contacted")
         where = {TargetKind.REFERENCE: "embedded reference server",
                  TargetKind.REPLAY: "cassette replay"}.get(self.kind)
         if where and not self.url:
@@ -103,6 +149,8 @@ class ReportTarget:
         """What the tokens spent there cost: nothing off the real API, a guess at a proxy."""
         if self.kind in (TargetKind.REFERENCE, TargetKind.REPLAY):
             return "not billed: not the real API"
+        if not self.tested:
+            return "not billed: every answer was replayed from cassettes"
         cost = f"about ${cost_usd:.4f} at list price"
         return cost + (", if the proxy bills like the API" if self.kind is TargetKind.PROXY
                        else "")
@@ -134,12 +182,14 @@ class Report:
     tests: tuple[TestResult, ...] = ()
     drift: tuple[Drift, ...] = ()
     report_version: int = REPORT_VERSION
+    root_causes: tuple[RootCause, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
-        """The run as a whole: fail if anything failed, pass if something passed."""
+        """The run as a whole: fail if anything failed (an error root cause included), pass if
+        something passed."""
         verdicts = {r.verdict for r in self.features} | {r.verdict for r in self.families}
-        if Verdict.FAIL in verdicts:
+        if Verdict.FAIL in verdicts or any(c.severity == "error" for c in self.root_causes):
             return Verdict.FAIL
         if Verdict.PASS in verdicts:
             return Verdict.PASS
@@ -152,6 +202,25 @@ class Report:
         return sum(r.verdict is Verdict.PASS for r in tested), len(tested)
 
     @property
+    def served(self) -> tuple[list[str], int]:
+        """(the families the target serves, how many families the report has): a family is
+        not served when capability detection said so."""
+        names = [r.name for r in self.families if r.verdict is not Verdict.NOT_SUPPORTED]
+        return names, len(self.families)
+
+    def headline(self) -> str:
+        """"6/6 tested features passing", or, for a target that serves only part of the API,
+        "messages only: 1/7 families served, 6/6 features of it passing"."""
+        passed, tested = self.score
+        names, total = self.served
+        if len(names) >= total:
+            return f"{passed}/{tested} tested features passing"
+        only = f"{', '.join(names)} only: " if names else "no family served: "
+        them = "it" if len(names) == 1 else "them"
+        return (f"{only}{len(names)}/{total} families served, {passed}/{tested} features of "
+                f"{them} passing")
+
+    @property
     def failures(self) -> list[TestResult]:
         return [t for t in self.tests if t.verdict is Verdict.FAIL]
 
@@ -159,15 +228,23 @@ class Report:
         """The JSON form: enums as their words, tuples as lists, key order stable."""
         passed, tested = self.score
         data = asdict(self)
+        served, total = self.served
         data["verdict"] = self.verdict.value
-        data["score"] = {"passed": passed, "tested": tested}
-        return _plain(data)  # type: ignore[no-any-return]
+        data["score"] = {"passed": passed, "tested": tested, "families_served": len(served),
+                         "families": total}
+        data["headline"] = self.headline()
+        # root causes open the report: what to fix first
+        first = {k: data.pop(k) for k in ("report_version", "verdict", "headline",
+                                           "root_causes")}
+        return _plain({**first, **data})  # type: ignore[no-any-return]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
         """The inverse of ``to_dict``; validate against ``schemas/report.json`` first."""
         return cls(
-            target=ReportTarget(TargetKind(data["target"]["kind"]), data["target"].get("url")),
+            target=ReportTarget(TargetKind(data["target"]["kind"]), data["target"].get("url"),
+                                int(data["target"].get("answers_from_target", 0)),
+                                int(data["target"].get("answers_from_cassettes", 0))),
             date=data["date"],
             suite_version=data["suite_version"],
             api_version=data["api_version"],
@@ -181,6 +258,7 @@ class Report:
             drift=tuple(Drift(d["where"], d["pointer"], int(d.get("count", 1)))
                         for d in data.get("drift", ())),
             report_version=int(data.get("report_version", REPORT_VERSION)),
+            root_causes=tuple(_root_cause(c) for c in data.get("root_causes", ())),
         )
 
 
@@ -215,5 +293,16 @@ def _test(data: dict[str, Any]) -> TestResult:
         findings=_findings(data.get("findings")),
         request_ids=tuple(data.get("request_ids", ())),
         duration=float(data.get("duration", 0.0)),
+        root_causes=_findings(data.get("root_causes")),
+    )
+
+
+def _root_cause(data: dict[str, Any]) -> RootCause:
+    return RootCause(
+        check=data["check"], severity=data["severity"], rule=data.get("rule", ""),
+        message=data.get("message", ""), tests=int(data.get("tests", 0)),
+        families=tuple(data.get("families", ())), example=FindingRecord(**data["example"]),
+        fix=data.get("fix", ""), scope=data.get("scope", "answer"),
+        example_test=data.get("example_test", ""),
     )
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from conformance import schemas
 from conformance.report import badge
-from conformance.report.model import FindingRecord, Report, Row, TestResult, Verdict
+from conformance.report.model import FindingRecord, Report, RootCause, Row, TestResult, Verdict
 
 SCHEMA = "report.json"
 #: A PR comment stays short: the first failures and findings; the JSON and HTML have them all.
@@ -98,8 +98,39 @@ def _tokens(report: Report) -> str:
 
 
 def _target(report: Report) -> str:
+    """Where the run pointed, and where its answers came from: a run answered by cassettes
+    alone never names the live target as tested."""
     t = report.target
-    return f"{t.url or t.describe()} ({t.kind.value})"
+    sources = f"; {t.sources()}" if t.sources() else ""
+    if not t.tested:
+        return t.describe() + sources
+    return f"{t.url or t.describe()} ({t.kind.value}){sources}"
+
+
+def _cause_parts(c: RootCause) -> tuple[str, str, str]:
+    """(what, reach, example) of a root cause, as plain text."""
+    ex = c.example
+    scope = "run-level, " if c.scope == "run" else ""
+    what = f"[{c.check}] {c.message}"
+    reach = (f"{c.severity}, {scope}{c.tests} test(s), famil"
+             f"{'y' if len(c.families) == 1 else 'ies'} {', '.join(c.families) or '-'}")
+    example = " ".join(x for x in (
+        f"at {ex.pointer}" if ex.pointer else "", f"value {ex.value}" if ex.value else "",
+        f"request-id {ex.request_id}" if ex.request_id else "",
+        f"in {c.example_test}" if c.example_test else "") if x)
+    return what, reach, example
+
+
+def _root_causes_md(report: Report) -> list[str]:
+    if not report.root_causes:
+        return []
+    out = ["### Root causes: fix these first", "",
+           "| check | severity and reach | example | fix |", "|---|---|---|---|"]
+    for c in report.root_causes:
+        what, reach, example = _cause_parts(c)
+        out.append(f"| {_cell(what)} | {_cell(reach)} | {_cell(example)} | "
+                   f"{_cell(c.fix or c.rule)} |")
+    return [*out, ""]
 
 
 def _matrix_md(title: str, rows: Iterable[Row], with_family: bool) -> list[str]:
@@ -118,21 +149,24 @@ def _matrix_md(title: str, rows: Iterable[Row], with_family: bool) -> list[str]:
 
 def _finding_md(f: FindingRecord, shown_rid: str | None) -> str:
     rid = f" — request-id {_code(f.request_id)}" if f.request_id not in (None, shown_rid) else ""
-    return f"  - {_code(f.pointer or '/')} [{_cell(f.check)}] {_cell(f.message)}{rid}"
+    label = f.check if f.severity == "error" else f"{f.check}, {f.severity}"
+    value = f" — value {_code(f.value)}" if f.value else ""
+    return f"  - {_code(f.pointer or '/')} [{_cell(label)}] {_cell(f.message)}{value}{rid}"
 
 
 def markdown(report: Report) -> str:
     """The report as GitHub-flavoured Markdown, readable as a PR comment."""
     label, message, _ = badge.badge_parts(report)
-    passed, tested = report.score
     out = [
         "## Anthropic API conformance report",
         "",
         f"![{label}: {message}]({badge.shields_url(report)})",
         "",
-        f"**{_verdict_md(report.verdict)}** — {passed}/{tested} tested features passing, "
-        f"{len(report.failures)} failing test(s).",
+        f"**{_verdict_md(report.verdict)}** — {report.headline()}, "
+        f"{len(report.failures)} failing test(s)"
+        + (f", {len(report.root_causes)} root cause(s)" if report.root_causes else "") + ".",
         "",
+        *_root_causes_md(report),
         f"- **Target:** {_target(report)}",
         f"- **Date:** {report.date}",
         f"- **Suite:** anthropic-conformance {report.suite_version}, "
@@ -229,6 +263,7 @@ def _failure_html(t: TestResult) -> str:
     rid = t.failing_request_id
     items = "".join(
         f"<li><code>{_e(f.pointer or '/')}</code> [{_e(f.check)}] {_e(f.message)}"
+        + (f" value <code>{_e(f.value)}</code>" if f.value else "")
         + (f" <code>request-id {_e(f.request_id)}</code>" if f.request_id else "") + "</li>"
         for f in t.findings[:5])
     return (f'<div class="failure"><code>{_e(t.nodeid)}</code> ({_e(", ".join(t.features))})'
@@ -236,9 +271,23 @@ def _failure_html(t: TestResult) -> str:
             + f"<div>{_e(t.reason)}</div>" + (f"<ul>{items}</ul>" if items else "") + "</div>")
 
 
+def _root_causes_html(report: Report) -> list[str]:
+    if not report.root_causes:
+        return []
+    rows = []
+    for c in report.root_causes:
+        what, reach, example = _cause_parts(c)
+        rows.append(f'<tr data-severity="{_e(c.severity)}"><th scope="row">{_e(what)}</th>'
+                    f"<td>{_e(reach)}</td><td>{_e(example)}</td><td>{_e(c.fix or c.rule)}</td>"
+                    "</tr>")
+    return ['<h2 id="root-causes">Root causes: fix these first</h2>',
+            '<table id="root-causes-table" class="matrix"><thead><tr><th>check</th>'
+            "<th>severity and reach</th><th>example</th><th>fix</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>"]
+
+
 def html(report: Report) -> str:
     """A self-contained HTML page: inline CSS and SVG, no script, no external asset."""
-    passed, tested = report.score
     meta = [("Target", _target(report)),
             ("Date", report.date),
             ("Suite", f"anthropic-conformance {report.suite_version}"),
@@ -256,8 +305,10 @@ def html(report: Report) -> str:
         "<h1>Anthropic API conformance report</h1>",
         f'<div class="badge">{badge.report_svg(report)}</div>',
         f'<p class="summary"><strong>{SYMBOL[report.verdict]} {_e(report.verdict.value)}</strong>'
-        f" — {passed}/{tested} tested features passing, {len(report.failures)} failing "
-        "test(s).</p>",
+        f" — {_e(report.headline())}, {len(report.failures)} failing test(s)"
+        + (f", {len(report.root_causes)} root cause(s)" if report.root_causes else "")
+        + ".</p>",
+        *_root_causes_html(report),
         '<dl class="meta">' + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in meta)
         + "</dl>",
         "<h2>Endpoint families</h2>",
