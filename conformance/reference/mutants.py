@@ -16,7 +16,11 @@ Hooks get copies they may mutate freely:
   bugs no ``(event, payload)`` pair can express (data that is not JSON, a ``[DONE]`` line);
 * ``raw(endpoint, status, body) -> (status, body)`` for the bytes of every non-streamed answer,
   after serialization: JSON lines of batch results, file content, and the JSON text of a JSON
-  answer (so a mutant can answer 204 with no body at all, which no JSON body can express).
+  answer (so a mutant can answer 204 with no body at all, which no JSON body can express);
+* ``request(endpoint, body) -> body`` for the JSON body of every request, before the route
+  reads it: the bugs of a proxy that loses or rewrites part of what it forwards (a dropped
+  system prompt, a dropped ``tool_choice``, a truncated history), which the answer only shows
+  through its effect (fewer billed input tokens, a tool not called).
 
 Most hooks are built by combinators from a change of one object (``_on_message``,
 ``_on_success``, ``_on_objects``, ``_on_error``, ``_on_events``, ``_each``), so a mutant row says
@@ -25,7 +29,10 @@ are written out as whole hooks.
 
 ``feature`` is the suite toggle whose tests should fail; ``also`` lists toggles the catching test
 needs besides (a streamed tool test is marked ``tools`` and ``streaming``), so that
-``mutation-score`` can run just ``features`` against the mutant.
+``mutation-score`` can run just ``features`` against the mutant. ``caught_by`` names what must
+notice it: check names (``sse-grammar``) or suite tests (``test_tools.py::test_tool_choice``);
+the project's tests assert the killing failure is one of them, so a mutant that only an
+unrelated check happens to trip counts as a gap.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ SseHook = Callable[[list[tuple[str, dict[str, Any]]]], list[tuple[str, dict[str,
 HeadersHook = Callable[[str, int, dict[str, str]], dict[str, str]]
 WireHook = Callable[[list[bytes]], list[bytes]]
 RawHook = Callable[[str, int, bytes], tuple[int, bytes]]
+RequestHook = Callable[[str, dict[str, Any]], dict[str, Any]]
 Events = list[tuple[str, dict[str, Any]]]
 
 
@@ -60,6 +68,8 @@ class Mutant:
     wire: WireHook | None = None
     raw: RawHook | None = None
     also: tuple[str, ...] = ()
+    request: RequestHook | None = None
+    caught_by: tuple[str, ...] = ()
 
     @property
     def features(self) -> tuple[str, ...]:
