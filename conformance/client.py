@@ -366,6 +366,7 @@ class _Base:
     def _build(
         self, method: str, path: str, json: Any, params: Mapping[str, Any] | None,
         headers: Headers | None, files: Any = None, data: Mapping[str, str] | None = None,
+        content: bytes | None = None,
     ) -> tuple[dict[str, str], dict[str, Any]]:
         overrides = headers or {}
         merged: dict[str, str | None] = {**self.default_headers(), **overrides}
@@ -380,6 +381,8 @@ class _Base:
             sent[credential.header] = redact.MASK
         if json is not None:
             kwargs["json"] = json
+        elif content is not None:  # bytes as they are: a body that is not JSON on purpose
+            kwargs["content"] = content
         if files is not None:  # multipart/form-data (file upload); httpx picks the boundary
             kwargs["files"] = files
             if data:
@@ -471,9 +474,9 @@ class ApiClient(_Base):
     def request(
         self, method: str, path: str, *, json: Any = None,
         params: Mapping[str, Any] | None = None, headers: Headers | None = None,
-        files: Any = None, data: Mapping[str, str] | None = None,
+        files: Any = None, data: Mapping[str, str] | None = None, content: bytes | None = None,
     ) -> Exchange:
-        sent, kwargs = self._build(method, path, json, params, headers, files, data)
+        sent, kwargs = self._build(method, path, json, params, headers, files, data, content)
         attempts = 0
         tries: list[Exchange] = []
         start = time.monotonic()
@@ -515,9 +518,9 @@ class AsyncApiClient(_Base):
     async def request(
         self, method: str, path: str, *, json: Any = None,
         params: Mapping[str, Any] | None = None, headers: Headers | None = None,
-        files: Any = None, data: Mapping[str, str] | None = None,
+        files: Any = None, data: Mapping[str, str] | None = None, content: bytes | None = None,
     ) -> Exchange:
-        sent, kwargs = self._build(method, path, json, params, headers, files, data)
+        sent, kwargs = self._build(method, path, json, params, headers, files, data, content)
         attempts = 0
         tries: list[Exchange] = []
         start = time.monotonic()

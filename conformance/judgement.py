@@ -31,6 +31,10 @@ from conformance.exchange import ConformanceError, ConformanceWarning, Finding, 
 __all__ = ["Judgement", "Stopped", "root_key"]
 
 
+#: The attribute a test's own failure carries the recorded error findings in.
+FINDINGS_ATTR = "conformance_findings"
+
+
 class Stopped(ConformanceError):
     """``api.expect`` cannot go on (wrong status, an unusable body): its findings are already in
     the test's ``Judgement``, which adds them to the test's failure only once."""
@@ -138,6 +142,8 @@ class Judgement:
         if isinstance(exc, AssertionError | pytest.fail.Exception):  # the test's own verdict
             _set_message(exc, f"{_message(exc)}\n\nand the answers broke the contract: "
                          f"{self._failure(errors)}")
+            # the findings travel with the failure, for whoever reads it (the mutation score)
+            setattr(exc, FINDINGS_ATTR, list(errors))
             return exc
         # a KeyError or TypeError on a broken answer: the findings say why; its traceback
         # (into the test) is shown as the cause

@@ -47,6 +47,18 @@ class Failure:
     test: str
     reason: str
     features: tuple[str, ...] = ()  # the failing test's feature markers: what a report names
+    checks: tuple[str, ...] = ()  # the checks whose error findings failed it (none: an assert)
+
+    @property
+    def function(self) -> str:
+        """``module.py::test_name`` without a parameter id: what a mutant's ``caught_by`` names."""
+        return self.test.split("[", 1)[0]
+
+    def matches(self, names: Sequence[str]) -> bool:
+        """Whether this failure is one of ``names``: a check that fired (``schema`` stands for
+        every ``schema:<file>``) or the failing test."""
+        fired = {c.split(":", 1)[0] for c in self.checks} | set(self.checks)
+        return any(n in fired or n == self.function for n in names)
 
 
 @dataclass
@@ -80,6 +92,13 @@ class Outcome:
             return "passed" if self.clean else "failed"
         return "killed" if self.killed else "survived"
 
+    @property
+    def caught_as_declared(self) -> bool:
+        """Killed by what the mutant's ``caught_by`` names (its first failure: runs stop at
+        it), not merely by some test that happened to trip over the bug."""
+        declared = MUTANTS[self.name].caught_by if self.name in MUTANTS else ()
+        return self.killed and bool(declared) and self.failures[0].matches(declared)
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["features"] = list(self.features)
@@ -90,8 +109,8 @@ class Outcome:
     def from_json(cls, data: dict[str, Any]) -> Outcome:
         return cls(data["name"], tuple(data["features"]), int(data["exit_code"]),
                    int(data.get("passed", 0)),
-                   [Failure(f["test"], f["reason"], tuple(f.get("features", ())))
-                    for f in data.get("failures", [])],
+                   [Failure(f["test"], f["reason"], tuple(f.get("features", ())),
+                            tuple(f.get("checks", ()))) for f in data.get("failures", [])],
                    float(data.get("seconds", 0.0)), data.get("error"))
 
 
@@ -139,6 +158,17 @@ def features_for(name: str) -> tuple[str, ...]:
     return MUTANTS[name].features
 
 
+def _checks(excinfo: Any) -> tuple[str, ...]:
+    """The names of the checks whose error findings failed a test (none for a plain assert)."""
+    from conformance.exchange import ConformanceError
+    from conformance.judgement import FINDINGS_ATTR
+
+    exc = excinfo.value if excinfo is not None else None
+    findings = (exc.findings if isinstance(exc, ConformanceError)
+                else getattr(exc, FINDINGS_ATTR, None) or [])
+    return tuple(dict.fromkeys(f.check for f in findings if f.severity == "error"))
+
+
 def _reason(excinfo: Any) -> str:
     """One line saying why a test failed: the check names of a contract violation, else the
     exception's first line."""
@@ -170,7 +200,7 @@ class _Collector:
                 test = item.nodeid.split("conformance/suite/", 1)[-1]
                 marks = (str(a) for m in item.iter_markers("feature") for a in m.args)
                 self.failures.append(Failure(test, _reason(call.excinfo),
-                                             tuple(dict.fromkeys(marks))))
+                                             tuple(dict.fromkeys(marks)), _checks(call.excinfo)))
         elif call.when == "call":
             self.passed += 1
 
@@ -190,7 +220,7 @@ class _Collector:
                     test = report.nodeid.split("conformance/suite/", 1)[-1]
                     self.failures.append(Failure(
                         test, f"[{f['check']}] (root cause) {f.get('pointer') or '/'}: "
-                        f"{f.get('message', '')}", features))
+                        f"{f.get('message', '')}", features, (str(f["check"]),)))
 
 
 def _is_skip(excinfo: Any) -> bool:
@@ -366,6 +396,13 @@ class Progress:
 # --- output and command line ----------------------------------------------------------------------
 
 
+def score_line(score: Score) -> str:
+    """The README's sentence under the table, from a real score (never written by hand)."""
+    control = "the faithful server passes" if score.faithful.clean else \
+        "the faithful server FAILS"
+    return f"{score.summary}, and {control}."
+
+
 def markdown_table() -> str:
     """The README's list of mutants, generated from ``MUTANTS`` so it cannot drift."""
     rows = ["| Mutant | Feature that catches it | The bug |", "| --- | --- | --- |"]
@@ -387,6 +424,11 @@ def format_text(score: Score) -> str:
         head = f"{o.name:<{width}}  {'killed  ' if o.killed else 'SURVIVED'}"
         if o.killed:
             lines.append(f"{head}  by {o.failures[0].test}: {o.failures[0].reason}")
+            if not o.caught_as_declared:
+                known = MUTANTS.get(o.name)
+                declared = ", ".join(known.caught_by if known else ()) or "nothing"
+                lines.append(f"{'':<{width + 12}}not what it declares it is caught by: "
+                             f"{declared}")
             lines += [f"{'':<{width + 12}}also {x.test}" for x in o.failures[1:]]
         else:
             why = o.error or f"no test of feature(s) {', '.join(o.features)} failed"

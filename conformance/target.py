@@ -101,6 +101,10 @@ class Traits:
     #: It holds the reference server's seeded organization, whose API key ``REFERENCE_KEY_ID``
     #: the admin_write tests may rename (to its own name).
     seeded: bool
+    #: Its messages answers must carry the ``anthropic-ratelimit-*`` headers: the real API's
+    #: contract, kept by the reference server (and what a replay recorded); a proxy that drops
+    #: them only gets a warning. Defaults to False so a new kind opts in.
+    states_rate_limits: bool = False
 
 
 TRAITS: Mapping[TargetKind, Traits] = {
@@ -115,6 +119,7 @@ TRAITS: Mapping[TargetKind, Traits] = {
         offline=False,
         forwards=False,
         seeded=True,
+        states_rate_limits=True,
     ),
     TargetKind.REPLAY: Traits(
         assumed="replay: the cassettes decide",
@@ -127,6 +132,7 @@ TRAITS: Mapping[TargetKind, Traits] = {
         offline=True,
         forwards=False,
         seeded=True,
+        states_rate_limits=True,
     ),
     TargetKind.LIVE: Traits(
         assumed="",
@@ -139,6 +145,7 @@ TRAITS: Mapping[TargetKind, Traits] = {
         offline=False,
         forwards=True,
         seeded=False,
+        states_rate_limits=True,
     ),
     TargetKind.PROXY: Traits(
         assumed="",
@@ -323,6 +330,12 @@ class RunTarget:
     def now(self) -> datetime:
         """The target's clock: the reference server's fixed one, else the wall clock (UTC)."""
         return REFERENCE_NOW if self.traits.fixed_clock else datetime.now(UTC)
+
+    @property
+    def requires_rate_limit_headers(self) -> bool:
+        """Whether a messages answer without ``anthropic-ratelimit-*`` headers fails (else it
+        is a warning)."""
+        return self.traits.states_rate_limits
 
     @property
     def reports_usage_at_once(self) -> bool:

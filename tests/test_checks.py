@@ -13,7 +13,17 @@ from typing import Any
 
 import pytest
 
-from conformance.checks import checks_for, common, messages, models, pagination, run_checks
+from conformance.checks import (
+    checks_for,
+    common,
+    effects,
+    leaks,
+    messages,
+    models,
+    pagination,
+    ratelimit,
+    run_checks,
+)
 from conformance.exchange import Exchange, Finding
 from conformance.sse import format_sse, parse_sse
 
@@ -139,7 +149,7 @@ def models_page(body: Any, query: str = "") -> Exchange:
     return answer(body, method="GET", path=path, request={})
 
 
-def error(status: int, etype: str, message: str = "something went wrong") -> dict[str, Any]:
+def error(status: int, etype: str, message: str = "max_tokens: Field required") -> dict[str, Any]:
     return {"type": "error", "error": {"type": etype, "message": message},
             "request_id": RID}
 
@@ -476,3 +486,100 @@ def test_run_checks_dispatches_on_the_endpoint() -> None:
     # The same body on an endpoint the catalog lacks only gets the common checks.
     unknown = answer(page(["m-a"], last="m-z"), method="GET", path="/v1/elsewhere")
     assert run_checks(unknown) == []
+
+
+# --- the request had its effect (checks/effects.py), leaks, rate limits ---------------------------
+
+WEATHER = {"name": "get_weather", "input_schema": {
+    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
+    "additionalProperties": False}}
+FORCED = {**REQUEST, "tools": [WEATHER], "tool_choice": {"type": "tool", "name": "get_weather"}}
+STRICT = {**REQUEST, "tools": [{**WEATHER, "strict": True}]}
+TEXT_ONLY = message_with(content=[{"type": "text", "text": "No tool."}], stop_reason="end_turn")
+TRACEBACK = ('Traceback (most recent call last):\n  File "/srv/gateway/app.py", line 12, in '
+             "handle\nKeyError: 'max_tokens'")
+
+
+@pytest.mark.parametrize(("exchange", "name", "pointer", "phrase"), [
+    pytest.param(answer(message_with(model="claude-opus-4-6")), effects.MODEL_ECHO, "/model",
+                 "asked for model 'claude-haiku-4-5'", id="model-rewritten"),
+    pytest.param(stream(events_with(_set(0, ("message", "model"), "gpt-4o"))),
+                 effects.MODEL_ECHO, "/events/0/message/model", "'gpt-4o'",
+                 id="model-rewritten-stream"),
+    pytest.param(answer(TEXT_ONLY, request=FORCED), effects.TOOL_CHOICE, "/content",
+                 "forces tool 'get_weather'", id="forced-tool-not-called"),
+    pytest.param(stream(events_with(_set(1, ("content_block", "text"), "")), request={
+        **FORCED, "tool_choice": {"type": "tool", "name": "other"}, "stream": True}),
+        effects.TOOL_CHOICE, "/accumulated/content", "calls ['get_weather']",
+        id="forced-tool-other-name-stream"),
+    pytest.param(answer(GOOD_MESSAGE, request={**FORCED, "tool_choice": {"type": "none"}}),
+                 effects.TOOL_CHOICE, "/content/1", 'tool_choice is "none"', id="none-called"),
+    pytest.param(answer(message_with(content=[{"type": "tool_use", "id": "toolu_01",
+                                               "name": "get_weather", "input": {"town": "P"}}]),
+                        request=STRICT), effects.TOOL_INPUT_SCHEMA, "/content/0/input",
+                 "'city' is a required property", id="strict-input-invalid"),
+    pytest.param(answer(error(400, "invalid_request_error", "Bad Request"), status=400),
+                 effects.ERROR_MESSAGE, "/error/message", "says only 'Bad Request'",
+                 id="generic-400"),
+    pytest.param(answer(error(500, "api_error", TRACEBACK), status=500), leaks.ERROR_LEAK,
+                 "/error/message", "a Python traceback", id="traceback-in-500"),
+    pytest.param(answer(error(400, "invalid_request_error",
+                              "bad input at /usr/local/lib/python3.12/site-packages/x.py"),
+                        status=400), leaks.ERROR_LEAK, "/error/message", "a server file path",
+                 id="path-in-400"),
+    pytest.param(stream([], raw=format_sse(GOOD_EVENTS) + b"data: [DONE]\n\n"),
+                 messages.check_sse_grammar, f"/events/{len(GOOD_EVENTS)}/data",
+                 "OpenAI end-of-stream sentinel", id="done-sentinel"),
+])
+def test_request_effects_and_leaks_are_reported(exchange: Exchange, name: Any, pointer: str,
+                                                 phrase: str) -> None:
+    endpoint = exchange.endpoint.name if exchange.endpoint else None
+    check = name if callable(name) else next(c for c in checks_for(endpoint) if c.name == name)
+    test_broken_answers_are_reported(exchange, check, check.name, pointer, phrase)
+
+
+@pytest.mark.parametrize("exchange", [
+    pytest.param(answer(GOOD_MESSAGE, request=FORCED), id="forced-tool-called"),
+    pytest.param(answer(message_with(model="claude-haiku-4-5")), id="alias-echoed"),
+    pytest.param(answer(message_with(model="claude-3-opus-20240229"),
+                        request={**REQUEST, "model": "claude-3-opus-latest"}), id="latest-alias"),
+    pytest.param(answer(message_with(stop_reason="max_tokens", content=[
+        {"type": "text", "text": "cut"}]), request=FORCED), id="forced-but-cut-short"),
+    pytest.param(answer(message_with(content=[{"type": "tool_use", "id": "toolu_01",
+                                               "name": "get_weather", "input": {"town": "P"}}]),
+                        request=FORCED), id="non-strict-input-not-judged"),
+    pytest.param(answer(error(404, "not_found_error", "Not Found"), status=404),
+                 id="404-not-found-is-the-api-wording"),
+])
+def test_effects_leave_faithful_answers_alone(exchange: Exchange) -> None:
+    found = [f for f in run_checks(exchange)
+             if f.check in (effects.MODEL_ECHO, effects.TOOL_CHOICE, effects.TOOL_INPUT_SCHEMA,
+                            effects.ERROR_MESSAGE, leaks.ERROR_LEAK)]
+    assert found == [], "\n".join(f.format() for f in found)
+
+
+def test_error_leak_is_a_warning() -> None:
+    found = run_checks(answer(error(500, "api_error", TRACEBACK), status=500))
+    assert {f.severity for f in found if f.check == leaks.ERROR_LEAK} == {"warning"}
+
+
+RATELIMITS = {f"anthropic-ratelimit-{kind}-{part}": value
+              for kind in ratelimit.KINDS
+              for part, value in (("limit", "50"), ("remaining", "49"),
+                                  ("reset", "2026-03-02T12:01:00Z"))}
+
+
+def test_ratelimit_headers_good_and_broken() -> None:
+    assert ratelimit.ratelimit_findings(answer(GOOD_MESSAGE, headers={
+        **JSON_HEADERS, **RATELIMITS})) == []
+    missing = ratelimit.ratelimit_findings(answer(GOOD_MESSAGE))
+    assert len(missing) == len(ratelimit.KINDS) and all(
+        f.severity == "warning" and "cannot see its rate limit" in f.message for f in missing)
+    broken = ratelimit.ratelimit_findings(answer(GOOD_MESSAGE, headers={
+        **JSON_HEADERS, **RATELIMITS, "anthropic-ratelimit-requests-remaining": "51",
+        "anthropic-ratelimit-tokens-limit": "lots",
+        "anthropic-ratelimit-input-tokens-reset": "1m"}))
+    assert sorted(f.pointer for f in broken) == [
+        "/headers/anthropic-ratelimit-input-tokens-reset",
+        "/headers/anthropic-ratelimit-requests-remaining",
+        "/headers/anthropic-ratelimit-tokens-limit"]

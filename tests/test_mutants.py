@@ -19,7 +19,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from conformance import catalog, cli, mutation
+import conformance.suite
+from conformance import catalog, checks, cli, mutation
+from conformance.checks.effects import same_model
 from conformance.mutation import FAITHFUL, Failure, Outcome, Score
 from conformance.reference import (
     DEFAULT_ADMIN_API_KEY,
@@ -28,9 +30,12 @@ from conformance.reference import (
     ReferenceConfig,
     create_app,
 )
+from conformance.reference.answers import FORCE_STATUS_HEADER
+from conformance.reference.generator import count_input_tokens
 from conformance.sse import parse_sse
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+SUITE = Path(conformance.suite.__file__).resolve().parent
 MODEL = catalog.DEFAULT_MODEL
 TOOL = {"name": "get_weather", "description": "Weather of a city",
         "input_schema": {"type": "object", "properties": {"location": {"type": "string"}},
@@ -70,6 +75,27 @@ BAD_BODY = Probe("POST", "/v1/messages", {})
 NO_KEY = Probe("POST", "/v1/messages", _message(), key=False)
 UNKNOWN_MODEL = Probe("POST", "/v1/messages", {**_message(), "model": "claude-does-not-exist"})
 BAD_VERSION = Probe("POST", "/v1/messages", _message(), headers={"anthropic-version": "1999-01-01"})
+FORCED_429 = Probe("POST", "/v1/messages", _message(), headers={FORCE_STATUS_HEADER: "429"})
+# Request-side mutants show only in the answer's values: billed tokens, the tool not called.
+SYSTEM = _message(system="You are terse.")
+HISTORY = {**_message(), "messages": [
+    {"role": "user", "content": "Remember the word: kestrel."},
+    {"role": "assistant", "content": "Noted."},
+    {"role": "user", "content": "Reply with exactly: kestrel"}]}
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
+IMAGE = {**_message(), "messages": [{"role": "user", "content": [
+    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
+    {"type": "text", "text": "Reply with exactly: seen"}]}]}
+DOCUMENT = {**_message(), "messages": [{"role": "user", "content": [
+    {"type": "document", "source": {"type": "text", "media_type": "text/plain",
+                                    "data": "A short document for the conformance suite."}},
+    {"type": "text", "text": "Reply with exactly: read"}]}]}
+NO_TOOL = _message("Do not use any tool.\nReply with exactly: none", max_tokens=128, tools=[TOOL],
+                   tool_choice={"type": "any"})
+COUNT_ALL = {"model": MODEL, "system": "You count.", "tools": [TOOL],
+             "messages": [{"role": "user", "content": "hello"}]}
+LONG_STREAM = Probe("POST", "/v1/messages", _message(
+    "Reply with exactly: one two three four five", stream=True))
 
 THINKING = {"type": "enabled", "budget_tokens": 1024}
 THINK = Probe("POST", "/v1/messages", _message(max_tokens=2048, thinking=THINKING))
@@ -110,6 +136,26 @@ def tool_block(r: Answer) -> dict[str, Any]:
 def joined_tool_json(r: Answer) -> str:
     return "".join(e["delta"]["partial_json"] for e in events(r, "content_block_delta")
                    if e["delta"]["type"] == "input_json_delta")
+
+
+def billed_as(body: dict[str, Any]) -> Check:
+    """The answer bills exactly what ``body`` would be billed: the part the mutant drops."""
+    wanted = count_input_tokens(body)
+    return lambda r: r.json()["usage"]["input_tokens"] == wanted
+
+
+def without(body: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k not in keys}
+
+
+def without_blocks(body: dict[str, Any], kind: str) -> dict[str, Any]:
+    content = [b for b in body["messages"][0]["content"] if b["type"] != kind]
+    return {**body, "messages": [{"role": "user", "content": content}]}
+
+
+def text_deltas(r: Answer) -> str:
+    return "".join(e["delta"]["text"] for e in events(r, "content_block_delta")
+                   if e["delta"]["type"] == "text_delta")
 
 
 def not_json(text: str) -> bool:
@@ -179,6 +225,28 @@ EXPECTED: dict[str, tuple[Probe, Check]] = {
         b["type"] for b in r.json()["content"]].count("tool_use") == 1),
     "citation-offsets-shifted": (CITED, lambda r: r.json()["content"][1]["citations"][0][
         "start_char_index"] == 1),
+    "system-dropped": (Probe("POST", "/v1/messages", SYSTEM), billed_as(without(SYSTEM, "system"))),
+    "history-truncated": (Probe("POST", "/v1/messages", HISTORY), billed_as(
+        {**HISTORY, "messages": HISTORY["messages"][-1:]})),
+    "model-rewritten": (MSG, lambda r: not same_model(MODEL, r.json()["model"])),
+    "tool-choice-dropped": (Probe("POST", "/v1/messages", NO_TOOL), lambda r: not any(
+        b["type"] == "tool_use" for b in r.json()["content"])),
+    "tool-input-emptied": (TOOL_JSON, lambda r: tool_block(r)["input"] == {"location": ""}),
+    "images-dropped": (Probe("POST", "/v1/messages", IMAGE), billed_as(
+        without_blocks(IMAGE, "image"))),
+    "documents-dropped": (Probe("POST", "/v1/messages", DOCUMENT), billed_as(
+        without_blocks(DOCUMENT, "document"))),
+    "count-tokens-messages-only": (Probe("POST", "/v1/messages/count_tokens", COUNT_ALL),
+                                   lambda r: r.json()["input_tokens"] == count_input_tokens(
+                                       without(COUNT_ALL, "system", "tools"))),
+    "sse-delta-duplicated": (STREAM, lambda r: text_deltas(r) == "hellohello"),
+    "sse-text-truncated": (LONG_STREAM, lambda r: text_deltas(r) != "one two three four five"
+                           and "one two three four five".startswith(text_deltas(r))),
+    "sse-input-tokens-estimated": (STREAM, lambda r: events(r, "message_start")[0]["message"][
+        "usage"]["input_tokens"] != count_input_tokens(_message())),
+    "rate-limit-as-500": (FORCED_429, lambda r: r.status_code == 500
+                          and r.json()["error"]["type"] == "api_error"),
+    "error-message-generic": (BAD_BODY, lambda r: r.json()["error"]["message"] == "Bad Request"),
 }
 
 
@@ -209,8 +277,24 @@ def test_enough_mutants_covering_every_family() -> None:
 @pytest.mark.parametrize("mutant", MUTANTS.values(), ids=lambda m: m.name)
 def test_mutant_is_well_formed(mutant: Any) -> None:
     assert mutant.description and mutant.family
-    assert any((mutant.json, mutant.sse, mutant.headers, mutant.wire, mutant.raw))
+    assert any((mutant.json, mutant.sse, mutant.headers, mutant.wire, mutant.raw, mutant.request))
     assert all(catalog.find_feature(f) for f in mutant.features), mutant.features
+
+
+def _suite_test_exists(name: str) -> bool:
+    module, _, function = name.partition("::")
+    path = SUITE / module
+    return path.is_file() and f"def {function}(" in path.read_text()
+
+
+@pytest.mark.parametrize("mutant", MUTANTS.values(), ids=lambda m: m.name)
+def test_mutant_declares_what_catches_it(mutant: Any) -> None:
+    """``caught_by`` names registered checks or suite tests that exist: a typo there would make
+    the score's "caught as declared" assertion meaningless."""
+    assert mutant.caught_by, f"{mutant.name}: declare caught_by (checks or suite tests)"
+    unknown = [n for n in mutant.caught_by
+               if checks.lookup(n) is None and not _suite_test_exists(n)]
+    assert not unknown, f"{mutant.name}: no check or suite test named {unknown}"
 
 
 def test_every_mutant_has_a_probe() -> None:
@@ -250,6 +334,8 @@ STREAMED: dict[str, tuple[Probe, Check]] = {
         if e["delta"]["type"] == "citations_delta"][:1] == [1]),
     "cache-read-as-input": (CACHED_STREAM, lambda r: events(r, "message_start")[0]["message"][
         "usage"]["cache_read_input_tokens"] == 0),
+    "tool-input-emptied": (TOOL_STREAM, lambda r: json.loads(joined_tool_json(r))
+                           == {"location": ""}),
 }
 
 
@@ -431,11 +517,31 @@ def test_unknown_mutant_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert "no-such-bug" in capsys.readouterr().err
 
 
-def test_readme_lists_every_mutant_and_the_score() -> None:
+def test_readme_lists_every_mutant() -> None:
     text = README.read_text()
     assert mutation.markdown_table() in text, \
         "README's mutant table is stale: paste conformance.mutation.markdown_table()"
-    assert f"Mutation score: {len(MUTANTS)}/{len(MUTANTS)} killed" in text
+
+
+def test_failure_matches_only_what_it_names() -> None:
+    schema = Failure("test_messages.py::test_basic_message[x]", "r", ("messages",),
+                     ("schema:message.json", "final-usage"))
+    assert schema.function == "test_messages.py::test_basic_message"
+    assert schema.matches(["schema"]) and schema.matches(["final-usage"])
+    assert schema.matches(["test_messages.py::test_basic_message"])
+    assert not schema.matches(["stop-fields", "test_messages.py::test_multi_turn"])
+    asserted = Failure("test_streaming.py::test_streaming_text", "AssertionError: x")
+    assert not asserted.matches(["sse-grammar"])
+
+
+def test_a_kill_by_something_undeclared_is_not_caught_as_declared() -> None:
+    declared = MUTANTS["sse-reordered"].caught_by
+    right = Outcome("sse-reordered", ("streaming",), 1, 0, [Failure(
+        "test_streaming.py::test_streaming_text", "r", ("streaming",), declared)])
+    wrong = Outcome("sse-reordered", ("streaming",), 1, 0, [Failure(
+        "test_streaming.py::test_streaming_text", "r", ("streaming",), ("content-type",))])
+    assert right.caught_as_declared and not wrong.caught_as_declared
+    assert "not what it declares" in mutation.format_text(Score(outcome(FAITHFUL, 0), [wrong]))
 
 
 # --- the score itself: once per session, in parallel ----------------------------------------------
@@ -458,11 +564,20 @@ def test_every_mutant_is_killed(score: Score) -> None:
     assert score.ok
 
 
-def test_each_mutant_is_killed_by_a_test_of_its_feature(score: Score) -> None:
-    """A kill by an unrelated test would mean the feature's own tests miss the bug."""
-    wrong = [(o.name, o.failures[0].test) for o in score.mutants
-             if MUTANTS[o.name].feature not in o.failures[0].features]
+def test_each_mutant_is_caught_by_what_it_declares(score: Score) -> None:
+    """Each run enables only the mutant's features, so *some* test of the feature fails by
+    construction; what can fail is whether the check or test the mutant names is the one that
+    noticed (a bug meant for the system-prompt test, caught only by a schema, is a gap)."""
+    wrong = [(o.name, o.failures[0].test, o.failures[0].checks, MUTANTS[o.name].caught_by)
+             for o in score.mutants if o.killed and not o.caught_as_declared]
     assert not wrong, wrong
+
+
+def test_readme_states_the_real_score(score: Score) -> None:
+    """README's score sentence is the one this session's score renders, not a hand-written
+    claim: a survivor or a failing control makes it stale."""
+    line = mutation.score_line(score)
+    assert line in README.read_text(), f"README should say: {line}"
 
 
 def test_cli_prints_the_score_and_exits_by_it(score: Score, monkeypatch: pytest.MonkeyPatch,

@@ -530,7 +530,8 @@ def test_every_mutant_is_described() -> None:
     assert len(MUTANTS) >= 8
     for name, mutant in MUTANTS.items():
         assert mutant.name == name and mutant.description and mutant.family
-        assert any((mutant.json, mutant.sse, mutant.headers, mutant.wire, mutant.raw))
+        assert any((mutant.json, mutant.sse, mutant.headers, mutant.wire, mutant.raw,
+                    mutant.request))
 
 
 def test_unknown_mutant_is_a_value_error() -> None:

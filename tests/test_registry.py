@@ -178,7 +178,8 @@ def test_on_demand_and_per_answer_checks_share_a_name() -> None:
 
 def test_every_catalog_endpoint_gets_the_common_checks() -> None:
     common = {c.name for c in checks_for(None)}
-    assert {"request-id", "content-type", "error-envelope", "id-prefix", "retry-after"} == common
+    assert {"request-id", "content-type", "error-envelope", "id-prefix", "retry-after",
+            "error-message", "error-leak"} == common
     for endpoint in catalog.ENDPOINTS:
         assert common <= {c.name for c in checks_for(endpoint.name)}, endpoint.name
 

@@ -6,8 +6,9 @@ endpoints of ``catalog.ENDPOINTS`` it runs on (default: every answer) and a guar
 ``success`` or ``success & streams``. Checks the suite calls with values of its own (a walk of
 pages, an upload and its metadata) are registered with ``@on_demand``. Importing this package
 registers every built-in check (``common``, ``messages``, ``pagination``, ``models``,
-``batches``, ``files``, ``admin``, ``prompt_tools``, ``passthrough``, ``fidelity``); the
-suite, the cassette linter and the mutation score all go through ``checks_for`` (usually via
+``batches``, ``files``, ``admin``, ``prompt_tools``, ``passthrough``, ``fidelity``, and the
+request-effect, leak and rate-limit checks ``effects``, ``leaks``, ``ratelimit``); the suite, the
+cassette linter and the mutation score all go through ``checks_for`` (usually via
 ``conformance.validation.validate_exchange``), reports through ``names()`` / ``registered()``.
 
 A user's conftest or plugin adds a check the same way::
@@ -27,13 +28,16 @@ from conformance.checks import (  # noqa: F401  (imported to register their chec
     caching,
     citations,
     common,
+    effects,
     fidelity,
     files,
+    leaks,
     messages,
     models,
     pagination,
     passthrough,
     prompt_tools,
+    ratelimit,
     thinking,
 )
 from conformance.checks._registry import (

@@ -112,6 +112,11 @@ def sse_grammar_findings(
     stopped: set[int] = set()
     for i, ev in enumerate(events):
         if ev.json is None:
+            if ev.data.strip() == "[DONE]":  # the mistake of a proxy translating from OpenAI
+                bad(i, "data: [DONE] is the OpenAI end-of-stream sentinel; an Anthropic stream "
+                    "ends with message_stop and sends nothing after it", ev.data, "/data",
+                    "each data line is JSON; nothing follows message_stop")
+                continue
             bad(i, f"the data of event {ev.event!r} is not JSON", ev.data, "/data",
                 "each data line is JSON")
             continue

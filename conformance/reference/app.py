@@ -67,6 +67,27 @@ class Responder:
     def _headers(self, request_id: str, extra: dict[str, str]) -> dict[str, str]:
         return {"request-id": request_id, "anthropic-organization-id": ORGANIZATION_ID, **extra}
 
+    async def rewrite(self, request: Request, endpoint: str) -> Request:
+        """The request as the route should read it: its JSON body passed through every enabled
+        mutant's ``request`` hook (a proxy that loses part of what it forwards)."""
+        hooks = [m.request for m in self.mutants if m.request is not None]
+        if not hooks:
+            return request
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError):
+            return request  # not JSON (an upload, a broken body): the route judges it as sent
+        if not isinstance(body, dict):
+            return request
+        for hook in hooks:
+            body = hook(endpoint, body)
+        data = json.dumps(body).encode()
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": data, "more_body": False}
+
+        return Request(request.scope, receive)
+
     def _finish_headers(self, endpoint: str, status: int, headers: dict[str, str]
                         ) -> dict[str, str]:
         for mutant in self.mutants:
@@ -156,7 +177,8 @@ def _endpoint_handler(spec: RouteSpec, config: ReferenceConfig, state: Reference
                 check_request(request, ctx)
                 answers.raise_forced_status(request)
                 faults.raise_fault(request, raw)  # the same, by a directive in the content
-            answer = faults.apply(request, await spec.handler(request, ctx))
+            routed = await responder.rewrite(request, spec.endpoint)  # request-side mutants
+            answer = faults.apply(request, await spec.handler(routed, ctx))
             state.observe(ctx, answer)  # e.g. the Admin usage ledger (a plug-in's observer)
         except ApiError as exc:
             return responder.error(request, spec.endpoint, request_id, exc)

@@ -13,12 +13,14 @@ import binascii
 import copy
 import json
 import re
+from datetime import UTC, timedelta
 from typing import Any
 
 from starlette.requests import Request
 
 from conformance import catalog
 from conformance.reference import generator
+from conformance.reference.admin import REFERENCE_NOW
 from conformance.reference.auth import RequestContext, read_json
 from conformance.reference.errors import ApiError, invalid
 from conformance.reference.features import caching, citations, thinking
@@ -494,13 +496,39 @@ def stream_events(message: dict[str, Any]) -> list[Event]:
     return events
 
 
+#: The reference organization's rate limits (per minute), as the API states them in headers.
+RATE_LIMITS = {"requests": 50, "tokens": 90_000, "input-tokens": 50_000, "output-tokens": 40_000}
+
+
+def ratelimit_headers(ctx: RequestContext, input_tokens: int, output_tokens: int
+                      ) -> dict[str, str]:
+    """``anthropic-ratelimit-*`` headers as the real API sends them with a messages answer
+    (api-contract.md §1): a limit, what remains (token counts rounded to the nearest thousand)
+    and an RFC 3339 reset time, the start of the next minute of the reference clock."""
+    now = ctx.config.now or REFERENCE_NOW
+    reset = (now.replace(second=0, microsecond=0) + timedelta(minutes=1)).astimezone(UTC)
+    used = {"requests": 1, "tokens": input_tokens + output_tokens,
+            "input-tokens": input_tokens, "output-tokens": output_tokens}
+    headers: dict[str, str] = {}
+    for kind, limit in RATE_LIMITS.items():
+        left = max(0, limit - used[kind])
+        if kind != "requests":
+            left = round(left, -3)
+        headers[f"anthropic-ratelimit-{kind}-limit"] = str(limit)
+        headers[f"anthropic-ratelimit-{kind}-remaining"] = str(left)
+        headers[f"anthropic-ratelimit-{kind}-reset"] = reset.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return headers
+
+
 async def create_message(request: Request, ctx: RequestContext) -> Answer:
     body = await read_json(request)
     model = validate_request(body, ctx, count=False)
     message = build_message(body, model, ctx)
+    usage = message["usage"]
+    limits = ratelimit_headers(ctx, usage["input_tokens"], usage["output_tokens"])
     if body.get("stream"):
-        return StreamAnswer(stream_events(message))
-    return JsonAnswer(message)
+        return StreamAnswer(stream_events(message), headers=limits)
+    return JsonAnswer(message, headers=limits)
 
 
 async def count_tokens(request: Request, ctx: RequestContext) -> Answer:

@@ -48,3 +48,26 @@ def blocks(message: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 def text_of(message: dict[str, Any]) -> str:
     return "".join(b.get("text", "") for b in blocks(message, "text"))
+
+
+def normalized(text: str) -> str:
+    """``text`` as a "Reply with exactly" check compares it: case, outer spaces, quotes and a
+    final full stop do not count (a real model may add them)."""
+    return text.strip().strip("\"'`").rstrip(".!").strip().lower()
+
+
+def assert_said(message: dict[str, Any], expected: str) -> None:
+    """The message's text is ``expected``: a proxy that loses, repeats or cuts text fails this
+    where a check for non-empty text would not."""
+    text = text_of(message)
+    assert normalized(text) == normalized(expected), \
+        f"asked to reply with exactly {expected!r}, the answer says {text!r}"
+
+
+def input_tokens(message: dict[str, Any]) -> int:
+    """The billed input tokens of a message (``usage.input_tokens``)."""
+    return int(message["usage"]["input_tokens"])
+
+
+#: A prompt that asks for no tool: only a forced ``tool_choice`` makes the model call one.
+NO_TOOL_PROMPT = "Do not use any tool.\nReply with exactly: no tools needed"

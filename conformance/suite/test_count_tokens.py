@@ -29,8 +29,13 @@ def test_count_tokens(api: Api) -> None:
     plain = _counted(api)
     with_system = _counted(api, system="You are a careful assistant who counts tokens.")
     with_tools = _counted(api, tools=[WEATHER_TOOL])
+    with_turns = _counted(api, messages=[
+        {"role": "user", "content": "Remember the word: kestrel."},
+        {"role": "assistant", "content": "Noted."},
+        {"role": "user", "content": "Reply with exactly: counting tokens"}])
     assert with_system > plain, "a system prompt adds tokens"
     assert with_tools > plain, "a tool definition adds tokens"
+    assert with_turns > plain, "earlier turns add tokens"
 
 
 def test_count_tokens_matches_billed_input(api: Api) -> None:
@@ -43,6 +48,21 @@ def test_count_tokens_matches_billed_input(api: Api) -> None:
     assert abs(drift) <= allowed, (
         f"count_tokens said {counted} input tokens, the same request was billed {billed} "
         f"(drift {drift:+d}, allowed ±{allowed:.0f})")
+
+
+@pytest.mark.feature("streaming")
+def test_count_tokens_matches_streamed_input(api: Api) -> None:
+    """The input_tokens a stream bills (message_start) agree with count_tokens of the same
+    request, within the estimate's tolerance."""
+    counted = _counted(api, tools=[WEATHER_TOOL])
+    ex = api.create_message("Reply with exactly: counting tokens", max_tokens=8,
+                            tools=[WEATHER_TOOL], stream=True)
+    api.expect(ex)
+    billed = int((ex.events or [])[0].json["message"]["usage"]["input_tokens"])
+    allowed = max(DRIFT_FLOOR, DRIFT_TOLERANCE * billed)
+    assert abs(billed - counted) <= allowed, (
+        f"count_tokens said {counted} input tokens, the same request streamed was billed "
+        f"{billed} (allowed ±{allowed:.0f})")
 
 
 @pytest.mark.feature("errors")

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from conformance import catalog
 from conformance.api import Api
 
 pytestmark = pytest.mark.feature("errors")
@@ -47,3 +48,12 @@ def test_bad_anthropic_version(api: Api) -> None:
 @pytest.mark.api_versions("2026-10-21")
 def test_sampling_parameters_rejected(api: Api) -> None:
     api.expect_error(api.create_message("hi", temperature=0.5), 400)
+
+
+def test_invalid_json_body(api: Api) -> None:
+    """A body that is not JSON is the client's error: 400 invalid_request_error in the
+    Anthropic envelope (a proxy that fails to parse it must not answer 500 or its own shape)."""
+    ex = api.client.request("POST", catalog.endpoint("messages.create").url_path(),
+                            content=b'{"model": "' + api.model.encode() + b'", "max_tokens": 8,',
+                            headers={"content-type": "application/json"})
+    api.expect_error(ex, 400, "invalid_request_error")

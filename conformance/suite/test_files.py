@@ -83,14 +83,28 @@ def test_file_in_message(api: Api, resource_ledger: ResourceLedger,
                          conformance_run_id: str) -> None:
     filename, content = text_file(conformance_run_id, "doc")
     document = upload(api, resource_ledger, filename, content, "text/plain")
-    image = upload(api, resource_ledger, f"{conformance_run_id}-red.png", png(), "image/png")
-    blocks = [{"type": "document", "source": {"type": "file", "file_id": document["id"]}},
-              {"type": "image", "source": {"type": "file", "file_id": image["id"]}},
-              {"type": "text", "text": "Reply with exactly: files read"}]
-    message = api.expect(api.create_message(messages=[{"role": "user", "content": blocks}],
-                                            max_tokens=16))
-    assert text_of(message).strip()
-    assert message["usage"]["input_tokens"] > 0
+    image = upload(api, resource_ledger, f"{conformance_run_id}-red.png", png(200, 200),
+                   "image/png")
+    parts = {"document": {"type": "document",
+                          "source": {"type": "file", "file_id": document["id"]}},
+             "image": {"type": "image", "source": {"type": "file", "file_id": image["id"]}}}
+    ask = {"type": "text", "text": "Reply with exactly: files read"}
+
+    def billed(*names: str) -> int:
+        blocks = [*(parts[n] for n in names), ask]
+        message = api.expect(api.create_message(messages=[{"role": "user", "content": blocks}],
+                                                max_tokens=16))
+        assert text_of(message).strip()
+        return int(message["usage"]["input_tokens"])
+
+    # Each file reached the model only if it was billed: a proxy that drops document or image
+    # blocks still gets an answer, but not their input tokens.
+    both = billed("document", "image")
+    for dropped, kept in (("document", "image"), ("image", "document")):
+        without = billed(kept)
+        assert both > without, (
+            f"with the {dropped} file the request was billed {both} input tokens, without it "
+            f"{without}: the {dropped} did not reach the model")
 
 
 def test_file_delete_then_not_found(api: Api, resource_ledger: ResourceLedger,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conformance.api import Api
-from conformance.suite._data import text_of
+from conformance.suite._data import assert_said, input_tokens, text_of
 
 pytestmark = pytest.mark.feature("messages")
 
@@ -16,24 +16,35 @@ def test_basic_message(api: Api) -> None:
     ex = api.create_message("Reply with exactly: hello")
     message = api.expect(ex)
     assert message["role"] == "assistant" and message["type"] == "message"
-    assert text_of(message).strip(), "a basic message has some text"
+    assert_said(message, "hello")
     assert message["stop_reason"] == "end_turn"
 
 
 def test_system_prompt_string_and_blocks(api: Api) -> None:
+    # Every part of a request is billed: a system prompt that reached the model adds input
+    # tokens, so one dropped on the way shows in usage, whatever the answer says.
+    bare = input_tokens(api.expect(api.create_message("Reply with exactly: ok")))
     for system in ("You are terse.", [{"type": "text", "text": "You are terse."}]):
         message = api.expect(api.create_message("Reply with exactly: ok", system=system))
-        assert text_of(message).strip()
+        assert_said(message, "ok")
+        assert input_tokens(message) > bare, (
+            f"with system prompt {system!r} the request was billed {input_tokens(message)} "
+            f"input tokens, without it {bare}: the system prompt did not reach the model")
 
 
 def test_multi_turn(api: Api) -> None:
+    last = {"role": "user", "content": "Reply with exactly: kestrel"}
     messages = [
         {"role": "user", "content": "Remember the word: kestrel."},
         {"role": "assistant", "content": "Noted."},
-        {"role": "user", "content": "Reply with exactly: kestrel"},
+        last,
     ]
     message = api.expect(api.create_message(messages=messages))
-    assert text_of(message).strip()
+    assert_said(message, "kestrel")
+    alone = input_tokens(api.expect(api.create_message(messages=[last])))
+    assert input_tokens(message) > alone, (
+        f"three turns were billed {input_tokens(message)} input tokens, the last turn alone "
+        f"{alone}: the earlier turns did not reach the model")
 
 
 def test_prefill_is_continued(api: Api) -> None:
