@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from suite_args import suite
 
 from conformance import resources
 from conformance.checks import admin as checks
@@ -23,8 +24,7 @@ from conformance.reference.app import state_of
 from conformance.target import TargetKind
 from conformance.validation import validate_exchange
 
-SUITE = ("--pyargs", "conformance.suite.test_admin", "-p", "no:cacheprovider", "-rs",
-         "-o", "asyncio_default_fixture_loop_scope=function")
+SUITE = (*suite("test_admin"), "-rs")
 DAY = REFERENCE_NOW.strftime("%Y-%m-%d")
 WINDOW = {"starting_at": f"{DAY}T00:00:00Z", "ending_at": "2026-03-03T00:00:00Z"}
 

@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
+from suite_args import SUITE, with_conftest
 
 from conformance import capabilities, catalog
 from conformance.client import (
@@ -32,9 +33,6 @@ from conformance.client import (
 from conformance.reference import DEFAULT_API_KEY, EmbeddedServer
 from conformance.settings import Settings
 from conformance.target import TargetKind
-
-SUITE = ("--pyargs", "conformance.suite", "-p", "no:cacheprovider",
-         "-o", "asyncio_default_fixture_loop_scope=function")
 
 
 async def _pings(request: Request) -> AsyncIterator[bytes]:
@@ -218,7 +216,7 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     caps.for_target = _real
 """)
-    result = pytester.runpytest(*SUITE, f"--anthropic-base-url={html404}",
+    result = pytester.runpytest(*with_conftest(pytester), f"--anthropic-base-url={html404}",
                                 f"--anthropic-api-key={DEFAULT_API_KEY}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     out = result.stdout.str()
