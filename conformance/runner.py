@@ -12,6 +12,7 @@ test configuration stays out of a user's run). The cache stays in the current di
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def suite_args(extra: Sequence[str] = (), *, cwd: Path | None = None,
 def _cache_disabled(args: Sequence[str]) -> bool:
     """Whether ``args`` switch pytest's cache plugin off (``-p no:cacheprovider``, any spelling)."""
     words = [a.removeprefix("-p").lstrip("=") for a in args if a.startswith("-p") and a != "-p"]
-    words += [b for a, b in zip(args, args[1:], strict=False) if a == "-p"]
+    words += [b for a, b in itertools.pairwise(args) if a == "-p"]
     return "no:cacheprovider" in words
 
 

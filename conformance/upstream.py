@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from conformance.client import ssl_context
+from conformance.exceptions import ConformanceToolError
 from conformance.exchange import Exchange
 from conformance.reference.answers import ANSWERS_PATH
 from conformance.sse import parse_sse
@@ -24,7 +25,7 @@ class UpstreamLookupError(LookupError):
     """The upstream has no record of the proxy's answer; the message says why and what to check."""
 
 
-class UpstreamUnreachable(UpstreamLookupError):
+class UpstreamUnreachable(UpstreamLookupError, ConformanceToolError):
     """The upstream's record cannot be read at all: a setting to fix, not a verdict on the proxy."""
 
 

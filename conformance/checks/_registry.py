@@ -26,6 +26,7 @@ from fnmatch import fnmatchcase
 from typing import Literal, TypeVar
 
 from conformance import catalog
+from conformance.exceptions import ConformanceToolError
 from conformance.exchange import Exchange, Finding, Severity
 
 __all__ = [
@@ -59,7 +60,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _SEVERITIES: tuple[Severity, ...] = ("error", "warning")
 
 
-class CheckRegistrationError(ValueError):
+class CheckRegistrationError(ConformanceToolError, ValueError):
     """A check was registered wrongly: a bad or taken name, an endpoint the catalog lacks.
 
     The registering functions hide their frames (``__tracebackhide__``), so pytest points at
