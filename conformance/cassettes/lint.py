@@ -149,8 +149,9 @@ class DriftEntry:
 
 
 @dataclass
-class Drift:
-    """Everything the schemas and catalog do not know, collected across a pass."""
+class DriftTally:
+    """Everything the schemas and catalog do not know, collected across a pass (the report's
+    ``conformance.report.model.Drift`` is one such field as a report shows it)."""
 
     entries: dict[tuple[str, str, str], DriftEntry] = field(default_factory=dict)
 
@@ -216,7 +217,7 @@ class LintResult:
     problems: list[Problem] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)  # unreadable files
     summary: dict[str, EndpointSummary] = field(default_factory=dict)
-    drift: Drift = field(default_factory=Drift)
+    drift: DriftTally = field(default_factory=DriftTally)
     provenance: dict[str, str] = field(default_factory=dict)  # file -> what it was recorded against
     secrets: list[SecretHit] = field(default_factory=list)
 
