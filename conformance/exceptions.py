@@ -25,7 +25,9 @@ Two kinds of exception leave this package, and they are kept apart on purpose:
     ├── CassetteUnreadable (AssertionError)    conformance.cassettes: a broken cassette (fails)
     ├── NetworkBlocked (ConnectionError)       conformance.cassettes: a socket during a replay
     ├── TargetUnreachable (ConnectionError)    conformance.client: no answer at all, after retries
-    └── UpstreamUnreachable (UpstreamLookupError)  conformance.upstream: the upstream's record
+    ├── UpstreamUnreachable (UpstreamLookupError)  conformance.upstream: the upstream's record
+    ├── UnknownEndpoint (KeyError)             conformance.catalog: a name ENDPOINTS lacks
+    └── RouteTableError (LookupError)          conformance.reference.routing: routes vs catalog
 
 The classes live beside the code that raises them (as their messages need its context); this
 module only holds the root, so that importing it costs nothing and creates no cycle.

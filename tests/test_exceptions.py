@@ -28,6 +28,8 @@ TOOL_ERRORS = {
     "conformance.cassettes.NetworkBlocked": ConnectionError,
     "conformance.client.TargetUnreachable": ConnectionError,
     "conformance.upstream.UpstreamUnreachable": LookupError,
+    "conformance.catalog.UnknownEndpoint": KeyError,
+    "conformance.reference.routing.RouteTableError": LookupError,
 }
 
 #: Not tool errors: verdicts on the target (or the reference server's own answers).
