@@ -118,30 +118,32 @@ def test_four_files_add_an_endpoint_and_its_suite_runs_green(tmp_path: Path) -> 
     assert not (REPO / "conformance" / "suite" / "test_model_touch.py").exists()
 
 
-def test_a_missing_catalog_row_names_the_endpoint_and_catalog_py(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("missing", "expected"),
+    [
+        (
+            "row",
+            "conformance/reference/models.py routes 'models.touch', which "
+            "conformance/catalog.py lacks: add its row to ENDPOINTS there",
+        ),
+        (
+            "route",
+            "catalog endpoint 'models.touch' (POST /v1/models/{model_id}/touch) has no route in "
+            "the reference server: add RouteSpec('models.touch', handler) to ROUTES in "
+            "conformance/reference/models.py",
+        ),
+    ],
+)
+def test_a_missing_row_or_route_names_the_endpoint_and_the_file(
+    tmp_path: Path, missing: str, expected: str
+) -> None:
     root = _copy(tmp_path)
-    _add(root, row=False)
+    _add(root, row=missing != "row", route=missing != "route")
     result = _run(root)
     out = result.stdout + result.stderr
     assert result.returncode != 0
-    assert (
-        "conformance/reference/models.py routes 'models.touch', which "
-        "conformance/catalog.py lacks: add its row to ENDPOINTS there"
-    ) in out, out[-3000:]
+    assert expected in out, out[-3000:]
     assert "KeyError: 'models.touch'" not in out
-
-
-def test_a_missing_route_names_the_endpoint_and_the_family_module(tmp_path: Path) -> None:
-    root = _copy(tmp_path)
-    _add(root, route=False)
-    result = _run(root)
-    out = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert (
-        "catalog endpoint 'models.touch' (POST /v1/models/{model_id}/touch) has no route in "
-        "the reference server: add RouteSpec('models.touch', handler) to ROUTES in "
-        "conformance/reference/models.py"
-    ) in out, out[-3000:]
 
 
 # --- the same errors, in process ------------------------------------------------------------------
