@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import httpcore  # noqa: F401 - see below
 import pytest
+
+# httpx imports httpcore on first use, and pytester's in-process runs drop from sys.modules every
+# module first imported inside them: without this import, the next test would get a second
+# httpcore whose exceptions httpx no longer maps (a raw httpcore.ConnectError escapes the
+# client's retries instead of httpx.ConnectError).
 
 
 @pytest.fixture(autouse=True)

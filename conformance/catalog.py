@@ -6,11 +6,14 @@ of repeating a path, a model id, a price or a header. Adding an endpoint starts 
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 from urllib.parse import urlsplit
+
+from conformance.exceptions import ConformanceToolError
 
 # --- API versions -------------------------------------------------------------------------------
 
@@ -353,12 +356,23 @@ ERROR_SCHEMA = "error.json"
 STREAM_EVENT_SCHEMA = "stream_event.json"
 
 
+class UnknownEndpoint(ConformanceToolError, KeyError):
+    """An endpoint name ``ENDPOINTS`` lacks; the message names the row to add and where."""
+
+    def __str__(self) -> str:  # KeyError's own str() is the repr of the message
+        return str(self.args[0]) if self.args else ""
+
+
 def endpoint(name: str) -> Endpoint:
     """The endpoint called ``name`` (e.g. ``"messages.create"``)."""
     for e in ENDPOINTS:
         if e.name == name:
             return e
-    raise KeyError(name)
+    close = difflib.get_close_matches(name, [e.name for e in ENDPOINTS], n=3)
+    hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+    raise UnknownEndpoint(
+        f"unknown endpoint {name!r}{hint}: add its row to ENDPOINTS in conformance/catalog.py, "
+        f"e.g. Endpoint({name!r}, \"POST\", \"/v1/...\", family, \"schema.json\")")
 
 
 def match_endpoint(method: str, path: str) -> Endpoint | None:

@@ -8,10 +8,12 @@ import os
 import socket
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import conformance
+from conformance import catalog
 
 
 def _run(pytest_args: Sequence[str]) -> int:
@@ -112,6 +114,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The whole command line: every subcommand's options are defined below, one
+    ``_add_<command>_arguments`` function each (``run`` takes pytest's)."""
     parser = argparse.ArgumentParser(
         prog="anthropic-conformance",
         description="Conformance suite for the Anthropic HTTP API and compatible proxies.")
@@ -119,7 +123,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the conformance suite (extra arguments go to pytest)",
                    add_help=False)
-    serve = sub.add_parser("serve", help="start the reference server")
+    _add_serve_arguments(sub.add_parser("serve", help="start the reference server"))
+    _add_report_arguments(sub.add_parser(
+        "report", help="re-render a saved report.json as Markdown/HTML"))
+    _add_cleanup_arguments(sub.add_parser(
+        "cleanup", help="delete resources that crashed runs left behind (run marker only)"))
+    _add_mutation_score_arguments(sub.add_parser(
+        "mutation-score", help="run the suite against every mutant of the reference server"))
+    _add_check_cassettes_arguments(sub.add_parser(
+        "check-cassettes", help="lint vcrpy cassettes against the contract; drift; secrets"))
+    _add_openapi_arguments(sub.add_parser(
+        "openapi", help="export the catalog and schemas as an OpenAPI 3.1 document"))
+    return parser
+
+
+def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=_port, default=8765,
@@ -133,27 +151,100 @@ def build_parser() -> argparse.ArgumentParser:
                        help="switch on a named contract violation (repeatable)")
     serve.add_argument("--stream-delay", type=float, default=0.0, metavar="SECONDS",
                        help="pause between SSE events, to serve slow streams (default 0)")
-    report = sub.add_parser("report", help="re-render a saved report.json as Markdown/HTML")
+
+
+def _add_report_arguments(report: argparse.ArgumentParser) -> None:
     report.add_argument("file", type=Path, metavar="FILE.json")
     report.add_argument("--out", type=Path, default=None,
                         help="directory to write into (default: the file's directory)")
     report.add_argument("--format", choices=("md", "html", "all"), default="all",
                         help="md = report.md, html = report.html, all = both plus badge.svg")
-    from conformance import mutation, resources
 
-    resources.add_arguments(sub.add_parser(
-        "cleanup", help="delete resources that crashed runs left behind (run marker only)"))
-    mutation.add_arguments(sub.add_parser(
-        "mutation-score", help="run the suite against every mutant of the reference server"))
-    from conformance.cassettes import lint
 
-    lint.build_parser(sub.add_parser(
-        "check-cassettes", help="lint vcrpy cassettes against the contract; drift; secrets"))
-    from conformance import openapi
+def _add_cleanup_arguments(parser: argparse.ArgumentParser) -> None:
+    """The suite's own target flags (``--anthropic-base-url``, the keys, ...), plus the marker."""
+    from conformance.resources import RUN_MARKER_PREFIX
+    from conformance.settings import OPTIONS
 
-    openapi.add_arguments(sub.add_parser(
-        "openapi", help="export the catalog and schemas as an OpenAPI 3.1 document"))
-    return parser
+    parser.add_argument("--dry-run", action="store_true",
+                        help="list what would be deleted, delete nothing")
+    parser.add_argument("--run", default=RUN_MARKER_PREFIX, metavar="MARKER",
+                        help="only resources of this run marker (default: every suite run, "
+                        f"{RUN_MARKER_PREFIX!r})")
+    for opt in OPTIONS:
+        if opt.field in ("base_url", "api_key", "admin_api_key", "api_version", "auth",
+                         "max_retries", "retry_deadline", "timeout"):
+            parser.add_argument(opt.flag, dest=f"opt_{opt.field}", default=None,
+                                help=f"{opt.help} Env: {opt.env}.")
+
+
+def _add_mutation_score_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mutant", action="append", default=[], metavar="NAME",
+                        help="score only this mutant (repeatable; default: all)")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--jobs", type=_positive, default=None,
+                        help="worker processes, 1 or more (default: the number of CPUs)")
+    parser.add_argument("--anthropic-version", dest="api_version", choices=catalog.API_VERSIONS,
+                        default=None,
+                        help="anthropic-version of the runs (default: the suite's default)")
+    parser.add_argument("--api-version", action=_Renamed, nargs="?", help=argparse.SUPPRESS,
+                        new="--anthropic-version")
+
+
+def _add_check_cassettes_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                   help="cassette files or directories (searched for *.yaml, *.yml, *.json)")
+    p.add_argument("--host", action="append", default=[],
+                   help=f"host of the API to check (repeatable; default {catalog.REAL_API_HOST})")
+    p.add_argument("--all-hosts", action="store_true",
+                   help="check every interaction whose path is an Anthropic API path, any host")
+    p.add_argument("--strict-headers", action="store_true",
+                   help="check request-id even where the recorder stripped the API's headers")
+    p.add_argument("--secrets", action="store_true",
+                   help="also scan for keys, tokens, cookies and credential headers")
+    p.add_argument("--hide-org-ids", action="store_true",
+                   help="organization ids count as secrets too (implies --secrets)")
+    p.add_argument("--as-of", type=_day, default=None, metavar="YYYY-MM-DD",
+                   help="judge every recording by the contract of this day (default: each "
+                        "recording's own date: Date header, recorder timestamp, provenance)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def _add_openapi_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=None, metavar="FILE",
+                        help="write the document here (default: standard output)")
+    parser.add_argument("--format", choices=("json", "yaml"), default=None,
+                        help="json or yaml (default: from the --out suffix, else json)")
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    return value
+
+
+def _day(text: str) -> date:
+    """``--as-of``: an ISO date; argparse turns the error into a one-line usage error."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+class _Renamed(argparse.Action):
+    """An option that was renamed: refused with the new name, not silently ignored."""
+
+    def __init__(self, *args: Any, new: str, **kw: Any) -> None:
+        self.new = new
+        super().__init__(*args, **kw)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        parser.error(f"{self.option_strings[0]} is now {self.new} (one name in every command)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,6 +32,7 @@ from tenacity import (
 
 from conformance import catalog, redact
 from conformance.cassettes import timing
+from conformance.exceptions import ConformanceToolError
 from conformance.exchange import Exchange
 from conformance.sse import parse_sse
 from conformance.target import Target as Target  # re-exported: clients take one
@@ -53,7 +54,7 @@ def ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-class TargetUnreachable(ConnectionError):
+class TargetUnreachable(ConformanceToolError, ConnectionError):
     """The target did not answer at all, even after retries."""
 
 

@@ -437,41 +437,6 @@ def format_text(score: Score) -> str:
     return "\n".join(lines)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``anthropic-conformance mutation-score``."""
-    parser.add_argument("--mutant", action="append", default=[], metavar="NAME",
-                        help="score only this mutant (repeatable; default: all)")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.add_argument("--jobs", type=_positive, default=None,
-                        help="worker processes, 1 or more (default: the number of CPUs)")
-    parser.add_argument("--anthropic-version", dest="api_version", choices=catalog.API_VERSIONS,
-                        default=None,
-                        help="anthropic-version of the runs (default: the suite's default)")
-    parser.add_argument("--api-version", action=_Renamed, nargs="?", help=argparse.SUPPRESS,
-                        new="--anthropic-version")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
-    return value
-
-
-class _Renamed(argparse.Action):
-    """An option that was renamed: refused with the new name, not silently ignored."""
-
-    def __init__(self, *args: Any, new: str, **kw: Any) -> None:
-        self.new = new
-        super().__init__(*args, **kw)
-
-    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
-        parser.error(f"{self.option_strings[0]} is now {self.new} (one name in every command)")
-
-
 def command(args: argparse.Namespace) -> int:
     """Run the score; exit 1 when a mutant survives or the faithful server fails, 2 on misuse."""
     try:
@@ -484,15 +449,18 @@ def command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m conformance.mutation")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("names", nargs="*", help=argparse.SUPPRESS)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    if args.worker:
-        return _worker(args.names, args.api_version)
-    args.mutant = [*args.mutant, *args.names]
-    return command(args)
+    """``python -m conformance.mutation``: the worker processes' entry (``--worker NAME...``);
+    anything else is ``anthropic-conformance mutation-score`` (its options are in ``cli``)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] != ["--worker"]:
+        from conformance import cli
+
+        return cli.main(["mutation-score", *args])
+    parser = argparse.ArgumentParser(prog="python -m conformance.mutation --worker")
+    parser.add_argument("--anthropic-version", dest="api_version", default=None)
+    parser.add_argument("names", nargs="*")
+    worker = parser.parse_args(args[1:])
+    return _worker(worker.names, worker.api_version)
 
 
 if __name__ == "__main__":

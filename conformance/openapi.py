@@ -28,7 +28,6 @@ from conformance import catalog, schemas
 __all__ = [
     "OPENAPI_VERSION",
     "SCHEMATHESIS_EXCLUDED_CHECKS",
-    "add_arguments",
     "build_document",
     "command",
     "component_name",
@@ -382,23 +381,6 @@ def dump(document: dict[str, Any], fmt: str = "json") -> str:
 
 
 # --- the command ---------------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``anthropic-conformance openapi``."""
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="write the document here (default: standard output)",
-    )
-    parser.add_argument(
-        "--format",
-        choices=("json", "yaml"),
-        default=None,
-        help="json or yaml (default: from the --out suffix, else json)",
-    )
 
 
 def command(args: argparse.Namespace) -> int:

@@ -497,22 +497,6 @@ def skipped_message(skipped: Sequence[str]) -> str:
 # --- the `cleanup` command ---------------------------------------------------------------------
 
 
-def add_arguments(parser: Any) -> None:
-    """Options of ``anthropic-conformance cleanup``: the suite's own flags, plus the marker."""
-    from conformance.settings import OPTIONS
-
-    parser.add_argument("--dry-run", action="store_true",
-                        help="list what would be deleted, delete nothing")
-    parser.add_argument("--run", default=RUN_MARKER_PREFIX, metavar="MARKER",
-                        help="only resources of this run marker (default: every suite run, "
-                        f"{RUN_MARKER_PREFIX!r})")
-    for opt in OPTIONS:
-        if opt.field in ("base_url", "api_key", "admin_api_key", "api_version", "auth",
-                         "max_retries", "retry_deadline", "timeout"):
-            parser.add_argument(opt.flag, dest=f"opt_{opt.field}", default=None,
-                                help=f"{opt.help} Env: {opt.env}.")
-
-
 def command(args: Any) -> int:
     """Delete (or list) marked leftovers on the target the suite's settings point at: the
     normal kinds with the API key, the admin kinds with the admin key, in one pass."""

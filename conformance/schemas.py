@@ -22,6 +22,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError, best_match, relevance
 from referencing.jsonschema import DRAFT202012
 
+from conformance.exceptions import ConformanceToolError
 from conformance.exchange import Finding, shorten
 
 if TYPE_CHECKING:  # not exported by referencing, only needed for annotations
@@ -44,7 +45,7 @@ def _find_schema_dir() -> Path:
 SCHEMA_DIR: Path = _find_schema_dir()
 
 
-class SchemaLoadError(RuntimeError):
+class SchemaLoadError(ConformanceToolError, RuntimeError):
     """The schemas directory or one of its files is missing or broken; the message names it."""
 
 

@@ -20,9 +20,10 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
 
 from conformance import catalog, redact
+from conformance.exceptions import ConformanceToolError
 
 
-class ConfigError(ValueError):
+class ConfigError(ConformanceToolError, ValueError):
     """A setting has a bad value; the message names the source and the allowed values."""
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from conformance.client import ssl_context
+from conformance.exceptions import ConformanceToolError
 from conformance.exchange import Exchange
 from conformance.reference.answers import ANSWERS_PATH
 from conformance.sse import parse_sse
@@ -32,7 +33,7 @@ class UpstreamLookupError(LookupError):
     """
 
 
-class UpstreamUnreadable(UpstreamLookupError):
+class UpstreamUnreadable(UpstreamLookupError, ConformanceToolError):
     """The upstream's record cannot be read at all: a setting to fix, not a verdict on the proxy."""
 
 

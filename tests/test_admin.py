@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from suite_args import suite
 
 from conformance import resources
 from conformance.checks import admin as checks
@@ -18,13 +19,14 @@ from conformance.checks import prompt_tools
 from conformance.client import ApiClient, Target
 from conformance.exchange import Exchange
 from conformance.reference import DEFAULT_ADMIN_API_KEY, DEFAULT_API_KEY, EmbeddedServer
-from conformance.reference.admin import REFERENCE_NOW, db_of
+from conformance.reference.admin import REFERENCE_NOW, db_of, parse_time
 from conformance.reference.app import state_of
+from conformance.reference.errors import ApiError
 from conformance.target import TargetKind
+from conformance.timestamps import parse_rfc3339
 from conformance.validation import validate_exchange
 
-SUITE = ("--pyargs", "conformance.suite.test_admin", "-p", "no:cacheprovider", "-rs",
-         "-o", "asyncio_default_fixture_loop_scope=function")
+SUITE = (*suite("test_admin"), "-rs")
 DAY = REFERENCE_NOW.strftime("%Y-%m-%d")
 WINDOW = {"starting_at": f"{DAY}T00:00:00Z", "ending_at": "2026-03-03T00:00:00Z"}
 
@@ -125,6 +127,27 @@ def test_report_limits_and_pagination(server: EmbeddedServer) -> None:
     pages, findings = checks.walk_report(fetch)
     assert not findings and len(pages) == 4
     assert sum(len(p["data"]) for p in pages) == 11
+
+
+@pytest.mark.parametrize(("raw", "utc"), [
+    ("2026-03-01T02:00:00+02:00", "2026-03-01T00:00:00+00:00"),
+    ("2026-03-01t00:00:00z", "2026-03-01T00:00:00+00:00"),
+    ("2026-03-01", "2026-03-01T00:00:00+00:00"),
+])
+def test_report_times_are_read_as_the_checks_read_them(raw: str, utc: str) -> None:
+    """The reference server reads query times with the checks' ``parse_rfc3339``, in UTC."""
+    moment = parse_time(raw, "starting_at")
+    assert moment is not None and moment.isoformat() == utc
+    assert moment == parse_rfc3339(raw)
+
+
+def test_a_bad_report_time_is_the_apis_400(server: EmbeddedServer) -> None:
+    with pytest.raises(ApiError, match="starting_at: Input should be a valid RFC 3339"):
+        parse_time("yesterday", "starting_at")
+    ex = client(server).get("/v1/organizations/usage_report/messages",
+                            params={**WINDOW, "starting_at": "yesterday"})
+    assert ex.status == 400
+    assert "valid RFC 3339 datetime, got 'yesterday'" in ex.json["error"]["message"]
 
 
 def test_prompt_tools(server: EmbeddedServer) -> None:

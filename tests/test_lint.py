@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 from corpus_paths import corpus_dirs
+from format_samples import MESSAGE, REQUEST, stream_events
 
 from conformance import cli
 from conformance.cassettes import lint
@@ -18,29 +19,7 @@ from conformance.sse import format_sse
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = REPO_ROOT / "cassettes"
 
-MESSAGE: dict[str, Any] = {
-    "id": "msg_01", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",
-    "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn",
-    "stop_sequence": None, "usage": {"input_tokens": 3, "output_tokens": 1}}
-REQUEST = {"model": "claude-haiku-4-5", "max_tokens": 5,
-           "messages": [{"role": "user", "content": "hi"}]}
 HEADERS = {"content-type": ["application/json"], "request-id": ["req_01"]}
-
-
-def stream_events() -> list[tuple[str, Any]]:
-    start = {**MESSAGE, "content": [], "stop_reason": None}
-    return [
-        ("message_start", {"type": "message_start", "message": start}),
-        ("content_block_start", {"type": "content_block_start", "index": 0,
-                                 "content_block": {"type": "text", "text": ""}}),
-        ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                 "delta": {"type": "text_delta", "text": "hi"}}),
-        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        ("message_delta", {"type": "message_delta",
-                           "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                           "usage": {"output_tokens": 1}}),
-        ("message_stop", {"type": "message_stop"}),
-    ]
 
 
 def interaction(body: Any = None, *, headers: dict[str, list[str]] | None = None,

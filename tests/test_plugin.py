@@ -7,12 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from suite_args import SUITE
 
 from conformance import catalog
 from conformance.reference import EmbeddedServer, ReferenceConfig
 
-SUITE = ("--pyargs", "conformance.suite", "-p", "no:cacheprovider",
-         "-o", "asyncio_default_fixture_loop_scope=function")
 PLANTED = "sk-ant-api03-PLANTEDfakeKEY0123456789abcdef"
 
 
@@ -149,7 +148,9 @@ _INT_BODY = re.sub(r"(?m)^      string: .*$", "      string: 12345", _SHIPPED.re
                          ["interactions: [unclosed\n  - {", "just a string\n", _INT_BODY],
                          ids=["broken-yaml", "top-level-string", "int-body"])
 def test_replay_of_a_corrupt_cassette_names_the_file(pytester: pytest.Pytester, tmp_path: Path,
-                                                     content: str) -> None:
+                                                     content: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # the summary line keeps its reason after a long id
     corrupt = tmp_path / "2023-06-01" / "test_messages" / "test_basic_message.yaml"
     corrupt.parent.mkdir(parents=True)
     corrupt.write_text(content)

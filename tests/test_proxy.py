@@ -26,6 +26,7 @@ from proxy_app import (
     strip_signature_json,
     swap_first_deltas,
 )
+from suite_args import SUITE
 
 from conformance import capabilities, catalog
 from conformance.checks import passthrough
@@ -37,8 +38,6 @@ from conformance.reference.app import ROUTES
 from conformance.target import TargetKind
 from conformance.upstream import UpstreamJournal, entry_exchange
 
-SUITE = ("--pyargs", "conformance.suite", "-p", "no:cacheprovider",
-         "-o", "asyncio_default_fixture_loop_scope=function")
 HEADERS = {"x-api-key": DEFAULT_API_KEY, "anthropic-version": catalog.DEFAULT_API_VERSION}
 HELLO = {"model": catalog.DEFAULT_MODEL, "max_tokens": 16,
          "messages": [{"role": "user", "content": "Reply with exactly: hi"}]}

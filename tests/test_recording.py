@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from suite_args import SUITE
 from vcr.request import Request
 from vcr.serialize import deserialize as vcr_deserialize
 from vcr.serialize import serialize as vcr_serialize
@@ -26,7 +27,6 @@ from conformance.settings import RecordMode
 
 KEY = "sk-ant-api03-PLANTEDsecretKEY0123456789"
 ADMIN = "sk-ant-admin01-PLANTEDadminKEY0123456789"
-SUITE = ("--pyargs", "conformance.suite", "-p", "no:cacheprovider")
 
 
 def raw_interaction(*, uri: str = "https://api.anthropic.com/v1/messages",

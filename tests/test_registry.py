@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from suite_args import with_conftest
 
 from conformance import catalog
 from conformance.api import _Expect
@@ -36,9 +37,6 @@ from conformance.exchange import (
 )
 from conformance.validation import validate_exchange
 from tests.test_checks import BROKEN, GOOD_EVENTS, GOOD_MESSAGE, answer, error, stream
-
-SUITE = ("--pyargs", "conformance.suite", "-p", "no:cacheprovider",
-         "-o", "asyncio_default_fixture_loop_scope=function")
 
 
 @pytest.fixture
@@ -256,11 +254,12 @@ def forget_conftest_check() -> Iterator[None]:
 @pytest.mark.usefixtures("forget_conftest_check")
 def test_a_conftest_check_runs_in_the_suite_and_is_reported(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(CONFTEST)
-    result = pytester.runpytest(*SUITE, "-k", "test_models_list",
+    result = pytester.runpytest(*with_conftest(pytester), "-k", "test_models_list",
                                 f"--anthropic-report-dir={pytester.path / 'out'}")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*[[]conftest-models-flag[]] /data: a user rule fired*"])
     report = json.loads(Path(pytester.path / "out" / "report.json").read_text())
     assert "conftest-models-flag" in json.dumps(report)
     # Run again in the same process: the re-imported conftest replaces its own check.
-    pytester.runpytest(*SUITE, "-k", "test_models_list").assert_outcomes(failed=1)
+    pytester.runpytest(*with_conftest(pytester), "-k", "test_models_list").assert_outcomes(
+        failed=1)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from proxy_app import ProxyConfig, make_proxy
 from pydantic import SecretStr
+from suite_args import SUITE
 
 from conformance import catalog, cli, reference, schemas
 from conformance.reference import EmbeddedServer, ReferenceConfig
@@ -18,8 +19,6 @@ from conformance.report.model import FindingRecord, Report, ReportTarget, TestRe
 from conformance.settings import RecordMode, Settings
 from conformance.target import TargetKind, resolve
 
-SUITE = ("--pyargs", "conformance.suite", "-p", "no:cacheprovider",
-         "-o", "asyncio_default_fixture_loop_scope=function")
 RID = "req_011CFAILINGcall0000000000"
 FILES = ("report.json", "report.md", "report.html", "badge.svg")
 
@@ -204,7 +203,7 @@ def test_mutant_run_names_the_broken_feature(pytester: pytest.Pytester,
     features = {r["name"]: r for r in data["features"]}  # type: ignore[union-attr]
     broken = features["messages"]
     assert broken["verdict"] == "fail"
-    assert "test_messages.py::test_basic_message" in broken["failing_tests"]
+    assert "conformance/suite/test_messages.py::test_basic_message" in broken["failing_tests"]
     assert broken["request_id"].startswith("req_")
     assert any("usage" in f["pointer"] or "usage" in f["message"] for f in broken["findings"])
     assert features["models"]["verdict"] == "pass"

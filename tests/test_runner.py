@@ -74,3 +74,19 @@ def test_suite_args_name_the_shipped_ini(tmp_path: Path) -> None:
 @pytest.mark.parametrize("flag", ["--lf", "--ff", "--sw"])
 def test_cache_flags_are_not_refused(flag: str) -> None:
     assert "no:cacheprovider" not in suite_args([flag])
+
+
+@pytest.mark.parametrize("flags", [["-p", "no:cacheprovider"], ["-pno:cacheprovider"],
+                                   ["-p=no:cacheprovider"]])
+def test_no_cache_dir_override_without_the_cache_plugin(flags: list[str]) -> None:
+    """``-o cache_dir`` with the cache plugin off would be an "unknown config option" warning."""
+    assert not any(a.startswith("cache_dir=") for a in suite_args(flags))
+    assert any(a.startswith("cache_dir=") for a in suite_args(["-p", "no:randomly"]))
+
+
+def test_modules_narrow_the_run() -> None:
+    args = suite_args(modules=["test_admin", "test_models"])
+    paths = [a for a in args if a.endswith(".py")]
+    assert [Path(p).name for p in paths] == ["test_admin.py", "test_models.py"]
+    assert all(Path(p).is_file() for p in paths)
+    assert not any(Path(a).name == "suite" for a in args)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from suite_args import SUITE
 
 from conformance import capabilities, catalog, gating
 from conformance.client import RetryPolicy, TargetUnreachable
@@ -32,8 +33,6 @@ from conformance.target import (
     resolve,
 )
 
-SUITE = ("--pyargs", "conformance.suite", "-p", "no:cacheprovider",
-         "-o", "asyncio_default_fixture_loop_scope=function")
 PACKAGE = Path(__file__).resolve().parent.parent / "conformance"
 
 

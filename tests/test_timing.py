@@ -1,9 +1,13 @@
 """Recorded timing: a slow stream is measured below vcrpy, stored in the cassette, and replayed at
-its pace only when asked."""
+its pace only when asked.
+
+No test bounds its own duration: a replay's pace is checked on a fake clock put into
+``timing.clock`` / ``timing.sleep`` (it moves only when the pacing sleeps), and a recording's
+offsets only by what causality guarantees whatever the load (the last event cannot arrive before
+the server sent it; the first arrived before the last was sent)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,45 @@ STREAM = {"model": catalog.DEFAULT_MODEL, "max_tokens": 8, "stream": True,
           "messages": [{"role": "user", "content": "Hi"}]}
 REPLAY = Target(TargetKind.REPLAY, "http://replay.invalid", "replay-no-key",
                 catalog.DEFAULT_API_VERSION)
+
+
+class FakeClock:
+    """A clock that moves only when the pacing sleeps; it notes every sleep."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    async def async_sleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+@pytest.fixture
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(timing, "clock", fake)
+    monkeypatch.setattr(timing, "sleep", fake.sleep)
+    monkeypatch.setattr(timing, "async_sleep", fake.async_sleep)
+    return fake
+
+
+def _measured_on_the_wire(times: list[float]) -> None:
+    """Offsets of the slow stream as measured while it arrived (not after vcrpy read it all).
+
+    The server sleeps DELAY between events, so the last cannot arrive before (n-1)*DELAY (load
+    only delays it further), and the first was read before the last was sent: a client lagging
+    by less than the whole stream still sees them apart, while a body timed after vcrpy had read
+    it would give every event the same offset."""
+    assert len(times) >= 5 and times == sorted(times)
+    assert times[-1] >= (len(times) - 1) * DELAY
+    assert times[0] < times[-1] - DELAY
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +105,7 @@ def test_recording_measures_a_slow_stream_below_vcrpy(recorded: tuple[Path, list
                                                       ) -> None:
     path, times = recorded
     # vcrpy read the whole body before the client saw it: spaced offsets prove the wire timing
-    assert len(times) >= 5 and times == sorted(times)
-    assert times[-1] - times[0] >= (len(times) - 1) * DELAY * 0.8
+    _measured_on_the_wire(times)
     entry = _timing_entry(path)
     assert entry["events"] == times
     assert 0 <= entry["headers"] <= times[0]
@@ -73,43 +115,44 @@ def test_recording_measures_a_slow_stream_below_vcrpy(recorded: tuple[Path, list
     assert result.exit_code == 0, result.format_text()
 
 
-def test_replay_without_timing_is_instant(recorded: tuple[Path, list[float]]) -> None:
+def test_replay_without_timing_is_instant(recorded: tuple[Path, list[float]],
+                                          fake_clock: FakeClock) -> None:
     path, times = recorded
-    start = time.monotonic()
     with cassettes.use_cassette(path, RecordMode.NONE):
         client = ApiClient(REPLAY)
         ex = client.post("/v1/messages", STREAM)
         client.close()
-    assert time.monotonic() - start < times[-1] / 2
+    assert fake_clock.slept == []  # never paced
     assert ex.event_times is not None and len(ex.event_times) == len(times)
-    assert ex.event_times[-1] - ex.event_times[0] < DELAY
+    assert set(ex.event_times) == {0.0}  # every event at once
 
 
-def test_replay_with_timing_keeps_the_recorded_pace(recorded: tuple[Path, list[float]]
-                                                    ) -> None:
+def _paced_exactly(times: list[float], replayed: list[float] | None, fake: FakeClock) -> None:
+    """Each event was delivered at its recorded offset, and the pacing slept exactly that long."""
+    assert replayed == pytest.approx(times, abs=1e-4)
+    assert sum(fake.slept) == pytest.approx(times[-1], abs=1e-4)
+    assert all(s >= 0 for s in fake.slept)
+
+
+def test_replay_with_timing_keeps_the_recorded_pace(recorded: tuple[Path, list[float]],
+                                                    fake_clock: FakeClock) -> None:
     path, times = recorded
-    start = time.monotonic()
     with cassettes.use_cassette(path, RecordMode.NONE, replay_timing=True):
         client = ApiClient(REPLAY)
         ex = client.post("/v1/messages", STREAM)
         client.close()
-    assert time.monotonic() - start >= times[-1] * 0.9
-    assert ex.event_times is not None and len(ex.event_times) == len(times)
-    for replayed, original in zip(ex.event_times, times, strict=True):
-        assert replayed >= original - 0.005  # never early; late only by scheduling noise
-        assert replayed - original < 2 * DELAY
+    _paced_exactly(times, ex.event_times, fake_clock)
     assert [e.json for e in ex.events or []] == [e.json for e in parse_sse(ex.body)]
 
 
-async def test_async_replay_with_timing(recorded: tuple[Path, list[float]]) -> None:
+async def test_async_replay_with_timing(recorded: tuple[Path, list[float]],
+                                        fake_clock: FakeClock) -> None:
     path, times = recorded
     with cassettes.use_cassette(path, RecordMode.NONE, replay_timing=True):
         client = AsyncApiClient(REPLAY)
         ex = await client.post("/v1/messages", STREAM)
         await client.aclose()
-    assert ex.event_times is not None
-    assert ex.event_times[-1] >= times[-1] * 0.9
-    assert ex.event_times[0] < ex.event_times[-1] - DELAY
+    _paced_exactly(times, ex.event_times, fake_clock)
 
 
 async def test_async_recording_measures_the_wire(slow_server: EmbeddedServer,
@@ -122,7 +165,7 @@ async def test_async_recording_measures_the_wire(slow_server: EmbeddedServer,
         ex = await client.post("/v1/messages", STREAM)
         await client.aclose()
     assert ex.event_times is not None
-    assert ex.event_times[-1] - ex.event_times[0] >= (len(ex.event_times) - 1) * DELAY * 0.8
+    _measured_on_the_wire(ex.event_times)
     assert _timing_entry(path)["events"] == ex.event_times
 
 
@@ -154,7 +197,7 @@ def test_without_the_private_pool_the_client_read_is_timed(
     finally:
         client.close()
     assert ex.event_times is not None and len(ex.event_times) == len(ex.events or [])
-    assert ex.event_times[-1] - ex.event_times[0] >= (len(ex.event_times) - 1) * DELAY * 0.8
+    _measured_on_the_wire(ex.event_times)
 
 
 def test_answers_that_are_not_streams_are_left_alone() -> None:

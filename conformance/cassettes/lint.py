@@ -149,8 +149,9 @@ class DriftEntry:
 
 
 @dataclass
-class Drift:
-    """Everything the schemas and catalog do not know, collected across a pass."""
+class DriftTally:
+    """Everything the schemas and catalog do not know, collected across a pass (the report's
+    ``conformance.report.model.Drift`` is one such field as a report shows it)."""
 
     entries: dict[tuple[str, str, str], DriftEntry] = field(default_factory=dict)
 
@@ -216,7 +217,7 @@ class LintResult:
     problems: list[Problem] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)  # unreadable files
     summary: dict[str, EndpointSummary] = field(default_factory=dict)
-    drift: Drift = field(default_factory=Drift)
+    drift: DriftTally = field(default_factory=DriftTally)
     provenance: dict[str, str] = field(default_factory=dict)  # file -> what it was recorded against
     secrets: list[SecretHit] = field(default_factory=list)
 
@@ -526,30 +527,9 @@ def lint_paths(
 # --- command line --------------------------------------------------------------------------------
 
 
-def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    """The ``check-cassettes`` options (added to ``parser`` when the main CLI passes its own)."""
-    p = parser or argparse.ArgumentParser(prog="anthropic-conformance check-cassettes")
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH",
-                   help="cassette files or directories (searched for *.yaml, *.yml, *.json)")
-    p.add_argument("--host", action="append", default=[],
-                   help=f"host of the API to check (repeatable; default {catalog.REAL_API_HOST})")
-    p.add_argument("--all-hosts", action="store_true",
-                   help="check every interaction whose path is an Anthropic API path, any host")
-    p.add_argument("--strict-headers", action="store_true",
-                   help="check request-id even where the recorder stripped the API's headers")
-    p.add_argument("--secrets", action="store_true",
-                   help="also scan for keys, tokens, cookies and credential headers")
-    p.add_argument("--hide-org-ids", action="store_true",
-                   help="organization ids count as secrets too (implies --secrets)")
-    p.add_argument("--as-of", type=_day, default=None, metavar="YYYY-MM-DD",
-                   help="judge every recording by the contract of this day (default: each "
-                        "recording's own date: Date header, recorder timestamp, provenance)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
-    return p
-
-
 def run(args: argparse.Namespace) -> int:
-    """Run a pass from parsed arguments, print it, return the exit code."""
+    """Run a pass from the parsed ``check-cassettes`` arguments (``conformance.cli``), print
+    it, return the exit code."""
     missing = [str(p) for p in args.paths if not Path(p).exists()]
     if missing:
         print(f"check-cassettes: no such file or directory: {', '.join(missing)}",
@@ -568,18 +548,6 @@ def run(args: argparse.Namespace) -> int:
     if reason and not result.errors:
         print(f"check-cassettes: {reason}", file=sys.stderr)
     return result.exit_code
-
-
-def _day(text: str) -> date:
-    """``--as-of``: an ISO date; argparse turns the ValueError into a one-line usage error."""
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return run(build_parser().parse_args(argv))
 
 
 def count_by_kind(result: LintResult) -> Counter[str]:

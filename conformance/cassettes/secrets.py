@@ -125,20 +125,7 @@ def scan_file(path: Path, *, hide_org_ids: bool = False,
                 continue
             for header, kind, excerpt in _header_secrets(section.get("headers"), hide_org_ids):
                 hits.append(SecretHit(name, index, f"{part}.headers.{header}", kind, excerpt))
-            texts: list[tuple[str, str]] = []
-            uri = section.get("uri") or section.get("url")
-            if isinstance(uri, str):
-                texts.append(("request.uri", uri))
-            for header, value in _flat_headers(section.get("headers")):
-                if header not in catalog.SECRET_HEADERS:
-                    texts.append((f"{part}.headers.{header}", value))
-            try:
-                body = interactions.body_bytes(section, interactions.header_map(
-                    section.get("headers") if isinstance(section.get("headers"), dict) else {}))
-                texts.append((f"{part}.body", body.decode("utf-8", "replace")))
-            except Exception:  # an undecodable body is still scanned raw below
-                pass
-            for where, text in texts:
+            for where, text in _section_texts(part, section):
                 for kind, excerpt in text_secrets(text, hide_org_ids=hide_org_ids, extra=extra):
                     hits.append(SecretHit(name, index, where, kind, excerpt))
                     seen.add(excerpt)
@@ -152,6 +139,25 @@ def scan_file(path: Path, *, hide_org_ids: bool = False,
                 seen.add(excerpt)
                 hits.append(SecretHit(name, None, f"line {number}", kind, excerpt))
     return hits
+
+
+def _section_texts(part: str, section: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(where, text)`` of a request or response to scan as text: its URL, the headers that
+    are not credentials (those are judged by name), its decoded body."""
+    texts: list[tuple[str, str]] = []
+    uri = section.get("uri") or section.get("url")
+    if isinstance(uri, str):
+        texts.append(("request.uri", uri))
+    for header, value in _flat_headers(section.get("headers")):
+        if header not in catalog.SECRET_HEADERS:
+            texts.append((f"{part}.headers.{header}", value))
+    try:
+        body = interactions.body_bytes(section, interactions.header_map(
+            section.get("headers") if isinstance(section.get("headers"), dict) else {}))
+        texts.append((f"{part}.body", body.decode("utf-8", "replace")))
+    except Exception:  # an undecodable body is still scanned raw by the caller
+        pass
+    return texts
 
 
 def _flat_headers(headers: Any) -> Iterator[tuple[str, str]]:

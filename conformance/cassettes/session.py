@@ -19,10 +19,11 @@ from vcr.request import Request
 from conformance.cassettes import secrets, serializer, timing
 from conformance.cassettes import vcr as vcr_config
 from conformance.cassettes.vcr import CassetteMiss, CassetteUnreadable
+from conformance.exceptions import ConformanceToolError
 from conformance.settings import RecordMode, Settings
 
 
-class CassetteOverwrite(RuntimeError):
+class CassetteOverwrite(ConformanceToolError, RuntimeError):
     """A recording run would write over existing cassettes without ``--record-mode=rewrite``."""
 
 

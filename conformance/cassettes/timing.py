@@ -35,7 +35,7 @@ import asyncio
 import contextvars
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +52,12 @@ _DIGITS = 4
 
 _CURRENT: contextvars.ContextVar[Capture | None] = contextvars.ContextVar(
     "conformance_timing_capture", default=None)
+
+#: The clock offsets are measured on, and the sleeps of a paced replay. Module attributes so
+#: that a test can put a fake clock in and check the pace exactly, instead of timing itself.
+clock: Callable[[], float] = time.monotonic
+sleep: Callable[[float], None] = time.sleep
+async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
 
 # --- what to time --------------------------------------------------------------------------------
@@ -88,7 +94,7 @@ def _core_is_sse(headers: Any) -> bool:
 class Capture:
     """What the transport saw of one request: chunk arrivals, and a recorded timing to replay."""
 
-    start: float = field(default_factory=time.monotonic)
+    start: float = field(default_factory=lambda: clock())  # late bound: a test may swap it
     headers: float | None = None  # offset at which the response headers arrived
     encoding: str = ""
     wire: list[tuple[float, bytes]] | None = None  # below vcrpy; None when the pool was not seen
@@ -97,7 +103,7 @@ class Capture:
     pace: bool = False
 
     def now(self) -> float:
-        return time.monotonic() - self.start
+        return clock() - self.start
 
     def event_times(self) -> list[float] | None:
         """Offset of each SSE event's arrival (the chunk that completed it), or None."""
@@ -269,7 +275,7 @@ class _ObservedStream(_WrappedBody, httpx.SyncByteStream):
         _, events = _offsets(played, self._cap)
         for due, piece in _pieces(b"".join(self._inner), events):
             if due is not None:
-                time.sleep(max(0.0, due - self._capture.now()))
+                sleep(max(0.0, due - self._capture.now()))
             yield piece
 
     def __iter__(self) -> Iterator[bytes]:
@@ -304,7 +310,7 @@ class TimingTransport(httpx.BaseTransport):
             return response  # only streams are timed: other bodies are not even wrapped
         if capture.pace and capture.played is not None:
             headers_at, _ = _offsets(capture.played, self._cap)
-            time.sleep(max(0.0, headers_at - capture.now()))
+            sleep(max(0.0, headers_at - capture.now()))
         response.stream = _ObservedStream(response.stream, capture, self._cap)
         return response
 
@@ -380,7 +386,7 @@ class _AsyncObservedStream(_WrappedBody, httpx.AsyncByteStream):
         body = b"".join([chunk async for chunk in self._inner])
         for due, piece in _pieces(body, events):
             if due is not None:
-                await asyncio.sleep(max(0.0, due - self._capture.now()))
+                await async_sleep(max(0.0, due - self._capture.now()))
             yield piece
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
@@ -412,7 +418,7 @@ class AsyncTimingTransport(httpx.AsyncBaseTransport):
             return response
         if capture.pace and capture.played is not None:
             headers_at, _ = _offsets(capture.played, self._cap)
-            await asyncio.sleep(max(0.0, headers_at - capture.now()))
+            await async_sleep(max(0.0, headers_at - capture.now()))
         response.stream = _AsyncObservedStream(response.stream, capture, self._cap)
         return response
 

@@ -20,6 +20,7 @@ from vcr.request import Request
 
 from conformance import catalog, multipart, redact
 from conformance.cassettes import serializer, timing
+from conformance.exceptions import ConformanceToolError
 from conformance.settings import RecordMode
 
 # vcrpy's own record modes; "rewrite" is pytest-recording's "delete, then record all".
@@ -35,15 +36,15 @@ _VCR_MODES = {
 _DROPPED_RESPONSE_HEADERS = frozenset({"set-cookie", "anthropic-organization-id", "cf-ray"})
 
 
-class CassetteMiss(AssertionError):
+class CassetteMiss(ConformanceToolError, AssertionError):
     """A replayed test sent a request its cassette has no answer for."""
 
 
-class CassetteUnreadable(AssertionError):
+class CassetteUnreadable(ConformanceToolError, AssertionError):
     """A cassette file exists but vcrpy cannot load it (broken YAML, wrong shape)."""
 
 
-class NetworkBlocked(ConnectionError):
+class NetworkBlocked(ConformanceToolError, ConnectionError):
     """Something tried to open a socket while replaying offline."""
 
 

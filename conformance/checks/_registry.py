@@ -26,6 +26,7 @@ from fnmatch import fnmatchcase
 from typing import Literal, TypeVar
 
 from conformance import catalog
+from conformance.exceptions import ConformanceToolError
 from conformance.exchange import SEVERITIES, Exchange, Finding, Severity
 
 __all__ = [
@@ -66,7 +67,7 @@ Scope = Literal["answer", "run"]
 _SCOPES: tuple[Scope, ...] = ("answer", "run")
 
 
-class CheckRegistrationError(ValueError):
+class CheckRegistrationError(ConformanceToolError, ValueError):
     """A check was registered wrongly: a bad or taken name, an endpoint the catalog lacks.
 
     The registering functions hide their frames (``__tracebackhide__``), so pytest points at

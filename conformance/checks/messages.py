@@ -88,7 +88,7 @@ _GRAMMAR_RULE = ("message_start, then per block content_block_start / content_bl
                  "ping anywhere; error may end the stream")
 
 
-def sse_grammar_findings(
+def sse_grammar_findings(  # noqa: C901 - one state machine over the stream, kept whole
     events: Sequence[SseEvent], request_id: str | None = None
 ) -> list[Finding]:
     """The ways ``events`` break the order of a message stream (api-contract.md §3).

@@ -24,6 +24,7 @@ from typing import Any
 from conformance import catalog
 from conformance.checks._registry import on_demand
 from conformance.checks.common import escape, finding
+from conformance.checks.effects import same_model
 from conformance.exchange import Exchange, Finding, shorten
 from conformance.sse import AccumulationError, accumulate
 
@@ -194,8 +195,13 @@ def check_message_fields(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     both = _both_messages(proxy, upstream)
     if both is None:
         return []
-    mine, theirs = ({k: m.get(k, _MISSING) for k in ("id", "type", "role", "model")}
-                    for m in both)
+    fields = ["id", "type", "role", "model"]
+    asked = (proxy.request_json or {}).get("model") if isinstance(proxy.request_json, dict) \
+        else None
+    answered = both[0].get("model")
+    if isinstance(asked, str) and isinstance(answered, str) and not same_model(asked, answered):
+        fields.remove("model")  # model-echo names this cause already: one cause, one finding
+    mine, theirs = ({k: m.get(k, _MISSING) for k in fields} for m in both)
     return _findings(MESSAGE, "message", proxy, upstream, diff(mine, theirs))
 
 

@@ -35,7 +35,14 @@ from conformance.reference import (
 from conformance.reference.auth import RequestContext, check_request
 from conformance.reference.errors import ApiError, error_body
 from conformance.reference.mutants import MUTANTS, Mutant
-from conformance.reference.routing import JsonAnswer, Plugin, RawAnswer, RouteSpec, StreamAnswer
+from conformance.reference.routing import (
+    JsonAnswer,
+    Plugin,
+    RawAnswer,
+    RouteSpec,
+    StreamAnswer,
+    check_routes,
+)
 from conformance.reference.state import (
     ORGANIZATION_ID,
     JournalEntry,
@@ -198,6 +205,7 @@ def _endpoint_handler(spec: RouteSpec, config: ReferenceConfig, state: Reference
 
 def create_app(config: ReferenceConfig | None = None) -> Starlette:
     """A fresh reference server (its own state) answering per ``config``."""
+    check_routes(PLUGINS)
     config = config or ReferenceConfig()
     state = ReferenceState(config.seed)
     for plugin in PLUGINS:

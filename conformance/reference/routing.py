@@ -9,13 +9,14 @@ keeps its own store and reads the config) is a ``Plugin``: the app installs it a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
 
 from conformance import catalog
+from conformance.exceptions import ConformanceToolError
 from conformance.reference.auth import RequestContext
 from conformance.reference.state import ReferenceConfig, ReferenceState
 
@@ -88,3 +89,44 @@ class Plugin:
     routes: tuple[RouteSpec, ...]
     install: Callable[[ReferenceConfig, ReferenceState], None] | None = None
     inventory: Callable[[ReferenceState], dict[str, list[str]]] | None = None
+
+
+class RouteTableError(ConformanceToolError, LookupError):
+    """The reference server's routes and ``catalog.ENDPOINTS`` disagree; the message names each
+    endpoint and the file to edit."""
+
+
+def _module_file(handler: Handler) -> str:
+    return handler.__module__.replace(".", "/") + ".py"
+
+
+def check_routes(plugins: Iterable[Plugin]) -> None:
+    """Every catalog endpoint has one route, and every route a catalog row (checked when an app
+    is made, so a half-added endpoint is one clear error, not a bare ``KeyError`` or a 404)."""
+    known = {e.name for e in catalog.ENDPOINTS}
+    problems: list[str] = []
+    routed: dict[str, str] = {}
+    family_file: dict[str, str] = {}
+    for plugin in plugins:
+        for spec in plugin.routes:
+            where = _module_file(spec.handler)
+            family_file.setdefault(plugin.name, where)
+            if spec.endpoint not in known:
+                problems.append(f"{where} routes {spec.endpoint!r}, which conformance/catalog.py "
+                                "lacks: add its row to ENDPOINTS there (name, method, path, "
+                                "family, schema)")
+            elif spec.endpoint in routed:
+                problems.append(f"{spec.endpoint!r} is routed twice ({routed[spec.endpoint]}, "
+                                f"{where}): remove one")
+            routed.setdefault(spec.endpoint, where)
+    for e in catalog.ENDPOINTS:
+        if e.name not in routed:
+            where = family_file.get(e.family) or (
+                f"a new module conformance/reference/{e.family}.py, added to PLUGINS in "
+                "conformance/reference/app.py")
+            problems.append(f"catalog endpoint {e.name!r} ({e.method} {e.path}) has no route in "
+                            f"the reference server: add RouteSpec({e.name!r}, handler) to ROUTES "
+                            f"in {where}")
+    if problems:
+        raise RouteTableError("the reference server's routes do not match the catalog: "
+                              + "; ".join(problems))

@@ -13,6 +13,7 @@ from html import escape
 from pathlib import Path
 
 from conformance import schemas
+from conformance.exceptions import ConformanceToolError
 from conformance.report import badge
 from conformance.report.model import FindingRecord, Report, RootCause, Row, TestResult, Verdict
 
@@ -31,7 +32,7 @@ SYMBOL = {Verdict.PASS: "✓", Verdict.FAIL: "✗", Verdict.NOT_SUPPORTED: "⊘"
           Verdict.SKIPPED: "\u2013"}
 
 
-class ReportFileError(ValueError):
+class ReportFileError(ConformanceToolError, ValueError):
     """A report file cannot be read: the message names the file and what is wrong."""
 
 

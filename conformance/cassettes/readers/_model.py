@@ -20,10 +20,12 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
+from conformance.exceptions import ConformanceToolError
+
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-class CassetteError(Exception):
+class CassetteError(ConformanceToolError):
     """A recording file that cannot be read at all; the message names the file and the cause."""
 
 

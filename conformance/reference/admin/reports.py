@@ -29,6 +29,7 @@ from conformance.reference.auth import RequestContext
 from conformance.reference.errors import ApiError, invalid
 from conformance.reference.paging import listed, parse_limit
 from conformance.reference.routing import Answer, JsonAnswer
+from conformance.timestamps import parse_rfc3339
 
 #: bucket width -> (length, default limit, max limit) (api-contract.md §9).
 BUCKETS: dict[str, tuple[timedelta, int, int]] = {
@@ -56,16 +57,13 @@ BATCH_DISCOUNT = Decimal("0.5")
 
 
 def parse_time(raw: str | None, name: str) -> datetime | None:
-    """An RFC 3339 query value (``Z`` or an offset; a bare date means midnight UTC)."""
+    """An RFC 3339 query value in UTC (``Z`` or an offset; a bare date means midnight UTC);
+    the reading is the checks' own (``parse_rfc3339``), a bad value the API's 400."""
     if raw is None or raw == "":
         return None
-    text = raw.strip().replace("z", "Z")
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise invalid(f"{name}: Input should be a valid RFC 3339 datetime, got '{raw}'") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    moment = parse_rfc3339(raw)
+    if moment is None:
+        raise invalid(f"{name}: Input should be a valid RFC 3339 datetime, got '{raw}'")
     return moment.astimezone(UTC)
 
 
