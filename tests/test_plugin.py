@@ -23,8 +23,12 @@ def server_with_planted_key() -> Iterator[EmbeddedServer]:
         yield server
 
 
+#: A test that uses the plugin (an unrelated test makes the plugin print nothing at all).
+USES_PLUGIN = "def test_settings(conformance_settings): assert conformance_settings"
+
+
 def test_header_names_the_embedded_default(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("def test_nothing(): assert True")
+    pytester.makepyfile(USES_PLUGIN)
     result = pytester.runpytest()
     result.stdout.fnmatch_lines(["*anthropic-conformance*target embedded reference server*",
                                  f"*anthropic-version 2023-06-01, model {catalog.DEFAULT_MODEL}*"])
@@ -55,7 +59,7 @@ def test_bad_option_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
 def test_ini_keys_are_read(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nanthropic_model = claude-from-ini\n"
                      "asyncio_default_fixture_loop_scope = function\n")
-    pytester.makepyfile("def test_nothing(): pass")
+    pytester.makepyfile(USES_PLUGIN)
     pytester.runpytest().stdout.fnmatch_lines(["*model claude-from-ini*"])
 
 

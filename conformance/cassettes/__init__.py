@@ -13,6 +13,7 @@ The modules, one concern each:
 The names below are the package's public API; the modules stay importable for their own names.
 """
 
+from conformance.cassettes import _rewrite  # noqa: F401  (first: it must run before vcr loads)
 from conformance.cassettes.secrets import SecretHit, scan_paths
 from conformance.cassettes.session import (
     CassetteOverwrite,
