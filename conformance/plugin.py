@@ -6,6 +6,7 @@ import contextlib
 import importlib.metadata
 import os
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
@@ -145,12 +146,26 @@ def _show_header(config: pytest.Config) -> None:
         terminal.write_line(line, red=True, bold=True)
 
 
+def _args_name_suite(config: pytest.Config) -> bool:
+    """Whether the command line names the shipped suite (a path in it, or ``--pyargs``)."""
+    suite_dir = Path(__file__).resolve().parent / "suite"
+    for arg in config.args:
+        name = arg.split("::", 1)[0]
+        if name == SUITE or name.startswith(SUITE + "."):
+            return True
+        path = Path(config.invocation_params.dir, name).resolve()
+        if path == suite_dir or suite_dir in path.parents:
+            return True
+    return False
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
-    """xdist controller (which collects nothing itself): the header, when a worker collected
-    tests of the shipped suite. Tests scheduled only after every worker collected, so this is
-    still before any request."""
-    if any(f"{SUITE.replace('.', '/')}/" in nodeid for nodeid in ids):
+    """xdist controller (which collects nothing itself): the header, when the command line
+    names the shipped suite and a worker collected tests. Tests are scheduled only after every
+    worker collected, so this is still before any request. (A project's own tests that use the
+    fixtures get no header under xdist: the controller cannot see their fixtures.)"""
+    if ids and _args_name_suite(node.config):
         _show_header(node.config)
 
 

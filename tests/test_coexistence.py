@@ -11,18 +11,20 @@ from pathlib import Path
 import pytest
 
 SUITE = ("--pyargs", "conformance.suite", "-p", "no:cacheprovider")
-needs_recording = pytest.mark.skipif(importlib.util.find_spec("pytest_recording") is None,
-                                     reason="pytest-recording is not installed (the test extra)")
+needs_recording = pytest.mark.skipif(
+    importlib.util.find_spec("pytest_recording") is None,
+    reason="pytest-recording is not installed (the test extra)",
+)
 
 #: A vcrpy project of the kind pytest-recording serves: one replayed request.
-VCR_TEST = '''
+VCR_TEST = """
 import httpx
 import pytest
 
 @pytest.mark.vcr
 def test_fetch():
     assert httpx.get("http://vcr-project.invalid/hello").text == "recorded hello"
-'''
+"""
 VCR_CASSETTE = """interactions:
 - request:
     body: null
@@ -39,8 +41,11 @@ version: 1
 
 def _our_lines(out: str) -> list[str]:
     """Lines the plugin printed (pytest's own "plugins:" line names every installed plugin)."""
-    return [line for line in out.splitlines()
-            if "anthropic" in line.lower() and not line.startswith("plugins:")]
+    return [
+        line
+        for line in out.splitlines()
+        if "anthropic" in line.lower() and not line.startswith("plugins:")
+    ]
 
 
 @pytest.fixture
@@ -52,9 +57,9 @@ def dead_url() -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
 
 
-def test_unrelated_run_is_silent_and_inert(pytester: pytest.Pytester,
-                                           monkeypatch: pytest.MonkeyPatch,
-                                           dead_url: str) -> None:
+def test_unrelated_run_is_silent_and_inert(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, dead_url: str
+) -> None:
     # Exported as for most SDK users: an active plugin would probe it and stop the run.
     monkeypatch.setenv("ANTHROPIC_BASE_URL", dead_url)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-api03-" + "x" * 20)
@@ -94,11 +99,11 @@ def test_vcrpy_project_runs_with_both_plugins(pytester: pytest.Pytester) -> None
 
 @needs_recording
 @pytest.mark.parametrize("flag", ["--record-mode=none", "--anthropic-record-mode=none"])
-def test_suite_replays_with_pytest_recording_loaded(pytester: pytest.Pytester,
-                                                    flag: str) -> None:
+def test_suite_replays_with_pytest_recording_loaded(pytester: pytest.Pytester, flag: str) -> None:
     """pytest-recording owns --record-mode here: the suite reads that same option."""
-    result = pytester.runpytest(*SUITE, "-q", "-k", "test_models_list", flag,
-                                "--anthropic-report-dir=none")
+    result = pytester.runpytest(
+        *SUITE, "-q", "-k", "test_models_list", flag, "--anthropic-report-dir=none"
+    )
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     result.stdout.fnmatch_lines(["*target cassette replay*network blocked*"])
 
@@ -106,8 +111,16 @@ def test_suite_replays_with_pytest_recording_loaded(pytester: pytest.Pytester,
 @pytest.mark.parametrize("flag", ["--record-mode=none", "--anthropic-record-mode=none"])
 def test_suite_replays_without_pytest_recording(pytester: pytest.Pytester, flag: str) -> None:
     """Without pytest-recording, --record-mode is the suite's own alias."""
-    result = pytester.runpytest(*SUITE, "-q", "-p", "no:recording", "-k", "test_models_list",
-                                flag, "--anthropic-report-dir=none")
+    result = pytester.runpytest(
+        *SUITE,
+        "-q",
+        "-p",
+        "no:recording",
+        "-k",
+        "test_models_list",
+        flag,
+        "--anthropic-report-dir=none",
+    )
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     result.stdout.fnmatch_lines(["*target cassette replay*network blocked*"])
 
