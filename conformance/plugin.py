@@ -14,7 +14,7 @@ import pytest_asyncio
 
 from conformance import banner, capabilities, cassettes, gating, redact
 from conformance.api import Api, AsyncApi
-from conformance.cassettes import RunCassettes, SecretHit
+from conformance.cassettes import CassetteMiss, CassetteUnreadable, RunCassettes, SecretHit
 from conformance.client import ApiClient, AsyncApiClient
 from conformance.report import collect
 from conformance.runlog import RunLog
@@ -100,6 +100,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for secret in settings.secrets():  # scrubbed from logs, messages and cassettes alike
         redact.register_secret(secret)
     config.stash[RUNLOG] = RunLog()
+    config.pluginmanager.register(CassetteMisses(), "anthropic-conformance-cassette-misses")
     # the compatibility report: collects every test report, writes the files at session end
     config.pluginmanager.register(collect.ReportHooks(
         config, settings, config.stash[TARGET], config.stash[RUNLOG],
@@ -167,6 +168,41 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
     fixtures get no header under xdist: the controller cannot see their fixtures.)"""
     if ids and _args_name_suite(node.config):
         _show_header(node.config)
+
+
+# --- cassette misses: one line per test, how to record once per run ------------------------------
+
+#: ``user_properties`` key of a test that failed for want of a usable cassette (travels to an
+#: xdist controller with the report).
+CASSETTE_MISS_KEY = "anthropic_cassette_miss"
+
+
+@pytest.hookimpl(wrapper=True, specname="pytest_runtest_makereport")
+def pytest_runtest_makereport_cassette_miss(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A missing, unmatched or unreadable cassette is one line naming it: the traceback through
+    pytest-asyncio, contextlib and vcrpy around it says nothing more."""
+    report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance((CassetteMiss, CassetteUnreadable)):
+        report.longrepr = f"{call.excinfo.typename}: {call.excinfo.value}"
+        report.user_properties.append((CASSETTE_MISS_KEY, True))
+    return report
+
+
+class CassetteMisses:
+    """Counts the tests that had no usable cassette; says how to record once, at the end."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed and any(k == CASSETTE_MISS_KEY for k, _ in report.user_properties):
+            self.count += 1
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.count:
+            terminalreporter.write_line(
+                f"anthropic cassettes: {self.count} test(s) had no usable cassette: "
+                f"{cassettes.RECORD_HINT}", yellow=True)
 
 
 # --- stops: once, the same one line and exit code serially and under xdist ------------------------
@@ -370,6 +406,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if not any(uses_suite(item) for item in session.items):
         return
     _show_header(session.config)
+    problem = _run_cassettes(session.config).replay_dir_error()
+    if problem:
+        stop(session.config, problem, usage=True)
     problem = _run_cassettes(session.config).overwrite_error(
         _cassette_test(item) for item in session.items
         if _CLIENT_FIXTURES & set(getattr(item, "fixturenames", ())))

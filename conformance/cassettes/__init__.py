@@ -23,6 +23,7 @@ from conformance.cassettes.session import (
     use_cassette,
 )
 from conformance.cassettes.vcr import (
+    RECORD_HINT,
     CassetteMiss,
     CassetteUnreadable,
     NetworkBlocked,
@@ -33,6 +34,7 @@ from conformance.cassettes.vcr import (
 )
 
 __all__ = [
+    "RECORD_HINT",
     "CassetteMiss",
     "CassetteOverwrite",
     "CassetteUnreadable",
