@@ -44,6 +44,7 @@ class _Expect:
         Unknown fields are not failures (the API grows) but are recorded as drift; findings of
         severity ``"warning"`` alone do not fail either (``raise_for_findings``).
         """
+        __tracebackhide__ = True  # failures point at the test, not the facade
         validation = validate_exchange(exchange)
         self.runlog.record_drift(exchange, validation.unknown)
         findings = list(validation.findings)
@@ -64,6 +65,7 @@ class _Expect:
 
     def expect_error(self, exchange: Exchange, status: int, error_type: str | None = None) -> Any:
         """Fail unless ``exchange`` is an error envelope with ``status`` and the matching type."""
+        __tracebackhide__ = True  # failures point at the test, not the facade
         body = self.expect(exchange, status)
         wanted = error_type or catalog.ERROR_TYPES.get(status)
         got = (body.get("error") or {}).get("type") if isinstance(body, dict) else None
@@ -93,11 +95,13 @@ class Api(_Expect):
         data: Mapping[str, str] | None = None, **path_params: str,
     ) -> Exchange:
         """Call ``endpoint``; ``files``/``data`` send a multipart form (httpx's shapes)."""
+        __tracebackhide__ = True  # failures point at the test, not the facade
         ep = catalog.endpoint(endpoint)
         return self.client.request(ep.method, _path(endpoint, path_params), json=json,
                                    params=params, headers=headers, files=files, data=data)
 
     def create_message(self, prompt: str | None = None, **body: Any) -> Exchange:
+        __tracebackhide__ = True  # failures point at the test, not the facade
         return self.call("messages.create", self.message_body(prompt, **body))
 
     def walk(
@@ -111,6 +115,7 @@ class Api(_Expect):
         tokens (``next_page``). ``until(items so far)`` stops early; ``max_pages`` bounds a
         target whose cursors loop, so the walk cannot hang the run.
         """
+        __tracebackhide__ = True  # failures point at the test, not the facade
         pages: list[Exchange] = []
         params: dict[str, Any] = {"limit": limit}
         items: list[dict[str, Any]] = []
@@ -145,9 +150,11 @@ class AsyncApi(_Expect):
         headers: Headers | None = None, files: Any = None,
         data: Mapping[str, str] | None = None, **path_params: str,
     ) -> Exchange:
+        __tracebackhide__ = True  # failures point at the test, not the facade
         ep = catalog.endpoint(endpoint)
         return await self.client.request(ep.method, _path(endpoint, path_params), json=json,
                                          params=params, headers=headers, files=files, data=data)
 
     async def create_message(self, prompt: str | None = None, **body: Any) -> Exchange:
+        __tracebackhide__ = True  # failures point at the test, not the facade
         return await self.call("messages.create", self.message_body(prompt, **body))

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 import pytest
 import pytest_asyncio
 
-from conformance import banner, capabilities, cassettes, gating, redact
+from conformance import banner, capabilities, cassettes, gating, redact, reproduce
 from conformance.api import Api, AsyncApi
 from conformance.cassettes import CassetteMiss, CassetteUnreadable, RunCassettes, SecretHit
 from conformance.client import ApiClient, AsyncApiClient
@@ -185,6 +185,19 @@ def pytest_runtest_makereport_cassette_miss(item: pytest.Item, call: pytest.Call
     if call.excinfo is not None and call.excinfo.errisinstance((CassetteMiss, CassetteUnreadable)):
         report.longrepr = f"{call.excinfo.typename}: {call.excinfo.value}"
         report.user_properties.append((CASSETTE_MISS_KEY, True))
+    return report
+
+
+@pytest.hookimpl(wrapper=True, specname="pytest_runtest_makereport")
+def pytest_runtest_makereport_reproduce(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed test shows how to send its request again (conformance.reproduce)."""
+    report = yield
+    if call.when == "call" and report.failed and call.excinfo is not None \
+            and not call.excinfo.errisinstance((CassetteMiss, CassetteUnreadable)):
+        text = reproduce.section(item.config.stash[RUNLOG].for_test(item.nodeid),
+                                 call.excinfo.value)
+        if text:
+            report.sections.append(("anthropic reproduce", text))
     return report
 
 

@@ -30,8 +30,14 @@ def test_missing_cassettes_are_one_line_each_and_the_hint_once(
     pytester: pytest.Pytester, tmp_path: Path, mode: tuple[str, ...]
 ) -> None:
     (tmp_path / "2023-06-01").mkdir()  # a cassette dir with nothing recorded yet
-    result = pytester.runpytest(*SUITE, *mode, "-k", "test_models_list or test_streaming_async",
-                                f"--anthropic-cassette-dir={tmp_path}", "--record-mode=none")
+    result = pytester.runpytest(
+        *SUITE,
+        *mode,
+        "-k",
+        "test_models_list or test_streaming_async",
+        f"--anthropic-cassette-dir={tmp_path}",
+        "--record-mode=none",
+    )
     out = result.stdout.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED, out
     sections = _failure_sections(out.split("short test summary")[0])
@@ -43,8 +49,9 @@ def test_missing_cassettes_are_one_line_each_and_the_hint_once(
     assert "2 test(s) had no usable cassette" in out
 
 
-def test_mistyped_cassette_dir_is_one_usage_error(pytester: pytest.Pytester,
-                                                  tmp_path: Path) -> None:
+def test_mistyped_cassette_dir_is_one_usage_error(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
     wrong = tmp_path / "casettes"
     result = pytester.runpytest(*SUITE, f"--anthropic-cassette-dir={wrong}", "--record-mode=none")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -53,11 +60,13 @@ def test_mistyped_cassette_dir_is_one_usage_error(pytester: pytest.Pytester,
     assert err.count("no such directory") == 1 and "CassetteMiss" not in result.stdout.str()
 
 
-def test_version_folder_given_as_the_cassette_dir_is_named(pytester: pytest.Pytester,
-                                                           tmp_path: Path) -> None:
+def test_version_folder_given_as_the_cassette_dir_is_named(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
     (tmp_path / "test_models").mkdir()  # the user pointed at cassettes/2023-06-01 itself
-    result = pytester.runpytest(*SUITE, f"--anthropic-cassette-dir={tmp_path}",
-                                "--record-mode=none")
+    result = pytester.runpytest(
+        *SUITE, f"--anthropic-cassette-dir={tmp_path}", "--record-mode=none"
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*{tmp_path}: it has no 2023-06-01/ folder*"])
 
