@@ -33,6 +33,7 @@ from conformance.stash import RUNLOG as RUNLOG  # config.stash[conformance.plugi
 from conformance.stash import SETTINGS as SETTINGS
 from conformance.stash import TARGET as TARGET
 from conformance.target import ADMIN_KEY, API_KEY, RunTarget, Target, resolve
+from conformance.upstream import UpstreamUnreachable
 
 _REQUIRED_MISSING = pytest.StashKey[str]()
 #: The resource ledger's fixtures and hooks (resource_ledger, conformance_run_id, safety net).
@@ -168,6 +169,16 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
     fixtures get no header under xdist: the controller cannot see their fixtures.)"""
     if ids and _args_name_suite(node.config):
         _show_header(node.config)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """An unreachable upstream (``--anthropic-upstream-url``) is a setting to fix, the same for
+    every pass-through test: the run stops at the first, once, like a dead target."""
+    try:
+        return (yield)
+    except UpstreamUnreachable as exc:
+        stop(item.config, f"anthropic-conformance: {exc}")
 
 
 # --- cassette misses: one line per test, how to record once per run ------------------------------
