@@ -109,6 +109,27 @@ def pytest_configure(config: pytest.Config) -> None:
     ), "anthropic-conformance-report")
 
 
+_LOOP_SCOPE_INI = "asyncio_default_fixture_loop_scope"
+
+
+@pytest.hookimpl(tryfirst=True, specname="pytest_configure")
+def pytest_configure_loop_scope(config: pytest.Config) -> None:
+    """A plain ``pytest --pyargs conformance.suite``, without the suite's run.ini, would get
+    pytest-asyncio's deprecation warning about this unset key in every run: the suite's async
+    fixtures are function-scoped, so say so (before pytest-asyncio reads it; only when the
+    command line names the suite and the user's ini leaves the key unset)."""
+    if not _args_name_suite(config):
+        return
+    try:
+        if config.getini(_LOOP_SCOPE_INI):
+            return
+    except ValueError:  # pytest-asyncio is not loaded: nothing reads the key
+        return
+    cache = getattr(config, "_inicache", None)  # pytest has no public way to default an ini key
+    if isinstance(cache, dict):
+        cache[_LOOP_SCOPE_INI] = "function"
+
+
 # --- is the suite in this run? --------------------------------------------------------------------
 #
 # The plugin is installed for every pytest run of the environment, unrelated projects' included.
