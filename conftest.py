@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import httpcore  # noqa: F401  (see below)
 import pytest
+
+# httpx imports httpcore lazily and caches its exception classes on first use. Imported first
+# inside an in-process pytester run, httpcore would be dropped from sys.modules after it and
+# re-imported with new classes: httpx then lets raw httpcore errors escape in later tests.
+# Importing it here keeps one httpcore for the whole session.
 
 
 @pytest.fixture(autouse=True)
