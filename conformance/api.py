@@ -55,6 +55,7 @@ class _Expect:
         or the body is unusable (a JSON answer that is not a JSON object, a stream that does not
         fold into a message).
         """
+        __tracebackhide__ = True  # failures point at the test, not the facade
         validation = validate_exchange(exchange)
         self.runlog.record_drift(exchange, validation.unknown)
         findings = list(validation.findings)
@@ -90,6 +91,7 @@ class _Expect:
     def expect_error(self, exchange: Exchange, status: int, error_type: str | None = None) -> Any:
         """Judge ``exchange`` as an error envelope with ``status`` and the matching type; return
         its JSON. A body that is not a JSON object stops the test (nothing to read from)."""
+        __tracebackhide__ = True  # failures point at the test, not the facade
         body = self.expect(exchange, status)
         if not isinstance(body, dict):
             raise self.judgement.stop(
@@ -127,11 +129,13 @@ class Api(_Expect):
         data: Mapping[str, str] | None = None, **path_params: str,
     ) -> Exchange:
         """Call ``endpoint``; ``files``/``data`` send a multipart form (httpx's shapes)."""
+        __tracebackhide__ = True  # failures point at the test, not the facade
         ep = catalog.endpoint(endpoint)
         return self.client.request(ep.method, _path(endpoint, path_params), json=json,
                                    params=params, headers=headers, files=files, data=data)
 
     def create_message(self, prompt: str | None = None, **body: Any) -> Exchange:
+        __tracebackhide__ = True  # failures point at the test, not the facade
         return self.call("messages.create", self.message_body(prompt, **body))
 
     def walk(
@@ -145,6 +149,7 @@ class Api(_Expect):
         tokens (``next_page``). ``until(items so far)`` stops early; ``max_pages`` bounds a
         target whose cursors loop, so the walk cannot hang the run.
         """
+        __tracebackhide__ = True  # failures point at the test, not the facade
         pages: list[Exchange] = []
         params: dict[str, Any] = {"limit": limit}
         items: list[dict[str, Any]] = []
@@ -180,9 +185,11 @@ class AsyncApi(_Expect):
         headers: Headers | None = None, files: Any = None,
         data: Mapping[str, str] | None = None, **path_params: str,
     ) -> Exchange:
+        __tracebackhide__ = True  # failures point at the test, not the facade
         ep = catalog.endpoint(endpoint)
         return await self.client.request(ep.method, _path(endpoint, path_params), json=json,
                                          params=params, headers=headers, files=files, data=data)
 
     async def create_message(self, prompt: str | None = None, **body: Any) -> Exchange:
+        __tracebackhide__ = True  # failures point at the test, not the facade
         return await self.call("messages.create", self.message_body(prompt, **body))

@@ -16,9 +16,35 @@ import conformance
 from conformance import catalog
 
 
+def run_help() -> str:
+    """``run --help``: the suite's own settings first (pytest's help is ``pytest --help``)."""
+    from conformance import catalog
+    from conformance.settings import OPTIONS
+
+    lines = ["usage: anthropic-conformance run [options] [pytest options]", "",
+             "Runs the conformance suite. Each setting: option, else env variable, else ini "
+             "key, else default.", ""]
+    for opt in OPTIONS:
+        env = f"  [{opt.env}]" if opt.env else ""
+        lines.append(f"  {opt.flag}=VALUE{env}")
+        lines.append(f"      {opt.help}")
+    lines += ["", f"anthropic-version values: {', '.join(catalog.API_VERSIONS)} "
+              f"(default {catalog.DEFAULT_API_VERSION})",
+              "features (default on): "
+              + ", ".join(f.name for f in catalog.FEATURES if f.default),
+              "features (off unless named): "
+              + ", ".join(f.name for f in catalog.FEATURES if not f.default),
+              "", "Any pytest option works too (-k, -x, -q, -n 4, --lf, ...): see pytest --help."]
+    return "\n".join(lines)
+
+
 def _run(pytest_args: Sequence[str]) -> int:
     """Run the shipped suite; any pytest argument passes through."""
     import pytest
+
+    if any(arg in ("-h", "--help") for arg in pytest_args):
+        print(run_help())
+        return 0
 
     from conformance.runner import suite_args
 
@@ -113,13 +139,23 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    """What ``--version`` says: this package, and the pytest and Python it runs on."""
+    import platform
+
+    import pytest
+
+    return (f"anthropic-conformance {conformance.__version__} (pytest {pytest.__version__}, "
+            f"Python {platform.python_version()})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line: every subcommand's options are defined below, one
     ``_add_<command>_arguments`` function each (``run`` takes pytest's)."""
     parser = argparse.ArgumentParser(
         prog="anthropic-conformance",
         description="Conformance suite for the Anthropic HTTP API and compatible proxies.")
-    parser.add_argument("--version", action="version", version=conformance.__version__)
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the conformance suite (extra arguments go to pytest)",
                    add_help=False)

@@ -191,10 +191,26 @@ def _deterministic(exchange: Exchange, previous: Exchange | None) -> bool:
 # --- the answer's overall read deadline ----------------------------------------------------------
 
 
+class _Overdue(httpx.ReadTimeout):
+    """The answer started (status and headers came) but its body was still coming at the
+    deadline: the target is there, only slower than the timeout."""
+
+
+class AnswerTooSlow(AssertionError):
+    """The target answered, but its body took longer than the run's timeout. Not retried (a
+    retry would be as slow) and not "unreachable": the message says to raise the timeout."""
+
+
+def _cause(exc: Exception) -> Exception | None:
+    """The cause to chain: none for a slow answer (its one line says it all; httpcore's frames
+    would only bury it), else the transport's error."""
+    return None if isinstance(exc, _Overdue) else exc
+
+
 def _overdue(elapsed: float, timeout: float, request: httpx.Request) -> httpx.ReadTimeout:
-    """The error for an answer whose body is still coming past the deadline: a ReadTimeout, so
-    the client treats it like any transport failure (bounded retries, then TargetUnreachable)."""
-    return httpx.ReadTimeout(
+    """The error for an answer whose body is still coming past the deadline (``_Overdue``: the
+    client fails the call with ``AnswerTooSlow`` rather than retrying a slow but live target)."""
+    return _Overdue(
         f"the answer was still being read {elapsed:.1f}s after the request was sent, past "
         f"the {timeout:g}s timeout (--anthropic-timeout): a body that never ends, such as an event "
         "stream that only sends pings, is cut there", request=request)
@@ -423,6 +439,11 @@ class _Base:
 
     def _send_failed(self, exc: Exception) -> Exception:
         """What a failed send becomes: a retryable transport error, or the (translated) error."""
+        if isinstance(exc, _Overdue):
+            return AnswerTooSlow(
+                f"{exc.request.method} {redact.redact_text(str(exc.request.url))}: {exc}; the "
+                "target answers, but slower than that: raise --anthropic-timeout "
+                "(ANTHROPIC_CONFORMANCE_TIMEOUT) if it is meant to be this slow")
         if isinstance(exc, httpx.TransportError):
             return _Transient(error=exc)
         if isinstance(exc, httpx.HTTPError):  # DecodingError, TooManyRedirects, ...
@@ -488,7 +509,7 @@ class ApiClient(_Base):
                     try:
                         response = self.http.request(method, path, **kwargs)
                     except Exception as exc:
-                        raise self._send_failed(exc) from exc
+                        raise self._send_failed(exc) from _cause(exc)
                     return self._judge(method, path, json, sent, response, attempts, start,
                                        tries)
         except _Transient as final:
@@ -532,7 +553,7 @@ class AsyncApiClient(_Base):
                     try:
                         response = await self.http.request(method, path, **kwargs)
                     except Exception as exc:
-                        raise self._send_failed(exc) from exc
+                        raise self._send_failed(exc) from _cause(exc)
                     return self._judge(method, path, json, sent, response, attempts, start,
                                        tries)
         except _Transient as final:

@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
+import os
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
 import pytest_asyncio
 
-import conformance
-from conformance import capabilities, cassettes, gating, redact
+from conformance import banner, capabilities, cassettes, gating, redact, reproduce
 from conformance.api import Api, AsyncApi
-from conformance.cassettes import RunCassettes, SecretHit
+from conformance.cassettes import CassetteMiss, CassetteUnreadable, RunCassettes, SecretHit
 from conformance.client import ApiClient, AsyncApiClient
 from conformance.judgement import Judgement
 from conformance.report import collect
 from conformance.runlog import RunLog
+from conformance.runner import SUITE
 from conformance.settings import (
     CAPABILITY_NAMES,
     OPTIONS,
+    RENAMED_INI,
     ConfigError,
+    Option,
     Settings,
     load_settings,
 )
@@ -38,13 +43,44 @@ JUDGEMENT = pytest.StashKey[Judgement]()
 pytest_plugins = ("conformance.resources_plugin",)
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+#: pytest-recording's plugin names (entry point, module): when it is loaded, ``--record-mode``
+#: is its option, and the suite reads that same option (one flag, one meaning, both plugins).
+_RECORDING_PLUGINS = ("recording", "pytest_recording")
+#: ``--record-mode``'s dest, pytest-recording's or ours: the same, so reading it is one line.
+_RECORD_MODE_DEST = "record_mode"
+
+
+def _recording_defines_record_mode(pluginmanager: pytest.PytestPluginManager) -> bool:
+    """Whether pytest-recording registers ``--record-mode`` in this run, before or after us
+    (entry points load in no fixed order, so "installed and not blocked" counts too)."""
+    if any(pluginmanager.has_plugin(name) for name in _RECORDING_PLUGINS):
+        return True
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") \
+            or any(pluginmanager.is_blocked(name) for name in _RECORDING_PLUGINS):
+        return False
+    return any(ep.name in _RECORDING_PLUGINS
+               for ep in importlib.metadata.entry_points(group="pytest11"))
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     group = parser.getgroup("anthropic-conformance")
     for opt in OPTIONS:
         help_text = opt.help + (f" Env: {opt.env}." if opt.env else "") + f" Ini: {opt.ini}."
-        with contextlib.suppress(ValueError):  # another plugin (pytest-recording) owns the flag
-            group.addoption(opt.flag, dest=f"anthropic_{opt.field}", default=None, help=help_text)
+        group.addoption(opt.flag, dest=f"anthropic_{opt.field}", default=None, help=help_text)
         parser.addini(opt.ini, help=opt.help, default=None)
+    if not _recording_defines_record_mode(pluginmanager):
+        group.addoption("--record-mode", dest=_RECORD_MODE_DEST, default=None,
+                        help="Same as --anthropic-record-mode (pytest-recording's flag: when "
+                             "that plugin is loaded, its --record-mode is read instead).")
+    for old, new in RENAMED_INI.items():
+        parser.addini(old, help=f"renamed {new}", default=None)
+
+
+def _option(config: pytest.Config, opt: Option) -> Any:
+    value = config.getoption(f"anthropic_{opt.field}", default=None)
+    if value is None and opt.field == "record_mode":
+        value = config.getoption(_RECORD_MODE_DEST, default=None)
+    return value
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -52,9 +88,13 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "feature(name, ...): the feature toggles a conformance test needs")
     config.addinivalue_line(
         "markers", "api_versions(v, ...): the anthropic-version values a test applies to")
+    for old, new in RENAMED_INI.items():
+        if config.getini(old):
+            raise pytest.UsageError(f"ini key {old} was renamed {new}: rename it in "
+                                    f"{config.inipath or 'your ini file'}")
     try:
         settings = load_settings(
-            option=lambda o: config.getoption(f"anthropic_{o.field}", default=None),
+            option=lambda o: _option(config, o),
             ini=lambda o: config.getini(o.ini) or None,
         )
         target = resolve(settings)  # a setting that cannot make an honest run: a usage error
@@ -65,6 +105,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for secret in settings.secrets():  # scrubbed from logs, messages and cassettes alike
         redact.register_secret(secret)
     config.stash[RUNLOG] = RunLog()
+    config.pluginmanager.register(CassetteMisses(), "anthropic-conformance-cassette-misses")
     # the compatibility report: collects every test report, writes the files at session end
     config.pluginmanager.register(collect.ReportHooks(
         config, settings, config.stash[TARGET], config.stash[RUNLOG],
@@ -72,15 +113,168 @@ def pytest_configure(config: pytest.Config) -> None:
     ), "anthropic-conformance-report")
 
 
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    s = config.stash[SETTINGS]
-    target = config.stash[TARGET].describe()
-    record = f", record mode {s.record_mode.value}" if s.record_mode else ""
-    return [
-        f"anthropic-conformance {conformance.__version__}: target {target}{record}",
-        f"  anthropic-version {s.api_version}, model {s.model}, auth {s.auth}, "
-        f"features {','.join(sorted(s.features))}",
-    ]
+_LOOP_SCOPE_INI = "asyncio_default_fixture_loop_scope"
+
+
+@pytest.hookimpl(tryfirst=True, specname="pytest_configure")
+def pytest_configure_loop_scope(config: pytest.Config) -> None:
+    """A plain ``pytest --pyargs conformance.suite``, without the suite's run.ini, would get
+    pytest-asyncio's deprecation warning about this unset key in every run: the suite's async
+    fixtures are function-scoped, so say so (before pytest-asyncio reads it; only when the
+    command line names the suite and the user's ini leaves the key unset)."""
+    if not _args_name_suite(config):
+        return
+    try:
+        if config.getini(_LOOP_SCOPE_INI):
+            return
+    except ValueError:  # pytest-asyncio is not loaded: nothing reads the key
+        return
+    cache = getattr(config, "_inicache", None)  # pytest has no public way to default an ini key
+    if isinstance(cache, dict):
+        cache[_LOOP_SCOPE_INI] = "function"
+
+
+# --- is the suite in this run? --------------------------------------------------------------------
+#
+# The plugin is installed for every pytest run of the environment, unrelated projects' included.
+# It says nothing and does nothing (no header, no probe, no report) unless the run collects a test
+# that uses it: one of conformance.suite, or one requesting its fixtures or carrying its markers.
+
+#: Fixtures a test of the suite's kind requests (directly or through another fixture).
+_OUR_FIXTURES = frozenset({
+    "api", "async_api", "admin_api", "anthropic_client", "anthropic_async_client",
+    "admin_client", "conformance_target", "conformance_settings", "anthropic_target",
+})
+_HEADER_SHOWN = pytest.StashKey[bool]()
+
+
+def uses_suite(item: pytest.Item) -> bool:
+    """Whether ``item`` is a conformance test: it uses the plugin's fixtures or markers."""
+    module = getattr(item, "module", None)
+    if module is not None and module.__name__.startswith(SUITE + "."):
+        return True
+    if _OUR_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    return item.get_closest_marker("feature") is not None
+
+
+def _show_header(config: pytest.Config) -> None:
+    """The target line (and its details unless ``-q``), once, before any request is sent."""
+    if config.stash.get(_HEADER_SHOWN, False) or hasattr(config, "workerinput"):
+        return
+    config.stash[_HEADER_SHOWN] = True
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is None:
+        return
+    settings, target = config.stash[SETTINGS], config.stash[TARGET]
+    for line in banner.lines(settings, target, verbose=config.get_verbosity() >= 0):
+        terminal.write_line(line)
+    for line in banner.warnings(settings, target):
+        terminal.write_line(line, red=True, bold=True)
+
+
+def _args_name_suite(config: pytest.Config) -> bool:
+    """Whether the command line names the shipped suite (a path in it, or ``--pyargs``)."""
+    suite_dir = Path(__file__).resolve().parent / "suite"
+    for arg in config.args:
+        name = arg.split("::", 1)[0]
+        if name == SUITE or name.startswith(SUITE + "."):
+            return True
+        path = Path(config.invocation_params.dir, name).resolve()
+        if path == suite_dir or suite_dir in path.parents:
+            return True
+    return False
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """xdist controller (which collects nothing itself): the header, when the command line
+    names the shipped suite and a worker collected tests. Tests are scheduled only after every
+    worker collected, so this is still before any request. (A project's own tests that use the
+    fixtures get no header under xdist: the controller cannot see their fixtures.)"""
+    if ids and _args_name_suite(node.config):
+        _show_header(node.config)
+
+
+# --- cassette misses: one line per test, how to record once per run ------------------------------
+
+#: ``user_properties`` key of a test that failed for want of a usable cassette (travels to an
+#: xdist controller with the report).
+CASSETTE_MISS_KEY = "anthropic_cassette_miss"
+
+
+@pytest.hookimpl(wrapper=True, specname="pytest_runtest_makereport")
+def pytest_runtest_makereport_cassette_miss(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A missing, unmatched or unreadable cassette is one line naming it: the traceback through
+    pytest-asyncio, contextlib and vcrpy around it says nothing more."""
+    report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance((CassetteMiss, CassetteUnreadable)):
+        report.longrepr = f"{call.excinfo.typename}: {call.excinfo.value}"
+        report.user_properties.append((CASSETTE_MISS_KEY, True))
+    return report
+
+
+@pytest.hookimpl(wrapper=True, specname="pytest_runtest_makereport")
+def pytest_runtest_makereport_reproduce(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed test shows how to send its request again (conformance.reproduce)."""
+    report = yield
+    if call.when == "call" and report.failed and call.excinfo is not None \
+            and not call.excinfo.errisinstance((CassetteMiss, CassetteUnreadable)):
+        text = reproduce.section(item.config.stash[RUNLOG].for_test(item.nodeid),
+                                 call.excinfo.value)
+        if text:
+            report.sections.append(("anthropic reproduce", text))
+    return report
+
+
+class CassetteMisses:
+    """Counts the tests that had no usable cassette; says how to record once, at the end."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed and any(k == CASSETTE_MISS_KEY for k, _ in report.user_properties):
+            self.count += 1
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.count:
+            terminalreporter.write_line(
+                f"anthropic cassettes: {self.count} test(s) had no usable cassette: "
+                f"{cassettes.RECORD_HINT}", yellow=True)
+
+
+# --- stops: once, the same one line and exit code serially and under xdist ------------------------
+
+#: ``workeroutput`` key: the stop a worker hit, for the controller to end the run with.
+STOP_KEY = "anthropic_stop"
+
+
+def stop(config: pytest.Config, message: str, *, usage: bool = False) -> NoReturn:
+    """End the session with ``message`` and exit code 4: a usage error (``usage``: the run's
+    configuration) or an exit (the target cannot be tested).
+
+    On an xdist worker the stop is also put in ``workeroutput``: the controller then ends the
+    run with it (``pytest_testnodedown``), instead of xdist's INTERNALERROR for a worker that
+    ended with tests left.
+    """
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[STOP_KEY] = {"message": message, "usage": usage}
+    if usage:
+        raise pytest.UsageError(message)
+    pytest.exit(message, returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: a worker that stopped the run stops it here, with its message."""
+    found = getattr(node, "workeroutput", {}).get(STOP_KEY)
+    if not found:
+        return
+    if found["usage"]:
+        raise pytest.UsageError(found["message"])
+    pytest.exit(found["message"], returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 def _markers(item: pytest.Item, name: str) -> list[str]:
@@ -131,7 +325,7 @@ def target_capabilities(config: pytest.Config) -> capabilities.Capabilities:
         config.stash[CAPABILITIES] = found
     caps = config.stash[CAPABILITIES]
     if caps.fatal:
-        pytest.exit(f"anthropic-conformance: {caps.fatal}", returncode=pytest.ExitCode.USAGE_ERROR)
+        stop(config, f"anthropic-conformance: {caps.fatal}")
     return caps
 
 
@@ -147,12 +341,17 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> None:
 def pytest_runtest_call(item: pytest.Item) -> Any:
     """The test's verdict, at its end, from everything its answers broke (``Judgement``): its
     own failure with the recorded errors added, a failure for those errors alone, or a skip
-    with the evidence when only inconclusive findings were left."""
+    with the evidence when only inconclusive findings were left. An unreachable upstream
+    stops the run instead."""
     __tracebackhide__ = True
     judgement = item.stash.get(JUDGEMENT, None)
     try:
         result = yield
     except BaseException as exc:
+        if isinstance(exc, UpstreamUnreachable):
+            # a setting to fix, the same for every pass-through test: the run stops at the
+            # first, once, like a dead target
+            stop(item.config, f"anthropic-conformance: {exc}")
         if judgement is None:
             raise
         outcome = judgement.conclude(exc)
@@ -287,12 +486,19 @@ _SECRETS = pytest.StashKey[list[SecretHit]]()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Refuse, before anything runs, a record mode that would write over existing cassettes."""
+    """When the run uses the suite: the header, and, before anything runs, the refusal of a
+    record mode that would write over existing cassettes."""
+    if not any(uses_suite(item) for item in session.items):
+        return
+    _show_header(session.config)
+    problem = _run_cassettes(session.config).replay_dir_error()
+    if problem:
+        stop(session.config, problem, usage=True)
     problem = _run_cassettes(session.config).overwrite_error(
         _cassette_test(item) for item in session.items
         if _CLIENT_FIXTURES & set(getattr(item, "fixturenames", ())))
     if problem:
-        raise pytest.UsageError(problem)
+        stop(session.config, problem, usage=True)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

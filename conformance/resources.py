@@ -537,6 +537,11 @@ def command(args: Any) -> int:
         print(failure.format(), file=sys.stderr)
     if skipped:
         print(skipped_message(skipped))
-    print(f"{len(found)} marked resource(s) {verb if not failures else 'found'} on "
-          f"{target.base_url} (marker {args.run!r})")
+    if not found and not failures:
+        print(f"nothing to {'delete' if args.dry_run else 'clean up'}: no resource carries the "
+              f"marker {args.run!r} on {target.base_url}")
+    else:
+        count = f"{len(found)} marked resource{'' if len(found) == 1 else 's'}"
+        done = "found" if failures else ("to delete (dry run)" if args.dry_run else "deleted")
+        print(f"{count} {done} on {target.base_url} (marker {args.run!r})")
     return 1 if failures else 0

@@ -7,6 +7,7 @@ plugin turns it into a pytest usage error.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import re
@@ -58,10 +59,27 @@ class Option:
 
     @property
     def ini(self) -> str:
-        return f"anthropic_{self.field}"
+        """The ini key: the flag's words with underscores (``--anthropic-version`` ->
+        ``anthropic_version``), one naming scheme for all three sources."""
+        return self.flag.removeprefix("--").replace("-", "_")
+
+
+#: Ini keys of earlier releases, refused with the new name (a renamed key silently ignored
+#: would run against the wrong version).
+RENAMED_INI: Mapping[str, str] = {"anthropic_api_version": "anthropic_version"}
+
+#: The values of ``--anthropic-target``: ``auto`` decides from the URL and keys (an exported
+#: ``ANTHROPIC_API_KEY`` means the real API); ``embedded`` always the embedded reference server,
+#: whatever the environment holds; ``live`` the URL given, else the real API.
+TARGET_CHOICES: tuple[str, ...] = ("auto", "embedded", "live")
 
 
 OPTIONS: tuple[Option, ...] = (
+    Option("target", "--anthropic-target", "ANTHROPIC_CONFORMANCE_TARGET",
+           "Which target to test: 'embedded' = the embedded reference server, whatever "
+           "ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY say; 'live' = the base URL, else the real "
+           "API; 'auto' (default) = live when a base URL or key is set, else embedded.",
+           choices=TARGET_CHOICES),
     Option("base_url", "--anthropic-base-url", "ANTHROPIC_BASE_URL",
            "Base URL of the API or proxy under test (default: the embedded reference server, "
            f"or {catalog.REAL_API_URL} when a key is set). A path prefix such as /anthropic "
@@ -77,17 +95,23 @@ OPTIONS: tuple[Option, ...] = (
            "(a no-op round trip); no other key is ever modified."),
     Option("api_version", "--anthropic-version", "ANTHROPIC_VERSION",
            "anthropic-version header to send.", choices=catalog.API_VERSIONS),
-    Option("model", "--anthropic-model", "ANTHROPIC_MODEL",
-           f"Model for generation tests (default: the cheapest, {catalog.DEFAULT_MODEL})."),
+    # Not ANTHROPIC_MODEL: Claude Code exports that one, often a model the reference server
+    # does not know or an expensive one; a conformance run names its model on purpose.
+    Option("model", "--anthropic-model", "ANTHROPIC_CONFORMANCE_MODEL",
+           f"Model for generation tests (default: the cheapest, {catalog.DEFAULT_MODEL}). "
+           "ANTHROPIC_MODEL is not read."),
     Option("features", "--anthropic-features", catalog.FEATURES_ENV,
            "Comma-separated feature toggles to run ('all' = every default feature).",
-           choices=catalog.FEATURE_NAMES),
+           choices=(*catalog.FEATURE_NAMES, "all")),
     Option("auth", "--anthropic-auth", "ANTHROPIC_CONFORMANCE_AUTH",
            "How to send the key: 'x-api-key' (older clients) or 'bearer' (current SDKs).",
            choices=("x-api-key", "bearer")),
-    Option("record_mode", "--record-mode", "ANTHROPIC_CONFORMANCE_RECORD_MODE",
-           "Cassette mode (as pytest-recording): none = replay offline, once, new_episodes, "
-           "all, rewrite. Unset: no cassettes, talk to the target.",
+    # ``--record-mode`` is its alias: ours without pytest-recording, pytest-recording's (read
+    # here too) when that plugin is loaded (plugin.py).
+    Option("record_mode", "--anthropic-record-mode", "ANTHROPIC_CONFORMANCE_RECORD_MODE",
+           "Cassette mode (as pytest-recording; --record-mode is the same): none = replay "
+           "offline, once, new_episodes, all, rewrite. Unset: no cassettes, talk to the "
+           "target.",
            choices=tuple(m.value for m in RecordMode)),
     Option("cassette_dir", "--anthropic-cassette-dir", "ANTHROPIC_CONFORMANCE_CASSETTE_DIR",
            "Where cassettes live (default: the cassettes shipped with the suite)."),
@@ -133,6 +157,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    target: Literal["auto", "embedded", "live"] = "auto"
     base_url: str | None = None
     api_key: SecretStr | None = None
     admin_api_key: SecretStr | None = None
@@ -152,6 +177,8 @@ class Settings(BaseModel):
     upstream_api_key: SecretStr | None = None
     report_dir: Path | None = Path("anthropic-conformance-report")
     replay_timing: bool = False
+    #: field -> where its value came from (a flag, an env variable, ``ini key NAME``).
+    sources: dict[str, str] = {}
 
     @field_validator("report_dir", mode="before")
     @classmethod
@@ -194,8 +221,19 @@ class Settings(BaseModel):
             names = (names - {"all"}) | {f.name for f in catalog.FEATURES if f.default}
         unknown = sorted(n for n in names if catalog.find_feature(n) is None)
         if unknown:
-            raise ValueError(f"unknown feature(s) {', '.join(map(repr, unknown))}")
+            raise ValueError(f"unknown feature(s) {', '.join(map(repr, unknown))}"
+                             f"{_did_you_mean(unknown, (*catalog.FEATURE_NAMES, 'all'))}")
         return frozenset(names)
+
+    @field_validator("admin_rename_key_id")
+    @classmethod
+    def _check_key_id(cls, value: str | None) -> str | None:
+        # An API key's id, never the key itself (sk-ant-...) or a workspace/user id: renaming
+        # the wrong object of a real organization is what this setting must make impossible.
+        if value is not None and not re.fullmatch(r"apikey_[A-Za-z0-9]+", value):
+            raise ValueError("not an API key id (apikey_ followed by letters and digits; the "
+                             "Admin API lists them at GET /v1/organizations/api_keys)")
+        return value
 
     @field_validator("require", mode="before")
     @classmethod
@@ -208,7 +246,8 @@ class Settings(BaseModel):
         unknown = sorted(names - set(CAPABILITY_NAMES))
         if unknown:
             raise ValueError(f"unknown endpoint famil{'y' if len(unknown) == 1 else 'ies'} "
-                             f"{', '.join(map(repr, unknown))}")
+                             f"{', '.join(map(repr, unknown))}"
+                             f"{_did_you_mean(unknown, (*CAPABILITY_NAMES, 'all'))}")
         return frozenset(names)
 
     @field_validator("max_retries")
@@ -240,6 +279,15 @@ class Settings(BaseModel):
         return feature in self.features
 
 
+def _did_you_mean(unknown: list[str], known: tuple[str, ...]) -> str:
+    """`` (did you mean 'messages'?)`` for the first name with a close match, else ""."""
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1)
+        if close:
+            return f" (did you mean {close[0]!r}?)"
+    return ""
+
+
 Getter = Callable[[Option], Any]
 
 
@@ -253,8 +301,15 @@ def load_settings(
     raw: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for opt in OPTIONS:
+        given = option(opt) if option else None
+        if given is not None and not str(given).strip():
+            # An empty flag (``--anthropic-features=``) would fall through to the default,
+            # "all": say it is empty rather than run something else than asked.
+            raise ConfigError(f"invalid anthropic-conformance setting: {opt.flag}: empty value"
+                              + (f"; allowed values: {', '.join(opt.choices)}"
+                                 if opt.choices else ""))
         for label, value in (
-            (opt.flag, option(opt) if option else None),
+            (opt.flag, given),
             (opt.env, env.get(opt.env) if opt.env else None),
             (f"ini key {opt.ini}", ini(opt) if ini else None),
         ):
@@ -262,6 +317,7 @@ def load_settings(
                 raw[opt.field] = value
                 sources[opt.field] = label
                 break
+    raw["sources"] = sources
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:

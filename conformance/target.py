@@ -193,11 +193,15 @@ class Upstream:
 
 
 def kind_of(settings: Settings) -> TargetKind:
-    """Replay when cassettes only replay; else live or proxy when a URL or a key was given
-    (live when the URL is the real API's host); else the embedded reference server."""
+    """Replay when cassettes only replay; else the embedded reference server when named
+    (``--anthropic-target=embedded``); else live or proxy when named or when a URL or a key was
+    given (live when the URL is the real API's host); else the embedded reference server."""
     if settings.record_mode is RecordMode.NONE:
         return TargetKind.REPLAY
-    if settings.base_url or settings.api_key or settings.admin_api_key:
+    if settings.target == "embedded":  # chosen by name: exported keys and URLs never redirect it
+        return TargetKind.REFERENCE
+    if settings.target == "live" or settings.base_url or settings.api_key \
+            or settings.admin_api_key:
         real = urlsplit(catalog.REAL_API_URL).hostname
         return TargetKind.LIVE if urlsplit(settings.live_url).hostname == real else TargetKind.PROXY
     return TargetKind.REFERENCE

@@ -250,7 +250,7 @@ def test_cleanup_cli_removes_leftovers_of_every_kind_in_one_pass(
 
         done = run_cli(env=keys)
         assert done.returncode == 0, done.stderr
-        assert "4 marked resource(s) deleted" in done.stdout, done.stdout
+        assert "4 marked resources deleted" in done.stdout, done.stdout
         assert server.inventory() == {"file": [own_file], "invite": [own_invite.json["id"]],
                                       "workspace": [own_ws.json["id"]]}
 

@@ -13,6 +13,7 @@ The modules, one concern each:
 The names below are the package's public API; the modules stay importable for their own names.
 """
 
+from conformance.cassettes import _rewrite  # noqa: F401  (first: it must run before vcr loads)
 from conformance.cassettes.secrets import SecretHit, scan_paths
 from conformance.cassettes.session import (
     CassetteOverwrite,
@@ -23,6 +24,7 @@ from conformance.cassettes.session import (
     use_cassette,
 )
 from conformance.cassettes.vcr import (
+    RECORD_HINT,
     CassetteMiss,
     CassetteUnreadable,
     NetworkBlocked,
@@ -33,6 +35,7 @@ from conformance.cassettes.vcr import (
 )
 
 __all__ = [
+    "RECORD_HINT",
     "CassetteMiss",
     "CassetteOverwrite",
     "CassetteUnreadable",

@@ -76,10 +76,7 @@ def use_cassette(path: Path, record_mode: RecordMode,
     if record_mode is RecordMode.REWRITE and path.exists():
         path.unlink()
     if record_mode is RecordMode.NONE and not path.exists():
-        raise CassetteMiss(
-            f"no cassette {path}: record it first, e.g. "
-            "`anthropic-conformance run --record-mode=once` (against the reference server)"
-        )
+        raise CassetteMiss(f"no cassette {path} to replay (--record-mode=none)")
     path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         if record_mode is RecordMode.NONE:
@@ -91,8 +88,7 @@ def use_cassette(path: Path, record_mode: RecordMode,
         except Exception as exc:  # vcrpy/yaml raise anything from TypeError to ParserError
             cause = " ".join(str(exc).split())  # YAML errors span lines; keep the summary one
             raise CassetteUnreadable(
-                f"cassette {path} is unreadable: {type(exc).__name__}: {cause}; "
-                "re-record it with --record-mode=rewrite"
+                f"cassette {path} is unreadable: {type(exc).__name__}: {cause[:300]}"
             ) from None  # the cause is in the message; vcrpy's frames would only be noise
         play = cassette.play_response
 
@@ -152,6 +148,21 @@ class RunCassettes:
         """Before anything runs: the usage error when recording ``(module, test)`` pairs would
         write over existing cassettes (see ``overwrite_error``), else None."""
         return overwrite_error(self.record_mode, (self.path_for(m, t) for m, t in tests))
+
+    def replay_dir_error(self) -> str | None:
+        """Before anything runs: the usage error when a replay has no cassettes at all for
+        its API version (a mistyped ``--anthropic-cassette-dir``), else None."""
+        if self.record_mode is not RecordMode.NONE:
+            return None
+        version_dir = self.cassette_dir / self.api_version
+        if version_dir.is_dir():
+            return None
+        found = "no such directory" if not self.cassette_dir.is_dir() \
+            else f"it has no {self.api_version}/ folder"
+        return (f"--anthropic-cassette-dir {self.cassette_dir}: {found}, so there is nothing "
+                f"to replay for anthropic-version {self.api_version}; cassettes live in "
+                "<dir>/<anthropic-version>/<test module>/<test>.yaml. Check the path, or record "
+                "them first: --record-mode=once")
 
     def open(self, module: str | None, test_name: str) -> contextlib.AbstractContextManager[None]:
         """The context a test's clients run in: its cassette, or nothing without a record mode."""

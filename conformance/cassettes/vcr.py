@@ -13,6 +13,7 @@ import json
 import socket
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import vcr
 from vcr.errors import CannotOverwriteExistingCassetteException
@@ -37,11 +38,22 @@ _DROPPED_RESPONSE_HEADERS = frozenset({"set-cookie", "anthropic-organization-id"
 
 
 class CassetteMiss(ConformanceToolError, AssertionError):
-    """A replayed test sent a request its cassette has no answer for."""
+    """A replayed test sent a request its cassette has no answer for (or has no cassette).
+
+    The message is one line naming the cassette; how to record is said once per run (the
+    plugin's terminal summary, ``RECORD_HINT``), not in every failing test."""
 
 
 class CassetteUnreadable(ConformanceToolError, AssertionError):
     """A cassette file exists but vcrpy cannot load it (broken YAML, wrong shape)."""
+
+
+#: How to (re)record, said once at the end of a run that had cassette misses.
+RECORD_HINT = (
+    "record missing cassettes with `anthropic-conformance run --anthropic-target=embedded "
+    "--record-mode=once`, re-record changed or unreadable ones with --record-mode=rewrite (add "
+    "--anthropic-cassette-dir DIR for your own); README: 'Cassettes: offline replay and "
+    "recording'")
 
 
 class NetworkBlocked(ConformanceToolError, ConnectionError):
@@ -144,11 +156,11 @@ def translate_error(exc: Exception) -> Exception | None:
     if isinstance(exc, CannotOverwriteExistingCassetteException):
         cassette = getattr(exc, "cassette", None)
         where = getattr(cassette, "_path", "the cassette")
-        return CassetteMiss(
-            f"{where} has no recorded answer for this request (the suite or the request changed). "
-            "Re-record: `anthropic-conformance run --record-mode=rewrite` (reference server) or "
-            "with ANTHROPIC_API_KEY set (real API); see README 'Recording cassettes'."
-        )
+        request = getattr(exc, "failed_request", None)
+        what = f"{request.method} {urlsplit(request.uri).path}" if request is not None \
+            else "this request"
+        return CassetteMiss(f"{where} has no recorded answer for {what} (the suite or the "
+                            "request changed since it was recorded)")
     return None
 
 
