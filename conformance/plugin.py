@@ -57,14 +57,21 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS] = settings
     config.stash[TARGET] = resolve(settings)
-    for secret in settings.secrets():  # scrubbed from logs, messages and cassettes alike
-        redact.register_secret(secret)
+    _register_run_secrets(settings, config.stash[TARGET])
     config.stash[RUNLOG] = RunLog()
     # the compatibility report: collects every test report, writes the files at session end
     config.pluginmanager.register(collect.ReportHooks(
         config, settings, config.stash[TARGET], config.stash[RUNLOG],
         lambda: collect.unsupported_of(config.stash.get(CAPABILITIES, None)),
     ), "anthropic-conformance-report")
+
+
+def _register_run_secrets(settings: Settings, target: RunTarget) -> None:
+    """Every credential of the run, given or defaulted (the reference server's keys, the
+    upstream's), is scrubbed from logs, messages, cassette headers and bodies alike."""
+    upstream = target.upstream.key if target.upstream else None
+    for secret in (*settings.secrets(), *target.keys.values(), upstream):
+        redact.register_secret(secret)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -1,0 +1,121 @@
+"""Secrets under every mode: echoed keys, xdist recording runs, logs, organization ids."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from conformance import redact
+from conformance.cassettes import session
+from conformance.cassettes.vcr import CassetteRefused
+from conformance.reference import EmbeddedServer
+from conformance.settings import RecordMode
+
+#: Not key-shaped on purpose: only "it is this run's credential" can mask it.
+PLANTED = "proxy-PLANTED-7f3a9c2e1b5d"
+
+
+def _key_of(request: Request) -> str:
+    auth = request.headers.get("authorization", "")
+    return request.headers.get("x-api-key") or auth.removeprefix("Bearer ")
+
+
+async def _echo(request: Request) -> Response:
+    """A target that echoes the key it was sent in a header and in its JSON body."""
+    key = _key_of(request)
+    return JSONResponse({"type": "echo", "key": key, "note": f"you sent {key}"},
+                        headers={"x-echo-key": key, "x-echo-note": f"key={key};"})
+
+
+async def _echo_gzip(request: Request) -> Response:
+    body = gzip.compress(json.dumps({"key": _key_of(request)}).encode())
+    return Response(body, media_type="application/json", headers={"content-encoding": "gzip"})
+
+
+async def _echo_compress(request: Request) -> Response:
+    return Response(b"\x1f\x9d" + _key_of(request).encode(), media_type="application/json",
+                    headers={"content-encoding": "compress"})
+
+
+ECHO_APP = Starlette(routes=[
+    Route("/v1/echo-gzip", _echo_gzip),
+    Route("/v1/echo-compress", _echo_compress),
+    Route("/v1/{path:path}", _echo, methods=["GET", "POST"]),
+])
+
+
+@pytest.fixture(scope="module")
+def echo_server() -> Iterator[EmbeddedServer]:
+    with EmbeddedServer(app=ECHO_APP) as server:
+        yield server
+
+
+def _record(path: Path, url: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    with session.use_cassette(path, RecordMode.ONCE):
+        return httpx.get(url, headers={"x-api-key": PLANTED, **(headers or {})})
+
+
+# --- every credential masked in every header and body ---------------------------------------------
+
+
+def test_echoed_key_is_masked_in_every_header_and_body(tmp_path: Path,
+                                                       echo_server: EmbeddedServer) -> None:
+    redact.register_secret(PLANTED)  # what the plugin does with each key of the run
+    path = tmp_path / "echo.yaml"
+    answer = _record(path, f"{echo_server.url}/v1/models?x=1",
+                     {"x-custom-forward": f"token {PLANTED}"})
+    assert answer.headers["x-echo-key"] == PLANTED  # the test talks to the real answer
+    written = path.read_bytes()
+    assert b"/v1/models" in written and b"x-echo-key" in written
+    assert PLANTED.encode() not in written and b"PLANTED" not in written
+    assert written.count(redact.MASK.encode()) >= 4  # two headers, two body places (+ request)
+
+
+def test_gzip_answer_is_decoded_then_masked(tmp_path: Path, echo_server: EmbeddedServer) -> None:
+    redact.register_secret(PLANTED)
+    path = tmp_path / "gzip.yaml"
+    _record(path, f"{echo_server.url}/v1/echo-gzip", {"accept-encoding": "gzip"})
+    written = path.read_bytes()
+    assert b"PLANTED" not in written and redact.MASK.encode() in written
+
+
+def test_unreadable_encoding_is_refused_not_written(tmp_path: Path,
+                                                    echo_server: EmbeddedServer) -> None:
+    redact.register_secret(PLANTED)
+    path = tmp_path / "compress.yaml"
+    with pytest.raises(CassetteRefused, match="compress-encoded and cannot be scrubbed"):
+        _record(path, f"{echo_server.url}/v1/echo-compress")
+    assert not path.exists() or b"PLANTED" not in path.read_bytes()
+
+
+def test_recording_run_masks_an_echoed_proxy_key(pytester: pytest.Pytester, tmp_path: Path,
+                                                 echo_server: EmbeddedServer,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the plugin: the run's own key (given as ANTHROPIC_API_KEY) is masked everywhere,
+    so the post-recording scan finds nothing and the run passes."""
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", echo_server.url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", PLANTED)
+    pytester.makepyfile("""
+        def test_echo(anthropic_client):
+            for _ in range(3):
+                assert anthropic_client.get("/v1/models").status == 200
+    """)
+    for auth in ("x-api-key", "bearer"):
+        result = pytester.runpytest("-q", "-p", "no:cacheprovider", "--record-mode=rewrite",
+                                    f"--anthropic-cassette-dir={tmp_path}",
+                                    f"--anthropic-auth={auth}")
+        assert result.ret == 0, result.stdout.str()
+        files = list(tmp_path.rglob("*.yaml"))
+        assert files
+        for file in files:
+            data = file.read_bytes()
+            assert b"x-echo-key" in data and b"PLANTED" not in data, file
