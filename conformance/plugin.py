@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -256,12 +257,40 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         raise pytest.UsageError(problem)
 
 
+#: ``workeroutput`` key: the cassette files an xdist worker wrote (the controller scans them).
+CASSETTES_WRITTEN_KEY = "anthropic_cassettes_written"
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """After a recording run, scan the cassettes it wrote (the files, not the filters)."""
-    hits = _run_cassettes(session.config).scan_recorded(extra=redact.known_secrets())
+    """After a recording run, scan the cassettes it wrote (the files, not the filters).
+
+    Under xdist a worker's exit status is lost, so a worker only ships the paths it wrote and
+    the controller scans every worker's files and fails the run (``_gather_cassettes``).
+    """
+    config = session.config
+    cassettes_of_run = _run_cassettes(config)
+    output: dict[str, Any] | None = getattr(config, "workeroutput", None)
+    if output is not None:
+        output[CASSETTES_WRITTEN_KEY] = [str(p) for p in sorted(cassettes_of_run.opened)]
+        return
+    hits = cassettes_of_run.scan_recorded(extra=redact.known_secrets())
     if hits:
-        session.config.stash[_SECRETS] = hits
+        config.stash[_SECRETS] = hits
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: gather the cassettes a worker wrote; a worker that died sent nothing,
+    so every cassette written since the run started is scanned instead."""
+    _gather_cassettes(node.config, getattr(node, "workeroutput", {}) or {}, died=bool(error))
+
+
+def _gather_cassettes(config: pytest.Config, output: dict[str, Any], died: bool) -> None:
+    run = _run_cassettes(config)
+    run.opened.update(Path(p) for p in output.get(CASSETTES_WRITTEN_KEY) or ())
+    if died or CASSETTES_WRITTEN_KEY not in output:
+        run.opened.update(run.written_since_start())
 
 
 @pytest.fixture

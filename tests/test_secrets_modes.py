@@ -119,3 +119,63 @@ def test_recording_run_masks_an_echoed_proxy_key(pytester: pytest.Pytester, tmp_
         for file in files:
             data = file.read_bytes()
             assert b"x-echo-key" in data and b"PLANTED" not in data, file
+
+
+# --- xdist: the controller scans what every worker wrote ------------------------------------------
+
+_LEAKY_CONFTEST = """
+    import pytest
+    from conformance.cassettes import vcr as cassettes
+
+    _real = cassettes.make_vcr
+
+    def _leaky(mode):
+        recorder = _real(mode)
+        recorder.filter_headers = []
+        recorder.before_record_request = None
+        return recorder
+
+    @pytest.fixture(autouse=True)
+    def leaky_vcr(monkeypatch):
+        monkeypatch.setattr(cassettes, "make_vcr", _leaky)
+"""
+
+
+@pytest.mark.parametrize("leaky", [True, False])
+def test_xdist_recording_run_with_a_secret_fails(pytester: pytest.Pytester, tmp_path: Path,
+                                                 leaky: bool) -> None:
+    if leaky:
+        pytester.makeconftest(_LEAKY_CONFTEST)
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.parametrize("n", range(4))
+        def test_list(anthropic_client, n):
+            assert anthropic_client.get("/v1/models").status == 200
+    """)
+    result = pytester.runpytest("-q", "-n", "2", "-p", "no:randomly", "-p", "no:cacheprovider",
+                                f"--anthropic-cassette-dir={tmp_path}", "--record-mode=once")
+    out = result.stdout.str()
+    assert len(list(tmp_path.rglob("*.yaml"))) == 4
+    if not leaky:  # the same run with the filters in place passes: the failure is the secret
+        assert result.ret == 0, out
+        return
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, out
+    result.stdout.fnmatch_lines(["*SECRETS IN RECORDED CASSETTES*"])
+    flagged = {line.split(":", 1)[0] for line in out.splitlines()
+               if "request.headers.x-api-key: credential header" in line}
+    assert len(flagged) == 4, out  # every worker's files, not one process's
+
+
+def test_cassettes_written_since_start_are_found(tmp_path: Path) -> None:
+    """What a dead worker wrote is found by its modification time, older files are not."""
+    import os
+
+    run = session.RunCassettes(tmp_path, "2023-06-01", RecordMode.ONCE, "reference-server", "m")
+    old = tmp_path / "2023-06-01" / "m" / "old.yaml"
+    new = tmp_path / "2023-06-01" / "m" / "new.yaml"
+    old.parent.mkdir(parents=True)
+    old.write_text("x")
+    new.write_text("y")
+    os.utime(old, (run.started_at - 3600, run.started_at - 3600))
+    assert run.written_since_start() == [new]
