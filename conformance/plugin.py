@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 import conformance
-from conformance import capabilities, cassettes, gating, redact
+from conformance import capabilities, cassettes, gating, logredact, redact
 from conformance.api import Api, AsyncApi
 from conformance.cassettes import RunCassettes, SecretHit
 from conformance.client import ApiClient, AsyncApiClient
@@ -59,6 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS] = settings
     config.stash[TARGET] = resolve(settings)
     _register_run_secrets(settings, config.stash[TARGET])
+    _install_log_redaction(config)
     config.stash[RUNLOG] = RunLog()
     # the compatibility report: collects every test report, writes the files at session end
     config.pluginmanager.register(collect.ReportHooks(
@@ -73,6 +74,21 @@ def _register_run_secrets(settings: Settings, target: RunTarget) -> None:
     upstream = target.upstream.key if target.upstream else None
     for secret in (*settings.secrets(), *target.keys.values(), upstream):
         redact.register_secret(secret)
+
+
+_LOG_REDACTION = pytest.StashKey[logredact.LogRedaction]()
+
+
+def _install_log_redaction(config: pytest.Config) -> None:
+    """Every log record of the run, whoever the logger (httpcore's DEBUG lines print raw
+    headers), has the run's credentials masked; removed again at unconfigure."""
+    config.stash[_LOG_REDACTION] = logredact.install()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    installed = config.stash.get(_LOG_REDACTION, None)
+    if installed is not None:
+        installed.remove()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

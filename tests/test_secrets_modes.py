@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from conformance import redact
+from conformance import logredact, redact
 from conformance.cassettes import session
 from conformance.cassettes.vcr import CassetteRefused
 from conformance.reference import EmbeddedServer
@@ -179,3 +180,87 @@ def test_cassettes_written_since_start_are_found(tmp_path: Path) -> None:
     new.write_text("y")
     os.utime(old, (run.started_at - 3600, run.started_at - 3600))
     assert run.written_since_start() == [new]
+
+
+# --- logs: every record of the run, whoever the logger ----------------------------------------
+
+
+class _Messages(logging.Handler):
+    """Keeps what each record renders to, as any handler would."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def httpcore_debug() -> Iterator[_Messages]:
+    handler = _Messages()
+    logger = logging.getLogger("httpcore")
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def test_log_redaction_masks_httpcore_debug_headers(echo_server: EmbeddedServer,
+                                                    httpcore_debug: _Messages,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    redact.register_secret(PLANTED)
+    installed = logredact.install()
+    try:
+        with caplog.at_level(logging.DEBUG, logger="httpcore"):
+            httpx.get(f"{echo_server.url}/v1/models", headers={"x-api-key": PLANTED})
+            logging.getLogger("someone.else").warning("key is %s", PLANTED)
+    finally:
+        installed.remove()
+    assert any("x-echo-key" in m for m in httpcore_debug.messages)  # headers were logged
+    texts = [*httpcore_debug.messages, caplog.text, *(r.getMessage() for r in caplog.records)]
+    assert any(redact.MASK in t for t in texts)
+    assert not [t for t in texts if PLANTED in t]
+
+
+def test_log_redaction_is_removed_again() -> None:
+    redact.register_secret(PLANTED)
+    before = logging.getLogRecordFactory()
+    installed = logredact.install()
+    assert logging.getLogRecordFactory() is not before
+    installed.remove()
+    assert logging.getLogRecordFactory() is before
+    assert not installed.active
+
+
+def test_plugin_redacts_every_log_record_of_the_run(pytester: pytest.Pytester,
+                                                    echo_server: EmbeddedServer,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh process: only the plugin's installation can mask the key there."""
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", echo_server.url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", PLANTED)
+    pytester.makepyfile("""
+        import logging
+
+        class Keep(logging.Handler):
+            messages = []
+
+            def emit(self, record):
+                self.messages.append(record.getMessage())
+
+        def test_logs(anthropic_client, caplog):
+            logging.getLogger("httpcore").setLevel(logging.DEBUG)
+            logging.getLogger("httpcore").addHandler(Keep())
+            with caplog.at_level(logging.DEBUG):
+                assert anthropic_client.get("/v1/models").status == 200
+            assert any("x-echo-key" in m for m in Keep.messages)
+            bad = [m for m in Keep.messages + [caplog.text] if "PLANTED" in m]
+            assert not bad, bad
+    """)
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    assert result.ret == 0, result.stdout.str()
+    assert "PLANTED" not in result.stdout.str()
