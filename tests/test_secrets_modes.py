@@ -264,3 +264,53 @@ def test_plugin_redacts_every_log_record_of_the_run(pytester: pytest.Pytester,
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
     assert result.ret == 0, result.stdout.str()
     assert "PLANTED" not in result.stdout.str()
+
+
+# --- organization ids under any org_id-style key (--hide-org-ids) --------------------------------
+
+ORG = "5f0c4a8e-3b1d-4c6e-9a2f-7d8e1b0c9a34"
+
+
+def _cassette(path: Path, resp_headers: dict[str, list[str]], body: str) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump({"version": 1, "interactions": [{
+        "request": {"method": "GET", "uri": "https://api.example/v1/models", "body": None,
+                    "headers": {"anthropic-version": ["2023-06-01"]}},
+        "response": {"status": {"code": 200, "message": "OK"},
+                     "headers": {"content-type": ["application/json"], **resp_headers},
+                     "body": {"string": body}}}]}))
+    return path
+
+
+@pytest.mark.parametrize(("headers", "body", "where"), [
+    ({}, json.dumps({"org_id": ORG}), "response.body"),
+    ({}, json.dumps({"data": [{"organization_id": "org_01HZX9ABCDEF"}]}), "response.body"),
+    ({}, json.dumps({"organizationId": ORG}), "response.body"),
+    ({}, json.dumps({"meta": {"orgId": ORG}}, indent=2), "response.body"),
+    ({"x-org-id": [ORG]}, "{}", "response.headers.x-org-id"),
+    ({"x-organization-id": ["org_01HZX9ABCDEF"]}, "{}", "response.headers.x-organization-id"),
+    ({"anthropic-organization-id": [ORG]}, "{}", "response.headers.anthropic-organization-id"),
+])
+def test_hide_org_ids_flags_org_id_keys(tmp_path: Path, headers: dict[str, list[str]],
+                                        body: str, where: str) -> None:
+    from conformance.cassettes import secrets
+
+    path = _cassette(tmp_path / "org.yaml", headers, body)
+    hits = secrets.scan_file(path, hide_org_ids=True)
+    assert [(h.where, h.kind) for h in hits if h.index is not None] == [
+        (where, "organization id")]
+    assert not secrets.scan_file(path)  # only with --hide-org-ids
+
+
+@pytest.mark.parametrize("body", [
+    json.dumps({"workspace_id": ORG, "id": ORG}),  # other ids are not organization ids
+    json.dumps({"org_id": "<redacted>"}),
+    json.dumps({"org_id": "org_short"}),
+    json.dumps({"my_org_idx": ORG}),
+])
+def test_hide_org_ids_leaves_other_values(tmp_path: Path, body: str) -> None:
+    from conformance.cassettes import secrets
+
+    path = _cassette(tmp_path / "org.yaml", {"x-request-id": [ORG]}, body)
+    assert secrets.scan_file(path, hide_org_ids=True) == []
