@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 import pytest
 import pytest_asyncio
 
-from conformance import banner, capabilities, cassettes, gating, redact, reproduce
+from conformance import banner, capabilities, cassettes, gating, logredact, redact, reproduce
 from conformance.api import Api, AsyncApi
 from conformance.cassettes import CassetteMiss, CassetteUnreadable, RunCassettes, SecretHit
 from conformance.client import ApiClient, AsyncApiClient
@@ -102,8 +102,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS] = settings
     config.stash[TARGET] = target
-    for secret in settings.secrets():  # scrubbed from logs, messages and cassettes alike
-        redact.register_secret(secret)
+    _register_run_secrets(settings, target)
+    _install_log_redaction(config)
     config.stash[RUNLOG] = RunLog()
     config.pluginmanager.register(CassetteMisses(), "anthropic-conformance-cassette-misses")
     # the compatibility report: collects every test report, writes the files at session end
@@ -111,6 +111,29 @@ def pytest_configure(config: pytest.Config) -> None:
         config, settings, config.stash[TARGET], config.stash[RUNLOG],
         lambda: collect.unsupported_of(config.stash.get(CAPABILITIES, None)),
     ), "anthropic-conformance-report")
+
+
+def _register_run_secrets(settings: Settings, target: RunTarget) -> None:
+    """Every credential of the run, given or defaulted (the reference server's keys, the
+    upstream's), is scrubbed from logs, messages, cassette headers and bodies alike."""
+    upstream = target.upstream.key if target.upstream else None
+    for secret in (*settings.secrets(), *target.keys.values(), upstream):
+        redact.register_secret(secret)
+
+
+_LOG_REDACTION = pytest.StashKey[logredact.LogRedaction]()
+
+
+def _install_log_redaction(config: pytest.Config) -> None:
+    """Every log record of the run, whoever the logger (httpcore's DEBUG lines print raw
+    headers), has the run's credentials masked; removed again at unconfigure."""
+    config.stash[_LOG_REDACTION] = logredact.install()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    installed = config.stash.get(_LOG_REDACTION, None)
+    if installed is not None:
+        installed.remove()
 
 
 _LOOP_SCOPE_INI = "asyncio_default_fixture_loop_scope"
@@ -501,12 +524,40 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         stop(session.config, problem, usage=True)
 
 
+#: ``workeroutput`` key: the cassette files an xdist worker wrote (the controller scans them).
+CASSETTES_WRITTEN_KEY = "anthropic_cassettes_written"
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """After a recording run, scan the cassettes it wrote (the files, not the filters)."""
-    hits = _run_cassettes(session.config).scan_recorded(extra=redact.known_secrets())
+    """After a recording run, scan the cassettes it wrote (the files, not the filters).
+
+    Under xdist a worker's exit status is lost, so a worker only ships the paths it wrote and
+    the controller scans every worker's files and fails the run (``_gather_cassettes``).
+    """
+    config = session.config
+    cassettes_of_run = _run_cassettes(config)
+    output: dict[str, Any] | None = getattr(config, "workeroutput", None)
+    if output is not None:
+        output[CASSETTES_WRITTEN_KEY] = [str(p) for p in sorted(cassettes_of_run.opened)]
+        return
+    hits = cassettes_of_run.scan_recorded(extra=redact.known_secrets())
     if hits:
-        session.config.stash[_SECRETS] = hits
+        config.stash[_SECRETS] = hits
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True, specname="pytest_testnodedown")
+def pytest_testnodedown_cassettes(node: Any, error: Any) -> None:
+    """xdist controller: gather the cassettes a worker wrote; a worker that died sent nothing,
+    so every cassette written since the run started is scanned instead."""
+    _gather_cassettes(node.config, getattr(node, "workeroutput", {}) or {}, died=bool(error))
+
+
+def _gather_cassettes(config: pytest.Config, output: dict[str, Any], died: bool) -> None:
+    run = _run_cassettes(config)
+    run.opened.update(Path(p) for p in output.get(CASSETTES_WRITTEN_KEY) or ())
+    if died or CASSETTES_WRITTEN_KEY not in output:
+        run.opened.update(run.written_since_start())
 
 
 @pytest.fixture

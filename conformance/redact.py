@@ -35,6 +35,19 @@ def redact_text(text: str, extra: Iterable[str] = ()) -> str:
     return re.sub(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=\-]{6,}", r"\1" + MASK, text)
 
 
+def redact_bytes(raw: bytes, extra: Iterable[str] = ()) -> bytes:
+    """``raw`` with every secret masked, whatever its encoding: undecodable bytes pass through
+    unchanged (surrogateescape), so a binary body keeps every byte that is not a secret."""
+    text = raw.decode("utf-8", errors="surrogateescape")
+    scrubbed = redact_text(text, extra)
+    return raw if scrubbed == text else scrubbed.encode("utf-8", errors="surrogateescape")
+
+
+def holds_secret(text: str, extra: Iterable[str] = ()) -> bool:
+    """Whether ``redact_text`` would change ``text``."""
+    return redact_text(text, extra) != text
+
+
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Lower-cased headers with credentials masked (by name, and by value anywhere else)."""
     return {

@@ -20,6 +20,7 @@ request-id) that the plugin reports next to the test's result, never instead of 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import threading
@@ -27,8 +28,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-from tenacity import Retrying, retry_if_result, stop_after_delay, wait_exponential
 
 from conformance import catalog
 from conformance.checks.batches import result_lines
@@ -43,8 +42,11 @@ RUN_MARKER_PREFIX = "conformance-"
 #: The run id while recording or replaying cassettes: request bodies (file names, custom_ids)
 #: must be the same on every run for a recorded request to match.
 CASSETTE_RUN_ID = f"{RUN_MARKER_PREFIX}00000000-000000"
-#: Seconds teardown waits for a canceled batch to end before it can be deleted.
+#: Seconds teardown waits for a canceled batch to end before it can be deleted (at most: the
+#: run's ``TeardownBudget`` may have less left).
 BATCH_END_DEADLINE = 120.0
+#: Seconds of teardown polling a whole run may spend (``--anthropic-teardown-deadline``).
+TEARDOWN_DEADLINE = 60.0
 MAX_PAGES = 100
 
 #: One client per credential (``API_KEY``, ``ADMIN_KEY`` of conformance.target: the key of
@@ -94,7 +96,9 @@ class Step:
     """One call of a deletion.
 
     ``when(client, resource)`` false skips the step (e.g. cancel only a batch in progress);
-    ``until(json)`` repeats the call with backoff until it holds or ``deadline`` seconds pass.
+    ``until(json)`` repeats the call with backoff until it holds, while ``pending(json)`` holds
+    (an answer that is neither done nor pending, such as an error sent as 200, stops at once),
+    for at most ``deadline`` seconds and what is left of the run's ``TeardownBudget``.
     An answer of 404 means the resource is already gone: success, and the remaining steps are
     skipped.
     """
@@ -105,6 +109,7 @@ class Step:
     when: Callable[[ApiClient, Resource], bool] | None = None
     until: Callable[[Any], bool] | None = None
     deadline: float = 60.0
+    pending: Callable[[Any], bool] | None = None
 
     def params(self, resource: Resource) -> dict[str, str]:
         if callable(self.path_params):
@@ -156,17 +161,60 @@ class Listing:
 
 @dataclass(frozen=True)
 class TeardownFailure:
-    """A resource teardown could not remove, and the answer that said so."""
+    """A resource teardown could not remove, and the answer that said so.
+
+    ``timed_out``: polling ran out of time (the step's or the run's teardown deadline); the
+    session's safety net does not try such a resource again.
+    """
 
     resource: Resource
     status: int | None
     request_id: str | None
     message: str
+    timed_out: bool = False
 
     def format(self) -> str:
         status = f"HTTP {self.status}" if self.status is not None else "no answer"
         rid = f", request-id {self.request_id}" if self.request_id else ""
         return f"could not delete {self.resource.describe()}: {status}{rid}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data (for an xdist worker's ``workeroutput``); ``from_json`` reads it back."""
+        r = self.resource
+        return {"kind": r.kind, "id": r.id, "parent": r.parent, "label": r.label,
+                "status": self.status, "request_id": self.request_id, "message": self.message,
+                "timed_out": self.timed_out}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TeardownFailure:
+        resource = Resource(str(data["kind"]), str(data["id"]), data.get("parent"),
+                            str(data.get("label") or ""))
+        return cls(resource, data.get("status"), data.get("request_id"),
+                   str(data.get("message", "")), bool(data.get("timed_out")))
+
+
+@dataclass
+class TeardownBudget:
+    """The seconds of teardown polling one run may spend, shared by every ledger of the run
+    (each test's and the session's safety net) and by ``cleanup``: a target whose batches never
+    end costs the run this much once, not a deadline per batch and again at session end.
+
+    ``clock`` and ``sleep`` are injectable so tests count polls instead of waiting.
+    """
+
+    seconds: float = TEARDOWN_DEADLINE
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    spent: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def remaining(self) -> float:
+        with self._lock:
+            return max(0.0, self.seconds - self.spent)
+
+    def charge(self, seconds: float) -> None:
+        with self._lock:
+            self.spent += max(0.0, seconds)
 
 
 # --- the tables -----------------------------------------------------------------------------------
@@ -191,11 +239,18 @@ def _ended(body: Any) -> bool:
     return isinstance(body, dict) and body.get("processing_status") == "ended"
 
 
+def _ending(body: Any) -> bool:
+    """A batch that may still end by itself (anything else will not, however long we poll)."""
+    return isinstance(body, dict) and body.get("processing_status") in ("in_progress",
+                                                                        "canceling")
+
+
 DELETIONS: dict[str, Deletion] = {
     "file": Deletion("file", (Step("files.delete", _FILE_BY_ID),), features=("files",)),
     "batch": Deletion("batch", (
         Step("batches.cancel", _BY_ID, when=_batch_in_progress),
-        Step("batches.retrieve", _BY_ID, until=_ended, deadline=BATCH_END_DEADLINE),
+        Step("batches.retrieve", _BY_ID, until=_ended, deadline=BATCH_END_DEADLINE,
+             pending=_ending),
         Step("batches.delete", _BY_ID),
     )),
     # Admin kinds: removed with the admin key only (a workspace cannot be deleted: archived).
@@ -277,9 +332,11 @@ def _describe_error(ex: Exchange) -> str:
     return ex.body[:200].decode("utf-8", "replace")
 
 
-def remove(clients: ApiClient | Clients, resource: Resource) -> TeardownFailure | None:
+def remove(clients: ApiClient | Clients, resource: Resource,
+           budget: TeardownBudget | None = None) -> TeardownFailure | None:
     """Run the deletion of ``resource`` with the client of its credential; None on success
-    (already gone counts). Never raises."""
+    (already gone counts). Polling spends ``budget`` (the run's; a fresh one when None).
+    Never raises."""
     deletion = DELETIONS.get(resource.kind)
     if deletion is None:
         return _failure(resource, None, f"no deletion known for kind {resource.kind!r} "
@@ -288,6 +345,7 @@ def remove(clients: ApiClient | Clients, resource: Resource) -> TeardownFailure 
     if client is None:
         return _failure(resource, None, f"needs the {deletion.credential} key: set "
                         f"{key_env(deletion.credential)}")
+    budget = budget if budget is not None else TeardownBudget()
     headers = _headers(client, deletion.features)
     ex: Exchange | None = None
     try:
@@ -297,30 +355,48 @@ def remove(clients: ApiClient | Clients, resource: Resource) -> TeardownFailure 
             if step.until is None:
                 ex = _call(client, step, resource, headers)
             else:
-                ex = _poll(client, step, resource, headers)
+                ex, waited = _poll(client, step, resource, headers, budget)
             if ex.status == 404:
                 return None  # already gone: nothing left to do
             if ex.status not in step.ok_statuses:
                 return _failure(resource, ex, f"{step.endpoint}: {_describe_error(ex)}")
             if step.until is not None and not step.until(ex.json):
-                return _failure(resource, ex, f"{step.endpoint}: still not done after "
-                                f"{step.deadline:g}s")
+                if step.pending is not None and not step.pending(ex.json):
+                    return _failure(resource, ex, f"{step.endpoint}: answered something that "
+                                    f"will not end by waiting: {_describe_error(ex)}")
+                failure = _failure(resource, ex, f"{step.endpoint}: still not done after "
+                                   f"{waited:.1f}s of polling (the step allows "
+                                   f"{step.deadline:g}s, the run's teardown deadline "
+                                   f"{budget.seconds:g}s: --anthropic-teardown-deadline)")
+                return dataclasses.replace(failure, timed_out=True)
     except Exception as exc:  # teardown reports, it never raises
         return _failure(resource, ex, f"{type(exc).__name__}: {exc}")
     return None
 
 
-def _poll(client: ApiClient, step: Step, resource: Resource, headers: dict[str, str]
-          ) -> Exchange:
-    def unfinished(ex: Exchange) -> bool:
-        return ex.status in step.ok_statuses and step.until is not None \
-            and not step.until(ex.json)
-
-    retrying = Retrying(retry=retry_if_result(unfinished), stop=stop_after_delay(step.deadline),
-                        wait=wait_exponential(multiplier=0.1, max=10), retry_error_callback=lambda
-                        state: state.outcome.result() if state.outcome else None)
-    result: Exchange = retrying(_call, client, step, resource, headers)
-    return result
+def _poll(client: ApiClient, step: Step, resource: Resource, headers: dict[str, str],
+          budget: TeardownBudget) -> tuple[Exchange, float]:
+    """Call ``step`` until its ``until`` holds (or it stops being ``pending``), with backoff,
+    within the step's deadline and what is left of ``budget``: at least one call, even when
+    the budget is spent. Returns the last answer and the seconds spent."""
+    start = budget.clock()
+    left_at_start = budget.remaining()
+    wait = 0.1
+    try:
+        while True:
+            ex = _call(client, step, resource, headers)
+            body = ex.json
+            if ex.status not in step.ok_statuses or step.until is None or step.until(body) \
+                    or (step.pending is not None and not step.pending(body)):
+                return ex, budget.clock() - start
+            elapsed = budget.clock() - start
+            left = min(step.deadline, left_at_start) - elapsed
+            if left <= 0:
+                return ex, elapsed
+            budget.sleep(min(wait, left))
+            wait = min(wait * 2, 10.0)
+    finally:
+        budget.charge(budget.clock() - start)
 
 
 # --- the ledger -------------------------------------------------------------------------------
@@ -331,22 +407,45 @@ class ResourceLedger:
     """Resources in creation order; ``teardown`` removes them newest first.
 
     A test's ledger reports to the session's (``parent``): what a test's teardown could not run
-    (an interrupted run) or could not remove is still removed when the session ends.
+    (an interrupted run) or could not remove is still removed when the session ends, except
+    what timed out (``given_up``: trying again would only spend the deadline twice). Every
+    ledger of a run polls on one ``TeardownBudget``: the root's ``budget``.
     """
 
     parent: ResourceLedger | None = None
+    budget: TeardownBudget | None = None
     _items: list[Resource] = field(default_factory=list)
+    _given_up: dict[Resource, TeardownFailure] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def run_budget(self) -> TeardownBudget:
+        """The budget this ledger polls on: its own, else its parent's (made on first use)."""
+        if self.budget is None:
+            self.budget = self.parent.run_budget if self.parent is not None \
+                else TeardownBudget()
+        return self.budget
 
     def register(self, kind: str, id: str, *, parent: str | None = None, label: str = ""
                  ) -> Resource:
-        """Record a resource the moment it exists (call right after the create answered)."""
+        """Record a resource the moment it exists (call right after the create answered,
+        before judging the answer: a nonconforming answer still created it)."""
         resource = Resource(kind, id, parent, label)
         with self._lock:
             self._items.append(resource)
         if self.parent is not None:
             self.parent._add(resource)
         return resource
+
+    def register_created(self, kind: str, ex: Exchange, *, id_key: str = "id",
+                         parent: str | None = None, label: str = "") -> Resource | None:
+        """Register what a create answer says it made: a 200 whose JSON has a string
+        ``id_key``; call it before ``api.expect(ex)`` so a failing check cannot leak it."""
+        body = ex.json
+        if ex.status != 200 or not isinstance(body, dict) or not isinstance(body.get(id_key),
+                                                                             str):
+            return None
+        return self.register(kind, body[id_key], parent=parent, label=label)
 
     def _add(self, resource: Resource) -> None:
         with self._lock:
@@ -359,6 +458,21 @@ class ResourceLedger:
                 self._items.remove(resource)
         if self.parent is not None:
             self.parent.discard(resource)
+
+    def give_up(self, failure: TeardownFailure) -> None:
+        """Stop trying to remove ``failure.resource`` (it timed out): it is a leftover."""
+        with self._lock:
+            if failure.resource in self._items:
+                self._items.remove(failure.resource)
+            self._given_up[failure.resource] = failure
+        if self.parent is not None:
+            self.parent.give_up(failure)
+
+    @property
+    def given_up(self) -> list[TeardownFailure]:
+        """What this ledger (or a child) stopped trying to remove, in the order it gave up."""
+        with self._lock:
+            return list(self._given_up.values())
 
     @property
     def resources(self) -> list[Resource]:
@@ -375,18 +489,21 @@ class ResourceLedger:
         """Remove every resource, newest first, each with the client of its kind's credential;
         never raises. Returns what could not be removed."""
         failures: list[TeardownFailure] = []
+        budget = self.run_budget
         while True:
             with self._lock:
                 if not self._items:
                     break
                 resource = self._items.pop()
-            failure = remove(clients, resource)
+            failure = remove(clients, resource, budget)
             if failure is None:
                 if self.parent is not None:
                     self.parent.discard(resource)
             else:
                 log.warning("%s", failure.format())
                 failures.append(failure)
+                if failure.timed_out:
+                    self.give_up(failure)
         return failures
 
 
@@ -474,8 +591,9 @@ def cleanup(clients: ApiClient | Clients, run_marker_prefix: str = RUN_MARKER_PR
     """
     found = find_leftovers(clients, run_marker_prefix, listings, skipped)
     if not dry_run:
+        budget = TeardownBudget()  # one deadline for the whole pass, as for a run
         for resource in reversed(found):
-            failure = remove(clients, resource)
+            failure = remove(clients, resource, budget)
             if failure is not None and failures is not None:
                 failures.append(failure)
     return found

@@ -26,9 +26,17 @@ from conformance.target import ADMIN_KEY, API_KEY, RunTarget
 
 RUN_ID = pytest.StashKey[str]()
 FAILURES = pytest.StashKey[list[tuple[str, TeardownFailure]]]()
+#: What the run could not remove in the end (``where``, the last failure): announced with the
+#: run marker and the cleanup command.
+LEFTOVERS = pytest.StashKey[list[tuple[str, TeardownFailure]]]()
 WORKER_DIED = pytest.StashKey[bool]()
+#: What a dead-worker cleanup on the xdist controller removed.
+CLEANED = pytest.StashKey[list[resources.Resource]]()
 _ITEM_FAILURES = pytest.StashKey[list[TeardownFailure]]()
 WORKER_INPUT_KEY = "conformance_run_id"
+#: ``workeroutput`` keys: a worker's teardown failures and leftovers, for the controller.
+FAILURES_KEY = "conformance_teardown_failures"
+LEFTOVERS_KEY = "conformance_leftovers"
 
 
 @pytest.hookimpl(trylast=True)  # after conformance.plugin has parsed the settings
@@ -42,6 +50,8 @@ def pytest_configure(config: pytest.Config) -> None:
         run_id = resources.new_run_id()
     config.stash[RUN_ID] = run_id
     config.stash[FAILURES] = []
+    config.stash[LEFTOVERS] = []
+    config.stash[CLEANED] = []
     config.stash[WORKER_DIED] = False
 
 
@@ -53,9 +63,14 @@ def pytest_configure_node(node: Any) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    """xdist controller: a worker that went down with an error tore nothing down."""
+    """xdist controller: gather a worker's teardown failures and leftovers; a worker that went
+    down with an error tore nothing down (``pytest_sessionfinish`` cleans up after it)."""
     if error:
         node.config.stash[WORKER_DIED] = True
+    output: dict[str, Any] = getattr(node, "workeroutput", None) or {}
+    for key, stash_key in ((FAILURES_KEY, FAILURES), (LEFTOVERS_KEY, LEFTOVERS)):
+        node.config.stash[stash_key] += [(str(where), TeardownFailure.from_json(data))
+                                         for where, data in output.get(key) or ()]
 
 
 def _cleanup_clients(target: RunTarget) -> dict[str, ApiClient]:
@@ -64,24 +79,38 @@ def _cleanup_clients(target: RunTarget) -> dict[str, ApiClient]:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """xdist controller after a worker died: delete whatever carries this run's marker."""
+    """An xdist worker ships its failures and leftovers to the controller; the controller,
+    after a worker died, deletes whatever carries this run's marker (live targets)."""
     config = session.config
-    if not config.stash.get(WORKER_DIED, False) or hasattr(config, "workerinput"):
+    output: dict[str, Any] | None = getattr(config, "workeroutput", None)
+    if output is not None:
+        output[FAILURES_KEY] = [(w, f.to_json()) for w, f in config.stash.get(FAILURES, [])]
+        output[LEFTOVERS_KEY] = [(w, f.to_json()) for w, f in config.stash.get(LEFTOVERS, [])]
         return
+    if config.stash.get(WORKER_DIED, False):
+        _clean_up_after_dead_worker(config)
+
+
+def _clean_up_after_dead_worker(config: pytest.Config) -> None:
     target = config.stash[TARGET]
     if not target.keeps_resources:  # the embedded server died with the worker; replay: none
         return
+    run_id = config.stash[RUN_ID]
     clients = _cleanup_clients(target)
     failures: list[TeardownFailure] = []
     try:
-        resources.cleanup(clients, config.stash[RUN_ID], dry_run=False, failures=failures)
-    except Exception as exc:  # never mask the run's result
-        config.stash[FAILURES].append(("cleanup", TeardownFailure(
-            resources.Resource("run", config.stash[RUN_ID]), None, None, str(exc))))
+        found = resources.cleanup(clients, run_id, dry_run=False, failures=failures)
+        failed = {f.resource for f in failures}
+        config.stash[CLEANED] += [r for r in found if r not in failed]
+    except Exception as exc:  # never mask the run's result; what is left is unknown
+        config.stash[LEFTOVERS].append(("cleanup", TeardownFailure(
+            resources.Resource("run", run_id), None, None,
+            f"{type(exc).__name__}: {exc}")))
     finally:
         for client in clients.values():
             client.close()
     config.stash[FAILURES] += [("cleanup", f) for f in failures]
+    config.stash[LEFTOVERS] += [("cleanup", f) for f in failures]
 
 
 @pytest.fixture(scope="session")
@@ -96,9 +125,14 @@ def conformance_session_ledger(
 ) -> Iterator[ResourceLedger]:
     """The safety net: resources no test teardown removed are removed at session end, each
     kind with its own key (admin kinds with the admin key)."""
-    ledger = ResourceLedger()
+    settings = pytestconfig.stash[SETTINGS]
+    ledger = ResourceLedger(budget=resources.TeardownBudget(settings.teardown_deadline))
     yield ledger
-    if not len(ledger) or conformance_target.offline:  # outside a cassette nothing answers
+    if conformance_target.offline:  # replay: nothing was created, outside a cassette no answer
+        return
+    # What timed out in a test's teardown is not tried again (the deadline is the run's).
+    pytestconfig.stash[LEFTOVERS] += [("teardown", f) for f in ledger.given_up]
+    if not len(ledger):
         return
     clients = _cleanup_clients(conformance_target)
     try:
@@ -107,6 +141,7 @@ def conformance_session_ledger(
         for client in clients.values():
             client.close()
     pytestconfig.stash[FAILURES] += [("session", f) for f in failures]
+    pytestconfig.stash[LEFTOVERS] += [("session", f) for f in failures]
 
 
 @pytest.fixture
@@ -157,11 +192,40 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     failures = config.stash.get(FAILURES, [])
-    if not failures:
-        return
-    terminalreporter.section("anthropic teardown failures")
-    for where, failure in failures:
-        terminalreporter.write_line(f"{where}: {failure.format()}")
-    terminalreporter.write_line(
-        f"leftovers carry the run marker {config.stash[RUN_ID]}: remove them with "
-        f"`anthropic-conformance cleanup --run {config.stash[RUN_ID]}`")
+    if failures:
+        terminalreporter.section("anthropic teardown failures")
+        for where, failure in failures:
+            terminalreporter.write_line(f"{where}: {failure.format()}")
+    cleaned = config.stash.get(CLEANED, [])
+    if cleaned:
+        terminalreporter.write_line(
+            f"anthropic-conformance: a worker died; cleanup removed {len(cleaned)} resource(s) "
+            f"of run {config.stash[RUN_ID]}: " + ", ".join(r.describe() for r in cleaned))
+    for line in leftover_lines(config):
+        terminalreporter.write_line(line, red=True)
+
+
+def leftover_lines(config: pytest.Config) -> list[str]:
+    """The run's end names each leftover (kind, id, name), the run marker and the exact
+    command that removes them; nothing when teardown removed everything."""
+    leftovers = config.stash.get(LEFTOVERS, [])
+    if not leftovers:
+        return []
+    run_id = config.stash[RUN_ID]
+    unique: dict[resources.Resource, tuple[str, TeardownFailure]] = {}
+    for where, failure in leftovers:  # first place, last word
+        unique[failure.resource] = (where, failure)
+    lines = [f"anthropic LEFTOVERS: teardown could not remove {len(unique)} resource(s) "
+             f"of run marker {run_id}:"]
+    for where, failure in unique.values():
+        lines.append(f"  left: {failure.resource.describe()} ({where}: {failure.message})")
+    target: RunTarget = config.stash[TARGET]
+    if target.keeps_resources:
+        url = config.stash[SETTINGS].base_url
+        where_flag = f" --anthropic-base-url {url}" if url else ""
+        lines.append(f"  remove them with: anthropic-conformance cleanup --run {run_id}"
+                     f"{where_flag}")
+    else:
+        lines.append("  (the embedded reference server keeps nothing after the run: they are "
+                     "gone with it)")
+    return lines

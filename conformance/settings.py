@@ -143,6 +143,11 @@ OPTIONS: tuple[Option, ...] = (
            "Replay streamed answers at the pace they were recorded (each event at its recorded "
            "offset, capped by the timeout) instead of at once: on/off, default off. Timing is "
            "always recorded for streams."),
+    Option("teardown_deadline", "--anthropic-teardown-deadline",
+           "ANTHROPIC_CONFORMANCE_TEARDOWN_DEADLINE",
+           "Seconds the whole run's teardown may spend polling (a canceled batch ending before "
+           "it is deleted), shared by every test and the session's safety net; what is left "
+           "then is named at the end of the run with the cleanup command. Default 60."),
 )
 
 
@@ -179,6 +184,14 @@ class Settings(BaseModel):
     replay_timing: bool = False
     #: field -> where its value came from (a flag, an env variable, ``ini key NAME``).
     sources: dict[str, str] = {}
+    teardown_deadline: float = 60.0
+
+    @field_validator("teardown_deadline")
+    @classmethod
+    def _teardown_seconds(cls, value: float) -> float:
+        if not math.isfinite(value) or value < 0:
+            raise ValueError("must be a number of seconds, 0 or more (0: never wait)")
+        return value
 
     @field_validator("report_dir", mode="before")
     @classmethod

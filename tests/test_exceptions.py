@@ -43,8 +43,8 @@ NOT_TOOL_ERRORS = {
     "Unreadable",
     "ApiError",
     "Inconclusive",  # "could not judge": a verdict that skips the test
-    "Stopped",
-    "AnswerTooSlow",  # the target's body overran the timeout: a verdict on its pace  # a ConformanceError: the answer broke the contract so the test cannot go on
+    "Stopped",  # a ConformanceError: the answer broke the contract so the test cannot go on
+    "AnswerTooSlow",  # the target's body overran the timeout: a verdict on its pace
 }
 
 

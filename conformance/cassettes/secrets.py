@@ -24,7 +24,16 @@ _COOKIE_HEADERS = frozenset({"cookie", "set-cookie"})
 _ADMIN = re.compile(r"sk-ant-admin[A-Za-z0-9_\-]{4,}")
 _BEARER = re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/=\-]{16,})")
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_ORG_IN_TEXT = re.compile(r"(?i)org(?:anization)?[_-]?id\W{1,4}(" + _UUID + ")")
+#: An organization id: uuid-shaped, or ``org_…`` / ``org-…`` (other APIs' and gateways' style).
+_ORG_VALUE = _UUID + r"|org[_-][A-Za-z0-9]{8,}"
+#: A key or header name holding one: ``org_id``, ``organization_id``, ``organizationId``,
+#: ``x-org-id``, ``anthropic-organization-id`` (any case, ``_``/``-``/nothing between).
+_ORG_KEY = r"(?:org|organi[sz]ation)[_-]?id"
+_ORG_NAME = re.compile(r"(?i)(?:^|[^A-Za-z0-9])" + _ORG_KEY + "$")
+#: ``"org_id": "…"``, ``org_id: …``, ``organizationId=…``, ``'org-id' => '…'`` in any text.
+_ORG_IN_TEXT = re.compile(
+    r"(?i)(?<![A-Za-z0-9])" + _ORG_KEY + r"""["']?\s*(?:[:=]|=>)\s*["']?(""" + _ORG_VALUE
+    + r")(?![A-Za-z0-9])")
 _MASKED = re.compile(
     r"(?i)(bearer\s+)?(\W*|.*redact.*|.*filter.*|.*\*\*\*.*|.*hidden.*|x+|dummy|none|null)")
 
@@ -97,8 +106,18 @@ def _header_secrets(headers: Any, hide_org_ids: bool) -> Iterator[tuple[str, str
             if lname in catalog.SECRET_HEADERS and not _scrubbed(text):
                 kind = "cookie" if lname in _COOKIE_HEADERS else "credential header"
                 yield lname, kind, f"{lname}: {_mask(text)}"
-            elif lname == ORG_ID_HEADER and hide_org_ids and not _scrubbed(text):
+            elif hide_org_ids and _is_org_header(lname, text):
                 yield lname, "organization id", _mask(text)
+
+
+def _is_org_header(name: str, value: str) -> bool:
+    """A header carrying an organization id: the API's own, or any ``*org*-id`` name whose
+    value has an org id's shape."""
+    if _scrubbed(value):
+        return False
+    if name == ORG_ID_HEADER:
+        return True
+    return bool(_ORG_NAME.search(name)) and bool(re.fullmatch(_ORG_VALUE, value.strip()))
 
 
 def scan_file(path: Path, *, hide_org_ids: bool = False,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +127,8 @@ class RunCassettes:
     model: str
     replay_timing: bool = False
     opened: set[Path] = field(default_factory=set)
+    #: When the run began (``time.time()``): ``written_since_start`` finds what it wrote.
+    started_at: float = field(default_factory=time.time)
 
     @classmethod
     def from_settings(cls, settings: Settings, recorded_as: str) -> RunCassettes:
@@ -172,6 +175,16 @@ class RunCassettes:
         self.opened.add(path)
         provenance = serializer.make_provenance(self.target, self.model, self.api_version)
         return use_cassette(path, self.record_mode, provenance, replay_timing=self.replay_timing)
+
+    def written_since_start(self) -> list[Path]:
+        """Cassette files under the cassette dir modified since the run began: what a process
+        that could not say which files it wrote (a dead xdist worker) may have written."""
+        if self.record_mode in (None, RecordMode.NONE) or not self.cassette_dir.is_dir():
+            return []
+        # A second of slack: some filesystems store modification times coarsely.
+        since = self.started_at - 1.0
+        return sorted(p for p in self.cassette_dir.rglob("*.yaml")
+                      if p.is_file() and p.stat().st_mtime >= since)
 
     def scan_recorded(self, extra: Iterable[str] = ()) -> list[secrets.SecretHit]:
         """After a recording run: the secrets in the cassettes it wrote (the files, not the

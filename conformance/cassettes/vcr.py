@@ -9,9 +9,11 @@ key-shaped values in bodies and URLs are masked before vcrpy writes anything.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import socket
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -99,34 +101,120 @@ def match_api_version(r1: Request, r2: Request) -> None:
         raise AssertionError(f"anthropic-version {v1!r} != {v2!r}")
 
 
+class CassetteRefused(AssertionError):
+    """An answer the filters cannot scrub (a body in an encoding they cannot read): not written."""
+
+
+def _decoder(encoding: str) -> Callable[[bytes], bytes] | None:
+    """How to read a body of ``content-encoding`` ``encoding`` to scrub it, or None.
+
+    vcrpy's ``decode_compressed_response`` already decodes gzip and deflate answers (and br when
+    brotli is installed) before the filters run; httpx may ask for br or zstd when their packages
+    are installed, so those are decoded here when the package is there.
+    """
+    if encoding == "gzip":
+        return lambda raw: zlib.decompress(raw, 16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompress
+    module = {"br": "brotli", "zstd": "zstandard"}.get(encoding)
+    if module is None:
+        return None
+    try:
+        lib = importlib.import_module(module)
+    except ImportError:
+        return None
+    if encoding == "zstd":
+        return lambda raw: bytes(lib.ZstdDecompressor().decompressobj().decompress(raw))
+    return lambda raw: bytes(lib.decompress(raw))
+
+
+def _decoded(raw: bytes, encoding: str) -> bytes | None:
+    decode = _decoder(encoding)
+    if decode is None:
+        return None
+    try:
+        return decode(raw)
+    except Exception:  # a corrupt or truncated body: unreadable, so refused
+        return None
+
+
+def _scrub_header_value(value: Any) -> Any:
+    """A header value (vcrpy keeps a response's as a list) with every credential masked."""
+    if isinstance(value, list):
+        return [_scrub_header_value(v) for v in value]
+    if isinstance(value, bytes):
+        return redact.redact_bytes(value)
+    return redact.redact_text(value) if isinstance(value, str) else value
+
+
+def _encoding(headers: Any) -> str | None:
+    for name, value in dict(headers).items():
+        if name.lower() == "content-encoding":
+            values = value if isinstance(value, list) else [value]
+            found = [str(v).strip().lower() for v in values if str(v).strip().lower()
+                     not in ("", "identity")]
+            return ",".join(found) or None
+    return None
+
+
+def _refuse(what: str, encoding: str) -> CassetteRefused:
+    return CassetteRefused(
+        f"{what} is {encoding}-encoded and cannot be scrubbed of credentials, so it is not "
+        "written to the cassette: record without compression (an `accept-encoding: identity` "
+        "request, or a proxy that does not compress)")
+
+
 def scrub_request(request: Request) -> Request:
-    """Drop credential headers and mask secrets in the URL and body of a request to be written."""
+    """Drop credential headers and mask every credential of the run (``redact.known_secrets``
+    and anything key-shaped) in the URL, every other header value and the body."""
     for name in list(request.headers):
         if name.lower() in catalog.SECRET_HEADERS:
             del request.headers[name]
+        else:
+            request.headers[name] = _scrub_header_value(request.headers[name])
     request.uri = redact.redact_text(request.uri)
     if request.body:
         raw = request.body if isinstance(request.body, bytes) else str(request.body).encode()
-        text = raw.decode("utf-8", errors="surrogateescape")
-        scrubbed = redact.redact_text(text)
-        if scrubbed != text:
-            request.body = scrubbed.encode("utf-8", errors="surrogateescape")
+        encoding = _encoding(request.headers)
+        if encoding is not None:
+            # Masking inside compressed bytes would break them: look, and refuse on a secret.
+            plain = _decoded(raw, encoding)
+            if plain is None:
+                raise _refuse(f"the request body of {request.method} {request.uri}", encoding)
+            if redact.redact_bytes(plain) != plain:
+                raise CassetteRefused(
+                    f"the {encoding} request body of {request.method} {request.uri} holds a "
+                    "credential and cannot be scrubbed without breaking it: not written")
+            return request
+        scrubbed = redact.redact_bytes(raw)
+        if scrubbed != raw:
+            request.body = scrubbed
     return request
 
 
 def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    """Drop session headers and mask secrets in the body of a response to be written."""
+    """Drop session headers, and mask every credential of the run in every other header value
+    and in the body (a target may echo a key anywhere, under any header name)."""
     headers = response.get("headers", {})
     for name in list(headers):
         if name.lower() in catalog.SECRET_HEADERS | _DROPPED_RESPONSE_HEADERS:
             del headers[name]
+        else:
+            headers[name] = _scrub_header_value(headers[name])
     body = response.get("body", {})
     raw = body.get("string")
+    encoding = _encoding(headers)
+    if encoding is not None and isinstance(raw, bytes) and raw:
+        plain = _decoded(raw, encoding)
+        if plain is None:
+            raise _refuse("an answer body", encoding)
+        # Written decoded, like vcrpy's own decode_compressed_response does.
+        for name in [n for n in headers if n.lower() in ("content-encoding", "content-length")]:
+            del headers[name]
+        headers["content-length"] = [str(len(plain))]
+        raw = body["string"] = plain
     if isinstance(raw, bytes):
-        text = raw.decode("utf-8", errors="surrogateescape")
-        scrubbed = redact.redact_text(text)
-        if scrubbed != text:
-            body["string"] = scrubbed.encode("utf-8", errors="surrogateescape")
+        body["string"] = redact.redact_bytes(raw)
     elif isinstance(raw, str):
         body["string"] = redact.redact_text(raw)
     return response
