@@ -25,6 +25,7 @@ TOOL_ERRORS = {
     "conformance.cassettes.CassetteOverwrite": RuntimeError,
     "conformance.cassettes.CassetteMiss": AssertionError,  # a miss fails the test, not errors
     "conformance.cassettes.CassetteUnreadable": AssertionError,
+    "conformance.cassettes.vcr.CassetteRefused": AssertionError,
     "conformance.cassettes.NetworkBlocked": ConnectionError,
     "conformance.client.TargetUnreachable": ConnectionError,
     "conformance.upstream.UpstreamUnreachable": LookupError,

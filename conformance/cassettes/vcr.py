@@ -101,7 +101,7 @@ def match_api_version(r1: Request, r2: Request) -> None:
         raise AssertionError(f"anthropic-version {v1!r} != {v2!r}")
 
 
-class CassetteRefused(AssertionError):
+class CassetteRefused(ConformanceToolError, AssertionError):
     """An answer the filters cannot scrub (a body in an encoding they cannot read): not written."""
 
 
