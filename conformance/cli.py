@@ -153,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     openapi.add_arguments(sub.add_parser(
         "openapi", help="export the catalog and schemas as an OpenAPI 3.1 document"))
+    sub.add_parser("profiles", help="list the profiles (API surfaces) the suite can check")
     return parser
 
 
@@ -189,6 +190,10 @@ def _main(argv: Sequence[str] | None) -> int:
         from conformance.cassettes import lint
 
         return lint.run(parsed)
+    if parsed.command == "profiles":
+        from conformance import profiles
+
+        return profiles.command()
     if parsed.command == "openapi":
         from conformance import openapi
 

@@ -31,7 +31,8 @@ from conformance.target import ADMIN_KEY, API_KEY, RunTarget, Target, resolve
 
 _REQUIRED_MISSING = pytest.StashKey[str]()
 #: The resource ledger's fixtures and hooks (resource_ledger, conformance_run_id, safety net).
-pytest_plugins = ("conformance.resources_plugin",)
+#: The profiles' options, targets, probes and fixtures (conformance/profiles/plugin.py).
+pytest_plugins = ("conformance.resources_plugin", "conformance.profiles.plugin")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,7 +40,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for opt in OPTIONS:
         help_text = opt.help + (f" Env: {opt.env}." if opt.env else "") + f" Ini: {opt.ini}."
         with contextlib.suppress(ValueError):  # another plugin (pytest-recording) owns the flag
-            group.addoption(opt.flag, dest=f"anthropic_{opt.field}", default=None, help=help_text)
+            group.addoption(opt.flag, dest=f"anthropic_{opt.field}", default=None, help=help_text,
+                            **({"action": "append"} if opt.repeatable else {}))
         parser.addini(opt.ini, help=opt.help, default=None)
 
 
