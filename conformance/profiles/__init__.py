@@ -62,12 +62,15 @@ __all__ = [
 
 def describe(profile: Profile) -> str:
     """What ``anthropic-conformance profiles`` prints for one profile."""
-    lines = [f"{profile.name}{'  (default)' if profile.name == DEFAULT_PROFILE else ''}",
-             f"  checks:    {profile.description}"]
+    lines = [
+        f"{profile.name}{'  (default)' if profile.name == DEFAULT_PROFILE else ''}",
+        f"  checks:    {profile.description}",
+    ]
     if profile.endpoints and not profile.native:
         lines.append("  endpoints: " + ", ".join(f"{e.method} {e.path}" for e in profile.endpoints))
-    toggles = ", ".join(t.name + ("" if t.default else " (off by default)")
-                        for t in profile.toggles)
+    toggles = ", ".join(
+        t.name + ("" if t.default else " (off by default)") for t in profile.toggles
+    )
     lines.append(f"  toggles:   {toggles or '(none)'}")
     if profile.native:
         lines.append("  options:   the core --anthropic-* options (README 'Settings')")
@@ -75,8 +78,10 @@ def describe(profile: Profile) -> str:
         lines.append("  options:   " + ", ".join(o.flag for o in profile.all_options()))
     for d in profile.deviations:
         accepted = d.as_built or "accepted silently"
-        lines.append(f"  deviation: {d.check}: {d.description} [{d.strict}; with "
-                     f"--{profile.prefix}-as-built: {accepted}]")
+        lines.append(
+            f"  deviation: {d.check}: {d.description} [{d.strict}; with "
+            f"--{profile.prefix}-as-built: {accepted}]"
+        )
     lines.append(f"  reference: {profile.reference_description or '(none)'}")
     return "\n".join(lines)
 
@@ -91,7 +96,9 @@ def command() -> int:
         print(f"anthropic-conformance profiles: {exc}", file=sys.stderr)
         return 2
     print("\n\n".join(describe(p) for p in known.values()))
-    print(f"\nselect with --conformance-profile NAME (repeatable) or "
-          f"ANTHROPIC_CONFORMANCE_PROFILE=a,b; third-party profiles register through the "
-          f"entry-point group {ENTRY_POINT_GROUP!r}")
+    print(
+        f"\nselect with --conformance-profile NAME (repeatable) or "
+        f"ANTHROPIC_CONFORMANCE_PROFILE=a,b; third-party profiles register through the "
+        f"entry-point group {ENTRY_POINT_GROUP!r}"
+    )
     return 0

@@ -71,7 +71,8 @@ class ProfileTarget:
         if self.profile.reference is None:
             raise ProfileTargetUnreachable(
                 f"profile {self.profile.name} has no reference implementation: give "
-                f"--{self.profile.prefix}-base-url")
+                f"--{self.profile.prefix}-base-url"
+            )
         from conformance.reference import EmbeddedServer
 
         app = self.profile.reference(mutants=self.settings.mutant)
@@ -93,8 +94,11 @@ def profile_checks(profile: Profile) -> tuple[registry.Check, ...]:
 
     for module in profile.checks:
         importlib.import_module(module)
-    return tuple(info.check for info in registry.registered()
-                 if info.check is not None and info.check.func.__module__ in profile.checks)
+    return tuple(
+        info.check
+        for info in registry.registered()
+        if info.check is not None and info.check.func.__module__ in profile.checks
+    )
 
 
 def apply_policy(profile: Profile, as_built: bool, findings: Iterable[Finding]) -> list[Finding]:
@@ -109,15 +113,21 @@ def apply_policy(profile: Profile, as_built: bool, findings: Iterable[Finding]) 
         severity = deviation.as_built if as_built else deviation.strict
         if severity is not None:
             hint = "" if as_built else f" (known as-built shape: --{profile.prefix}-as-built)"
-            out.append(dataclasses.replace(f, severity=severity, message=f.message + hint))
+            message = f.message if f.message.endswith(hint) else f.message + hint
+            out.append(dataclasses.replace(f, severity=severity, message=message))
     return out
 
 
 class ProfileClient:
     """Sends requests to a started ``ProfileTarget`` and judges the answers."""
 
-    def __init__(self, target: ProfileTarget, *, timeout: float = 60.0,
-                 on_exchange: Callable[[Exchange], None] | None = None) -> None:
+    def __init__(
+        self,
+        target: ProfileTarget,
+        *,
+        timeout: float = 60.0,
+        on_exchange: Callable[[Exchange], None] | None = None,
+    ) -> None:
         if target.base_url is None:
             raise RuntimeError("the profile's reference implementation is not running")
         self.target = target
@@ -140,21 +150,34 @@ class ProfileClient:
 
     # --- sending ---------------------------------------------------------------------------------
 
-    def call(self, method: str, path: str, *, json_body: Any = None,
-             params: Mapping[str, Any] | None = None) -> Exchange:
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Exchange:
         """One request; the answer as an ``Exchange`` (``path`` with its query string)."""
         query = f"?{urlencode(params)}" if params else ""
         try:
-            response = self._http.request(method, path + query,
-                                          json=json_body if json_body is not None else None)
+            response = self._http.request(
+                method, path + query, json=json_body if json_body is not None else None
+            )
         except httpx.TransportError as exc:
             raise ProfileTargetUnreachable(
                 f"{self.profile.name}: no answer from {self.target.base_url}{path}: "
-                f"{type(exc).__name__}: {exc}; check --{self.profile.prefix}-base-url") from None
-        exchange = Exchange(method=method.upper(), path=path + query, status=response.status_code,
-                            response_headers={k.lower(): v for k, v in response.headers.items()},
-                            body=response.content, request_json=json_body,
-                            url=str(response.request.url))
+                f"{type(exc).__name__}: {exc}; check --{self.profile.prefix}-base-url"
+            ) from None
+        exchange = Exchange(
+            method=method.upper(),
+            path=path + query,
+            status=response.status_code,
+            response_headers={k.lower(): v for k, v in response.headers.items()},
+            body=response.content,
+            request_json=json_body,
+            url=str(response.request.url),
+        )
         if self._on_exchange is not None:
             self._on_exchange(exchange)
         return exchange
@@ -174,19 +197,30 @@ class ProfileClient:
     def raw_findings(self, exchange: Exchange) -> list[Finding]:
         out: list[Finding] = []
         endpoint = self.profile.endpoint_of(exchange.method, exchange.path)
-        schema = (self.profile.error_schema if exchange.status >= 400
-                  else endpoint.response_schema if endpoint else None)
+        schema = (
+            self.profile.error_schema
+            if exchange.status >= 400
+            else endpoint.response_schema
+            if endpoint
+            else None
+        )
         if schema is not None and self.profile.schemas_dir is not None:
             body = exchange.json
             if body is None and exchange.body and exchange.body.strip()[:1] == b"[":
                 body = json.loads(exchange.body)  # a JSON array is JSON too
             if body is None:
-                out.append(Finding(JSON_BODY, "the answer body is not a JSON object",
-                                   rule="the document's answers are JSON objects",
-                                   value=shorten(exchange.body.decode("utf-8", "replace"))))
+                out.append(
+                    Finding(
+                        JSON_BODY,
+                        "the answer body is not a JSON object",
+                        rule="the document's answers are JSON objects",
+                        value=shorten(exchange.body.decode("utf-8", "replace")),
+                    )
+                )
             else:
                 out += schema_set(self.profile.schemas_dir, self.profile.name).validate(
-                    body, schema)
+                    body, schema
+                )
         for check in self._checks:
             out += check(exchange)
         return out
@@ -198,9 +232,15 @@ class ProfileClient:
         """Fail unless ``exchange`` has ``status`` and conforms; return its JSON body."""
         found = self.findings(exchange)
         if exchange.status != status:
-            found.insert(0, Finding(STATUS, f"expected HTTP {status}, got {exchange.status}",
-                                    rule=f"status == {status}",
-                                    value=shorten(exchange.body.decode("utf-8", "replace"), 300)))
+            found.insert(
+                0,
+                Finding(
+                    STATUS,
+                    f"expected HTTP {status}, got {exchange.status}",
+                    rule=f"status == {status}",
+                    value=shorten(exchange.body.decode("utf-8", "replace"), 300),
+                ),
+            )
         raise_for_findings(found, exchange.describe())
         return exchange.json
 

@@ -157,12 +157,16 @@ class Profile:
         if not _NAME.match(self.name):
             raise ProfileError(f"profile name {self.name!r} is not lower-case words joined by '-'")
         if not _PREFIX.match(self.prefix):
-            raise ProfileError(f"profile {self.name!r}: prefix {self.prefix!r} is not one "
-                               "lower-case word (it names options and checks)")
+            raise ProfileError(
+                f"profile {self.name!r}: prefix {self.prefix!r} is not one "
+                "lower-case word (it names options and checks)"
+            )
         for opt in self.options:
             if not opt.field.startswith(self.prefix + "_"):
-                raise ProfileError(f"profile {self.name!r}: option field {opt.field!r} does not "
-                                   f"start with {self.prefix + '_'!r}")
+                raise ProfileError(
+                    f"profile {self.name!r}: option field {opt.field!r} does not "
+                    f"start with {self.prefix + '_'!r}"
+                )
 
     @property
     def env_prefix(self) -> str:
@@ -175,27 +179,50 @@ class Profile:
         p, env = self.prefix, self.env_prefix
         toggles = tuple(t.name for t in self.toggles)
         rows = [
-            Option(f"{p}_base_url", f"--{p}-base-url", f"{env}_BASE_URL",
-                   f"Base URL of the {self.name} deployment under test (default: its reference "
-                   "implementation on loopback)."),
-            Option(f"{p}_api_key", f"--{p}-api-key", f"{env}_API_KEY",
-                   f"Key sent to the {self.name} deployment as 'Authorization: Bearer' (only "
-                   "when given). Never printed.", secret=True),
-            Option(f"{p}_features", f"--{p}-features", f"{env}_FEATURES",
-                   f"Comma-separated toggles of the {self.name} profile to run.",
-                   choices=toggles or None),
+            Option(
+                f"{p}_base_url",
+                f"--{p}-base-url",
+                f"{env}_BASE_URL",
+                f"Base URL of the {self.name} deployment under test (default: its reference "
+                "implementation on loopback).",
+            ),
+            Option(
+                f"{p}_api_key",
+                f"--{p}-api-key",
+                f"{env}_API_KEY",
+                f"Key sent to the {self.name} deployment as 'Authorization: Bearer' (only "
+                "when given). Never printed.",
+                secret=True,
+            ),
+            Option(
+                f"{p}_features",
+                f"--{p}-features",
+                f"{env}_FEATURES",
+                f"Comma-separated toggles of the {self.name} profile to run.",
+                choices=toggles or None,
+            ),
         ]
         if self.deviations:
-            rows.append(Option(
-                f"{p}_as_built", f"--{p}-as-built", f"{env}_AS_BUILT",
-                "Accept the known as-built shapes of real deployments (true/false): "
-                "`anthropic-conformance profiles` lists them and their severities."))
+            rows.append(
+                Option(
+                    f"{p}_as_built",
+                    f"--{p}-as-built",
+                    f"{env}_AS_BUILT",
+                    "Accept the known as-built shapes of real deployments (true/false): "
+                    "`anthropic-conformance profiles` lists them and their severities.",
+                )
+            )
         if self.mutants:
-            rows.append(Option(
-                f"{p}_mutant", f"--{p}-mutant", f"{env}_MUTANT",
-                f"Comma-separated contract violations to switch on in the {self.name} "
-                "reference implementation (to see the profile catch them).",
-                choices=tuple(self.mutants)))
+            rows.append(
+                Option(
+                    f"{p}_mutant",
+                    f"--{p}-mutant",
+                    f"{env}_MUTANT",
+                    f"Comma-separated contract violations to switch on in the {self.name} "
+                    "reference implementation (to see the profile catch them).",
+                    choices=tuple(self.mutants),
+                )
+            )
         return (*rows, *self.options)
 
     def option_key(self, opt: Option) -> str:

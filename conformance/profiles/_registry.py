@@ -24,6 +24,7 @@ ENTRY_POINT_GROUP = "anthropic_conformance.profiles"
 DEFAULT_PROFILE = "anthropic"
 _BUILTINS = (
     "conformance.profiles.anthropic:PROFILE",
+    "conformance.profiles.claude_code_api_service:PROFILE",
 )
 
 _LOADED: dict[str, Profile] | None = None
@@ -33,8 +34,10 @@ def _resolve(value: Any, where: str) -> Profile:
     if callable(value) and not isinstance(value, Profile):
         value = value()
     if not isinstance(value, Profile):
-        raise ProfileError(f"profile entry point {where} gives {type(value).__name__}, not a "
-                           "conformance.profiles.Profile")
+        raise ProfileError(
+            f"profile entry point {where} gives {type(value).__name__}, not a "
+            "conformance.profiles.Profile"
+        )
     return value
 
 
@@ -49,11 +52,14 @@ def _load() -> dict[str, Profile]:
 
     def add(profile: Profile, where: str) -> None:
         clash = found.get(profile.name) or next(
-            (p for p in found.values() if p.prefix == profile.prefix), None)
+            (p for p in found.values() if p.prefix == profile.prefix), None
+        )
         if clash is not None:
             what = "name" if clash.name == profile.name else f"prefix {profile.prefix!r}"
-            raise ProfileError(f"profile {profile.name!r} from {where} has the {what} of "
-                               f"profile {clash.name!r} from {origin[clash.name]}")
+            raise ProfileError(
+                f"profile {profile.name!r} from {where} has the {what} of "
+                f"profile {clash.name!r} from {origin[clash.name]}"
+            )
         found[profile.name] = profile
         origin[profile.name] = where
 
@@ -64,8 +70,9 @@ def _load() -> dict[str, Profile]:
         try:
             loaded = ep.load()
         except Exception as exc:  # anything a third party's import raises: one line
-            raise ProfileError(f"profile entry point {where} cannot be loaded: "
-                               f"{type(exc).__name__}: {exc}") from None
+            raise ProfileError(
+                f"profile entry point {where} cannot be loaded: {type(exc).__name__}: {exc}"
+            ) from None
         add(_resolve(loaded, where), where)
     return found
 
@@ -111,6 +118,8 @@ def parse_names(value: Any) -> tuple[str, ...]:
     known = available()
     unknown = [n for n in wanted if n not in known]
     if unknown:
-        raise ValueError(f"unknown profile{'s' if len(unknown) > 1 else ''} "
-                         f"{', '.join(map(repr, unknown))}; known profiles: {', '.join(known)}")
+        raise ValueError(
+            f"unknown profile{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(map(repr, unknown))}; known profiles: {', '.join(known)}"
+        )
     return tuple(wanted)

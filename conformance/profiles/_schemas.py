@@ -42,13 +42,18 @@ class SchemaSet:
             try:
                 Draft202012Validator.check_schema(doc)
             except SchemaError as exc:
-                raise core.SchemaLoadError(f"{file}: not a valid 2020-12 schema: {exc.message}"
-                                           ) from exc
+                raise core.SchemaLoadError(
+                    f"{file}: not a valid 2020-12 schema: {exc.message}"
+                ) from exc
             docs[file.name] = doc
         self.documents = docs
-        self.registry: referencing.Registry[Any] = referencing.Registry().with_resources(
-            (self.base + name, DRAFT202012.create_resource(doc)) for name, doc in docs.items()
-        ).crawl()
+        self.registry: referencing.Registry[Any] = (
+            referencing.Registry()
+            .with_resources(
+                (self.base + name, DRAFT202012.create_resource(doc)) for name, doc in docs.items()
+            )
+            .crawl()
+        )
         self._validators: dict[str, Draft202012Validator] = {}
 
     def names(self) -> list[str]:
@@ -56,11 +61,13 @@ class SchemaSet:
 
     def validator(self, name: str) -> Draft202012Validator:
         if name not in self.documents:
-            raise ValueError(f"unknown schema {name!r} in {self.directory}; known: "
-                             f"{', '.join(self.names())}")
+            raise ValueError(
+                f"unknown schema {name!r} in {self.directory}; known: {', '.join(self.names())}"
+            )
         if name not in self._validators:
-            self._validators[name] = Draft202012Validator(self.documents[name],
-                                                          registry=self.registry)
+            self._validators[name] = Draft202012Validator(
+                self.documents[name], registry=self.registry
+            )
         return self._validators[name]
 
     def validate(self, instance: Any, name: str, *, pointer: str = "") -> list[Finding]:
@@ -74,8 +81,15 @@ class SchemaSet:
             if (where, rule) in seen:
                 continue
             seen.add((where, rule))
-            out.append(Finding(f"schema:{name}", core._message(error), pointer=where,
-                               rule=rule, value=shorten(error.instance)))
+            out.append(
+                Finding(
+                    f"schema:{name}",
+                    core._message(error),
+                    pointer=where,
+                    rule=rule,
+                    value=shorten(error.instance),
+                )
+            )
         return out
 
 

@@ -18,7 +18,7 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 PROFILE = Profile(
     name="anthropic",
     description="the Anthropic HTTP API: Messages (JSON, SSE), count_tokens, Models, Message "
-                "Batches, Files, prompt tools, Admin API (the default)",
+    "Batches, Files, prompt tools, Admin API (the default)",
     prefix="anthropic",
     suite_dir=_PACKAGE / "suite",
     checks=("conformance.checks",),
@@ -26,6 +26,6 @@ PROFILE = Profile(
     probes=(Probe("POST", "/v1/messages"),),
     toggles=tuple(Toggle(f.name, f.description, f.default) for f in catalog.FEATURES),
     reference_description="conformance.reference (the embedded reference server; "
-                          "`anthropic-conformance serve`)",
+    "`anthropic-conformance serve`)",
     native=True,
 )

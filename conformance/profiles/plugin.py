@@ -75,13 +75,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         group = parser.getgroup(f"conformance profile {profile.name}")
         for opt in profile.all_options():
             env = f" Env: {opt.env}." if opt.env else ""
-            group.addoption(opt.flag, dest=opt.ini, default=None,
-                            help=f"{opt.help}{env} Ini: {opt.ini}.")
+            group.addoption(
+                opt.flag, dest=opt.ini, default=None, help=f"{opt.help}{env} Ini: {opt.ini}."
+            )
             parser.addini(opt.ini, help=opt.help, default=None)
 
 
-def load_profile_settings(profile: Profile, config: pytest.Config | None = None,
-                          environ: Any = None) -> ProfileSettings:
+def load_profile_settings(
+    profile: Profile, config: pytest.Config | None = None, environ: Any = None
+) -> ProfileSettings:
     """The profile's settings from its option rows (flag > env > ini), validated."""
     opts = {o.ini for o in profile.all_options()}
 
@@ -96,31 +98,45 @@ def load_profile_settings(profile: Profile, config: pytest.Config | None = None,
         except ValueError:
             return None
 
-    settings = load_options(profile.all_options(), profile.settings_model, option=option,
-                            ini=ini, environ=environ, key=profile.option_key)
+    settings = load_options(
+        profile.all_options(),
+        profile.settings_model,
+        option=option,
+        ini=ini,
+        environ=environ,
+        key=profile.option_key,
+    )
     toggles = {t.name for t in profile.toggles}
     unknown = sorted((settings.features or frozenset()) - toggles)
     if unknown:
-        raise ConfigError(f"invalid anthropic-conformance setting: --{profile.prefix}-features: "
-                          f"unknown toggle(s) {', '.join(map(repr, unknown))} of profile "
-                          f"{profile.name}; allowed values: {', '.join(sorted(toggles))}")
+        raise ConfigError(
+            f"invalid anthropic-conformance setting: --{profile.prefix}-features: "
+            f"unknown toggle(s) {', '.join(map(repr, unknown))} of profile "
+            f"{profile.name}; allowed values: {', '.join(sorted(toggles))}"
+        )
     bad = sorted(set(settings.mutant) - set(profile.mutants))
     if bad:
-        raise ConfigError(f"invalid anthropic-conformance setting: --{profile.prefix}-mutant: "
-                          f"unknown mutant(s) {', '.join(map(repr, bad))} of profile "
-                          f"{profile.name}; allowed values: {', '.join(profile.mutants)}")
+        raise ConfigError(
+            f"invalid anthropic-conformance setting: --{profile.prefix}-mutant: "
+            f"unknown mutant(s) {', '.join(map(repr, bad))} of profile "
+            f"{profile.name}; allowed values: {', '.join(profile.mutants)}"
+        )
     if settings.mutant and settings.base_url:
-        raise ConfigError(f"invalid anthropic-conformance setting: --{profile.prefix}-mutant "
-                          "switches on bugs in the reference implementation; it cannot apply "
-                          f"to the deployment given by --{profile.prefix}-base-url")
+        raise ConfigError(
+            f"invalid anthropic-conformance setting: --{profile.prefix}-mutant "
+            "switches on bugs in the reference implementation; it cannot apply "
+            f"to the deployment given by --{profile.prefix}-base-url"
+        )
     return settings
 
 
 @pytest.hookimpl(trylast=True)  # after the core plugin parsed its settings
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", f"{MARKER}(name, toggle, ...): the profile a test belongs to, and the "
-        "profile toggles it needs")
+        "markers",
+        f"{MARKER}(name, toggle, ...): the profile a test belongs to, and the "
+        "profile toggles it needs",
+    )
     core = config.stash.get(SETTINGS, None)
     if core is None:
         return
@@ -137,9 +153,12 @@ def pytest_configure(config: pytest.Config) -> None:
             redact.register_secret(settings.api_key.get_secret_value())
         default_on = frozenset(t.name for t in profile.toggles if t.default)
         runs[name] = ProfileRun(
-            profile, settings, resolve(profile, settings, core.record_mode is RecordMode.NONE),
+            profile,
+            settings,
+            resolve(profile, settings, core.record_mode is RecordMode.NONE),
             settings.features if settings.features is not None else default_on,
-            core.record_mode)
+            core.record_mode,
+        )
     config.stash[_RUNS] = runs
 
 
@@ -152,8 +171,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = []
     for run in selected_runs(config).values():
         mode = "as-built shapes accepted" if run.settings.as_built else "strict"
-        lines.append(f"profile {run.profile.name}: target {run.target.describe()}, {mode}, "
-                     f"toggles {','.join(sorted(run.features)) or '(none)'}")
+        lines.append(
+            f"profile {run.profile.name}: target {run.target.describe()}, {mode}, "
+            f"toggles {','.join(sorted(run.features)) or '(none)'}"
+        )
     return lines
 
 
@@ -177,18 +198,23 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(f"profile {name} is not selected: add --conformance-profile {name}")
     off = [t for t in toggles if t not in run.features]
     if off:
-        pytest.skip(f"toggle {','.join(off)} of profile {name} is off: add it to "
-                    f"--{run.profile.prefix}-features")
+        pytest.skip(
+            f"toggle {','.join(off)} of profile {name} is off: add it to "
+            f"--{run.profile.prefix}-features"
+        )
     evidence = _probe(item.config, run)
     if evidence is None:
         return
     require = item.config.stash[SETTINGS].require
     if name in require:
         item.stash[_REQUIRED_MISSING] = (
-            f"required profile {name} (--anthropic-require) not served by the target: {evidence}")
+            f"required profile {name} (--anthropic-require) not served by the target: {evidence}"
+        )
     else:
-        pytest.skip(f"not supported by the target: profile {name} ({evidence}); add "
-                    f"--anthropic-require={name} to fail instead")
+        pytest.skip(
+            f"not supported by the target: profile {name} ({evidence}); add "
+            f"--anthropic-require={name} to fail instead"
+        )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -211,7 +237,8 @@ def probe(target: ProfileTarget) -> str | None:
             raise ProfileTargetUnreachable(
                 f"profile {target.profile.name}: nothing answers at {target.base_url} "
                 f"({p.method} {p.path}: {type(exc).__name__}: {exc}); check "
-                f"--{target.profile.prefix}-base-url") from None
+                f"--{target.profile.prefix}-base-url"
+            ) from None
         if response.status_code in NOT_SERVED:
             body = redact.redact_text(response.text[:120].replace("\n", " "))
             return f"{p.method} {p.path} answered {response.status_code} {body!r}"
@@ -225,8 +252,7 @@ def _probe(config: pytest.Config, run: ProfileRun) -> str | None:
             try:
                 run.not_served = probe(run.target)
             except ProfileTargetUnreachable as exc:
-                pytest.exit(f"anthropic-conformance: {exc}",
-                            returncode=pytest.ExitCode.USAGE_ERROR)
+                pytest.exit(f"anthropic-conformance: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
     return run.not_served
 
 
@@ -239,8 +265,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         marked = _profile_marker(item)
         run = selected_runs(session.config).get(marked[0]) if marked else None
         if run is not None and "profile_client" in getattr(item, "fixturenames", ()):
-            path = run.cassette(getattr(getattr(item, "module", None), "__name__", None),
-                                item.name)
+            path = run.cassette(getattr(getattr(item, "module", None), "__name__", None), item.name)
             if path is not None:
                 paths.append(path)
     runs = list(selected_runs(session.config).values())
@@ -252,9 +277,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """After a recording run, scan the profile cassettes it wrote for secrets."""
-    written = sorted(p for run in selected_runs(session.config).values()
-                     if run.record_mode not in (None, RecordMode.NONE)
-                     for p in run.opened if p.exists())
+    written = sorted(
+        p
+        for run in selected_runs(session.config).values()
+        if run.record_mode not in (None, RecordMode.NONE)
+        for p in run.opened
+        if p.exists()
+    )
     hits = scan_paths(written, hide_org_ids=True, extra=redact.known_secrets()) if written else []
     if hits:
         session.config.stash[_SECRETS] = hits
@@ -289,19 +318,22 @@ def _profile_targets(pytestconfig: pytest.Config) -> Iterator[dict[str, ProfileT
 
 
 @pytest.fixture
-def profile_target(request: pytest.FixtureRequest,
-                   _profile_targets: dict[str, ProfileTarget]) -> ProfileTarget:
+def profile_target(
+    request: pytest.FixtureRequest, _profile_targets: dict[str, ProfileTarget]
+) -> ProfileTarget:
     """The running target of the profile the test is marked with."""
     marked = _profile_marker(request.node)
     if marked is None:
-        raise pytest.UsageError(f"{request.node.nodeid} uses profile_target without "
-                                f"@pytest.mark.{MARKER}(NAME)")
+        raise pytest.UsageError(
+            f"{request.node.nodeid} uses profile_target without @pytest.mark.{MARKER}(NAME)"
+        )
     return _profile_targets[marked[0]]
 
 
 @pytest.fixture
-def profile_client(request: pytest.FixtureRequest,
-                   profile_target: ProfileTarget) -> Iterator[ProfileClient]:
+def profile_client(
+    request: pytest.FixtureRequest, profile_target: ProfileTarget
+) -> Iterator[ProfileClient]:
     """A client of the test's profile target, inside the test's cassette when recording or
     replaying (the core record mode and the profile's cassette directory)."""
     run = selected_runs(request.config)[profile_target.profile.name]
@@ -310,10 +342,14 @@ def profile_client(request: pytest.FixtureRequest,
     context: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     if run.record_mode is not None and path is not None:
         run.opened.add(path)
-        where = (REFERENCE_TARGET if profile_target.kind == "reference"
-                 else target_of(profile_target.base_url or "", False))
-        context = use_cassette(path, run.record_mode,
-                               make_provenance(where, f"profile {run.profile.name}", "n/a"))
+        where = (
+            REFERENCE_TARGET
+            if profile_target.kind == "reference"
+            else target_of(profile_target.base_url or "", False)
+        )
+        context = use_cassette(
+            path, run.record_mode, make_provenance(where, f"profile {run.profile.name}", "n/a")
+        )
     timeout = request.config.stash[SETTINGS].timeout
     with context, ProfileClient(profile_target, timeout=timeout) as client:
         yield client
