@@ -442,11 +442,14 @@ def test_budget_untouched_is_an_on_demand_check() -> None:
 
 
 def test_profile_checks_never_run_on_anthropic_answers() -> None:
+    from conformance import catalog
     from conformance.checks import checks_for
 
+    assert profile_checks(PROFILE)  # imported and registered
+    for endpoint in (None, *(e.name for e in catalog.ENDPOINTS)):
+        assert not [c.name for c in checks_for(endpoint) if c.name.startswith("ccas-")]
     anthropic = _ex("GET", "/v1/models", {"data": [], "has_more": False})
-    unknown = [c for c in checks_for(None) if c.name.startswith("ccas-")]
-    assert unknown and all(c(anthropic) == [] for c in unknown)
+    assert all(c(anthropic) == [] for c in profile_checks(PROFILE))  # the guards too
 
 
 # --- the deviation policy --------------------------------------------------------------------

@@ -15,6 +15,7 @@ from conformance.profiles._client import (
     profile_checks,
 )
 from conformance.profiles._model import (
+    PROFILE_ONLY,
     Deviation,
     Endpoint,
     Probe,
@@ -37,6 +38,7 @@ from conformance.profiles._schemas import SchemaSet
 __all__ = [
     "DEFAULT_PROFILE",
     "ENTRY_POINT_GROUP",
+    "PROFILE_ONLY",
     "Deviation",
     "Endpoint",
     "Probe",

@@ -21,6 +21,7 @@ from conformance.exchange import Severity
 from conformance.settings import Option
 
 __all__ = [
+    "PROFILE_ONLY",
     "Deviation",
     "Endpoint",
     "Probe",
@@ -32,6 +33,12 @@ __all__ = [
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _PREFIX = re.compile(r"^[a-z][a-z0-9]*$")
+
+
+#: ``@check(name, endpoints=PROFILE_ONLY, applies=guard)``: a profile's check is registered for
+#: no endpoint of ``catalog.ENDPOINTS`` (the core validation never runs it); the profile's client
+#: runs it on the profile's answers, where its guard decides.
+PROFILE_ONLY: tuple[str, ...] = ()
 
 
 class ProfileError(ValueError):

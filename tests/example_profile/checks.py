@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from conformance.checks import Guard, check, success
 from conformance.exchange import Exchange, Finding
+from conformance.profiles import PROFILE_ONLY
 
 ECHO = Guard("echo", lambda e: e.path.split("?", 1)[0] == "/echo")
 
 
-@check("echo-length", applies=ECHO & success)
+@check("echo-length", endpoints=PROFILE_ONLY, applies=ECHO & success)
 def check_length(exchange: Exchange) -> list[Finding]:
     """length is the number of characters of text."""
     body = exchange.json or {}
@@ -17,7 +18,7 @@ def check_length(exchange: Exchange) -> list[Finding]:
     return []
 
 
-@check("echo-shouting", applies=ECHO & success)
+@check("echo-shouting", endpoints=PROFILE_ONLY, applies=ECHO & success)
 def check_shouting(exchange: Exchange) -> list[Finding]:
     """The echo keeps the case of the text (a known deviation of shouting deployments)."""
     text = str((exchange.json or {}).get("text", ""))

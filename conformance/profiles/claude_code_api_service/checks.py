@@ -2,8 +2,8 @@
 no schema can state (arithmetic, echoes, routing rules, period validation, known deviations).
 
 Registered in the core registry (``conformance.checks``) under names starting ``ccas-``, with
-``endpoints=None`` (the surface's operations are not rows of ``catalog.ENDPOINTS``) and a guard
-that matches the profile's own endpoint table, so they never run on an Anthropic answer. The
+``endpoints=()`` (``PROFILE_ONLY``: no row of ``catalog.ENDPOINTS``, so the core validation never
+runs them on an Anthropic answer) and a guard that matches the profile's own endpoint table. The
 profile's client runs them (``conformance.profiles.profile_checks``); which of them are known
 deviations, and how severe, is the profile's policy (``Profile.deviations``).
 """
@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from conformance.checks import Guard, check, declare, errors, on_demand, success
 from conformance.exchange import Exchange, Finding, shorten
+from conformance.profiles import PROFILE_ONLY
 from conformance.profiles.claude_code_api_service import spec
 
 
@@ -57,7 +58,7 @@ def _is_number(value: Any) -> TypeGuard[float]:
 # --- errors ---------------------------------------------------------------------------------------
 
 
-@check("ccas-detail-list", applies=ANY & errors & _JSON)
+@check("ccas-detail-list", endpoints=PROFILE_ONLY, applies=ANY & errors & _JSON)
 def check_detail_list(exchange: Exchange) -> list[Finding]:
     """An error's detail is a string (FastAPI's 422 answers a list of pydantic errors)."""
     detail = exchange.json.get("detail")
@@ -95,7 +96,7 @@ def _usage_findings(usage: Any, where: str) -> list[Finding]:
     return []
 
 
-@check("ccas-usage-total", applies=on("chat", "batch") & success & _JSON)
+@check("ccas-usage-total", endpoints=PROFILE_ONLY, applies=on("chat", "batch") & success & _JSON)
 def check_usage_total(exchange: Exchange) -> list[Finding]:
     """usage.total_tokens is input_tokens + output_tokens (a chat answer, every batch result)."""
     body = exchange.json
@@ -130,14 +131,14 @@ def _cost_findings(model: str, usage: Any, cost: Any, where: str) -> list[Findin
     ]
 
 
-@check("ccas-cost", applies=on("chat") & success & _JSON)
+@check("ccas-cost", endpoints=PROFILE_ONLY, applies=on("chat") & success & _JSON)
 def check_chat_cost(exchange: Exchange) -> list[Finding]:
     """A chat answer's cost is its tokens priced by the document's table for its model."""
     body = exchange.json
     return _cost_findings(str(body.get("model")), body.get("usage"), body.get("cost"), "/cost")
 
 
-@check("ccas-model", applies=on("chat") & success & _JSON)
+@check("ccas-model", endpoints=PROFILE_ONLY, applies=on("chat") & success & _JSON)
 def check_chat_model(exchange: Exchange) -> list[Finding]:
     """The answer names one of haiku, sonnet, opus: the model asked for, when one was."""
     model, asked = exchange.json.get("model"), _request(exchange).get("model")
@@ -167,7 +168,7 @@ def check_chat_model(exchange: Exchange) -> list[Finding]:
     return []
 
 
-@check("ccas-project", applies=on("chat") & success & _JSON)
+@check("ccas-project", endpoints=PROFILE_ONLY, applies=on("chat") & success & _JSON)
 def check_chat_project(exchange: Exchange) -> list[Finding]:
     """project_id echoes the request's ("default" when it gave none)."""
     asked = _request(exchange).get("project_id") or spec.DEFAULT_PROJECT
@@ -185,7 +186,7 @@ def check_chat_project(exchange: Exchange) -> list[Finding]:
     return []
 
 
-@check("ccas-unknown-model-accepted", applies=on("chat", "batch") & success)
+@check("ccas-unknown-model-accepted", endpoints=PROFILE_ONLY, applies=on("chat", "batch") & success)
 def check_unknown_model(exchange: Exchange) -> list[Finding]:
     """A model other than haiku, sonnet, opus is refused, not answered."""
     asked = _request(exchange).get("model")
@@ -203,7 +204,7 @@ def check_unknown_model(exchange: Exchange) -> list[Finding]:
     return []
 
 
-@check("ccas-empty-messages-accepted", applies=on("chat") & success)
+@check("ccas-empty-messages-accepted", endpoints=PROFILE_ONLY, applies=on("chat") & success)
 def check_empty_messages(exchange: Exchange) -> list[Finding]:
     """An empty messages list holds no prompt: it is refused, not answered."""
     if _request(exchange).get("messages") == []:
@@ -221,7 +222,7 @@ def check_empty_messages(exchange: Exchange) -> list[Finding]:
 # --- batch ----------------------------------------------------------------------------------------
 
 
-@check("ccas-batch-totals", applies=on("batch") & success & _JSON)
+@check("ccas-batch-totals", endpoints=PROFILE_ONLY, applies=on("batch") & success & _JSON)
 def check_batch_totals(exchange: Exchange) -> list[Finding]:
     """total = completed + failed = the results; total_cost and total_tokens sum the results."""
     body = exchange.json
@@ -297,7 +298,7 @@ def check_batch_totals(exchange: Exchange) -> list[Finding]:
     return out
 
 
-@check("ccas-batch-results", applies=on("batch") & success & _JSON)
+@check("ccas-batch-results", endpoints=PROFILE_ONLY, applies=on("batch") & success & _JSON)
 def check_batch_results(exchange: Exchange) -> list[Finding]:
     """One result per prompt, in order, with its id and prompt; a completed one is priced."""
     results = exchange.json.get("results")
@@ -396,7 +397,7 @@ def _budget_findings(status: Mapping[str, Any], where: str) -> list[Finding]:
     return out
 
 
-@check("ccas-remaining", applies=on("usage", "route") & success & _JSON)
+@check("ccas-remaining", endpoints=PROFILE_ONLY, applies=on("usage", "route") & success & _JSON)
 def check_remaining(exchange: Exchange) -> list[Finding]:
     """remaining = limit - total_tokens (usage answers and route budget_status)."""
     body = exchange.json
@@ -408,7 +409,7 @@ def check_remaining(exchange: Exchange) -> list[Finding]:
     )
 
 
-@check("ccas-usage-sums", applies=on("usage") & success & _JSON)
+@check("ccas-usage-sums", endpoints=PROFILE_ONLY, applies=on("usage") & success & _JSON)
 def check_usage_sums(exchange: Exchange) -> list[Finding]:
     """total_tokens and total_cost are the sums of by_model; by_model names known models."""
     body = exchange.json
@@ -450,7 +451,7 @@ def check_usage_sums(exchange: Exchange) -> list[Finding]:
     return out
 
 
-@check("ccas-period", applies=on("usage"))
+@check("ccas-period", endpoints=PROFILE_ONLY, applies=on("usage"))
 def check_period(exchange: Exchange) -> list[Finding]:
     """period is month, week or day (default month): echoed on 200; anything else is a 400."""
     asked = _query(exchange).get("period")
@@ -501,7 +502,7 @@ def budget_untouched(before: Mapping[str, Any], after: Mapping[str, Any]) -> lis
 # --- routing --------------------------------------------------------------------------------------
 
 
-@check("ccas-route-rules", applies=on("route") & success & _JSON)
+@check("ccas-route-rules", endpoints=PROFILE_ONLY, applies=on("route") & success & _JSON)
 def check_route_rules(exchange: Exchange) -> list[Finding]:
     """recommended_model follows the document's five routing rules, in their order."""
     sent = _request(exchange)
