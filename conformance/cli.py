@@ -170,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check-cassettes", help="lint vcrpy cassettes against the contract; drift; secrets"))
     _add_openapi_arguments(sub.add_parser(
         "openapi", help="export the catalog and schemas as an OpenAPI 3.1 document"))
+    sub.add_parser("profiles", help="list the profiles (API surfaces) the suite can check")
     return parser
 
 
@@ -316,6 +317,10 @@ def _main(argv: Sequence[str] | None) -> int:
         from conformance.cassettes import lint
 
         return lint.run(parsed)
+    if parsed.command == "profiles":
+        from conformance import profiles
+
+        return profiles.command()
     if parsed.command == "openapi":
         from conformance import openapi
 

@@ -40,7 +40,8 @@ _REQUIRED_MISSING = pytest.StashKey[str]()
 #: The test's sink of findings (conformance.judgement), shared by its api and admin_api.
 JUDGEMENT = pytest.StashKey[Judgement]()
 #: The resource ledger's fixtures and hooks (resource_ledger, conformance_run_id, safety net).
-pytest_plugins = ("conformance.resources_plugin",)
+#: The profiles' options, targets, probes and fixtures (conformance/profiles/plugin.py).
+pytest_plugins = ("conformance.resources_plugin", "conformance.profiles.plugin")
 
 
 #: pytest-recording's plugin names (entry point, module): when it is loaded, ``--record-mode``
@@ -66,7 +67,8 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     group = parser.getgroup("anthropic-conformance")
     for opt in OPTIONS:
         help_text = opt.help + (f" Env: {opt.env}." if opt.env else "") + f" Ini: {opt.ini}."
-        group.addoption(opt.flag, dest=f"anthropic_{opt.field}", default=None, help=help_text)
+        group.addoption(opt.flag, dest=f"anthropic_{opt.field}", default=None, help=help_text,
+                        **({"action": "append"} if opt.repeatable else {}))
         parser.addini(opt.ini, help=opt.help, default=None)
     if not _recording_defines_record_mode(pluginmanager):
         group.addoption("--record-mode", dest=_RECORD_MODE_DEST, default=None,

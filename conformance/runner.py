@@ -13,7 +13,8 @@ test configuration stays out of a user's run). The cache stays in the current di
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 #: The package of the shipped conformance tests.
@@ -22,15 +23,50 @@ _PACKAGE = Path(__file__).resolve().parent
 RUN_INI = _PACKAGE / "run.ini"
 
 
+def selected_profiles(extra: Sequence[str], environ: Mapping[str, str] | None = None
+                      ) -> tuple[str, ...]:
+    """The profiles ``extra`` selects (``--conformance-profile``, else the environment), as the
+    settings will parse them; unknown names are left to the settings' usage error."""
+    from conformance import profiles
+
+    given: list[str] = []
+    args = list(extra)
+    for i, arg in enumerate(args):
+        if arg == "--conformance-profile" and i + 1 < len(args):
+            given.append(args[i + 1])
+        elif arg.startswith("--conformance-profile="):
+            given.append(arg.split("=", 1)[1])
+    if not given:
+        env = os.environ if environ is None else environ
+        given = [env.get("ANTHROPIC_CONFORMANCE_PROFILE", "")]
+    try:
+        return profiles.parse_names(given)
+    except ValueError:  # an unknown name: pytest's configure reports it; collect the rest
+        known = profiles.names()
+        names = [n.strip() for g in given for n in g.split(",")]
+        return tuple(n for n in known if n in names) or (profiles.DEFAULT_PROFILE,)
+
+
+def suite_dirs(names: Sequence[str]) -> list[Path]:
+    """The suite directory of each profile in ``names`` (the Anthropic suite for ``anthropic``)."""
+    from conformance import profiles
+
+    known = profiles.available()
+    dirs = [known[n].suite_dir for n in names if n in known]
+    return [d for d in dirs if d is not None] or [_PACKAGE / "suite"]
+
+
 def suite_args(extra: Sequence[str] = (), *, cwd: Path | None = None,
                modules: Sequence[str] = ()) -> list[str]:
-    """Arguments for ``pytest.main`` that run the shipped suite (or only its ``modules``, e.g.
+    """Arguments for ``pytest.main`` that run the shipped suite of each selected profile (by
+    default only the Anthropic one; or only the Anthropic suite's ``modules``, e.g.
     ``["test_admin"]``), then ``extra``."""
     here = (cwd or Path.cwd()).resolve()
     # The suite's directory, not ``--pyargs``: with no path argument pytest would load the
     # current directory's conftest.py (confcutdir only cuts the package's ancestors).
     suite = _PACKAGE / "suite"
-    paths = [str(suite / f"{name}.py") for name in modules] or [str(suite)]
+    paths = ([str(suite / f"{name}.py") for name in modules]
+             or [str(d) for d in suite_dirs(selected_profiles(extra))])
     # Without the cache plugin, ``cache_dir`` is an unknown ini key and pytest warns about it.
     cache = [] if _cache_disabled(extra) else ["-o", f"cache_dir={here / '.pytest_cache'}"]
     return [*paths, "-c", str(RUN_INI), "--rootdir", str(_PACKAGE.parent),
@@ -44,4 +80,4 @@ def _cache_disabled(args: Sequence[str]) -> bool:
     return "no:cacheprovider" in words
 
 
-__all__ = ["RUN_INI", "SUITE", "suite_args"]
+__all__ = ["RUN_INI", "SUITE", "selected_profiles", "suite_args", "suite_dirs"]

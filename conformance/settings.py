@@ -11,11 +11,11 @@ import difflib
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
@@ -56,6 +56,8 @@ class Option:
     help: str
     choices: tuple[str, ...] | None = None
     secret: bool = False
+    #: The flag may be given more than once (the values join as a comma-separated list).
+    repeatable: bool = False
 
     @property
     def ini(self) -> str:
@@ -148,6 +150,10 @@ OPTIONS: tuple[Option, ...] = (
            "Seconds the whole run's teardown may spend polling (a canceled batch ending before "
            "it is deleted), shared by every test and the session's safety net; what is left "
            "then is named at the end of the run with the cleanup command. Default 60."),
+    Option("profile", "--conformance-profile", "ANTHROPIC_CONFORMANCE_PROFILE",
+           "API surface(s) to check, by profile name (repeatable, or comma-separated; default "
+           "'anthropic', the Anthropic API). `anthropic-conformance profiles` lists them.",
+           repeatable=True),
 )
 
 
@@ -192,6 +198,14 @@ class Settings(BaseModel):
         if not math.isfinite(value) or value < 0:
             raise ValueError("must be a number of seconds, 0 or more (0: never wait)")
         return value
+    profile: tuple[str, ...] = ("anthropic",)
+
+    @field_validator("profile", mode="before")
+    @classmethod
+    def _parse_profile(cls, value: Any) -> Any:
+        from conformance import profiles  # the registry imports this module: import late
+
+        return profiles.parse_names(value)
 
     @field_validator("report_dir", mode="before")
     @classmethod
@@ -253,10 +267,13 @@ class Settings(BaseModel):
     def _parse_require(cls, value: Any) -> Any:
         if not isinstance(value, str):
             return value
+        from conformance import profiles  # a profile's name requires its surface (its probe)
+
+        known = set(CAPABILITY_NAMES) | set(profiles.names())
         names = {n.strip() for n in value.split(",") if n.strip()}
         if "all" in names:
-            names = set(CAPABILITY_NAMES)
-        unknown = sorted(names - set(CAPABILITY_NAMES))
+            names = known
+        unknown = sorted(names - known)
         if unknown:
             raise ValueError(f"unknown endpoint famil{'y' if len(unknown) == 1 else 'ies'} "
                              f"{', '.join(map(repr, unknown))}"
@@ -310,10 +327,31 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Build ``Settings`` from the three sources; raise ``ConfigError`` naming a bad source."""
+    return load_options(OPTIONS, Settings, option=option, ini=ini, environ=environ)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_options(
+    options: Sequence[Option],
+    model: type[M],
+    *,
+    option: Getter | None = None,
+    ini: Getter | None = None,
+    environ: Mapping[str, str] | None = None,
+    key: Callable[[Option], str] = lambda o: o.field,
+) -> M:
+    """Validate ``model`` from the rows ``options``, each read from its flag, env variable and
+    ini key in that order (the core settings, and each profile's own: ``conformance.profiles``).
+
+    ``key`` names the model field a row fills (default: the row's ``field``). A bad value is a
+    ``ConfigError`` naming where it came from.
+    """
     env = os.environ if environ is None else environ
     raw: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    for opt in OPTIONS:
+    for opt in options:
         given = option(opt) if option else None
         if given is not None and not str(given).strip():
             # An empty flag (``--anthropic-features=``) would fall through to the default,
@@ -326,20 +364,21 @@ def load_settings(
             (opt.env, env.get(opt.env) if opt.env else None),
             (f"ini key {opt.ini}", ini(opt) if ini else None),
         ):
-            if value not in (None, "") and label:
-                raw[opt.field] = value
-                sources[opt.field] = label
+            if value not in (None, "", []) and label:
+                raw[key(opt)] = value
+                sources[key(opt)] = label
                 break
-    raw["sources"] = sources
+    if "sources" in model.model_fields:
+        raw["sources"] = sources
     try:
-        return Settings.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, sources)) from None
+        raise ConfigError(_explain(exc, sources, {key(o): o for o in options})) from None
 
 
-def _explain(exc: ValidationError, sources: Mapping[str, str]) -> str:
+def _explain(exc: ValidationError, sources: Mapping[str, str],
+             by_field: Mapping[str, Option]) -> str:
     lines = []
-    by_field = {o.field: o for o in OPTIONS}
     for err in exc.errors():
         field = str(err["loc"][0]) if err["loc"] else "?"
         opt = by_field.get(field)
