@@ -170,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
         "check-cassettes", help="lint vcrpy cassettes against the contract; drift; secrets"))
     _add_openapi_arguments(sub.add_parser(
         "openapi", help="export the catalog and schemas as an OpenAPI 3.1 document"))
-    sub.add_parser("profiles", help="list the profiles (API surfaces) the suite can check")
+    _add_profiles_arguments(sub.add_parser(
+        "profiles", help="list the profiles (API surfaces) the suite can check"))
     return parser
 
 
@@ -245,6 +246,10 @@ def _add_check_cassettes_arguments(p: argparse.ArgumentParser) -> None:
                    help="judge every recording by the contract of this day (default: each "
                         "recording's own date: Date header, recorder timestamp, provenance)")
     p.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def _add_profiles_arguments(parser: argparse.ArgumentParser) -> None:
+    """``profiles`` takes no options: it lists every profile the registry knows."""
 
 
 def _add_openapi_arguments(parser: argparse.ArgumentParser) -> None:

@@ -26,6 +26,8 @@ TOOL_ERRORS = {
     "conformance.cassettes.CassetteMiss": AssertionError,  # a miss fails the test, not errors
     "conformance.cassettes.CassetteUnreadable": AssertionError,
     "conformance.cassettes.vcr.CassetteRefused": AssertionError,
+    "conformance.profiles._client.ProfileTargetUnreachable": AssertionError,
+    "conformance.profiles._model.ProfileError": ValueError,
     "conformance.cassettes.NetworkBlocked": ConnectionError,
     "conformance.client.TargetUnreachable": ConnectionError,
     "conformance.upstream.UpstreamUnreachable": LookupError,

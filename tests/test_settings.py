@@ -88,7 +88,7 @@ def test_secret_values_are_never_echoed() -> None:
 
 
 def test_every_option_has_an_env_variable_and_an_ini_key() -> None:
-    assert all(o.env and o.ini.startswith("anthropic_") for o in OPTIONS)
+    assert all(o.env and o.ini.startswith(("anthropic_", "conformance_")) for o in OPTIONS)
 
 
 def test_readme_options_table_lists_every_option() -> None:

@@ -3,7 +3,7 @@
 A ``Profile`` bundles one surface's schemas, named checks, suite, probes, toggles, options,
 known deviations and reference implementation. Select profiles with ``--conformance-profile
 NAME`` (repeatable; env ``ANTHROPIC_CONFORMANCE_PROFILE``, comma-separated; ini
-``anthropic_profile``), list them with ``anthropic-conformance profiles``. Third parties register
+``conformance_profile``), list them with ``anthropic-conformance profiles``. Third parties register
 theirs through the entry-point group ``anthropic_conformance.profiles`` (``ENTRY_POINT_GROUP``).
 """
 

@@ -22,6 +22,7 @@ import httpx
 
 from conformance import checks as registry
 from conformance.checks.common import JSON_BODY, STATUS
+from conformance.exceptions import ConformanceToolError
 from conformance.exchange import Exchange, Finding, raise_for_findings, shorten
 from conformance.profiles._model import Profile, ProfileSettings
 from conformance.profiles._schemas import schema_set
@@ -31,7 +32,7 @@ TargetKind = Literal["reference", "replay", "deployment"]
 REPLAY_URL = "http://profile-replay.invalid"
 
 
-class ProfileTargetUnreachable(AssertionError):
+class ProfileTargetUnreachable(ConformanceToolError, AssertionError):
     """Nothing answered at the profile's base URL; the message names it and the option."""
 
 

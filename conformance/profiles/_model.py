@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
+from conformance.exceptions import ConformanceToolError
 from conformance.exchange import Severity
 from conformance.settings import Option
 
@@ -41,7 +42,7 @@ _PREFIX = re.compile(r"^[a-z][a-z0-9]*$")
 PROFILE_ONLY: tuple[str, ...] = ()
 
 
-class ProfileError(ValueError):
+class ProfileError(ConformanceToolError, ValueError):
     """A profile is unknown, or a registered one is malformed; the message names it."""
 
 
