@@ -89,6 +89,10 @@ CACHED = Probe("POST", "/v1/messages", _message(system=[{
     "cache_control": {"type": "ephemeral"}}]))
 
 CITED_STREAM = Probe("POST", "/v1/messages", {**CITED.body, "stream": True})
+STRUCTURED = Probe("POST", "/v1/messages", _message("A dog called Rex, as JSON", output_config={
+    "format": {"type": "json_schema", "schema": {
+        "type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}}}))
+STRUCTURED_STREAM = Probe("POST", "/v1/messages", {**STRUCTURED.body, "stream": True})
 CACHED_STREAM = Probe("POST", "/v1/messages", {**CACHED.body, "stream": True})
 
 Answer = httpx.Response
@@ -179,6 +183,8 @@ EXPECTED: dict[str, tuple[Probe, Check]] = {
         b["type"] for b in r.json()["content"]].count("tool_use") == 1),
     "citation-offsets-shifted": (CITED, lambda r: r.json()["content"][1]["citations"][0][
         "start_char_index"] == 1),
+    "structured-json-fenced": (STRUCTURED, lambda r: r.json()["content"][0]["text"]
+                               .startswith("```json")),
 }
 
 
@@ -250,6 +256,8 @@ STREAMED: dict[str, tuple[Probe, Check]] = {
         if e["delta"]["type"] == "citations_delta"][:1] == [1]),
     "cache-read-as-input": (CACHED_STREAM, lambda r: events(r, "message_start")[0]["message"][
         "usage"]["cache_read_input_tokens"] == 0),
+    "structured-json-fenced": (STRUCTURED_STREAM, lambda r: "".join(
+        e["delta"]["text"] for e in events(r, "content_block_delta")).startswith("```json")),
 }
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.reference.features import citations, thinking
+from conformance.reference.features import citations, structured, thinking
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _EXACT = re.compile(r"Reply with exactly:[ \t]*(.*)")
@@ -311,9 +311,12 @@ def generate(body: dict[str, Any], seed: str, tool_id: Callable[[int], str]) -> 
         if tool is not None and exact_instruction(text) is None:
             answer = " and ".join(str(t["name"]) for t in _parallel_tools(body, text, tool))
             answer = f"I'll use the {answer} tool{'s' if ' and ' in answer else ''}."
+        schema = structured.schema_of(body)
+        if schema is not None and tool is None:  # the whole text answer follows the schema
+            answer = structured.answer_text(example_value(schema, prompt_word(text, set())))
         answer = continue_prefill(answer, prefill_text(body), seed, body)
         cited = citations.cited_answer(body) if tool is None and not prefill_text(body) \
-            and exact_instruction(text) is None else None
+            and exact_instruction(text) is None and schema is None else None
         if cited is not None:
             planned += cited
         elif answer:  # a prefill that already holds the whole answer leaves nothing to add

@@ -21,7 +21,7 @@ from conformance import catalog
 from conformance.reference import generator
 from conformance.reference.auth import RequestContext, read_json
 from conformance.reference.errors import ApiError, invalid
-from conformance.reference.features import caching, citations, thinking
+from conformance.reference.features import caching, citations, structured, thinking
 from conformance.reference.files import STORE as FILE_STORE
 from conformance.reference.routing import Answer, Event, JsonAnswer, RouteSpec, StreamAnswer
 
@@ -29,7 +29,7 @@ from conformance.reference.routing import Answer, Event, JsonAnswer, RouteSpec, 
 _COMMON_FIELDS = frozenset({
     "model", "messages", "system", "tools", "tool_choice", "thinking", "cache_control",
     "output_config", "speed", "workspace_id", "user_profile_id", "mcp_servers",
-    "context_management",
+    "context_management", "output_format",
 })
 CREATE_FIELDS = _COMMON_FIELDS | frozenset({
     "max_tokens", "stop_sequences", "stream", "metadata", "service_tier", "container",
@@ -389,6 +389,7 @@ def validate_request(body: dict[str, Any], ctx: RequestContext, *, count: bool
         _check_thinking(body, count)
         thinking.check_request(body, count)
     caching.validate(body)
+    structured.check_request(body, ctx.betas)
     model = catalog.find_model(name)
     if model is None:
         raise ApiError(404, f"model: {name}")

@@ -551,6 +551,31 @@ def _shift_citation_deltas(payload: dict[str, Any]) -> None:
         _shift_citation(payload["delta"].get("citation"))
 
 
+def _fence_json(text: str) -> str:
+    return f"```json\n{text}\n```"
+
+
+def _fence_json_blocks(message: dict[str, Any]) -> None:
+    """A gateway that renders JSON answers as markdown (a code fence around them)."""
+    for block in message.get("content") or []:
+        if block.get("type") == "text" and str(block.get("text", "")).startswith("{"):
+            block["text"] = _fence_json(block["text"])
+
+
+def _fence_json_deltas(events: Events) -> Events:
+    """The streamed twin: a fence opens the first text_delta of a JSON block, closes its last."""
+    pieces: dict[int, list[dict[str, Any]]] = {}
+    for event, payload in events:
+        delta = payload.get("delta") or {}
+        if event == "content_block_delta" and delta.get("type") == "text_delta":
+            pieces.setdefault(payload["index"], []).append(delta)
+    for deltas in pieces.values():
+        if str(deltas[0].get("text", "")).startswith("{"):
+            deltas[0]["text"] = "```json\n" + deltas[0]["text"]
+            deltas[-1]["text"] += "\n```"
+    return events
+
+
 _ALL: tuple[Mutant, ...] = (
     # messages, JSON answers
     Mutant("usage-missing", "messages", "messages",
@@ -728,6 +753,10 @@ _ALL: tuple[Mutant, ...] = (
            "char_location citations point one character past the text they quote",
            json=_on_message(_shift_citations),
            sse=_on_events("content_block_delta", _shift_citation_deltas)),
+    # structured outputs
+    Mutant("structured-json-fenced", "messages", "structured_outputs",
+           "JSON answers come wrapped in a markdown code fence (```json ... ```)",
+           json=_on_message(_fence_json_blocks), sse=_fence_json_deltas),
 )
 
 #: Every mutant by name, in a stable order.
