@@ -188,6 +188,10 @@ FEATURES: tuple[Feature, ...] = (
             "tool streaming"),
     Feature("documents", "messages", "plain-text documents with citations: char_location "
             "citations whose cited_text is in the document at their indexes, citations_delta"),
+    Feature("documents_live", "messages",
+            "PDF documents with page_location citations on a live target (each PDF page is "
+            "billed as text plus a page image, about 1,500-3,000 input tokens: about $0.006 "
+            "for the two one-page PDF calls on claude-haiku-4-5 at list price)", default=False),
     Feature("structured_outputs", "messages", "structured outputs: output_config.format "
             "json_schema (and the beta output_format), the answer is JSON valid against the "
             "schema, streamed and not"),

@@ -9,6 +9,7 @@ somewhere (killed) while it passes against the faithful server: one mutation sco
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from conformance.reference import (
     create_app,
 )
 from conformance.sse import parse_sse
+from conformance.suite._data import pdf
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 MODEL = catalog.DEFAULT_MODEL
@@ -89,6 +91,12 @@ CACHED = Probe("POST", "/v1/messages", _message(system=[{
     "cache_control": {"type": "ephemeral"}}]))
 
 CITED_STREAM = Probe("POST", "/v1/messages", {**CITED.body, "stream": True})
+PDF_CITED = Probe("POST", "/v1/messages", {**_message(), "messages": [{"role": "user", "content": [
+    {"type": "document", "source": {"type": "base64", "media_type": "application/pdf",
+                                    "data": base64.b64encode(pdf(["The sky is blue."])).decode()},
+     "citations": {"enabled": True}},
+    {"type": "text", "text": "What colour is the sky?"}]}]})
+PDF_CITED_STREAM = Probe("POST", "/v1/messages", {**PDF_CITED.body, "stream": True})
 STRUCTURED = Probe("POST", "/v1/messages", _message("A dog called Rex, as JSON", output_config={
     "format": {"type": "json_schema", "schema": {
         "type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}}}))
@@ -183,6 +191,8 @@ EXPECTED: dict[str, tuple[Probe, Check]] = {
         b["type"] for b in r.json()["content"]].count("tool_use") == 1),
     "citation-offsets-shifted": (CITED, lambda r: r.json()["content"][1]["citations"][0][
         "start_char_index"] == 1),
+    "citation-pages-zero-based": (PDF_CITED, lambda r: r.json()["content"][1]["citations"][0][
+        "start_page_number"] == 0),
     "structured-json-fenced": (STRUCTURED, lambda r: r.json()["content"][0]["text"]
                                .startswith("```json")),
 }
@@ -256,6 +266,9 @@ STREAMED: dict[str, tuple[Probe, Check]] = {
         if e["delta"]["type"] == "citations_delta"][:1] == [1]),
     "cache-read-as-input": (CACHED_STREAM, lambda r: events(r, "message_start")[0]["message"][
         "usage"]["cache_read_input_tokens"] == 0),
+    "citation-pages-zero-based": (PDF_CITED_STREAM, lambda r: [
+        e["delta"]["citation"]["start_page_number"] for e in events(r, "content_block_delta")
+        if e["delta"]["type"] == "citations_delta"] == [0]),
     "structured-json-fenced": (STRUCTURED_STREAM, lambda r: "".join(
         e["delta"]["text"] for e in events(r, "content_block_delta")).startswith("```json")),
 }

@@ -7,7 +7,9 @@ passes the shipped message schema.
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,9 +17,11 @@ import anthropic
 import pytest
 
 from conformance import catalog, schemas
-from conformance.checks import structured
+from conformance.checks import citations, structured
 from conformance.exchange import Exchange
 from conformance.reference import DEFAULT_API_KEY, EmbeddedServer
+from conformance.reference.features.citations import pdf_pages
+from conformance.suite._data import pdf
 
 MODEL = catalog.DEFAULT_MODEL
 
@@ -133,3 +137,132 @@ def test_structured_output_check_reads_the_beta_field_and_ignores_plain_requests
     assert structured.check_structured_output(_exchange("not json", request=beta))
     plain = {"model": MODEL, "max_tokens": 9, "messages": ASK}
     assert structured.check_structured_output(_exchange("not json", request=plain)) == []
+
+
+# --- documents and citations: PDF, content, Files API, search results ---------------------------
+
+PAGES = ["Intro page (draft).", "The lighthouse was built in 1871. It is white."]
+
+
+def test_the_suite_pdf_is_well_formed_and_read_back() -> None:
+    raw = pdf(PAGES)
+    start = int(re.search(rb"startxref\n(\d+)", raw).group(1))  # type: ignore[union-attr]
+    assert raw.startswith(b"%PDF-1.4\n") and raw[start:].startswith(b"xref")
+    offsets = [int(o) for o in re.findall(rb"(\d{10}) 00000 n", raw)]
+    assert [raw[o:].split(b" ")[0] for o in offsets] == [b"%d" % n for n in
+                                                          range(1, len(offsets) + 1)]
+    assert pdf_pages(raw) == PAGES
+    assert pdf_pages(b"%PDF-1.7 compressed, no streams") is None
+
+
+def _ask_with(block: Any) -> Any:
+    return [{"role": "user", "content": [block, {"type": "text", "text": "When was it built?"}]}]
+
+
+def _both(client: anthropic.Anthropic, messages: Any) -> tuple[Any, Any]:
+    """The message (schema-checked) and the SDK's fold of the same request streamed."""
+    raw = client.messages.with_raw_response.create(model=MODEL, max_tokens=64,
+                                                   messages=messages)
+    _schema_ok(raw.http_response.json())
+    with client.messages.stream(model=MODEL, max_tokens=64, messages=messages) as stream:
+        folded = stream.get_final_message()
+    message = raw.parse()
+    assert [(b.type, b.text, b.citations) for b in folded.content] == [  # type: ignore[union-attr]
+        (b.type, b.text, b.citations) for b in message.content]  # type: ignore[union-attr]
+    return message, message.content[1].citations[0]
+
+
+def test_pdf_page_citation_through_the_sdk(client: anthropic.Anthropic) -> None:
+    doc = {"type": "document", "title": "Light", "citations": {"enabled": True},
+           "source": {"type": "base64", "media_type": "application/pdf",
+                      "data": base64.b64encode(pdf(PAGES)).decode()}}
+    _, cite = _both(client, _ask_with(doc))
+    assert cite.type == "page_location" and cite.document_title == "Light"
+    assert (cite.start_page_number, cite.end_page_number) == (1, 2)
+    assert cite.cited_text == "Intro page (draft)."
+    with pytest.raises(anthropic.BadRequestError, match="PDF specified was not valid"):
+        client.messages.create(model=MODEL, max_tokens=8, messages=_ask_with(
+            {**doc, "source": {**doc["source"], "data": base64.b64encode(b"GIF89a").decode()}}))
+
+
+def test_content_block_citation_through_the_sdk(client: anthropic.Anthropic) -> None:
+    doc = {"type": "document", "citations": {"enabled": True}, "source": {
+        "type": "content", "content": [{"type": "text", "text": t} for t in PAGES]}}
+    _, cite = _both(client, _ask_with(doc))
+    assert cite.type == "content_block_location"
+    assert (cite.start_block_index, cite.end_block_index, cite.cited_text) == (0, 1, PAGES[0])
+
+
+def test_search_result_citation_through_the_sdk(client: anthropic.Anthropic) -> None:
+    off = {"type": "search_result", "source": "https://a.example", "title": "A",
+           "content": [{"type": "text", "text": "Not cited."}]}
+    on = {**off, "source": "https://b.example", "title": "B", "citations": {"enabled": True},
+          "content": [{"type": "text", "text": PAGES[1]}]}
+    messages: Any = [{"role": "user", "content": [off, on, {"type": "text", "text": "When?"}]}]
+    _, cite = _both(client, messages)
+    assert cite.type == "search_result_location" and cite.search_result_index == 1
+    assert (cite.source, cite.title, cite.cited_text) == ("https://b.example", "B", PAGES[1])
+    with pytest.raises(anthropic.BadRequestError, match=r"search_result\.title"):
+        client.messages.create(model=MODEL, max_tokens=8, messages=[{"role": "user", "content": [
+            {k: v for k, v in on.items() if k != "title"}, {"type": "text", "text": "q"}]}])
+
+
+def test_file_document_citation_carries_the_file_id(client: anthropic.Anthropic) -> None:
+    text = "The lighthouse was built in 1871. It is white."
+    uploaded = client.beta.files.upload(file=("note.txt", text.encode(), "text/plain"))
+    doc = {"type": "document", "citations": {"enabled": True},
+           "source": {"type": "file", "file_id": uploaded.id}}
+    raw = client.messages.with_raw_response.create(
+        model=MODEL, max_tokens=64, messages=_ask_with(doc),
+        extra_headers={"anthropic-beta": "files-api-2025-04-14"})
+    cite = raw.parse().content[1].citations[0]  # type: ignore[union-attr, index]
+    assert cite.type == "char_location" and cite.file_id == uploaded.id
+    assert text[cite.start_char_index:cite.end_char_index] == cite.cited_text
+
+
+def _cited(citation: dict[str, Any], request: dict[str, Any]) -> Exchange:
+    body = {"id": "msg_01x", "type": "message", "role": "assistant", "model": MODEL,
+            "content": [{"type": "text", "text": "x", "citations": [citation]}],
+            "stop_reason": "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": 1, "output_tokens": 1}}
+    return Exchange("POST", "/v1/messages", 200, {"content-type": "application/json"},
+                    json.dumps(body).encode(), request_json=request)
+
+
+PDF_REQUEST = {"messages": [{"role": "user", "content": [{"type": "document", "source": {
+    "type": "base64", "media_type": "application/pdf",
+    "data": base64.b64encode(pdf(PAGES)).decode()}}]}]}
+SEARCH_REQUEST = {"messages": [{"role": "user", "content": [{"type": "tool_result",
+                                                             "tool_use_id": "toolu_1",
+                                                             "content": [{
+    "type": "search_result", "source": "s", "title": "t",
+    "content": [{"type": "text", "text": "One."}, {"type": "text", "text": "Two three."}]}]}]}]}
+
+
+@pytest.mark.parametrize(("citation", "request_body", "problem"), [
+    ({"type": "page_location", "cited_text": "x", "document_index": 0,
+      "start_page_number": 1, "end_page_number": 3}, PDF_REQUEST, None),
+    ({"type": "page_location", "cited_text": "x", "document_index": 0,
+      "start_page_number": 0, "end_page_number": 1}, PDF_REQUEST, "before page 1"),
+    ({"type": "page_location", "cited_text": "x", "document_index": 0,
+      "start_page_number": 2, "end_page_number": 1}, PDF_REQUEST, "before start_page_number"),
+    ({"type": "page_location", "cited_text": "x", "document_index": 0,
+      "start_page_number": 3, "end_page_number": 4}, PDF_REQUEST, "outside the PDF's 2 pages"),
+    ({"type": "search_result_location", "cited_text": "One. Two three.", "source": "s",
+      "title": "t", "search_result_index": 0, "start_block_index": 0, "end_block_index": 2},
+     SEARCH_REQUEST, None),
+    ({"type": "search_result_location", "cited_text": "Two three.", "source": "s",
+      "title": "t", "search_result_index": 0, "start_block_index": 0, "end_block_index": 1},
+     SEARCH_REQUEST, "is not what search result 0 holds"),
+    ({"type": "search_result_location", "cited_text": "One.", "source": "s", "title": "t",
+      "search_result_index": 1, "start_block_index": 0, "end_block_index": 1},
+     SEARCH_REQUEST, "names no search_result block"),
+], ids=["page-ok", "page-0", "page-backwards", "page-past-end", "search-ok", "search-text",
+        "search-index"])
+def test_citation_location_check(citation: dict[str, Any], request_body: dict[str, Any],
+                                 problem: str | None) -> None:
+    found = citations.check_citation_locations(_cited(citation, request_body))
+    if problem is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and problem in found[0].message, found

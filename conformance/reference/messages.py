@@ -169,6 +169,8 @@ def _check_block(block: Any, path: str, role: str, ctx: RequestContext) -> None:
         citations.check_document(block, here)
         if source.get("type") == "file":
             _check_file_source(source, here, ctx)
+    elif kind == "search_result":
+        citations.check_search_result(block, here)
     elif kind == "tool_use":
         _string(_required(block, "id", f"{here}.id"), f"{here}.id")
         _string(_required(block, "name", f"{here}.name"), f"{here}.name")
@@ -408,8 +410,9 @@ def build_message(body: dict[str, Any], model: catalog.Model, ctx: RequestContex
     state = ctx.state
     message_id = state.make_id(catalog.ID_PREFIXES["message"] + "01", ctx.serial)
     tool_prefix = catalog.ID_PREFIXES["tool_use"] + "01"
-    reply = generator.generate(
-        body, ctx.config.seed, lambda index: state.make_id(tool_prefix, message_id, index))
+    reply = generator.generate(  # the model reads Files API documents' content
+        citations.resolve_files(body, state.store(FILE_STORE)), ctx.config.seed,
+        lambda index: state.make_id(tool_prefix, message_id, index))
     cached = caching.apply(body, model, state.store(caching.STORE))
     usage = {
         "input_tokens": cached.input_tokens,

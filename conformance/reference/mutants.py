@@ -551,6 +551,24 @@ def _shift_citation_deltas(payload: dict[str, Any]) -> None:
         _shift_citation(payload["delta"].get("citation"))
 
 
+def _zero_based_page(citation: Any) -> None:
+    if isinstance(citation, dict) and citation.get("type") == "page_location":
+        citation["start_page_number"] -= 1
+        citation["end_page_number"] -= 1
+
+
+def _zero_based_pages(message: dict[str, Any]) -> None:
+    """A proxy that converts page numbers to 0-based indexes (page 1 becomes 0)."""
+    for block in message.get("content") or []:
+        for citation in block.get("citations") or []:
+            _zero_based_page(citation)
+
+
+def _zero_based_page_deltas(payload: dict[str, Any]) -> None:
+    if (payload.get("delta") or {}).get("type") == "citations_delta":
+        _zero_based_page(payload["delta"].get("citation"))
+
+
 def _fence_json(text: str) -> str:
     return f"```json\n{text}\n```"
 
@@ -753,6 +771,11 @@ _ALL: tuple[Mutant, ...] = (
            "char_location citations point one character past the text they quote",
            json=_on_message(_shift_citations),
            sse=_on_events("content_block_delta", _shift_citation_deltas)),
+    Mutant("citation-pages-zero-based", "messages", "documents",
+           "page_location citations count pages from 0 instead of 1",
+           json=_on_message(_zero_based_pages),
+           sse=_on_events("content_block_delta", _zero_based_page_deltas),
+           also=("documents_live",)),
     # structured outputs
     Mutant("structured-json-fenced", "messages", "structured_outputs",
            "JSON answers come wrapped in a markdown code fence (```json ... ```)",
