@@ -192,6 +192,12 @@ FEATURES: tuple[Feature, ...] = (
             "PDF documents with page_location citations on a live target (each PDF page is "
             "billed as text plus a page image, about 1,500-3,000 input tokens: about $0.006 "
             "for the two one-page PDF calls on claude-haiku-4-5 at list price)", default=False),
+    Feature("stop_reasons", "messages", "the stop reasons of today: refusal with stop_details, "
+            "model_context_window_exceeded, pause_turn and its continuation (reference-server "
+            "triggers: skipped on the real API, which cannot be made to give them on demand)"),
+    Feature("request_fields", "messages", "request fields of today: service_tier requested and "
+            "reported in usage, metadata.user_id, context_management (count_tokens reports "
+            "original_input_tokens), what anthropic-version 2026-10-21 refuses"),
     Feature("structured_outputs", "messages", "structured outputs: output_config.format "
             "json_schema (and the beta output_format), the answer is JSON valid against the "
             "schema, streamed and not"),
@@ -203,6 +209,19 @@ FEATURES_ENV = "ANTHROPIC_CONFORMANCE_FEATURES"
 
 def find_feature(name: str) -> Feature | None:
     return next((f for f in FEATURES if f.name == name), None)
+
+
+# --- Test-only triggers of the reference server ---------------------------------------------------
+
+#: Stop reason -> the prompt that makes the reference server stop with it. The real API cannot be
+#: made to refuse, to fill its context window or to pause a turn on demand (none is documented),
+#: so the suite sends these only to a target that honours the reference server's test-only
+#: triggers (``RunTarget.can_force_status``) and skips elsewhere, saying why.
+STOP_TRIGGERS: dict[str, str] = {
+    "refusal": "CONFORMANCE_TRIGGER_STOP_REFUSAL",
+    "model_context_window_exceeded": "CONFORMANCE_TRIGGER_STOP_MODEL_CONTEXT_WINDOW_EXCEEDED",
+    "pause_turn": "CONFORMANCE_TRIGGER_STOP_PAUSE_TURN",
+}
 
 
 # --- Beta headers ---------------------------------------------------------------------------------

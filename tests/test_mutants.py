@@ -97,6 +97,8 @@ PDF_CITED = Probe("POST", "/v1/messages", {**_message(), "messages": [{"role": "
      "citations": {"enabled": True}},
     {"type": "text", "text": "What colour is the sky?"}]}]})
 PDF_CITED_STREAM = Probe("POST", "/v1/messages", {**PDF_CITED.body, "stream": True})
+REFUSED = Probe("POST", "/v1/messages", _message(catalog.STOP_TRIGGERS["refusal"]))
+REFUSED_STREAM = Probe("POST", "/v1/messages", {**REFUSED.body, "stream": True})
 STRUCTURED = Probe("POST", "/v1/messages", _message("A dog called Rex, as JSON", output_config={
     "format": {"type": "json_schema", "schema": {
         "type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}}}))
@@ -193,6 +195,8 @@ EXPECTED: dict[str, tuple[Probe, Check]] = {
         "start_char_index"] == 1),
     "citation-pages-zero-based": (PDF_CITED, lambda r: r.json()["content"][1]["citations"][0][
         "start_page_number"] == 0),
+    "newer-stops-as-end-turn": (REFUSED, lambda r: r.json()["stop_reason"] == "end_turn"),
+    "usage-service-tier-dropped": (MSG, lambda r: "service_tier" not in r.json()["usage"]),
     "structured-json-fenced": (STRUCTURED, lambda r: r.json()["content"][0]["text"]
                                .startswith("```json")),
 }
@@ -269,6 +273,10 @@ STREAMED: dict[str, tuple[Probe, Check]] = {
     "citation-pages-zero-based": (PDF_CITED_STREAM, lambda r: [
         e["delta"]["citation"]["start_page_number"] for e in events(r, "content_block_delta")
         if e["delta"]["type"] == "citations_delta"] == [0]),
+    "newer-stops-as-end-turn": (REFUSED_STREAM, lambda r: events(r, "message_delta")[-1][
+        "delta"]["stop_reason"] == "end_turn"),
+    "usage-service-tier-dropped": (STREAM, lambda r: "service_tier" not in events(
+        r, "message_start")[0]["message"]["usage"]),
     "structured-json-fenced": (STRUCTURED_STREAM, lambda r: "".join(
         e["delta"]["text"] for e in events(r, "content_block_delta")).startswith("```json")),
 }

@@ -266,3 +266,121 @@ def test_citation_location_check(citation: dict[str, Any], request_body: dict[st
         assert found == []
     else:
         assert len(found) == 1 and problem in found[0].message, found
+
+
+# --- stop reasons ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reason", sorted(catalog.STOP_TRIGGERS))
+def test_forced_stops_through_the_sdk(client: anthropic.Anthropic, reason: str) -> None:
+    ask: Any = [{"role": "user", "content": f"Please. {catalog.STOP_TRIGGERS[reason]}"}]
+    raw = client.messages.with_raw_response.create(model=MODEL, max_tokens=64, messages=ask)
+    _schema_ok(raw.http_response.json())
+    message = raw.parse()
+    with client.messages.stream(model=MODEL, max_tokens=64, messages=ask) as stream:
+        folded = stream.get_final_message()
+    for got in (message, folded):
+        assert got.stop_reason == reason
+        if reason == "refusal":
+            assert got.content == [] and got.usage.output_tokens == 0
+            assert got.stop_details is not None and got.stop_details.type == "refusal"
+        else:
+            assert got.stop_details is None and got.content[0].type == "text"
+
+
+def test_refusal_stream_matches_the_recorded_shape(server: EmbeddedServer) -> None:
+    """As recorded from the real API: no content block, details only on message_delta."""
+    import httpx
+
+    from conformance.sse import parse_sse
+    answer = httpx.post(f"{server.url}/v1/messages", headers={
+        "x-api-key": DEFAULT_API_KEY, "anthropic-version": catalog.DEFAULT_API_VERSION},
+        json={"model": MODEL, "max_tokens": 8, "stream": True, "messages": [
+            {"role": "user", "content": catalog.STOP_TRIGGERS["refusal"]}]})
+    events = parse_sse(answer.content)
+    assert [e.event for e in events] == ["message_start", "ping", "message_delta",
+                                         "message_stop"]
+    start, delta = events[0].json, events[2].json
+    assert start["message"]["usage"]["output_tokens"] == 0  # type: ignore[index]
+    assert delta["delta"]["stop_details"]["type"] == "refusal"  # type: ignore[index]
+
+
+def test_stop_details_check() -> None:
+    from conformance.checks import stops
+
+    def answer(reason: str, details: Any) -> Exchange:
+        body = {"id": "msg_01x", "type": "message", "role": "assistant", "model": MODEL,
+                "content": [], "stop_reason": reason, "stop_sequence": None,
+                "stop_details": details, "usage": {"input_tokens": 1, "output_tokens": 0}}
+        return Exchange("POST", "/v1/messages", 200, {"content-type": "application/json"},
+                        json.dumps(body).encode(), request_json={})
+
+    refusal = {"type": "refusal", "category": None, "explanation": None}
+    assert stops.check_stop_details(answer("refusal", refusal)) == []
+    assert stops.check_stop_details(answer("refusal", None)) == []
+    assert stops.check_stop_details(answer("end_turn", None)) == []
+    assert "only a refusal" in stops.check_stop_details(answer("end_turn", refusal))[0].message
+    assert "not of type" in stops.check_stop_details(answer("refusal", {"type": "x"}))[0].message
+
+
+# --- request fields -------------------------------------------------------------------------------
+
+CONTEXT_BETA = next(b.header for b in catalog.BETAS if b.feature == "context_management")
+
+
+def _history(turns: int) -> Any:
+    messages: list[dict[str, Any]] = []
+    for i in range(turns):
+        messages += [
+            {"role": "user", "content": f"Weather {i}?"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": f"toolu_0{i}",
+                                               "name": "get_weather", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"toolu_0{i}",
+                                          "content": "sunny and warm " * 20}]},
+            {"role": "assistant", "content": "Sunny."}]
+    return [*messages, {"role": "user", "content": "Thanks."}]
+
+
+def test_context_management_through_the_sdk(client: anthropic.Anthropic) -> None:
+    tools: Any = [{"name": "get_weather", "input_schema": {"type": "object"}}]
+    edits: Any = {"edits": [{"type": "clear_tool_uses_20250919",
+                             "trigger": {"type": "input_tokens", "value": 10},
+                             "keep": {"type": "tool_uses", "value": 1}}]}
+    plain = client.messages.count_tokens(model=MODEL, messages=_history(3), tools=tools)
+    counted = client.beta.messages.count_tokens(model=MODEL, messages=_history(3), tools=tools,
+                                                context_management=edits, betas=[CONTEXT_BETA])
+    assert counted.context_management is not None
+    assert counted.context_management.original_input_tokens == plain.input_tokens
+    assert counted.input_tokens < plain.input_tokens
+    message = client.beta.messages.create(model=MODEL, max_tokens=16, messages=_history(3),
+                                          tools=tools, context_management=edits,
+                                          betas=[CONTEXT_BETA])
+    assert message.context_management is not None
+    [applied] = message.context_management.applied_edits
+    assert applied.type == "clear_tool_uses_20250919" and applied.cleared_tool_uses == 2
+    assert message.usage.input_tokens == counted.input_tokens
+    assert applied.cleared_input_tokens == plain.input_tokens - counted.input_tokens
+    with pytest.raises(anthropic.BadRequestError, match=r"edits\.0\.type"):
+        client.beta.messages.count_tokens(model=MODEL, messages=_history(1),
+                                          context_management={"edits": [{"type": "forget"}]},
+                                          betas=[CONTEXT_BETA])
+
+
+def test_high_trigger_clears_nothing(client: anthropic.Anthropic) -> None:
+    message = client.beta.messages.create(
+        model=MODEL, max_tokens=16, messages=_history(2), betas=[CONTEXT_BETA],
+        tools=[{"name": "get_weather", "input_schema": {"type": "object"}}],
+        context_management={"edits": [{"type": "clear_tool_uses_20250919"}]})
+    assert message.context_management is not None
+    assert message.context_management.applied_edits == []
+
+
+@pytest.mark.parametrize("tier", ["auto", "standard_only"])
+def test_service_tier_and_metadata_through_the_sdk(client: anthropic.Anthropic,
+                                                   tier: Any) -> None:
+    message = client.messages.create(model=MODEL, max_tokens=8, service_tier=tier,
+                                     metadata={"user_id": "u-1"}, messages=ASK)
+    assert message.usage.service_tier == "standard"
+    with pytest.raises(anthropic.BadRequestError, match=r"metadata\.user_id"):
+        client.messages.create(model=MODEL, max_tokens=8, messages=ASK,
+                               metadata={"user_id": 7})  # type: ignore[typeddict-item]

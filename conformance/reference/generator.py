@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.reference.features import citations, structured, thinking
+from conformance.reference.features import citations, stops, structured, thinking
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _EXACT = re.compile(r"Reply with exactly:[ \t]*(.*)")
@@ -243,6 +243,7 @@ class Reply:
     stop_reason: str = "end_turn"
     stop_sequence: str | None = None
     output_tokens: int = 0
+    stop_details: dict[str, Any] | None = None
 
 
 def _custom_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -300,6 +301,12 @@ def tool_use_tokens(block: dict[str, Any]) -> int:
 def generate(body: dict[str, Any], seed: str, tool_id: Callable[[int], str]) -> Reply:
     """The reply to a validated messages body; ``tool_id(i)`` mints the id of content block i."""
     text = last_user_text(body)
+    forced_stop = stops.triggered(text)
+    if forced_stop is not None:  # a test-only trigger (features.stops)
+        reply = _fit(forced_stop.content, int(body["max_tokens"]), [])
+        reply.stop_reason, reply.stop_details = forced_stop.reason, forced_stop.details
+        reply.output_tokens = reply.output_tokens if forced_stop.content else 0
+        return reply
     has_results = any(b.get("type") == "tool_result" for b in last_user_blocks(body))
     tool = _chosen_tool(body, text, has_results)
     forced = (body.get("tool_choice") or {}).get("type") in ("any", "tool")

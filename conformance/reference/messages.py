@@ -21,7 +21,7 @@ from conformance import catalog
 from conformance.reference import generator
 from conformance.reference.auth import RequestContext, read_json
 from conformance.reference.errors import ApiError, invalid
-from conformance.reference.features import caching, citations, structured, thinking
+from conformance.reference.features import caching, citations, context, structured, thinking
 from conformance.reference.files import STORE as FILE_STORE
 from conformance.reference.routing import Answer, Event, JsonAnswer, RouteSpec, StreamAnswer
 
@@ -392,6 +392,7 @@ def validate_request(body: dict[str, Any], ctx: RequestContext, *, count: bool
         thinking.check_request(body, count)
     caching.validate(body)
     structured.check_request(body, ctx.betas)
+    context.check_request(body)
     model = catalog.find_model(name)
     if model is None:
         raise ApiError(404, f"model: {name}")
@@ -408,6 +409,7 @@ def build_message(body: dict[str, Any], model: catalog.Model, ctx: RequestContex
                   ) -> dict[str, Any]:
     """The Message the reference model answers ``body`` with."""
     state = ctx.state
+    body, applied_edits = context.apply(body, generator.count_input_tokens)
     message_id = state.make_id(catalog.ID_PREFIXES["message"] + "01", ctx.serial)
     tool_prefix = catalog.ID_PREFIXES["tool_use"] + "01"
     reply = generator.generate(  # the model reads Files API documents' content
@@ -424,6 +426,8 @@ def build_message(body: dict[str, Any], model: catalog.Model, ctx: RequestContex
         "service_tier": "standard",
         "inference_geo": "not_available",
     }
+    extra = {} if applied_edits is None else {"context_management": {
+        "applied_edits": applied_edits}}
     return {
         "id": message_id,
         "type": "message",
@@ -432,8 +436,9 @@ def build_message(body: dict[str, Any], model: catalog.Model, ctx: RequestContex
         "content": reply.content,
         "stop_reason": reply.stop_reason,
         "stop_sequence": reply.stop_sequence,
-        "stop_details": None,
+        "stop_details": reply.stop_details,
         "usage": usage,
+        **extra,
     }
 
 
@@ -454,7 +459,7 @@ def stream_events(message: dict[str, Any]) -> list[Event]:
     start = copy.deepcopy(message)
     start.update(content=[], stop_reason=None, stop_sequence=None)
     start.pop("stop_details", None)
-    start["usage"]["output_tokens"] = 1
+    start["usage"]["output_tokens"] = min(1, message["usage"]["output_tokens"])
     events: list[Event] = [("message_start", {"type": "message_start", "message": start})]
     for index, block in enumerate(message["content"]):
         if block["type"] == "tool_use":
@@ -488,7 +493,8 @@ def stream_events(message: dict[str, Any]) -> list[Event]:
     events.append(("message_delta", {
         "type": "message_delta",
         "delta": {"stop_reason": message["stop_reason"],
-                  "stop_sequence": message["stop_sequence"], "stop_details": None},
+                  "stop_sequence": message["stop_sequence"],
+                  "stop_details": message.get("stop_details")},
         "usage": {"input_tokens": usage["input_tokens"],
                   "cache_creation_input_tokens": usage["cache_creation_input_tokens"],
                   "cache_read_input_tokens": usage["cache_read_input_tokens"],
@@ -510,7 +516,12 @@ async def create_message(request: Request, ctx: RequestContext) -> Answer:
 async def count_tokens(request: Request, ctx: RequestContext) -> Answer:
     body = await read_json(request)
     validate_request(body, ctx, count=True)
-    return JsonAnswer({"input_tokens": generator.count_input_tokens(body)})
+    edited, applied = context.apply(body, generator.count_input_tokens)
+    answer: dict[str, Any] = {"input_tokens": generator.count_input_tokens(edited)}
+    if applied is not None:  # the beta answer: the count before the edits too
+        answer["context_management"] = {
+            "original_input_tokens": generator.count_input_tokens(body)}
+    return JsonAnswer(answer)
 
 
 ROUTES: list[RouteSpec] = [

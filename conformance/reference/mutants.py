@@ -569,6 +569,20 @@ def _zero_based_page_deltas(payload: dict[str, Any]) -> None:
         _zero_based_page(payload["delta"].get("citation"))
 
 
+_KNOWN_IN_2023 = ("end_turn", "max_tokens", "stop_sequence", "tool_use")
+
+
+def _newer_stops_as_end_turn(obj: dict[str, Any]) -> None:
+    """A proxy whose stop-reason enum predates refusal / pause_turn / context-window stops."""
+    if obj.get("stop_reason") not in (None, *_KNOWN_IN_2023):
+        obj["stop_reason"] = "end_turn"
+
+
+def _drop_service_tier(obj: dict[str, Any]) -> None:
+    """A proxy that rebuilds usage from the token counts alone."""
+    (obj.get("usage") or {}).pop("service_tier", None)
+
+
 def _fence_json(text: str) -> str:
     return f"```json\n{text}\n```"
 
@@ -776,6 +790,16 @@ _ALL: tuple[Mutant, ...] = (
            json=_on_message(_zero_based_pages),
            sse=_on_events("content_block_delta", _zero_based_page_deltas),
            also=("documents_live",)),
+    # stop reasons
+    Mutant("newer-stops-as-end-turn", "messages", "stop_reasons",
+           "refusal, pause_turn and model_context_window_exceeded come back as end_turn",
+           json=_on_message(_newer_stops_as_end_turn),
+           sse=_on_events("message_delta", lambda p: _newer_stops_as_end_turn(p["delta"]))),
+    # request fields
+    Mutant("usage-service-tier-dropped", "messages", "request_fields",
+           "usage lacks service_tier, so a client cannot tell which tier served it",
+           json=_on_message(_drop_service_tier),
+           sse=_on_events("message_start", lambda p: _drop_service_tier(p.get("message", {})))),
     # structured outputs
     Mutant("structured-json-fenced", "messages", "structured_outputs",
            "JSON answers come wrapped in a markdown code fence (```json ... ```)",
