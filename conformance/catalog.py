@@ -198,6 +198,14 @@ FEATURES: tuple[Feature, ...] = (
     Feature("request_fields", "messages", "request fields of today: service_tier requested and "
             "reported in usage, metadata.user_id, context_management (count_tokens reports "
             "original_input_tokens), what anthropic-version 2026-10-21 refuses"),
+    Feature("server_tools", "messages", "server tools: web search (server_tool_use, "
+            "web_search_tool_result, web_search_result_location citations, "
+            "usage.server_tool_use.web_search_requests); the searching tests need "
+            "server_tools_live on a live target"),
+    Feature("server_tools_live", "messages",
+            "web searches on a live target ($10 per 1,000 searches plus the results as input, "
+            "about 10,000 tokens a search: about $0.05 for the module's two searches on "
+            "claude-haiku-4-5 at list price)", default=False),
     Feature("structured_outputs", "messages", "structured outputs: output_config.format "
             "json_schema (and the beta output_format), the answer is JSON valid against the "
             "schema, streamed and not"),

@@ -99,6 +99,9 @@ PDF_CITED = Probe("POST", "/v1/messages", {**_message(), "messages": [{"role": "
 PDF_CITED_STREAM = Probe("POST", "/v1/messages", {**PDF_CITED.body, "stream": True})
 REFUSED = Probe("POST", "/v1/messages", _message(catalog.STOP_TRIGGERS["refusal"]))
 REFUSED_STREAM = Probe("POST", "/v1/messages", {**REFUSED.body, "stream": True})
+SEARCHED = Probe("POST", "/v1/messages", _message("Weather in Paris?", max_tokens=200, tools=[
+    {"type": "web_search_20250305", "name": "web_search"}]))
+SEARCHED_STREAM = Probe("POST", "/v1/messages", {**SEARCHED.body, "stream": True})
 STRUCTURED = Probe("POST", "/v1/messages", _message("A dog called Rex, as JSON", output_config={
     "format": {"type": "json_schema", "schema": {
         "type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}}}))
@@ -197,6 +200,8 @@ EXPECTED: dict[str, tuple[Probe, Check]] = {
         "start_page_number"] == 0),
     "newer-stops-as-end-turn": (REFUSED, lambda r: r.json()["stop_reason"] == "end_turn"),
     "usage-service-tier-dropped": (MSG, lambda r: "service_tier" not in r.json()["usage"]),
+    "server-tool-usage-dropped": (SEARCHED, lambda r: "server_tool_use" not in r.json()[
+        "usage"]),
     "structured-json-fenced": (STRUCTURED, lambda r: r.json()["content"][0]["text"]
                                .startswith("```json")),
 }
@@ -277,6 +282,8 @@ STREAMED: dict[str, tuple[Probe, Check]] = {
         "delta"]["stop_reason"] == "end_turn"),
     "usage-service-tier-dropped": (STREAM, lambda r: "service_tier" not in events(
         r, "message_start")[0]["message"]["usage"]),
+    "server-tool-usage-dropped": (SEARCHED_STREAM, lambda r: all(
+        "server_tool_use" not in e["usage"] for e in events(r, "message_delta"))),
     "structured-json-fenced": (STRUCTURED_STREAM, lambda r: "".join(
         e["delta"]["text"] for e in events(r, "content_block_delta")).startswith("```json")),
 }

@@ -384,3 +384,87 @@ def test_service_tier_and_metadata_through_the_sdk(client: anthropic.Anthropic,
     with pytest.raises(anthropic.BadRequestError, match=r"metadata\.user_id"):
         client.messages.create(model=MODEL, max_tokens=8, messages=ASK,
                                metadata={"user_id": 7})  # type: ignore[typeddict-item]
+
+
+# --- server tools ---------------------------------------------------------------------------------
+
+SEARCH_TOOL: Any = [{"type": "web_search_20250305", "name": "web_search", "max_uses": 2}]
+
+
+def test_web_search_through_the_sdk(client: anthropic.Anthropic) -> None:
+    ask: Any = [{"role": "user", "content": "Who won the Tour de France?"}]
+    raw = client.messages.with_raw_response.create(model=MODEL, max_tokens=200, messages=ask,
+                                                   tools=SEARCH_TOOL)
+    _schema_ok(raw.http_response.json())
+    message = raw.parse()
+    with client.messages.stream(model=MODEL, max_tokens=200, messages=ask,
+                                tools=SEARCH_TOOL) as stream:
+        folded = stream.get_final_message()
+    for got in (message, folded):
+        use, result, _, cited = got.content
+        assert use.type == "server_tool_use" and use.id.startswith("srvtoolu_")
+        assert use.input == {"query": "Who won the Tour de France?"}
+        assert result.type == "web_search_tool_result" and result.tool_use_id == use.id
+        assert isinstance(result.content, list) and len(result.content) == 2
+        assert cited.type == "text" and cited.citations
+        cite = cited.citations[0]
+        assert cite.type == "web_search_result_location"
+        assert cite.url == result.content[0].url and cite.cited_text == cited.text
+        assert got.usage.server_tool_use is not None
+        assert got.usage.server_tool_use.web_search_requests == 1
+        assert got.stop_reason == "end_turn"
+    # the turn passed back as history, then a plain answer
+    follow: Any = [*ask, {"role": "assistant", "content": raw.http_response.json()["content"]},
+                   {"role": "user", "content": "Reply with exactly: thanks"}]
+    again = client.messages.create(model=MODEL, max_tokens=16, messages=follow,
+                                   tools=SEARCH_TOOL)
+    assert again.content[0].type == "text" and again.content[0].text == "thanks"
+
+
+@pytest.mark.parametrize(("tool", "match"), [
+    ({"name": "search"}, r"tools\.0\.name"),
+    ({"max_uses": 0}, r"max_uses"),
+    ({"allowed_domains": ["a.example"], "blocked_domains": ["b.example"]}, "cannot be used"),
+])
+def test_bad_web_search_tool_rejected(client: anthropic.Anthropic, tool: dict[str, Any],
+                                      match: str) -> None:
+    with pytest.raises(anthropic.BadRequestError, match=match):
+        client.messages.create(model=MODEL, max_tokens=8, messages=ASK,
+                               tools=[{**SEARCH_TOOL[0], **tool}])
+
+
+def test_no_search_under_tool_choice_none(client: anthropic.Anthropic) -> None:
+    message = client.messages.create(model=MODEL, max_tokens=32, messages=ASK,
+                                     tools=SEARCH_TOOL, tool_choice={"type": "none"})
+    assert [b.type for b in message.content] == ["text"]
+    assert message.usage.server_tool_use is None
+
+
+def test_server_tool_results_check() -> None:
+    from conformance.checks import server_tools
+
+    use = {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search",
+           "input": {"query": "q"}}
+    result = {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": [
+        {"type": "web_search_result", "url": "https://a.example", "title": "A",
+         "encrypted_content": "x", "page_age": None}]}
+    cite = {"type": "web_search_result_location", "cited_text": "t", "url": "https://a.example",
+            "title": "A", "encrypted_index": "y"}
+
+    def answer(content: list[Any], counted: int | None = 1, stop: str = "end_turn") -> Exchange:
+        usage: dict[str, Any] = {"input_tokens": 1, "output_tokens": 1}
+        if counted is not None:
+            usage["server_tool_use"] = {"web_search_requests": counted}
+        body = {"id": "msg_01x", "type": "message", "role": "assistant", "model": MODEL,
+                "content": content, "stop_reason": stop, "stop_sequence": None, "usage": usage}
+        return Exchange("POST", "/v1/messages", 200, {"content-type": "application/json"},
+                        json.dumps(body).encode(), request_json={})
+
+    text = {"type": "text", "text": "t", "citations": [cite]}
+    check = server_tools.check_server_tool_results
+    assert check(answer([use, result, text])) == []
+    assert "no result block" in check(answer([use, text]))[0].message
+    assert check(answer([use], stop="pause_turn")) == []
+    assert "web_search_requests is None" in check(answer([use, result], counted=None))[0].message
+    stray = {**text, "citations": [{**cite, "url": "https://elsewhere.example"}]}
+    assert "not among" in check(answer([use, result, stray]))[0].message

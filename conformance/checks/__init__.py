@@ -33,6 +33,7 @@ from conformance.checks import (  # noqa: F401  (imported to register their chec
     pagination,
     passthrough,
     prompt_tools,
+    server_tools,
     stops,
     structured,
     thinking,

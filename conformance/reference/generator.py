@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.reference.features import citations, stops, structured, thinking
+from conformance.reference.features import citations, server_tools, stops, structured, thinking
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _EXACT = re.compile(r"Reply with exactly:[ \t]*(.*)")
@@ -244,6 +244,7 @@ class Reply:
     stop_sequence: str | None = None
     output_tokens: int = 0
     stop_details: dict[str, Any] | None = None
+    server_tool_use: dict[str, int] | None = None
 
 
 def _custom_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -307,6 +308,10 @@ def generate(body: dict[str, Any], seed: str, tool_id: Callable[[int], str]) -> 
         reply.stop_reason, reply.stop_details = forced_stop.reason, forced_stop.details
         reply.output_tokens = reply.output_tokens if forced_stop.content else 0
         return reply
+    searched = server_tools.search_turn(body, text, tool_id) \
+        if exact_instruction(text) is None and not prefill_text(body) else None
+    if searched is not None:  # the server tool runs within the turn (features.server_tools)
+        return _fit(searched, int(body["max_tokens"]), list(body.get("stop_sequences") or []))
     has_results = any(b.get("type") == "tool_result" for b in last_user_blocks(body))
     tool = _chosen_tool(body, text, has_results)
     forced = (body.get("tool_choice") or {}).get("type") in ("any", "tool")
@@ -361,6 +366,10 @@ def _fit(planned: list[dict[str, Any]], max_tokens: int, stops: list[str]) -> Re
             reply.content.append(block)
             used += cost
             continue
+        if block["type"] in server_tools.SERVER_BLOCKS:  # run by the server: never cut
+            reply.content.append(block)
+            used += count_tokens(_dumps(block.get("input", {})))
+            continue
         if block["type"] == "redacted_thinking":
             reply.content.append(block)
             used += count_tokens(block["data"][:64])  # opaque: a fixed share of the budget
@@ -395,4 +404,5 @@ def _fit(planned: list[dict[str, Any]], max_tokens: int, stops: list[str]) -> Re
         if reply.stop_sequence is not None:
             break
     reply.output_tokens = max(used, 1)
+    reply.server_tool_use = server_tools.usage(reply.content)
     return reply

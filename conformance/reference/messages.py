@@ -21,7 +21,14 @@ from conformance import catalog
 from conformance.reference import generator
 from conformance.reference.auth import RequestContext, read_json
 from conformance.reference.errors import ApiError, invalid
-from conformance.reference.features import caching, citations, context, structured, thinking
+from conformance.reference.features import (
+    caching,
+    citations,
+    context,
+    server_tools,
+    structured,
+    thinking,
+)
 from conformance.reference.files import STORE as FILE_STORE
 from conformance.reference.routing import Answer, Event, JsonAnswer, RouteSpec, StreamAnswer
 
@@ -281,7 +288,8 @@ def _check_tools(body: dict[str, Any]) -> list[str]:
         tool = _object(tool, f"tools.{i}")
         kind = tool.get("type")
         if kind not in (None, "custom"):
-            _string(kind, f"tools.{i}.type")  # a server tool: accepted, never called here
+            _string(kind, f"tools.{i}.type")  # a server tool: only web search runs here
+            server_tools.check_tool(tool, f"tools.{i}")
             continue
         path = f"tools.{i}.custom"
         name = _string(_required(tool, "name", f"{path}.name"), f"{path}.name")
@@ -426,6 +434,8 @@ def build_message(body: dict[str, Any], model: catalog.Model, ctx: RequestContex
         "service_tier": "standard",
         "inference_geo": "not_available",
     }
+    if reply.server_tool_use is not None:
+        usage["server_tool_use"] = reply.server_tool_use
     extra = {} if applied_edits is None else {"context_management": {
         "applied_edits": applied_edits}}
     return {
@@ -462,12 +472,12 @@ def stream_events(message: dict[str, Any]) -> list[Event]:
     start["usage"]["output_tokens"] = min(1, message["usage"]["output_tokens"])
     events: list[Event] = [("message_start", {"type": "message_start", "message": start})]
     for index, block in enumerate(message["content"]):
-        if block["type"] == "tool_use":
+        if block["type"] in ("tool_use", "server_tool_use"):
             empty = {**block, "input": {}}
             deltas = [{"type": "input_json_delta", "partial_json": p}
                       for p in _json_chunks(block["input"])]
-        elif block["type"] == "redacted_thinking":
-            empty, deltas = dict(block), []  # opaque: the whole block in its start event
+        elif block["type"] in ("redacted_thinking", "web_search_tool_result"):
+            empty, deltas = dict(block), []  # the whole block in its start event
         elif block["type"] == "thinking":
             empty = {**block, "thinking": "", "signature": ""}
             deltas = [{"type": "thinking_delta", "thinking": p}
@@ -498,7 +508,9 @@ def stream_events(message: dict[str, Any]) -> list[Event]:
         "usage": {"input_tokens": usage["input_tokens"],
                   "cache_creation_input_tokens": usage["cache_creation_input_tokens"],
                   "cache_read_input_tokens": usage["cache_read_input_tokens"],
-                  "output_tokens": usage["output_tokens"]},
+                  "output_tokens": usage["output_tokens"],
+                  **({"server_tool_use": usage["server_tool_use"]}
+                     if "server_tool_use" in usage else {})},
     }))
     events.append(("message_stop", {"type": "message_stop"}))
     return events

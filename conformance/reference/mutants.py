@@ -583,6 +583,11 @@ def _drop_service_tier(obj: dict[str, Any]) -> None:
     (obj.get("usage") or {}).pop("service_tier", None)
 
 
+def _drop_server_tool_use(obj: dict[str, Any]) -> None:
+    """A proxy that rebuilds usage from the token counts alone (no server tool counts)."""
+    (obj.get("usage") or {}).pop("server_tool_use", None)
+
+
 def _fence_json(text: str) -> str:
     return f"```json\n{text}\n```"
 
@@ -800,6 +805,14 @@ _ALL: tuple[Mutant, ...] = (
            "usage lacks service_tier, so a client cannot tell which tier served it",
            json=_on_message(_drop_service_tier),
            sse=_on_events("message_start", lambda p: _drop_service_tier(p.get("message", {})))),
+    # server tools
+    Mutant("server-tool-usage-dropped", "messages", "server_tools",
+           "usage lacks server_tool_use, so web searches go uncounted",
+           json=_on_message(_drop_server_tool_use),
+           sse=_each(_on_events("message_start",
+                                lambda p: _drop_server_tool_use(p.get("message", {}))),
+                     _on_events("message_delta", _drop_server_tool_use)),
+           also=("server_tools_live",)),
     # structured outputs
     Mutant("structured-json-fenced", "messages", "structured_outputs",
            "JSON answers come wrapped in a markdown code fence (```json ... ```)",
