@@ -6,7 +6,8 @@ A ``server_tool_use`` block is run by the API within the turn, so its ``*_tool_r
 (``pause_turn``, ``max_tokens``). A ``web_search_result_location`` citation's ``url`` is one of
 the ``web_search_result`` urls of the message or of the request's earlier turns.
 ``usage.server_tool_use.web_search_requests`` is at least the number of web_search calls of the
-message (the docs do not say whether a failed search counts, so more is not a finding).
+message that got a result (a recorded paused turn counts its unanswered last call out; the docs
+do not say whether a failed search counts, so more is not a finding).
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ def check_server_tool_results(exchange: Exchange) -> list[Finding]:
                                    pointer=final.pointer("content", i, "citations", j, "url"),
                                    rule=_RULE, value=cite.get("url"),
                                    request_id=exchange.request_id))
-    searches = sum(1 for _, b in calls if b.get("name") == "web_search")
+    # a call without a result (a paused turn) has not run yet, so is not counted
+    searches = sum(1 for _, b in calls if b.get("name") == "web_search"
+                   and b.get("id") in answered)
     usage = final.message.get("usage")
     counted = (usage.get("server_tool_use") or {}).get("web_search_requests") \
         if isinstance(usage, dict) else None
