@@ -191,6 +191,27 @@ FEATURES: tuple[Feature, ...] = (
             "tool streaming"),
     Feature("documents", "messages", "plain-text documents with citations: char_location "
             "citations whose cited_text is in the document at their indexes, citations_delta"),
+    Feature("documents_live", "messages",
+            "PDF documents with page_location citations on a live target (each PDF page is "
+            "billed as text plus a page image, about 1,500-3,000 input tokens: about $0.006 "
+            "for the two one-page PDF calls on claude-haiku-4-5 at list price)", default=False),
+    Feature("stop_reasons", "messages", "the stop reasons of today: refusal with stop_details, "
+            "model_context_window_exceeded, pause_turn and its continuation (reference-server "
+            "triggers: skipped on the real API, which cannot be made to give them on demand)"),
+    Feature("request_fields", "messages", "request fields of today: service_tier requested and "
+            "reported in usage, metadata.user_id, context_management (count_tokens reports "
+            "original_input_tokens), what anthropic-version 2026-10-21 refuses"),
+    Feature("server_tools", "messages", "server tools: web search (server_tool_use, "
+            "web_search_tool_result, web_search_result_location citations, "
+            "usage.server_tool_use.web_search_requests); the searching tests need "
+            "server_tools_live on a live target"),
+    Feature("server_tools_live", "messages",
+            "web searches on a live target ($10 per 1,000 searches plus the results as input, "
+            "about 10,000 tokens a search: about $0.05 for the module's two searches on "
+            "claude-haiku-4-5 at list price)", default=False),
+    Feature("structured_outputs", "messages", "structured outputs: output_config.format "
+            "json_schema (and the beta output_format), the answer is JSON valid against the "
+            "schema, streamed and not"),
 )
 
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
@@ -199,6 +220,19 @@ FEATURES_ENV = "ANTHROPIC_CONFORMANCE_FEATURES"
 
 def find_feature(name: str) -> Feature | None:
     return next((f for f in FEATURES if f.name == name), None)
+
+
+# --- Test-only triggers of the reference server ---------------------------------------------------
+
+#: Stop reason -> the prompt that makes the reference server stop with it. The real API cannot be
+#: made to refuse, to fill its context window or to pause a turn on demand (none is documented),
+#: so the suite sends these only to a target that honours the reference server's test-only
+#: triggers (``RunTarget.can_force_status``) and skips elsewhere, saying why.
+STOP_TRIGGERS: dict[str, str] = {
+    "refusal": "CONFORMANCE_TRIGGER_STOP_REFUSAL",
+    "model_context_window_exceeded": "CONFORMANCE_TRIGGER_STOP_MODEL_CONTEXT_WINDOW_EXCEEDED",
+    "pause_turn": "CONFORMANCE_TRIGGER_STOP_PAUSE_TURN",
+}
 
 
 # --- Beta headers ---------------------------------------------------------------------------------
@@ -218,6 +252,10 @@ BETAS: tuple[Beta, ...] = (
     Beta("prompt_tools", "prompt-tools-2025-04-02", API_VERSIONS),
     # A beta-only request field (``context_management``), used to prove a proxy forwards betas.
     Beta("context_management", "context-management-2025-06-27", API_VERSIONS),
+    # The beta surface of structured outputs (``output_format``); the GA field
+    # ``output_config.format`` needs no beta (recorded answers of 2026 send none). Whether the
+    # beta field is still accepted under 2026-10-21 is not documented: assumed so.
+    Beta("structured_outputs", "structured-outputs-2025-11-13", API_VERSIONS),
 )
 
 

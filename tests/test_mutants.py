@@ -9,6 +9,7 @@ somewhere (killed) while it passes against the faithful server: one mutation sco
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from conformance.reference import (
 from conformance.reference.answers import FORCE_STATUS_HEADER
 from conformance.reference.generator import count_input_tokens
 from conformance.sse import parse_sse
+from conformance.suite._data import pdf
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SUITE = Path(conformance.suite.__file__).resolve().parent
@@ -115,6 +117,21 @@ CACHED = Probe("POST", "/v1/messages", _message(system=[{
     "cache_control": {"type": "ephemeral"}}]))
 
 CITED_STREAM = Probe("POST", "/v1/messages", {**CITED.body, "stream": True})
+PDF_CITED = Probe("POST", "/v1/messages", {**_message(), "messages": [{"role": "user", "content": [
+    {"type": "document", "source": {"type": "base64", "media_type": "application/pdf",
+                                    "data": base64.b64encode(pdf(["The sky is blue."])).decode()},
+     "citations": {"enabled": True}},
+    {"type": "text", "text": "What colour is the sky?"}]}]})
+PDF_CITED_STREAM = Probe("POST", "/v1/messages", {**PDF_CITED.body, "stream": True})
+REFUSED = Probe("POST", "/v1/messages", _message(catalog.STOP_TRIGGERS["refusal"]))
+REFUSED_STREAM = Probe("POST", "/v1/messages", {**REFUSED.body, "stream": True})
+SEARCHED = Probe("POST", "/v1/messages", _message("Weather in Paris?", max_tokens=200, tools=[
+    {"type": "web_search_20250305", "name": "web_search"}]))
+SEARCHED_STREAM = Probe("POST", "/v1/messages", {**SEARCHED.body, "stream": True})
+STRUCTURED = Probe("POST", "/v1/messages", _message("A dog called Rex, as JSON", output_config={
+    "format": {"type": "json_schema", "schema": {
+        "type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}}}))
+STRUCTURED_STREAM = Probe("POST", "/v1/messages", {**STRUCTURED.body, "stream": True})
 CACHED_STREAM = Probe("POST", "/v1/messages", {**CACHED.body, "stream": True})
 
 Answer = httpx.Response
@@ -247,6 +264,14 @@ EXPECTED: dict[str, tuple[Probe, Check]] = {
     "rate-limit-as-500": (FORCED_429, lambda r: r.status_code == 500
                           and r.json()["error"]["type"] == "api_error"),
     "error-message-generic": (BAD_BODY, lambda r: r.json()["error"]["message"] == "Bad Request"),
+    "citation-pages-zero-based": (PDF_CITED, lambda r: r.json()["content"][1]["citations"][0][
+        "start_page_number"] == 0),
+    "newer-stops-as-end-turn": (REFUSED, lambda r: r.json()["stop_reason"] == "end_turn"),
+    "usage-service-tier-dropped": (MSG, lambda r: "service_tier" not in r.json()["usage"]),
+    "server-tool-usage-dropped": (SEARCHED, lambda r: "server_tool_use" not in r.json()[
+        "usage"]),
+    "structured-json-fenced": (STRUCTURED, lambda r: r.json()["content"][0]["text"]
+                               .startswith("```json")),
 }
 
 
@@ -336,6 +361,17 @@ STREAMED: dict[str, tuple[Probe, Check]] = {
         "usage"]["cache_read_input_tokens"] == 0),
     "tool-input-emptied": (TOOL_STREAM, lambda r: json.loads(joined_tool_json(r))
                            == {"location": ""}),
+    "citation-pages-zero-based": (PDF_CITED_STREAM, lambda r: [
+        e["delta"]["citation"]["start_page_number"] for e in events(r, "content_block_delta")
+        if e["delta"]["type"] == "citations_delta"] == [0]),
+    "newer-stops-as-end-turn": (REFUSED_STREAM, lambda r: events(r, "message_delta")[-1][
+        "delta"]["stop_reason"] == "end_turn"),
+    "usage-service-tier-dropped": (STREAM, lambda r: "service_tier" not in events(
+        r, "message_start")[0]["message"]["usage"]),
+    "server-tool-usage-dropped": (SEARCHED_STREAM, lambda r: all(
+        "server_tool_use" not in e["usage"] for e in events(r, "message_delta"))),
+    "structured-json-fenced": (STRUCTURED_STREAM, lambda r: "".join(
+        e["delta"]["text"] for e in events(r, "content_block_delta")).startswith("```json")),
 }
 
 

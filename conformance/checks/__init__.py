@@ -38,6 +38,9 @@ from conformance.checks import (  # noqa: F401  (imported to register their chec
     passthrough,
     prompt_tools,
     ratelimit,
+    server_tools,
+    stops,
+    structured,
     thinking,
 )
 from conformance.checks._registry import (

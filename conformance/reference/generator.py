@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.reference.features import citations, thinking
+from conformance.reference.features import citations, server_tools, stops, structured, thinking
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _EXACT = re.compile(r"Reply with exactly:[ \t]*(.*)")
@@ -243,6 +243,8 @@ class Reply:
     stop_reason: str = "end_turn"
     stop_sequence: str | None = None
     output_tokens: int = 0
+    stop_details: dict[str, Any] | None = None
+    server_tool_use: dict[str, int] | None = None
 
 
 def _custom_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -300,6 +302,16 @@ def tool_use_tokens(block: dict[str, Any]) -> int:
 def generate(body: dict[str, Any], seed: str, tool_id: Callable[[int], str]) -> Reply:
     """The reply to a validated messages body; ``tool_id(i)`` mints the id of content block i."""
     text = last_user_text(body)
+    forced_stop = stops.triggered(text)
+    if forced_stop is not None:  # a test-only trigger (features.stops)
+        reply = _fit(forced_stop.content, int(body["max_tokens"]), [])
+        reply.stop_reason, reply.stop_details = forced_stop.reason, forced_stop.details
+        reply.output_tokens = reply.output_tokens if forced_stop.content else 0
+        return reply
+    searched = server_tools.search_turn(body, text, tool_id) \
+        if exact_instruction(text) is None and not prefill_text(body) else None
+    if searched is not None:  # the server tool runs within the turn (features.server_tools)
+        return _fit(searched, int(body["max_tokens"]), list(body.get("stop_sequences") or []))
     has_results = any(b.get("type") == "tool_result" for b in last_user_blocks(body))
     tool = _chosen_tool(body, text, has_results)
     forced = (body.get("tool_choice") or {}).get("type") in ("any", "tool")
@@ -311,9 +323,12 @@ def generate(body: dict[str, Any], seed: str, tool_id: Callable[[int], str]) -> 
         if tool is not None and exact_instruction(text) is None:
             answer = " and ".join(str(t["name"]) for t in _parallel_tools(body, text, tool))
             answer = f"I'll use the {answer} tool{'s' if ' and ' in answer else ''}."
+        schema = structured.schema_of(body)
+        if schema is not None and tool is None:  # the whole text answer follows the schema
+            answer = structured.answer_text(example_value(schema, prompt_word(text, set())))
         answer = continue_prefill(answer, prefill_text(body), seed, body)
         cited = citations.cited_answer(body) if tool is None and not prefill_text(body) \
-            and exact_instruction(text) is None else None
+            and exact_instruction(text) is None and schema is None else None
         if cited is not None:
             planned += cited
         elif answer:  # a prefill that already holds the whole answer leaves nothing to add
@@ -351,6 +366,10 @@ def _fit(planned: list[dict[str, Any]], max_tokens: int, stops: list[str]) -> Re
             reply.content.append(block)
             used += cost
             continue
+        if block["type"] in server_tools.SERVER_BLOCKS:  # run by the server: never cut
+            reply.content.append(block)
+            used += count_tokens(_dumps(block.get("input", {})))
+            continue
         if block["type"] == "redacted_thinking":
             reply.content.append(block)
             used += count_tokens(block["data"][:64])  # opaque: a fixed share of the budget
@@ -385,4 +404,5 @@ def _fit(planned: list[dict[str, Any]], max_tokens: int, stops: list[str]) -> Re
         if reply.stop_sequence is not None:
             break
     reply.output_tokens = max(used, 1)
+    reply.server_tool_use = server_tools.usage(reply.content)
     return reply

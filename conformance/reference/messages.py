@@ -23,7 +23,14 @@ from conformance.reference import generator
 from conformance.reference.admin import REFERENCE_NOW
 from conformance.reference.auth import RequestContext, read_json
 from conformance.reference.errors import ApiError, invalid
-from conformance.reference.features import caching, citations, thinking
+from conformance.reference.features import (
+    caching,
+    citations,
+    context,
+    server_tools,
+    structured,
+    thinking,
+)
 from conformance.reference.files import STORE as FILE_STORE
 from conformance.reference.routing import Answer, Event, JsonAnswer, RouteSpec, StreamAnswer
 
@@ -31,7 +38,7 @@ from conformance.reference.routing import Answer, Event, JsonAnswer, RouteSpec, 
 _COMMON_FIELDS = frozenset({
     "model", "messages", "system", "tools", "tool_choice", "thinking", "cache_control",
     "output_config", "speed", "workspace_id", "user_profile_id", "mcp_servers",
-    "context_management",
+    "context_management", "output_format",
 })
 CREATE_FIELDS = _COMMON_FIELDS | frozenset({
     "max_tokens", "stop_sequences", "stream", "metadata", "service_tier", "container",
@@ -172,6 +179,8 @@ def _check_block(block: Any, path: str, role: str, ctx: RequestContext) -> None:
         citations.check_document(block, here)
         if source.get("type") == "file":
             _check_file_source(source, here, ctx)
+    elif kind == "search_result":
+        citations.check_search_result(block, here)
     elif kind == "tool_use":
         _string(_required(block, "id", f"{here}.id"), f"{here}.id")
         _string(_required(block, "name", f"{here}.name"), f"{here}.name")
@@ -282,7 +291,8 @@ def _check_tools(body: dict[str, Any]) -> list[str]:
         tool = _object(tool, f"tools.{i}")
         kind = tool.get("type")
         if kind not in (None, "custom"):
-            _string(kind, f"tools.{i}.type")  # a server tool: accepted, never called here
+            _string(kind, f"tools.{i}.type")  # a server tool: only web search runs here
+            server_tools.check_tool(tool, f"tools.{i}")
             continue
         path = f"tools.{i}.custom"
         name = _string(_required(tool, "name", f"{path}.name"), f"{path}.name")
@@ -392,6 +402,8 @@ def validate_request(body: dict[str, Any], ctx: RequestContext, *, count: bool
         _check_thinking(body, count)
         thinking.check_request(body, count)
     caching.validate(body)
+    structured.check_request(body, ctx.betas)
+    context.check_request(body)
     model = catalog.find_model(name)
     if model is None:
         raise ApiError(404, f"model: {name}")
@@ -408,10 +420,12 @@ def build_message(body: dict[str, Any], model: catalog.Model, ctx: RequestContex
                   ) -> dict[str, Any]:
     """The Message the reference model answers ``body`` with."""
     state = ctx.state
+    body, applied_edits = context.apply(body, generator.count_input_tokens)
     message_id = state.make_id(catalog.ID_PREFIXES["message"] + "01", ctx.serial)
     tool_prefix = catalog.ID_PREFIXES["tool_use"] + "01"
-    reply = generator.generate(
-        body, ctx.config.seed, lambda index: state.make_id(tool_prefix, message_id, index))
+    reply = generator.generate(  # the model reads Files API documents' content
+        citations.resolve_files(body, state.store(FILE_STORE)), ctx.config.seed,
+        lambda index: state.make_id(tool_prefix, message_id, index))
     cached = caching.apply(body, model, state.store(caching.STORE))
     usage = {
         "input_tokens": cached.input_tokens,
@@ -423,6 +437,10 @@ def build_message(body: dict[str, Any], model: catalog.Model, ctx: RequestContex
         "service_tier": "standard",
         "inference_geo": "not_available",
     }
+    if reply.server_tool_use is not None:
+        usage["server_tool_use"] = reply.server_tool_use
+    extra = {} if applied_edits is None else {"context_management": {
+        "applied_edits": applied_edits}}
     return {
         "id": message_id,
         "type": "message",
@@ -431,8 +449,9 @@ def build_message(body: dict[str, Any], model: catalog.Model, ctx: RequestContex
         "content": reply.content,
         "stop_reason": reply.stop_reason,
         "stop_sequence": reply.stop_sequence,
-        "stop_details": None,
+        "stop_details": reply.stop_details,
         "usage": usage,
+        **extra,
     }
 
 
@@ -453,15 +472,15 @@ def stream_events(message: dict[str, Any]) -> list[Event]:
     start = copy.deepcopy(message)
     start.update(content=[], stop_reason=None, stop_sequence=None)
     start.pop("stop_details", None)
-    start["usage"]["output_tokens"] = 1
+    start["usage"]["output_tokens"] = min(1, message["usage"]["output_tokens"])
     events: list[Event] = [("message_start", {"type": "message_start", "message": start})]
     for index, block in enumerate(message["content"]):
-        if block["type"] == "tool_use":
+        if block["type"] in ("tool_use", "server_tool_use"):
             empty = {**block, "input": {}}
             deltas = [{"type": "input_json_delta", "partial_json": p}
                       for p in _json_chunks(block["input"])]
-        elif block["type"] == "redacted_thinking":
-            empty, deltas = dict(block), []  # opaque: the whole block in its start event
+        elif block["type"] in ("redacted_thinking", "web_search_tool_result"):
+            empty, deltas = dict(block), []  # the whole block in its start event
         elif block["type"] == "thinking":
             empty = {**block, "thinking": "", "signature": ""}
             deltas = [{"type": "thinking_delta", "thinking": p}
@@ -487,11 +506,14 @@ def stream_events(message: dict[str, Any]) -> list[Event]:
     events.append(("message_delta", {
         "type": "message_delta",
         "delta": {"stop_reason": message["stop_reason"],
-                  "stop_sequence": message["stop_sequence"], "stop_details": None},
+                  "stop_sequence": message["stop_sequence"],
+                  "stop_details": message.get("stop_details")},
         "usage": {"input_tokens": usage["input_tokens"],
                   "cache_creation_input_tokens": usage["cache_creation_input_tokens"],
                   "cache_read_input_tokens": usage["cache_read_input_tokens"],
-                  "output_tokens": usage["output_tokens"]},
+                  "output_tokens": usage["output_tokens"],
+                  **({"server_tool_use": usage["server_tool_use"]}
+                     if "server_tool_use" in usage else {})},
     }))
     events.append(("message_stop", {"type": "message_stop"}))
     return events
@@ -535,7 +557,12 @@ async def create_message(request: Request, ctx: RequestContext) -> Answer:
 async def count_tokens(request: Request, ctx: RequestContext) -> Answer:
     body = await read_json(request)
     validate_request(body, ctx, count=True)
-    return JsonAnswer({"input_tokens": generator.count_input_tokens(body)})
+    edited, applied = context.apply(body, generator.count_input_tokens)
+    answer: dict[str, Any] = {"input_tokens": generator.count_input_tokens(edited)}
+    if applied is not None:  # the beta answer: the count before the edits too
+        answer["context_management"] = {
+            "original_input_tokens": generator.count_input_tokens(body)}
+    return JsonAnswer(answer)
 
 
 ROUTES: list[RouteSpec] = [

@@ -675,6 +675,68 @@ def _generic_message(status: int, headers: dict[str, str], body: dict[str, Any])
     return status, headers, body
 
 
+def _zero_based_page(citation: Any) -> None:
+    if isinstance(citation, dict) and citation.get("type") == "page_location":
+        citation["start_page_number"] -= 1
+        citation["end_page_number"] -= 1
+
+
+def _zero_based_pages(message: dict[str, Any]) -> None:
+    """A proxy that converts page numbers to 0-based indexes (page 1 becomes 0)."""
+    for block in message.get("content") or []:
+        for citation in block.get("citations") or []:
+            _zero_based_page(citation)
+
+
+def _zero_based_page_deltas(payload: dict[str, Any]) -> None:
+    if (payload.get("delta") or {}).get("type") == "citations_delta":
+        _zero_based_page(payload["delta"].get("citation"))
+
+
+_KNOWN_IN_2023 = ("end_turn", "max_tokens", "stop_sequence", "tool_use")
+
+
+def _newer_stops_as_end_turn(obj: dict[str, Any]) -> None:
+    """A proxy whose stop-reason enum predates refusal / pause_turn / context-window stops."""
+    if obj.get("stop_reason") not in (None, *_KNOWN_IN_2023):
+        obj["stop_reason"] = "end_turn"
+
+
+def _drop_service_tier(obj: dict[str, Any]) -> None:
+    """A proxy that rebuilds usage from the token counts alone."""
+    (obj.get("usage") or {}).pop("service_tier", None)
+
+
+def _drop_server_tool_use(obj: dict[str, Any]) -> None:
+    """A proxy that rebuilds usage from the token counts alone (no server tool counts)."""
+    (obj.get("usage") or {}).pop("server_tool_use", None)
+
+
+def _fence_json(text: str) -> str:
+    return f"```json\n{text}\n```"
+
+
+def _fence_json_blocks(message: dict[str, Any]) -> None:
+    """A gateway that renders JSON answers as markdown (a code fence around them)."""
+    for block in message.get("content") or []:
+        if block.get("type") == "text" and str(block.get("text", "")).startswith("{"):
+            block["text"] = _fence_json(block["text"])
+
+
+def _fence_json_deltas(events: Events) -> Events:
+    """The streamed twin: a fence opens the first text_delta of a JSON block, closes its last."""
+    pieces: dict[int, list[dict[str, Any]]] = {}
+    for event, payload in events:
+        delta = payload.get("delta") or {}
+        if event == "content_block_delta" and delta.get("type") == "text_delta":
+            pieces.setdefault(payload["index"], []).append(delta)
+    for deltas in pieces.values():
+        if str(deltas[0].get("text", "")).startswith("{"):
+            deltas[0]["text"] = "```json\n" + deltas[0]["text"]
+            deltas[-1]["text"] += "\n```"
+    return events
+
+
 _ALL: tuple[Mutant, ...] = (
     # messages, JSON answers
     Mutant("usage-missing", "messages", "messages",
@@ -959,6 +1021,38 @@ _ALL: tuple[Mutant, ...] = (
     Mutant("error-message-generic", "common", "errors",
            'every 400 says only "Bad Request", not what is wrong with the request',
            json=_on_error(_generic_message), caught_by=("error-message",)),
+    Mutant("citation-pages-zero-based", "messages", "documents",
+           "page_location citations count pages from 0 instead of 1",
+           json=_on_message(_zero_based_pages),
+           sse=_on_events("content_block_delta", _zero_based_page_deltas),
+           also=("documents_live",),
+           caught_by=("citation-location", "test_documents.py::test_pdf_document_page_citations")),
+    # stop reasons
+    Mutant("newer-stops-as-end-turn", "messages", "stop_reasons",
+           "refusal, pause_turn and model_context_window_exceeded come back as end_turn",
+           json=_on_message(_newer_stops_as_end_turn),
+           sse=_on_events("message_delta", lambda p: _newer_stops_as_end_turn(p["delta"])),
+           caught_by=("test_stop_reasons.py::test_refusal_has_stop_details",)),
+    # request fields
+    Mutant("usage-service-tier-dropped", "messages", "request_fields",
+           "usage lacks service_tier, so a client cannot tell which tier served it",
+           json=_on_message(_drop_service_tier),
+           sse=_on_events("message_start", lambda p: _drop_service_tier(p.get("message", {}))),
+           caught_by=("test_request_fields.py::test_service_tier_reported_in_usage",)),
+    # server tools
+    Mutant("server-tool-usage-dropped", "messages", "server_tools",
+           "usage lacks server_tool_use, so web searches go uncounted",
+           json=_on_message(_drop_server_tool_use),
+           sse=_each(_on_events("message_start",
+                                lambda p: _drop_server_tool_use(p.get("message", {}))),
+                     _on_events("message_delta", _drop_server_tool_use)),
+           also=("server_tools_live",), caught_by=("server-tool-results",)),
+    # structured outputs
+    Mutant("structured-json-fenced", "messages", "structured_outputs",
+           "JSON answers come wrapped in a markdown code fence (```json ... ```)",
+           json=_on_message(_fence_json_blocks), sse=_fence_json_deltas,
+           caught_by=("structured-output",
+                      "test_structured_outputs.py::test_output_config_json_schema")),
 )
 
 #: Every mutant by name, in a stable order.

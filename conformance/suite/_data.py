@@ -71,3 +71,35 @@ def input_tokens(message: dict[str, Any]) -> int:
 
 #: A prompt that asks for no tool: only a forced ``tool_choice`` makes the model call one.
 NO_TOOL_PROMPT = "Do not use any tool.\nReply with exactly: no tools needed"
+
+
+def pdf(pages: list[str]) -> bytes:
+    """A valid, uncompressed PDF with one line of Helvetica text per page (``pages``).
+
+    Built by hand (objects, an xref table with exact byte offsets, a trailer), so the suite
+    ships no binary fixture; text with parentheses or backslashes is escaped as PDF requires.
+    """
+    count = len(pages)
+    font = 3 + 2 * count
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               ("<< /Type /Pages /Kids [" + " ".join(f"{3 + 2 * i} 0 R" for i in range(count))
+                + f"] /Count {count} >>").encode()]
+    for i, text in enumerate(pages):
+        objects.append((f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents "
+                        f"{4 + 2 * i} 0 R /Resources << /Font << /F1 {font} 0 R >> >> >>"
+                        ).encode())
+        escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        stream = f"BT /F1 12 Tf 72 720 Td ({escaped}) Tj ET".encode("latin-1")
+        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)
+    return bytes(out)
