@@ -28,8 +28,13 @@ MAX_PAGES = 50
 class _Expect:
     """What sync and async facades share: building requests and judging answers."""
 
-    def __init__(self, model: str, api_version: str, runlog: RunLog | None,
-                 judgement: Judgement | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        api_version: str,
+        runlog: RunLog | None,
+        judgement: Judgement | None = None,
+    ) -> None:
         self.model = model
         self.api_version = api_version
         self.runlog = runlog or RunLog()
@@ -62,11 +67,16 @@ class _Expect:
         context = exchange.describe()
         if exchange.status != status:
             detail = exchange.json if exchange.json is not None else exchange.body[:300]
-            findings.insert(0, Finding(
-                STATUS, f"expected HTTP {status}, got {exchange.status}",
-                rule=f"status == {status}", value=shorten(detail, 300),
-                request_id=exchange.request_id,
-            ))
+            findings.insert(
+                0,
+                Finding(
+                    STATUS,
+                    f"expected HTTP {status}, got {exchange.status}",
+                    rule=f"status == {status}",
+                    value=shorten(detail, 300),
+                    request_id=exchange.request_id,
+                ),
+            )
             self.judgement.record(findings, context)
             raise self.judgement.stop(findings, context)
         if exchange.events is not None:
@@ -74,16 +84,22 @@ class _Expect:
                 folded = accumulate(exchange.events)
             except AccumulationError as exc:
                 if not any(f.check == STREAM_ACCUMULATES for f in findings):
-                    findings.append(Finding(STREAM_ACCUMULATES, str(exc),
-                                            request_id=exchange.request_id))
+                    findings.append(
+                        Finding(STREAM_ACCUMULATES, str(exc), request_id=exchange.request_id)
+                    )
                 self.judgement.record(findings, context)
                 raise self.judgement.stop(findings, context) from None
             self.judgement.record(findings, context)
             return folded
         self.judgement.record(findings, context)
         endpoint = exchange.endpoint
-        if (status < 400 and endpoint is not None and endpoint.body == "json"
-                and exchange.body and not isinstance(exchange.json, dict)):
+        if (
+            status < 400
+            and endpoint is not None
+            and endpoint.body == "json"
+            and exchange.body
+            and not isinstance(exchange.json, dict)
+        ):
             # the body is already a finding above (json-body or schema); nothing to go on with
             raise self.judgement.stop(findings, context)
         return exchange.json
@@ -96,18 +112,32 @@ class _Expect:
         if not isinstance(body, dict):
             raise self.judgement.stop(
                 [f for f in self.judgement.findings if f.request_id == exchange.request_id]
-                or [Finding(ERROR_TYPE, "the error body is not a JSON object",
-                            value=shorten(exchange.body[:300]), request_id=exchange.request_id)],
-                exchange.describe())
+                or [
+                    Finding(
+                        ERROR_TYPE,
+                        "the error body is not a JSON object",
+                        value=shorten(exchange.body[:300]),
+                        request_id=exchange.request_id,
+                    )
+                ],
+                exchange.describe(),
+            )
         wanted = error_type or catalog.ERROR_TYPES.get(status)
-        got = (body.get("error") or {}).get("type") if isinstance(body.get("error"), dict) \
-            else None
+        got = (body.get("error") or {}).get("type") if isinstance(body.get("error"), dict) else None
         if wanted and got != wanted:
-            self.judgement.record([Finding(
-                ERROR_TYPE, f"expected error.type {wanted!r} for this request, got {got!r}",
-                pointer="/error/type", rule=f"error.type == {wanted!r}", value=shorten(body),
-                request_id=exchange.request_id,
-            )], exchange.describe())
+            self.judgement.record(
+                [
+                    Finding(
+                        ERROR_TYPE,
+                        f"expected error.type {wanted!r} for this request, got {got!r}",
+                        pointer="/error/type",
+                        rule=f"error.type == {wanted!r}",
+                        value=shorten(body),
+                        request_id=exchange.request_id,
+                    )
+                ],
+                exchange.describe(),
+            )
         return body
 
 
@@ -118,30 +148,52 @@ def _path(endpoint: str, path_params: Mapping[str, str]) -> str:
 class Api(_Expect):
     """Synchronous facade over ``ApiClient``."""
 
-    def __init__(self, client: ApiClient, model: str, runlog: RunLog | None = None,
-                 judgement: Judgement | None = None) -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        model: str,
+        runlog: RunLog | None = None,
+        judgement: Judgement | None = None,
+    ) -> None:
         super().__init__(model, client.target.api_version, runlog, judgement)
         self.client = client
 
     def call(
-        self, endpoint: str, json: Any = None, *, params: Mapping[str, Any] | None = None,
-        headers: Headers | None = None, files: Any = None,
-        data: Mapping[str, str] | None = None, **path_params: str,
+        self,
+        endpoint: str,
+        json: Any = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Headers | None = None,
+        files: Any = None,
+        data: Mapping[str, str] | None = None,
+        **path_params: str,
     ) -> Exchange:
         """Call ``endpoint``; ``files``/``data`` send a multipart form (httpx's shapes)."""
         __tracebackhide__ = True  # failures point at the test, not the facade
         ep = catalog.endpoint(endpoint)
-        return self.client.request(ep.method, _path(endpoint, path_params), json=json,
-                                   params=params, headers=headers, files=files, data=data)
+        return self.client.request(
+            ep.method,
+            _path(endpoint, path_params),
+            json=json,
+            params=params,
+            headers=headers,
+            files=files,
+            data=data,
+        )
 
     def create_message(self, prompt: str | None = None, **body: Any) -> Exchange:
         __tracebackhide__ = True  # failures point at the test, not the facade
         return self.call("messages.create", self.message_body(prompt, **body))
 
     def walk(
-        self, endpoint: str, *, limit: int,
+        self,
+        endpoint: str,
+        *,
+        limit: int,
         until: Callable[[list[dict[str, Any]]], bool] | None = None,
-        max_pages: int = MAX_PAGES, path_params: Mapping[str, str] | None = None,
+        max_pages: int = MAX_PAGES,
+        path_params: Mapping[str, str] | None = None,
     ) -> list[Exchange]:
         """Follow a list endpoint's cursors, ``expect``-ing each page; return every page.
 
@@ -154,8 +206,9 @@ class Api(_Expect):
         params: dict[str, Any] = {"limit": limit}
         items: list[dict[str, Any]] = []
         for _ in range(max_pages):
-            ex = self.client.request(catalog.endpoint(endpoint).method,
-                                     _path(endpoint, path_params or {}), params=params)
+            ex = self.client.request(
+                catalog.endpoint(endpoint).method, _path(endpoint, path_params or {}), params=params
+            )
             page = self.expect(ex)
             pages.append(ex)
             items += page.get("data") or []
@@ -175,20 +228,38 @@ class Api(_Expect):
 class AsyncApi(_Expect):
     """The asyncio twin of ``Api``."""
 
-    def __init__(self, client: AsyncApiClient, model: str, runlog: RunLog | None = None,
-                 judgement: Judgement | None = None) -> None:
+    def __init__(
+        self,
+        client: AsyncApiClient,
+        model: str,
+        runlog: RunLog | None = None,
+        judgement: Judgement | None = None,
+    ) -> None:
         super().__init__(model, client.target.api_version, runlog, judgement)
         self.client = client
 
     async def call(
-        self, endpoint: str, json: Any = None, *, params: Mapping[str, Any] | None = None,
-        headers: Headers | None = None, files: Any = None,
-        data: Mapping[str, str] | None = None, **path_params: str,
+        self,
+        endpoint: str,
+        json: Any = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Headers | None = None,
+        files: Any = None,
+        data: Mapping[str, str] | None = None,
+        **path_params: str,
     ) -> Exchange:
         __tracebackhide__ = True  # failures point at the test, not the facade
         ep = catalog.endpoint(endpoint)
-        return await self.client.request(ep.method, _path(endpoint, path_params), json=json,
-                                         params=params, headers=headers, files=files, data=data)
+        return await self.client.request(
+            ep.method,
+            _path(endpoint, path_params),
+            json=json,
+            params=params,
+            headers=headers,
+            files=files,
+            data=data,
+        )
 
     async def create_message(self, prompt: str | None = None, **body: Any) -> Exchange:
         __tracebackhide__ = True  # failures point at the test, not the facade

@@ -98,9 +98,16 @@ class Capability:
         return f"{self.probe} -> {self.status}{rid}: {self.detail}{body}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "supported": self.supported, "probe": self.probe,
-                "status": self.status, "body": self.body, "request_id": self.request_id,
-                "detail": self.detail, "evidence": self.evidence()}
+        return {
+            "name": self.name,
+            "supported": self.supported,
+            "probe": self.probe,
+            "status": self.status,
+            "body": self.body,
+            "request_id": self.request_id,
+            "detail": self.detail,
+            "evidence": self.evidence(),
+        }
 
 
 @dataclass(frozen=True)
@@ -124,21 +131,28 @@ class Capabilities:
 
     def as_dict(self) -> dict[str, Any]:
         """The stable JSON form reports embed."""
-        return {"probed": self.probed, "note": self.note,
-                "families": {n: c.as_dict() for n, c in self.by_name.items()}}
+        return {
+            "probed": self.probed,
+            "note": self.note,
+            "families": {n: c.as_dict() for n, c in self.by_name.items()},
+        }
 
 
 def assumed(note: str) -> Capabilities:
     """Everything served, not probed (the embedded reference server, replay, no key)."""
-    every = {p.name: Capability(p.name, True, p.describe(), detail=f"not probed: {note}")
-             for p in PROBES}
+    every = {
+        p.name: Capability(p.name, True, p.describe(), detail=f"not probed: {note}") for p in PROBES
+    }
     return Capabilities(every, probed=False, note=note)
 
 
 def _is_envelope(body: Any) -> bool:
-    return (isinstance(body, dict) and body.get("type") == "error"
-            and isinstance(body.get("error"), dict)
-            and isinstance(body["error"].get("type"), str))
+    return (
+        isinstance(body, dict)
+        and body.get("type") == "error"
+        and isinstance(body.get("error"), dict)
+        and isinstance(body["error"].get("type"), str)
+    )
 
 
 def classify(status: int, body: Any) -> tuple[bool, str]:
@@ -151,16 +165,24 @@ def classify(status: int, body: Any) -> tuple[bool, str]:
         return False, f"the route is not served ({status} with {shape})"
     if envelope:
         return True, f"the route exists (a {status} {body['error']['type']} envelope)"
-    return True, (f"the route answers, though not with an Anthropic error envelope ({status}); "
-                  "the tests will judge the answers")
+    return True, (
+        f"the route answers, though not with an Anthropic error envelope ({status}); "
+        "the tests will judge the answers"
+    )
 
 
 def _capability(probe: Probe, exchange: Exchange) -> Capability:
     served, detail = classify(exchange.status, exchange.json)
-    shown = exchange.json if exchange.json is not None else exchange.body.decode("utf-8",
-                                                                                  "replace")
-    return Capability(probe.name, served, probe.describe(), exchange.status,
-                      shorten(shown, 200), exchange.request_id, detail)
+    shown = exchange.json if exchange.json is not None else exchange.body.decode("utf-8", "replace")
+    return Capability(
+        probe.name,
+        served,
+        probe.describe(),
+        exchange.status,
+        shorten(shown, 200),
+        exchange.request_id,
+        detail,
+    )
 
 
 def probe_client(client: ApiClient, probes: Iterable[Probe] = PROBES) -> Capabilities:
@@ -168,8 +190,9 @@ def probe_client(client: ApiClient, probes: Iterable[Probe] = PROBES) -> Capabil
     return probe_clients({API_KEY: client}, probes)
 
 
-def probe_clients(clients: Mapping[str, ApiClient], probes: Iterable[Probe] = PROBES
-                  ) -> Capabilities:
+def probe_clients(
+    clients: Mapping[str, ApiClient], probes: Iterable[Probe] = PROBES
+) -> Capabilities:
     """Run every probe through the client of its credential, else through the first client
     (one target, one version, a client per key).
 
@@ -186,44 +209,61 @@ def probe_clients(clients: Mapping[str, ApiClient], probes: Iterable[Probe] = PR
     for probe in probes:
         if unreached:
             found[probe.name] = Capability(
-                probe.name, True, probe.describe(), unreached=True,
-                detail=f"not sent: an earlier probe got no answer ({unreached})")
+                probe.name,
+                True,
+                probe.describe(),
+                unreached=True,
+                detail=f"not sent: an earlier probe got no answer ({unreached})",
+            )
             continue
         ep = catalog.endpoint(probe.endpoint)
         betas = catalog.betas_for([probe.beta], version) if probe.beta else []
         headers = {"anthropic-beta": ",".join(betas)} if betas else None
         client = clients.get(probe.credential, first)
         try:
-            exchange = client.request(ep.method, ep.path, json=probe.json, params=probe.params,
-                                      headers=headers)
+            exchange = client.request(
+                ep.method, ep.path, json=probe.json, params=probe.params, headers=headers
+            )
         except TargetUnreachable as exc:
             # No answer says nothing about the family: let its tests run and report the error.
-            found[probe.name] = Capability(probe.name, True, probe.describe(), unreached=True,
-                                           detail=f"no answer to the probe ({exc})")
+            found[probe.name] = Capability(
+                probe.name,
+                True,
+                probe.describe(),
+                unreached=True,
+                detail=f"no answer to the probe ({exc})",
+            )
             if not any(not c.unreached for c in found.values()):
                 unreached = str(exc)
             continue
         except AssertionError as exc:  # UnreadableAnswer: it answered; the tests will judge it
-            found[probe.name] = Capability(probe.name, True, probe.describe(),
-                                           detail=f"the probe's answer cannot be read ({exc})")
+            found[probe.name] = Capability(
+                probe.name,
+                True,
+                probe.describe(),
+                detail=f"the probe's answer cannot be read ({exc})",
+            )
             continue
         found[probe.name] = _capability(probe, exchange)
     base_url = first.target.base_url
     fatal = fatal_reason(base_url, found.values()) or refused_reason(
-        base_url, {p.name: p.credential if p.credential in clients else "" for p in probes},
-        found)
+        base_url, {p.name: p.credential if p.credential in clients else "" for p in probes}, found
+    )
     return Capabilities(found, probed=True, note=f"probed {base_url}", fatal=fatal)
 
 
 #: Statuses that mean "this key is not accepted here" (or lacks every right): no test can pass.
 REFUSED_STATUSES = frozenset({401, 403})
 #: The setting that gives each credential's key, for the message.
-KEY_SETTINGS = {API_KEY: "ANTHROPIC_API_KEY (--anthropic-api-key)",
-                ADMIN_KEY: "ANTHROPIC_ADMIN_API_KEY (--anthropic-admin-api-key)"}
+KEY_SETTINGS = {
+    API_KEY: "ANTHROPIC_API_KEY (--anthropic-api-key)",
+    ADMIN_KEY: "ANTHROPIC_ADMIN_API_KEY (--anthropic-admin-api-key)",
+}
 
 
-def refused_reason(base_url: str, sent_with: Mapping[str, str],
-                   found: Mapping[str, Capability]) -> str:
+def refused_reason(
+    base_url: str, sent_with: Mapping[str, str], found: Mapping[str, Capability]
+) -> str:
     """Why the run stops because the target refused a key, or "".
 
     A key is refused when every probe sent with it, as its own family's key (``sent_with``:
@@ -239,10 +279,12 @@ def refused_reason(base_url: str, sent_with: Mapping[str, str],
     for credential, caps in by_key.items():
         if caps and all(c.status in REFUSED_STATUSES for c in caps):
             statuses = "/".join(str(s) for s in sorted({c.status for c in caps if c.status}))
-            return (f"the target refused the key: every capability probe sent with "
-                    f"{KEY_SETTINGS.get(credential, credential)} was answered {statuses}, so "
-                    f"every test would fail the same way; check the key for {base_url}. "
-                    f"For example {caps[0].evidence()}")
+            return (
+                f"the target refused the key: every capability probe sent with "
+                f"{KEY_SETTINGS.get(credential, credential)} was answered {statuses}, so "
+                f"every test would fail the same way; check the key for {base_url}. "
+                f"For example {caps[0].evidence()}"
+            )
     return ""
 
 
@@ -260,31 +302,42 @@ def fatal_reason(base_url: str, found: Iterable[Capability]) -> str:
     answered = [c for c in caps if not c.unreached]
     if not answered:
         cause = next((c.detail for c in caps if c.detail.startswith("no answer")), caps[0].detail)
-        return (f"the target at {base_url} did not answer any capability probe, so every test "
-                f"would fail the same way after its retries: {cause}")
+        return (
+            f"the target at {base_url} did not answer any capability probe, so every test "
+            f"would fail the same way after its retries: {cause}"
+        )
     if any(c.supported for c in answered):
         return ""
     statuses = sorted({c.status for c in answered if c.status is not None})
-    enveloped = any("an Anthropic error envelope" in c.detail and "no Anthropic" not in c.detail
-                    for c in answered)
+    enveloped = any(
+        "an Anthropic error envelope" in c.detail and "no Anthropic" not in c.detail
+        for c in answered
+    )
     shape = "with" if enveloped else "without"
     got = "/".join(str(s) for s in statuses) or "no usable answer"
     example = answered[0].evidence()
-    return (f"nothing at {base_url} answers like the Anthropic API (every probe got {got} "
-            f"{shape} an Anthropic error envelope): is the base URL right "
-            f"(--anthropic-base-url / ANTHROPIC_BASE_URL)? For example {example}")
+    return (
+        f"nothing at {base_url} answers like the Anthropic API (every probe got {got} "
+        f"{shape} an Anthropic error envelope): is the base URL right "
+        f"(--anthropic-base-url / ANTHROPIC_BASE_URL)? For example {example}"
+    )
 
 
 def failed(base_url: str, exc: BaseException) -> Capabilities:
     """What is stored when probing itself raised: kept, so it is not re-run for every test,
     and ``fatal``, so the session ends once with the cause."""
-    return Capabilities({}, probed=True, note=f"probing {base_url} failed",
-                        fatal=f"probing the capabilities of the target at {base_url} failed: "
-                              f"{type(exc).__name__}: {exc}")
+    return Capabilities(
+        {},
+        probed=True,
+        note=f"probing {base_url} failed",
+        fatal=f"probing the capabilities of the target at {base_url} failed: "
+        f"{type(exc).__name__}: {exc}",
+    )
 
 
-def probe_target(target: Target, *, timeout: float = 15.0,
-                 retry: RetryPolicy | None = None) -> Capabilities:
+def probe_target(
+    target: Target, *, timeout: float = 15.0, retry: RetryPolicy | None = None
+) -> Capabilities:
     """Probe ``target`` with a short-lived client (by default few retries: probes must be quick;
     a run passes its own ``--anthropic-max-retries`` / ``--anthropic-timeout``)."""
     policy = retry or RetryPolicy(max_retries=2, deadline=20.0)
@@ -332,8 +385,9 @@ class FamilyVerdict:
     message: str
 
 
-def verdict(caps: Capabilities, features: Iterable[str], require: Iterable[str]
-            ) -> FamilyVerdict | None:
+def verdict(
+    caps: Capabilities, features: Iterable[str], require: Iterable[str]
+) -> FamilyVerdict | None:
     """``None`` when every capability the test needs is served; else skip, or fail if required."""
     missing = [caps.by_name[n] for n in needed(features) if not caps.supported(n)]
     if not missing:
@@ -343,8 +397,14 @@ def verdict(caps: Capabilities, features: Iterable[str], require: Iterable[str]
     evidence = "; ".join(f"{c.name}: {c.evidence()}" for c in (hard or missing))
     if hard:
         names = ",".join(c.name for c in hard)
-        return FamilyVerdict(True, f"required famil{'y' if len(hard) == 1 else 'ies'} {names} "
-                             f"(--anthropic-require) not served by the target: {evidence}")
+        return FamilyVerdict(
+            True,
+            f"required famil{'y' if len(hard) == 1 else 'ies'} {names} "
+            f"(--anthropic-require) not served by the target: {evidence}",
+        )
     names = ",".join(c.name for c in missing)
-    return FamilyVerdict(False, f"not supported by the target: {names} ({evidence}); "
-                          f"add --anthropic-require={names} to fail instead")
+    return FamilyVerdict(
+        False,
+        f"not supported by the target: {names} ({evidence}); "
+        f"add --anthropic-require={names} to fail instead",
+    )

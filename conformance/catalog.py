@@ -47,20 +47,83 @@ class Model:
 
 
 MODELS: tuple[Model, ...] = (
-    Model("claude-opus-4-6", "claude-opus-4-6", "Claude Opus 4.6", "2026-02-05T00:00:00Z",
-          200_000, 128_000, 5.0, 25.0, "opus"),
-    Model("claude-sonnet-4-6", "claude-sonnet-4-6", "Claude Sonnet 4.6", "2026-02-17T00:00:00Z",
-          200_000, 64_000, 3.0, 15.0, "sonnet"),
-    Model("claude-opus-4-5-20251101", "claude-opus-4-5", "Claude Opus 4.5", "2025-11-24T00:00:00Z",
-          200_000, 64_000, 5.0, 25.0, "opus"),
-    Model("claude-haiku-4-5-20251001", "claude-haiku-4-5", "Claude Haiku 4.5",
-          "2025-10-15T00:00:00Z", 200_000, 64_000, 1.0, 5.0, "haiku"),
-    Model("claude-sonnet-4-5-20250929", "claude-sonnet-4-5", "Claude Sonnet 4.5",
-          "2025-09-29T00:00:00Z", 200_000, 64_000, 3.0, 15.0, "sonnet"),
-    Model("claude-opus-4-1-20250805", "claude-opus-4-1", "Claude Opus 4.1", "2025-08-05T00:00:00Z",
-          200_000, 32_000, 15.0, 75.0, "opus"),
-    Model("claude-sonnet-4-20250514", "claude-sonnet-4-0", "Claude Sonnet 4",
-          "2025-05-22T00:00:00Z", 200_000, 64_000, 3.0, 15.0, "sonnet"),
+    Model(
+        "claude-opus-4-6",
+        "claude-opus-4-6",
+        "Claude Opus 4.6",
+        "2026-02-05T00:00:00Z",
+        200_000,
+        128_000,
+        5.0,
+        25.0,
+        "opus",
+    ),
+    Model(
+        "claude-sonnet-4-6",
+        "claude-sonnet-4-6",
+        "Claude Sonnet 4.6",
+        "2026-02-17T00:00:00Z",
+        200_000,
+        64_000,
+        3.0,
+        15.0,
+        "sonnet",
+    ),
+    Model(
+        "claude-opus-4-5-20251101",
+        "claude-opus-4-5",
+        "Claude Opus 4.5",
+        "2025-11-24T00:00:00Z",
+        200_000,
+        64_000,
+        5.0,
+        25.0,
+        "opus",
+    ),
+    Model(
+        "claude-haiku-4-5-20251001",
+        "claude-haiku-4-5",
+        "Claude Haiku 4.5",
+        "2025-10-15T00:00:00Z",
+        200_000,
+        64_000,
+        1.0,
+        5.0,
+        "haiku",
+    ),
+    Model(
+        "claude-sonnet-4-5-20250929",
+        "claude-sonnet-4-5",
+        "Claude Sonnet 4.5",
+        "2025-09-29T00:00:00Z",
+        200_000,
+        64_000,
+        3.0,
+        15.0,
+        "sonnet",
+    ),
+    Model(
+        "claude-opus-4-1-20250805",
+        "claude-opus-4-1",
+        "Claude Opus 4.1",
+        "2025-08-05T00:00:00Z",
+        200_000,
+        32_000,
+        15.0,
+        75.0,
+        "opus",
+    ),
+    Model(
+        "claude-sonnet-4-20250514",
+        "claude-sonnet-4-0",
+        "Claude Sonnet 4",
+        "2025-05-22T00:00:00Z",
+        200_000,
+        64_000,
+        3.0,
+        15.0,
+        "sonnet",
+    ),
 )
 
 #: Model id -> the fewest prompt tokens a cache breakpoint's prefix needs to be cached; shorter
@@ -121,13 +184,17 @@ def cache_cost_usd(model: str, usage: dict[str, object]) -> float:
         counts.update({f"cache_creation.{k}": v for k, v in parts.items()})
     else:  # no breakdown: price every written token as a 5-minute write
         counts["cache_creation.ephemeral_5m_input_tokens"] = usage.get(
-            "cache_creation_input_tokens")
+            "cache_creation_input_tokens"
+        )
     total = Decimal(0)
     for key, value in counts.items():
         if key in TOKEN_PRICES and isinstance(value, int) and not isinstance(value, bool):
             factor, price = TOKEN_PRICES[key]
-            total += factor * Decimal(value) * Decimal(str(m.input_price if price == "input"
-                                                           else m.output_price))
+            total += (
+                factor
+                * Decimal(value)
+                * Decimal(str(m.input_price if price == "input" else m.output_price))
+            )
     return float(total / 1_000_000)
 
 
@@ -152,66 +219,132 @@ FEATURES: tuple[Feature, ...] = (
     Feature("errors", "messages", "bad input gets the right status and error envelope"),
     Feature("count_tokens", "count_tokens", "POST /v1/messages/count_tokens"),
     Feature("models", "models", "GET /v1/models and /v1/models/{id}, pagination, aliases"),
-    Feature("batches", "batches",
-            "Message Batches: create, retrieve, list, cancel, delete, results"),
-    Feature("batches_slow", "batches",
-            "the full batch lifecycle polled to `ended` on a live target (can take hours)",
-            default=False),
-    Feature("files", "files",
-            "Files API: upload, list, metadata, download, delete, use in a message"),
+    Feature(
+        "batches", "batches", "Message Batches: create, retrieve, list, cancel, delete, results"
+    ),
+    Feature(
+        "batches_slow",
+        "batches",
+        "the full batch lifecycle polled to `ended` on a live target (can take hours)",
+        default=False,
+    ),
+    Feature(
+        "files", "files", "Files API: upload, list, metadata, download, delete, use in a message"
+    ),
     Feature("files_large", "files", "Files API with a multi-megabyte upload", default=False),
-    Feature("admin", "admin", "Admin API, read only: organization, users, invites, workspaces, "
-            "members, API keys, usage / Claude Code / cost reports (needs an admin key)"),
-    Feature("admin_write", "admin",
-            "Admin API writes: invites, workspaces, members, a no-op API key rename (only what "
-            "the run created, or the key named by --anthropic-admin-rename-key-id)",
-            default=False),
-    Feature("prompt_tools", "prompt_tools",
-            "experimental generate / improve / templatize prompt (closed research preview)"),
-    Feature("headers", "messages", "request-id, anthropic-version and anthropic-beta handling, "
-            "the error envelope, retry-after on 429, the SSE content type"),
+    Feature(
+        "admin",
+        "admin",
+        "Admin API, read only: organization, users, invites, workspaces, "
+        "members, API keys, usage / Claude Code / cost reports (needs an admin key)",
+    ),
+    Feature(
+        "admin_write",
+        "admin",
+        "Admin API writes: invites, workspaces, members, a no-op API key rename (only what "
+        "the run created, or the key named by --anthropic-admin-rename-key-id)",
+        default=False,
+    ),
+    Feature(
+        "prompt_tools",
+        "prompt_tools",
+        "experimental generate / improve / templatize prompt (closed research preview)",
+    ),
+    Feature(
+        "headers",
+        "messages",
+        "request-id, anthropic-version and anthropic-beta handling, "
+        "the error envelope, retry-after on 429, the SSE content type",
+    ),
     # Today's Messages features (issue 13). A ``*_live`` toggle is off by default and only
     # matters for a live target: the reference server and cassette replay run those tests under
     # the base toggle alone, because they cost nothing there (see conformance/suite/_live.py).
-    Feature("caching", "messages", "prompt caching: cache_control on system, tools and message "
-            "blocks, the cache usage fields on every answer, the breakpoint limit"),
-    Feature("caching_live", "messages",
-            "prompt caching with a prefix above the model's minimum cacheable length, written "
-            "then read, on a live target (about 5,000 input tokens written per test at 1.25x or "
-            "2x: about $0.02 for the three tests on claude-haiku-4-5 at list price)",
-            default=False),
-    Feature("thinking", "messages", "extended thinking: thinking / redacted_thinking blocks, "
-            "signatures, signature_delta, passing thinking back, the budget rules"),
-    Feature("thinking_live", "messages",
-            "extended thinking that generates on a live target (the model may spend its whole "
-            "budget_tokens of 1,024 output tokens per call: up to about $0.03 for the module on "
-            "claude-haiku-4-5 at list price)", default=False),
-    Feature("tool_modes", "messages", "tool_choice none, disable_parallel_tool_use, parallel "
-            "calls, is_error results, images in tool results, strict tools, fine-grained "
-            "tool streaming"),
-    Feature("documents", "messages", "plain-text documents with citations: char_location "
-            "citations whose cited_text is in the document at their indexes, citations_delta"),
-    Feature("documents_live", "messages",
-            "PDF documents with page_location citations on a live target (each PDF page is "
-            "billed as text plus a page image, about 1,500-3,000 input tokens: about $0.006 "
-            "for the two one-page PDF calls on claude-haiku-4-5 at list price)", default=False),
-    Feature("stop_reasons", "messages", "the stop reasons of today: refusal with stop_details, "
-            "model_context_window_exceeded, pause_turn and its continuation (reference-server "
-            "triggers: skipped on the real API, which cannot be made to give them on demand)"),
-    Feature("request_fields", "messages", "request fields of today: service_tier requested and "
-            "reported in usage, metadata.user_id, context_management (count_tokens reports "
-            "original_input_tokens), what anthropic-version 2026-10-21 refuses"),
-    Feature("server_tools", "messages", "server tools: web search (server_tool_use, "
-            "web_search_tool_result, web_search_result_location citations, "
-            "usage.server_tool_use.web_search_requests); the searching tests need "
-            "server_tools_live on a live target"),
-    Feature("server_tools_live", "messages",
-            "web searches on a live target ($10 per 1,000 searches plus the results as input, "
-            "about 10,000 tokens a search: about $0.05 for the module's two searches on "
-            "claude-haiku-4-5 at list price)", default=False),
-    Feature("structured_outputs", "messages", "structured outputs: output_config.format "
-            "json_schema (and the beta output_format), the answer is JSON valid against the "
-            "schema, streamed and not"),
+    Feature(
+        "caching",
+        "messages",
+        "prompt caching: cache_control on system, tools and message "
+        "blocks, the cache usage fields on every answer, the breakpoint limit",
+    ),
+    Feature(
+        "caching_live",
+        "messages",
+        "prompt caching with a prefix above the model's minimum cacheable length, written "
+        "then read, on a live target (about 5,000 input tokens written per test at 1.25x or "
+        "2x: about $0.02 for the three tests on claude-haiku-4-5 at list price)",
+        default=False,
+    ),
+    Feature(
+        "thinking",
+        "messages",
+        "extended thinking: thinking / redacted_thinking blocks, "
+        "signatures, signature_delta, passing thinking back, the budget rules",
+    ),
+    Feature(
+        "thinking_live",
+        "messages",
+        "extended thinking that generates on a live target (the model may spend its whole "
+        "budget_tokens of 1,024 output tokens per call: up to about $0.03 for the module on "
+        "claude-haiku-4-5 at list price)",
+        default=False,
+    ),
+    Feature(
+        "tool_modes",
+        "messages",
+        "tool_choice none, disable_parallel_tool_use, parallel "
+        "calls, is_error results, images in tool results, strict tools, fine-grained "
+        "tool streaming",
+    ),
+    Feature(
+        "documents",
+        "messages",
+        "plain-text documents with citations: char_location "
+        "citations whose cited_text is in the document at their indexes, citations_delta",
+    ),
+    Feature(
+        "documents_live",
+        "messages",
+        "PDF documents with page_location citations on a live target (each PDF page is "
+        "billed as text plus a page image, about 1,500-3,000 input tokens: about $0.006 "
+        "for the two one-page PDF calls on claude-haiku-4-5 at list price)",
+        default=False,
+    ),
+    Feature(
+        "stop_reasons",
+        "messages",
+        "the stop reasons of today: refusal with stop_details, "
+        "model_context_window_exceeded, pause_turn and its continuation (reference-server "
+        "triggers: skipped on the real API, which cannot be made to give them on demand)",
+    ),
+    Feature(
+        "request_fields",
+        "messages",
+        "request fields of today: service_tier requested and "
+        "reported in usage, metadata.user_id, context_management (count_tokens reports "
+        "original_input_tokens), what anthropic-version 2026-10-21 refuses",
+    ),
+    Feature(
+        "server_tools",
+        "messages",
+        "server tools: web search (server_tool_use, "
+        "web_search_tool_result, web_search_result_location citations, "
+        "usage.server_tool_use.web_search_requests); the searching tests need "
+        "server_tools_live on a live target",
+    ),
+    Feature(
+        "server_tools_live",
+        "messages",
+        "web searches on a live target ($10 per 1,000 searches plus the results as input, "
+        "about 10,000 tokens a search: about $0.05 for the module's two searches on "
+        "claude-haiku-4-5 at list price)",
+        default=False,
+    ),
+    Feature(
+        "structured_outputs",
+        "messages",
+        "structured outputs: output_config.format "
+        "json_schema (and the beta output_format), the answer is JSON valid against the "
+        "schema, streamed and not",
+    ),
 )
 
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
@@ -292,100 +425,211 @@ class Endpoint:
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint("messages.count_tokens", "POST", "/v1/messages/count_tokens", "count_tokens",
-             "count_tokens.json"),
+    Endpoint(
+        "messages.count_tokens",
+        "POST",
+        "/v1/messages/count_tokens",
+        "count_tokens",
+        "count_tokens.json",
+    ),
     Endpoint("messages.create", "POST", "/v1/messages", "messages", "message.json"),
     Endpoint("models.list", "GET", "/v1/models", "models", "model_list.json"),
     Endpoint("models.retrieve", "GET", "/v1/models/{model_id}", "models", "model_info.json"),
     Endpoint("batches.create", "POST", "/v1/messages/batches", "batches", "message_batch.json"),
     Endpoint("batches.list", "GET", "/v1/messages/batches", "batches", "message_batch_list.json"),
-    Endpoint("batches.retrieve", "GET", "/v1/messages/batches/{batch_id}", "batches",
-             "message_batch.json"),
-    Endpoint("batches.cancel", "POST", "/v1/messages/batches/{batch_id}/cancel", "batches",
-             "message_batch.json"),
-    Endpoint("batches.delete", "DELETE", "/v1/messages/batches/{batch_id}", "batches",
-             "message_batch_deleted.json"),
-    Endpoint("batches.results", "GET", "/v1/messages/batches/{batch_id}/results", "batches",
-             "message_batch_result.json", body="jsonl"),
+    Endpoint(
+        "batches.retrieve",
+        "GET",
+        "/v1/messages/batches/{batch_id}",
+        "batches",
+        "message_batch.json",
+    ),
+    Endpoint(
+        "batches.cancel",
+        "POST",
+        "/v1/messages/batches/{batch_id}/cancel",
+        "batches",
+        "message_batch.json",
+    ),
+    Endpoint(
+        "batches.delete",
+        "DELETE",
+        "/v1/messages/batches/{batch_id}",
+        "batches",
+        "message_batch_deleted.json",
+    ),
+    Endpoint(
+        "batches.results",
+        "GET",
+        "/v1/messages/batches/{batch_id}/results",
+        "batches",
+        "message_batch_result.json",
+        body="jsonl",
+    ),
     Endpoint("files.upload", "POST", "/v1/files", "files", "file_metadata.json"),
     Endpoint("files.list", "GET", "/v1/files", "files", "file_list.json"),
     Endpoint("files.retrieve", "GET", "/v1/files/{file_id}", "files", "file_metadata.json"),
-    Endpoint("files.download", "GET", "/v1/files/{file_id}/content", "files",
-             "file_content.json", body="bytes"),
+    Endpoint(
+        "files.download",
+        "GET",
+        "/v1/files/{file_id}/content",
+        "files",
+        "file_content.json",
+        body="bytes",
+    ),
     Endpoint("files.delete", "DELETE", "/v1/files/{file_id}", "files", "file_deleted.json"),
     Endpoint("admin.organizations.me", "GET", "/v1/organizations/me", "admin", "organization.json"),
     Endpoint("admin.users.list", "GET", "/v1/organizations/users", "admin", "user_list.json"),
-    Endpoint("admin.users.retrieve", "GET",
-             "/v1/organizations/users/{user_id}", "admin",
-             "user.json"),
-    Endpoint("admin.users.update", "POST",
-             "/v1/organizations/users/{user_id}", "admin",
-             "user.json"),
-    Endpoint("admin.users.delete", "DELETE",
-             "/v1/organizations/users/{user_id}", "admin",
-             "user_deleted.json"),
+    Endpoint(
+        "admin.users.retrieve", "GET", "/v1/organizations/users/{user_id}", "admin", "user.json"
+    ),
+    Endpoint(
+        "admin.users.update", "POST", "/v1/organizations/users/{user_id}", "admin", "user.json"
+    ),
+    Endpoint(
+        "admin.users.delete",
+        "DELETE",
+        "/v1/organizations/users/{user_id}",
+        "admin",
+        "user_deleted.json",
+    ),
     Endpoint("admin.invites.create", "POST", "/v1/organizations/invites", "admin", "invite.json"),
     Endpoint("admin.invites.list", "GET", "/v1/organizations/invites", "admin", "invite_list.json"),
-    Endpoint("admin.invites.retrieve", "GET",
-             "/v1/organizations/invites/{invite_id}", "admin",
-             "invite.json"),
-    Endpoint("admin.invites.delete", "DELETE",
-             "/v1/organizations/invites/{invite_id}", "admin",
-             "invite_deleted.json"),
-    Endpoint("admin.workspaces.create", "POST",
-             "/v1/organizations/workspaces", "admin",
-             "workspace.json"),
-    Endpoint("admin.workspaces.list", "GET",
-             "/v1/organizations/workspaces", "admin",
-             "workspace_list.json"),
-    Endpoint("admin.workspaces.retrieve", "GET",
-             "/v1/organizations/workspaces/{workspace_id}", "admin",
-             "workspace.json"),
-    Endpoint("admin.workspaces.update", "POST",
-             "/v1/organizations/workspaces/{workspace_id}", "admin",
-             "workspace.json"),
-    Endpoint("admin.workspaces.archive", "POST",
-             "/v1/organizations/workspaces/{workspace_id}/archive", "admin",
-             "workspace.json"),
-    Endpoint("admin.workspace_members.create", "POST",
-             "/v1/organizations/workspaces/{workspace_id}/members", "admin",
-             "workspace_member.json"),
-    Endpoint("admin.workspace_members.list", "GET",
-             "/v1/organizations/workspaces/{workspace_id}/members", "admin",
-             "workspace_member_list.json"),
-    Endpoint("admin.workspace_members.retrieve", "GET",
-             "/v1/organizations/workspaces/{workspace_id}/members/{user_id}", "admin",
-             "workspace_member.json"),
-    Endpoint("admin.workspace_members.update", "POST",
-             "/v1/organizations/workspaces/{workspace_id}/members/{user_id}", "admin",
-             "workspace_member.json"),
-    Endpoint("admin.workspace_members.delete", "DELETE",
-             "/v1/organizations/workspaces/{workspace_id}/members/{user_id}", "admin",
-             "workspace_member_deleted.json"),
-    Endpoint("admin.api_keys.list", "GET",
-             "/v1/organizations/api_keys", "admin",
-             "api_key_list.json"),
-    Endpoint("admin.api_keys.retrieve", "GET",
-             "/v1/organizations/api_keys/{api_key_id}", "admin",
-             "api_key.json"),
-    Endpoint("admin.api_keys.update", "POST",
-             "/v1/organizations/api_keys/{api_key_id}", "admin",
-             "api_key.json"),
-    Endpoint("admin.usage_report.messages", "GET",
-             "/v1/organizations/usage_report/messages", "admin",
-             "usage_report.json"),
-    Endpoint("admin.usage_report.claude_code", "GET",
-             "/v1/organizations/usage_report/claude_code", "admin",
-             "claude_code_report.json"),
-    Endpoint("admin.cost_report", "GET",
-             "/v1/organizations/cost_report", "admin",
-             "cost_report.json"),
-    Endpoint("prompt_tools.generate", "POST", "/v1/experimental/generate_prompt", "prompt_tools",
-             "prompt_tool.json"),
-    Endpoint("prompt_tools.improve", "POST", "/v1/experimental/improve_prompt", "prompt_tools",
-             "prompt_tool.json"),
-    Endpoint("prompt_tools.templatize", "POST", "/v1/experimental/templatize_prompt",
-             "prompt_tools", "templatized_prompt.json"),
+    Endpoint(
+        "admin.invites.retrieve",
+        "GET",
+        "/v1/organizations/invites/{invite_id}",
+        "admin",
+        "invite.json",
+    ),
+    Endpoint(
+        "admin.invites.delete",
+        "DELETE",
+        "/v1/organizations/invites/{invite_id}",
+        "admin",
+        "invite_deleted.json",
+    ),
+    Endpoint(
+        "admin.workspaces.create", "POST", "/v1/organizations/workspaces", "admin", "workspace.json"
+    ),
+    Endpoint(
+        "admin.workspaces.list",
+        "GET",
+        "/v1/organizations/workspaces",
+        "admin",
+        "workspace_list.json",
+    ),
+    Endpoint(
+        "admin.workspaces.retrieve",
+        "GET",
+        "/v1/organizations/workspaces/{workspace_id}",
+        "admin",
+        "workspace.json",
+    ),
+    Endpoint(
+        "admin.workspaces.update",
+        "POST",
+        "/v1/organizations/workspaces/{workspace_id}",
+        "admin",
+        "workspace.json",
+    ),
+    Endpoint(
+        "admin.workspaces.archive",
+        "POST",
+        "/v1/organizations/workspaces/{workspace_id}/archive",
+        "admin",
+        "workspace.json",
+    ),
+    Endpoint(
+        "admin.workspace_members.create",
+        "POST",
+        "/v1/organizations/workspaces/{workspace_id}/members",
+        "admin",
+        "workspace_member.json",
+    ),
+    Endpoint(
+        "admin.workspace_members.list",
+        "GET",
+        "/v1/organizations/workspaces/{workspace_id}/members",
+        "admin",
+        "workspace_member_list.json",
+    ),
+    Endpoint(
+        "admin.workspace_members.retrieve",
+        "GET",
+        "/v1/organizations/workspaces/{workspace_id}/members/{user_id}",
+        "admin",
+        "workspace_member.json",
+    ),
+    Endpoint(
+        "admin.workspace_members.update",
+        "POST",
+        "/v1/organizations/workspaces/{workspace_id}/members/{user_id}",
+        "admin",
+        "workspace_member.json",
+    ),
+    Endpoint(
+        "admin.workspace_members.delete",
+        "DELETE",
+        "/v1/organizations/workspaces/{workspace_id}/members/{user_id}",
+        "admin",
+        "workspace_member_deleted.json",
+    ),
+    Endpoint(
+        "admin.api_keys.list", "GET", "/v1/organizations/api_keys", "admin", "api_key_list.json"
+    ),
+    Endpoint(
+        "admin.api_keys.retrieve",
+        "GET",
+        "/v1/organizations/api_keys/{api_key_id}",
+        "admin",
+        "api_key.json",
+    ),
+    Endpoint(
+        "admin.api_keys.update",
+        "POST",
+        "/v1/organizations/api_keys/{api_key_id}",
+        "admin",
+        "api_key.json",
+    ),
+    Endpoint(
+        "admin.usage_report.messages",
+        "GET",
+        "/v1/organizations/usage_report/messages",
+        "admin",
+        "usage_report.json",
+    ),
+    Endpoint(
+        "admin.usage_report.claude_code",
+        "GET",
+        "/v1/organizations/usage_report/claude_code",
+        "admin",
+        "claude_code_report.json",
+    ),
+    Endpoint(
+        "admin.cost_report", "GET", "/v1/organizations/cost_report", "admin", "cost_report.json"
+    ),
+    Endpoint(
+        "prompt_tools.generate",
+        "POST",
+        "/v1/experimental/generate_prompt",
+        "prompt_tools",
+        "prompt_tool.json",
+    ),
+    Endpoint(
+        "prompt_tools.improve",
+        "POST",
+        "/v1/experimental/improve_prompt",
+        "prompt_tools",
+        "prompt_tool.json",
+    ),
+    Endpoint(
+        "prompt_tools.templatize",
+        "POST",
+        "/v1/experimental/templatize_prompt",
+        "prompt_tools",
+        "templatized_prompt.json",
+    ),
 )
 
 #: Schema of every answer with a status >= 400, whatever the endpoint.
@@ -410,7 +654,8 @@ def endpoint(name: str) -> Endpoint:
     hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
     raise UnknownEndpoint(
         f"unknown endpoint {name!r}{hint}: add its row to ENDPOINTS in conformance/catalog.py, "
-        f"e.g. Endpoint({name!r}, \"POST\", \"/v1/...\", family, \"schema.json\")")
+        f'e.g. Endpoint({name!r}, "POST", "/v1/...", family, "schema.json")'
+    )
 
 
 def match_endpoint(method: str, path: str) -> Endpoint | None:
@@ -461,8 +706,15 @@ ID_PREFIXES: dict[str, str] = {
 
 #: Request headers whose values are secrets: never logged, never written to a cassette.
 SECRET_HEADERS: frozenset[str] = frozenset(
-    {"x-api-key", "authorization", "cookie", "set-cookie", "proxy-authorization",
-     "anthropic-admin-api-key", "x-admin-api-key"}
+    {
+        "x-api-key",
+        "authorization",
+        "cookie",
+        "set-cookie",
+        "proxy-authorization",
+        "anthropic-admin-api-key",
+        "x-admin-api-key",
+    }
 )
 
 #: Anything that looks like an Anthropic key, wherever it appears.
@@ -476,7 +728,8 @@ RESPONSE_HEADERS: frozenset[str] = frozenset(
 #: The rate-limit headers, ``anthropic-ratelimit-<kind>-<limit|remaining|reset>``.
 RATELIMIT_HEADER = re.compile(
     r"anthropic-ratelimit-(requests|tokens|input-tokens|output-tokens|"
-    r"priority-input-tokens|priority-output-tokens)-(limit|remaining|reset)")
+    r"priority-input-tokens|priority-output-tokens)-(limit|remaining|reset)"
+)
 
 #: The host of the real API, and the header values a run under it sends.
 REAL_API_URL = "https://api.anthropic.com"

@@ -21,20 +21,27 @@ def run_help() -> str:
     from conformance import catalog
     from conformance.settings import OPTIONS
 
-    lines = ["usage: anthropic-conformance run [options] [pytest options]", "",
-             "Runs the conformance suite. Each setting: option, else env variable, else ini "
-             "key, else default.", ""]
+    lines = [
+        "usage: anthropic-conformance run [options] [pytest options]",
+        "",
+        "Runs the conformance suite. Each setting: option, else env variable, else ini "
+        "key, else default.",
+        "",
+    ]
     for opt in OPTIONS:
         env = f"  [{opt.env}]" if opt.env else ""
         lines.append(f"  {opt.flag}=VALUE{env}")
         lines.append(f"      {opt.help}")
-    lines += ["", f"anthropic-version values: {', '.join(catalog.API_VERSIONS)} "
-              f"(default {catalog.DEFAULT_API_VERSION})",
-              "features (default on): "
-              + ", ".join(f.name for f in catalog.FEATURES if f.default),
-              "features (off unless named): "
-              + ", ".join(f.name for f in catalog.FEATURES if not f.default),
-              "", "Any pytest option works too (-k, -x, -q, -n 4, --lf, ...): see pytest --help."]
+    lines += [
+        "",
+        f"anthropic-version values: {', '.join(catalog.API_VERSIONS)} "
+        f"(default {catalog.DEFAULT_API_VERSION})",
+        "features (default on): " + ", ".join(f.name for f in catalog.FEATURES if f.default),
+        "features (off unless named): "
+        + ", ".join(f.name for f in catalog.FEATURES if not f.default),
+        "",
+        "Any pytest option works too (-k, -x, -q, -n 4, --lf, ...): see pytest --help.",
+    ]
     return "\n".join(lines)
 
 
@@ -95,23 +102,32 @@ def _serve(args: argparse.Namespace) -> int:
     admin_keys = tuple(args.admin_api_key) or (reference.DEFAULT_ADMIN_API_KEY,)
     try:
         # The wall clock: a suite pointed at this server asks for reports of the last days.
-        config = reference.ReferenceConfig(api_keys=keys, admin_api_keys=admin_keys,
-                                           mutants=tuple(args.mutant), now=datetime.now(UTC),
-                                           stream_delay=args.stream_delay)
+        config = reference.ReferenceConfig(
+            api_keys=keys,
+            admin_api_keys=admin_keys,
+            mutants=tuple(args.mutant),
+            now=datetime.now(UTC),
+            stream_delay=args.stream_delay,
+        )
     except ValueError as exc:
         print(f"anthropic-conformance serve: {exc}", file=sys.stderr)
         return 2
     try:
         sock = reference.listen(args.host, args.port)
     except OSError as exc:
-        print(f"anthropic-conformance serve: cannot listen on {args.host}:{args.port}: "
-              f"{_listen_failure(exc)}", file=sys.stderr)
+        print(
+            f"anthropic-conformance serve: cannot listen on {args.host}:{args.port}: "
+            f"{_listen_failure(exc)}",
+            file=sys.stderr,
+        )
         return 2
     mutants = f" with mutants {', '.join(args.mutant)}" if args.mutant else ""
-    print(f"reference server on {reference.url_of(sock)}{mutants}\n"
-          f"  API keys:   {_shown_keys(args.api_key, reference.DEFAULT_API_KEY)}\n"
-          f"  admin keys: {_shown_keys(args.admin_api_key, reference.DEFAULT_ADMIN_API_KEY)}",
-          flush=True)
+    print(
+        f"reference server on {reference.url_of(sock)}{mutants}\n"
+        f"  API keys:   {_shown_keys(args.api_key, reference.DEFAULT_API_KEY)}\n"
+        f"  admin keys: {_shown_keys(args.admin_api_key, reference.DEFAULT_ADMIN_API_KEY)}",
+        flush=True,
+    )
     reference.serve(sock, config)
     return 0
 
@@ -145,8 +161,10 @@ def _version() -> str:
 
     import pytest
 
-    return (f"anthropic-conformance {conformance.__version__} (pytest {pytest.__version__}, "
-            f"Python {platform.python_version()})")
+    return (
+        f"anthropic-conformance {conformance.__version__} (pytest {pytest.__version__}, "
+        f"Python {platform.python_version()})"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,49 +172,95 @@ def build_parser() -> argparse.ArgumentParser:
     ``_add_<command>_arguments`` function each (``run`` takes pytest's)."""
     parser = argparse.ArgumentParser(
         prog="anthropic-conformance",
-        description="Conformance suite for the Anthropic HTTP API and compatible proxies.")
+        description="Conformance suite for the Anthropic HTTP API and compatible proxies.",
+    )
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the conformance suite (extra arguments go to pytest)",
-                   add_help=False)
+    sub.add_parser(
+        "run", help="run the conformance suite (extra arguments go to pytest)", add_help=False
+    )
     _add_serve_arguments(sub.add_parser("serve", help="start the reference server"))
-    _add_report_arguments(sub.add_parser(
-        "report", help="re-render a saved report.json as Markdown/HTML"))
-    _add_cleanup_arguments(sub.add_parser(
-        "cleanup", help="delete resources that crashed runs left behind (run marker only)"))
-    _add_mutation_score_arguments(sub.add_parser(
-        "mutation-score", help="run the suite against every mutant of the reference server"))
-    _add_check_cassettes_arguments(sub.add_parser(
-        "check-cassettes", help="lint vcrpy cassettes against the contract; drift; secrets"))
-    _add_openapi_arguments(sub.add_parser(
-        "openapi", help="export the catalog and schemas as an OpenAPI 3.1 document"))
-    _add_profiles_arguments(sub.add_parser(
-        "profiles", help="list the profiles (API surfaces) the suite can check"))
+    _add_report_arguments(
+        sub.add_parser("report", help="re-render a saved report.json as Markdown/HTML")
+    )
+    _add_cleanup_arguments(
+        sub.add_parser(
+            "cleanup", help="delete resources that crashed runs left behind (run marker only)"
+        )
+    )
+    _add_mutation_score_arguments(
+        sub.add_parser(
+            "mutation-score", help="run the suite against every mutant of the reference server"
+        )
+    )
+    _add_check_cassettes_arguments(
+        sub.add_parser(
+            "check-cassettes", help="lint vcrpy cassettes against the contract; drift; secrets"
+        )
+    )
+    _add_openapi_arguments(
+        sub.add_parser("openapi", help="export the catalog and schemas as an OpenAPI 3.1 document")
+    )
+    _add_profiles_arguments(
+        sub.add_parser("profiles", help="list the profiles (API surfaces) the suite can check")
+    )
     return parser
 
 
 def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
-    serve.add_argument("--host", default="127.0.0.1",
-                       help="address to listen on (default 127.0.0.1: this machine only)")
-    serve.add_argument("--port", type=_port, default=8765,
-                       help="TCP port (default 8765; 0 = any free port, printed at start)")
-    serve.add_argument("--api-key", action="append", default=[],
-                       help="an API key to accept (repeatable; default: the reference key)")
-    serve.add_argument("--admin-api-key", action="append", default=[],
-                       help="an Admin API key to accept on /v1/organizations (repeatable; "
-                            "default: the reference admin key)")
-    serve.add_argument("--mutant", action="append", default=[],
-                       help="switch on a named contract violation (repeatable)")
-    serve.add_argument("--stream-delay", type=float, default=0.0, metavar="SECONDS",
-                       help="pause between SSE events, to serve slow streams (default 0)")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only)",
+    )
+    serve.add_argument(
+        "--port",
+        type=_port,
+        default=8765,
+        help="TCP port (default 8765; 0 = any free port, printed at start)",
+    )
+    serve.add_argument(
+        "--api-key",
+        action="append",
+        default=[],
+        help="an API key to accept (repeatable; default: the reference key)",
+    )
+    serve.add_argument(
+        "--admin-api-key",
+        action="append",
+        default=[],
+        help="an Admin API key to accept on /v1/organizations (repeatable; "
+        "default: the reference admin key)",
+    )
+    serve.add_argument(
+        "--mutant",
+        action="append",
+        default=[],
+        help="switch on a named contract violation (repeatable)",
+    )
+    serve.add_argument(
+        "--stream-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="pause between SSE events, to serve slow streams (default 0)",
+    )
 
 
 def _add_report_arguments(report: argparse.ArgumentParser) -> None:
     report.add_argument("file", type=Path, metavar="FILE.json")
-    report.add_argument("--out", type=Path, default=None,
-                        help="directory to write into (default: the file's directory)")
-    report.add_argument("--format", choices=("md", "html", "all"), default="all",
-                        help="md = report.md, html = report.html, all = both plus badge.svg")
+    report.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="directory to write into (default: the file's directory)",
+    )
+    report.add_argument(
+        "--format",
+        choices=("md", "html", "all"),
+        default="all",
+        help="md = report.md, html = report.html, all = both plus badge.svg",
+    )
 
 
 def _add_cleanup_arguments(parser: argparse.ArgumentParser) -> None:
@@ -204,47 +268,104 @@ def _add_cleanup_arguments(parser: argparse.ArgumentParser) -> None:
     from conformance.resources import RUN_MARKER_PREFIX
     from conformance.settings import OPTIONS
 
-    parser.add_argument("--dry-run", action="store_true",
-                        help="list what would be deleted, delete nothing")
-    parser.add_argument("--run", default=RUN_MARKER_PREFIX, metavar="MARKER",
-                        help="only resources of this run marker (default: every suite run, "
-                        f"{RUN_MARKER_PREFIX!r})")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="list what would be deleted, delete nothing"
+    )
+    parser.add_argument(
+        "--run",
+        default=RUN_MARKER_PREFIX,
+        metavar="MARKER",
+        help=f"only resources of this run marker (default: every suite run, {RUN_MARKER_PREFIX!r})",
+    )
     for opt in OPTIONS:
-        if opt.field in ("base_url", "api_key", "admin_api_key", "api_version", "auth",
-                         "max_retries", "retry_deadline", "timeout"):
-            parser.add_argument(opt.flag, dest=f"opt_{opt.field}", default=None,
-                                help=f"{opt.help} Env: {opt.env}.")
+        if opt.field in (
+            "base_url",
+            "api_key",
+            "admin_api_key",
+            "api_version",
+            "auth",
+            "max_retries",
+            "retry_deadline",
+            "timeout",
+        ):
+            parser.add_argument(
+                opt.flag, dest=f"opt_{opt.field}", default=None, help=f"{opt.help} Env: {opt.env}."
+            )
 
 
 def _add_mutation_score_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mutant", action="append", default=[], metavar="NAME",
-                        help="score only this mutant (repeatable; default: all)")
+    parser.add_argument(
+        "--mutant",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="score only this mutant (repeatable; default: all)",
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.add_argument("--jobs", type=_positive, default=None,
-                        help="worker processes, 1 or more (default: the number of CPUs)")
-    parser.add_argument("--anthropic-version", dest="api_version", choices=catalog.API_VERSIONS,
-                        default=None,
-                        help="anthropic-version of the runs (default: the suite's default)")
-    parser.add_argument("--api-version", action=_Renamed, nargs="?", help=argparse.SUPPRESS,
-                        new="--anthropic-version")
+    parser.add_argument(
+        "--jobs",
+        type=_positive,
+        default=None,
+        help="worker processes, 1 or more (default: the number of CPUs)",
+    )
+    parser.add_argument(
+        "--anthropic-version",
+        dest="api_version",
+        choices=catalog.API_VERSIONS,
+        default=None,
+        help="anthropic-version of the runs (default: the suite's default)",
+    )
+    parser.add_argument(
+        "--api-version",
+        action=_Renamed,
+        nargs="?",
+        help=argparse.SUPPRESS,
+        new="--anthropic-version",
+    )
 
 
 def _add_check_cassettes_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH",
-                   help="cassette files or directories (searched for *.yaml, *.yml, *.json)")
-    p.add_argument("--host", action="append", default=[],
-                   help=f"host of the API to check (repeatable; default {catalog.REAL_API_HOST})")
-    p.add_argument("--all-hosts", action="store_true",
-                   help="check every interaction whose path is an Anthropic API path, any host")
-    p.add_argument("--strict-headers", action="store_true",
-                   help="check request-id even where the recorder stripped the API's headers")
-    p.add_argument("--secrets", action="store_true",
-                   help="also scan for keys, tokens, cookies and credential headers")
-    p.add_argument("--hide-org-ids", action="store_true",
-                   help="organization ids count as secrets too (implies --secrets)")
-    p.add_argument("--as-of", type=_day, default=None, metavar="YYYY-MM-DD",
-                   help="judge every recording by the contract of this day (default: each "
-                        "recording's own date: Date header, recorder timestamp, provenance)")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="cassette files or directories (searched for *.yaml, *.yml, *.json)",
+    )
+    p.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        help=f"host of the API to check (repeatable; default {catalog.REAL_API_HOST})",
+    )
+    p.add_argument(
+        "--all-hosts",
+        action="store_true",
+        help="check every interaction whose path is an Anthropic API path, any host",
+    )
+    p.add_argument(
+        "--strict-headers",
+        action="store_true",
+        help="check request-id even where the recorder stripped the API's headers",
+    )
+    p.add_argument(
+        "--secrets",
+        action="store_true",
+        help="also scan for keys, tokens, cookies and credential headers",
+    )
+    p.add_argument(
+        "--hide-org-ids",
+        action="store_true",
+        help="organization ids count as secrets too (implies --secrets)",
+    )
+    p.add_argument(
+        "--as-of",
+        type=_day,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="judge every recording by the contract of this day (default: each "
+        "recording's own date: Date header, recorder timestamp, provenance)",
+    )
     p.add_argument("--format", choices=("text", "json"), default="text")
 
 
@@ -253,10 +374,19 @@ def _add_profiles_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_openapi_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=None, metavar="FILE",
-                        help="write the document here (default: standard output)")
-    parser.add_argument("--format", choices=("json", "yaml"), default=None,
-                        help="json or yaml (default: from the --out suffix, else json)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the document here (default: standard output)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("json", "yaml"),
+        default=None,
+        help="json or yaml (default: from the --out suffix, else json)",
+    )
 
 
 def _positive(text: str) -> int:

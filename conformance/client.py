@@ -137,8 +137,7 @@ class RetryPolicy:
         return out
 
 
-def retry_after(headers: Mapping[str, str], now: Callable[[], float] = time.time
-                ) -> float | None:
+def retry_after(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> float | None:
     """Seconds the answer asks to wait: ``retry-after-ms``, else ``retry-after`` (seconds or an
     HTTP date), as the SDK reads them; None when neither is there or readable."""
     try:
@@ -184,8 +183,11 @@ def _deterministic(exchange: Exchange, previous: Exchange | None) -> bool:
     request (a bug, not a hiccup): more tries only cost time (about 20 s per run against one
     proxy with four retries), so it is reported as it is. 429 and 529 are meant to repeat until
     the wait is over, and are not judged so."""
-    return (exchange.status == 500 and previous is not None
-            and _comparable(exchange) == _comparable(previous))
+    return (
+        exchange.status == 500
+        and previous is not None
+        and _comparable(exchange) == _comparable(previous)
+    )
 
 
 # --- the answer's overall read deadline ----------------------------------------------------------
@@ -213,7 +215,9 @@ def _overdue(elapsed: float, timeout: float, request: httpx.Request) -> httpx.Re
     return _Overdue(
         f"the answer was still being read {elapsed:.1f}s after the request was sent, past "
         f"the {timeout:g}s timeout (--anthropic-timeout): a body that never ends, such as an event "
-        "stream that only sends pings, is cut there", request=request)
+        "stream that only sends pings, is cut there",
+        request=request,
+    )
 
 
 class _Deadline:
@@ -296,8 +300,12 @@ class DeadlineTransport(httpx.BaseTransport):
     whatever is below (the network, a recorder, a replay, recorded timing or not).
     """
 
-    def __init__(self, inner: httpx.BaseTransport, timeout: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        inner: httpx.BaseTransport,
+        timeout: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._inner = inner
         self._timeout = timeout
         self._clock = clock
@@ -316,8 +324,12 @@ class DeadlineTransport(httpx.BaseTransport):
 class AsyncDeadlineTransport(httpx.AsyncBaseTransport):
     """The asyncio ``DeadlineTransport``."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, timeout: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        timeout: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._inner = inner
         self._timeout = timeout
         self._clock = clock
@@ -381,8 +393,14 @@ class _Base:
         return _Credential("x-api-key", self.target.api_key)
 
     def _build(
-        self, method: str, path: str, json: Any, params: Mapping[str, Any] | None,
-        headers: Headers | None, files: Any = None, data: Mapping[str, str] | None = None,
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        headers: Headers | None,
+        files: Any = None,
+        data: Mapping[str, str] | None = None,
         content: bytes | None = None,
     ) -> tuple[dict[str, str], dict[str, Any]]:
         overrides = headers or {}
@@ -409,8 +427,14 @@ class _Base:
         return sent, kwargs
 
     def _exchange(
-        self, method: str, path: str, json: Any, sent: Mapping[str, str],
-        response: httpx.Response, retries: int, elapsed: float,
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        sent: Mapping[str, str],
+        response: httpx.Response,
+        retries: int,
+        elapsed: float,
     ) -> Exchange:
         headers = {k.lower(): v for k, v in response.headers.items()}
         content_type = headers.get("content-type", "")
@@ -443,13 +467,15 @@ class _Base:
             return AnswerTooSlow(
                 f"{exc.request.method} {redact.redact_text(str(exc.request.url))}: {exc}; the "
                 "target answers, but slower than that: raise --anthropic-timeout "
-                "(ANTHROPIC_CONFORMANCE_TIMEOUT) if it is meant to be this slow")
+                "(ANTHROPIC_CONFORMANCE_TIMEOUT) if it is meant to be this slow"
+            )
         if isinstance(exc, httpx.TransportError):
             return _Transient(error=exc)
         if isinstance(exc, httpx.HTTPError):  # DecodingError, TooManyRedirects, ...
             return UnreadableAnswer(
                 f"{self.target.describe()}: the answer cannot be read: {type(exc).__name__}: "
-                f"{redact.redact_text(str(exc))}")
+                f"{redact.redact_text(str(exc))}"
+            )
         if self.translate_error:
             translated = self.translate_error(exc)
             if translated is not None:
@@ -457,18 +483,29 @@ class _Base:
         return exc
 
     def _judge(
-        self, method: str, path: str, json: Any, sent: Mapping[str, str],
-        response: httpx.Response, attempts: int, start: float, tries: list[Exchange],
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        sent: Mapping[str, str],
+        response: httpx.Response,
+        attempts: int,
+        start: float,
+        tries: list[Exchange],
     ) -> Exchange:
         """The attempt's Exchange, or ``_Transient`` when it deserves another try (``tries``:
         the answers of the earlier attempts, this one is appended)."""
-        ex = self._exchange(method, path, json, sent, response, attempts - 1,
-                            time.monotonic() - start)
+        ex = self._exchange(
+            method, path, json, sent, response, attempts - 1, time.monotonic() - start
+        )
         previous = tries[-1] if tries else None
         tries.append(ex)
         if _deterministic(ex, previous):
-            log.warning("%s: the same 500 answer as the try before; a deterministic failure "
-                        "is reported, not retried again", ex.describe())
+            log.warning(
+                "%s: the same 500 answer as the try before; a deterministic failure "
+                "is reported, not retried again",
+                ex.describe(),
+            )
             return ex
         if should_retry(ex):
             raise _Transient(ex)
@@ -491,12 +528,20 @@ class ApiClient(_Base):
         super().__init__(target, **kw)
         # Our own transport bounds each answer and times streams (see ``transport``).
         self.http = http or httpx.Client(
-            base_url=target.base_url, timeout=self.timeout, transport=transport(self.timeout))
+            base_url=target.base_url, timeout=self.timeout, transport=transport(self.timeout)
+        )
 
     def request(
-        self, method: str, path: str, *, json: Any = None,
-        params: Mapping[str, Any] | None = None, headers: Headers | None = None,
-        files: Any = None, data: Mapping[str, str] | None = None, content: bytes | None = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Headers | None = None,
+        files: Any = None,
+        data: Mapping[str, str] | None = None,
+        content: bytes | None = None,
     ) -> Exchange:
         sent, kwargs = self._build(method, path, json, params, headers, files, data, content)
         attempts = 0
@@ -510,8 +555,7 @@ class ApiClient(_Base):
                         response = self.http.request(method, path, **kwargs)
                     except Exception as exc:
                         raise self._send_failed(exc) from _cause(exc)
-                    return self._judge(method, path, json, sent, response, attempts, start,
-                                       tries)
+                    return self._judge(method, path, json, sent, response, attempts, start, tries)
         except _Transient as final:
             return self._give_up(method, path, final, attempts)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -535,12 +579,20 @@ class AsyncApiClient(_Base):
     def __init__(self, target: Target, *, http: httpx.AsyncClient | None = None, **kw: Any) -> None:
         super().__init__(target, **kw)
         self.http = http or httpx.AsyncClient(
-            base_url=target.base_url, timeout=self.timeout, transport=async_transport(self.timeout))
+            base_url=target.base_url, timeout=self.timeout, transport=async_transport(self.timeout)
+        )
 
     async def request(
-        self, method: str, path: str, *, json: Any = None,
-        params: Mapping[str, Any] | None = None, headers: Headers | None = None,
-        files: Any = None, data: Mapping[str, str] | None = None, content: bytes | None = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Headers | None = None,
+        files: Any = None,
+        data: Mapping[str, str] | None = None,
+        content: bytes | None = None,
     ) -> Exchange:
         sent, kwargs = self._build(method, path, json, params, headers, files, data, content)
         attempts = 0
@@ -554,8 +606,7 @@ class AsyncApiClient(_Base):
                         response = await self.http.request(method, path, **kwargs)
                     except Exception as exc:
                         raise self._send_failed(exc) from _cause(exc)
-                    return self._judge(method, path, json, sent, response, attempts, start,
-                                       tries)
+                    return self._judge(method, path, json, sent, response, attempts, start, tries)
         except _Transient as final:
             return self._give_up(method, path, final, attempts)
         raise AssertionError("unreachable")  # pragma: no cover

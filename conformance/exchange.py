@@ -177,5 +177,4 @@ def raise_for_findings(findings: Iterable[Finding], context: str = "") -> None:
     if found:
         head = f"{context}: " if context else ""
         lines = "\n".join("  - " + f.format() for f in found)
-        warnings.warn(ConformanceWarning(f"{head}{len(found)} warning(s)\n{lines}"),
-                      stacklevel=2)
+        warnings.warn(ConformanceWarning(f"{head}{len(found)} warning(s)\n{lines}"), stacklevel=2)

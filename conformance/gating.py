@@ -33,13 +33,14 @@ def key_missing(target: RunTarget, credential: str) -> str | None:
 
 
 def skip_reason(
-    settings: Settings, target: RunTarget, features: Collection[str],
+    settings: Settings,
+    target: RunTarget,
+    features: Collection[str],
     versions: Collection[str] | None = None,
 ) -> str | None:
     """``None`` when the test may run, else why not and what to set to run it. Admin tests
     need the admin key, the others the API key (``key_missing``)."""
-    missing = key_missing(target, ADMIN_KEY if ADMIN_FEATURES.intersection(features)
-                          else API_KEY)
+    missing = key_missing(target, ADMIN_KEY if ADMIN_FEATURES.intersection(features) else API_KEY)
     if missing:
         return missing
     off = sorted(f for f in features if not settings.enabled(f))

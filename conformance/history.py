@@ -55,49 +55,110 @@ class Change:
         return self.since or self.present_from
 
     def describe(self) -> str:
-        when = (f"since {self.since}" if self.since else
-                "date unknown" + (f", absent in recordings up to {self.absent_until}"
-                                  if self.absent_until else "")
-                + (f", present from {self.present_from}" if self.present_from else ""))
+        when = (
+            f"since {self.since}"
+            if self.since
+            else "date unknown"
+            + (f", absent in recordings up to {self.absent_until}" if self.absent_until else "")
+            + (f", present from {self.present_from}" if self.present_from else "")
+        )
         return f"{self.subject} ({when}; source: {self.source})"
 
 
-_CORPUS_BATCHES = ("corpus-formats alexrudall+anthropic: Ruby VCR recordings of 2024-10-09.."
-                   "2024-10-11 lack it, those of 2025-01-29 carry it")
+_CORPUS_BATCHES = (
+    "corpus-formats alexrudall+anthropic: Ruby VCR recordings of 2024-10-09.."
+    "2024-10-11 lack it, those of 2025-01-29 carry it"
+)
 
 CHANGES: tuple[Change, ...] = (
-    Change("message_batch.archived_at", "field", None, _CORPUS_BATCHES,
-           absent_until=date(2024, 10, 11), present_from=date(2025, 1, 29), required_today=True,
-           schemas=("message_batch.json", "message_batch_list.json")),
-    Change("message_batch", "field", date(2024, 9, 24),
-           "beta header message-batches-2024-09-24 (the Message Batches API itself)"),
-    Change("model_info.display_name", "field", None,
-           "corpus-formats alexrudall+anthropic: the earliest Models API recordings "
-           "(2024-12-23) carry it; no recording without it is known",
-           present_from=date(2024, 12, 23), required_today=True,
-           schemas=("model_info.json", "model_list.json")),
-    Change("usage.cache_creation_input_tokens", "field", date(2024, 7, 31),
-           "beta header prompt-caching-2024-07-31 (optional in today's schema)"),
-    Change("usage.cache_read_input_tokens", "field", date(2024, 7, 31),
-           "beta header prompt-caching-2024-07-31 (optional in today's schema)"),
-    Change("usage.cache_creation", "field", None,
-           "unknown; came with the 1-hour cache TTL (beta header extended-cache-ttl-2025-04-11 "
-           "names a lower bound); optional in today's schema"),
+    Change(
+        "message_batch.archived_at",
+        "field",
+        None,
+        _CORPUS_BATCHES,
+        absent_until=date(2024, 10, 11),
+        present_from=date(2025, 1, 29),
+        required_today=True,
+        schemas=("message_batch.json", "message_batch_list.json"),
+    ),
+    Change(
+        "message_batch",
+        "field",
+        date(2024, 9, 24),
+        "beta header message-batches-2024-09-24 (the Message Batches API itself)",
+    ),
+    Change(
+        "model_info.display_name",
+        "field",
+        None,
+        "corpus-formats alexrudall+anthropic: the earliest Models API recordings "
+        "(2024-12-23) carry it; no recording without it is known",
+        present_from=date(2024, 12, 23),
+        required_today=True,
+        schemas=("model_info.json", "model_list.json"),
+    ),
+    Change(
+        "usage.cache_creation_input_tokens",
+        "field",
+        date(2024, 7, 31),
+        "beta header prompt-caching-2024-07-31 (optional in today's schema)",
+    ),
+    Change(
+        "usage.cache_read_input_tokens",
+        "field",
+        date(2024, 7, 31),
+        "beta header prompt-caching-2024-07-31 (optional in today's schema)",
+    ),
+    Change(
+        "usage.cache_creation",
+        "field",
+        None,
+        "unknown; came with the 1-hour cache TTL (beta header extended-cache-ttl-2025-04-11 "
+        "names a lower bound); optional in today's schema",
+    ),
     Change("usage.service_tier", "field", None, "unknown; optional in today's schema"),
-    Change("usage.server_tool_use", "field", None,
-           "unknown; came with server tools (web search); optional in today's schema"),
-    Change("file_metadata.downloadable", "field", date(2025, 4, 14),
-           "beta header files-api-2025-04-14 (the Files API itself); optional in today's schema"),
-    Change("content_block.type=thinking", "block type", None,
-           "unknown (extended thinking); a new block type only widens the contract"),
-    Change("content_block.type=server_tool_use", "block type", None,
-           "unknown (server tools); a new block type only widens the contract"),
-    Change("message.stop_reason=pause_turn", "enum value", None,
-           "unknown (server tools); a new enum value only widens the contract"),
-    Change("message.stop_reason=refusal", "enum value", None,
-           "unknown; a new enum value only widens the contract"),
-    Change("message.stop_reason=model_context_window_exceeded", "enum value", None,
-           "unknown; a new enum value only widens the contract"),
+    Change(
+        "usage.server_tool_use",
+        "field",
+        None,
+        "unknown; came with server tools (web search); optional in today's schema",
+    ),
+    Change(
+        "file_metadata.downloadable",
+        "field",
+        date(2025, 4, 14),
+        "beta header files-api-2025-04-14 (the Files API itself); optional in today's schema",
+    ),
+    Change(
+        "content_block.type=thinking",
+        "block type",
+        None,
+        "unknown (extended thinking); a new block type only widens the contract",
+    ),
+    Change(
+        "content_block.type=server_tool_use",
+        "block type",
+        None,
+        "unknown (server tools); a new block type only widens the contract",
+    ),
+    Change(
+        "message.stop_reason=pause_turn",
+        "enum value",
+        None,
+        "unknown (server tools); a new enum value only widens the contract",
+    ),
+    Change(
+        "message.stop_reason=refusal",
+        "enum value",
+        None,
+        "unknown; a new enum value only widens the contract",
+    ),
+    Change(
+        "message.stop_reason=model_context_window_exceeded",
+        "enum value",
+        None,
+        "unknown; a new enum value only widens the contract",
+    ),
 )
 
 
@@ -134,11 +195,17 @@ def markdown_table() -> str:
     lines = ["| what | kind | since | evidence / source |", "| --- | --- | --- | --- |"]
     for c in CHANGES:
         since = str(c.since) if c.since else "unknown"
-        bounds = ", ".join(x for x in (
-            f"absent up to {c.absent_until}" if c.absent_until else "",
-            f"present from {c.present_from}" if c.present_from else "") if x)
-        lines.append(f"| `{c.subject}` | {c.kind} | {since} | "
-                     f"{c.source}{'; ' + bounds if bounds else ''} |")
+        bounds = ", ".join(
+            x
+            for x in (
+                f"absent up to {c.absent_until}" if c.absent_until else "",
+                f"present from {c.present_from}" if c.present_from else "",
+            )
+            if x
+        )
+        lines.append(
+            f"| `{c.subject}` | {c.kind} | {since} | {c.source}{'; ' + bounds if bounds else ''} |"
+        )
     return "\n".join(lines)
 
 

@@ -117,8 +117,9 @@ class Judgement:
         __tracebackhide__ = True
         if self.warnings:
             lines = "\n".join("  - " + f.format() for f in self.warnings)
-            warnings.warn(ConformanceWarning(f"{len(self.warnings)} warning(s)\n{lines}"),
-                          stacklevel=2)
+            warnings.warn(
+                ConformanceWarning(f"{len(self.warnings)} warning(s)\n{lines}"), stacklevel=2
+            )
         errors = self.errors
         if exc is None:
             if errors:
@@ -140,8 +141,10 @@ class Judgement:
             exc.findings = [*merged, *self.warnings]
             return exc
         if isinstance(exc, AssertionError | pytest.fail.Exception):  # the test's own verdict
-            _set_message(exc, f"{_message(exc)}\n\nand the answers broke the contract: "
-                         f"{self._failure(errors)}")
+            _set_message(
+                exc,
+                f"{_message(exc)}\n\nand the answers broke the contract: {self._failure(errors)}",
+            )
             # the findings travel with the failure, for whoever reads it (the mutation score)
             setattr(exc, FINDINGS_ATTR, list(errors))
             return exc
@@ -156,8 +159,9 @@ class Judgement:
         if exc is not None:
             evidence.insert(0, f"{type(exc).__name__}: {exc}")
             evidence += [f.format() for f in getattr(exc, "findings", ())]
-        return pytest.skip.Exception("inconclusive: " + "; ".join(evidence),
-                                     _use_item_location=True)
+        return pytest.skip.Exception(
+            "inconclusive: " + "; ".join(evidence), _use_item_location=True
+        )
 
     def _failure(self, findings: list[Finding]) -> ConformanceError:
         where = "; ".join(self.contexts[:3]) + ("; ..." if len(self.contexts) > 3 else "")

@@ -55,6 +55,12 @@ def parse(body: bytes, content_type: str) -> list[Part]:
         params = dict(_PARAM.findall(headers.get("content-disposition", "")))
         if "name" not in params:
             raise ValueError("multipart part without a name")
-        parts.append(Part(params["name"], content.removesuffix(b"\r\n"), params.get("filename"),
-                          headers.get("content-type")))
+        parts.append(
+            Part(
+                params["name"],
+                content.removesuffix(b"\r\n"),
+                params.get("filename"),
+                headers.get("content-type"),
+            )
+        )
     return parts

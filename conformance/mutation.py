@@ -107,11 +107,20 @@ class Outcome:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Outcome:
-        return cls(data["name"], tuple(data["features"]), int(data["exit_code"]),
-                   int(data.get("passed", 0)),
-                   [Failure(f["test"], f["reason"], tuple(f.get("features", ())),
-                            tuple(f.get("checks", ()))) for f in data.get("failures", [])],
-                   float(data.get("seconds", 0.0)), data.get("error"))
+        return cls(
+            data["name"],
+            tuple(data["features"]),
+            int(data["exit_code"]),
+            int(data.get("passed", 0)),
+            [
+                Failure(
+                    f["test"], f["reason"], tuple(f.get("features", ())), tuple(f.get("checks", ()))
+                )
+                for f in data.get("failures", [])
+            ],
+            float(data.get("seconds", 0.0)),
+            data.get("error"),
+        )
 
 
 @dataclass
@@ -143,9 +152,11 @@ class Score:
         return f"Mutation score: {self.killed}/{self.total} killed"
 
     def to_json(self) -> dict[str, Any]:
-        return {"score": {"killed": self.killed, "total": self.total, "ok": self.ok},
-                "faithful": self.faithful.to_json(),
-                "mutants": [o.to_json() for o in self.mutants]}
+        return {
+            "score": {"killed": self.killed, "total": self.total, "ok": self.ok},
+            "faithful": self.faithful.to_json(),
+            "mutants": [o.to_json() for o in self.mutants],
+        }
 
 
 # --- one run, in-process --------------------------------------------------------------------------
@@ -164,8 +175,11 @@ def _checks(excinfo: Any) -> tuple[str, ...]:
     from conformance.judgement import FINDINGS_ATTR
 
     exc = excinfo.value if excinfo is not None else None
-    findings = (exc.findings if isinstance(exc, ConformanceError)
-                else getattr(exc, FINDINGS_ATTR, None) or [])
+    findings = (
+        exc.findings
+        if isinstance(exc, ConformanceError)
+        else getattr(exc, FINDINGS_ATTR, None) or []
+    )
     return tuple(dict.fromkeys(f.check for f in findings if f.severity == "error"))
 
 
@@ -199,8 +213,14 @@ class _Collector:
             if call.excinfo.errisinstance(BaseException) and not _is_skip(call.excinfo):
                 test = item.nodeid.split("conformance/suite/", 1)[-1]
                 marks = (str(a) for m in item.iter_markers("feature") for a in m.args)
-                self.failures.append(Failure(test, _reason(call.excinfo),
-                                             tuple(dict.fromkeys(marks)), _checks(call.excinfo)))
+                self.failures.append(
+                    Failure(
+                        test,
+                        _reason(call.excinfo),
+                        tuple(dict.fromkeys(marks)),
+                        _checks(call.excinfo),
+                    )
+                )
         elif call.when == "call":
             self.passed += 1
 
@@ -215,12 +235,18 @@ class _Collector:
                 continue
             for f in found:
                 if f.get("severity") == "error" and not any(
-                        x.reason.startswith(f"[{f['check']}] (root cause)")
-                        for x in self.failures):
+                    x.reason.startswith(f"[{f['check']}] (root cause)") for x in self.failures
+                ):
                     test = report.nodeid.split("conformance/suite/", 1)[-1]
-                    self.failures.append(Failure(
-                        test, f"[{f['check']}] (root cause) {f.get('pointer') or '/'}: "
-                        f"{f.get('message', '')}", features, (str(f["check"]),)))
+                    self.failures.append(
+                        Failure(
+                            test,
+                            f"[{f['check']}] (root cause) {f.get('pointer') or '/'}: "
+                            f"{f.get('message', '')}",
+                            features,
+                            (str(f["check"]),),
+                        )
+                    )
 
 
 def _is_skip(excinfo: Any) -> bool:
@@ -252,10 +278,18 @@ def _environment(url: str, key: str) -> Generator[None]:
 
 def pytest_args(name: str, api_version: str | None = None) -> list[str]:
     """The pytest command line of one run (without target settings, which go by environment)."""
-    args = suite_args(["-q", "-x", "-p", "no:cacheprovider",
+    args = suite_args(
+        [
+            "-q",
+            "-x",
+            "-p",
+            "no:cacheprovider",
             f"--anthropic-features={','.join(features_for(name))}",
             # a 5xx mutant must fail at once, not after the client's backoff
-            "--anthropic-max-retries=0", "--anthropic-timeout=10"])
+            "--anthropic-max-retries=0",
+            "--anthropic-timeout=10",
+        ]
+    )
     if api_version:
         args.append(f"--anthropic-version={api_version}")
     flags = {o.field: o.flag for o in OPTIONS}
@@ -278,15 +312,25 @@ def run_one(name: str, api_version: str | None = None) -> Outcome:
     sink = io.StringIO()
     # The wall clock: the live-mode suite asks for reports of the days before today.
     config = ReferenceConfig(mutants=mutants, now=datetime.now(UTC))
-    with EmbeddedServer(config) as server, \
-            _environment(server.url, DEFAULT_API_KEY), \
-            contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+    with (
+        EmbeddedServer(config) as server,
+        _environment(server.url, DEFAULT_API_KEY),
+        contextlib.redirect_stdout(sink),
+        contextlib.redirect_stderr(sink),
+    ):
         code = int(pytest.main(pytest_args(name, api_version), plugins=[collector]))
     error = None
     if code not in (0, 1):
         error = f"pytest exited with {code}: " + " ".join(sink.getvalue().strip().splitlines()[-3:])
-    return Outcome(name, features_for(name), code, collector.passed, collector.failures,
-                   round(time.monotonic() - started, 2), error)
+    return Outcome(
+        name,
+        features_for(name),
+        code,
+        collector.passed,
+        collector.failures,
+        round(time.monotonic() - started, 2),
+        error,
+    )
 
 
 # --- many runs, in worker processes ---------------------------------------------------------------
@@ -310,20 +354,28 @@ def _buckets(names: Sequence[str], jobs: int) -> list[list[str]]:
     return [b for b in buckets if b]
 
 
-def mutation_score(names: Sequence[str] | None = None, *, jobs: int | None = None,
-                   api_version: str | None = None, progress: Progress | None = None) -> Score:
+def mutation_score(
+    names: Sequence[str] | None = None,
+    *,
+    jobs: int | None = None,
+    api_version: str | None = None,
+    progress: Progress | None = None,
+) -> Score:
     """Run the faithful control and every mutant in ``names`` (default: all), in parallel."""
     chosen = list(MUTANTS) if names is None else list(dict.fromkeys(names))
     unknown = [n for n in chosen if n not in MUTANTS]
     if unknown:
-        raise ValueError(f"unknown mutant(s): {', '.join(unknown)}; "
-                         f"known: {', '.join(MUTANTS)}")
+        raise ValueError(f"unknown mutant(s): {', '.join(unknown)}; known: {', '.join(MUTANTS)}")
     runs = [FAITHFUL, *chosen]
     jobs = jobs or os.cpu_count() or 1
     version = [f"--anthropic-version={api_version}"] if api_version else []
     procs = [
-        subprocess.Popen([sys.executable, "-m", "conformance.mutation", "--worker", *version,
-                          *bucket], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "conformance.mutation", "--worker", *version, *bucket],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for bucket in _buckets(runs, jobs)
     ]
     show = progress or Progress(len(runs), sys.stderr)
@@ -398,16 +450,17 @@ class Progress:
 
 def score_line(score: Score) -> str:
     """The README's sentence under the table, from a real score (never written by hand)."""
-    control = "the faithful server passes" if score.faithful.clean else \
-        "the faithful server FAILS"
+    control = "the faithful server passes" if score.faithful.clean else "the faithful server FAILS"
     return f"{score.summary}, and {control}."
 
 
 def markdown_table() -> str:
     """The README's list of mutants, generated from ``MUTANTS`` so it cannot drift."""
     rows = ["| Mutant | Feature that catches it | The bug |", "| --- | --- | --- |"]
-    rows += [f"| `{m.name}` | {', '.join(m.features)} | {m.description.replace('|', '/')} |"
-             for m in MUTANTS.values()]
+    rows += [
+        f"| `{m.name}` | {', '.join(m.features)} | {m.description.replace('|', '/')} |"
+        for m in MUTANTS.values()
+    ]
     return "\n".join(rows)
 
 
@@ -427,8 +480,7 @@ def format_text(score: Score) -> str:
             if not o.caught_as_declared:
                 known = MUTANTS.get(o.name)
                 declared = ", ".join(known.caught_by if known else ()) or "nothing"
-                lines.append(f"{'':<{width + 12}}not what it declares it is caught by: "
-                             f"{declared}")
+                lines.append(f"{'':<{width + 12}}not what it declares it is caught by: {declared}")
             lines += [f"{'':<{width + 12}}also {x.test}" for x in o.failures[1:]]
         else:
             why = o.error or f"no test of feature(s) {', '.join(o.features)} failed"

@@ -56,24 +56,35 @@ def _recording_defines_record_mode(pluginmanager: pytest.PytestPluginManager) ->
     (entry points load in no fixed order, so "installed and not blocked" counts too)."""
     if any(pluginmanager.has_plugin(name) for name in _RECORDING_PLUGINS):
         return True
-    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") \
-            or any(pluginmanager.is_blocked(name) for name in _RECORDING_PLUGINS):
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") or any(
+        pluginmanager.is_blocked(name) for name in _RECORDING_PLUGINS
+    ):
         return False
-    return any(ep.name in _RECORDING_PLUGINS
-               for ep in importlib.metadata.entry_points(group="pytest11"))
+    return any(
+        ep.name in _RECORDING_PLUGINS for ep in importlib.metadata.entry_points(group="pytest11")
+    )
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     group = parser.getgroup("anthropic-conformance")
     for opt in OPTIONS:
         help_text = opt.help + (f" Env: {opt.env}." if opt.env else "") + f" Ini: {opt.ini}."
-        group.addoption(opt.flag, dest=f"anthropic_{opt.field}", default=None, help=help_text,
-                        **({"action": "append"} if opt.repeatable else {}))
+        group.addoption(
+            opt.flag,
+            dest=f"anthropic_{opt.field}",
+            default=None,
+            help=help_text,
+            **({"action": "append"} if opt.repeatable else {}),
+        )
         parser.addini(opt.ini, help=opt.help, default=None)
     if not _recording_defines_record_mode(pluginmanager):
-        group.addoption("--record-mode", dest=_RECORD_MODE_DEST, default=None,
-                        help="Same as --anthropic-record-mode (pytest-recording's flag: when "
-                             "that plugin is loaded, its --record-mode is read instead).")
+        group.addoption(
+            "--record-mode",
+            dest=_RECORD_MODE_DEST,
+            default=None,
+            help="Same as --anthropic-record-mode (pytest-recording's flag: when "
+            "that plugin is loaded, its --record-mode is read instead).",
+        )
     for old, new in RENAMED_INI.items():
         parser.addini(old, help=f"renamed {new}", default=None)
 
@@ -87,13 +98,16 @@ def _option(config: pytest.Config, opt: Option) -> Any:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "feature(name, ...): the feature toggles a conformance test needs")
+        "markers", "feature(name, ...): the feature toggles a conformance test needs"
+    )
     config.addinivalue_line(
-        "markers", "api_versions(v, ...): the anthropic-version values a test applies to")
+        "markers", "api_versions(v, ...): the anthropic-version values a test applies to"
+    )
     for old, new in RENAMED_INI.items():
         if config.getini(old):
-            raise pytest.UsageError(f"ini key {old} was renamed {new}: rename it in "
-                                    f"{config.inipath or 'your ini file'}")
+            raise pytest.UsageError(
+                f"ini key {old} was renamed {new}: rename it in {config.inipath or 'your ini file'}"
+            )
     try:
         settings = load_settings(
             option=lambda o: _option(config, o),
@@ -109,10 +123,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RUNLOG] = RunLog()
     config.pluginmanager.register(CassetteMisses(), "anthropic-conformance-cassette-misses")
     # the compatibility report: collects every test report, writes the files at session end
-    config.pluginmanager.register(collect.ReportHooks(
-        config, settings, config.stash[TARGET], config.stash[RUNLOG],
-        lambda: collect.unsupported_of(config.stash.get(CAPABILITIES, None)),
-    ), "anthropic-conformance-report")
+    config.pluginmanager.register(
+        collect.ReportHooks(
+            config,
+            settings,
+            config.stash[TARGET],
+            config.stash[RUNLOG],
+            lambda: collect.unsupported_of(config.stash.get(CAPABILITIES, None)),
+        ),
+        "anthropic-conformance-report",
+    )
 
 
 def _register_run_secrets(settings: Settings, target: RunTarget) -> None:
@@ -166,10 +186,19 @@ def pytest_configure_loop_scope(config: pytest.Config) -> None:
 # that uses it: one of conformance.suite, or one requesting its fixtures or carrying its markers.
 
 #: Fixtures a test of the suite's kind requests (directly or through another fixture).
-_OUR_FIXTURES = frozenset({
-    "api", "async_api", "admin_api", "anthropic_client", "anthropic_async_client",
-    "admin_client", "conformance_target", "conformance_settings", "anthropic_target",
-})
+_OUR_FIXTURES = frozenset(
+    {
+        "api",
+        "async_api",
+        "admin_api",
+        "anthropic_client",
+        "anthropic_async_client",
+        "admin_client",
+        "conformance_target",
+        "conformance_settings",
+        "anthropic_target",
+    }
+)
 _HEADER_SHOWN = pytest.StashKey[bool]()
 
 
@@ -243,10 +272,15 @@ def pytest_runtest_makereport_cassette_miss(item: pytest.Item, call: pytest.Call
 def pytest_runtest_makereport_reproduce(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """A failed test shows how to send its request again (conformance.reproduce)."""
     report = yield
-    if call.when == "call" and report.failed and call.excinfo is not None \
-            and not call.excinfo.errisinstance((CassetteMiss, CassetteUnreadable)):
-        text = reproduce.section(item.config.stash[RUNLOG].for_test(item.nodeid),
-                                 call.excinfo.value)
+    if (
+        call.when == "call"
+        and report.failed
+        and call.excinfo is not None
+        and not call.excinfo.errisinstance((CassetteMiss, CassetteUnreadable))
+    ):
+        text = reproduce.section(
+            item.config.stash[RUNLOG].for_test(item.nodeid), call.excinfo.value
+        )
         if text:
             report.sections.append(("anthropic reproduce", text))
     return report
@@ -266,7 +300,9 @@ class CassetteMisses:
         if self.count:
             terminalreporter.write_line(
                 f"anthropic cassettes: {self.count} test(s) had no usable cassette: "
-                f"{cassettes.RECORD_HINT}", yellow=True)
+                f"{cassettes.RECORD_HINT}",
+                yellow=True,
+            )
 
 
 # --- stops: once, the same one line and exit code serially and under xdist ------------------------
@@ -310,8 +346,9 @@ def _judgement(item: pytest.Item) -> Judgement:
     """The test's ``Judgement``, made on first use. A missing upstream record means the suite
     cannot judge (inconclusive); an unreachable upstream is a setting to fix, and fails."""
     if JUDGEMENT not in item.stash:
-        item.stash[JUDGEMENT] = Judgement(inconclusive_errors=(UpstreamLookupError,),
-                                          not_inconclusive=(UpstreamUnreachable,))
+        item.stash[JUDGEMENT] = Judgement(
+            inconclusive_errors=(UpstreamLookupError,), not_inconclusive=(UpstreamUnreachable,)
+        )
     return item.stash[JUDGEMENT]
 
 
@@ -322,8 +359,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if not features:
         return
     settings = item.config.stash[SETTINGS]
-    reason = gating.skip_reason(settings, item.config.stash[TARGET], features,
-                                _markers(item, "api_versions") or None)
+    reason = gating.skip_reason(
+        settings, item.config.stash[TARGET], features, _markers(item, "api_versions") or None
+    )
     if reason:
         pytest.skip(reason)
     verdict = capabilities.verdict(target_capabilities(item.config), features, settings.require)
@@ -401,14 +439,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if calls:
             report.sections.append(("anthropic calls", calls))
         if judgement is not None and judgement.warnings:
-            report.sections.append(("anthropic warnings", "\n".join(
-                f.format() for f in judgement.warnings)))
+            report.sections.append(
+                ("anthropic warnings", "\n".join(f.format() for f in judgement.warnings))
+            )
     features = _markers(item, "feature")
     if features:  # what the report needs travels with the test report (to an xdist controller)
         exchanges = item.config.stash[RUNLOG].for_test(item.nodeid) if call.when == "call" else []
-        report.user_properties.extend(collect.properties(
-            features, call.excinfo, exchanges,
-            judgement if call.when == "call" else None))
+        report.user_properties.extend(
+            collect.properties(
+                features, call.excinfo, exchanges, judgement if call.when == "call" else None
+            )
+        )
     return report
 
 
@@ -427,10 +468,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if config.stash[TARGET].bills_tokens and log.input_tokens:
         terminalreporter.write_line(
             f"anthropic-conformance: {log.input_tokens} input + {log.output_tokens} output "
-            f"tokens, about ${log.cost_usd:.4f} at list price")
+            f"tokens, about ${log.cost_usd:.4f} at list price"
+        )
     if log.drift:
         terminalreporter.section(
-            "anthropic drift: fields, types, headers and betas the schemas do not know")
+            "anthropic drift: fields, types, headers and betas the schemas do not know"
+        )
         for (where, pointer), count in sorted(log.drift.items()):
             terminalreporter.write_line(f"{where} {pointer} (seen {count}x)")
 
@@ -501,7 +544,8 @@ def _run_cassettes(config: pytest.Config) -> RunCassettes:
     """The run's cassettes, made from the settings on first use."""
     if _CASSETTES not in config.stash:
         config.stash[_CASSETTES] = RunCassettes.from_settings(
-            config.stash[SETTINGS], config.stash[TARGET].recorded_as)
+            config.stash[SETTINGS], config.stash[TARGET].recorded_as
+        )
     return config.stash[_CASSETTES]
 
 
@@ -520,8 +564,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if problem:
         stop(session.config, problem, usage=True)
     problem = _run_cassettes(session.config).overwrite_error(
-        _cassette_test(item) for item in session.items
-        if _CLIENT_FIXTURES & set(getattr(item, "fixturenames", ())))
+        _cassette_test(item)
+        for item in session.items
+        if _CLIENT_FIXTURES & set(getattr(item, "fixturenames", ()))
+    )
     if problem:
         stop(session.config, problem, usage=True)
 
@@ -598,24 +644,33 @@ def _needs_api_key(config: pytest.Config) -> None:
 
 @pytest.fixture
 def api(
-    request: pytest.FixtureRequest, anthropic_client: ApiClient, anthropic_model: str,
+    request: pytest.FixtureRequest,
+    anthropic_client: ApiClient,
+    anthropic_model: str,
     pytestconfig: pytest.Config,
 ) -> Api:
     """The facade conformance tests use: ``api.call(...)`` then ``api.expect(...)``; its
     findings go to the test's ``Judgement``, which decides the test at its end."""
     _needs_api_key(pytestconfig)
-    return Api(anthropic_client, anthropic_model, pytestconfig.stash[RUNLOG],
-               _judgement(request.node))
+    return Api(
+        anthropic_client, anthropic_model, pytestconfig.stash[RUNLOG], _judgement(request.node)
+    )
 
 
 @pytest.fixture
 def async_api(
-    request: pytest.FixtureRequest, anthropic_async_client: AsyncApiClient,
-    anthropic_model: str, pytestconfig: pytest.Config,
+    request: pytest.FixtureRequest,
+    anthropic_async_client: AsyncApiClient,
+    anthropic_model: str,
+    pytestconfig: pytest.Config,
 ) -> AsyncApi:
     _needs_api_key(pytestconfig)
-    return AsyncApi(anthropic_async_client, anthropic_model, pytestconfig.stash[RUNLOG],
-                    _judgement(request.node))
+    return AsyncApi(
+        anthropic_async_client,
+        anthropic_model,
+        pytestconfig.stash[RUNLOG],
+        _judgement(request.node),
+    )
 
 
 # --- Admin API ------------------------------------------------------------------------------------
@@ -623,7 +678,9 @@ def async_api(
 
 @pytest.fixture
 def admin_client(
-    request: pytest.FixtureRequest, anthropic_client: ApiClient, conformance_target: RunTarget,
+    request: pytest.FixtureRequest,
+    anthropic_client: ApiClient,
+    conformance_target: RunTarget,
 ) -> Iterator[ApiClient]:
     """A client that sends the admin key (never the normal one), in the test's cassette.
 
@@ -639,13 +696,14 @@ def admin_client(
 
 @pytest.fixture
 def admin_api(
-    request: pytest.FixtureRequest, admin_client: ApiClient, anthropic_model: str,
+    request: pytest.FixtureRequest,
+    admin_client: ApiClient,
+    anthropic_model: str,
     pytestconfig: pytest.Config,
 ) -> Api:
     """The ``Api`` facade over the admin client, for ``/v1/organizations/...`` endpoints; it
     shares the test's ``Judgement`` with ``api``."""
-    return Api(admin_client, anthropic_model, pytestconfig.stash[RUNLOG],
-               _judgement(request.node))
+    return Api(admin_client, anthropic_model, pytestconfig.stash[RUNLOG], _judgement(request.node))
 
 
 @pytest.fixture

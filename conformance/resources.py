@@ -181,16 +181,29 @@ class TeardownFailure:
     def to_json(self) -> dict[str, Any]:
         """Plain data (for an xdist worker's ``workeroutput``); ``from_json`` reads it back."""
         r = self.resource
-        return {"kind": r.kind, "id": r.id, "parent": r.parent, "label": r.label,
-                "status": self.status, "request_id": self.request_id, "message": self.message,
-                "timed_out": self.timed_out}
+        return {
+            "kind": r.kind,
+            "id": r.id,
+            "parent": r.parent,
+            "label": r.label,
+            "status": self.status,
+            "request_id": self.request_id,
+            "message": self.message,
+            "timed_out": self.timed_out,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TeardownFailure:
-        resource = Resource(str(data["kind"]), str(data["id"]), data.get("parent"),
-                            str(data.get("label") or ""))
-        return cls(resource, data.get("status"), data.get("request_id"),
-                   str(data.get("message", "")), bool(data.get("timed_out")))
+        resource = Resource(
+            str(data["kind"]), str(data["id"]), data.get("parent"), str(data.get("label") or "")
+        )
+        return cls(
+            resource,
+            data.get("status"),
+            data.get("request_id"),
+            str(data.get("message", "")),
+            bool(data.get("timed_out")),
+        )
 
 
 @dataclass
@@ -231,8 +244,11 @@ def _headers(client: ApiClient, features: Sequence[str]) -> dict[str, str]:
 def _batch_in_progress(client: ApiClient, resource: Resource) -> bool:
     path = catalog.endpoint("batches.retrieve").url_path(batch_id=resource.id)
     ex = client.get(path)
-    return ex.status == 200 and isinstance(ex.json, dict) and \
-        ex.json.get("processing_status") == "in_progress"
+    return (
+        ex.status == 200
+        and isinstance(ex.json, dict)
+        and ex.json.get("processing_status") == "in_progress"
+    )
 
 
 def _ended(body: Any) -> bool:
@@ -241,26 +257,37 @@ def _ended(body: Any) -> bool:
 
 def _ending(body: Any) -> bool:
     """A batch that may still end by itself (anything else will not, however long we poll)."""
-    return isinstance(body, dict) and body.get("processing_status") in ("in_progress",
-                                                                        "canceling")
+    return isinstance(body, dict) and body.get("processing_status") in ("in_progress", "canceling")
 
 
 DELETIONS: dict[str, Deletion] = {
     "file": Deletion("file", (Step("files.delete", _FILE_BY_ID),), features=("files",)),
-    "batch": Deletion("batch", (
-        Step("batches.cancel", _BY_ID, when=_batch_in_progress),
-        Step("batches.retrieve", _BY_ID, until=_ended, deadline=BATCH_END_DEADLINE,
-             pending=_ending),
-        Step("batches.delete", _BY_ID),
-    )),
+    "batch": Deletion(
+        "batch",
+        (
+            Step("batches.cancel", _BY_ID, when=_batch_in_progress),
+            Step(
+                "batches.retrieve",
+                _BY_ID,
+                until=_ended,
+                deadline=BATCH_END_DEADLINE,
+                pending=_ending,
+            ),
+            Step("batches.delete", _BY_ID),
+        ),
+    ),
     # Admin kinds: removed with the admin key only (a workspace cannot be deleted: archived).
-    "invite": Deletion("invite", (Step("admin.invites.delete", (("invite_id", "id"),)),),
-                       admin=True),
-    "workspace": Deletion("workspace", (
-        Step("admin.workspaces.archive", (("workspace_id", "id"),)),), admin=True),
-    "workspace_member": Deletion("workspace_member", (
-        Step("admin.workspace_members.delete", (("workspace_id", "parent"), ("user_id", "id"))),
-    ), admin=True),
+    "invite": Deletion(
+        "invite", (Step("admin.invites.delete", (("invite_id", "id"),)),), admin=True
+    ),
+    "workspace": Deletion(
+        "workspace", (Step("admin.workspaces.archive", (("workspace_id", "id"),)),), admin=True
+    ),
+    "workspace_member": Deletion(
+        "workspace_member",
+        (Step("admin.workspace_members.delete", (("workspace_id", "parent"), ("user_id", "id"))),),
+        admin=True,
+    ),
 }
 
 
@@ -289,23 +316,50 @@ def _batch_marked(item: dict[str, Any]) -> bool:
 #: (members before their workspace), like a ledger's teardown. Admin kinds are listed with the
 #: admin key only (a normal key gets 403).
 LISTINGS: dict[str, Listing] = {
-    "file": Listing("file", "files.list", _file_marked,
-                    markers=lambda item: [str(item.get("filename", ""))], features=("files",)),
-    "batch": Listing("batch", "batches.list", _batch_marked,
-                     markers=lambda item: [str(i) for i in item.get("_custom_ids") or []],
-                     enrich=_batch_custom_ids),
-    "invite": Listing("invite", "admin.invites.list",
-                      lambda item: item.get("status") == "pending"
-                      and str(item.get("email", "")).startswith(RUN_MARKER_PREFIX),
-                      markers=lambda item: [str(item.get("email", ""))], admin=True),
-    "workspace": Listing("workspace", "admin.workspaces.list",
-                         lambda item: item.get("archived_at") is None
-                         and str(item.get("name", "")).startswith(RUN_MARKER_PREFIX),
-                         markers=lambda item: [str(item.get("name", ""))], admin=True),
+    "file": Listing(
+        "file",
+        "files.list",
+        _file_marked,
+        markers=lambda item: [str(item.get("filename", ""))],
+        features=("files",),
+    ),
+    "batch": Listing(
+        "batch",
+        "batches.list",
+        _batch_marked,
+        markers=lambda item: [str(i) for i in item.get("_custom_ids") or []],
+        enrich=_batch_custom_ids,
+    ),
+    "invite": Listing(
+        "invite",
+        "admin.invites.list",
+        lambda item: (
+            item.get("status") == "pending"
+            and str(item.get("email", "")).startswith(RUN_MARKER_PREFIX)
+        ),
+        markers=lambda item: [str(item.get("email", ""))],
+        admin=True,
+    ),
+    "workspace": Listing(
+        "workspace",
+        "admin.workspaces.list",
+        lambda item: (
+            item.get("archived_at") is None
+            and str(item.get("name", "")).startswith(RUN_MARKER_PREFIX)
+        ),
+        markers=lambda item: [str(item.get("name", ""))],
+        admin=True,
+    ),
     # Memberships in a marked workspace: removed before the workspace is archived.
-    "workspace_member": Listing("workspace_member", "admin.workspace_members.list",
-                                lambda item: True, id_key="user_id", admin=True,
-                                parent="workspace", parent_param="workspace_id"),
+    "workspace_member": Listing(
+        "workspace_member",
+        "admin.workspace_members.list",
+        lambda item: True,
+        id_key="user_id",
+        admin=True,
+        parent="workspace",
+        parent_param="workspace_id",
+    ),
 }
 
 #: The admin kinds alone (all need an admin-key client).
@@ -321,8 +375,9 @@ def _call(client: ApiClient, step: Step, resource: Resource, headers: dict[str, 
 
 
 def _failure(resource: Resource, ex: Exchange | None, message: str) -> TeardownFailure:
-    return TeardownFailure(resource, ex.status if ex else None, ex.request_id if ex else None,
-                           message)
+    return TeardownFailure(
+        resource, ex.status if ex else None, ex.request_id if ex else None, message
+    )
 
 
 def _describe_error(ex: Exchange) -> str:
@@ -332,19 +387,26 @@ def _describe_error(ex: Exchange) -> str:
     return ex.body[:200].decode("utf-8", "replace")
 
 
-def remove(clients: ApiClient | Clients, resource: Resource,
-           budget: TeardownBudget | None = None) -> TeardownFailure | None:
+def remove(
+    clients: ApiClient | Clients, resource: Resource, budget: TeardownBudget | None = None
+) -> TeardownFailure | None:
     """Run the deletion of ``resource`` with the client of its credential; None on success
     (already gone counts). Polling spends ``budget`` (the run's; a fresh one when None).
     Never raises."""
     deletion = DELETIONS.get(resource.kind)
     if deletion is None:
-        return _failure(resource, None, f"no deletion known for kind {resource.kind!r} "
-                        f"(known: {', '.join(sorted(DELETIONS))})")
+        return _failure(
+            resource,
+            None,
+            f"no deletion known for kind {resource.kind!r} (known: {', '.join(sorted(DELETIONS))})",
+        )
     client = as_clients(clients).get(deletion.credential)
     if client is None:
-        return _failure(resource, None, f"needs the {deletion.credential} key: set "
-                        f"{key_env(deletion.credential)}")
+        return _failure(
+            resource,
+            None,
+            f"needs the {deletion.credential} key: set {key_env(deletion.credential)}",
+        )
     budget = budget if budget is not None else TeardownBudget()
     headers = _headers(client, deletion.features)
     ex: Exchange | None = None
@@ -362,20 +424,33 @@ def remove(clients: ApiClient | Clients, resource: Resource,
                 return _failure(resource, ex, f"{step.endpoint}: {_describe_error(ex)}")
             if step.until is not None and not step.until(ex.json):
                 if step.pending is not None and not step.pending(ex.json):
-                    return _failure(resource, ex, f"{step.endpoint}: answered something that "
-                                    f"will not end by waiting: {_describe_error(ex)}")
-                failure = _failure(resource, ex, f"{step.endpoint}: still not done after "
-                                   f"{waited:.1f}s of polling (the step allows "
-                                   f"{step.deadline:g}s, the run's teardown deadline "
-                                   f"{budget.seconds:g}s: --anthropic-teardown-deadline)")
+                    return _failure(
+                        resource,
+                        ex,
+                        f"{step.endpoint}: answered something that "
+                        f"will not end by waiting: {_describe_error(ex)}",
+                    )
+                failure = _failure(
+                    resource,
+                    ex,
+                    f"{step.endpoint}: still not done after "
+                    f"{waited:.1f}s of polling (the step allows "
+                    f"{step.deadline:g}s, the run's teardown deadline "
+                    f"{budget.seconds:g}s: --anthropic-teardown-deadline)",
+                )
                 return dataclasses.replace(failure, timed_out=True)
     except Exception as exc:  # teardown reports, it never raises
         return _failure(resource, ex, f"{type(exc).__name__}: {exc}")
     return None
 
 
-def _poll(client: ApiClient, step: Step, resource: Resource, headers: dict[str, str],
-          budget: TeardownBudget) -> tuple[Exchange, float]:
+def _poll(
+    client: ApiClient,
+    step: Step,
+    resource: Resource,
+    headers: dict[str, str],
+    budget: TeardownBudget,
+) -> tuple[Exchange, float]:
     """Call ``step`` until its ``until`` holds (or it stops being ``pending``), with backoff,
     within the step's deadline and what is left of ``budget``: at least one call, even when
     the budget is spent. Returns the last answer and the seconds spent."""
@@ -386,8 +461,12 @@ def _poll(client: ApiClient, step: Step, resource: Resource, headers: dict[str, 
         while True:
             ex = _call(client, step, resource, headers)
             body = ex.json
-            if ex.status not in step.ok_statuses or step.until is None or step.until(body) \
-                    or (step.pending is not None and not step.pending(body)):
+            if (
+                ex.status not in step.ok_statuses
+                or step.until is None
+                or step.until(body)
+                or (step.pending is not None and not step.pending(body))
+            ):
                 return ex, budget.clock() - start
             elapsed = budget.clock() - start
             left = min(step.deadline, left_at_start) - elapsed
@@ -422,12 +501,12 @@ class ResourceLedger:
     def run_budget(self) -> TeardownBudget:
         """The budget this ledger polls on: its own, else its parent's (made on first use)."""
         if self.budget is None:
-            self.budget = self.parent.run_budget if self.parent is not None \
-                else TeardownBudget()
+            self.budget = self.parent.run_budget if self.parent is not None else TeardownBudget()
         return self.budget
 
-    def register(self, kind: str, id: str, *, parent: str | None = None, label: str = ""
-                 ) -> Resource:
+    def register(
+        self, kind: str, id: str, *, parent: str | None = None, label: str = ""
+    ) -> Resource:
         """Record a resource the moment it exists (call right after the create answered,
         before judging the answer: a nonconforming answer still created it)."""
         resource = Resource(kind, id, parent, label)
@@ -437,13 +516,19 @@ class ResourceLedger:
             self.parent._add(resource)
         return resource
 
-    def register_created(self, kind: str, ex: Exchange, *, id_key: str = "id",
-                         parent: str | None = None, label: str = "") -> Resource | None:
+    def register_created(
+        self,
+        kind: str,
+        ex: Exchange,
+        *,
+        id_key: str = "id",
+        parent: str | None = None,
+        label: str = "",
+    ) -> Resource | None:
         """Register what a create answer says it made: a 200 whose JSON has a string
         ``id_key``; call it before ``api.expect(ex)`` so a failing check cannot leak it."""
         body = ex.json
-        if ex.status != 200 or not isinstance(body, dict) or not isinstance(body.get(id_key),
-                                                                             str):
+        if ex.status != 200 or not isinstance(body, dict) or not isinstance(body.get(id_key), str):
             return None
         return self.register(kind, body[id_key], parent=parent, label=label)
 
@@ -510,8 +595,9 @@ class ResourceLedger:
 # --- cleanup of crashed runs ----------------------------------------------------------------------
 
 
-def _walk(client: ApiClient, listing: Listing, path_params: dict[str, str] | None = None
-          ) -> Iterator[dict[str, Any]]:
+def _walk(
+    client: ApiClient, listing: Listing, path_params: dict[str, str] | None = None
+) -> Iterator[dict[str, Any]]:
     ep = catalog.endpoint(listing.endpoint)
     path = ep.url_path(**path_params) if path_params else ep.path
     headers = _headers(client, listing.features)
@@ -520,8 +606,9 @@ def _walk(client: ApiClient, listing: Listing, path_params: dict[str, str] | Non
         ex = client.request(ep.method, path, params=params, headers=headers)
         page = ex.json
         if ex.status != 200 or not isinstance(page, dict):
-            raise RuntimeError(f"cannot list {listing.kind}s: {ex.describe()}: "
-                               f"{_describe_error(ex)}")
+            raise RuntimeError(
+                f"cannot list {listing.kind}s: {ex.describe()}: {_describe_error(ex)}"
+            )
         data = [item for item in page.get("data") or [] if isinstance(item, dict)]
         yield from data
         if page.get("next_page"):
@@ -532,17 +619,22 @@ def _walk(client: ApiClient, listing: Listing, path_params: dict[str, str] | Non
             return
 
 
-def find_leftovers(clients: ApiClient | Clients, run_marker_prefix: str = RUN_MARKER_PREFIX,
-                   listings: Mapping[str, Listing] | None = None,
-                   skipped: list[str] | None = None) -> list[Resource]:
+def find_leftovers(
+    clients: ApiClient | Clients,
+    run_marker_prefix: str = RUN_MARKER_PREFIX,
+    listings: Mapping[str, Listing] | None = None,
+    skipped: list[str] | None = None,
+) -> list[Resource]:
     """Every listed resource that carries ``run_marker_prefix`` (read-only), in discovery order.
 
     ``listings`` defaults to ``LISTINGS``; each is walked with the client of its credential, and
     a kind without one is appended to ``skipped`` (when given) instead.
     """
     if not run_marker_prefix.startswith(RUN_MARKER_PREFIX):
-        raise ValueError(f"a run marker starts with {RUN_MARKER_PREFIX!r}, got "
-                         f"{run_marker_prefix!r}: cleanup never touches other resources")
+        raise ValueError(
+            f"a run marker starts with {RUN_MARKER_PREFIX!r}, got "
+            f"{run_marker_prefix!r}: cleanup never touches other resources"
+        )
     by_credential = as_clients(clients)
     found: list[Resource] = []
     for kind, listing in (LISTINGS if listings is None else listings).items():
@@ -559,30 +651,41 @@ def find_leftovers(clients: ApiClient | Clients, run_marker_prefix: str = RUN_MA
             if judged is None or not listing.marked(judged):
                 continue
             markers = list(listing.markers(judged)) if listing.markers else []
-            if listing.markers and not (markers and all(m.startswith(run_marker_prefix)
-                                                        for m in markers)):
+            if listing.markers and not (
+                markers and all(m.startswith(run_marker_prefix) for m in markers)
+            ):
                 continue
             label = markers[0] if markers else ""
             found.append(Resource(kind, str(judged[listing.id_key]), label=label))
     return found
 
 
-def _children(client: ApiClient, listing: Listing, parents: Sequence[Resource]
-              ) -> list[Resource]:
+def _children(client: ApiClient, listing: Listing, parents: Sequence[Resource]) -> list[Resource]:
     """The items of ``listing`` inside each (already judged, marked) parent."""
     out: list[Resource] = []
     for parent in parents:
         for item in _walk(client, listing, {listing.parent_param: parent.id}):
             if listing.marked(item) and item.get(listing.id_key):
-                out.append(Resource(listing.kind, str(item[listing.id_key]), parent=parent.id,
-                                    label=parent.label))
+                out.append(
+                    Resource(
+                        listing.kind,
+                        str(item[listing.id_key]),
+                        parent=parent.id,
+                        label=parent.label,
+                    )
+                )
     return out
 
 
-def cleanup(clients: ApiClient | Clients, run_marker_prefix: str = RUN_MARKER_PREFIX, *,
-            dry_run: bool, failures: list[TeardownFailure] | None = None,
-            listings: Mapping[str, Listing] | None = None,
-            skipped: list[str] | None = None) -> list[Resource]:
+def cleanup(
+    clients: ApiClient | Clients,
+    run_marker_prefix: str = RUN_MARKER_PREFIX,
+    *,
+    dry_run: bool,
+    failures: list[TeardownFailure] | None = None,
+    listings: Mapping[str, Listing] | None = None,
+    skipped: list[str] | None = None,
+) -> list[Resource]:
     """Find (and unless ``dry_run``, delete) leftovers carrying ``run_marker_prefix``.
 
     Deletes in reverse discovery order (members before their workspace). Returns the resources
@@ -604,11 +707,15 @@ def skipped_message(skipped: Sequence[str]) -> str:
     ANTHROPIC_ADMIN_API_KEY``."""
     lines = []
     for credential in (API_KEY, ADMIN_KEY):
-        kinds = [k for k in skipped
-                 if (LISTINGS[k].credential if k in LISTINGS else API_KEY) == credential]
+        kinds = [
+            k
+            for k in skipped
+            if (LISTINGS[k].credential if k in LISTINGS else API_KEY) == credential
+        ]
         if kinds:
-            lines.append(f"{credential} kinds skipped ({', '.join(kinds)}): set "
-                         f"{key_env(credential)}")
+            lines.append(
+                f"{credential} kinds skipped ({', '.join(kinds)}): set {key_env(credential)}"
+            )
     return "\n".join(lines)
 
 
@@ -632,15 +739,17 @@ def command(args: Any) -> int:
     target = resolve(settings)
     clients = target.clients(features=catalog.FEATURE_NAMES) if target.keeps_resources else {}
     if not clients:
-        print(f"anthropic-conformance cleanup: no live target (set ANTHROPIC_BASE_URL and "
-              f"{key_env(API_KEY)} and/or {key_env(ADMIN_KEY)}); the embedded reference server "
-              "keeps nothing between runs", file=sys.stderr)
+        print(
+            f"anthropic-conformance cleanup: no live target (set ANTHROPIC_BASE_URL and "
+            f"{key_env(API_KEY)} and/or {key_env(ADMIN_KEY)}); the embedded reference server "
+            "keeps nothing between runs",
+            file=sys.stderr,
+        )
         return 2
     failures: list[TeardownFailure] = []
     skipped: list[str] = []
     try:
-        found = cleanup(clients, args.run, dry_run=args.dry_run, failures=failures,
-                        skipped=skipped)
+        found = cleanup(clients, args.run, dry_run=args.dry_run, failures=failures, skipped=skipped)
     except (ValueError, RuntimeError, TargetUnreachable) as exc:
         print(f"anthropic-conformance cleanup: {exc}", file=sys.stderr)
         return 2
@@ -656,8 +765,10 @@ def command(args: Any) -> int:
     if skipped:
         print(skipped_message(skipped))
     if not found and not failures:
-        print(f"nothing to {'delete' if args.dry_run else 'clean up'}: no resource carries the "
-              f"marker {args.run!r} on {target.base_url}")
+        print(
+            f"nothing to {'delete' if args.dry_run else 'clean up'}: no resource carries the "
+            f"marker {args.run!r} on {target.base_url}"
+        )
     else:
         count = f"{len(found)} marked resource{'' if len(found) == 1 else 's'}"
         done = "found" if failures else ("to delete (dry run)" if args.dry_run else "deleted")

@@ -69,8 +69,9 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
         node.config.stash[WORKER_DIED] = True
     output: dict[str, Any] = getattr(node, "workeroutput", None) or {}
     for key, stash_key in ((FAILURES_KEY, FAILURES), (LEFTOVERS_KEY, LEFTOVERS)):
-        node.config.stash[stash_key] += [(str(where), TeardownFailure.from_json(data))
-                                         for where, data in output.get(key) or ()]
+        node.config.stash[stash_key] += [
+            (str(where), TeardownFailure.from_json(data)) for where, data in output.get(key) or ()
+        ]
 
 
 def _cleanup_clients(target: RunTarget) -> dict[str, ApiClient]:
@@ -103,9 +104,14 @@ def _clean_up_after_dead_worker(config: pytest.Config) -> None:
         failed = {f.resource for f in failures}
         config.stash[CLEANED] += [r for r in found if r not in failed]
     except Exception as exc:  # never mask the run's result; what is left is unknown
-        config.stash[LEFTOVERS].append(("cleanup", TeardownFailure(
-            resources.Resource("run", run_id), None, None,
-            f"{type(exc).__name__}: {exc}")))
+        config.stash[LEFTOVERS].append(
+            (
+                "cleanup",
+                TeardownFailure(
+                    resources.Resource("run", run_id), None, None, f"{type(exc).__name__}: {exc}"
+                ),
+            )
+        )
     finally:
         for client in clients.values():
             client.close()
@@ -146,7 +152,8 @@ def conformance_session_ledger(
 
 @pytest.fixture
 def resource_ledger(
-    request: pytest.FixtureRequest, anthropic_client: ApiClient,
+    request: pytest.FixtureRequest,
+    anthropic_client: ApiClient,
     conformance_session_ledger: ResourceLedger,
 ) -> Iterator[ResourceLedger]:
     """Register each created resource at once; all are deleted newest first after the test."""
@@ -159,7 +166,9 @@ def resource_ledger(
 
 @pytest.fixture
 def admin_ledger(
-    request: pytest.FixtureRequest, admin_client: ApiClient, anthropic_client: ApiClient,
+    request: pytest.FixtureRequest,
+    admin_client: ApiClient,
+    anthropic_client: ApiClient,
     conformance_session_ledger: ResourceLedger,
 ) -> Iterator[ResourceLedger]:
     """Invites, workspaces and memberships a test created; removed (archived) after it with the
@@ -171,8 +180,9 @@ def admin_ledger(
         _tear_down(request, ledger, {API_KEY: anthropic_client, ADMIN_KEY: admin_client})
 
 
-def _tear_down(request: pytest.FixtureRequest, ledger: ResourceLedger,
-               clients: dict[str, ApiClient]) -> None:
+def _tear_down(
+    request: pytest.FixtureRequest, ledger: ResourceLedger, clients: dict[str, ApiClient]
+) -> None:
     """Remove what ``ledger`` holds; failures go to the test's report section and the summary."""
     failures = ledger.teardown(clients)
     request.node.stash[_ITEM_FAILURES] = [*request.node.stash.get(_ITEM_FAILURES, []), *failures]
@@ -185,8 +195,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.when == "teardown":
         failures = item.stash.get(_ITEM_FAILURES, [])
         if failures:
-            report.sections.append(("anthropic teardown",
-                                    "\n".join(f.format() for f in failures)))
+            report.sections.append(("anthropic teardown", "\n".join(f.format() for f in failures)))
     return report
 
 
@@ -200,7 +209,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if cleaned:
         terminalreporter.write_line(
             f"anthropic-conformance: a worker died; cleanup removed {len(cleaned)} resource(s) "
-            f"of run {config.stash[RUN_ID]}: " + ", ".join(r.describe() for r in cleaned))
+            f"of run {config.stash[RUN_ID]}: " + ", ".join(r.describe() for r in cleaned)
+        )
     for line in leftover_lines(config):
         terminalreporter.write_line(line, red=True)
 
@@ -215,17 +225,21 @@ def leftover_lines(config: pytest.Config) -> list[str]:
     unique: dict[resources.Resource, tuple[str, TeardownFailure]] = {}
     for where, failure in leftovers:  # first place, last word
         unique[failure.resource] = (where, failure)
-    lines = [f"anthropic LEFTOVERS: teardown could not remove {len(unique)} resource(s) "
-             f"of run marker {run_id}:"]
+    lines = [
+        f"anthropic LEFTOVERS: teardown could not remove {len(unique)} resource(s) "
+        f"of run marker {run_id}:"
+    ]
     for where, failure in unique.values():
         lines.append(f"  left: {failure.resource.describe()} ({where}: {failure.message})")
     target: RunTarget = config.stash[TARGET]
     if target.keeps_resources:
         url = config.stash[SETTINGS].base_url
         where_flag = f" --anthropic-base-url {url}" if url else ""
-        lines.append(f"  remove them with: anthropic-conformance cleanup --run {run_id}"
-                     f"{where_flag}")
+        lines.append(
+            f"  remove them with: anthropic-conformance cleanup --run {run_id}{where_flag}"
+        )
     else:
-        lines.append("  (the embedded reference server keeps nothing after the run: they are "
-                     "gone with it)")
+        lines.append(
+            "  (the embedded reference server keeps nothing after the run: they are gone with it)"
+        )
     return lines

@@ -73,8 +73,11 @@ class RunLog:
         """One line per call: method, path, status, request-id, retries."""
         lines = []
         for ex in self.for_test(nodeid):
-            retry = f" — needed {ex.retries} retr{'y' if ex.retries == 1 else 'ies'}" \
-                if ex.retries else ""
+            retry = (
+                f" — needed {ex.retries} retr{'y' if ex.retries == 1 else 'ies'}"
+                if ex.retries
+                else ""
+            )
             lines.append(f"{ex.describe()} in {ex.elapsed:.2f}s{retry}")
         return "\n".join(lines)
 

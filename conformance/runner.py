@@ -23,8 +23,9 @@ _PACKAGE = Path(__file__).resolve().parent
 RUN_INI = _PACKAGE / "run.ini"
 
 
-def selected_profiles(extra: Sequence[str], environ: Mapping[str, str] | None = None
-                      ) -> tuple[str, ...]:
+def selected_profiles(
+    extra: Sequence[str], environ: Mapping[str, str] | None = None
+) -> tuple[str, ...]:
     """The profiles ``extra`` selects (``--conformance-profile``, else the environment), as the
     settings will parse them; unknown names are left to the settings' usage error."""
     from conformance import profiles
@@ -56,8 +57,9 @@ def suite_dirs(names: Sequence[str]) -> list[Path]:
     return [d for d in dirs if d is not None] or [_PACKAGE / "suite"]
 
 
-def suite_args(extra: Sequence[str] = (), *, cwd: Path | None = None,
-               modules: Sequence[str] = ()) -> list[str]:
+def suite_args(
+    extra: Sequence[str] = (), *, cwd: Path | None = None, modules: Sequence[str] = ()
+) -> list[str]:
     """Arguments for ``pytest.main`` that run the shipped suite of each selected profile (by
     default only the Anthropic one; or only the Anthropic suite's ``modules``, e.g.
     ``["test_admin"]``), then ``extra``."""
@@ -65,12 +67,22 @@ def suite_args(extra: Sequence[str] = (), *, cwd: Path | None = None,
     # The suite's directory, not ``--pyargs``: with no path argument pytest would load the
     # current directory's conftest.py (confcutdir only cuts the package's ancestors).
     suite = _PACKAGE / "suite"
-    paths = ([str(suite / f"{name}.py") for name in modules]
-             or [str(d) for d in suite_dirs(selected_profiles(extra))])
+    paths = [str(suite / f"{name}.py") for name in modules] or [
+        str(d) for d in suite_dirs(selected_profiles(extra))
+    ]
     # Without the cache plugin, ``cache_dir`` is an unknown ini key and pytest warns about it.
     cache = [] if _cache_disabled(extra) else ["-o", f"cache_dir={here / '.pytest_cache'}"]
-    return [*paths, "-c", str(RUN_INI), "--rootdir", str(_PACKAGE.parent),
-            "--confcutdir", str(_PACKAGE), *cache, *extra]
+    return [
+        *paths,
+        "-c",
+        str(RUN_INI),
+        "--rootdir",
+        str(_PACKAGE.parent),
+        "--confcutdir",
+        str(_PACKAGE),
+        *cache,
+        *extra,
+    ]
 
 
 def _cache_disabled(args: Sequence[str]) -> bool:

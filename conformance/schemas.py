@@ -92,9 +92,13 @@ def _load_documents(directory: Path) -> dict[str, dict[str, Any]]:
 
 
 def _build_registry(docs: dict[str, dict[str, Any]]) -> referencing.Registry[Any]:
-    reg: referencing.Registry[Any] = referencing.Registry().with_resources(
-        (BASE_URI + name, DRAFT202012.create_resource(doc)) for name, doc in docs.items()
-    ).crawl()
+    reg: referencing.Registry[Any] = (
+        referencing.Registry()
+        .with_resources(
+            (BASE_URI + name, DRAFT202012.create_resource(doc)) for name, doc in docs.items()
+        )
+        .crawl()
+    )
     # Fail at load time, naming the file, rather than at the first answer that reaches a bad $ref.
     for name, doc in docs.items():
         resolver = reg.resolver(base_uri=BASE_URI + name)
@@ -156,8 +160,9 @@ def _dispatch_table(schema: str) -> dict[str, str]:
         ref = (branch.get("then") or {}).get("$ref")
         if "enum" in (test.get("not") or {}):
             continue  # the open fallback for unknown types: never applies to a known one
-        if not (isinstance(test.get("const"), str) and isinstance(ref, str)
-                and ref in _documents()):
+        if not (
+            isinstance(test.get("const"), str) and isinstance(ref, str) and ref in _documents()
+        ):
             return {}
         table[test["const"]] = ref
     return table
@@ -192,14 +197,16 @@ def validate(
         if (where, rule) in seen:
             continue
         seen.add((where, rule))
-        findings.append(Finding(
-            check=f"schema:{schema}",
-            message=_message(error),
-            pointer=where,
-            rule=rule,
-            value=_FORBIDDEN if error.validator == "not" else shorten(error.instance),
-            request_id=request_id,
-        ))
+        findings.append(
+            Finding(
+                check=f"schema:{schema}",
+                message=_message(error),
+                pointer=where,
+                rule=rule,
+                value=_FORBIDDEN if error.validator == "not" else shorten(error.instance),
+                request_id=request_id,
+            )
+        )
     return findings
 
 
@@ -334,8 +341,11 @@ def _drift(
     elif isinstance(instance, list):
         items = [(s["items"], res) for s, res in applied if isinstance(s.get("items"), dict)]
         for i, value in enumerate(instance):
-            prefix = [(s["prefixItems"][i], res) for s, res in applied
-                      if isinstance(s.get("prefixItems"), list) and i < len(s["prefixItems"])]
+            prefix = [
+                (s["prefixItems"][i], res)
+                for s, res in applied
+                if isinstance(s.get("prefixItems"), list) and i < len(s["prefixItems"])
+            ]
             _drift(value, prefix or items, f"{where}/{i}", validator, out)
 
 
@@ -354,8 +364,11 @@ def _applicable(instance: Any, schemas: _Applied, validator: Draft202012Validato
             todo.append((resolved.contents, resolved.resolver))
         todo.extend((s, resolver) for s in schema.get("allOf", []))
         for keyword in ("anyOf", "oneOf"):
-            todo.extend((s, resolver) for s in schema.get(keyword, [])
-                        if _is_valid(instance, s, resolver, validator))
+            todo.extend(
+                (s, resolver)
+                for s in schema.get(keyword, [])
+                if _is_valid(instance, s, resolver, validator)
+            )
         if "if" in schema:
             branch = "then" if _is_valid(instance, schema["if"], resolver, validator) else "else"
             if branch in schema:

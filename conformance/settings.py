@@ -42,8 +42,9 @@ AuthStyle = Literal["x-api-key", "bearer"]
 
 #: What capability probing can find served or not (``conformance.capabilities`` has a probe per
 #: name): the endpoint families of the catalog, with streaming apart from plain messages.
-CAPABILITY_NAMES: tuple[str, ...] = tuple(dict.fromkeys(("messages", "streaming",
-                                                         *get_args(catalog.Family))))
+CAPABILITY_NAMES: tuple[str, ...] = tuple(
+    dict.fromkeys(("messages", "streaming", *get_args(catalog.Family)))
+)
 
 
 @dataclass(frozen=True)
@@ -77,83 +78,170 @@ TARGET_CHOICES: tuple[str, ...] = ("auto", "embedded", "live")
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("target", "--anthropic-target", "ANTHROPIC_CONFORMANCE_TARGET",
-           "Which target to test: 'embedded' = the embedded reference server, whatever "
-           "ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY say; 'live' = the base URL, else the real "
-           "API; 'auto' (default) = live when a base URL or key is set, else embedded.",
-           choices=TARGET_CHOICES),
-    Option("base_url", "--anthropic-base-url", "ANTHROPIC_BASE_URL",
-           "Base URL of the API or proxy under test (default: the embedded reference server, "
-           f"or {catalog.REAL_API_URL} when a key is set). A path prefix such as /anthropic "
-           "works."),
-    Option("api_key", "--anthropic-api-key", "ANTHROPIC_API_KEY",
-           "API key for live runs. Never printed.", secret=True),
-    Option("admin_api_key", "--anthropic-admin-api-key", "ANTHROPIC_ADMIN_API_KEY",
-           "Admin API key (sk-ant-admin...) for the Admin API tests of a live run. Never "
-           "printed.", secret=True),
-    Option("admin_rename_key_id", "--anthropic-admin-rename-key-id",
-           "ANTHROPIC_ADMIN_RENAME_KEY_ID",
-           "Id of an API key (apikey_...) the admin_write tests may rename to its own name "
-           "(a no-op round trip); no other key is ever modified."),
-    Option("api_version", "--anthropic-version", "ANTHROPIC_VERSION",
-           "anthropic-version header to send.", choices=catalog.API_VERSIONS),
+    Option(
+        "target",
+        "--anthropic-target",
+        "ANTHROPIC_CONFORMANCE_TARGET",
+        "Which target to test: 'embedded' = the embedded reference server, whatever "
+        "ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY say; 'live' = the base URL, else the real "
+        "API; 'auto' (default) = live when a base URL or key is set, else embedded.",
+        choices=TARGET_CHOICES,
+    ),
+    Option(
+        "base_url",
+        "--anthropic-base-url",
+        "ANTHROPIC_BASE_URL",
+        "Base URL of the API or proxy under test (default: the embedded reference server, "
+        f"or {catalog.REAL_API_URL} when a key is set). A path prefix such as /anthropic "
+        "works.",
+    ),
+    Option(
+        "api_key",
+        "--anthropic-api-key",
+        "ANTHROPIC_API_KEY",
+        "API key for live runs. Never printed.",
+        secret=True,
+    ),
+    Option(
+        "admin_api_key",
+        "--anthropic-admin-api-key",
+        "ANTHROPIC_ADMIN_API_KEY",
+        "Admin API key (sk-ant-admin...) for the Admin API tests of a live run. Never printed.",
+        secret=True,
+    ),
+    Option(
+        "admin_rename_key_id",
+        "--anthropic-admin-rename-key-id",
+        "ANTHROPIC_ADMIN_RENAME_KEY_ID",
+        "Id of an API key (apikey_...) the admin_write tests may rename to its own name "
+        "(a no-op round trip); no other key is ever modified.",
+    ),
+    Option(
+        "api_version",
+        "--anthropic-version",
+        "ANTHROPIC_VERSION",
+        "anthropic-version header to send.",
+        choices=catalog.API_VERSIONS,
+    ),
     # Not ANTHROPIC_MODEL: Claude Code exports that one, often a model the reference server
     # does not know or an expensive one; a conformance run names its model on purpose.
-    Option("model", "--anthropic-model", "ANTHROPIC_CONFORMANCE_MODEL",
-           f"Model for generation tests (default: the cheapest, {catalog.DEFAULT_MODEL}). "
-           "ANTHROPIC_MODEL is not read."),
-    Option("features", "--anthropic-features", catalog.FEATURES_ENV,
-           "Comma-separated feature toggles to run ('all' = every default feature).",
-           choices=(*catalog.FEATURE_NAMES, "all")),
-    Option("auth", "--anthropic-auth", "ANTHROPIC_CONFORMANCE_AUTH",
-           "How to send the key: 'x-api-key' (older clients) or 'bearer' (current SDKs).",
-           choices=("x-api-key", "bearer")),
+    Option(
+        "model",
+        "--anthropic-model",
+        "ANTHROPIC_CONFORMANCE_MODEL",
+        f"Model for generation tests (default: the cheapest, {catalog.DEFAULT_MODEL}). "
+        "ANTHROPIC_MODEL is not read.",
+    ),
+    Option(
+        "features",
+        "--anthropic-features",
+        catalog.FEATURES_ENV,
+        "Comma-separated feature toggles to run ('all' = every default feature).",
+        choices=(*catalog.FEATURE_NAMES, "all"),
+    ),
+    Option(
+        "auth",
+        "--anthropic-auth",
+        "ANTHROPIC_CONFORMANCE_AUTH",
+        "How to send the key: 'x-api-key' (older clients) or 'bearer' (current SDKs).",
+        choices=("x-api-key", "bearer"),
+    ),
     # ``--record-mode`` is its alias: ours without pytest-recording, pytest-recording's (read
     # here too) when that plugin is loaded (plugin.py).
-    Option("record_mode", "--anthropic-record-mode", "ANTHROPIC_CONFORMANCE_RECORD_MODE",
-           "Cassette mode (as pytest-recording; --record-mode is the same): none = replay "
-           "offline, once, new_episodes, all, rewrite. Unset: no cassettes, talk to the "
-           "target.",
-           choices=tuple(m.value for m in RecordMode)),
-    Option("cassette_dir", "--anthropic-cassette-dir", "ANTHROPIC_CONFORMANCE_CASSETTE_DIR",
-           "Where cassettes live (default: the cassettes shipped with the suite)."),
-    Option("max_retries", "--anthropic-max-retries", "ANTHROPIC_CONFORMANCE_MAX_RETRIES",
-           "Retries of a transient failure (429, 5xx, 529, connection errors; default 2, as "
-           "the official SDKs), honouring retry-after, retry-after-ms and x-should-retry."),
-    Option("retry_deadline", "--anthropic-retry-deadline", "ANTHROPIC_CONFORMANCE_RETRY_DEADLINE",
-           "Seconds one call may spend on retries before it gives up."),
-    Option("timeout", "--anthropic-timeout", "ANTHROPIC_CONFORMANCE_TIMEOUT",
-           "Seconds to wait for one answer."),
-    Option("batch_deadline", "--anthropic-batch-deadline",
-           "ANTHROPIC_CONFORMANCE_BATCH_DEADLINE",
-           "Seconds a batch test polls (exponential backoff) for processing_status 'ended'."),
-    Option("require", "--anthropic-require", "ANTHROPIC_CONFORMANCE_REQUIRE",
-           "Comma-separated endpoint families the target must serve ('all' = every one): "
-           "their tests fail, instead of being skipped, when the capability probe finds the "
-           "family not served.", choices=(*CAPABILITY_NAMES, "all")),
-    Option("upstream_url", "--anthropic-upstream-url", "ANTHROPIC_CONFORMANCE_UPSTREAM_URL",
-           "URL of the reference server the proxy under test forwards to: enables the "
-           "pass-through checks (the suite reads the server's record of its own answers)."),
-    Option("upstream_api_key", "--anthropic-upstream-api-key",
-           "ANTHROPIC_CONFORMANCE_UPSTREAM_API_KEY",
-           "Key of that reference server (default: its default key). Never printed.",
-           secret=True),
-    Option("report_dir", "--anthropic-report-dir", "ANTHROPIC_CONFORMANCE_REPORT_DIR",
-           "Where to write the compatibility report (report.json, report.md, report.html, "
-           "badge.svg) after each run; relative to the current directory. 'none' = no report."),
-    Option("replay_timing", "--anthropic-replay-timing", "ANTHROPIC_CONFORMANCE_REPLAY_TIMING",
-           "Replay streamed answers at the pace they were recorded (each event at its recorded "
-           "offset, capped by the timeout) instead of at once: on/off, default off. Timing is "
-           "always recorded for streams."),
-    Option("teardown_deadline", "--anthropic-teardown-deadline",
-           "ANTHROPIC_CONFORMANCE_TEARDOWN_DEADLINE",
-           "Seconds the whole run's teardown may spend polling (a canceled batch ending before "
-           "it is deleted), shared by every test and the session's safety net; what is left "
-           "then is named at the end of the run with the cleanup command. Default 60."),
-    Option("profile", "--conformance-profile", "ANTHROPIC_CONFORMANCE_PROFILE",
-           "API surface(s) to check, by profile name (repeatable, or comma-separated; default "
-           "'anthropic', the Anthropic API). `anthropic-conformance profiles` lists them.",
-           repeatable=True),
+    Option(
+        "record_mode",
+        "--anthropic-record-mode",
+        "ANTHROPIC_CONFORMANCE_RECORD_MODE",
+        "Cassette mode (as pytest-recording; --record-mode is the same): none = replay "
+        "offline, once, new_episodes, all, rewrite. Unset: no cassettes, talk to the "
+        "target.",
+        choices=tuple(m.value for m in RecordMode),
+    ),
+    Option(
+        "cassette_dir",
+        "--anthropic-cassette-dir",
+        "ANTHROPIC_CONFORMANCE_CASSETTE_DIR",
+        "Where cassettes live (default: the cassettes shipped with the suite).",
+    ),
+    Option(
+        "max_retries",
+        "--anthropic-max-retries",
+        "ANTHROPIC_CONFORMANCE_MAX_RETRIES",
+        "Retries of a transient failure (429, 5xx, 529, connection errors; default 2, as "
+        "the official SDKs), honouring retry-after, retry-after-ms and x-should-retry.",
+    ),
+    Option(
+        "retry_deadline",
+        "--anthropic-retry-deadline",
+        "ANTHROPIC_CONFORMANCE_RETRY_DEADLINE",
+        "Seconds one call may spend on retries before it gives up.",
+    ),
+    Option(
+        "timeout",
+        "--anthropic-timeout",
+        "ANTHROPIC_CONFORMANCE_TIMEOUT",
+        "Seconds to wait for one answer.",
+    ),
+    Option(
+        "batch_deadline",
+        "--anthropic-batch-deadline",
+        "ANTHROPIC_CONFORMANCE_BATCH_DEADLINE",
+        "Seconds a batch test polls (exponential backoff) for processing_status 'ended'.",
+    ),
+    Option(
+        "require",
+        "--anthropic-require",
+        "ANTHROPIC_CONFORMANCE_REQUIRE",
+        "Comma-separated endpoint families the target must serve ('all' = every one): "
+        "their tests fail, instead of being skipped, when the capability probe finds the "
+        "family not served.",
+        choices=(*CAPABILITY_NAMES, "all"),
+    ),
+    Option(
+        "upstream_url",
+        "--anthropic-upstream-url",
+        "ANTHROPIC_CONFORMANCE_UPSTREAM_URL",
+        "URL of the reference server the proxy under test forwards to: enables the "
+        "pass-through checks (the suite reads the server's record of its own answers).",
+    ),
+    Option(
+        "upstream_api_key",
+        "--anthropic-upstream-api-key",
+        "ANTHROPIC_CONFORMANCE_UPSTREAM_API_KEY",
+        "Key of that reference server (default: its default key). Never printed.",
+        secret=True,
+    ),
+    Option(
+        "report_dir",
+        "--anthropic-report-dir",
+        "ANTHROPIC_CONFORMANCE_REPORT_DIR",
+        "Where to write the compatibility report (report.json, report.md, report.html, "
+        "badge.svg) after each run; relative to the current directory. 'none' = no report.",
+    ),
+    Option(
+        "replay_timing",
+        "--anthropic-replay-timing",
+        "ANTHROPIC_CONFORMANCE_REPLAY_TIMING",
+        "Replay streamed answers at the pace they were recorded (each event at its recorded "
+        "offset, capped by the timeout) instead of at once: on/off, default off. Timing is "
+        "always recorded for streams.",
+    ),
+    Option(
+        "teardown_deadline",
+        "--anthropic-teardown-deadline",
+        "ANTHROPIC_CONFORMANCE_TEARDOWN_DEADLINE",
+        "Seconds the whole run's teardown may spend polling (a canceled batch ending before "
+        "it is deleted), shared by every test and the session's safety net; what is left "
+        "then is named at the end of the run with the cleanup command. Default 60.",
+    ),
+    Option(
+        "profile",
+        "--conformance-profile",
+        "ANTHROPIC_CONFORMANCE_PROFILE",
+        "API surface(s) to check, by profile name (repeatable, or comma-separated; default "
+        "'anthropic', the Anthropic API). `anthropic-conformance profiles` lists them.",
+        repeatable=True,
+    ),
 )
 
 
@@ -198,6 +286,7 @@ class Settings(BaseModel):
         if not math.isfinite(value) or value < 0:
             raise ValueError("must be a number of seconds, 0 or more (0: never wait)")
         return value
+
     profile: tuple[str, ...] = ("anthropic",)
 
     @field_validator("profile", mode="before")
@@ -211,8 +300,9 @@ class Settings(BaseModel):
     @classmethod
     def _report_off(cls, value: Any) -> Any:
         # "none"/"off" switch the report off; the default writes it next to where pytest ran
-        return None if isinstance(value, str) and value.strip().lower() in ("none", "off") \
-            else value
+        return (
+            None if isinstance(value, str) and value.strip().lower() in ("none", "off") else value
+        )
 
     @field_validator("base_url", "upstream_url")
     @classmethod
@@ -225,8 +315,10 @@ class Settings(BaseModel):
         if parts.username or parts.password:
             # A secret in a URL ends up in headers, logs and cassettes: keys have their own
             # settings, which are redacted everywhere.
-            raise ValueError("credentials in the URL are not accepted; give the key with "
-                             "ANTHROPIC_API_KEY (or --anthropic-api-key)")
+            raise ValueError(
+                "credentials in the URL are not accepted; give the key with "
+                "ANTHROPIC_API_KEY (or --anthropic-api-key)"
+            )
         if parts.query or parts.fragment:
             raise ValueError("a base URL has no query string or fragment")
         return value.rstrip("/")
@@ -248,8 +340,10 @@ class Settings(BaseModel):
             names = (names - {"all"}) | {f.name for f in catalog.FEATURES if f.default}
         unknown = sorted(n for n in names if catalog.find_feature(n) is None)
         if unknown:
-            raise ValueError(f"unknown feature(s) {', '.join(map(repr, unknown))}"
-                             f"{_did_you_mean(unknown, (*catalog.FEATURE_NAMES, 'all'))}")
+            raise ValueError(
+                f"unknown feature(s) {', '.join(map(repr, unknown))}"
+                f"{_did_you_mean(unknown, (*catalog.FEATURE_NAMES, 'all'))}"
+            )
         return frozenset(names)
 
     @field_validator("admin_rename_key_id")
@@ -258,8 +352,10 @@ class Settings(BaseModel):
         # An API key's id, never the key itself (sk-ant-...) or a workspace/user id: renaming
         # the wrong object of a real organization is what this setting must make impossible.
         if value is not None and not re.fullmatch(r"apikey_[A-Za-z0-9]+", value):
-            raise ValueError("not an API key id (apikey_ followed by letters and digits; the "
-                             "Admin API lists them at GET /v1/organizations/api_keys)")
+            raise ValueError(
+                "not an API key id (apikey_ followed by letters and digits; the "
+                "Admin API lists them at GET /v1/organizations/api_keys)"
+            )
         return value
 
     @field_validator("require", mode="before")
@@ -275,9 +371,11 @@ class Settings(BaseModel):
             names = known
         unknown = sorted(names - known)
         if unknown:
-            raise ValueError(f"unknown endpoint famil{'y' if len(unknown) == 1 else 'ies'} "
-                             f"{', '.join(map(repr, unknown))}"
-                             f"{_did_you_mean(unknown, (*CAPABILITY_NAMES, 'all'))}")
+            raise ValueError(
+                f"unknown endpoint famil{'y' if len(unknown) == 1 else 'ies'} "
+                f"{', '.join(map(repr, unknown))}"
+                f"{_did_you_mean(unknown, (*CAPABILITY_NAMES, 'all'))}"
+            )
         return frozenset(names)
 
     @field_validator("max_retries")
@@ -356,9 +454,10 @@ def load_options(
         if given is not None and not str(given).strip():
             # An empty flag (``--anthropic-features=``) would fall through to the default,
             # "all": say it is empty rather than run something else than asked.
-            raise ConfigError(f"invalid anthropic-conformance setting: {opt.flag}: empty value"
-                              + (f"; allowed values: {', '.join(opt.choices)}"
-                                 if opt.choices else ""))
+            raise ConfigError(
+                f"invalid anthropic-conformance setting: {opt.flag}: empty value"
+                + (f"; allowed values: {', '.join(opt.choices)}" if opt.choices else "")
+            )
         for label, value in (
             (opt.flag, given),
             (opt.env, env.get(opt.env) if opt.env else None),
@@ -376,8 +475,9 @@ def load_options(
         raise ConfigError(_explain(exc, sources, {key(o): o for o in options})) from None
 
 
-def _explain(exc: ValidationError, sources: Mapping[str, str],
-             by_field: Mapping[str, Option]) -> str:
+def _explain(
+    exc: ValidationError, sources: Mapping[str, str], by_field: Mapping[str, Option]
+) -> str:
     lines = []
     for err in exc.errors():
         field = str(err["loc"][0]) if err["loc"] else "?"

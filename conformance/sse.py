@@ -41,7 +41,7 @@ def frames(body: bytes) -> Iterator[Frame]:
     data: list[bytes] = []
     pos = 0
     for m in _LINE_END.finditer(body):
-        line = body[pos:m.start()]
+        line = body[pos : m.start()]
         pos = m.end()
         if line:
             name = _field(line, name, data)
@@ -153,7 +153,8 @@ def accumulate(events: Iterable[SseEvent]) -> dict[str, Any]:
         if kind == "content_block_start":
             if index != len(content):
                 raise AccumulationError(
-                    f"content_block_start index {index}, expected {len(content)}")
+                    f"content_block_start index {index}, expected {len(content)}"
+                )
             content.append(copy.deepcopy(payload.get("content_block") or {}))
             continue
         if index >= len(content):

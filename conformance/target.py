@@ -200,8 +200,7 @@ def kind_of(settings: Settings) -> TargetKind:
         return TargetKind.REPLAY
     if settings.target == "embedded":  # chosen by name: exported keys and URLs never redirect it
         return TargetKind.REFERENCE
-    if settings.target == "live" or settings.base_url or settings.api_key \
-            or settings.admin_api_key:
+    if settings.target == "live" or settings.base_url or settings.api_key or settings.admin_api_key:
         real = urlsplit(catalog.REAL_API_URL).hostname
         return TargetKind.LIVE if urlsplit(settings.live_url).hostname == real else TargetKind.PROXY
     return TargetKind.REFERENCE
@@ -310,8 +309,9 @@ class RunTarget:
         """Whether a fault directive in the request's content (``fault_directive``) makes the
         answer a chosen fault: the reference server honours it, itself or as the upstream of a
         proxy (every proxy forwards the messages); the real API reads it as plain text."""
-        return self.traits.may_force_status and (self.upstream is not None
-                                                 or not self.traits.forwards)
+        return self.traits.may_force_status and (
+            self.upstream is not None or not self.traits.forwards
+        )
 
     def fault_directive(self, fault: str) -> str:
         """The text to put in the system prompt or last user message to force ``fault``
@@ -325,11 +325,15 @@ class RunTarget:
         if self.can_force_faults:
             return ""
         if not self.traits.may_force_status:
-            return (f"faults cannot be forced on {self.describe()}: only the reference server "
-                    "honours a [[conformance:fault=…]] directive, and the real API must not be "
-                    "made to fail")
-        return (f"faults cannot be forced through {self.describe()} without its upstream: run "
-                "the reference server behind it and set --anthropic-upstream-url")
+            return (
+                f"faults cannot be forced on {self.describe()}: only the reference server "
+                "honours a [[conformance:fault=…]] directive, and the real API must not be "
+                "made to fail"
+            )
+        return (
+            f"faults cannot be forced through {self.describe()} without its upstream: run "
+            "the reference server behind it and set --anthropic-upstream-url"
+        )
 
     def now(self) -> datetime:
         """The target's clock: the reference server's fixed one, else the wall clock (UTC)."""
@@ -399,19 +403,29 @@ def usage_problem(settings: Settings, kind: TargetKind) -> str | None:
     * A live target or proxy with no key at all would skip every test: a green run that tested
       nothing. An admin key alone is a valid run (the Admin API tests; the others skip).
     """
-    if settings.base_url and settings.record_mode is not None \
-            and "cassette_dir" not in settings.model_fields_set:
-        return (f"--record-mode={settings.record_mode.value} with a base URL "
-                f"({settings.base_url}) would use the cassettes shipped with the suite, "
-                "recorded against the reference server, not your target: pass "
-                "--anthropic-cassette-dir DIR (ANTHROPIC_CONFORMANCE_CASSETTE_DIR) for your "
-                "own cassettes, or drop --record-mode to test the target itself")
-    if kind in (TargetKind.LIVE, TargetKind.PROXY) and settings.api_key is None \
-            and settings.admin_api_key is None:
-        return (f"no API key for the target {settings.live_url}: set ANTHROPIC_API_KEY (or "
-                "--anthropic-api-key; ANTHROPIC_ADMIN_API_KEY alone runs the Admin API tests "
-                "only), or unset ANTHROPIC_BASE_URL to run against the embedded reference "
-                "server")
+    if (
+        settings.base_url
+        and settings.record_mode is not None
+        and "cassette_dir" not in settings.model_fields_set
+    ):
+        return (
+            f"--record-mode={settings.record_mode.value} with a base URL "
+            f"({settings.base_url}) would use the cassettes shipped with the suite, "
+            "recorded against the reference server, not your target: pass "
+            "--anthropic-cassette-dir DIR (ANTHROPIC_CONFORMANCE_CASSETTE_DIR) for your "
+            "own cassettes, or drop --record-mode to test the target itself"
+        )
+    if (
+        kind in (TargetKind.LIVE, TargetKind.PROXY)
+        and settings.api_key is None
+        and settings.admin_api_key is None
+    ):
+        return (
+            f"no API key for the target {settings.live_url}: set ANTHROPIC_API_KEY (or "
+            "--anthropic-api-key; ANTHROPIC_ADMIN_API_KEY alone runs the Admin API tests "
+            "only), or unset ANTHROPIC_BASE_URL to run against the embedded reference "
+            "server"
+        )
     return None
 
 

@@ -68,42 +68,58 @@ def entry_exchange(entry: dict[str, Any]) -> Exchange:
         except ValueError:
             request_json = None
     query = str(received.get("query") or "")
-    return Exchange(method=str(entry["method"]), path=str(entry["path"]),
-                    status=int(entry["status"]), response_headers=headers, body=body,
-                    request_json=request_json,
-                    request_headers={str(k).lower(): str(v)
-                                     for k, v in (received.get("headers") or {}).items()},
-                    url=str(entry["path"]) + (f"?{query}" if query else ""),
-                    events=parse_sse(body) if stream else None,
-                    source=f"upstream {entry.get('request_id')}")
+    return Exchange(
+        method=str(entry["method"]),
+        path=str(entry["path"]),
+        status=int(entry["status"]),
+        response_headers=headers,
+        body=body,
+        request_json=request_json,
+        request_headers={
+            str(k).lower(): str(v) for k, v in (received.get("headers") or {}).items()
+        },
+        url=str(entry["path"]) + (f"?{query}" if query else ""),
+        events=parse_sse(body) if stream else None,
+        source=f"upstream {entry.get('request_id')}",
+    )
 
 
 class UpstreamJournal:
     """A client of the upstream reference server's record of its answers."""
 
-    def __init__(self, base_url: str, api_key: str, *, timeout: float = 10.0,
-                 http: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 10.0,
+        http: httpx.Client | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = http or httpx.Client(timeout=timeout, verify=ssl_context())
         self._headers = {"x-api-key": api_key}
 
-    def entries(self, *, request_id: str | None = None, marker: str | None = None
-                ) -> list[Exchange]:
+    def entries(
+        self, *, request_id: str | None = None, marker: str | None = None
+    ) -> list[Exchange]:
         """Every recorded answer with this request-id and/or marker, oldest first."""
         params = {k: v for k, v in (("request_id", request_id), ("marker", marker)) if v}
         try:
-            response = self.http.get(self.base_url + ANSWERS_PATH, params=params,
-                                     headers=self._headers)
+            response = self.http.get(
+                self.base_url + ANSWERS_PATH, params=params, headers=self._headers
+            )
         except httpx.HTTPError as exc:  # one line naming the URL, not httpcore's traceback
             raise UpstreamUnreachable(
                 f"the upstream {self.base_url} (--anthropic-upstream-url) is unreachable: "
                 f"{type(exc).__name__}: {exc or 'no detail'}; is `anthropic-conformance serve` "
-                "running there?") from None
+                "running there?"
+            ) from None
         if response.status_code != 200:
             raise UpstreamUnreadable(
                 f"GET {self.base_url}{ANSWERS_PATH} answered {response.status_code}: "
                 f"{response.text[:200]} (is --anthropic-upstream-url our reference server, and "
-                "--anthropic-upstream-api-key one of its keys?)")
+                "--anthropic-upstream-api-key one of its keys?)"
+            )
         return [entry_exchange(e) for e in response.json().get("data", [])]
 
     def answer_for(self, proxy: Exchange, marker: str | None = None) -> Exchange:
@@ -125,7 +141,8 @@ class UpstreamJournal:
             f"the proxy's request-id {proxy.request_id!r} is not one the upstream sent, and "
             f"no request it received carried the marker {marker!r} (metadata.user_id and "
             "the system prompt). The proxy answered itself, lost the marker, or does not "
-            "forward to this upstream")
+            "forward to this upstream"
+        )
 
     def close(self) -> None:
         self.http.close()

@@ -45,22 +45,28 @@ def _schema_layer(exchange: Exchange, schema: str | None) -> Validation:
             if ev.json is None:
                 continue  # sse-grammar reports data that is not JSON
             ptr = f"/events/{i}"
-            result.findings += schemas.validate(ev.json, catalog.STREAM_EVENT_SCHEMA,
-                                                request_id=rid, pointer=ptr)
+            result.findings += schemas.validate(
+                ev.json, catalog.STREAM_EVENT_SCHEMA, request_id=rid, pointer=ptr
+            )
             result.unknown += schemas.unknown_fields(ev.json, catalog.STREAM_EVENT_SCHEMA, ptr)
         folded = _folded(exchange)
         if folded is not None and schema is not None:
-            result.findings += schemas.validate(folded, schema, request_id=rid,
-                                                pointer=ACCUMULATED)
+            result.findings += schemas.validate(folded, schema, request_id=rid, pointer=ACCUMULATED)
         return result
     if schema is None:
         return result
     body = exchange.json
     if body is None:
         if exchange.status < 400 and exchange.body:
-            result.findings.append(finding(
-                JSON_BODY, "the answer body is not JSON", rule="a JSON endpoint answers JSON",
-                value=exchange.body.decode("utf-8", "replace"), request_id=rid))
+            result.findings.append(
+                finding(
+                    JSON_BODY,
+                    "the answer body is not JSON",
+                    rule="a JSON endpoint answers JSON",
+                    value=exchange.body.decode("utf-8", "replace"),
+                    request_id=rid,
+                )
+            )
         return result  # error-envelope reports a non-JSON error body
     result.findings += schemas.validate(body, schema, request_id=rid)
     result.unknown += schemas.unknown_fields(body, schema)
@@ -95,9 +101,16 @@ def _jsonl_layer(exchange: Exchange, schema: str, unknown: list[str]) -> list[Fi
         try:
             item = json.loads(line)
         except (ValueError, UnicodeDecodeError):
-            out.append(finding(JSON_BODY, "a line of the JSON-lines answer is not JSON",
-                               pointer=ptr, rule="every line of a JSONL answer is a JSON object",
-                               value=line.decode("utf-8", "replace"), request_id=rid))
+            out.append(
+                finding(
+                    JSON_BODY,
+                    "a line of the JSON-lines answer is not JSON",
+                    pointer=ptr,
+                    rule="every line of a JSONL answer is a JSON object",
+                    value=line.decode("utf-8", "replace"),
+                    request_id=rid,
+                )
+            )
             continue
         out += schemas.validate(item, schema, request_id=rid, pointer=ptr)
         unknown += schemas.unknown_fields(item, schema, ptr)

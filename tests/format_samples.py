@@ -21,11 +21,20 @@ import yaml
 
 API = "https://api.anthropic.com"
 MESSAGE: dict[str, Any] = {
-    "id": "msg_01", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",
-    "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn",
-    "stop_sequence": None, "usage": {"input_tokens": 3, "output_tokens": 1}}
-REQUEST: dict[str, Any] = {"model": "claude-haiku-4-5", "max_tokens": 5,
-                           "messages": [{"role": "user", "content": "hi"}]}
+    "id": "msg_01",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-haiku-4-5",
+    "content": [{"type": "text", "text": "hi"}],
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "usage": {"input_tokens": 3, "output_tokens": 1},
+}
+REQUEST: dict[str, Any] = {
+    "model": "claude-haiku-4-5",
+    "max_tokens": 5,
+    "messages": [{"role": "user", "content": "hi"}],
+}
 DATE = "Wed, 29 Jan 2025 14:24:58 GMT"
 
 
@@ -33,14 +42,31 @@ def stream_events() -> list[tuple[str, Any]]:
     start = {**MESSAGE, "content": [], "stop_reason": None}
     return [
         ("message_start", {"type": "message_start", "message": start}),
-        ("content_block_start", {"type": "content_block_start", "index": 0,
-                                 "content_block": {"type": "text", "text": ""}}),
-        ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                 "delta": {"type": "text_delta", "text": "hi"}}),
+        (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            },
+        ),
+        (
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": "hi"},
+            },
+        ),
         ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        ("message_delta", {"type": "message_delta",
-                           "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                           "usage": {"output_tokens": 1}}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": 1},
+            },
+        ),
         ("message_stop", {"type": "message_stop"}),
     ]
 
@@ -55,20 +81,34 @@ class Sample:
 
     body: bytes = field(default_factory=lambda: json.dumps(MESSAGE).encode())
     status: int = 200
-    headers: dict[str, str] = field(default_factory=lambda: {
-        "content-type": "application/json", "request-id": "req_01abc", "date": DATE})
+    headers: dict[str, str] = field(
+        default_factory=lambda: {
+            "content-type": "application/json",
+            "request-id": "req_01abc",
+            "date": DATE,
+        }
+    )
     method: str = "POST"
     url: str = f"{API}/v1/messages"
     request: dict[str, Any] | None = field(default_factory=lambda: dict(REQUEST))
-    request_headers: dict[str, str] = field(default_factory=lambda: {
-        "anthropic-version": "2023-06-01", "x-api-key": "<ANTHROPIC_API_KEY>"})
+    request_headers: dict[str, str] = field(
+        default_factory=lambda: {
+            "anthropic-version": "2023-06-01",
+            "x-api-key": "<ANTHROPIC_API_KEY>",
+        }
+    )
 
     @classmethod
     def stream(cls, events: list[tuple[str, Any]] | None = None) -> Sample:
-        return cls(body=sse_text(events or stream_events()).encode(),
-                   headers={"content-type": "text/event-stream; charset=utf-8",
-                            "request-id": "req_01abc", "date": DATE},
-                   request={**REQUEST, "stream": True})
+        return cls(
+            body=sse_text(events or stream_events()).encode(),
+            headers={
+                "content-type": "text/event-stream; charset=utf-8",
+                "request-id": "req_01abc",
+                "date": DATE,
+            },
+            request={**REQUEST, "stream": True},
+        )
 
     @property
     def request_text(self) -> str:
@@ -84,11 +124,21 @@ def vcrpy_yaml(*samples: Sample, gzip_body: bool = False) -> str:
         if gzip_body:
             headers["content-encoding"] = ["gzip"]
             body = {"string": gzip.compress(s.body)}
-        items.append({
-            "request": {"body": s.request_text or None, "method": s.method, "uri": s.url,
-                        "headers": {k: [v] for k, v in s.request_headers.items()}},
-            "response": {"status": {"code": s.status, "message": "OK"}, "headers": headers,
-                         "body": body}})
+        items.append(
+            {
+                "request": {
+                    "body": s.request_text or None,
+                    "method": s.method,
+                    "uri": s.url,
+                    "headers": {k: [v] for k, v in s.request_headers.items()},
+                },
+                "response": {
+                    "status": {"code": s.status, "message": "OK"},
+                    "headers": headers,
+                    "body": body,
+                },
+            }
+        )
     return yaml.safe_dump({"version": 1, "interactions": items})
 
 
@@ -101,31 +151,46 @@ def vcrpy_aiohttp(sample: Sample) -> str:
     """A vcrpy aiohttp recording: header names as multidict ``istr`` objects."""
     headers = "".join(
         f"      ? !!python/object/apply:multidict._multidict.istr\n      - {k}\n      : {v}\n"
-        for k, v in sample.headers.items())
+        for k, v in sample.headers.items()
+    )
     return (
         "interactions:\n- request:\n"
         f"    body: {json.dumps(sample.request_text)}\n"
-        "    headers:\n" + "".join(f"      {k}:\n      - {json.dumps(v)}\n"
-                                  for k, v in sample.request_headers.items()) +
-        f"    method: {sample.method}\n    uri: {sample.url}\n"
+        "    headers:\n"
+        + "".join(
+            f"      {k}:\n      - {json.dumps(v)}\n" for k, v in sample.request_headers.items()
+        )
+        + f"    method: {sample.method}\n    uri: {sample.url}\n"
         "  response:\n"
         f"    body:\n      string: {json.dumps(sample.body.decode())}\n"
         f"    headers:\n{headers}"
         f"    status:\n      code: {sample.status}\n      message: OK\n"
-        f"    url: {sample.url}\nversion: 1\n")
+        f"    url: {sample.url}\nversion: 1\n"
+    )
 
 
 def ruby_vcr(*samples: Sample, binary: bool = False, recorded_at: str = DATE) -> str:
     """Ruby VCR 6: ``http_interactions``, capitalised headers, ``!binary`` for raw bytes."""
     out = ["---", "http_interactions:"]
     for s in samples:
-        out += ["- request:", f"    method: {s.method.lower()}", f"    uri: {s.url}",
-                "    body:", "      encoding: UTF-8",
-                f"      string: {json.dumps(s.request_text)}", "    headers:"]
+        out += [
+            "- request:",
+            f"    method: {s.method.lower()}",
+            f"    uri: {s.url}",
+            "    body:",
+            "      encoding: UTF-8",
+            f"      string: {json.dumps(s.request_text)}",
+            "    headers:",
+        ]
         for k, v in s.request_headers.items():
             out += [f"      {k.title()}:", f"      - {json.dumps(v)}"]
-        out += ["  response:", "    status:", f"      code: {s.status}", "      message: OK",
-                "    headers:"]
+        out += [
+            "  response:",
+            "    status:",
+            f"      code: {s.status}",
+            "      message: OK",
+            "    headers:",
+        ]
         for k, v in s.headers.items():
             out += [f"      {k.title()}:", f"      - {json.dumps(v)}"]
         out += ["    body:", "      encoding: ASCII-8BIT"]
@@ -140,13 +205,26 @@ def ruby_vcr(*samples: Sample, binary: bool = False, recorded_at: str = DATE) ->
 
 def r_vcr(*samples: Sample, recorded_at: str = "2025-01-29 14:24:58") -> str:
     """R vcr 2.x: Ruby VCR's layout with ``status: 200`` and a naive UTC ``recorded_at``."""
-    items = [{"request": {"method": s.method, "uri": s.url, "body": {"string": s.request_text},
-                          "headers": dict(s.request_headers)},
-              "response": {"status": s.status, "headers": dict(s.headers),
-                           "body": {"string": s.body.decode()}},
-              "recorded_at": recorded_at} for s in samples]
-    return yaml.safe_dump({"http_interactions": items, "recorded_with": "VCR-vcr/2.1.0"},
-                          sort_keys=False)
+    items = [
+        {
+            "request": {
+                "method": s.method,
+                "uri": s.url,
+                "body": {"string": s.request_text},
+                "headers": dict(s.request_headers),
+            },
+            "response": {
+                "status": s.status,
+                "headers": dict(s.headers),
+                "body": {"string": s.body.decode()},
+            },
+            "recorded_at": recorded_at,
+        }
+        for s in samples
+    ]
+    return yaml.safe_dump(
+        {"http_interactions": items, "recorded_with": "VCR-vcr/2.1.0"}, sort_keys=False
+    )
 
 
 def govcr(*samples: Sample, version: int = 1) -> str:
@@ -154,18 +232,30 @@ def govcr(*samples: Sample, version: int = 1) -> str:
     items = []
     for s in samples:
         req_headers = {k.title(): [v] for k, v in s.request_headers.items()}
-        request: dict[str, Any] = {"body": s.request_text, "form": {}, "headers": req_headers,
-                                   "url": s.url, "method": s.method}
-        response: dict[str, Any] = {"body": s.body.decode(),
-                                    "headers": {k.title(): [v] for k, v in s.headers.items()},
-                                    "status": f"{s.status} {'OK' if s.status == 200 else 'Error'}",
-                                    "code": s.status, "duration": "312ms"}
+        request: dict[str, Any] = {
+            "body": s.request_text,
+            "form": {},
+            "headers": req_headers,
+            "url": s.url,
+            "method": s.method,
+        }
+        response: dict[str, Any] = {
+            "body": s.body.decode(),
+            "headers": {k.title(): [v] for k, v in s.headers.items()},
+            "status": f"{s.status} {'OK' if s.status == 200 else 'Error'}",
+            "code": s.status,
+            "duration": "312ms",
+        }
         if version >= 2:
-            request = {"proto": "HTTP/1.1", "proto_major": 1, "proto_minor": 1,
-                       "content_length": len(s.request_text), "host": "api.anthropic.com",
-                       **request}
-            response = {"proto": "HTTP/2.0", "content_length": -1, "uncompressed": True,
-                        **response}
+            request = {
+                "proto": "HTTP/1.1",
+                "proto_major": 1,
+                "proto_minor": 1,
+                "content_length": len(s.request_text),
+                "host": "api.anthropic.com",
+                **request,
+            }
+            response = {"proto": "HTTP/2.0", "content_length": -1, "uncompressed": True, **response}
         items.append({"request": request, "response": response})
     return "---\n" + yaml.safe_dump({"version": version, "interactions": items})
 
@@ -174,22 +264,45 @@ def har(*samples: Sample, base64_body: bool = False) -> str:
     """HAR 1.2 as Polly.JS writes it (``log.creator.name: Polly.JS``)."""
     entries = []
     for i, s in enumerate(samples):
-        content: dict[str, Any] = {"mimeType": s.headers.get("content-type", ""),
-                                   "size": len(s.body), "text": s.body.decode()}
+        content: dict[str, Any] = {
+            "mimeType": s.headers.get("content-type", ""),
+            "size": len(s.body),
+            "text": s.body.decode(),
+        }
         if base64_body:
             content.update(text=base64.b64encode(s.body).decode(), encoding="base64")
-        entries.append({
-            "_id": f"id{i}", "_order": 0, "startedDateTime": "2025-01-29T14:24:58.000Z",
-            "request": {"method": s.method, "url": s.url, "httpVersion": "HTTP/1.1",
-                        "headers": [{"name": k, "value": v}
-                                    for k, v in s.request_headers.items()],
-                        "postData": {"mimeType": "application/json", "text": s.request_text}},
-            "response": {"status": s.status, "statusText": "OK", "httpVersion": "HTTP/1.1",
-                         "headers": [{"name": k, "value": v} for k, v in s.headers.items()],
-                         "content": content}})
-    return json.dumps({"log": {"_recordingName": "sample", "version": "1.2",
-                               "creator": {"name": "Polly.JS", "version": "6.0.6"},
-                               "entries": entries}}, indent=2)
+        entries.append(
+            {
+                "_id": f"id{i}",
+                "_order": 0,
+                "startedDateTime": "2025-01-29T14:24:58.000Z",
+                "request": {
+                    "method": s.method,
+                    "url": s.url,
+                    "httpVersion": "HTTP/1.1",
+                    "headers": [{"name": k, "value": v} for k, v in s.request_headers.items()],
+                    "postData": {"mimeType": "application/json", "text": s.request_text},
+                },
+                "response": {
+                    "status": s.status,
+                    "statusText": "OK",
+                    "httpVersion": "HTTP/1.1",
+                    "headers": [{"name": k, "value": v} for k, v in s.headers.items()],
+                    "content": content,
+                },
+            }
+        )
+    return json.dumps(
+        {
+            "log": {
+                "_recordingName": "sample",
+                "version": "1.2",
+                "creator": {"name": "Polly.JS", "version": "6.0.6"},
+                "entries": entries,
+            }
+        },
+        indent=2,
+    )
 
 
 def nock(*samples: Sample, gzip_hex: bool = False) -> str:
@@ -210,10 +323,19 @@ def nock(*samples: Sample, gzip_hex: bool = False) -> str:
             except ValueError:
                 response = s.body.decode()
         split = s.url.split("/v1/", 1)
-        defs.append({"scope": f"{split[0]}:443", "method": s.method, "path": "/v1/" + split[1],
-                     "body": s.request, "status": s.status, "response": response,
-                     "reqheaders": dict(s.request_headers),
-                     "rawHeaders": raw_headers, "responseIsBinary": False})
+        defs.append(
+            {
+                "scope": f"{split[0]}:443",
+                "method": s.method,
+                "path": "/v1/" + split[1],
+                "body": s.request,
+                "status": s.status,
+                "response": response,
+                "reqheaders": dict(s.request_headers),
+                "rawHeaders": raw_headers,
+                "responseIsBinary": False,
+            }
+        )
     return json.dumps(defs, indent=2)
 
 

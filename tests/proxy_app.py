@@ -27,8 +27,20 @@ Send = Callable[[Message], Awaitable[None]]
 Events = list[tuple[str, Any]]
 
 #: Hop-by-hop and framing headers a proxy must not copy from one connection to the next.
-_HOP = frozenset({"host", "connection", "keep-alive", "transfer-encoding", "content-length",
-                  "content-encoding", "accept-encoding", "te", "upgrade", "proxy-connection"})
+_HOP = frozenset(
+    {
+        "host",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "content-length",
+        "content-encoding",
+        "accept-encoding",
+        "te",
+        "upgrade",
+        "proxy-connection",
+    }
+)
 
 
 @dataclass
@@ -66,7 +78,7 @@ def make_proxy(config: ProxyConfig) -> Callable[[Scope, Receive, Send], Awaitabl
             if not path.startswith(config.prefix + "/"):
                 await _plain(send, 404, b"404 page not found")
                 return
-            path = path[len(config.prefix):]
+            path = path[len(config.prefix) :]
         if not path.startswith("/v1/") or (config.only_messages and path != "/v1/messages"):
             await _plain(send, 404, b"404 page not found")
             return
@@ -80,8 +92,11 @@ def make_proxy(config: ProxyConfig) -> Callable[[Scope, Receive, Send], Awaitabl
             clients.append(httpx.AsyncClient(timeout=30))
         query = scope.get("query_string", b"").decode()
         url = config.upstream.rstrip("/") + path + (f"?{query}" if query else "")
-        headers = [(k.decode().lower(), v.decode()) for k, v in scope["headers"]
-                   if k.decode().lower() not in _HOP]
+        headers = [
+            (k.decode().lower(), v.decode())
+            for k, v in scope["headers"]
+            if k.decode().lower() not in _HOP
+        ]
         if config.alter_request_headers:
             headers = list(config.alter_request_headers(dict(headers)).items())
         if config.alter_request and body:
@@ -89,8 +104,11 @@ def make_proxy(config: ProxyConfig) -> Callable[[Scope, Receive, Send], Awaitabl
         request = clients[0].build_request(scope["method"], url, headers=headers, content=body)
         response = await clients[0].send(request, stream=True)
         try:
-            out = [(k.encode(), v.encode()) for k, v in response.headers.items()
-                   if k.lower() not in _HOP]
+            out = [
+                (k.encode(), v.encode())
+                for k, v in response.headers.items()
+                if k.lower() not in _HOP
+            ]
             if config.own_request_ids:
                 out = [(k, v) for k, v in out if k != b"request-id"]
                 out.append((b"request-id", f"req_proxy{next(serial):08d}".encode()))
@@ -107,15 +125,18 @@ def make_proxy(config: ProxyConfig) -> Callable[[Scope, Receive, Send], Awaitabl
             elif alter and ctype.startswith("text/event-stream") and config.alter_events:
                 raw = await response.aread()
                 events: Events = [(e.event, e.json) for e in parse_sse(raw)]
-                await _whole(send, response.status_code, out,
-                             format_sse(config.alter_events(events)))
+                await _whole(
+                    send, response.status_code, out, format_sse(config.alter_events(events))
+                )
             elif alter and ctype.startswith("application/json") and config.alter_json:
                 data = json.loads(await response.aread())
-                await _whole(send, response.status_code, out,
-                             json.dumps(config.alter_json(data)).encode())
+                await _whole(
+                    send, response.status_code, out, json.dumps(config.alter_json(data)).encode()
+                )
             else:
-                await send({"type": "http.response.start", "status": response.status_code,
-                            "headers": out})
+                await send(
+                    {"type": "http.response.start", "status": response.status_code, "headers": out}
+                )
                 async for chunk in response.aiter_raw():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b""})
@@ -125,10 +146,14 @@ def make_proxy(config: ProxyConfig) -> Callable[[Scope, Receive, Send], Awaitabl
     return app
 
 
-async def _whole(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
-                 ) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+async def _whole(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -192,9 +217,14 @@ def strip_signature_json(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def strip_signature_events(events: Events) -> Events:
-    return [(name, p) for name, p in events
-            if not (name == "content_block_delta"
-                    and (p.get("delta") or {}).get("type") == "signature_delta")]
+    return [
+        (name, p)
+        for name, p in events
+        if not (
+            name == "content_block_delta"
+            and (p.get("delta") or {}).get("type") == "signature_delta"
+        )
+    ]
 
 
 def count_one_more(body: dict[str, Any]) -> dict[str, Any]:

@@ -46,15 +46,22 @@ def body(text: str, model: str = MODEL) -> dict[str, Any]:
     return {"model": model, "max_tokens": 16, "messages": [{"role": "user", "content": text}]}
 
 
-REQUESTS = [{"custom_id": "a", "params": body("Reply with exactly: one")},
-            {"custom_id": "b", "params": body("Reply with exactly: two")},
-            {"custom_id": "bad", "params": body("hi", model="claude-no-such-model")}]
+REQUESTS = [
+    {"custom_id": "a", "params": body("Reply with exactly: one")},
+    {"custom_id": "b", "params": body("Reply with exactly: two")},
+    {"custom_id": "bad", "params": body("hi", model="claude-no-such-model")},
+]
 
 
 def exchange_of(response: httpx.Response, request_json: Any = None) -> Exchange:
-    return Exchange(response.request.method, response.request.url.path, response.status_code,
-                    {k.lower(): v for k, v in response.headers.items()}, response.content,
-                    request_json=request_json)
+    return Exchange(
+        response.request.method,
+        response.request.url.path,
+        response.status_code,
+        {k.lower(): v for k, v in response.headers.items()},
+        response.content,
+        request_json=request_json,
+    )
 
 
 def assert_valid(ex: Exchange) -> None:
@@ -75,13 +82,19 @@ def test_batch_lifecycle_results_and_delete() -> None:
     got = client.get(f"/v1/messages/batches/{batch_id}", headers=headers())
     batch = got.json()
     assert batch["processing_status"] == "ended"
-    assert batch["request_counts"] == {"processing": 0, "succeeded": 2, "errored": 1,
-                                       "canceled": 0, "expired": 0}
+    assert batch["request_counts"] == {
+        "processing": 0,
+        "succeeded": 2,
+        "errored": 1,
+        "canceled": 0,
+        "expired": 0,
+    }
     assert batch["results_url"].endswith(f"/v1/messages/batches/{batch_id}/results")
     results = client.get(f"/v1/messages/batches/{batch_id}/results", headers=headers())
     assert_valid(exchange_of(results))
-    lines = {line["custom_id"]: line["result"] for line in map(json.loads,
-                                                               results.text.splitlines())}
+    lines = {
+        line["custom_id"]: line["result"] for line in map(json.loads, results.text.splitlines())
+    }
     assert set(lines) == {"a", "b", "bad"}
     assert lines["a"]["message"]["content"][0]["text"] == "one"
     assert lines["bad"]["error"]["error"]["type"] == "not_found_error"
@@ -93,8 +106,9 @@ def test_batch_lifecycle_results_and_delete() -> None:
 
 def test_batch_in_progress_cannot_be_deleted_and_cancel_ends_it() -> None:
     client = client_for(batch_seconds=30.0)  # in progress until canceled
-    batch_id = client.post("/v1/messages/batches", json={"requests": REQUESTS},
-                           headers=headers()).json()["id"]
+    batch_id = client.post(
+        "/v1/messages/batches", json={"requests": REQUESTS}, headers=headers()
+    ).json()["id"]
     refused = client.delete(f"/v1/messages/batches/{batch_id}", headers=headers())
     assert refused.status_code == 400
     assert refused.json()["error"]["type"] == "invalid_request_error"
@@ -110,12 +124,15 @@ def test_batch_in_progress_cannot_be_deleted_and_cancel_ends_it() -> None:
     assert batch_checks.timeline_findings(ended) == []
 
 
-@pytest.mark.parametrize(("payload", "phrase"), [
-    ({"requests": []}, "non-empty list"),
-    ({"requests": REQUESTS, "metadata": {}}, "metadata: Extra inputs"),
-    ({"requests": [REQUESTS[0], REQUESTS[0]]}, "unique"),
-    ({"requests": [{"custom_id": "has space", "params": {}}]}, "custom_id"),
-])
+@pytest.mark.parametrize(
+    ("payload", "phrase"),
+    [
+        ({"requests": []}, "non-empty list"),
+        ({"requests": REQUESTS, "metadata": {}}, "metadata: Extra inputs"),
+        ({"requests": [REQUESTS[0], REQUESTS[0]]}, "unique"),
+        ({"requests": [{"custom_id": "has space", "params": {}}]}, "custom_id"),
+    ],
+)
 def test_batch_create_validation(payload: dict[str, Any], phrase: str) -> None:
     answer = client_for().post("/v1/messages/batches", json=payload, headers=headers())
     assert answer.status_code == 400
@@ -124,10 +141,13 @@ def test_batch_create_validation(payload: dict[str, Any], phrase: str) -> None:
 
 def test_unknown_ids_are_not_found() -> None:
     client = client_for()
-    for method, path in (("GET", "/v1/messages/batches/msgbatch_nope"),
-                         ("POST", "/v1/messages/batches/msgbatch_nope/cancel"),
-                         ("DELETE", "/v1/messages/batches/msgbatch_nope"),
-                         ("GET", "/v1/files/file_nope"), ("DELETE", "/v1/files/file_nope")):
+    for method, path in (
+        ("GET", "/v1/messages/batches/msgbatch_nope"),
+        ("POST", "/v1/messages/batches/msgbatch_nope/cancel"),
+        ("DELETE", "/v1/messages/batches/msgbatch_nope"),
+        ("GET", "/v1/files/file_nope"),
+        ("DELETE", "/v1/files/file_nope"),
+    ):
         answer = client.request(method, path, headers=headers())
         assert answer.status_code == 404, path
         assert answer.json()["error"]["type"] == "not_found_error"
@@ -140,31 +160,43 @@ def test_file_upload_metadata_download_and_versions() -> None:
     content = png(4, 4)
     for downloadable in (False, True):
         client = client_for(downloadable_uploads=downloadable)
-        up = client.post("/v1/files", files={"file": ("x.png", content, "image/png")},
-                         headers=headers())
+        up = client.post(
+            "/v1/files", files={"file": ("x.png", content, "image/png")}, headers=headers()
+        )
         meta = up.json()
         assert_valid(exchange_of(up))
-        assert (meta["size_bytes"], meta["mime_type"], meta["downloadable"]) == \
-            (len(content), "image/png", downloadable)
+        assert (meta["size_bytes"], meta["mime_type"], meta["downloadable"]) == (
+            len(content),
+            "image/png",
+            downloadable,
+        )
         down = client.get(f"/v1/files/{meta['id']}/content", headers=headers())
         if downloadable:
             assert hashlib.sha256(down.content).digest() == hashlib.sha256(content).digest()
             assert_valid(exchange_of(down))
         else:
             assert down.status_code == 400
-    no_beta = client_for().post("/v1/files", files={"file": ("a.txt", b"a", "text/plain")},
-                                headers=headers(beta=False))
+    no_beta = client_for().post(
+        "/v1/files", files={"file": ("a.txt", b"a", "text/plain")}, headers=headers(beta=False)
+    )
     assert no_beta.status_code == 400 and FILES_BETA in no_beta.json()["error"]["message"]
-    ga = client_for().post("/v1/files", files={"file": ("a.txt", b"a", "text/plain")},
-                           headers=headers(V2026))
+    ga = client_for().post(
+        "/v1/files", files={"file": ("a.txt", b"a", "text/plain")}, headers=headers(V2026)
+    )
     assert ga.status_code == 200 and "expires_at" in ga.json()
 
 
 def test_file_list_shapes_per_version() -> None:
     for version in (V2023, V2026):
         client = client_for()
-        ids = [client.post("/v1/files", files={"file": (f"{i}.txt", b"x", "text/plain")},
-                           headers=headers(version)).json()["id"] for i in range(3)]
+        ids = [
+            client.post(
+                "/v1/files",
+                files={"file": (f"{i}.txt", b"x", "text/plain")},
+                headers=headers(version),
+            ).json()["id"]
+            for i in range(3)
+        ]
         seen: list[str] = []
         params: dict[str, Any] = {"limit": 2}
         for _ in range(5):
@@ -186,57 +218,91 @@ def test_file_list_shapes_per_version() -> None:
 
 def test_file_referenced_from_a_message() -> None:
     client = client_for()
-    file_id = client.post("/v1/files", files={"file": ("d.txt", b"hello", "text/plain")},
-                          headers=headers()).json()["id"]
-    answer = client.post("/v1/messages", headers=headers(), json={
-        "model": MODEL, "max_tokens": 16, "messages": [{"role": "user", "content": [
-            {"type": "document", "source": {"type": "file", "file_id": file_id}},
-            {"type": "text", "text": "Reply with exactly: read"}]}]})
+    file_id = client.post(
+        "/v1/files", files={"file": ("d.txt", b"hello", "text/plain")}, headers=headers()
+    ).json()["id"]
+    answer = client.post(
+        "/v1/messages",
+        headers=headers(),
+        json={
+            "model": MODEL,
+            "max_tokens": 16,
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "document", "source": {"type": "file", "file_id": file_id}},
+                        {"type": "text", "text": "Reply with exactly: read"},
+                    ],
+                }
+            ],
+        },
+    )
     assert answer.status_code == 200, answer.text
     assert answer.json()["content"][0]["text"] == "read"
 
 
-
 def file_message(file_id: str, kind: str = "document") -> dict[str, Any]:
-    return {"model": MODEL, "max_tokens": 16, "messages": [{"role": "user", "content": [
-        {"type": kind, "source": {"type": "file", "file_id": file_id}},
-        {"type": "text", "text": "Reply with exactly: read"}]}]}
+    return {
+        "model": MODEL,
+        "max_tokens": 16,
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": kind, "source": {"type": "file", "file_id": file_id}},
+                    {"type": "text", "text": "Reply with exactly: read"},
+                ],
+            }
+        ],
+    }
 
 
 @pytest.mark.parametrize("kind", ["document", "image"])
 @pytest.mark.parametrize("version", catalog.API_VERSIONS)
 def test_message_with_unknown_or_deleted_file_is_refused(kind: str, version: str) -> None:
     client = client_for()
-    file_id = client.post("/v1/files", files={"file": ("p.png", png(), "image/png")},
-                          headers=headers(version)).json()["id"]
+    file_id = client.post(
+        "/v1/files", files={"file": ("p.png", png(), "image/png")}, headers=headers(version)
+    ).json()["id"]
     assert client.delete(f"/v1/files/{file_id}", headers=headers(version)).status_code == 200
     for gone in (file_id, "file_011CConformanceNoSuchFile"):
-        answer = client.post("/v1/messages", headers=headers(version),
-                             json=file_message(gone, kind))
+        answer = client.post(
+            "/v1/messages", headers=headers(version), json=file_message(gone, kind)
+        )
         assert answer.status_code == 400, answer.text
         error = answer.json()["error"]
         assert error["type"] == "invalid_request_error" and gone in error["message"]
         assert_valid(exchange_of(answer))
-        counted = client.post("/v1/messages/count_tokens", headers=headers(version),
-                              json={k: v for k, v in file_message(gone, kind).items()
-                                    if k != "max_tokens"})
+        counted = client.post(
+            "/v1/messages/count_tokens",
+            headers=headers(version),
+            json={k: v for k, v in file_message(gone, kind).items() if k != "max_tokens"},
+        )
         assert counted.status_code == 400 and gone in counted.json()["error"]["message"]
 
 
 def test_file_source_needs_the_files_beta_where_files_is_a_beta() -> None:
     client = client_for()
-    file_id = client.post("/v1/files", files={"file": ("d.txt", b"hello", "text/plain")},
-                          headers=headers()).json()["id"]
-    refused = client.post("/v1/messages", headers=headers(V2023, beta=False),
-                          json=file_message(file_id))
+    file_id = client.post(
+        "/v1/files", files={"file": ("d.txt", b"hello", "text/plain")}, headers=headers()
+    ).json()["id"]
+    refused = client.post(
+        "/v1/messages", headers=headers(V2023, beta=False), json=file_message(file_id)
+    )
     assert refused.status_code == 400, refused.text
     error = refused.json()["error"]
     assert error["type"] == "invalid_request_error" and FILES_BETA in error["message"]
-    assert client.post("/v1/messages", headers=headers(V2023),
-                       json=file_message(file_id)).status_code == 200
+    assert (
+        client.post("/v1/messages", headers=headers(V2023), json=file_message(file_id)).status_code
+        == 200
+    )
     # Under 2026-10-21 Files is no beta: no header needed.
-    assert client.post("/v1/messages", headers=headers(V2026),
-                       json=file_message(file_id)).status_code == 200
+    assert (
+        client.post("/v1/messages", headers=headers(V2026), json=file_message(file_id)).status_code
+        == 200
+    )
+
 
 # --- the official SDK ----------------------------------------------------------------------------
 
@@ -279,19 +345,36 @@ JSON = {"request-id": RID, "content-type": "application/json"}
 
 def batch_answer(**changes: Any) -> dict[str, Any]:
     batch: dict[str, Any] = {
-        "id": "msgbatch_01abc", "type": "message_batch", "processing_status": "ended",
-        "request_counts": {"processing": 0, "succeeded": 2, "errored": 1, "canceled": 0,
-                           "expired": 0},
-        "created_at": "2026-01-01T00:00:00Z", "expires_at": "2026-01-02T00:00:00Z",
-        "ended_at": "2026-01-01T00:01:00Z", "archived_at": None, "cancel_initiated_at": None,
-        "results_url": "https://api.anthropic.com/v1/messages/batches/msgbatch_01abc/results"}
+        "id": "msgbatch_01abc",
+        "type": "message_batch",
+        "processing_status": "ended",
+        "request_counts": {
+            "processing": 0,
+            "succeeded": 2,
+            "errored": 1,
+            "canceled": 0,
+            "expired": 0,
+        },
+        "created_at": "2026-01-01T00:00:00Z",
+        "expires_at": "2026-01-02T00:00:00Z",
+        "ended_at": "2026-01-01T00:01:00Z",
+        "archived_at": None,
+        "cancel_initiated_at": None,
+        "results_url": "https://api.anthropic.com/v1/messages/batches/msgbatch_01abc/results",
+    }
     batch.update(changes)
     return batch
 
 
 def create_exchange(batch: dict[str, Any]) -> Exchange:
-    return Exchange("POST", "/v1/messages/batches", 200, JSON, json.dumps(batch).encode(),
-                    request_json={"requests": REQUESTS})
+    return Exchange(
+        "POST",
+        "/v1/messages/batches",
+        200,
+        JSON,
+        json.dumps(batch).encode(),
+        request_json={"requests": REQUESTS},
+    )
 
 
 def test_good_batch_passes_every_check() -> None:
@@ -314,8 +397,10 @@ def test_timeline_out_of_order_and_status_mismatch() -> None:
 
 
 def test_missing_and_duplicate_custom_ids() -> None:
-    lines = [{"custom_id": "a", "result": {"type": "canceled"}},
-             {"custom_id": "a", "result": {"type": "canceled"}}]
+    lines = [
+        {"custom_id": "a", "result": {"type": "canceled"}},
+        {"custom_id": "a", "result": {"type": "canceled"}},
+    ]
     findings = batch_checks.results_coverage_findings(lines, ["a", "b"])
     text = [f.message for f in findings]
     assert any("'a' appears 2 times" in t for t in text)
@@ -325,21 +410,37 @@ def test_missing_and_duplicate_custom_ids() -> None:
 def test_results_lines_are_validated_one_by_one() -> None:
     good = json.dumps({"custom_id": "a", "result": {"type": "canceled"}})
     bad = json.dumps({"custom_id": "b", "result": {"type": "errored", "error": {"oops": 1}}})
-    ex = Exchange("GET", "/v1/messages/batches/msgbatch_1/results", 200,
-                  {"request-id": RID, "content-type": "application/binary"},
-                  f"{good}\n{bad}\nnot json\n".encode())
+    ex = Exchange(
+        "GET",
+        "/v1/messages/batches/msgbatch_1/results",
+        200,
+        {"request-id": RID, "content-type": "application/binary"},
+        f"{good}\n{bad}\nnot json\n".encode(),
+    )
     pointers = {f.pointer.split("/result")[0] for f in validate_exchange(ex).findings}
     assert pointers == {"/lines/1", "/lines/2"}
 
 
-@pytest.mark.parametrize(("status", "answer", "phrase"), [
-    (204, None, "HTTP 204 with no body"),
-    (200, {"id": "msgbatch_1", "type": "message_batch"}, "type should be 'message_batch_deleted'"),
-    (200, {"id": "msgbatch_2", "type": "message_batch_deleted"}, "id should be the deleted"),
-])
+@pytest.mark.parametrize(
+    ("status", "answer", "phrase"),
+    [
+        (204, None, "HTTP 204 with no body"),
+        (
+            200,
+            {"id": "msgbatch_1", "type": "message_batch"},
+            "type should be 'message_batch_deleted'",
+        ),
+        (200, {"id": "msgbatch_2", "type": "message_batch_deleted"}, "id should be the deleted"),
+    ],
+)
 def test_wrong_delete_shape_fails_readably(status: int, answer: Any, phrase: str) -> None:
-    ex = Exchange("DELETE", "/v1/messages/batches/msgbatch_1", status, JSON,
-                  json.dumps(answer).encode() if answer is not None else b"")
+    ex = Exchange(
+        "DELETE",
+        "/v1/messages/batches/msgbatch_1",
+        status,
+        JSON,
+        json.dumps(answer).encode() if answer is not None else b"",
+    )
     findings = pagination.check_deleted(ex)
     assert any(phrase in f.message for f in findings), [f.format() for f in findings]
 
@@ -361,8 +462,9 @@ def test_file_checks() -> None:
 
 
 def vcr_request(content: bytes) -> VcrRequest:
-    built = httpx.Request("POST", "http://h/v1/files",
-                          files={"file": ("a.png", content, "image/png")})
+    built = httpx.Request(
+        "POST", "http://h/v1/files", files={"file": ("a.png", content, "image/png")}
+    )
     return VcrRequest("POST", str(built.url), built.read(), dict(built.headers))
 
 

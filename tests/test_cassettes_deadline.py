@@ -52,15 +52,18 @@ async def _aendless(clock: Clock, step: float, sent: list[int]) -> AsyncIterator
 
 
 def _sse(content: Iterator[bytes] | AsyncIterator[bytes], **extensions: Any) -> httpx.Response:
-    return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=content,
-                          extensions=extensions)
+    return httpx.Response(
+        200, headers={"content-type": "text/event-stream"}, content=content, extensions=extensions
+    )
 
 
 def test_an_endless_body_is_cut_at_the_deadline_without_timing_below() -> None:
     clock, sent = Clock(), list[int]()
     inner = httpx.MockTransport(lambda request: _sse(_endless(clock, 1.0, sent)))
-    with httpx.Client(transport=DeadlineTransport(inner, 5.0, clock)) as http, \
-            pytest.raises(httpx.ReadTimeout, match=r"past the 5s timeout \(--anthropic-timeout\)"):
+    with (
+        httpx.Client(transport=DeadlineTransport(inner, 5.0, clock)) as http,
+        pytest.raises(httpx.ReadTimeout, match=r"past the 5s timeout \(--anthropic-timeout\)"),
+    ):
         http.get("http://endless.invalid/v1/messages")
     assert len(sent) == 6  # five pings within the deadline, the sixth arrives past it
 
@@ -80,8 +83,10 @@ def test_the_client_reports_the_endless_target_once_without_retrying() -> None:
         requests.append(request)
         return _sse(_endless(clock, 1.0, sent))
 
-    http = httpx.Client(base_url=TARGET.base_url,
-                        transport=DeadlineTransport(httpx.MockTransport(answer), 2.0, clock))
+    http = httpx.Client(
+        base_url=TARGET.base_url,
+        transport=DeadlineTransport(httpx.MockTransport(answer), 2.0, clock),
+    )
     client = ApiClient(TARGET, http=http, retry=RetryPolicy(max_retries=1, base=0, cap=0))
     try:
         with pytest.raises(AnswerTooSlow, match="past the 2s timeout"):
@@ -109,8 +114,9 @@ def test_a_paced_replay_is_exempt() -> None:
 async def test_the_async_deadline_cuts_an_endless_body() -> None:
     clock, sent = Clock(), list[int]()
     inner = httpx.MockTransport(lambda request: _sse(_aendless(clock, 1.0, sent)))
-    http = httpx.AsyncClient(base_url=TARGET.base_url,
-                             transport=AsyncDeadlineTransport(inner, 3.0, clock))
+    http = httpx.AsyncClient(
+        base_url=TARGET.base_url, transport=AsyncDeadlineTransport(inner, 3.0, clock)
+    )
     client = AsyncApiClient(TARGET, http=http, retry=RetryPolicy(max_retries=0))
     try:
         with pytest.raises(AnswerTooSlow, match="past the 3s timeout"):
@@ -118,4 +124,3 @@ async def test_the_async_deadline_cuts_an_endless_body() -> None:
     finally:
         await client.aclose()
     assert len(sent) == 4
-

@@ -20,8 +20,9 @@ KEY = "sk-ant-api03-PLANTEDsecretKEY0123456789"
 
 
 def _run(tmp_path: Path, mode: RecordMode | None) -> RunCassettes:
-    return RunCassettes(tmp_path, "2023-06-01", mode, serializer.REFERENCE_TARGET,
-                        catalog.DEFAULT_MODEL)
+    return RunCassettes(
+        tmp_path, "2023-06-01", mode, serializer.REFERENCE_TARGET, catalog.DEFAULT_MODEL
+    )
 
 
 @pytest.fixture(scope="module")
@@ -31,30 +32,39 @@ def server() -> Iterator[EmbeddedServer]:
 
 
 def _call(server: EmbeddedServer, content: str = "hi") -> httpx.Response:
-    return httpx.post(f"{server.url}/v1/messages",
-                      headers={"x-api-key": DEFAULT_API_KEY, "anthropic-version": "2023-06-01"},
-                      json={"model": catalog.DEFAULT_MODEL, "max_tokens": 5,
-                            "messages": [{"role": "user", "content": content}]})
+    return httpx.post(
+        f"{server.url}/v1/messages",
+        headers={"x-api-key": DEFAULT_API_KEY, "anthropic-version": "2023-06-01"},
+        json={
+            "model": catalog.DEFAULT_MODEL,
+            "max_tokens": 5,
+            "messages": [{"role": "user", "content": content}],
+        },
+    )
 
 
 def test_path_per_test_module_and_api_version(tmp_path: Path) -> None:
     run = _run(tmp_path, RecordMode.ONCE)
-    assert run.path_for("conformance.suite.test_messages", "test_basic[a/b c]") == \
-        tmp_path / "2023-06-01" / "test_messages" / "test_basic[a_b_c].yaml"
+    assert (
+        run.path_for("conformance.suite.test_messages", "test_basic[a/b c]")
+        == tmp_path / "2023-06-01" / "test_messages" / "test_basic[a_b_c].yaml"
+    )
     assert run.path_for(None, "test_x") == tmp_path / "2023-06-01" / "tests" / "test_x.yaml"
 
 
 @pytest.mark.parametrize("mode", [RecordMode.ALL, RecordMode.NEW_EPISODES])
-def test_overwrite_refused_before_the_run_names_the_files(tmp_path: Path,
-                                                          mode: RecordMode) -> None:
+def test_overwrite_refused_before_the_run_names_the_files(tmp_path: Path, mode: RecordMode) -> None:
     run = _run(tmp_path, mode)
     existing = run.path_for("m", "test_a")
     existing.parent.mkdir(parents=True)
     existing.write_text("interactions: []\n")
     problem = run.overwrite_error([("m", "test_a"), ("m", "test_b")])
     assert problem is not None
-    assert f"--record-mode={mode.value} would write over 1 existing cassette(s) ({existing})" \
-        in problem and "--record-mode=rewrite" in problem
+    assert (
+        f"--record-mode={mode.value} would write over 1 existing cassette(s) ({existing})"
+        in problem
+        and "--record-mode=rewrite" in problem
+    )
     assert run.overwrite_error([("m", "test_b")]) is None  # nothing recorded yet: fine
     for harmless in (RecordMode.ONCE, RecordMode.REWRITE, RecordMode.NONE, None):
         assert _run(tmp_path, harmless).overwrite_error([("m", "test_a")]) is None
@@ -68,8 +78,7 @@ def test_no_record_mode_opens_nothing(tmp_path: Path, server: EmbeddedServer) ->
     assert run.scan_recorded() == []
 
 
-def test_a_recorded_cassette_is_stamped_and_replays(tmp_path: Path,
-                                                    server: EmbeddedServer) -> None:
+def test_a_recorded_cassette_is_stamped_and_replays(tmp_path: Path, server: EmbeddedServer) -> None:
     run = _run(tmp_path, RecordMode.ONCE)
     with run.open("conformance.suite.test_models", "test_a"):
         assert _call(server).status_code == 200
@@ -104,6 +113,9 @@ def test_from_settings_says_what_was_recorded_against() -> None:
     reference = runs(Settings.model_validate({"record_mode": "once"}))
     assert reference.target == serializer.REFERENCE_TARGET
     assert reference.record_mode is RecordMode.ONCE
-    live = runs(Settings.model_validate(
-        {"base_url": "http://127.0.0.1:9/", "api_key": KEY, "replay_timing": True}))
+    live = runs(
+        Settings.model_validate(
+            {"base_url": "http://127.0.0.1:9/", "api_key": KEY, "replay_timing": True}
+        )
+    )
     assert live.target == "127.0.0.1:9" and live.record_mode is None and live.replay_timing

@@ -20,8 +20,11 @@ from conformance.reference import DEFAULT_ADMIN_API_KEY, DEFAULT_API_KEY
 
 def start_serve(*args: str) -> tuple[subprocess.Popen[bytes], list[str]]:
     """``serve`` in a subprocess, and the three banner lines it prints before serving."""
-    proc = subprocess.Popen([sys.executable, "-m", "conformance", "serve", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "conformance", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert proc.stdout is not None
     out = b""
     deadline = time.monotonic() + 20
@@ -48,8 +51,10 @@ def port_of(banner: list[str]) -> int:
 
 
 def get(port: int, path: str, key: str) -> httpx.Response:
-    return httpx.get(f"http://127.0.0.1:{port}{path}",
-                     headers={"x-api-key": key, "anthropic-version": "2023-06-01"})
+    return httpx.get(
+        f"http://127.0.0.1:{port}{path}",
+        headers={"x-api-key": key, "anthropic-version": "2023-06-01"},
+    )
 
 
 def test_serve_prints_the_real_port_and_its_default_keys() -> None:
@@ -57,8 +62,10 @@ def test_serve_prints_the_real_port_and_its_default_keys() -> None:
     try:
         port = port_of(banner)
         assert port != 0, "--port 0 must print the port the system chose"
-        assert banner[1:] == [f"  API keys:   {DEFAULT_API_KEY} (the default)",
-                              f"  admin keys: {DEFAULT_ADMIN_API_KEY} (the default)"]
+        assert banner[1:] == [
+            f"  API keys:   {DEFAULT_API_KEY} (the default)",
+            f"  admin keys: {DEFAULT_ADMIN_API_KEY} (the default)",
+        ]
         answer = get(port, "/v1/models", DEFAULT_API_KEY)  # the banner came after the bind
         assert answer.status_code == 200 and answer.json()["data"]
         assert answer.headers["request-id"].startswith("req_")
@@ -72,8 +79,10 @@ def test_serve_accepts_the_keys_given_and_masks_them() -> None:
     proc, banner = start_serve("--port", "0", "--api-key", api_key, "--admin-api-key", admin_key)
     try:
         port = port_of(banner)
-        assert banner[1:] == ["  API keys:   ****1111 (given, masked)",
-                              "  admin keys: ****2222 (given, masked)"]
+        assert banner[1:] == [
+            "  API keys:   ****1111 (given, masked)",
+            "  admin keys: ****2222 (given, masked)",
+        ]
         assert get(port, "/v1/organizations/me", admin_key).status_code == 200
         assert get(port, "/v1/organizations/me", DEFAULT_ADMIN_API_KEY).status_code == 401
         assert get(port, "/v1/organizations/me", api_key).status_code == 403  # not an admin key
@@ -83,7 +92,8 @@ def test_serve_accepts_the_keys_given_and_masks_them() -> None:
 
 
 def test_serve_on_a_port_in_use_is_one_line_and_serves_nothing(
-        capsys: pytest.CaptureFixture[str]) -> None:
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -96,15 +106,15 @@ def test_serve_on_a_port_in_use_is_one_line_and_serves_nothing(
 
 
 def test_serve_on_an_address_of_another_machine_is_one_line(
-        capsys: pytest.CaptureFixture[str]) -> None:
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert main(["serve", "--host", "192.0.2.1", "--port", "0"]) == 2  # TEST-NET-1, not ours
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and "--host must be an address" in err
 
 
 @pytest.mark.parametrize("port", ["99999", "-1", "http"])
-def test_serve_refuses_a_port_that_is_none(port: str, capsys: pytest.CaptureFixture[str]
-                                           ) -> None:
+def test_serve_refuses_a_port_that_is_none(port: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["serve", "--port", port])
     assert info.value.code == 2
@@ -117,8 +127,11 @@ def test_serve_help_explains_every_option(capsys: pytest.CaptureFixture[str]) ->
     with pytest.raises(SystemExit):
         main(["serve", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for option, words in (("--host HOST", "address to listen on"), ("--port PORT", "free port"),
-                          ("--admin-api-key ADMIN_API_KEY", "Admin API key")):
+    for option, words in (
+        ("--host HOST", "address to listen on"),
+        ("--port PORT", "free port"),
+        ("--admin-api-key ADMIN_API_KEY", "Admin API key"),
+    ):
         own_help = text.split(f" {option} ", 1)[1].split(" --", 1)[0]
         assert words in own_help, (option, own_help)
 

@@ -18,8 +18,15 @@ def _subcommands() -> dict[str, argparse.ArgumentParser]:
 
 def test_each_subcommand_has_its_add_arguments_function_in_cli() -> None:
     names = set(_subcommands()) - {"run"}  # `run` hands every argument to pytest
-    assert names == {"serve", "report", "cleanup", "mutation-score", "check-cassettes",
-                     "openapi", "profiles"}
+    assert names == {
+        "serve",
+        "report",
+        "cleanup",
+        "mutation-score",
+        "check-cassettes",
+        "openapi",
+        "profiles",
+    }
     for name in names:
         assert callable(getattr(cli, f"_add_{name.replace('-', '_')}_arguments")), name
 

@@ -28,8 +28,9 @@ def client_for(handler: Callable[[httpx.Request], httpx.Response], **kw: object)
 
 
 def ok(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(200, json={"seen": dict(request.headers)},
-                          headers={"request-id": "req_1"})
+    return httpx.Response(
+        200, json={"seen": dict(request.headers)}, headers={"request-id": "req_1"}
+    )
 
 
 def test_injects_auth_version_and_betas() -> None:
@@ -78,8 +79,9 @@ def test_transient_statuses_are_retried(status: int) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(1)
         if len(calls) < 3:  # a different body each try: a repeated 500 is not retried
-            return httpx.Response(status, headers={"retry-after": "0"},
-                                  json={"type": "error", "try": len(calls)})
+            return httpx.Response(
+                status, headers={"retry-after": "0"}, json={"type": "error", "try": len(calls)}
+            )
         return ok(request)
 
     ex = client_for(handler).get("/v1/models")
@@ -139,15 +141,15 @@ def test_retry_after_is_honoured() -> None:
 
 
 def test_retry_after_ms_wins_over_retry_after() -> None:
-    assert _wait_for({"retry-after-ms": "1500", "retry-after": "9"}) == pytest.approx(1.5,
-                                                                                      abs=0.01)
+    assert _wait_for({"retry-after-ms": "1500", "retry-after": "9"}) == pytest.approx(1.5, abs=0.01)
 
 
 def test_retry_after_as_an_http_date() -> None:
     from conformance.client import retry_after
 
-    assert retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:30 GMT"},
-                       now=lambda: 1445412500.0) == pytest.approx(10.0)
+    assert retry_after(
+        {"retry-after": "Wed, 21 Oct 2015 07:28:30 GMT"}, now=lambda: 1445412500.0
+    ) == pytest.approx(10.0)
     assert retry_after({"retry-after": "whenever"}) is None
     assert retry_after({}) is None
 
@@ -205,18 +207,22 @@ def test_the_wait_asked_for_is_the_wait_slept() -> None:
     assert ex.status == 200 and waits == [pytest.approx(1.25, abs=0.01)]
 
 
-@pytest.mark.parametrize(("status", "header", "tries"), [
-    (400, "true", 4),    # the server asks for a retry of an answer that is otherwise final
-    (529, "false", 1),   # ... or forbids one of an answer that is otherwise retried
-    (503, "maybe", 4),   # any other value: the status decides
-])
+@pytest.mark.parametrize(
+    ("status", "header", "tries"),
+    [
+        (400, "true", 4),  # the server asks for a retry of an answer that is otherwise final
+        (529, "false", 1),  # ... or forbids one of an answer that is otherwise retried
+        (503, "maybe", 4),  # any other value: the status decides
+    ],
+)
 def test_x_should_retry_decides_when_present(status: int, header: str, tries: int) -> None:
     calls = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(1)
-        return httpx.Response(status, headers={"x-should-retry": header},
-                              json={"type": "error", "try": len(calls)})
+        return httpx.Response(
+            status, headers={"x-should-retry": header}, json={"type": "error", "try": len(calls)}
+        )
 
     ex = client_for(handler).get("/v1/models")
     assert ex.status == status and len(calls) == tries and ex.retries == tries - 1
@@ -230,9 +236,15 @@ def test_a_500_that_repeats_identically_is_reported_not_retried(
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(1)
         # the same envelope each time, only its request-id differs
-        return httpx.Response(500, headers={"request-id": f"req_{len(calls)}"}, json={
-            "type": "error", "error": {"type": "api_error", "message": "boom"},
-            "request_id": f"req_{len(calls)}"})
+        return httpx.Response(
+            500,
+            headers={"request-id": f"req_{len(calls)}"},
+            json={
+                "type": "error",
+                "error": {"type": "api_error", "message": "boom"},
+                "request_id": f"req_{len(calls)}",
+            },
+        )
 
     with caplog.at_level(logging.WARNING, logger="conformance.client"):
         ex = client_for(handler).get("/v1/models")
@@ -245,8 +257,10 @@ def test_a_500_that_changes_is_retried_to_the_limit() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(1)
-        return httpx.Response(500, json={"type": "error", "error": {
-            "type": "api_error", "message": f"boom {len(calls)}"}})
+        return httpx.Response(
+            500,
+            json={"type": "error", "error": {"type": "api_error", "message": f"boom {len(calls)}"}},
+        )
 
     ex = client_for(handler).get("/v1/models")
     assert ex.status == 500 and len(calls) == FAST.max_retries + 1
@@ -271,8 +285,11 @@ def test_sse_answers_are_parsed_and_logged_without_secrets(
     body = b'event: ping\r\ndata: {"type": "ping"}   \r\n\r\n'
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=body, headers={
-            "content-type": "text/event-stream; charset=utf-8", "request-id": "req_9"})
+        return httpx.Response(
+            200,
+            content=body,
+            headers={"content-type": "text/event-stream; charset=utf-8", "request-id": "req_9"},
+        )
 
     with caplog.at_level(logging.INFO, logger="conformance.client"):
         ex = client_for(handler).post("/v1/messages", json={"stream": True})

@@ -48,30 +48,40 @@ def check_exchange(ex: Exchange) -> list[Finding]:
         out: list[Finding] = []
         for i, line in enumerate(ex.body.splitlines()):
             if line.strip():
-                out += schemas.validate(json.loads(line), endpoint.schema, request_id=rid,
-                                        pointer=f"/lines/{i}")
+                out += schemas.validate(
+                    json.loads(line), endpoint.schema, request_id=rid, pointer=f"/lines/{i}"
+                )
         return out
     if ex.events is None:
         if ex.json is None:
-            return [Finding("corpus", "answer body is not JSON", value=ex.body[:80].decode(
-                "utf-8", "replace"), request_id=rid)]
+            return [
+                Finding(
+                    "corpus",
+                    "answer body is not JSON",
+                    value=ex.body[:80].decode("utf-8", "replace"),
+                    request_id=rid,
+                )
+            ]
         return schemas.validate(ex.json, endpoint.schema, request_id=rid)
     findings: list[Finding] = []
     for i, event in enumerate(ex.events):
         where = f"/events/{i}"
         if event.json is None:
-            findings.append(Finding("corpus", "SSE data is not JSON", where, value=event.data,
-                                    request_id=rid))
+            findings.append(
+                Finding("corpus", "SSE data is not JSON", where, value=event.data, request_id=rid)
+            )
             continue
-        findings += schemas.validate(event.json, catalog.STREAM_EVENT_SCHEMA, request_id=rid,
-                                     pointer=where)
+        findings += schemas.validate(
+            event.json, catalog.STREAM_EVENT_SCHEMA, request_id=rid, pointer=where
+        )
     if not any(e.type == "error" for e in ex.events):
         try:
             message = sse.accumulate(ex.events)
         except sse.AccumulationError as exc:
             return [*findings, Finding("corpus", f"stream does not fold: {exc}", request_id=rid)]
-        findings += schemas.validate(message, "message.json", request_id=rid,
-                                     pointer="/accumulated")
+        findings += schemas.validate(
+            message, "message.json", request_id=rid, pointer="/accumulated"
+        )
     return findings
 
 
@@ -81,8 +91,9 @@ def check_file(path: Path) -> FileResult:
     result = FileResult()
     for it in anthropic_exchanges(path):
         if it.exchange is None:
-            result.findings.append(Finding("corpus", f"unreadable interaction: {it.error}",
-                                           f"#{it.index}"))
+            result.findings.append(
+                Finding("corpus", f"unreadable interaction: {it.error}", f"#{it.index}")
+            )
             continue
         ex = it.exchange
         if ex.endpoint is None:
@@ -93,8 +104,11 @@ def check_file(path: Path) -> FileResult:
         for f in check_exchange(ex):
             if history.excuse(f.check, f.rule, day) is not None:
                 continue  # the field came after this recording was made
-            result.findings.append(Finding(f.check, f.message, f"#{it.index}{f.pointer}", f.rule,
-                                           f.value, f.request_id))
+            result.findings.append(
+                Finding(
+                    f.check, f.message, f"#{it.index}{f.pointer}", f.rule, f.value, f.request_id
+                )
+            )
     return result
 
 

@@ -17,9 +17,16 @@ from conformance.cassettes.interactions import (
     read_cassette,
 )
 
-MESSAGE = {"id": "msg_1", "type": "message", "role": "assistant", "model": "m",
-           "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn",
-           "stop_sequence": None, "usage": {"input_tokens": 1, "output_tokens": 1}}
+MESSAGE = {
+    "id": "msg_1",
+    "type": "message",
+    "role": "assistant",
+    "model": "m",
+    "content": [{"type": "text", "text": "hi"}],
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "usage": {"input_tokens": 1, "output_tokens": 1},
+}
 REQUEST = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
 SSE = (
     'event: message_start\r\ndata: {"type":"message_start","message":{}}   \r\n\r\n'
@@ -46,8 +53,9 @@ def interaction(
         },
         "response": {
             "body": {"string": json.dumps(MESSAGE) if response_body is None else response_body},
-            "headers": headers if headers is not None else {
-                "Content-Type": ["application/json"], "request-id": ["req_1"]},
+            "headers": headers
+            if headers is not None
+            else {"Content-Type": ["application/json"], "request-id": ["req_1"]},
             "status": {"code": 200, "message": "OK"} if status is None else status,
         },
     }
@@ -67,17 +75,29 @@ def only(items: list[Interaction]) -> Interaction:
 
 
 def test_plain_yaml_v1(tmp_path: Path) -> None:
-    path = write_yaml(tmp_path / "plain.yaml", [interaction(headers={
-        "Content-Type": ["application/json"], "Request-Id": ["req_1"],
-        "Vary": ["Accept-Encoding", "Origin"]})])
+    path = write_yaml(
+        tmp_path / "plain.yaml",
+        [
+            interaction(
+                headers={
+                    "Content-Type": ["application/json"],
+                    "Request-Id": ["req_1"],
+                    "Vary": ["Accept-Encoding", "Origin"],
+                }
+            )
+        ],
+    )
     it = only(read_cassette(path))
     assert it.error is None and it.exchange is not None
     ex = it.exchange
     assert (it.index, it.host, it.source) == (0, "api.anthropic.com", f"{path}#0")
     assert (ex.method, ex.path, ex.status) == ("POST", "/v1/messages", 200)
     assert ex.url == "https://api.anthropic.com/v1/messages?beta=true"
-    assert ex.response_headers == {"content-type": "application/json", "request-id": "req_1",
-                                   "vary": "Accept-Encoding, Origin"}
+    assert ex.response_headers == {
+        "content-type": "application/json",
+        "request-id": "req_1",
+        "vary": "Accept-Encoding, Origin",
+    }
     assert ex.json == MESSAGE
     assert ex.request_json == REQUEST
     assert ex.request_id == "req_1"
@@ -130,9 +150,18 @@ def test_parsed_body(tmp_path: Path) -> None:
 
 def test_json_cassette(tmp_path: Path) -> None:
     path = tmp_path / "c.json"
-    path.write_text(json.dumps({"version": 1, "interactions": [
-        interaction(uri="https://api.anthropic.com/v1/models", method="GET", request_body=None)
-    ]}))
+    path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "interactions": [
+                    interaction(
+                        uri="https://api.anthropic.com/v1/models", method="GET", request_body=None
+                    )
+                ],
+            }
+        )
+    )
     ex = only(read_cassette(path)).exchange
     assert ex is not None and (ex.method, ex.path, ex.json) == ("GET", "/v1/models", MESSAGE)
 
@@ -168,11 +197,14 @@ def test_python_tags_are_a_cassette_error(tmp_path: Path) -> None:
         read_cassette(path)
 
 
-@pytest.mark.parametrize(("name", "content"), [
-    ("list.yaml", "- 1\n- 2\n"),
-    ("empty.yaml", ""),
-    ("broken.json", "{\"interactions\": ["),
-])
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("list.yaml", "- 1\n- 2\n"),
+        ("empty.yaml", ""),
+        ("broken.json", '{"interactions": ['),
+    ],
+)
 def test_not_a_cassette(tmp_path: Path, name: str, content: str) -> None:
     path = tmp_path / name
     path.write_text(content)
@@ -188,8 +220,9 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_uninterpretable_interaction_becomes_an_error_entry(tmp_path: Path) -> None:
     no_status = interaction(status={"message": "OK"})
     bad_gzip = interaction(b"\x1f\x8b not really gzip")
-    got = read_cassette(write_yaml(tmp_path / "bad.yaml",
-                                   [no_status, interaction(), bad_gzip, "junk"]))  # type: ignore[list-item]
+    got = read_cassette(
+        write_yaml(tmp_path / "bad.yaml", [no_status, interaction(), bad_gzip, "junk"])
+    )  # type: ignore[list-item]
     assert [i.error is None for i in got] == [False, True, False, False]
     assert got[0].exchange is None and "status" in (got[0].error or "")
     assert got[0].host == "api.anthropic.com"
@@ -198,13 +231,16 @@ def test_uninterpretable_interaction_becomes_an_error_entry(tmp_path: Path) -> N
 
 
 def test_anthropic_exchanges_filters_hosts_and_paths(tmp_path: Path) -> None:
-    path = write_yaml(tmp_path / "mixed.yaml", [
-        interaction(),
-        interaction(uri="https://example.com/image.png", method="GET"),
-        interaction(uri="https://api.openai.com/v1/chat/completions"),
-        interaction(uri="http://localhost:8000/v1/models", method="GET"),
-        interaction(status={"message": "OK"}),  # unreadable but Anthropic: kept for reporting
-    ])
+    path = write_yaml(
+        tmp_path / "mixed.yaml",
+        [
+            interaction(),
+            interaction(uri="https://example.com/image.png", method="GET"),
+            interaction(uri="https://api.openai.com/v1/chat/completions"),
+            interaction(uri="http://localhost:8000/v1/models", method="GET"),
+            interaction(status={"message": "OK"}),  # unreadable but Anthropic: kept for reporting
+        ],
+    )
     got = anthropic_exchanges(path)
     assert [i.index for i in got] == [0, 4]
     assert got[1].error is not None

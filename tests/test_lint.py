@@ -22,20 +22,32 @@ SHIPPED = REPO_ROOT / "cassettes"
 HEADERS = {"content-type": ["application/json"], "request-id": ["req_01"]}
 
 
-def interaction(body: Any = None, *, headers: dict[str, list[str]] | None = None,
-                request: dict[str, Any] | None = None, sse: str | None = None,
-                host: str = "api.anthropic.com",
-                request_headers: dict[str, list[str]] | None = None) -> dict[str, Any]:
+def interaction(
+    body: Any = None,
+    *,
+    headers: dict[str, list[str]] | None = None,
+    request: dict[str, Any] | None = None,
+    sse: str | None = None,
+    host: str = "api.anthropic.com",
+    request_headers: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
     resp_headers = dict(HEADERS if headers is None else headers)
     if sse is not None:
         resp_headers["content-type"] = ["text/event-stream; charset=utf-8"]
     return {
-        "request": {"body": json.dumps(request or REQUEST), "method": "POST",
-                    "uri": f"https://{host}/v1/messages",
-                    "headers": request_headers or {"anthropic-version": ["2023-06-01"]}},
-        "response": {"status": {"code": 200, "message": "OK"}, "headers": resp_headers,
-                     "body": {"string": sse if sse is not None else json.dumps(
-                         MESSAGE if body is None else body)}},
+        "request": {
+            "body": json.dumps(request or REQUEST),
+            "method": "POST",
+            "uri": f"https://{host}/v1/messages",
+            "headers": request_headers or {"anthropic-version": ["2023-06-01"]},
+        },
+        "response": {
+            "status": {"code": 200, "message": "OK"},
+            "headers": resp_headers,
+            "body": {
+                "string": sse if sse is not None else json.dumps(MESSAGE if body is None else body)
+            },
+        },
     }
 
 
@@ -46,8 +58,11 @@ def write(path: Path, *interactions: dict[str, Any]) -> Path:
 
 def test_clean_cassette_passes(tmp_path: Path) -> None:
     sse = format_sse(stream_events()).decode()
-    path = write(tmp_path / "ok.yaml", interaction(),
-                 interaction(sse=sse, request={**REQUEST, "stream": True}))
+    path = write(
+        tmp_path / "ok.yaml",
+        interaction(),
+        interaction(sse=sse, request={**REQUEST, "stream": True}),
+    )
     result = lint.lint_paths([path])
     assert result.problems == [] and result.exit_code == 0
     assert result.summary["messages.create"].checked == 2
@@ -71,8 +86,9 @@ def test_reordered_stream_is_flagged(tmp_path: Path) -> None:
     events = stream_events()
     events[1], events[3] = events[3], events[1]  # content_block_stop before its start
     sse = format_sse(events).decode()
-    path = write(tmp_path / "reordered.yaml", interaction(sse=sse,
-                                                          request={**REQUEST, "stream": True}))
+    path = write(
+        tmp_path / "reordered.yaml", interaction(sse=sse, request={**REQUEST, "stream": True})
+    )
     result = lint.lint_paths([path])
     assert result.exit_code == 1
     assert "sse-grammar" in {p.check for p in result.problems}
@@ -101,11 +117,15 @@ def test_unreadable_interaction_is_reported_not_raised(tmp_path: Path) -> None:
 
 
 def test_planted_unknown_field_is_listed_as_drift(tmp_path: Path) -> None:
-    grown = {**MESSAGE, "brand_new_field": 1,
-             "content": [{"type": "hologram", "data": "x"}]}
-    path = write(tmp_path / "drift.yaml", interaction(grown, headers={
-        **HEADERS, "anthropic-new-thing": ["1"]},
-        request_headers={"anthropic-beta": ["future-beta-2030-01-01"]}))
+    grown = {**MESSAGE, "brand_new_field": 1, "content": [{"type": "hologram", "data": "x"}]}
+    path = write(
+        tmp_path / "drift.yaml",
+        interaction(
+            grown,
+            headers={**HEADERS, "anthropic-new-thing": ["1"]},
+            request_headers={"anthropic-beta": ["future-beta-2030-01-01"]},
+        ),
+    )
     result = lint.lint_paths([path])
     names = {(e.kind, e.name) for e in result.drift.sorted()}
     assert ("field", "/brand_new_field") in names
@@ -113,32 +133,49 @@ def test_planted_unknown_field_is_listed_as_drift(tmp_path: Path) -> None:
     assert ("header", "anthropic-new-thing") in names
     assert ("beta header", "future-beta-2030-01-01") in names
     text = result.format_text()
-    assert "drift:" in text and f"field /brand_new_field (messages.create) seen 1x in {path}#0" \
-        in text
+    assert (
+        "drift:" in text and f"field /brand_new_field (messages.create) seen 1x in {path}#0" in text
+    )
     assert result.problems == []  # drift is not a failure
 
 
 def test_scrubbed_headers_are_judged_header_by_header(tmp_path: Path) -> None:
-    path = write(tmp_path / "stripped.yaml",
-                 interaction(headers={"content-type": ["application/json"]}))
+    path = write(
+        tmp_path / "stripped.yaml", interaction(headers={"content-type": ["application/json"]})
+    )
     assert lint.lint_paths([path]).exit_code == 0
     strict = lint.lint_paths([path], strict_headers=True)
     assert [p.check for p in strict.problems] == ["request-id"]
     # A recorder that removed only request-id and kept the rest (chatlas): not recorded, a note.
-    kept = write(tmp_path / "kept.yaml", interaction(headers={
-        "content-type": ["application/json"], "anthropic-ratelimit-requests-limit": ["50"]}))
+    kept = write(
+        tmp_path / "kept.yaml",
+        interaction(
+            headers={
+                "content-type": ["application/json"],
+                "anthropic-ratelimit-requests-limit": ["50"],
+            }
+        ),
+    )
     result = lint.lint_paths([kept])
     assert result.problems == []
     assert any(n.startswith("request-id not recorded") for n in result.notes)
     # A placeholder written in is "redacted"; a real but malformed id is still a problem.
     for value in ("<REQUEST_ID>", "REQUEST-ID-XXX"):
-        redacted = write(tmp_path / "redacted.yaml", interaction(headers={
-            "content-type": ["application/json"], "request-id": [value]}))
+        redacted = write(
+            tmp_path / "redacted.yaml",
+            interaction(headers={"content-type": ["application/json"], "request-id": [value]}),
+        )
         got = lint.lint_paths([redacted])
         assert got.problems == [] and any(n.startswith("request-id redacted") for n in got.notes)
-    foreign = write(tmp_path / "foreign.yaml", interaction(headers={
-        "content-type": ["application/json"],
-        "request-id": ["3f2c1a7e-9b4d-4c1e-8a6f-2d9e0b7c5a14"]}))
+    foreign = write(
+        tmp_path / "foreign.yaml",
+        interaction(
+            headers={
+                "content-type": ["application/json"],
+                "request-id": ["3f2c1a7e-9b4d-4c1e-8a6f-2d9e0b7c5a14"],
+            }
+        ),
+    )
     assert [p.check for p in lint.lint_paths([foreign]).problems] == ["request-id"]
 
 
@@ -158,8 +195,11 @@ def test_cli_text_json_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixt
     assert cli.main(["check-cassettes", "--format", "json", str(path)]) == 1
     data = json.loads(capsys.readouterr().out)
     assert data["exit_code"] == 1 and data["problems"][0]["index"] == 0
-    assert data["summary"]["messages.create"] == {"checked": 1, "problems": 1,
-                                                  "headers_not_checked": 0}
+    assert data["summary"]["messages.create"] == {
+        "checked": 1,
+        "problems": 1,
+        "headers_not_checked": 0,
+    }
     assert cli.main(["check-cassettes", str(tmp_path / "missing.yaml")]) == 2
 
 
@@ -211,16 +251,19 @@ def test_no_timing_leaves_event_times_unset(tmp_path: Path) -> None:
     assert it.exchange is not None and it.exchange.event_times is None and it.timing_error is None
 
 
-@pytest.mark.parametrize(("entry", "words"), [
-    ({"headers": 0.0, "events": [0.1, 0.2, 0.3]}, "3 event offset(s) but the answer has 6"),
-    ({"events": [0.1, -0.2, 0.3, 0.4, 0.5, 0.6]}, "negative"),
-    ({"events": [0.1, 0.2, 0.15, 0.4, 0.5, 0.6]}, "decrease at 2"),
-    ({"events": [0.1, "soon", 0.3, 0.4, 0.5, 0.6]}, "not a number"),
-    ({"events": [0.1, True, 0.3, 0.4, 0.5, 0.6]}, "not a number"),
-    ({"headers": -1, "events": [0.1] * 6}, "headers offset"),
-    ({"events": "0.1 0.2"}, "not a list"),
-    ([0.1, 0.2], "not a mapping"),
-])
+@pytest.mark.parametrize(
+    ("entry", "words"),
+    [
+        ({"headers": 0.0, "events": [0.1, 0.2, 0.3]}, "3 event offset(s) but the answer has 6"),
+        ({"events": [0.1, -0.2, 0.3, 0.4, 0.5, 0.6]}, "negative"),
+        ({"events": [0.1, 0.2, 0.15, 0.4, 0.5, 0.6]}, "decrease at 2"),
+        ({"events": [0.1, "soon", 0.3, 0.4, 0.5, 0.6]}, "not a number"),
+        ({"events": [0.1, True, 0.3, 0.4, 0.5, 0.6]}, "not a number"),
+        ({"headers": -1, "events": [0.1] * 6}, "headers offset"),
+        ({"events": "0.1 0.2"}, "not a list"),
+        ([0.1, 0.2], "not a mapping"),
+    ],
+)
 def test_malformed_timing_is_ignored_and_reported(tmp_path: Path, entry: Any, words: str) -> None:
     path = write(tmp_path / "bad-timing.yaml", interaction(), _timed(entry))
     items = read_cassette(path)  # never raises

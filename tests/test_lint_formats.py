@@ -61,14 +61,21 @@ def test_a_reordered_stream_is_flagged_in_every_format(tmp_path: Path, fmt: str)
 def test_a_real_looking_key_is_caught_and_placeholders_are_not(tmp_path: Path, fmt: str) -> None:
     placeholder = write(tmp_path / "p", fmt, Sample())  # x-api-key: <ANTHROPIC_API_KEY>
     assert lint.lint_paths([placeholder], secrets=True).secrets == []
-    leaked = Sample(request_headers={"anthropic-version": "2023-06-01",
-                                     "x-api-key": PLANTED_KEY})
+    leaked = Sample(request_headers={"anthropic-version": "2023-06-01", "x-api-key": PLANTED_KEY})
     hits = lint.lint_paths([write(tmp_path / "k", fmt, leaked)], secrets=True).secrets
     assert hits and all(PLANTED_KEY not in h.format() for h in hits)  # reported, masked
 
 
-@pytest.mark.parametrize("value", ["<ANTHROPIC_API_KEY>", "\u2039ANTHROPIC_API_KEY\u203a",
-                                   "X-API-KEY-PLACEHOLDER", "sk-ant-xxxxxxxxxxxx", "REDACTED"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "<ANTHROPIC_API_KEY>",
+        "\u2039ANTHROPIC_API_KEY\u203a",
+        "X-API-KEY-PLACEHOLDER",
+        "sk-ant-xxxxxxxxxxxx",
+        "REDACTED",
+    ],
+)
 def test_redaction_placeholders_are_not_credentials(tmp_path: Path, value: str) -> None:
     sample = Sample(request_headers={"x-api-key": value, "authorization": f"Bearer {value}"})
     assert lint.lint_paths([write(tmp_path, "vcrpy-yaml", sample)], secrets=True).secrets == []
@@ -76,14 +83,29 @@ def test_redaction_placeholders_are_not_credentials(tmp_path: Path, value: str) 
 
 def test_old_batches_are_judged_by_the_contract_of_their_day(tmp_path: Path) -> None:
     batch: dict[str, Any] = {
-        "id": "msgbatch_01", "type": "message_batch", "processing_status": "in_progress",
-        "request_counts": {"processing": 1, "succeeded": 0, "errored": 0, "canceled": 0,
-                           "expired": 0},
-        "ended_at": None, "created_at": "2024-10-10T02:05:27Z",
-        "expires_at": "2024-10-11T02:05:27Z", "cancel_initiated_at": None, "results_url": None}
-    sample = Sample(method="GET", url="https://api.anthropic.com/v1/messages/batches/msgbatch_01",
-                    body=json.dumps(batch).encode(), request=None,
-                    headers={"content-type": "application/json", "request-id": "req_01"})
+        "id": "msgbatch_01",
+        "type": "message_batch",
+        "processing_status": "in_progress",
+        "request_counts": {
+            "processing": 1,
+            "succeeded": 0,
+            "errored": 0,
+            "canceled": 0,
+            "expired": 0,
+        },
+        "ended_at": None,
+        "created_at": "2024-10-10T02:05:27Z",
+        "expires_at": "2024-10-11T02:05:27Z",
+        "cancel_initiated_at": None,
+        "results_url": None,
+    }
+    sample = Sample(
+        method="GET",
+        url="https://api.anthropic.com/v1/messages/batches/msgbatch_01",
+        body=json.dumps(batch).encode(),
+        request=None,
+        headers={"content-type": "application/json", "request-id": "req_01"},
+    )
     old = tmp_path / "old.yml"
     old.write_text(ruby_vcr(sample, recorded_at="Thu, 10 Oct 2024 02:05:27 GMT"))
     result = lint.lint_paths([old])
@@ -102,9 +124,13 @@ def test_old_batches_are_judged_by_the_contract_of_their_day(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "text/html; charset=utf-8"])
 def test_an_edge_5xx_is_a_note_but_a_4xx_in_that_form_is_a_problem(
-        tmp_path: Path, content_type: str) -> None:
-    edge = Sample(status=503, body=b"upstream connect error or disconnect/reset before headers",
-                  headers={"content-type": content_type, "server": "envoy"})
+    tmp_path: Path, content_type: str
+) -> None:
+    edge = Sample(
+        status=503,
+        body=b"upstream connect error or disconnect/reset before headers",
+        headers={"content-type": content_type, "server": "envoy"},
+    )
     result = lint.lint_paths([write(tmp_path / "e", "go-vcr-v1", edge)])
     assert result.problems == [] and result.exit_code == 0
     assert any(n.startswith("transient edge answer") for n in result.notes)
@@ -113,26 +139,55 @@ def test_an_edge_5xx_is_a_note_but_a_4xx_in_that_form_is_a_problem(
 
 
 def _models(host: str, body: dict[str, Any]) -> Sample:
-    return Sample(method="GET", url=f"https://{host}/v1/models", body=json.dumps(body).encode(),
-                  request=None, headers={"content-type": "application/json",
-                                         "request-id": "req_01"})
+    return Sample(
+        method="GET",
+        url=f"https://{host}/v1/models",
+        body=json.dumps(body).encode(),
+        request=None,
+        headers={"content-type": "application/json", "request-id": "req_01"},
+    )
 
 
 def test_all_hosts_is_a_superset_and_skips_other_providers(tmp_path: Path) -> None:
-    anthropic_page = {"data": [{"type": "model", "id": "claude-haiku-4-5",
-                                "display_name": "Claude Haiku 4.5",
-                                "created_at": "2025-10-01T00:00:00Z"}],
-                      "has_more": False, "first_id": "claude-haiku-4-5",
-                      "last_id": "claude-haiku-4-5"}
-    openai_page = {"object": "list", "data": [{"id": "gpt-4o", "object": "model",
-                                               "created": 1, "owned_by": "openai"}]}
-    legacy = Sample(url="https://api.anthropic.com/v1/complete", body=json.dumps(
-        {"type": "completion", "id": "compl_01", "completion": " hi", "stop_reason":
-         "stop_sequence", "model": "claude-2.1", "stop": "\n\nHuman:"}).encode())
-    path = write(tmp_path, "vcrpy-yaml", Sample(), legacy,
-                 _models("api.openai.com", openai_page),
-                 _models("api.mistral.ai", openai_page),
-                 _models("gateway.local", anthropic_page))
+    anthropic_page = {
+        "data": [
+            {
+                "type": "model",
+                "id": "claude-haiku-4-5",
+                "display_name": "Claude Haiku 4.5",
+                "created_at": "2025-10-01T00:00:00Z",
+            }
+        ],
+        "has_more": False,
+        "first_id": "claude-haiku-4-5",
+        "last_id": "claude-haiku-4-5",
+    }
+    openai_page = {
+        "object": "list",
+        "data": [{"id": "gpt-4o", "object": "model", "created": 1, "owned_by": "openai"}],
+    }
+    legacy = Sample(
+        url="https://api.anthropic.com/v1/complete",
+        body=json.dumps(
+            {
+                "type": "completion",
+                "id": "compl_01",
+                "completion": " hi",
+                "stop_reason": "stop_sequence",
+                "model": "claude-2.1",
+                "stop": "\n\nHuman:",
+            }
+        ).encode(),
+    )
+    path = write(
+        tmp_path,
+        "vcrpy-yaml",
+        Sample(),
+        legacy,
+        _models("api.openai.com", openai_page),
+        _models("api.mistral.ai", openai_page),
+        _models("gateway.local", anthropic_page),
+    )
     default = lint.lint_paths([path])
     every = lint.lint_paths([path], hosts=None)
     assert default.checked == 2  # /v1/messages and /v1/complete on the API's host
@@ -142,8 +197,7 @@ def test_all_hosts_is_a_superset_and_skips_other_providers(tmp_path: Path) -> No
     assert "2 another provider" in every.format_text()
 
 
-def test_checking_nothing_is_not_a_pass(tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_checking_nothing_is_not_a_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     assert cli.main(["check-cassettes", str(empty)]) == lint.NOTHING_CHECKED
@@ -165,8 +219,13 @@ def test_an_unreadable_file_is_an_error_naming_the_formats_tried(tmp_path: Path)
 
 
 def test_hide_org_ids_implies_secrets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    sample = Sample(headers={"content-type": "application/json", "request-id": "req_01",
-                             "anthropic-organization-id": "67bb8feb-7bca-4369-9e04-339d73646b40"})
+    sample = Sample(
+        headers={
+            "content-type": "application/json",
+            "request-id": "req_01",
+            "anthropic-organization-id": "67bb8feb-7bca-4369-9e04-339d73646b40",
+        }
+    )
     path = write(tmp_path, "vcrpy-yaml", sample)
     assert cli.main(["check-cassettes", str(path)]) == 0
     capsys.readouterr()
@@ -181,8 +240,13 @@ def test_bad_as_of_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_provenance_is_one_line_per_kind_of_recording(tmp_path: Path) -> None:
-    stamp = {"target": "reference-server", "recorded": "2026-11-24T07:34:05Z",
-             "suite_version": "0.1.0", "model": "claude-haiku-4-5", "api_version": "2023-06-01"}
+    stamp = {
+        "target": "reference-server",
+        "recorded": "2026-11-24T07:34:05Z",
+        "suite_version": "0.1.0",
+        "model": "claude-haiku-4-5",
+        "api_version": "2023-06-01",
+    }
     for i in range(3):
         doc = yaml.safe_load(WRITERS["vcrpy-yaml"][1](Sample()))
         doc["metadata"] = {"provenance": {**stamp, "recorded": f"2026-11-24T07:34:0{i}Z"}}

@@ -39,9 +39,15 @@ from conformance.suite._data import pdf
 README = Path(__file__).resolve().parent.parent / "README.md"
 SUITE = Path(conformance.suite.__file__).resolve().parent
 MODEL = catalog.DEFAULT_MODEL
-TOOL = {"name": "get_weather", "description": "Weather of a city",
-        "input_schema": {"type": "object", "properties": {"location": {"type": "string"}},
-                         "required": ["location"]}}
+TOOL = {
+    "name": "get_weather",
+    "description": "Weather of a city",
+    "input_schema": {
+        "type": "object",
+        "properties": {"location": {"type": "string"}},
+        "required": ["location"],
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -56,20 +62,34 @@ class Probe:
 
 
 def _message(prompt: str = "Reply with exactly: hello", **extra: Any) -> dict[str, Any]:
-    return {"model": MODEL, "max_tokens": 32,
-            "messages": [{"role": "user", "content": prompt}], **extra}
+    return {
+        "model": MODEL,
+        "max_tokens": 32,
+        "messages": [{"role": "user", "content": prompt}],
+        **extra,
+    }
 
 
 MSG = Probe("POST", "/v1/messages", _message())
 STREAM = Probe("POST", "/v1/messages", _message(stream=True))
-STOP = Probe("POST", "/v1/messages", _message("Reply with exactly: one two three four five",
-                                              stop_sequences=["four"]))
-TOOL_CALL = _message("Weather in Paris?", max_tokens=128, tools=[TOOL],
-                     tool_choice={"type": "tool", "name": "get_weather"})
+STOP = Probe(
+    "POST",
+    "/v1/messages",
+    _message("Reply with exactly: one two three four five", stop_sequences=["four"]),
+)
+TOOL_CALL = _message(
+    "Weather in Paris?",
+    max_tokens=128,
+    tools=[TOOL],
+    tool_choice={"type": "tool", "name": "get_weather"},
+)
 TOOL_JSON = Probe("POST", "/v1/messages", TOOL_CALL)
 TOOL_STREAM = Probe("POST", "/v1/messages", {**TOOL_CALL, "stream": True})
-COUNT = Probe("POST", "/v1/messages/count_tokens",
-              {"model": MODEL, "messages": [{"role": "user", "content": "hello"}]})
+COUNT = Probe(
+    "POST",
+    "/v1/messages/count_tokens",
+    {"model": MODEL, "messages": [{"role": "user", "content": "hello"}]},
+)
 PAGE = Probe("GET", "/v1/models?limit=3")
 ALL_MODELS = Probe("GET", "/v1/models?limit=1000")
 ALIAS = Probe("GET", "/v1/models/claude-haiku-4-5")
@@ -80,57 +100,173 @@ BAD_VERSION = Probe("POST", "/v1/messages", _message(), headers={"anthropic-vers
 FORCED_429 = Probe("POST", "/v1/messages", _message(), headers={FORCE_STATUS_HEADER: "429"})
 # Request-side mutants show only in the answer's values: billed tokens, the tool not called.
 SYSTEM = _message(system="You are terse.")
-HISTORY = {**_message(), "messages": [
-    {"role": "user", "content": "Remember the word: kestrel."},
-    {"role": "assistant", "content": "Noted."},
-    {"role": "user", "content": "Reply with exactly: kestrel"}]}
+HISTORY = {
+    **_message(),
+    "messages": [
+        {"role": "user", "content": "Remember the word: kestrel."},
+        {"role": "assistant", "content": "Noted."},
+        {"role": "user", "content": "Reply with exactly: kestrel"},
+    ],
+}
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
-IMAGE = {**_message(), "messages": [{"role": "user", "content": [
-    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
-    {"type": "text", "text": "Reply with exactly: seen"}]}]}
-DOCUMENT = {**_message(), "messages": [{"role": "user", "content": [
-    {"type": "document", "source": {"type": "text", "media_type": "text/plain",
-                                    "data": "A short document for the conformance suite."}},
-    {"type": "text", "text": "Reply with exactly: read"}]}]}
-NO_TOOL = _message("Do not use any tool.\nReply with exactly: none", max_tokens=128, tools=[TOOL],
-                   tool_choice={"type": "any"})
-COUNT_ALL = {"model": MODEL, "system": "You count.", "tools": [TOOL],
-             "messages": [{"role": "user", "content": "hello"}]}
-LONG_STREAM = Probe("POST", "/v1/messages", _message(
-    "Reply with exactly: one two three four five", stream=True))
+IMAGE = {
+    **_message(),
+    "messages": [
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "image",
+                    "source": {"type": "base64", "media_type": "image/png", "data": PNG},
+                },
+                {"type": "text", "text": "Reply with exactly: seen"},
+            ],
+        }
+    ],
+}
+DOCUMENT = {
+    **_message(),
+    "messages": [
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "document",
+                    "source": {
+                        "type": "text",
+                        "media_type": "text/plain",
+                        "data": "A short document for the conformance suite.",
+                    },
+                },
+                {"type": "text", "text": "Reply with exactly: read"},
+            ],
+        }
+    ],
+}
+NO_TOOL = _message(
+    "Do not use any tool.\nReply with exactly: none",
+    max_tokens=128,
+    tools=[TOOL],
+    tool_choice={"type": "any"},
+)
+COUNT_ALL = {
+    "model": MODEL,
+    "system": "You count.",
+    "tools": [TOOL],
+    "messages": [{"role": "user", "content": "hello"}],
+}
+LONG_STREAM = Probe(
+    "POST", "/v1/messages", _message("Reply with exactly: one two three four five", stream=True)
+)
 
 THINKING = {"type": "enabled", "budget_tokens": 1024}
 THINK = Probe("POST", "/v1/messages", _message(max_tokens=2048, thinking=THINKING))
-THINK_STREAM = Probe("POST", "/v1/messages", _message(max_tokens=2048, thinking=THINKING,
-                                                      stream=True))
-PARALLEL = Probe("POST", "/v1/messages", _message(
-    "Call get_weather and get_time for Paris.", max_tokens=256, tools=[
-        TOOL, {**TOOL, "name": "get_time"}]))
-CITED = Probe("POST", "/v1/messages", {**_message(), "messages": [{"role": "user", "content": [
-    {"type": "document", "source": {"type": "text", "media_type": "text/plain",
-                                    "data": "The sky is blue. Grass is green."},
-     "citations": {"enabled": True}},
-    {"type": "text", "text": "What colour is the sky?"}]}]})
+THINK_STREAM = Probe(
+    "POST", "/v1/messages", _message(max_tokens=2048, thinking=THINKING, stream=True)
+)
+PARALLEL = Probe(
+    "POST",
+    "/v1/messages",
+    _message(
+        "Call get_weather and get_time for Paris.",
+        max_tokens=256,
+        tools=[TOOL, {**TOOL, "name": "get_time"}],
+    ),
+)
+CITED = Probe(
+    "POST",
+    "/v1/messages",
+    {
+        **_message(),
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "document",
+                        "source": {
+                            "type": "text",
+                            "media_type": "text/plain",
+                            "data": "The sky is blue. Grass is green.",
+                        },
+                        "citations": {"enabled": True},
+                    },
+                    {"type": "text", "text": "What colour is the sky?"},
+                ],
+            }
+        ],
+    },
+)
 #: A prefix above the minimum cacheable length: the second of two such requests reads the cache.
-CACHED = Probe("POST", "/v1/messages", _message(system=[{
-    "type": "text", "text": "w " * (catalog.min_cacheable_tokens(MODEL) + 50),
-    "cache_control": {"type": "ephemeral"}}]))
+CACHED = Probe(
+    "POST",
+    "/v1/messages",
+    _message(
+        system=[
+            {
+                "type": "text",
+                "text": "w " * (catalog.min_cacheable_tokens(MODEL) + 50),
+                "cache_control": {"type": "ephemeral"},
+            }
+        ]
+    ),
+)
 
 CITED_STREAM = Probe("POST", "/v1/messages", {**CITED.body, "stream": True})
-PDF_CITED = Probe("POST", "/v1/messages", {**_message(), "messages": [{"role": "user", "content": [
-    {"type": "document", "source": {"type": "base64", "media_type": "application/pdf",
-                                    "data": base64.b64encode(pdf(["The sky is blue."])).decode()},
-     "citations": {"enabled": True}},
-    {"type": "text", "text": "What colour is the sky?"}]}]})
+PDF_CITED = Probe(
+    "POST",
+    "/v1/messages",
+    {
+        **_message(),
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "document",
+                        "source": {
+                            "type": "base64",
+                            "media_type": "application/pdf",
+                            "data": base64.b64encode(pdf(["The sky is blue."])).decode(),
+                        },
+                        "citations": {"enabled": True},
+                    },
+                    {"type": "text", "text": "What colour is the sky?"},
+                ],
+            }
+        ],
+    },
+)
 PDF_CITED_STREAM = Probe("POST", "/v1/messages", {**PDF_CITED.body, "stream": True})
 REFUSED = Probe("POST", "/v1/messages", _message(catalog.STOP_TRIGGERS["refusal"]))
 REFUSED_STREAM = Probe("POST", "/v1/messages", {**REFUSED.body, "stream": True})
-SEARCHED = Probe("POST", "/v1/messages", _message("Weather in Paris?", max_tokens=200, tools=[
-    {"type": "web_search_20250305", "name": "web_search"}]))
+SEARCHED = Probe(
+    "POST",
+    "/v1/messages",
+    _message(
+        "Weather in Paris?",
+        max_tokens=200,
+        tools=[{"type": "web_search_20250305", "name": "web_search"}],
+    ),
+)
 SEARCHED_STREAM = Probe("POST", "/v1/messages", {**SEARCHED.body, "stream": True})
-STRUCTURED = Probe("POST", "/v1/messages", _message("A dog called Rex, as JSON", output_config={
-    "format": {"type": "json_schema", "schema": {
-        "type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}}}))
+STRUCTURED = Probe(
+    "POST",
+    "/v1/messages",
+    _message(
+        "A dog called Rex, as JSON",
+        output_config={
+            "format": {
+                "type": "json_schema",
+                "schema": {
+                    "type": "object",
+                    "properties": {"name": {"type": "string"}},
+                    "required": ["name"],
+                },
+            }
+        },
+    ),
+)
 STRUCTURED_STREAM = Probe("POST", "/v1/messages", {**STRUCTURED.body, "stream": True})
 CACHED_STREAM = Probe("POST", "/v1/messages", {**CACHED.body, "stream": True})
 
@@ -151,8 +287,11 @@ def tool_block(r: Answer) -> dict[str, Any]:
 
 
 def joined_tool_json(r: Answer) -> str:
-    return "".join(e["delta"]["partial_json"] for e in events(r, "content_block_delta")
-                   if e["delta"]["type"] == "input_json_delta")
+    return "".join(
+        e["delta"]["partial_json"]
+        for e in events(r, "content_block_delta")
+        if e["delta"]["type"] == "input_json_delta"
+    )
 
 
 def billed_as(body: dict[str, Any]) -> Check:
@@ -171,8 +310,11 @@ def without_blocks(body: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 def text_deltas(r: Answer) -> str:
-    return "".join(e["delta"]["text"] for e in events(r, "content_block_delta")
-                   if e["delta"]["type"] == "text_delta")
+    return "".join(
+        e["delta"]["text"]
+        for e in events(r, "content_block_delta")
+        if e["delta"]["type"] == "text_delta"
+    )
 
 
 def not_json(text: str) -> bool:
@@ -189,89 +331,150 @@ EXPECTED: dict[str, tuple[Probe, Check]] = {
     "stop-reason-null": (MSG, lambda r: r.json()["stop_reason"] is None),
     "wrong-id-prefix": (MSG, lambda r: r.json()["id"].startswith("chatcmpl-")),
     "stop-reason-openai": (MSG, lambda r: r.json()["stop_reason"] == "stop"),
-    "stop-sequence-dropped": (STOP, lambda r: r.json()["stop_reason"] == "stop_sequence"
-                              and r.json()["stop_sequence"] is None),
+    "stop-sequence-dropped": (
+        STOP,
+        lambda r: r.json()["stop_reason"] == "stop_sequence" and r.json()["stop_sequence"] is None,
+    ),
     "output-tokens-string": (MSG, lambda r: isinstance(r.json()["usage"]["output_tokens"], str)),
     "content-not-blocks": (MSG, lambda r: isinstance(r.json()["content"], str)),
     "request-id-missing": (MSG, lambda r: "request-id" not in r.headers),
     "request-id-foreign": (MSG, lambda r: not r.headers["request-id"].startswith("req_")),
     "content-type-wrong": (MSG, lambda r: r.headers["content-type"].startswith("text/plain")),
-    "sse-reordered": (STREAM, lambda r: names(r).index("message_delta") < max(
-        i for i, n in enumerate(names(r)) if n == "content_block_stop")),
+    "sse-reordered": (
+        STREAM,
+        lambda r: (
+            names(r).index("message_delta")
+            < max(i for i, n in enumerate(names(r)) if n == "content_block_stop")
+        ),
+    ),
     "sse-no-message-stop": (STREAM, lambda r: "message_stop" not in names(r)),
     "sse-no-block-stop": (STREAM, lambda r: "content_block_stop" not in names(r)),
     "sse-index-shifted": (STREAM, lambda r: events(r, "content_block_start")[0]["index"] == 1),
     "sse-event-names-generic": (STREAM, lambda r: set(names(r)) == {"message"}),
-    "sse-data-truncated": (STREAM, lambda r: any(
-        e.json is None for e in parse_sse(r.content) if e.event == "content_block_delta")),
+    "sse-data-truncated": (
+        STREAM,
+        lambda r: any(
+            e.json is None for e in parse_sse(r.content) if e.event == "content_block_delta"
+        ),
+    ),
     "sse-done-sentinel": (STREAM, lambda r: parse_sse(r.content)[-1].data == "[DONE]"),
-    "sse-usage-zeroed": (STREAM, lambda r: events(r, "message_delta")[-1]["usage"][
-        "output_tokens"] == 0),
+    "sse-usage-zeroed": (
+        STREAM,
+        lambda r: events(r, "message_delta")[-1]["usage"]["output_tokens"] == 0,
+    ),
     "sse-content-type-json": (STREAM, lambda r: r.headers["content-type"] == "application/json"),
     "input-json-broken": (TOOL_STREAM, lambda r: not_json(joined_tool_json(r))),
     "tool-input-string": (TOOL_JSON, lambda r: isinstance(tool_block(r)["input"], str)),
     "tool-id-prefix": (TOOL_JSON, lambda r: tool_block(r)["id"].startswith("call_")),
     "tool-stop-end-turn": (TOOL_JSON, lambda r: r.json()["stop_reason"] == "end_turn"),
     "count-tokens-string": (COUNT, lambda r: isinstance(r.json()["input_tokens"], str)),
-    "count-tokens-missing": (COUNT, lambda r: r.status_code == 404
-                             and r.json()["error"]["type"] == "not_found_error"),
+    "count-tokens-missing": (
+        COUNT,
+        lambda r: r.status_code == 404 and r.json()["error"]["type"] == "not_found_error",
+    ),
     "models-pagination-broken": (PAGE, lambda r: r.json()["last_id"] != r.json()["data"][-1]["id"]),
     "models-first-id-wrong": (PAGE, lambda r: r.json()["first_id"] != r.json()["data"][0]["id"]),
     "models-has-more-stuck": (ALL_MODELS, lambda r: r.json()["has_more"] is True),
     "models-page-twice": (PAGE, lambda r: len(r.json()["data"]) == 6),
     "model-alias-unresolved": (ALIAS, lambda r: not r.json()["id"].startswith("claude-haiku")),
     "model-created-epoch": (ALIAS, lambda r: isinstance(r.json()["created_at"], int)),
-    "error-envelope-foreign": (BAD_BODY, lambda r: "type" not in r.json()
-                               and "code" in r.json()["error"]),
+    "error-envelope-foreign": (
+        BAD_BODY,
+        lambda r: "type" not in r.json() and "code" in r.json()["error"],
+    ),
     "error-type-missing": (BAD_BODY, lambda r: r.status_code == 400 and "type" not in r.json()),
-    "error-type-flattened": (NO_KEY, lambda r: r.status_code == 401
-                             and r.json()["error"]["type"] == "invalid_request_error"),
-    "not-found-as-500": (UNKNOWN_MODEL, lambda r: r.status_code == 500
-                         and r.json()["error"]["type"] == "api_error"),
-    "auth-error-403": (NO_KEY, lambda r: r.status_code == 403
-                       and r.json()["error"]["type"] == "permission_error"),
+    "error-type-flattened": (
+        NO_KEY,
+        lambda r: r.status_code == 401 and r.json()["error"]["type"] == "invalid_request_error",
+    ),
+    "not-found-as-500": (
+        UNKNOWN_MODEL,
+        lambda r: r.status_code == 500 and r.json()["error"]["type"] == "api_error",
+    ),
+    "auth-error-403": (
+        NO_KEY,
+        lambda r: r.status_code == 403 and r.json()["error"]["type"] == "permission_error",
+    ),
     "error-as-200": (BAD_BODY, lambda r: r.status_code == 200 and r.json()["type"] == "error"),
-    "version-not-enforced": (BAD_VERSION, lambda r: r.status_code == 200
-                             and r.json()["type"] == "message"),
+    "version-not-enforced": (
+        BAD_VERSION,
+        lambda r: r.status_code == 200 and r.json()["type"] == "message",
+    ),
     # today's Messages features
     "cache-usage-dropped": (MSG, lambda r: "cache_read_input_tokens" not in r.json()["usage"]),
-    "signature-delta-dropped": (THINK_STREAM, lambda r: not any(
-        e["delta"]["type"] == "signature_delta" for e in events(r, "content_block_delta"))),
+    "signature-delta-dropped": (
+        THINK_STREAM,
+        lambda r: (
+            not any(
+                e["delta"]["type"] == "signature_delta" for e in events(r, "content_block_delta")
+            )
+        ),
+    ),
     "thinking-dropped": (THINK, lambda r: r.json()["content"][0]["type"] != "thinking"),
-    "parallel-tools-merged": (PARALLEL, lambda r: [
-        b["type"] for b in r.json()["content"]].count("tool_use") == 1),
-    "citation-offsets-shifted": (CITED, lambda r: r.json()["content"][1]["citations"][0][
-        "start_char_index"] == 1),
+    "parallel-tools-merged": (
+        PARALLEL,
+        lambda r: [b["type"] for b in r.json()["content"]].count("tool_use") == 1,
+    ),
+    "citation-offsets-shifted": (
+        CITED,
+        lambda r: r.json()["content"][1]["citations"][0]["start_char_index"] == 1,
+    ),
     "system-dropped": (Probe("POST", "/v1/messages", SYSTEM), billed_as(without(SYSTEM, "system"))),
-    "history-truncated": (Probe("POST", "/v1/messages", HISTORY), billed_as(
-        {**HISTORY, "messages": HISTORY["messages"][-1:]})),
+    "history-truncated": (
+        Probe("POST", "/v1/messages", HISTORY),
+        billed_as({**HISTORY, "messages": HISTORY["messages"][-1:]}),
+    ),
     "model-rewritten": (MSG, lambda r: not same_model(MODEL, r.json()["model"])),
-    "tool-choice-dropped": (Probe("POST", "/v1/messages", NO_TOOL), lambda r: not any(
-        b["type"] == "tool_use" for b in r.json()["content"])),
+    "tool-choice-dropped": (
+        Probe("POST", "/v1/messages", NO_TOOL),
+        lambda r: not any(b["type"] == "tool_use" for b in r.json()["content"]),
+    ),
     "tool-input-emptied": (TOOL_JSON, lambda r: tool_block(r)["input"] == {"location": ""}),
-    "images-dropped": (Probe("POST", "/v1/messages", IMAGE), billed_as(
-        without_blocks(IMAGE, "image"))),
-    "documents-dropped": (Probe("POST", "/v1/messages", DOCUMENT), billed_as(
-        without_blocks(DOCUMENT, "document"))),
-    "count-tokens-messages-only": (Probe("POST", "/v1/messages/count_tokens", COUNT_ALL),
-                                   lambda r: r.json()["input_tokens"] == count_input_tokens(
-                                       without(COUNT_ALL, "system", "tools"))),
+    "images-dropped": (
+        Probe("POST", "/v1/messages", IMAGE),
+        billed_as(without_blocks(IMAGE, "image")),
+    ),
+    "documents-dropped": (
+        Probe("POST", "/v1/messages", DOCUMENT),
+        billed_as(without_blocks(DOCUMENT, "document")),
+    ),
+    "count-tokens-messages-only": (
+        Probe("POST", "/v1/messages/count_tokens", COUNT_ALL),
+        lambda r: (
+            r.json()["input_tokens"] == count_input_tokens(without(COUNT_ALL, "system", "tools"))
+        ),
+    ),
     "sse-delta-duplicated": (STREAM, lambda r: text_deltas(r) == "hellohello"),
-    "sse-text-truncated": (LONG_STREAM, lambda r: text_deltas(r) != "one two three four five"
-                           and "one two three four five".startswith(text_deltas(r))),
-    "sse-input-tokens-estimated": (STREAM, lambda r: events(r, "message_start")[0]["message"][
-        "usage"]["input_tokens"] != count_input_tokens(_message())),
-    "rate-limit-as-500": (FORCED_429, lambda r: r.status_code == 500
-                          and r.json()["error"]["type"] == "api_error"),
+    "sse-text-truncated": (
+        LONG_STREAM,
+        lambda r: (
+            text_deltas(r) != "one two three four five"
+            and "one two three four five".startswith(text_deltas(r))
+        ),
+    ),
+    "sse-input-tokens-estimated": (
+        STREAM,
+        lambda r: (
+            events(r, "message_start")[0]["message"]["usage"]["input_tokens"]
+            != count_input_tokens(_message())
+        ),
+    ),
+    "rate-limit-as-500": (
+        FORCED_429,
+        lambda r: r.status_code == 500 and r.json()["error"]["type"] == "api_error",
+    ),
     "error-message-generic": (BAD_BODY, lambda r: r.json()["error"]["message"] == "Bad Request"),
-    "citation-pages-zero-based": (PDF_CITED, lambda r: r.json()["content"][1]["citations"][0][
-        "start_page_number"] == 0),
+    "citation-pages-zero-based": (
+        PDF_CITED,
+        lambda r: r.json()["content"][1]["citations"][0]["start_page_number"] == 0,
+    ),
     "newer-stops-as-end-turn": (REFUSED, lambda r: r.json()["stop_reason"] == "end_turn"),
     "usage-service-tier-dropped": (MSG, lambda r: "service_tier" not in r.json()["usage"]),
-    "server-tool-usage-dropped": (SEARCHED, lambda r: "server_tool_use" not in r.json()[
-        "usage"]),
-    "structured-json-fenced": (STRUCTURED, lambda r: r.json()["content"][0]["text"]
-                               .startswith("```json")),
+    "server-tool-usage-dropped": (SEARCHED, lambda r: "server_tool_use" not in r.json()["usage"]),
+    "structured-json-fenced": (
+        STRUCTURED,
+        lambda r: r.json()["content"][0]["text"].startswith("```json"),
+    ),
 }
 
 
@@ -296,7 +499,13 @@ def test_enough_mutants_covering_every_family() -> None:
     families = {m.family for m in MUTANTS.values()}
     assert {"messages", "count_tokens", "models", "common"} <= families
     assert {m.feature for m in MUTANTS.values()} >= {
-        "messages", "streaming", "tools", "errors", "count_tokens", "models"}
+        "messages",
+        "streaming",
+        "tools",
+        "errors",
+        "count_tokens",
+        "models",
+    }
 
 
 @pytest.mark.parametrize("mutant", MUTANTS.values(), ids=lambda m: m.name)
@@ -317,8 +526,9 @@ def test_mutant_declares_what_catches_it(mutant: Any) -> None:
     """``caught_by`` names registered checks or suite tests that exist: a typo there would make
     the score's "caught as declared" assertion meaningless."""
     assert mutant.caught_by, f"{mutant.name}: declare caught_by (checks or suite tests)"
-    unknown = [n for n in mutant.caught_by
-               if checks.lookup(n) is None and not _suite_test_exists(n)]
+    unknown = [
+        n for n in mutant.caught_by if checks.lookup(n) is None and not _suite_test_exists(n)
+    ]
     assert not unknown, f"{mutant.name}: no check or suite test named {unknown}"
 
 
@@ -331,47 +541,96 @@ def test_every_mutant_has_a_probe() -> None:
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_mutant_changes_the_answer(name: str) -> None:
     probe, shows = EXPECTED[name]
-    assert shows(send(create_app(ReferenceConfig(mutants=(name,))), probe)), \
+    assert shows(send(create_app(ReferenceConfig(mutants=(name,))), probe)), (
         f"{name}: the answer does not show '{MUTANTS[name].description}'"
+    )
     assert not shows(send(create_app(), probe)), f"{name}: the faithful answer shows it too"
 
 
 def _tool_start(r: Answer) -> dict[str, Any]:
-    return next(e["content_block"] for e in events(r, "content_block_start")
-                if e["content_block"]["type"] == "tool_use")
+    return next(
+        e["content_block"]
+        for e in events(r, "content_block_start")
+        if e["content_block"]["type"] == "tool_use"
+    )
 
 
 #: The streamed half of the mutants that break a JSON answer and a stream alike.
 STREAMED: dict[str, tuple[Probe, Check]] = {
-    "usage-missing": (STREAM, lambda r: "usage" not in events(r, "message_start")[0]["message"]
-                      and all("usage" not in e for e in events(r, "message_delta"))),
-    "wrong-id-prefix": (STREAM, lambda r: events(r, "message_start")[0]["message"]["id"]
-                        .startswith("chatcmpl-")),
-    "stop-reason-openai": (STREAM, lambda r: events(r, "message_delta")[-1]["delta"][
-        "stop_reason"] == "stop"),
+    "usage-missing": (
+        STREAM,
+        lambda r: (
+            "usage" not in events(r, "message_start")[0]["message"]
+            and all("usage" not in e for e in events(r, "message_delta"))
+        ),
+    ),
+    "wrong-id-prefix": (
+        STREAM,
+        lambda r: events(r, "message_start")[0]["message"]["id"].startswith("chatcmpl-"),
+    ),
+    "stop-reason-openai": (
+        STREAM,
+        lambda r: events(r, "message_delta")[-1]["delta"]["stop_reason"] == "stop",
+    ),
     "tool-id-prefix": (TOOL_STREAM, lambda r: _tool_start(r)["id"].startswith("call_")),
-    "tool-stop-end-turn": (TOOL_STREAM, lambda r: events(r, "message_delta")[-1]["delta"][
-        "stop_reason"] == "end_turn"),
-    "cache-usage-dropped": (STREAM, lambda r: "cache_read_input_tokens" not in events(
-        r, "message_start")[0]["message"]["usage"]),
-    "citation-offsets-shifted": (CITED_STREAM, lambda r: [
-        e["delta"]["citation"]["start_char_index"] for e in events(r, "content_block_delta")
-        if e["delta"]["type"] == "citations_delta"][:1] == [1]),
-    "cache-read-as-input": (CACHED_STREAM, lambda r: events(r, "message_start")[0]["message"][
-        "usage"]["cache_read_input_tokens"] == 0),
-    "tool-input-emptied": (TOOL_STREAM, lambda r: json.loads(joined_tool_json(r))
-                           == {"location": ""}),
-    "citation-pages-zero-based": (PDF_CITED_STREAM, lambda r: [
-        e["delta"]["citation"]["start_page_number"] for e in events(r, "content_block_delta")
-        if e["delta"]["type"] == "citations_delta"] == [0]),
-    "newer-stops-as-end-turn": (REFUSED_STREAM, lambda r: events(r, "message_delta")[-1][
-        "delta"]["stop_reason"] == "end_turn"),
-    "usage-service-tier-dropped": (STREAM, lambda r: "service_tier" not in events(
-        r, "message_start")[0]["message"]["usage"]),
-    "server-tool-usage-dropped": (SEARCHED_STREAM, lambda r: all(
-        "server_tool_use" not in e["usage"] for e in events(r, "message_delta"))),
-    "structured-json-fenced": (STRUCTURED_STREAM, lambda r: "".join(
-        e["delta"]["text"] for e in events(r, "content_block_delta")).startswith("```json")),
+    "tool-stop-end-turn": (
+        TOOL_STREAM,
+        lambda r: events(r, "message_delta")[-1]["delta"]["stop_reason"] == "end_turn",
+    ),
+    "cache-usage-dropped": (
+        STREAM,
+        lambda r: (
+            "cache_read_input_tokens" not in events(r, "message_start")[0]["message"]["usage"]
+        ),
+    ),
+    "citation-offsets-shifted": (
+        CITED_STREAM,
+        lambda r: (
+            [
+                e["delta"]["citation"]["start_char_index"]
+                for e in events(r, "content_block_delta")
+                if e["delta"]["type"] == "citations_delta"
+            ][:1]
+            == [1]
+        ),
+    ),
+    "cache-read-as-input": (
+        CACHED_STREAM,
+        lambda r: events(r, "message_start")[0]["message"]["usage"]["cache_read_input_tokens"] == 0,
+    ),
+    "tool-input-emptied": (
+        TOOL_STREAM,
+        lambda r: json.loads(joined_tool_json(r)) == {"location": ""},
+    ),
+    "citation-pages-zero-based": (
+        PDF_CITED_STREAM,
+        lambda r: (
+            [
+                e["delta"]["citation"]["start_page_number"]
+                for e in events(r, "content_block_delta")
+                if e["delta"]["type"] == "citations_delta"
+            ]
+            == [0]
+        ),
+    ),
+    "newer-stops-as-end-turn": (
+        REFUSED_STREAM,
+        lambda r: events(r, "message_delta")[-1]["delta"]["stop_reason"] == "end_turn",
+    ),
+    "usage-service-tier-dropped": (
+        STREAM,
+        lambda r: "service_tier" not in events(r, "message_start")[0]["message"]["usage"],
+    ),
+    "server-tool-usage-dropped": (
+        SEARCHED_STREAM,
+        lambda r: all("server_tool_use" not in e["usage"] for e in events(r, "message_delta")),
+    ),
+    "structured-json-fenced": (
+        STRUCTURED_STREAM,
+        lambda r: "".join(e["delta"]["text"] for e in events(r, "content_block_delta")).startswith(
+            "```json"
+        ),
+    ),
 }
 
 
@@ -388,8 +647,9 @@ def test_mutant_changes_the_stream_too(name: str) -> None:
     mutant, faithful = create_app(ReferenceConfig(mutants=(name,))), create_app()
     for _ in range(times - 1):
         send(mutant, probe), send(faithful, probe)
-    assert shows(send(mutant, probe)), \
+    assert shows(send(mutant, probe)), (
         f"{name}: the stream does not show '{MUTANTS[name].description}'"
+    )
     assert not shows(send(faithful, probe)), f"{name}: the faithful stream shows it too"
 
 
@@ -418,8 +678,11 @@ async def batch_results(client: httpx.AsyncClient) -> Answer:
 
 
 async def file_upload(client: httpx.AsyncClient) -> Answer:
-    return await client.post("/v1/files", headers=FILES_BETA,
-                             files={"file": ("notes.txt", b"hello, conformance", "text/plain")})
+    return await client.post(
+        "/v1/files",
+        headers=FILES_BETA,
+        files={"file": ("notes.txt", b"hello, conformance", "text/plain")},
+    )
 
 
 async def file_delete(client: httpx.AsyncClient) -> Answer:
@@ -439,9 +702,11 @@ async def api_keys_list(client: httpx.AsyncClient) -> Answer:
 
 
 async def cost_report(client: httpx.AsyncClient) -> Answer:
-    return await client.get("/v1/organizations/cost_report", headers=ADMIN,
-                            params={"starting_at": "2026-02-27T00:00:00Z",
-                                    "ending_at": "2026-03-02T00:00:00Z"})
+    return await client.get(
+        "/v1/organizations/cost_report",
+        headers=ADMIN,
+        params={"starting_at": "2026-02-27T00:00:00Z", "ending_at": "2026-03-02T00:00:00Z"},
+    )
 
 
 def cost_amounts(r: Answer) -> list[Any]:
@@ -455,25 +720,42 @@ async def cache_read(client: httpx.AsyncClient) -> Answer:
 
 #: Mutants of the batches, files and admin families: a flow instead of one request.
 FAMILY_PROBES: dict[str, tuple[Flow, Check]] = {
-    "cache-read-as-input": (cache_read, lambda r: r.json()["usage"][
-        "cache_read_input_tokens"] == 0),
-    "batch-counts-stale": (batch_ended, lambda r: r.json()["processing_status"] == "ended"
-                           and r.json()["request_counts"]["processing"] == 1),
+    "cache-read-as-input": (
+        cache_read,
+        lambda r: r.json()["usage"]["cache_read_input_tokens"] == 0,
+    ),
+    "batch-counts-stale": (
+        batch_ended,
+        lambda r: (
+            r.json()["processing_status"] == "ended"
+            and r.json()["request_counts"]["processing"] == 1
+        ),
+    ),
     "batch-id-prefix": (batch_created, lambda r: r.json()["id"].startswith("batch_")),
-    "batch-results-no-custom-id": (batch_results, lambda r: all(
-        "custom_id" not in json.loads(line) for line in r.text.splitlines())),
-    "file-size-wrong": (file_upload, lambda r: r.json()["size_bytes"] != len(
-        b"hello, conformance")),
+    "batch-results-no-custom-id": (
+        batch_results,
+        lambda r: all("custom_id" not in json.loads(line) for line in r.text.splitlines()),
+    ),
+    "file-size-wrong": (
+        file_upload,
+        lambda r: r.json()["size_bytes"] != len(b"hello, conformance"),
+    ),
     "file-id-prefix": (file_upload, lambda r: r.json()["id"].startswith("file-")),
     "file-delete-wrong-type": (file_delete, lambda r: r.json()["type"] == "file"),
     "file-delete-204": (file_delete, lambda r: r.status_code == 204 and r.content == b""),
-    "file-mime-octet-stream": (file_upload, lambda r: r.json()["mime_type"]
-                               == "application/octet-stream"),
+    "file-mime-octet-stream": (
+        file_upload,
+        lambda r: r.json()["mime_type"] == "application/octet-stream",
+    ),
     "admin-has-more-stuck": (users_list, lambda r: r.json()["has_more"] is True),
-    "api-key-secret-leaked": (api_keys_list, lambda r: bool(r.json()["data"])
-                              and all("key" in k for k in r.json()["data"])),
-    "cost-amount-number": (cost_report, lambda r: bool(cost_amounts(r)) and all(
-        isinstance(a, float) for a in cost_amounts(r))),
+    "api-key-secret-leaked": (
+        api_keys_list,
+        lambda r: bool(r.json()["data"]) and all("key" in k for k in r.json()["data"]),
+    ),
+    "cost-amount-number": (
+        cost_report,
+        lambda r: bool(cost_amounts(r)) and all(isinstance(a, float) for a in cost_amounts(r)),
+    ),
 }
 
 
@@ -482,8 +764,9 @@ def run_flow(app: Starlette, flow: Flow) -> Answer:
 
     async def go() -> Answer:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://reference",
-                                     headers=headers) as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://reference", headers=headers
+        ) as client:
             return await flow(client)
 
     return asyncio.run(go())
@@ -496,8 +779,9 @@ def flow_app(*mutants: str) -> Starlette:
 @pytest.mark.parametrize("name", sorted(FAMILY_PROBES))
 def test_family_mutant_changes_the_answer(name: str) -> None:
     flow, shows = FAMILY_PROBES[name]
-    assert shows(run_flow(flow_app(name), flow)), \
+    assert shows(run_flow(flow_app(name), flow)), (
         f"{name}: the answer does not show '{MUTANTS[name].description}'"
+    )
     assert not shows(run_flow(flow_app(), flow)), f"{name}: the faithful answer shows it too"
 
 
@@ -505,8 +789,10 @@ def test_family_mutant_changes_the_answer(name: str) -> None:
 
 
 def outcome(name: str, code: int, failures: int = 0, error: str | None = None) -> Outcome:
-    fails = [Failure(f"test_x.py::test_{i}", "[sse-grammar] /events: broken", ("streaming",))
-             for i in range(failures)]
+    fails = [
+        Failure(f"test_x.py::test_{i}", "[sse-grammar] /events: broken", ("streaming",))
+        for i in range(failures)
+    ]
     return Outcome(name, ("streaming",), code, 3, fails, 0.1, error)
 
 
@@ -555,13 +841,18 @@ def test_unknown_mutant_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_readme_lists_every_mutant() -> None:
     text = README.read_text()
-    assert mutation.markdown_table() in text, \
+    assert mutation.markdown_table() in text, (
         "README's mutant table is stale: paste conformance.mutation.markdown_table()"
+    )
 
 
 def test_failure_matches_only_what_it_names() -> None:
-    schema = Failure("test_messages.py::test_basic_message[x]", "r", ("messages",),
-                     ("schema:message.json", "final-usage"))
+    schema = Failure(
+        "test_messages.py::test_basic_message[x]",
+        "r",
+        ("messages",),
+        ("schema:message.json", "final-usage"),
+    )
     assert schema.function == "test_messages.py::test_basic_message"
     assert schema.matches(["schema"]) and schema.matches(["final-usage"])
     assert schema.matches(["test_messages.py::test_basic_message"])
@@ -572,10 +863,20 @@ def test_failure_matches_only_what_it_names() -> None:
 
 def test_a_kill_by_something_undeclared_is_not_caught_as_declared() -> None:
     declared = MUTANTS["sse-reordered"].caught_by
-    right = Outcome("sse-reordered", ("streaming",), 1, 0, [Failure(
-        "test_streaming.py::test_streaming_text", "r", ("streaming",), declared)])
-    wrong = Outcome("sse-reordered", ("streaming",), 1, 0, [Failure(
-        "test_streaming.py::test_streaming_text", "r", ("streaming",), ("content-type",))])
+    right = Outcome(
+        "sse-reordered",
+        ("streaming",),
+        1,
+        0,
+        [Failure("test_streaming.py::test_streaming_text", "r", ("streaming",), declared)],
+    )
+    wrong = Outcome(
+        "sse-reordered",
+        ("streaming",),
+        1,
+        0,
+        [Failure("test_streaming.py::test_streaming_text", "r", ("streaming",), ("content-type",))],
+    )
     assert right.caught_as_declared and not wrong.caught_as_declared
     assert "not what it declares" in mutation.format_text(Score(outcome(FAITHFUL, 0), [wrong]))
 
@@ -604,8 +905,11 @@ def test_each_mutant_is_caught_by_what_it_declares(score: Score) -> None:
     """Each run enables only the mutant's features, so *some* test of the feature fails by
     construction; what can fail is whether the check or test the mutant names is the one that
     noticed (a bug meant for the system-prompt test, caught only by a schema, is a gap)."""
-    wrong = [(o.name, o.failures[0].test, o.failures[0].checks, MUTANTS[o.name].caught_by)
-             for o in score.mutants if o.killed and not o.caught_as_declared]
+    wrong = [
+        (o.name, o.failures[0].test, o.failures[0].checks, MUTANTS[o.name].caught_by)
+        for o in score.mutants
+        if o.killed and not o.caught_as_declared
+    ]
     assert not wrong, wrong
 
 
@@ -616,8 +920,9 @@ def test_readme_states_the_real_score(score: Score) -> None:
     assert line in README.read_text(), f"README should say: {line}"
 
 
-def test_cli_prints_the_score_and_exits_by_it(score: Score, monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_prints_the_score_and_exits_by_it(
+    score: Score, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     seen: list[Any] = []
 
     def fake(names: Any, *, jobs: Any, api_version: Any) -> Score:
@@ -640,4 +945,3 @@ def test_cli_prints_the_score_and_exits_by_it(score: Score, monkeypatch: pytest.
     monkeypatch.setattr(mutation, "mutation_score", lambda *a, **k: survivor)
     assert cli.main(["mutation-score"]) == 1
     assert "SURVIVED" in capsys.readouterr().out
-

@@ -19,8 +19,10 @@ class _Tty(io.StringIO):
 
 
 def _outcomes() -> list[Outcome]:
-    return [Outcome(FAITHFUL, (), 0, passed=3, seconds=1.0),
-            Outcome("sse-reordered", ("streaming",), 0, passed=1, seconds=0.5)]
+    return [
+        Outcome(FAITHFUL, (), 0, passed=3, seconds=1.0),
+        Outcome("sse-reordered", ("streaming",), 0, passed=1, seconds=0.5),
+    ]
 
 
 def test_progress_prints_a_plain_line_per_run_when_not_a_terminal() -> None:
@@ -77,9 +79,11 @@ def test_output_into_a_closed_pipe_ends_quietly() -> None:
         "import sys\n"
         "from conformance import cli, mutation\n"
         "mutation.command = lambda args: (print('x' * 2_000_000), 0)[1]\n"
-        "sys.exit(cli.main(['mutation-score']))\n")
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+        "sys.exit(cli.main(['mutation-score']))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert proc.stdout is not None and proc.stderr is not None
     assert proc.stdout.read(10) == b"x" * 10
     proc.stdout.close()  # the reader (head) goes away

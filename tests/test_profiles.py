@@ -254,8 +254,12 @@ def test_replay_is_offline_and_a_missing_cassette_says_how_to_record(
         pytester, "--conformance-profile", CCAS, "--record-mode=none", "--ccas-features", "info"
     )
     missing.assert_outcomes(errors=2, skipped=34)
-    missing.stdout.fnmatch_lines(["*no cassette *test_health.yaml to replay*",
-                                  "*had no usable cassette: record missing cassettes*"])
+    missing.stdout.fnmatch_lines(
+        [
+            "*no cassette *test_health.yaml to replay*",
+            "*had no usable cassette: record missing cassettes*",
+        ]
+    )
 
 
 def test_recording_writes_the_profile_cassettes(

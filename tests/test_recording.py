@@ -29,16 +29,26 @@ KEY = "sk-ant-api03-PLANTEDsecretKEY0123456789"
 ADMIN = "sk-ant-admin01-PLANTEDadminKEY0123456789"
 
 
-def raw_interaction(*, uri: str = "https://api.anthropic.com/v1/messages",
-                    req_headers: dict[str, list[str]] | None = None, req_body: Any = "{}",
-                    resp_headers: dict[str, list[str]] | None = None,
-                    resp_body: Any = '{"type":"message"}') -> dict[str, Any]:
+def raw_interaction(
+    *,
+    uri: str = "https://api.anthropic.com/v1/messages",
+    req_headers: dict[str, list[str]] | None = None,
+    req_body: Any = "{}",
+    resp_headers: dict[str, list[str]] | None = None,
+    resp_body: Any = '{"type":"message"}',
+) -> dict[str, Any]:
     return {
-        "request": {"method": "POST", "uri": uri, "body": req_body,
-                    "headers": req_headers or {"anthropic-version": ["2023-06-01"]}},
-        "response": {"status": {"code": 200, "message": "OK"},
-                     "headers": resp_headers or {"content-type": ["application/json"]},
-                     "body": {"string": resp_body}},
+        "request": {
+            "method": "POST",
+            "uri": uri,
+            "body": req_body,
+            "headers": req_headers or {"anthropic-version": ["2023-06-01"]},
+        },
+        "response": {
+            "status": {"code": 200, "message": "OK"},
+            "headers": resp_headers or {"content-type": ["application/json"]},
+            "body": {"string": resp_body},
+        },
     }
 
 
@@ -58,9 +68,12 @@ def test_scanner_finds_keys_in_headers_bodies_and_urls(tmp_path: Path) -> None:
         raw_interaction(resp_body=json.dumps({"echo": ADMIN})),
         raw_interaction(uri=f"https://api.anthropic.com/v1/messages?key={KEY}"),
         raw_interaction(req_headers={"authorization": ["Bearer abc123def456ghi789jkl"]}),
-        raw_interaction(resp_headers={"set-cookie": ["session=abc123; Path=/"],
-                                      "anthropic-organization-id": [
-                                          "b320df16-c1a2-4b3c-9d8e-0123456789ab"]}),
+        raw_interaction(
+            resp_headers={
+                "set-cookie": ["session=abc123; Path=/"],
+                "anthropic-organization-id": ["b320df16-c1a2-4b3c-9d8e-0123456789ab"],
+            }
+        ),
     )
     hits = secrets.scan_file(path, hide_org_ids=True)
     found = {(h.index, h.where, h.kind) for h in hits}
@@ -73,8 +86,7 @@ def test_scanner_finds_keys_in_headers_bodies_and_urls(tmp_path: Path) -> None:
     assert (5, "response.headers.anthropic-organization-id", "organization id") in found
     for hit in hits:  # every line names the file and never prints the whole key
         assert hit.format().startswith(str(path)) and KEY not in hit.format()
-    assert not any(h.kind == "organization id"
-                   for h in secrets.scan_file(path, hide_org_ids=False))
+    assert not any(h.kind == "organization id" for h in secrets.scan_file(path, hide_org_ids=False))
 
 
 def test_scanner_decodes_base64_and_gzip_bodies(tmp_path: Path) -> None:
@@ -87,10 +99,13 @@ def test_scanner_decodes_base64_and_gzip_bodies(tmp_path: Path) -> None:
 
 
 def test_masked_values_are_not_secrets(tmp_path: Path) -> None:
-    path = write(tmp_path / "clean.yaml",
-                 raw_interaction(req_headers={"x-api-key": ["<redacted>"],
-                                              "authorization": ["Bearer <redacted>"]},
-                                 req_body=json.dumps({"note": "sk-ant-*** and Bearer tokens"})))
+    path = write(
+        tmp_path / "clean.yaml",
+        raw_interaction(
+            req_headers={"x-api-key": ["<redacted>"], "authorization": ["Bearer <redacted>"]},
+            req_body=json.dumps({"note": "sk-ant-*** and Bearer tokens"}),
+        ),
+    )
     assert secrets.scan_file(path) == []
 
 
@@ -116,8 +131,9 @@ def server() -> Iterator[EmbeddedServer]:
         yield s
 
 
-def test_scanner_catches_what_vcrpy_wrote_outside_the_filters(tmp_path: Path,
-                                                             server: EmbeddedServer) -> None:
+def test_scanner_catches_what_vcrpy_wrote_outside_the_filters(
+    tmp_path: Path, server: EmbeddedServer
+) -> None:
     """A VCR with no filters (someone else's config) writes the key; the file scan still sees it."""
     recorder = cassettes.make_vcr(RecordMode.ONCE)
     recorder.filter_headers = []
@@ -125,10 +141,15 @@ def test_scanner_catches_what_vcrpy_wrote_outside_the_filters(tmp_path: Path,
     recorder.before_record_response = None
     path = tmp_path / "unfiltered.yaml"
     with recorder.use_cassette(str(path)):
-        httpx.post(f"{server.url}/v1/messages",
-                   headers={"x-api-key": DEFAULT_API_KEY, "anthropic-version": "2023-06-01"},
-                   json={"model": "claude-haiku-4-5", "max_tokens": 5,
-                         "messages": [{"role": "user", "content": KEY}]})
+        httpx.post(
+            f"{server.url}/v1/messages",
+            headers={"x-api-key": DEFAULT_API_KEY, "anthropic-version": "2023-06-01"},
+            json={
+                "model": "claude-haiku-4-5",
+                "max_tokens": 5,
+                "messages": [{"role": "user", "content": KEY}],
+            },
+        )
     hits = secrets.scan_file(path, extra=[DEFAULT_API_KEY])
     kinds = {(h.where, h.kind) for h in hits}
     assert ("request.headers.x-api-key", "credential header") in kinds
@@ -136,7 +157,8 @@ def test_scanner_catches_what_vcrpy_wrote_outside_the_filters(tmp_path: Path,
 
 
 def test_recording_run_fails_loudly_when_a_secret_was_written(
-        pytester: pytest.Pytester, tmp_path: Path) -> None:
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
     pytester.makeconftest("""
         import pytest
         from conformance.cassettes import vcr as cassettes
@@ -160,11 +182,11 @@ def test_recording_run_fails_loudly_when_a_secret_was_written(
         def test_list(api):
             api.expect(api.call("models.list"))
     """)
-    result = pytester.runpytest("-q", f"--anthropic-cassette-dir={tmp_path}",
-                                "--record-mode=once")
+    result = pytester.runpytest("-q", f"--anthropic-cassette-dir={tmp_path}", "--record-mode=once")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["*SECRETS IN RECORDED CASSETTES*",
-                                 "*request.headers.x-api-key: credential header*"])
+    result.stdout.fnmatch_lines(
+        ["*SECRETS IN RECORDED CASSETTES*", "*request.headers.x-api-key: credential header*"]
+    )
     assert DEFAULT_API_KEY not in result.stdout.str()
 
 
@@ -181,23 +203,27 @@ SSE_CRLF = (
 
 def _round_trip(body: bytes) -> tuple[str, bytes]:
     request = Request("POST", "https://api.anthropic.com/v1/messages", b"{}", {})
-    response = {"status": {"code": 200, "message": "OK"},
-                "headers": {"content-type": ["text/event-stream; charset=utf-8"]},
-                "body": {"string": body}}
-    text = vcr_serialize({"requests": [request], "responses": [response]},
-                         serializer.ReadableSerializer)
+    response = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"content-type": ["text/event-stream; charset=utf-8"]},
+        "body": {"string": body},
+    }
+    text = vcr_serialize(
+        {"requests": [request], "responses": [response]}, serializer.ReadableSerializer
+    )
     _, responses, *_ = vcr_deserialize(text, serializer.ReadableSerializer)
     return text, responses[0]["body"]["string"]
 
 
-@pytest.mark.parametrize("body", [SSE_CRLF, SSE_CRLF.replace(b"\r\n", b"\n")],
-                         ids=["crlf-padded", "lf"])
+@pytest.mark.parametrize(
+    "body", [SSE_CRLF, SSE_CRLF.replace(b"\r\n", b"\n")], ids=["crlf-padded", "lf"]
+)
 def test_sse_body_is_readable_and_replays_byte_exact(body: bytes) -> None:
     text, replayed = _round_trip(body)
     assert replayed == body
     assert "string: |" in text
     # one event per paragraph: each event line sits on its own line of the cassette
-    assert "\n        event: ping\n        data: {\"type\": \"ping\"}          \n" in text
+    assert '\n        event: ping\n        data: {"type": "ping"}          \n' in text
     assert ("sse_line_ending" in text) == (b"\r\n" in body)
 
 
@@ -220,8 +246,10 @@ def test_readable_sse_is_read_by_the_cassette_reader(tmp_path: Path) -> None:
 
 
 def _call(server: EmbeddedServer) -> None:
-    httpx.get(f"{server.url}/v1/models",
-              headers={"x-api-key": DEFAULT_API_KEY, "anthropic-version": "2023-06-01"})
+    httpx.get(
+        f"{server.url}/v1/models",
+        headers={"x-api-key": DEFAULT_API_KEY, "anthropic-version": "2023-06-01"},
+    )
 
 
 def test_cassette_records_its_provenance(tmp_path: Path, server: EmbeddedServer) -> None:
@@ -245,14 +273,17 @@ def test_live_target_provenance_names_the_host() -> None:
 
 
 @pytest.mark.parametrize("mode", [RecordMode.ALL, RecordMode.NEW_EPISODES])
-def test_overwriting_needs_rewrite(tmp_path: Path, server: EmbeddedServer,
-                                   mode: RecordMode) -> None:
+def test_overwriting_needs_rewrite(
+    tmp_path: Path, server: EmbeddedServer, mode: RecordMode
+) -> None:
     path = tmp_path / "t.yaml"
     with cassettes.use_cassette(path, RecordMode.ONCE):
         _call(server)
     before = path.read_text()
-    with pytest.raises(cassettes.CassetteOverwrite, match="--record-mode=rewrite"), \
-            cassettes.use_cassette(path, mode):
+    with (
+        pytest.raises(cassettes.CassetteOverwrite, match="--record-mode=rewrite"),
+        cassettes.use_cassette(path, mode),
+    ):
         _call(server)
     with cassettes.use_cassette(path, RecordMode.ONCE):  # once never overwrites
         _call(server)
@@ -261,8 +292,9 @@ def test_overwriting_needs_rewrite(tmp_path: Path, server: EmbeddedServer,
         _call(server)
 
 
-def test_recording_run_over_existing_cassettes_is_a_usage_error(pytester: pytest.Pytester,
-                                                                tmp_path: Path) -> None:
+def test_recording_run_over_existing_cassettes_is_a_usage_error(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
     args = (*SUITE, f"--anthropic-cassette-dir={tmp_path}", "-k", "test_models_list")
     assert pytester.runpytest(*args, "--record-mode=once").ret == 0
     result = pytester.runpytest(*args, "--record-mode=all")
@@ -276,26 +308,41 @@ def test_recording_run_over_existing_cassettes_is_a_usage_error(pytester: pytest
 def test_runlog_collects_unknown_headers_and_betas() -> None:
     log = RunLog()
     log.current = "t"
-    ex = Exchange("GET", "/v1/models", 200,
-                  response_headers={"request-id": "req_1", "anthropic-shiny-new": "1",
-                                    "anthropic-ratelimit-requests-limit": "50", "cf-ray": "x"},
-                  request_headers={"anthropic-beta": "files-api-2025-04-14, future-2031-01-01"})
+    ex = Exchange(
+        "GET",
+        "/v1/models",
+        200,
+        response_headers={
+            "request-id": "req_1",
+            "anthropic-shiny-new": "1",
+            "anthropic-ratelimit-requests-limit": "50",
+            "cf-ray": "x",
+        },
+        request_headers={"anthropic-beta": "files-api-2025-04-14, future-2031-01-01"},
+    )
     log.record(ex)
-    assert log.drift == {("models.list", "header anthropic-shiny-new"): 1,
-                         ("models.list", "beta header future-2031-01-01"): 1}
+    assert log.drift == {
+        ("models.list", "header anthropic-shiny-new"): 1,
+        ("models.list", "beta header future-2031-01-01"): 1,
+    }
 
 
 def test_unreadable_cassette_is_a_clear_failure_but_test_errors_pass_through(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """Only loading is translated: an error raised by the test body must reach pytest as is."""
     broken = tmp_path / "broken.yaml"
     broken.write_text("just a string\n")
     unreadable = r"broken\.yaml is unreadable: TypeError"
-    with (pytest.raises(cassettes.CassetteUnreadable, match=unreadable),
-          cassettes.use_cassette(broken, RecordMode.NONE)):
+    with (
+        pytest.raises(cassettes.CassetteUnreadable, match=unreadable),
+        cassettes.use_cassette(broken, RecordMode.NONE),
+    ):
         pass
     fine = tmp_path / "fine.yaml"
     fine.write_text("interactions: []\nversion: 1\n")
-    with (pytest.raises(KeyError, match="from the test body"),
-          cassettes.use_cassette(fine, RecordMode.NONE)):
+    with (
+        pytest.raises(KeyError, match="from the test body"),
+        cassettes.use_cassette(fine, RecordMode.NONE),
+    ):
         raise KeyError("from the test body")

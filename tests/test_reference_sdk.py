@@ -20,9 +20,11 @@ MODEL = catalog.DEFAULT_MODEL
 TOOL: Any = {
     "name": "get_weather",
     "description": "Current weather of a city",
-    "input_schema": {"type": "object", "properties": {"city": {"type": "string"},
-                                                      "days": {"type": "integer"}},
-                     "required": ["city"]},
+    "input_schema": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+        "required": ["city"],
+    },
 }
 MESSAGES: Any = [{"role": "user", "content": "Weather in Paris? Use get_weather."}]
 
@@ -45,8 +47,10 @@ def assert_schema_valid(instance: Any, schema: str) -> None:
 
 def test_create_text(client: anthropic.Anthropic) -> None:
     raw = client.messages.with_raw_response.create(
-        model=MODEL, max_tokens=64,
-        messages=[{"role": "user", "content": "Reply with exactly: Hello from the SDK"}])
+        model=MODEL,
+        max_tokens=64,
+        messages=[{"role": "user", "content": "Reply with exactly: Hello from the SDK"}],
+    )
     assert raw.headers["request-id"].startswith("req_")
     message = raw.parse()
     assert message.content[0].type == "text"
@@ -57,8 +61,9 @@ def test_create_text(client: anthropic.Anthropic) -> None:
 
 
 def test_create_tool_use(client: anthropic.Anthropic) -> None:
-    raw = client.messages.with_raw_response.create(model=MODEL, max_tokens=128,
-                                                   messages=MESSAGES, tools=[TOOL])
+    raw = client.messages.with_raw_response.create(
+        model=MODEL, max_tokens=128, messages=MESSAGES, tools=[TOOL]
+    )
     message = raw.parse()
     assert message.stop_reason == "tool_use"
     block = message.content[-1]
@@ -69,7 +74,8 @@ def test_create_tool_use(client: anthropic.Anthropic) -> None:
 
 def test_stream_text(client: anthropic.Anthropic) -> None:
     with client.messages.stream(
-        model=MODEL, max_tokens=64,
+        model=MODEL,
+        max_tokens=64,
         messages=[{"role": "user", "content": "Reply with exactly: streamed words arrive here"}],
     ) as stream:
         text = "".join(stream.text_stream)
@@ -82,8 +88,9 @@ def test_stream_text(client: anthropic.Anthropic) -> None:
 
 
 def test_stream_tool_use(client: anthropic.Anthropic) -> None:
-    with client.messages.stream(model=MODEL, max_tokens=128, messages=MESSAGES,
-                                tools=[TOOL], tool_choice={"type": "any"}) as stream:
+    with client.messages.stream(
+        model=MODEL, max_tokens=128, messages=MESSAGES, tools=[TOOL], tool_choice={"type": "any"}
+    ) as stream:
         final = stream.get_final_message()
     assert final.stop_reason == "tool_use"
     assert [b.type for b in final.content] == ["tool_use"]
@@ -101,7 +108,8 @@ def test_count_tokens_matches_usage(client: anthropic.Anthropic) -> None:
 def test_models_list_all_pages_and_retrieve_alias(client: anthropic.Anthropic) -> None:
     listed = list(client.models.list(limit=2))
     assert [m.id for m in listed] == [
-        m.id for m in sorted(catalog.MODELS, key=lambda m: m.created_at, reverse=True)]
+        m.id for m in sorted(catalog.MODELS, key=lambda m: m.created_at, reverse=True)
+    ]
     assert all(m.lifecycle == "active" for m in listed)
     first_page = client.models.with_raw_response.list(limit=2).http_response.json()
     assert_schema_valid(first_page, "model_list.json")
@@ -111,8 +119,9 @@ def test_models_list_all_pages_and_retrieve_alias(client: anthropic.Anthropic) -
     assert_schema_valid(info.to_dict(mode="json"), "model_info.json")
 
 
-def test_errors_parse_as_sdk_exceptions(client: anthropic.Anthropic, server: EmbeddedServer
-                                        ) -> None:
+def test_errors_parse_as_sdk_exceptions(
+    client: anthropic.Anthropic, server: EmbeddedServer
+) -> None:
     with pytest.raises(anthropic.NotFoundError) as not_found:
         client.messages.create(model="claude-nope", max_tokens=8, messages=MESSAGES)
     assert not_found.value.request_id is not None
@@ -123,10 +132,15 @@ def test_errors_parse_as_sdk_exceptions(client: anthropic.Anthropic, server: Emb
 
 
 def test_older_api_version(server: EmbeddedServer) -> None:
-    client = anthropic.Anthropic(api_key=DEFAULT_API_KEY, base_url=server.url, max_retries=0,
-                                 default_headers={"anthropic-version": "2023-06-01"})
-    message = client.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES,
-                                     tools=[TOOL], extra_body={"temperature": 0.2})
+    client = anthropic.Anthropic(
+        api_key=DEFAULT_API_KEY,
+        base_url=server.url,
+        max_retries=0,
+        default_headers={"anthropic-version": "2023-06-01"},
+    )
+    message = client.messages.create(
+        model=MODEL, max_tokens=64, messages=MESSAGES, tools=[TOOL], extra_body={"temperature": 0.2}
+    )
     assert message.stop_reason == "tool_use"
     with client.messages.stream(model=MODEL, max_tokens=64, messages=MESSAGES) as stream:
         assert stream.get_final_message().content
@@ -135,10 +149,11 @@ def test_older_api_version(server: EmbeddedServer) -> None:
     assert_schema_valid(raw.http_response.json(), "model_info.json")
 
 
-def test_prefill_continues_and_trailing_whitespace_is_rejected(client: anthropic.Anthropic
-                                                               ) -> None:
-    prompt: Any = [{"role": "user", "content": "Reply with exactly: one two three four"},
-                   {"role": "assistant", "content": "one two"}]
+def test_prefill_continues_and_trailing_whitespace_is_rejected(client: anthropic.Anthropic) -> None:
+    prompt: Any = [
+        {"role": "user", "content": "Reply with exactly: one two three four"},
+        {"role": "assistant", "content": "one two"},
+    ]
     message = client.messages.create(model=MODEL, max_tokens=16, messages=prompt)
     assert message.content[0].type == "text" and message.content[0].text == " three four"
     with client.messages.stream(model=MODEL, max_tokens=16, messages=prompt) as stream:

@@ -40,8 +40,12 @@ def tiny_png() -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
 
 
 PNG_B64 = base64.b64encode(tiny_png()).decode()
@@ -61,13 +65,23 @@ WEATHER_TOOL: dict[str, Any] = {
         "required": ["city"],
     },
 }
-TIME_TOOL: dict[str, Any] = {"name": "get_time",
-                             "input_schema": {"type": "object", "properties": {}}}
+TIME_TOOL: dict[str, Any] = {
+    "name": "get_time",
+    "input_schema": {"type": "object", "properties": {}},
+}
 
 
-def call(app: Starlette, method: str, path: str, *, json_body: Any = None,
-         content: bytes | None = None, headers: dict[str, str] | None = None,
-         version: str | None = V2023, key: str | None = DEFAULT_API_KEY) -> httpx.Response:
+def call(
+    app: Starlette,
+    method: str,
+    path: str,
+    *,
+    json_body: Any = None,
+    content: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    version: str | None = V2023,
+    key: str | None = DEFAULT_API_KEY,
+) -> httpx.Response:
     """One request to ``app`` through httpx's (async-only) ASGI transport."""
     sent: dict[str, str] = {}
     if key is not None:
@@ -79,21 +93,26 @@ def call(app: Starlette, method: str, path: str, *, json_body: Any = None,
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://reference") as client:
-            return await client.request(method, path, json=json_body, content=content,
-                                        headers=sent)
+            return await client.request(method, path, json=json_body, content=content, headers=sent)
 
     return asyncio.run(go())
 
 
 def body(text: str = "Hello there", **extra: Any) -> dict[str, Any]:
-    return {"model": MODEL, "max_tokens": 200,
-            "messages": [{"role": "user", "content": text}], **extra}
+    return {
+        "model": MODEL,
+        "max_tokens": 200,
+        "messages": [{"role": "user", "content": text}],
+        **extra,
+    }
 
 
 def prefilled(user: str, prefill: Any, **extra: Any) -> dict[str, Any]:
     """A body whose final assistant message is a prefill the answer must continue."""
-    return {**body(user, **extra), "messages": [{"role": "user", "content": user},
-                                                {"role": "assistant", "content": prefill}]}
+    return {
+        **body(user, **extra),
+        "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": prefill}],
+    }
 
 
 @pytest.fixture
@@ -140,8 +159,14 @@ def strip_ids(message: dict[str, Any]) -> dict[str, Any]:
 def test_both_auth_header_styles_are_accepted(app: Starlette) -> None:
     ok = call(app, "POST", "/v1/messages", json_body=body())
     assert ok.status_code == 200
-    bearer = call(app, "POST", "/v1/messages", json_body=body(), key=None,
-                  headers={"Authorization": f"Bearer {DEFAULT_API_KEY}"})
+    bearer = call(
+        app,
+        "POST",
+        "/v1/messages",
+        json_body=body(),
+        key=None,
+        headers={"Authorization": f"Bearer {DEFAULT_API_KEY}"},
+    )
     assert bearer.status_code == 200
     assert ok.headers["content-type"] == "application/json"
     assert ok.headers["anthropic-organization-id"]
@@ -159,10 +184,14 @@ def test_missing_and_unknown_keys_are_401_without_echo(app: Starlette) -> None:
 
 
 def test_version_header_is_required_and_checked(app: Starlette) -> None:
-    assert_error(call(app, "POST", "/v1/messages", json_body=body(), version=None), 400,
-                 "anthropic-version")
-    assert_error(call(app, "POST", "/v1/messages", json_body=body(), version="2020-01-01"), 400,
-                 "anthropic-version")
+    assert_error(
+        call(app, "POST", "/v1/messages", json_body=body(), version=None), 400, "anthropic-version"
+    )
+    assert_error(
+        call(app, "POST", "/v1/messages", json_body=body(), version="2020-01-01"),
+        400,
+        "anthropic-version",
+    )
 
 
 def test_sampling_parameters_depend_on_the_version(app: Starlette) -> None:
@@ -177,12 +206,17 @@ def test_sampling_parameters_depend_on_the_version(app: Starlette) -> None:
 # --- validation -----------------------------------------------------------------------------------
 
 IMAGE: dict[str, Any] = {
-    "type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG_B64}}
+    "type": "image",
+    "source": {"type": "base64", "media_type": "image/png", "data": PNG_B64},
+}
 
 
 def with_content(*blocks: dict[str, Any]) -> dict[str, Any]:
-    return {"model": MODEL, "max_tokens": 50,
-            "messages": [{"role": "user", "content": list(blocks)}]}
+    return {
+        "model": MODEL,
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": list(blocks)}],
+    }
 
 
 def _without(key: str) -> dict[str, Any]:
@@ -200,20 +234,38 @@ BAD_BODIES: list[tuple[str, dict[str, Any], int, str]] = [
     ("max_tokens above model", body(max_tokens=10_000_000), 400, "max_tokens"),
     ("no messages", _without("messages"), 400, "messages: Field required"),
     ("empty messages", body() | {"messages": []}, 400, "messages"),
-    ("bad role", body() | {"messages": [{"role": "system", "content": "x"}]}, 400,
-     "messages.0.role: Input should be 'user' or 'assistant'"),
-    ("bad content", body() | {"messages": [{"role": "user", "content": 5}]}, 400,
-     "messages.0.content"),
+    (
+        "bad role",
+        body() | {"messages": [{"role": "system", "content": "x"}]},
+        400,
+        "messages.0.role: Input should be 'user' or 'assistant'",
+    ),
+    (
+        "bad content",
+        body() | {"messages": [{"role": "user", "content": 5}]},
+        400,
+        "messages.0.content",
+    ),
     ("empty text block", with_content({"type": "text", "text": ""}), 400, "non-empty"),
     ("unknown block", with_content({"type": "video"}), 400, "messages.0.content.0.type"),
-    ("bad media type", with_content({**IMAGE, "source": {**IMAGE["source"],
-                                                         "media_type": "image/bmp"}}), 400,
-     "media_type"),
-    ("bad base64", with_content({**IMAGE, "source": {**IMAGE["source"], "data": "@@@"}}), 400,
-     "base64"),
-    ("magic mismatch", with_content({**IMAGE, "source": {**IMAGE["source"],
-                                                         "media_type": "image/jpeg"}}), 400,
-     "image/jpeg"),
+    (
+        "bad media type",
+        with_content({**IMAGE, "source": {**IMAGE["source"], "media_type": "image/bmp"}}),
+        400,
+        "media_type",
+    ),
+    (
+        "bad base64",
+        with_content({**IMAGE, "source": {**IMAGE["source"], "data": "@@@"}}),
+        400,
+        "base64",
+    ),
+    (
+        "magic mismatch",
+        with_content({**IMAGE, "source": {**IMAGE["source"], "media_type": "image/jpeg"}}),
+        400,
+        "image/jpeg",
+    ),
     ("temperature range", body(temperature=1.5), 400, "temperature"),
     ("top_p range", body(top_p=-0.1), 400, "top_p"),
     ("top_k negative", body(top_k=-1), 400, "top_k"),
@@ -222,26 +274,49 @@ BAD_BODIES: list[tuple[str, dict[str, Any], int, str]] = [
     ("metadata extra", body(metadata={"user": "x"}), 400, "metadata.user"),
     ("extra field", body(attachments=[]), 400, "attachments: Extra inputs are not permitted"),
     ("system not text", body(system=[{"type": "image"}]), 400, "system.0.type"),
-    ("tool schema not object", body(tools=[{**TIME_TOOL, "input_schema": {"type": "array"}}]),
-     400, "input_schema.type"),
+    (
+        "tool schema not object",
+        body(tools=[{**TIME_TOOL, "input_schema": {"type": "array"}}]),
+        400,
+        "input_schema.type",
+    ),
     ("tool bad name", body(tools=[{**TIME_TOOL, "name": "has space"}]), 400, "name"),
-    ("tool_choice unknown tool", body(tools=[TIME_TOOL], tool_choice={"type": "tool",
-                                                                      "name": "nope"}),
-     400, "nope"),
-    ("tool_choice bad type", body(tools=[TIME_TOOL], tool_choice={"type": "sometimes"}), 400,
-     "tool_choice.type"),
+    (
+        "tool_choice unknown tool",
+        body(tools=[TIME_TOOL], tool_choice={"type": "tool", "name": "nope"}),
+        400,
+        "nope",
+    ),
+    (
+        "tool_choice bad type",
+        body(tools=[TIME_TOOL], tool_choice={"type": "sometimes"}),
+        400,
+        "tool_choice.type",
+    ),
     ("tool_choice without tools", body(tool_choice={"type": "any"}), 400, "tool_choice"),
-    ("orphan tool_result", with_content({"type": "tool_result", "tool_use_id": "toolu_x",
-                                         "content": "1"}), 400, "tool_use_id"),
-    ("thinking budget", body(thinking={"type": "enabled", "budget_tokens": 10}), 400,
-     "budget_tokens"),
+    (
+        "orphan tool_result",
+        with_content({"type": "tool_result", "tool_use_id": "toolu_x", "content": "1"}),
+        400,
+        "tool_use_id",
+    ),
+    (
+        "thinking budget",
+        body(thinking={"type": "enabled", "budget_tokens": 10}),
+        400,
+        "budget_tokens",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("payload", "status", "message"),
-                         [case[1:] for case in BAD_BODIES], ids=[case[0] for case in BAD_BODIES])
-def test_invalid_bodies_get_the_api_error(app: Starlette, payload: dict[str, Any], status: int,
-                                          message: str) -> None:
+@pytest.mark.parametrize(
+    ("payload", "status", "message"),
+    [case[1:] for case in BAD_BODIES],
+    ids=[case[0] for case in BAD_BODIES],
+)
+def test_invalid_bodies_get_the_api_error(
+    app: Starlette, payload: dict[str, Any], status: int, message: str
+) -> None:
     assert_error(call(app, "POST", "/v1/messages", json_body=payload), status, message)
 
 
@@ -257,12 +332,16 @@ def test_unknown_route_and_wrong_method_use_the_envelope(app: Starlette) -> None
 
 
 def test_unanswered_tool_use_is_rejected(app: Starlette) -> None:
-    payload = body() | {"messages": [
-        {"role": "user", "content": "hi"},
-        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "t",
-                                           "input": {}}]},
-        {"role": "user", "content": "go on"},
-    ]}
+    payload = body() | {
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": "toolu_1", "name": "t", "input": {}}],
+            },
+            {"role": "user", "content": "go on"},
+        ]
+    }
     assert_error(call(app, "POST", "/v1/messages", json_body=payload), 400, "toolu_1")
 
 
@@ -280,8 +359,10 @@ def test_messages_are_deterministic_across_apps(app: Starlette) -> None:
     assert first["stop_reason"] == "end_turn" and first["stop_sequence"] is None
     usage = first["usage"]
     assert usage["output_tokens"] > 0 and usage["input_tokens"] > 0
-    assert usage["cache_creation"] == {"ephemeral_5m_input_tokens": 0,
-                                       "ephemeral_1h_input_tokens": 0}
+    assert usage["cache_creation"] == {
+        "ephemeral_5m_input_tokens": 0,
+        "ephemeral_1h_input_tokens": 0,
+    }
     assert usage["service_tier"] == "standard"
     seeded = create(create_app(ReferenceConfig(seed="other")), body("Tell me something"))
     assert text_of(seeded) != text_of(first)
@@ -303,22 +384,30 @@ def test_max_tokens_cuts_the_answer(app: Starlette) -> None:
 
 
 def test_stop_sequences_cut_before_the_match(app: Starlette) -> None:
-    message = create(app, body("Reply with exactly: alpha beta STOP gamma",
-                               stop_sequences=["nothing", "STOP"]))
+    message = create(
+        app, body("Reply with exactly: alpha beta STOP gamma", stop_sequences=["nothing", "STOP"])
+    )
     assert message["stop_reason"] == "stop_sequence"
     assert message["stop_sequence"] == "STOP"
     assert text_of(message) == "alpha beta "
 
 
 def test_tool_choice_auto_calls_a_named_tool(app: Starlette) -> None:
-    message = create(app, body("What's the weather in Paris? Use get_weather.",
-                               tools=[TIME_TOOL, WEATHER_TOOL]))
+    message = create(
+        app, body("What's the weather in Paris? Use get_weather.", tools=[TIME_TOOL, WEATHER_TOOL])
+    )
     assert [b["type"] for b in message["content"]] == ["text", "tool_use"]
     call_block = message["content"][1]
     assert call_block["id"].startswith("toolu_")
     assert call_block["name"] == "get_weather"
-    assert call_block["input"] == {"city": "Paris", "unit": "celsius", "days": 1,
-                                   "detailed": True, "tags": ["Paris"], "where": {"lat": 1}}
+    assert call_block["input"] == {
+        "city": "Paris",
+        "unit": "celsius",
+        "days": 1,
+        "detailed": True,
+        "tags": ["Paris"],
+        "where": {"lat": 1},
+    }
     assert message["stop_reason"] == "tool_use"
 
 
@@ -328,10 +417,13 @@ def test_tool_choice_auto_without_mention_answers_in_text(app: Starlette) -> Non
     assert message["stop_reason"] == "end_turn"
 
 
-@pytest.mark.parametrize(("choice", "expected"), [
-    ({"type": "any"}, "get_time"),
-    ({"type": "tool", "name": "get_weather"}, "get_weather"),
-])
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [
+        ({"type": "any"}, "get_time"),
+        ({"type": "tool", "name": "get_weather"}, "get_weather"),
+    ],
+)
 def test_forced_tool_choice(app: Starlette, choice: dict[str, Any], expected: str) -> None:
     message = create(app, body("Hi", tools=[TIME_TOOL, WEATHER_TOOL], tool_choice=choice))
     assert [b["type"] for b in message["content"]] == ["tool_use"]
@@ -340,20 +432,31 @@ def test_forced_tool_choice(app: Starlette, choice: dict[str, Any], expected: st
 
 
 def test_tool_choice_none_answers_in_text(app: Starlette) -> None:
-    message = create(app, body("Use get_weather", tools=[WEATHER_TOOL],
-                               tool_choice={"type": "none"}))
+    message = create(
+        app, body("Use get_weather", tools=[WEATHER_TOOL], tool_choice={"type": "none"})
+    )
     assert [b["type"] for b in message["content"]] == ["text"]
 
 
 def test_tool_result_round_trip_quotes_the_result(app: Starlette) -> None:
     first = create(app, body("Weather in Paris? Use get_weather.", tools=[WEATHER_TOOL]))
     tool_use = first["content"][-1]
-    follow_up = body(tools=[WEATHER_TOOL]) | {"messages": [
-        {"role": "user", "content": "Weather in Paris? Use get_weather."},
-        {"role": "assistant", "content": first["content"]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_use["id"],
-                                      "content": "Sunny, 21 degrees"}]},
-    ]}
+    follow_up = body(tools=[WEATHER_TOOL]) | {
+        "messages": [
+            {"role": "user", "content": "Weather in Paris? Use get_weather."},
+            {"role": "assistant", "content": first["content"]},
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": tool_use["id"],
+                        "content": "Sunny, 21 degrees",
+                    }
+                ],
+            },
+        ]
+    }
     answer = create(app, follow_up)
     assert answer["stop_reason"] == "end_turn"
     assert "Sunny, 21 degrees" in text_of(answer)
@@ -370,8 +473,9 @@ def test_image_blocks_are_answered(app: Starlette) -> None:
 
 
 def stream(app: Starlette, payload: dict[str, Any], version: str = V2023) -> httpx.Response:
-    response = call(app, "POST", "/v1/messages", json_body={**payload, "stream": True},
-                    version=version)
+    response = call(
+        app, "POST", "/v1/messages", json_body={**payload, "stream": True}, version=version
+    )
     assert response.status_code == 200, response.text
     return response
 
@@ -401,8 +505,11 @@ def test_stream_framing_order_and_fold(app: Starlette) -> None:
 def test_streamed_tool_use_pieces_join_to_the_input(app: Starlette) -> None:
     payload = body("Weather in Paris? Use get_weather.", tools=[WEATHER_TOOL])
     events = parse_sse(stream(app, payload).content)
-    pieces = [e.json["delta"]["partial_json"] for e in events
-              if e.event == "content_block_delta" and e.json["delta"]["type"] == "input_json_delta"]
+    pieces = [
+        e.json["delta"]["partial_json"]
+        for e in events
+        if e.event == "content_block_delta" and e.json["delta"]["type"] == "input_json_delta"
+    ]
     assert pieces[0] == "" and len(pieces) > 2
     starts = [e.json["content_block"] for e in events if e.event == "content_block_start"]
     assert starts[1]["type"] == "tool_use" and starts[1]["input"] == {}
@@ -439,22 +546,30 @@ def test_extended_thinking_opens_the_reply(app: Starlette) -> None:
     assert "thinking_delta" in kinds and "signature_delta" in kinds
     assert all(schemas.validate(e.json, "stream_event.json") == [] for e in events)
     assert strip_ids(accumulate(events)) == strip_ids(message)
-    forced = body(max_tokens=2048, thinking=thinking, tools=[TIME_TOOL],
-                  tool_choice={"type": "any"})
+    forced = body(
+        max_tokens=2048, thinking=thinking, tools=[TIME_TOOL], tool_choice={"type": "any"}
+    )
     assert_error(call(app, "POST", "/v1/messages", json_body=forced), 400, "Thinking")
 
 
 # --- count_tokens ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("payload", [
-    body("Count me, please."),
-    body("With a system prompt", system="You are terse."),
-    body("Weather? get_weather", tools=[WEATHER_TOOL], tool_choice={"type": "auto"},
-         system=[{"type": "text", "text": "Be brief."}]),
-    with_content(IMAGE, {"type": "text", "text": "Describe"}),
-    prefilled("Reply with exactly: one two three four", "one two"),
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        body("Count me, please."),
+        body("With a system prompt", system="You are terse."),
+        body(
+            "Weather? get_weather",
+            tools=[WEATHER_TOOL],
+            tool_choice={"type": "auto"},
+            system=[{"type": "text", "text": "Be brief."}],
+        ),
+        with_content(IMAGE, {"type": "text", "text": "Describe"}),
+        prefilled("Reply with exactly: one two three four", "one two"),
+    ],
+)
 def test_count_tokens_equals_billed_input(app: Starlette, payload: dict[str, Any]) -> None:
     billed = create(app, payload)["usage"]["input_tokens"]
     countable = {k: v for k, v in payload.items() if k not in ("max_tokens", "stream")}
@@ -464,20 +579,22 @@ def test_count_tokens_equals_billed_input(app: Starlette, payload: dict[str, Any
 
 
 def test_count_tokens_validates_like_messages(app: Starlette) -> None:
-    payload: dict[str, Any] = {"model": "claude-nope",
-                               "messages": [{"role": "user", "content": "hi"}]}
+    payload: dict[str, Any] = {
+        "model": "claude-nope",
+        "messages": [{"role": "user", "content": "hi"}],
+    }
     assert_error(call(app, "POST", "/v1/messages/count_tokens", json_body=payload), 404, "model")
     payload = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
-    assert_error(call(app, "POST", "/v1/messages/count_tokens", json_body=payload), 400,
-                 "max_tokens")
+    assert_error(
+        call(app, "POST", "/v1/messages/count_tokens", json_body=payload), 400, "max_tokens"
+    )
 
 
 # --- models ---------------------------------------------------------------------------------------
 
 
 def test_models_pagination_walk(app: Starlette) -> None:
-    newest_first = [m.id for m in sorted(catalog.MODELS, key=lambda m: m.created_at,
-                                         reverse=True)]
+    newest_first = [m.id for m in sorted(catalog.MODELS, key=lambda m: m.created_at, reverse=True)]
     seen: list[str] = []
     after: str | None = None
     while True:
@@ -530,8 +647,9 @@ def test_every_mutant_is_described() -> None:
     assert len(MUTANTS) >= 8
     for name, mutant in MUTANTS.items():
         assert mutant.name == name and mutant.description and mutant.family
-        assert any((mutant.json, mutant.sse, mutant.headers, mutant.wire, mutant.raw,
-                    mutant.request))
+        assert any(
+            (mutant.json, mutant.sse, mutant.headers, mutant.wire, mutant.raw, mutant.request)
+        )
 
 
 def test_unknown_mutant_is_a_value_error() -> None:
@@ -541,8 +659,9 @@ def test_unknown_mutant_is_a_value_error() -> None:
 
 def test_mutant_sse_reordered() -> None:
     names = [e.event for e in parse_sse(stream(mutant_app("sse-reordered"), body()).content)]
-    assert names.index("message_delta") < max(i for i, n in enumerate(names)
-                                              if n == "content_block_stop")
+    assert names.index("message_delta") < max(
+        i for i, n in enumerate(names) if n == "content_block_stop"
+    )
 
 
 def test_mutant_usage_missing() -> None:
@@ -574,9 +693,11 @@ def test_mutant_request_id_missing() -> None:
 def test_mutant_input_json_broken() -> None:
     payload = body("Use get_weather", tools=[WEATHER_TOOL])
     events = parse_sse(stream(mutant_app("input-json-broken"), payload).content)
-    pieces = "".join(e.json["delta"]["partial_json"] for e in events
-                     if e.event == "content_block_delta"
-                     and e.json["delta"]["type"] == "input_json_delta")
+    pieces = "".join(
+        e.json["delta"]["partial_json"]
+        for e in events
+        if e.event == "content_block_delta" and e.json["delta"]["type"] == "input_json_delta"
+    )
     with pytest.raises(ValueError):
         json.loads(pieces)
 
@@ -601,7 +722,10 @@ def test_faithful_app_passes_what_the_mutants_break(app: Starlette) -> None:
     page = call(app, "GET", "/v1/models?limit=3").json()
     assert page["last_id"] == page["data"][-1]["id"]
     assert set(call(app, "POST", "/v1/messages", json_body={}).json()) == {
-        "type", "error", "request_id"}
+        "type",
+        "error",
+        "request_id",
+    }
 
 
 # --- prefill --------------------------------------------------------------------------------------
@@ -649,11 +773,16 @@ def test_prefill_with_trailing_whitespace_is_400(app: Starlette, prefill: Any) -
     response = call(app, "POST", "/v1/messages", json_body=prefilled("Hi", prefill))
     payload = assert_error(response, 400)
     assert payload["error"]["message"] == (
-        "messages: final assistant content cannot end with trailing whitespace")
+        "messages: final assistant content cannot end with trailing whitespace"
+    )
 
 
 def test_earlier_assistant_turns_may_end_with_whitespace(app: Starlette) -> None:
-    payload = body(messages=[{"role": "user", "content": "Hi"},
-                             {"role": "assistant", "content": "Hello "},
-                             {"role": "user", "content": "Reply with exactly: ok"}])
+    payload = body(
+        messages=[
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello "},
+            {"role": "user", "content": "Reply with exactly: ok"},
+        ]
+    )
     assert text_of(create(app, payload)) == "ok"

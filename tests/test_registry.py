@@ -57,8 +57,11 @@ def flagging(name: str, message: str = "flagged") -> Finding:
 
 
 def test_guards_test_what_their_names_say() -> None:
-    ok, failed, sse = answer(GOOD_MESSAGE), answer(error(404, "not_found_error"), status=404), \
-        stream(GOOD_EVENTS)
+    ok, failed, sse = (
+        answer(GOOD_MESSAGE),
+        answer(error(404, "not_found_error"), status=404),
+        stream(GOOD_EVENTS),
+    )
     overloaded = answer(error(529, "overloaded_error"), status=529)
     assert [success(e) for e in (ok, failed, sse)] == [True, False, True]
     assert [errors(e) for e in (ok, failed, sse)] == [False, True, False]
@@ -69,8 +72,11 @@ def test_guards_test_what_their_names_say() -> None:
 
 
 def test_guards_combine_and_keep_readable_names() -> None:
-    ok, failed, sse = answer(GOOD_MESSAGE), answer(error(404, "not_found_error"), status=404), \
-        stream(GOOD_EVENTS)
+    ok, failed, sse = (
+        answer(GOOD_MESSAGE),
+        answer(error(404, "not_found_error"), status=404),
+        stream(GOOD_EVENTS),
+    )
     both = success & streams
     either = errors | streams
     neither = ~streams
@@ -105,8 +111,11 @@ def test_endpoint_patterns_resolve_to_catalog_names(scratch: list[str]) -> None:
     def probe(exchange: Exchange) -> list[Finding]:
         return []
 
-    wanted = tuple(e.name for e in catalog.ENDPOINTS
-                   if e.name.startswith("admin.usage_report.") or e.name == "admin.cost_report")
+    wanted = tuple(
+        e.name
+        for e in catalog.ENDPOINTS
+        if e.name.startswith("admin.usage_report.") or e.name == "admin.cost_report"
+    )
     assert len(wanted) == 3 and probe.endpoints == wanted
     assert probe in checks_for("admin.cost_report")
     assert probe not in checks_for("messages.create") and probe not in checks_for(None)
@@ -114,9 +123,11 @@ def test_endpoint_patterns_resolve_to_catalog_names(scratch: list[str]) -> None:
 
 def test_a_taken_name_is_an_error_naming_the_owner() -> None:
     with pytest.raises(CheckRegistrationError) as info:
+
         @check("sse-grammar", endpoints="messages.create")
         def my_grammar(exchange: Exchange) -> list[Finding]:
             return []
+
     assert "conformance.checks.messages.check_sse_grammar" in str(info.value)
     assert lookup("sse-grammar").check.func.__name__ == "check_sse_grammar"  # type: ignore[union-attr]
 
@@ -135,11 +146,14 @@ def test_registering_the_same_function_again_replaces_it(scratch: list[str]) -> 
     assert [c.name for c in checks_for("models.retrieve")].count("twice") == 1
 
 
-@pytest.mark.parametrize(("name", "severity", "phrase"), [
-    ("Bad Name", "error", "lower-case words"),
-    ("", "error", "lower-case words"),
-    ("fine-name", "fatal", "severity 'fatal'"),
-])
+@pytest.mark.parametrize(
+    ("name", "severity", "phrase"),
+    [
+        ("Bad Name", "error", "lower-case words"),
+        ("", "error", "lower-case words"),
+        ("fine-name", "fatal", "severity 'fatal'"),
+    ],
+)
 def test_bad_names_and_severities_are_errors(name: str, severity: str, phrase: str) -> None:
     with pytest.raises(CheckRegistrationError, match=phrase):
         check(name, severity=severity)  # type: ignore[arg-type]
@@ -147,6 +161,7 @@ def test_bad_names_and_severities_are_errors(name: str, severity: str, phrase: s
 
 def test_on_demand_with_another_severity_is_an_error() -> None:
     with pytest.raises(CheckRegistrationError, match="already registered with severity 'error'"):
+
         @on_demand("pagination-walk", severity="warning")
         def softer_walk(pages: list[Exchange]) -> list[Finding]:
             return []
@@ -170,14 +185,22 @@ def test_on_demand_and_per_answer_checks_share_a_name() -> None:
     walk = lookup("pagination-walk")
     assert walk is not None and walk.check is None and walk.kind == "on-demand"
     assert lookup("schema:message.json") is lookup("schema")
-    assert all(i.description for i in registered()), [i.name for i in registered()
-                                                      if not i.description]
+    assert all(i.description for i in registered()), [
+        i.name for i in registered() if not i.description
+    ]
 
 
 def test_every_catalog_endpoint_gets_the_common_checks() -> None:
     common = {c.name for c in checks_for(None)}
-    assert {"request-id", "content-type", "error-envelope", "id-prefix", "retry-after",
-            "error-message", "error-leak"} == common
+    assert {
+        "request-id",
+        "content-type",
+        "error-envelope",
+        "id-prefix",
+        "retry-after",
+        "error-message",
+        "error-leak",
+    } == common
     for endpoint in catalog.ENDPOINTS:
         assert common <= {c.name for c in checks_for(endpoint.name)}, endpoint.name
 
@@ -254,12 +277,15 @@ def forget_conftest_check() -> Iterator[None]:
 @pytest.mark.usefixtures("forget_conftest_check")
 def test_a_conftest_check_runs_in_the_suite_and_is_reported(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(CONFTEST)
-    result = pytester.runpytest(*with_conftest(pytester), "-k", "test_models_list",
-                                f"--anthropic-report-dir={pytester.path / 'out'}")
+    result = pytester.runpytest(
+        *with_conftest(pytester),
+        "-k",
+        "test_models_list",
+        f"--anthropic-report-dir={pytester.path / 'out'}",
+    )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*[[]conftest-models-flag[]] /data: a user rule fired*"])
     report = json.loads(Path(pytester.path / "out" / "report.json").read_text())
     assert "conftest-models-flag" in json.dumps(report)
     # Run again in the same process: the re-imported conftest replaces its own check.
-    pytester.runpytest(*with_conftest(pytester), "-k", "test_models_list").assert_outcomes(
-        failed=1)
+    pytester.runpytest(*with_conftest(pytester), "-k", "test_models_list").assert_outcomes(failed=1)

@@ -23,29 +23,50 @@ RID = "req_011CFAILINGcall0000000000"
 FILES = ("report.json", "report.md", "report.html", "badge.svg")
 
 
-
 def sample_report() -> Report:
     """One row of each verdict: pass, fail (with findings), not supported (probe), skipped."""
-    finding = FindingRecord("final-usage", "the message has no usage object (got null)",
-                            "/usage", "usage is an object", "null", RID)
+    finding = FindingRecord(
+        "final-usage",
+        "the message has no usage object (got null)",
+        "/usage",
+        "usage is an object",
+        "null",
+        RID,
+    )
     tests = [
-        TestResult("test_messages.py::test_basic_message", Verdict.FAIL, ("messages",),
-                   "ConformanceError: POST /v1/messages -> 200: 1 contract violation(s)",
-                   (finding,), (RID,), 0.1),
+        TestResult(
+            "test_messages.py::test_basic_message",
+            Verdict.FAIL,
+            ("messages",),
+            "ConformanceError: POST /v1/messages -> 200: 1 contract violation(s)",
+            (finding,),
+            (RID,),
+            0.1,
+        ),
         TestResult("test_messages.py::test_multi_turn", Verdict.PASS, ("messages",)),
         TestResult("test_models.py::test_list_models", Verdict.PASS, ("models",)),
-        TestResult("test_vision.py::test_png", Verdict.SKIPPED, ("vision",),
-                   "feature vision is switched off: add it to ANTHROPIC_CONFORMANCE_FEATURES"),
+        TestResult(
+            "test_vision.py::test_png",
+            Verdict.SKIPPED,
+            ("vision",),
+            "feature vision is switched off: add it to ANTHROPIC_CONFORMANCE_FEATURES",
+        ),
     ]
     # Settings refuses credentials in a URL; the report must stay safe even if one slips by.
     settings = Settings.model_construct(
         base_url="https://user:pw@proxy.example:8443/anthropic?key=sk-ant-x",
-        api_key=SecretStr("sk-ant-api03-secretsecret"))
+        api_key=SecretStr("sk-ant-api03-secretsecret"),
+    )
     return collect.build_report(
-        settings, tests, input_tokens=120, output_tokens=30, cost_usd=0.00027,
+        settings,
+        tests,
+        input_tokens=120,
+        output_tokens=30,
+        cost_usd=0.00027,
         drift={("messages.create", "/new_field"): 2},
         unsupported={"batches": "GET /v1/messages/batches -> 404: the route is not served"},
-        date="2026-01-02T03:04:05+00:00")
+        date="2026-01-02T03:04:05+00:00",
+    )
 
 
 def rows(report: Report, kind: str) -> dict[str, Verdict]:
@@ -62,8 +83,13 @@ def test_verdicts_per_feature_and_family() -> None:
     assert features["models"] is Verdict.PASS
     assert features["vision"] is Verdict.SKIPPED
     assert features["batches"] is Verdict.NOT_SUPPORTED
-    assert families == {**families, "messages": Verdict.FAIL, "models": Verdict.PASS,
-                        "batches": Verdict.NOT_SUPPORTED, "count_tokens": Verdict.SKIPPED}
+    assert families == {
+        **families,
+        "messages": Verdict.FAIL,
+        "models": Verdict.PASS,
+        "batches": Verdict.NOT_SUPPORTED,
+        "count_tokens": Verdict.SKIPPED,
+    }
     failing = next(r for r in report.features if r.name == "messages")
     assert failing.failing_tests == ("test_messages.py::test_basic_message",)
     assert failing.request_id == RID and failing.findings[0].pointer == "/usage"
@@ -89,7 +115,11 @@ def test_json_round_trip_and_schema() -> None:
     assert render.validate(data) == []
     assert Report.from_dict(data) == report
     assert data["verdict"] == "fail" and data["score"] == {
-        "passed": 1, "tested": 2, "families_served": 6, "families": 7}
+        "passed": 1,
+        "tested": 2,
+        "families_served": 6,
+        "families": 7,
+    }
     # the report opens with what to fix: the failing check once, with its reach and example
     assert list(data)[:4] == ["report_version", "verdict", "headline", "root_causes"]
     (cause,) = data["root_causes"]
@@ -97,13 +127,17 @@ def test_json_round_trip_and_schema() -> None:
     assert cause["families"] == ["messages"] and cause["example"]["request_id"] == RID
 
 
-@pytest.mark.parametrize(("path", "value", "problem"), [
-    (("target", "url"), "https://user:pw@proxy.example/", "/target/url"),
-    (("features", 0, "verdict"), "meh", "/features/0/verdict"),
-    (("report_version",), 99, "/report_version"),
-])
-def test_schema_rejects_broken_reports(path: tuple[object, ...], value: object,
-                                       problem: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "value", "problem"),
+    [
+        (("target", "url"), "https://user:pw@proxy.example/", "/target/url"),
+        (("features", 0, "verdict"), "meh", "/features/0/verdict"),
+        (("report_version",), 99, "/report_version"),
+    ],
+)
+def test_schema_rejects_broken_reports(
+    path: tuple[object, ...], value: object, problem: str
+) -> None:
     data = sample_report().to_dict()
     node = data
     for key in path[:-1]:
@@ -126,20 +160,21 @@ def test_markdown_is_readable_as_a_pr_comment() -> None:
     md = render.markdown(sample_report())
     lines = md.splitlines()
     assert lines[0] == "## Anthropic API conformance report"
-    assert "![anthropic conformance: 6/7 families, 1/2 passing](https://img.shields.io/badge/" \
-        in md
+    assert "![anthropic conformance: 6/7 families, 1/2 passing](https://img.shields.io/badge/" in md
     assert "- **Target:** https://proxy.example:8443/anthropic (proxy)" in lines
     assert any("6/7 families served, 1/2 features of them passing" in ln for ln in lines)
     assert lines.index("### Root causes: fix these first") < lines.index("### Endpoint families")
     assert "| family | verdict | passed | failed | skipped | reason / evidence |" in lines
     assert any(ln.startswith("| **messages** | ❌ fail | 1 | 1 | 1 |") for ln in lines)
-    assert any(ln.startswith("| **batches** | ⛔ not supported |") and "404" in ln
-               for ln in lines)
+    assert any(ln.startswith("| **batches** | ⛔ not supported |") and "404" in ln for ln in lines)
     assert any(ln.startswith("| **vision** | messages | ⏭️ skipped |") for ln in lines)
-    failure = lines.index(f"- `test_messages.py::test_basic_message` (messages) — request-id "
-                          f"`{RID}`")
-    assert lines[failure + 1] == "  - `/usage` [final-usage] the message has no usage object " \
-                                 "(got null) — value `null`"
+    failure = lines.index(
+        f"- `test_messages.py::test_basic_message` (messages) — request-id `{RID}`"
+    )
+    assert (
+        lines[failure + 1] == "  - `/usage` [final-usage] the message has no usage object "
+        "(got null) — value `null`"
+    )
     assert "- `messages.create` `/new_field` (seen 2x)" in lines
     # every table row has the header's number of cells: no stray pipe broke the table
     for ln in lines:
@@ -148,8 +183,9 @@ def test_markdown_is_readable_as_a_pr_comment() -> None:
 
 
 def test_markdown_escapes_pipes_in_cells() -> None:
-    tests = [TestResult("t.py::t", Verdict.FAIL, ("models",), "a | b",
-                        (FindingRecord("c", "x | y"),))]
+    tests = [
+        TestResult("t.py::t", Verdict.FAIL, ("models",), "a | b", (FindingRecord("c", "x | y"),))
+    ]
     md = render.markdown(collect.build_report(Settings(), tests))
     row = next(ln for ln in md.splitlines() if ln.startswith("| **models** | models"))
     assert "x \\| y" in row
@@ -190,8 +226,9 @@ def test_reference_run_reports_all_pass(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*report written to*anthropic-conformance-report*"])
 
 
-def test_mutant_run_names_the_broken_feature(pytester: pytest.Pytester,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mutant_run_names_the_broken_feature(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with EmbeddedServer(ReferenceConfig(mutants=("usage-missing",))) as server:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
         monkeypatch.setenv("ANTHROPIC_API_KEY", reference.DEFAULT_API_KEY)
@@ -214,12 +251,19 @@ def test_mutant_run_names_the_broken_feature(pytester: pytest.Pytester,
 def test_narrow_proxy_gets_not_supported_and_no_failure(pytester: pytest.Pytester) -> None:
     """A proxy serving only /v1/messages: the other families are "not supported", with the
     probe's evidence, and nothing fails."""
-    with EmbeddedServer() as upstream, EmbeddedServer(app=make_proxy(ProxyConfig(
-            upstream.url, prefix="/anthropic", only_messages=True))) as proxy:
+    with (
+        EmbeddedServer() as upstream,
+        EmbeddedServer(
+            app=make_proxy(ProxyConfig(upstream.url, prefix="/anthropic", only_messages=True))
+        ) as proxy,
+    ):
         result, data = run_report(
-            pytester, f"--anthropic-base-url={proxy.url}/anthropic",
+            pytester,
+            f"--anthropic-base-url={proxy.url}/anthropic",
             f"--anthropic-api-key={reference.DEFAULT_API_KEY}",
-            "-k", "test_basic_message or test_models_list or test_count_tokens")
+            "-k",
+            "test_basic_message or test_models_list or test_count_tokens",
+        )
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     families = {r["name"]: r for r in data["families"]}  # type: ignore[union-attr]
     assert families["messages"]["verdict"] == "pass"
@@ -238,8 +282,9 @@ def test_report_under_xdist_is_written_by_the_controller(pytester: pytest.Pytest
     result.stdout.fnmatch_lines(["*report written to*"])
 
 
-def test_report_dir_none_writes_nothing(pytester: pytest.Pytester,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_report_dir_none_writes_nothing(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ANTHROPIC_CONFORMANCE_REPORT_DIR", "none")
     pytester.runpytest(*SUITE, "-k", "test_models_list")
     assert not (pytester.path / "anthropic-conformance-report").exists()
@@ -251,7 +296,8 @@ def test_report_dir_none_writes_nothing(pytester: pytest.Pytester,
 def test_no_conformance_test_no_report(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_plain(): pass")
     pytester.runpytest("-o", "asyncio_default_fixture_loop_scope=function").assert_outcomes(
-        passed=1)
+        passed=1
+    )
     assert not (pytester.path / "anthropic-conformance-report").exists()
 
 
@@ -262,8 +308,9 @@ def test_cli_rerenders_a_saved_report(tmp_path: Path, capsys: pytest.CaptureFixt
     saved = tmp_path / "saved"
     render.write_report(sample_report(), saved, ["json"])
     out = tmp_path / "rendered"
-    assert cli.main(["report", str(saved / "report.json"), "--out", str(out),
-                     "--format", "md"]) == 0
+    assert (
+        cli.main(["report", str(saved / "report.json"), "--out", str(out), "--format", "md"]) == 0
+    )
     assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.md"]
     assert (out / "report.md").read_text() == render.markdown(sample_report())
     assert cli.main(["report", str(saved / "report.json")]) == 0
@@ -271,13 +318,17 @@ def test_cli_rerenders_a_saved_report(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "report.html" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ('{"report_version": 1, "target": ', "not valid JSON"),
-    ('{"hello": "world"}', "not an anthropic-conformance report"),
-    (None, "cannot read it"),
-])
-def test_cli_bad_file_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                       content: str | None, message: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"report_version": 1, "target": ', "not valid JSON"),
+        ('{"hello": "world"}', "not an anthropic-conformance report"),
+        (None, "cannot read it"),
+    ],
+)
+def test_cli_bad_file_is_a_clean_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, message: str
+) -> None:
     path = tmp_path / "broken.json"
     if content is not None:
         path.write_text(content)

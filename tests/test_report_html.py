@@ -23,16 +23,26 @@ from conformance.report import collect, render
 from conformance.report.model import FindingRecord, Report, TestResult, Verdict
 from conformance.settings import Settings
 
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--enable-logging=stderr", "--v=0")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-logging=stderr",
+    "--v=0",
+)
 RID = "req_011CHTMLfailing000000000"
 INSTALL_HINT = "install Debian's chromium package (.ci/run does that for CI)"
 
 
 def _find_chromium() -> str | None:
     return shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    )
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +65,10 @@ def run_chromium(binary: str, profile: Path, page: Path, *extra: str) -> tuple[s
     """(stdout, stderr) of one headless Chromium run on ``page``."""
     done = subprocess.run(
         [binary, *FLAGS, f"--user-data-dir={profile}", *extra, page.as_uri()],
-        capture_output=True, text=True, timeout=90)
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     if done.returncode != 0:
         pytest.fail(f"chromium exited {done.returncode}: {done.stderr[-800:]}")
     return done.stdout, done.stderr
@@ -101,21 +114,36 @@ class Cells(HTMLParser):
 
 def four_verdicts() -> Report:
     tests = [
-        TestResult("test_messages.py::test_basic_message", Verdict.FAIL, ("messages",),
-                   "ConformanceError: 1 contract violation(s)",
-                   (FindingRecord("final-usage", "the message has no usage object", "/usage",
-                                  request_id=RID),), (RID,)),
+        TestResult(
+            "test_messages.py::test_basic_message",
+            Verdict.FAIL,
+            ("messages",),
+            "ConformanceError: 1 contract violation(s)",
+            (
+                FindingRecord(
+                    "final-usage", "the message has no usage object", "/usage", request_id=RID
+                ),
+            ),
+            (RID,),
+        ),
         TestResult("test_models.py::test_models_list", Verdict.PASS, ("models",)),
-        TestResult("test_vision.py::test_png", Verdict.SKIPPED, ("vision",),
-                   "feature vision is switched off"),
+        TestResult(
+            "test_vision.py::test_png",
+            Verdict.SKIPPED,
+            ("vision",),
+            "feature vision is switched off",
+        ),
     ]
     return collect.build_report(
-        Settings(base_url="http://127.0.0.1:9/anthropic", api_key="k"), tests,
-        unsupported={"files": "GET /v1/files -> 404: the route is not served"})
+        Settings(base_url="http://127.0.0.1:9/anthropic", api_key="k"),
+        tests,
+        unsupported={"files": "GET /v1/files -> 404: the route is not served"},
+    )
 
 
 def test_html_report_loads_shows_the_matrix_without_console_errors(
-        chromium: str, tmp_path: Path) -> None:
+    chromium: str, tmp_path: Path
+) -> None:
     page = render.write_report(four_verdicts(), tmp_path / "out", ["html"])[0]
     dom, stderr = run_chromium(chromium, tmp_path / "profile", page, "--dump-dom")
     assert console_lines(stderr) == [], console_lines(stderr)
@@ -136,7 +164,8 @@ def test_console_check_catches_a_broken_page(chromium: str, tmp_path: Path) -> N
     """The control: a page that logs and loads an external asset is caught by the same check."""
     page = tmp_path / "broken.html"
     html = render.html(four_verdicts()).replace(
-        "</main>", '<img src="https://example.invalid/x.png"></main>')
+        "</main>", '<img src="https://example.invalid/x.png"></main>'
+    )
     page.write_text(html)
     _, stderr = run_chromium(chromium, tmp_path / "profile", page, "--dump-dom")
     assert any("Content Security Policy" in ln for ln in console_lines(stderr))
@@ -146,8 +175,9 @@ def test_html_report_screenshot(chromium: str, tmp_path: Path) -> None:
     """A screenshot, kept for a human to look at (ANTHROPIC_CONFORMANCE_SCREENSHOT=path.png)."""
     page = render.write_report(four_verdicts(), tmp_path, ["html"])[0]
     shot = Path(os.environ.get("ANTHROPIC_CONFORMANCE_SCREENSHOT") or tmp_path / "report.png")
-    run_chromium(chromium, tmp_path / "profile", page, "--window-size=1100,1300",
-                 f"--screenshot={shot}")
+    run_chromium(
+        chromium, tmp_path / "profile", page, "--window-size=1100,1300", f"--screenshot={shot}"
+    )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
 
 
@@ -175,14 +205,17 @@ def long_reasons() -> Report:
     settings = Settings()  # every default toggle on: the "currently ..." list is at its longest
     reason = gating.skip_reason(settings, target.resolve(settings), ["admin_write"], None) or ""
     assert "currently" in reason  # the unbreakable list the page must wrap
-    tests = [TestResult(f"test_x.py::test_{i}", Verdict.SKIPPED, (f,), reason)
-             for i, f in enumerate(["admin_write", "batches_slow", "files_large"])]
+    tests = [
+        TestResult(f"test_x.py::test_{i}", Verdict.SKIPPED, (f,), reason)
+        for i, f in enumerate(["admin_write", "batches_slow", "files_large"])
+    ]
     return collect.build_report(settings, tests, unsupported={})
 
 
 @pytest.mark.parametrize("width", [375, 1000, 1400])
 def test_html_report_fits_phone_and_desktop_widths(
-        chromium: str, tmp_path: Path, width: int) -> None:
+    chromium: str, tmp_path: Path, width: int
+) -> None:
     """No element of the page is wider than the window (no sideways scrolling), phone to desktop.
 
     The CSP of the shipped page forbids scripts; the measuring copy swaps it for one that allows
@@ -193,8 +226,14 @@ def test_html_report_fits_phone_and_desktop_widths(
     assert n == 1
     page = tmp_path / "measure.html"
     page.write_text(html.replace("</body>", _MEASURE + "</body>"))
-    dom, _ = run_chromium(chromium, tmp_path / "profile", page, f"--window-size={width},900",
-                          "--virtual-time-budget=3000", "--dump-dom")
+    dom, _ = run_chromium(
+        chromium,
+        tmp_path / "profile",
+        page,
+        f"--window-size={width},900",
+        "--virtual-time-budget=3000",
+        "--dump-dom",
+    )
     found = re.search(r'<pre id="measure">(.*?)</pre>', dom, re.S)
     assert found, dom[-500:]
     measured = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))

@@ -33,7 +33,6 @@ V2023 = catalog.API_VERSIONS[0]
 MARKER = "conformance-20260101-abcdef"
 
 
-
 @pytest.fixture
 def server() -> Iterator[EmbeddedServer]:
     with EmbeddedServer(ReferenceConfig(batch_seconds=0.0)) as running:
@@ -52,10 +51,14 @@ def upload(client: ApiClient, name: str) -> str:
 
 
 def create_batch(client: ApiClient, custom_id: str) -> str:
-    params = {"model": catalog.DEFAULT_MODEL, "max_tokens": 8,
-              "messages": [{"role": "user", "content": "hi"}]}
-    ex = client.post("/v1/messages/batches",
-                     json={"requests": [{"custom_id": custom_id, "params": params}]})
+    params = {
+        "model": catalog.DEFAULT_MODEL,
+        "max_tokens": 8,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    ex = client.post(
+        "/v1/messages/batches", json={"requests": [{"custom_id": custom_id, "params": params}]}
+    )
     assert ex.status == 200, ex.describe()
     return str(ex.json["id"])
 
@@ -74,8 +77,11 @@ def test_teardown_removes_newest_first(server: EmbeddedServer) -> None:
     ledger.register("batch", batch_id)
     before = len(server.app.state.reference_state.journal)
     assert ledger.teardown(client) == []
-    deletes = [e.path for e in list(server.app.state.reference_state.journal)[before:]
-               if e.method == "DELETE"]
+    deletes = [
+        e.path
+        for e in list(server.app.state.reference_state.journal)[before:]
+        if e.method == "DELETE"
+    ]
     assert deletes == [f"/v1/messages/batches/{batch_id}", f"/v1/files/{file_id}"]
     assert server.inventory() == {}
     assert len(ledger) == 0
@@ -118,8 +124,9 @@ def test_cleanup_touches_only_marked_resources(server: EmbeddedServer) -> None:
         cleanup(client, "users-", dry_run=True)
 
 
-def test_cleanup_command(server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch,
-                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_cleanup_command(
+    server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     marked = upload(make_client(server), f"{MARKER}-d.txt")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
     monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_API_KEY)
@@ -157,16 +164,22 @@ def test_creates_then_fails(api, resource_ledger, conformance_run_id):
 """
 
 
-def test_interrupted_and_failed_runs_leave_nothing(pytester: pytest.Pytester,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_and_failed_runs_leave_nothing(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with EmbeddedServer(ReferenceConfig(batch_seconds=60.0)) as server:  # still in progress
         monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
         monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_API_KEY)
         pytester.makepyfile(INTERRUPTED)
         failed = pytester.runpytest_subprocess("-k", "fails", "-rA")
         failed.assert_outcomes(failed=1)  # the teardown failure does not mask the test's
-        failed.stdout.fnmatch_lines(["*the test's own failure*", "*- anthropic teardown -*",
-                                     "*no deletion known for kind 'gizmo'*"])
+        failed.stdout.fnmatch_lines(
+            [
+                "*the test's own failure*",
+                "*- anthropic teardown -*",
+                "*no deletion known for kind 'gizmo'*",
+            ]
+        )
         assert server.inventory() == {}
         interrupted = pytester.runpytest_subprocess("-k", "interrupted")
         assert interrupted.ret == pytest.ExitCode.INTERRUPTED
@@ -211,8 +224,14 @@ def cli_command() -> list[str]:
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if k not in {o.env for o in OPTIONS if o.env}}
-    return subprocess.run([*cli_command(), "cleanup", *args], env={**base, **env},
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [*cli_command(), "cleanup", *args],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def admin_client(server: EmbeddedServer) -> ApiClient:
@@ -220,10 +239,14 @@ def admin_client(server: EmbeddedServer) -> ApiClient:
 
 
 def test_cleanup_cli_removes_leftovers_of_every_kind_in_one_pass(
-        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with EmbeddedServer(ReferenceConfig(batch_seconds=0.0)) as server:
-        keys = {"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": DEFAULT_API_KEY,
-                "ANTHROPIC_ADMIN_API_KEY": DEFAULT_ADMIN_API_KEY}
+        keys = {
+            "ANTHROPIC_BASE_URL": server.url,
+            "ANTHROPIC_API_KEY": DEFAULT_API_KEY,
+            "ANTHROPIC_ADMIN_API_KEY": DEFAULT_ADMIN_API_KEY,
+        }
         for name, value in keys.items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("ANTHROPIC_CONFORMANCE_FEATURES", "files,admin,admin_write")
@@ -234,12 +257,17 @@ def test_cleanup_cli_removes_leftovers_of_every_kind_in_one_pass(
         own_file = upload(make_client(server), "users-own-file.txt")
         admin = admin_client(server)
         own_ws = admin.post("/v1/organizations/workspaces", json={"name": "someone else's"})
-        own_invite = admin.post("/v1/organizations/invites",
-                                json={"email": "someone@example.com", "role": "user"})
+        own_invite = admin.post(
+            "/v1/organizations/invites", json={"email": "someone@example.com", "role": "user"}
+        )
         assert own_ws.status == own_invite.status == 200
         left = server.inventory()
         assert {k: len(v) for k, v in left.items()} == {
-            "file": 2, "invite": 2, "workspace": 2, "workspace_member": 1}, left
+            "file": 2,
+            "invite": 2,
+            "workspace": 2,
+            "workspace_member": 1,
+        }, left
 
         listed = run_cli("--dry-run", env=keys)
         assert listed.returncode == 0, listed.stderr
@@ -251,27 +279,34 @@ def test_cleanup_cli_removes_leftovers_of_every_kind_in_one_pass(
         done = run_cli(env=keys)
         assert done.returncode == 0, done.stderr
         assert "4 marked resources deleted" in done.stdout, done.stdout
-        assert server.inventory() == {"file": [own_file], "invite": [own_invite.json["id"]],
-                                      "workspace": [own_ws.json["id"]]}
+        assert server.inventory() == {
+            "file": [own_file],
+            "invite": [own_invite.json["id"]],
+            "workspace": [own_ws.json["id"]],
+        }
 
 
 def test_cleanup_cli_says_which_kinds_it_skipped(server: EmbeddedServer) -> None:
     marked = upload(make_client(server), f"{MARKER}-e.txt")
     only_api = run_cli(env={"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": DEFAULT_API_KEY})
     assert only_api.returncode == 0, only_api.stderr
-    assert ("admin kinds skipped (invite, workspace, workspace_member): set "
-            "ANTHROPIC_ADMIN_API_KEY") in only_api.stdout
+    assert (
+        "admin kinds skipped (invite, workspace, workspace_member): set ANTHROPIC_ADMIN_API_KEY"
+    ) in only_api.stdout
     assert server.inventory() == {}, f"{marked} is removed with the API key alone"
-    only_admin = run_cli("--dry-run", env={"ANTHROPIC_BASE_URL": server.url,
-                                           "ANTHROPIC_ADMIN_API_KEY": DEFAULT_ADMIN_API_KEY})
+    only_admin = run_cli(
+        "--dry-run",
+        env={"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_ADMIN_API_KEY": DEFAULT_ADMIN_API_KEY},
+    )
     assert only_admin.returncode == 0, only_admin.stderr
     assert "api kinds skipped (file, batch): set ANTHROPIC_API_KEY" in only_admin.stdout
 
 
 def test_teardown_uses_the_client_of_each_kind(server: EmbeddedServer) -> None:
     admin = admin_client(server)
-    invite = admin.post("/v1/organizations/invites",
-                        json={"email": f"{MARKER}+t@example.com", "role": "user"}).json["id"]
+    invite = admin.post(
+        "/v1/organizations/invites", json={"email": f"{MARKER}+t@example.com", "role": "user"}
+    ).json["id"]
     file_id = upload(make_client(server), f"{MARKER}-f.txt")
     ledger = ResourceLedger()
     ledger.register("file", file_id)
@@ -297,8 +332,9 @@ def test_admin_kind_in_the_normal_ledger(admin_api, resource_ledger, conformance
 """
 
 
-def test_session_safety_net_removes_admin_kinds(pytester: pytest.Pytester,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_session_safety_net_removes_admin_kinds(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with EmbeddedServer() as server:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
         monkeypatch.setenv("ANTHROPIC_API_KEY", DEFAULT_API_KEY)

@@ -33,8 +33,14 @@ def _foreign():
 
 def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
-    return subprocess.run([sys.executable, "-m", "conformance", "run", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "conformance", "run", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _ids(out: str) -> list[str]:
@@ -43,7 +49,8 @@ def _ids(out: str) -> list[str]:
 
 def test_ids_and_config_do_not_depend_on_the_directory(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
-        "[tool.pytest.ini_options]\nasyncio_mode = 'auto'\naddopts = '-p no:anthropic_x'\n")
+        "[tool.pytest.ini_options]\nasyncio_mode = 'auto'\naddopts = '-p no:anthropic_x'\n"
+    )
     (tmp_path / "conftest.py").write_text(_HOSTILE_CONFTEST)
     foreign = _run(tmp_path, "--collect-only", "-q")
     clone = _run(REPO, "--collect-only", "-q")
@@ -76,8 +83,9 @@ def test_cache_flags_are_not_refused(flag: str) -> None:
     assert "no:cacheprovider" not in suite_args([flag])
 
 
-@pytest.mark.parametrize("flags", [["-p", "no:cacheprovider"], ["-pno:cacheprovider"],
-                                   ["-p=no:cacheprovider"]])
+@pytest.mark.parametrize(
+    "flags", [["-p", "no:cacheprovider"], ["-pno:cacheprovider"], ["-p=no:cacheprovider"]]
+)
 def test_no_cache_dir_override_without_the_cache_plugin(flags: list[str]) -> None:
     """``-o cache_dir`` with the cache plugin off would be an "unknown config option" warning."""
     assert not any(a.startswith("cache_dir=") for a in suite_args(flags))

@@ -15,16 +15,41 @@ from jsonschema import Draft202012Validator
 from conformance import catalog, schemas
 
 REQUIRED_FILES = {
-    "error.json", "message.json", "usage.json", "content_block.json", "citation.json",
-    "stream_event.json", "delta.json", "count_tokens.json", "model_info.json", "model_list.json",
-    "id_page.json", "text.json", "tool_use.json", "thinking.json", "redacted_thinking.json",
-    "server_tool_use.json", "web_search_tool_result.json", "web_fetch_tool_result.json",
-    "code_execution_tool_result.json", "bash_code_execution_tool_result.json",
-    "text_editor_code_execution_tool_result.json", "tool_search_tool_result.json",
-    "container_upload.json", "message_start.json", "content_block_start.json",
-    "content_block_delta.json", "content_block_stop.json", "message_delta.json",
-    "message_stop.json", "ping.json", "text_delta.json", "input_json_delta.json",
-    "thinking_delta.json", "signature_delta.json", "citations_delta.json",
+    "error.json",
+    "message.json",
+    "usage.json",
+    "content_block.json",
+    "citation.json",
+    "stream_event.json",
+    "delta.json",
+    "count_tokens.json",
+    "model_info.json",
+    "model_list.json",
+    "id_page.json",
+    "text.json",
+    "tool_use.json",
+    "thinking.json",
+    "redacted_thinking.json",
+    "server_tool_use.json",
+    "web_search_tool_result.json",
+    "web_fetch_tool_result.json",
+    "code_execution_tool_result.json",
+    "bash_code_execution_tool_result.json",
+    "text_editor_code_execution_tool_result.json",
+    "tool_search_tool_result.json",
+    "container_upload.json",
+    "message_start.json",
+    "content_block_start.json",
+    "content_block_delta.json",
+    "content_block_stop.json",
+    "message_delta.json",
+    "message_stop.json",
+    "ping.json",
+    "text_delta.json",
+    "input_json_delta.json",
+    "thinking_delta.json",
+    "signature_delta.json",
+    "citations_delta.json",
 }
 
 
@@ -33,9 +58,13 @@ TS_RE = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:?\d{2}
 
 def message(**changes: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "id": "msg_01", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",
+        "id": "msg_01",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-haiku-4-5",
         "content": [{"type": "text", "text": "Hello"}],
-        "stop_reason": "end_turn", "stop_sequence": None,
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
         "usage": {"input_tokens": 10, "output_tokens": 2},
     }
     base.update(changes)
@@ -43,9 +72,12 @@ def message(**changes: Any) -> dict[str, Any]:
 
 
 def model_info(**changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"id": "claude-haiku-4-5-20251001", "type": "model",
-                            "display_name": "Claude Haiku 4.5",
-                            "created_at": "2025-10-15T00:00:00Z"}
+    base: dict[str, Any] = {
+        "id": "claude-haiku-4-5-20251001",
+        "type": "model",
+        "display_name": "Claude Haiku 4.5",
+        "created_at": "2025-10-15T00:00:00Z",
+    }
     base.update(changes)
     return base
 
@@ -63,8 +95,10 @@ def test_every_required_schema_file_exists() -> None:
 
 def test_catalog_schemas_exist() -> None:
     names = set(schemas.schema_names())
-    for name in [e.schema for e in catalog.ENDPOINTS] + [catalog.ERROR_SCHEMA,
-                                                         catalog.STREAM_EVENT_SCHEMA]:
+    for name in [e.schema for e in catalog.ENDPOINTS] + [
+        catalog.ERROR_SCHEMA,
+        catalog.STREAM_EVENT_SCHEMA,
+    ]:
         assert name in names, name
 
 
@@ -155,74 +189,191 @@ def test_wrong_id_is_named(schema_dir: Path) -> None:
 
 VALID: list[tuple[str, Any]] = [
     ("message.json", message()),
-    ("message.json", message(content=[
-        {"type": "thinking", "thinking": "hmm", "signature": "sig"},
-        {"type": "redacted_thinking", "data": "xx"},
-        {"type": "text", "text": "see", "citations": [
-            {"type": "char_location", "cited_text": "a", "document_index": 0,
-             "document_title": None, "start_char_index": 0, "end_char_index": 1}]},
-        {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"any": ["thing"]}},
-        {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}},
-        {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": [
-            {"type": "web_search_result", "url": "u", "title": "t", "encrypted_content": "e",
-             "page_age": None}]},
-        {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1",
-         "content": {"type": "web_search_tool_result_error", "error_code": "unavailable"}},
-        {"type": "code_execution_tool_result", "tool_use_id": "s", "content": {
-            "type": "code_execution_result", "stdout": "", "stderr": "", "return_code": 0,
-            "content": []}},
-        {"type": "container_upload", "file_id": "file_1"},
-        {"type": "brand_new_block", "whatever": 1},
-    ], stop_reason="tool_use", usage={
-        "input_tokens": 1, "output_tokens": 1, "cache_creation_input_tokens": None,
-        "cache_read_input_tokens": 0, "service_tier": "standard", "inference_geo": "global",
-        "server_tool_use": {"web_search_requests": 1}})),
+    (
+        "message.json",
+        message(
+            content=[
+                {"type": "thinking", "thinking": "hmm", "signature": "sig"},
+                {"type": "redacted_thinking", "data": "xx"},
+                {
+                    "type": "text",
+                    "text": "see",
+                    "citations": [
+                        {
+                            "type": "char_location",
+                            "cited_text": "a",
+                            "document_index": 0,
+                            "document_title": None,
+                            "start_char_index": 0,
+                            "end_char_index": 1,
+                        }
+                    ],
+                },
+                {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"any": ["thing"]}},
+                {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}},
+                {
+                    "type": "web_search_tool_result",
+                    "tool_use_id": "srvtoolu_1",
+                    "content": [
+                        {
+                            "type": "web_search_result",
+                            "url": "u",
+                            "title": "t",
+                            "encrypted_content": "e",
+                            "page_age": None,
+                        }
+                    ],
+                },
+                {
+                    "type": "web_search_tool_result",
+                    "tool_use_id": "srvtoolu_1",
+                    "content": {
+                        "type": "web_search_tool_result_error",
+                        "error_code": "unavailable",
+                    },
+                },
+                {
+                    "type": "code_execution_tool_result",
+                    "tool_use_id": "s",
+                    "content": {
+                        "type": "code_execution_result",
+                        "stdout": "",
+                        "stderr": "",
+                        "return_code": 0,
+                        "content": [],
+                    },
+                },
+                {"type": "container_upload", "file_id": "file_1"},
+                {"type": "brand_new_block", "whatever": 1},
+            ],
+            stop_reason="tool_use",
+            usage={
+                "input_tokens": 1,
+                "output_tokens": 1,
+                "cache_creation_input_tokens": None,
+                "cache_read_input_tokens": 0,
+                "service_tier": "standard",
+                "inference_geo": "global",
+                "server_tool_use": {"web_search_requests": 1},
+            },
+        ),
+    ),
     ("message.json", message(stop_reason=None, content=[])),  # as in message_start
-    ("stream_event.json", {"type": "message_start", "message": message(content=[],
-                                                                         stop_reason=None)}),
-    ("stream_event.json", {"type": "content_block_start", "index": 0,
-                           "content_block": {"type": "text", "text": ""}}),
-    ("stream_event.json", {"type": "content_block_delta", "index": 0,
-                           "delta": {"type": "text_delta", "text": "Hi"}}),
-    ("stream_event.json", {"type": "content_block_delta", "index": 1,
-                           "delta": {"type": "input_json_delta", "partial_json": ""}}),
-    ("stream_event.json", {"type": "content_block_delta", "index": 0,
-                           "delta": {"type": "signature_delta", "signature": "s"}}),
-    ("stream_event.json", {"type": "content_block_delta", "index": 0, "delta": {
-        "type": "citations_delta", "citation": {
-            "type": "web_search_result_location", "cited_text": "c", "url": "u", "title": None,
-            "encrypted_index": "e"}}}),
-    ("stream_event.json", {"type": "content_block_delta", "index": 0,
-                           "delta": {"type": "future_delta", "x": 1}}),
+    (
+        "stream_event.json",
+        {"type": "message_start", "message": message(content=[], stop_reason=None)},
+    ),
+    (
+        "stream_event.json",
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    ),
+    (
+        "stream_event.json",
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}},
+    ),
+    (
+        "stream_event.json",
+        {
+            "type": "content_block_delta",
+            "index": 1,
+            "delta": {"type": "input_json_delta", "partial_json": ""},
+        },
+    ),
+    (
+        "stream_event.json",
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "signature_delta", "signature": "s"},
+        },
+    ),
+    (
+        "stream_event.json",
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {
+                "type": "citations_delta",
+                "citation": {
+                    "type": "web_search_result_location",
+                    "cited_text": "c",
+                    "url": "u",
+                    "title": None,
+                    "encrypted_index": "e",
+                },
+            },
+        },
+    ),
+    (
+        "stream_event.json",
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "future_delta", "x": 1}},
+    ),
     ("stream_event.json", {"type": "content_block_stop", "index": 0}),
-    ("stream_event.json", {"type": "message_delta",
-                           "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                           "usage": {"output_tokens": 5}}),
+    (
+        "stream_event.json",
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": 5},
+        },
+    ),
     ("stream_event.json", {"type": "message_stop"}),
     ("stream_event.json", {"type": "ping"}),
-    ("stream_event.json", {"type": "error", "error": {"type": "overloaded_error",
-                                                      "message": "Overloaded"}}),
+    (
+        "stream_event.json",
+        {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+    ),
     ("stream_event.json", {"type": "some_future_event", "payload": [1]}),
     ("model_info.json", model_info()),
-    ("model_info.json", model_info(max_input_tokens=200000, max_tokens=None, lifecycle="active",
-                                   deprecated_at=None, capabilities={
-                                       "batch": {"supported": True},
-                                       "thinking": {"supported": True, "types": {
-                                           "enabled": {"supported": True}}}})),
-    ("model_list.json", {"data": [model_info()], "has_more": False,
-                         "first_id": "claude-haiku-4-5-20251001",
-                         "last_id": "claude-haiku-4-5-20251001"}),
+    (
+        "model_info.json",
+        model_info(
+            max_input_tokens=200000,
+            max_tokens=None,
+            lifecycle="active",
+            deprecated_at=None,
+            capabilities={
+                "batch": {"supported": True},
+                "thinking": {"supported": True, "types": {"enabled": {"supported": True}}},
+            },
+        ),
+    ),
+    (
+        "model_list.json",
+        {
+            "data": [model_info()],
+            "has_more": False,
+            "first_id": "claude-haiku-4-5-20251001",
+            "last_id": "claude-haiku-4-5-20251001",
+        },
+    ),
     ("model_list.json", {"data": [], "has_more": False, "first_id": None, "last_id": None}),
     ("count_tokens.json", {"input_tokens": 12}),
-    ("error.json", {"type": "error", "error": {"type": "not_found_error", "message": "model: x"},
-                    "request_id": "req_1"}),
-    ("error.json", {"type": "error", "error": {"type": "a_type_invented_next_year",
-                                               "message": "m", "details": {"error_code": "e"}}}),
+    (
+        "error.json",
+        {
+            "type": "error",
+            "error": {"type": "not_found_error", "message": "model: x"},
+            "request_id": "req_1",
+        },
+    ),
+    (
+        "error.json",
+        {
+            "type": "error",
+            "error": {
+                "type": "a_type_invented_next_year",
+                "message": "m",
+                "details": {"error_code": "e"},
+            },
+        },
+    ),
 ]
 
 
-@pytest.mark.parametrize(("schema", "instance"), VALID,
-                         ids=[f"{s}-{i}" for i, (s, _) in enumerate(VALID)])
+@pytest.mark.parametrize(
+    ("schema", "instance"), VALID, ids=[f"{s}-{i}" for i, (s, _) in enumerate(VALID)]
+)
 def test_valid_objects_pass(schema: str, instance: Any) -> None:
     assert schemas.validate(instance, schema) == []
 
@@ -234,42 +385,74 @@ BROKEN: list[tuple[str, Any, tuple[str, str]]] = [
     ("message.json", {k: v for k, v in message().items() if k != "id"}, ("", "required: 'id'")),
     ("message.json", message(type="completion"), ("/type", "const: 'message'")),
     ("message.json", message(role="user"), ("/role", "const: 'assistant'")),
-    ("message.json", message(stop_reason="finished"), (
-        "/stop_reason",
-        "enum: null|end_turn|max_tokens|stop_sequence|tool_use|pause_turn|refusal|"
-        "model_context_window_exceeded")),
+    (
+        "message.json",
+        message(stop_reason="finished"),
+        (
+            "/stop_reason",
+            "enum: null|end_turn|max_tokens|stop_sequence|tool_use|pause_turn|refusal|"
+            "model_context_window_exceeded",
+        ),
+    ),
     ("message.json", message(usage={"input_tokens": 1}), ("/usage", "required: 'output_tokens'")),
-    ("message.json", message(usage={"input_tokens": 1, "output_tokens": "2"}),
-     ("/usage/output_tokens", "type: integer")),
-    ("message.json", message(content=[{"type": "tool_use", "id": "t", "name": "f", "input": "x"}]),
-     ("/content/0/input", "type: object")),
+    (
+        "message.json",
+        message(usage={"input_tokens": 1, "output_tokens": "2"}),
+        ("/usage/output_tokens", "type: integer"),
+    ),
+    (
+        "message.json",
+        message(content=[{"type": "tool_use", "id": "t", "name": "f", "input": "x"}]),
+        ("/content/0/input", "type: object"),
+    ),
     ("message.json", message(content=[{"text": "no type"}]), ("/content/0", "required: 'type'")),
     ("message.json", message(content={"type": "text", "text": "x"}), ("/content", "type: array")),
-    ("stream_event.json", {"type": "content_block_delta", "index": -1,
-                           "delta": {"type": "text_delta", "text": "x"}},
-     ("/index", "minimum: 0")),
-    ("stream_event.json", {"type": "content_block_delta", "index": 0,
-                           "delta": {"type": "text_delta"}}, ("/delta", "required: 'text'")),
-    ("stream_event.json", {"type": "message_delta", "delta": {"stop_reason": "end_turn",
-                                                              "stop_sequence": None},
-                           "usage": {}}, ("/usage", "required: 'output_tokens'")),
-    ("stream_event.json", {"type": "message_start", "message": {"type": "message"}},
-     ("/message", "required: 'usage'")),
+    (
+        "stream_event.json",
+        {"type": "content_block_delta", "index": -1, "delta": {"type": "text_delta", "text": "x"}},
+        ("/index", "minimum: 0"),
+    ),
+    (
+        "stream_event.json",
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta"}},
+        ("/delta", "required: 'text'"),
+    ),
+    (
+        "stream_event.json",
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {},
+        },
+        ("/usage", "required: 'output_tokens'"),
+    ),
+    (
+        "stream_event.json",
+        {"type": "message_start", "message": {"type": "message"}},
+        ("/message", "required: 'usage'"),
+    ),
     ("model_info.json", model_info(type="models"), ("/type", "const: 'model'")),
     ("model_info.json", model_info(created_at="yesterday"), ("/created_at", "pattern: " + TS_RE)),
-    ("model_list.json", {"data": [model_info(id=None)], "has_more": False, "first_id": None,
-                         "last_id": None}, ("/data/0/id", "type: string")),
+    (
+        "model_list.json",
+        {"data": [model_info(id=None)], "has_more": False, "first_id": None, "last_id": None},
+        ("/data/0/id", "type: string"),
+    ),
     ("model_list.json", {"data": []}, ("", "required: 'has_more'")),
     ("count_tokens.json", {"output_tokens": 3}, ("", "required: 'input_tokens'")),
     ("count_tokens.json", {"input_tokens": 1.5}, ("/input_tokens", "type: integer")),
-    ("error.json", {"type": "error", "error": {"type": "api_error"}},
-     ("/error", "required: 'message'")),
+    (
+        "error.json",
+        {"type": "error", "error": {"type": "api_error"}},
+        ("/error", "required: 'message'"),
+    ),
     ("error.json", {"error": "boom"}, ("", "required: 'type'")),
 ]
 
 
-@pytest.mark.parametrize(("schema", "instance", "expected"), BROKEN,
-                         ids=[f"{s}-{e[1]}" for s, _, e in BROKEN])
+@pytest.mark.parametrize(
+    ("schema", "instance", "expected"), BROKEN, ids=[f"{s}-{e[1]}" for s, _, e in BROKEN]
+)
 def test_broken_objects_fail_with_pointer_and_rule(
     schema: str, instance: Any, expected: tuple[str, str]
 ) -> None:
@@ -278,8 +461,12 @@ def test_broken_objects_fail_with_pointer_and_rule(
 
 
 def test_finding_fields() -> None:
-    findings = schemas.validate(message(usage={"input_tokens": "ten", "output_tokens": 1}),
-                                "message.json", request_id="req_9", pointer="/events/0/message")
+    findings = schemas.validate(
+        message(usage={"input_tokens": "ten", "output_tokens": 1}),
+        "message.json",
+        request_id="req_9",
+        pointer="/events/0/message",
+    )
     assert len(findings) == 1
     f = findings[0]
     assert f.check == "schema:message.json"
@@ -312,7 +499,8 @@ def test_long_values_are_shortened() -> None:
 def test_nullable_fields_accept_null_but_not_other_types() -> None:
     assert schemas.validate(message(stop_sequence=None), "message.json") == []
     assert ("/stop_sequence", "type: string|null") in rules(
-        schemas.validate(message(stop_sequence=5), "message.json"))
+        schemas.validate(message(stop_sequence=5), "message.json")
+    )
 
 
 # --- drift ---------------------------------------------------------------------------------------
@@ -324,9 +512,13 @@ def test_unknown_fields_reports_new_keys() -> None:
 
 
 def test_unknown_fields_ignores_declared_and_free_form_keys() -> None:
-    m = message(content=[{"type": "tool_use", "id": "t", "name": "f",
-                          "input": {"anything": {"nested": 1}}}],
-                stop_details=None, container=None)
+    m = message(
+        content=[
+            {"type": "tool_use", "id": "t", "name": "f", "input": {"anything": {"nested": 1}}}
+        ],
+        stop_details=None,
+        container=None,
+    )
     assert schemas.unknown_fields(m, "message.json") == []
 
 
@@ -335,42 +527,68 @@ def test_unknown_fields_does_not_use_branches_that_do_not_apply() -> None:
     block = {"type": "tool_use", "id": "t", "name": "f", "input": {}, "text": "?", "citations": []}
     m = message(content=[{"type": "text", "text": "x", "citations": None}, block])
     assert sorted(schemas.unknown_fields(m, "message.json")) == [
-        "/content/1/citations", "/content/1/text"]
+        "/content/1/citations",
+        "/content/1/text",
+    ]
 
 
 def test_unknown_block_and_event_types_are_marked() -> None:
-    m = message(content=[{"type": "text", "text": "x"}, {"type": "text", "text": "y"},
-                         {"type": "new_block_kind", "secret": 1}])
+    m = message(
+        content=[
+            {"type": "text", "text": "x"},
+            {"type": "text", "text": "y"},
+            {"type": "new_block_kind", "secret": 1},
+        ]
+    )
     assert schemas.unknown_fields(m, "message.json") == ["/content/2/type=new_block_kind"]
     assert schemas.unknown_fields({"type": "new_event"}, "stream_event.json", "/events/4") == [
-        "/events/4/type=new_event"]
+        "/events/4/type=new_event"
+    ]
     delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "new_delta"}}
     assert schemas.unknown_fields(delta, "stream_event.json") == ["/delta/type=new_delta"]
 
 
 def test_unknown_fields_in_nested_arrays_and_refs() -> None:
-    page = {"data": [model_info(), model_info(pricing=1)], "has_more": False,
-            "first_id": None, "last_id": None, "next": 1}
+    page = {
+        "data": [model_info(), model_info(pricing=1)],
+        "has_more": False,
+        "first_id": None,
+        "last_id": None,
+        "next": 1,
+    }
     assert sorted(schemas.unknown_fields(page, "model_list.json")) == ["/data/1/pricing", "/next"]
 
 
 def test_unknown_server_tool_result_kind_is_tolerated_and_marked() -> None:
-    block = {"type": "web_fetch_tool_result", "tool_use_id": "s",
-             "content": {"type": "web_fetch_result_v2", "x": 1}}
+    block = {
+        "type": "web_fetch_tool_result",
+        "tool_use_id": "s",
+        "content": {"type": "web_fetch_result_v2", "x": 1},
+    }
     m = message(content=[block])
     assert schemas.validate(m, "message.json") == []
     assert schemas.unknown_fields(m, "message.json") == [
-        "/content/0/content/type=web_fetch_result_v2"]
+        "/content/0/content/type=web_fetch_result_v2"
+    ]
     bad = copy.deepcopy(m)
     bad["content"][0]["content"] = {"type": "web_fetch_tool_result_error"}
     assert ("/content/0/content", "required: 'error_code'") in rules(
-        schemas.validate(bad, "message.json"))
+        schemas.validate(bad, "message.json")
+    )
 
 
 def test_a_forbidden_secret_field_is_reported_without_its_value() -> None:
-    key = {"id": "apikey_1", "type": "api_key", "name": "n", "created_at": "2026-01-01T00:00:00Z",
-           "created_by": None, "partial_key_hint": None, "status": "active",
-           "workspace_id": None, "key": "very-secret-value"}
+    key = {
+        "id": "apikey_1",
+        "type": "api_key",
+        "name": "n",
+        "created_at": "2026-01-01T00:00:00Z",
+        "created_by": None,
+        "partial_key_hint": None,
+        "status": "active",
+        "workspace_id": None,
+        "key": "very-secret-value",
+    }
     findings = schemas.validate(key, "api_key.json")
     assert [f.pointer for f in findings] == ["/key"]
     assert "must not be present" in findings[0].message

@@ -33,8 +33,10 @@ def _key_of(request: Request) -> str:
 async def _echo(request: Request) -> Response:
     """A target that echoes the key it was sent in a header and in its JSON body."""
     key = _key_of(request)
-    return JSONResponse({"type": "echo", "key": key, "note": f"you sent {key}"},
-                        headers={"x-echo-key": key, "x-echo-note": f"key={key};"})
+    return JSONResponse(
+        {"type": "echo", "key": key, "note": f"you sent {key}"},
+        headers={"x-echo-key": key, "x-echo-note": f"key={key};"},
+    )
 
 
 async def _echo_gzip(request: Request) -> Response:
@@ -43,15 +45,20 @@ async def _echo_gzip(request: Request) -> Response:
 
 
 async def _echo_compress(request: Request) -> Response:
-    return Response(b"\x1f\x9d" + _key_of(request).encode(), media_type="application/json",
-                    headers={"content-encoding": "compress"})
+    return Response(
+        b"\x1f\x9d" + _key_of(request).encode(),
+        media_type="application/json",
+        headers={"content-encoding": "compress"},
+    )
 
 
-ECHO_APP = Starlette(routes=[
-    Route("/v1/echo-gzip", _echo_gzip),
-    Route("/v1/echo-compress", _echo_compress),
-    Route("/v1/{path:path}", _echo, methods=["GET", "POST"]),
-])
+ECHO_APP = Starlette(
+    routes=[
+        Route("/v1/echo-gzip", _echo_gzip),
+        Route("/v1/echo-compress", _echo_compress),
+        Route("/v1/{path:path}", _echo, methods=["GET", "POST"]),
+    ]
+)
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +75,14 @@ def _record(path: Path, url: str, headers: dict[str, str] | None = None) -> http
 # --- every credential masked in every header and body ---------------------------------------------
 
 
-def test_echoed_key_is_masked_in_every_header_and_body(tmp_path: Path,
-                                                       echo_server: EmbeddedServer) -> None:
+def test_echoed_key_is_masked_in_every_header_and_body(
+    tmp_path: Path, echo_server: EmbeddedServer
+) -> None:
     redact.register_secret(PLANTED)  # what the plugin does with each key of the run
     path = tmp_path / "echo.yaml"
-    answer = _record(path, f"{echo_server.url}/v1/models?x=1",
-                     {"x-custom-forward": f"token {PLANTED}"})
+    answer = _record(
+        path, f"{echo_server.url}/v1/models?x=1", {"x-custom-forward": f"token {PLANTED}"}
+    )
     assert answer.headers["x-echo-key"] == PLANTED  # the test talks to the real answer
     written = path.read_bytes()
     assert b"/v1/models" in written and b"x-echo-key" in written
@@ -89,8 +98,9 @@ def test_gzip_answer_is_decoded_then_masked(tmp_path: Path, echo_server: Embedde
     assert b"PLANTED" not in written and redact.MASK.encode() in written
 
 
-def test_unreadable_encoding_is_refused_not_written(tmp_path: Path,
-                                                    echo_server: EmbeddedServer) -> None:
+def test_unreadable_encoding_is_refused_not_written(
+    tmp_path: Path, echo_server: EmbeddedServer
+) -> None:
     redact.register_secret(PLANTED)
     path = tmp_path / "compress.yaml"
     with pytest.raises(CassetteRefused, match="compress-encoded and cannot be scrubbed"):
@@ -98,9 +108,12 @@ def test_unreadable_encoding_is_refused_not_written(tmp_path: Path,
     assert not path.exists() or b"PLANTED" not in path.read_bytes()
 
 
-def test_recording_run_masks_an_echoed_proxy_key(pytester: pytest.Pytester, tmp_path: Path,
-                                                 echo_server: EmbeddedServer,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_recording_run_masks_an_echoed_proxy_key(
+    pytester: pytest.Pytester,
+    tmp_path: Path,
+    echo_server: EmbeddedServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Through the plugin: the run's own key (given as ANTHROPIC_API_KEY) is masked everywhere,
     so the post-recording scan finds nothing and the run passes."""
     monkeypatch.setenv("ANTHROPIC_BASE_URL", echo_server.url)
@@ -111,9 +124,14 @@ def test_recording_run_masks_an_echoed_proxy_key(pytester: pytest.Pytester, tmp_
                 assert anthropic_client.get("/v1/models").status == 200
     """)
     for auth in ("x-api-key", "bearer"):
-        result = pytester.runpytest("-q", "-p", "no:cacheprovider", "--record-mode=rewrite",
-                                    f"--anthropic-cassette-dir={tmp_path}",
-                                    f"--anthropic-auth={auth}")
+        result = pytester.runpytest(
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--record-mode=rewrite",
+            f"--anthropic-cassette-dir={tmp_path}",
+            f"--anthropic-auth={auth}",
+        )
         assert result.ret == 0, result.stdout.str()
         files = list(tmp_path.rglob("*.yaml"))
         assert files
@@ -143,8 +161,9 @@ _LEAKY_CONFTEST = """
 
 
 @pytest.mark.parametrize("leaky", [True, False])
-def test_xdist_recording_run_with_a_secret_fails(pytester: pytest.Pytester, tmp_path: Path,
-                                                 leaky: bool) -> None:
+def test_xdist_recording_run_with_a_secret_fails(
+    pytester: pytest.Pytester, tmp_path: Path, leaky: bool
+) -> None:
     if leaky:
         pytester.makeconftest(_LEAKY_CONFTEST)
     pytester.makepyfile("""
@@ -154,8 +173,17 @@ def test_xdist_recording_run_with_a_secret_fails(pytester: pytest.Pytester, tmp_
         def test_list(anthropic_client, n):
             assert anthropic_client.get("/v1/models").status == 200
     """)
-    result = pytester.runpytest("-q", "-n", "2", "-p", "no:randomly", "-p", "no:cacheprovider",
-                                f"--anthropic-cassette-dir={tmp_path}", "--record-mode=once")
+    result = pytester.runpytest(
+        "-q",
+        "-n",
+        "2",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:cacheprovider",
+        f"--anthropic-cassette-dir={tmp_path}",
+        "--record-mode=once",
+    )
     out = result.stdout.str()
     assert len(list(tmp_path.rglob("*.yaml"))) == 4
     if not leaky:  # the same run with the filters in place passes: the failure is the secret
@@ -163,8 +191,11 @@ def test_xdist_recording_run_with_a_secret_fails(pytester: pytest.Pytester, tmp_
         return
     assert result.ret == pytest.ExitCode.TESTS_FAILED, out
     result.stdout.fnmatch_lines(["*SECRETS IN RECORDED CASSETTES*"])
-    flagged = {line.split(":", 1)[0] for line in out.splitlines()
-               if "request.headers.x-api-key: credential header" in line}
+    flagged = {
+        line.split(":", 1)[0]
+        for line in out.splitlines()
+        if "request.headers.x-api-key: credential header" in line
+    }
     assert len(flagged) == 4, out  # every worker's files, not one process's
 
 
@@ -210,9 +241,9 @@ def httpcore_debug() -> Iterator[_Messages]:
         logger.setLevel(level)
 
 
-def test_log_redaction_masks_httpcore_debug_headers(echo_server: EmbeddedServer,
-                                                    httpcore_debug: _Messages,
-                                                    caplog: pytest.LogCaptureFixture) -> None:
+def test_log_redaction_masks_httpcore_debug_headers(
+    echo_server: EmbeddedServer, httpcore_debug: _Messages, caplog: pytest.LogCaptureFixture
+) -> None:
     redact.register_secret(PLANTED)
     installed = logredact.install()
     try:
@@ -237,9 +268,9 @@ def test_log_redaction_is_removed_again() -> None:
     assert not installed.active
 
 
-def test_plugin_redacts_every_log_record_of_the_run(pytester: pytest.Pytester,
-                                                    echo_server: EmbeddedServer,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plugin_redacts_every_log_record_of_the_run(
+    pytester: pytest.Pytester, echo_server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A fresh process: only the plugin's installation can mask the key there."""
     monkeypatch.setenv("ANTHROPIC_BASE_URL", echo_server.url)
     monkeypatch.setenv("ANTHROPIC_API_KEY", PLANTED)
@@ -274,41 +305,63 @@ ORG = "5f0c4a8e-3b1d-4c6e-9a2f-7d8e1b0c9a34"
 def _cassette(path: Path, resp_headers: dict[str, list[str]], body: str) -> Path:
     import yaml
 
-    path.write_text(yaml.safe_dump({"version": 1, "interactions": [{
-        "request": {"method": "GET", "uri": "https://api.example/v1/models", "body": None,
-                    "headers": {"anthropic-version": ["2023-06-01"]}},
-        "response": {"status": {"code": 200, "message": "OK"},
-                     "headers": {"content-type": ["application/json"], **resp_headers},
-                     "body": {"string": body}}}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "interactions": [
+                    {
+                        "request": {
+                            "method": "GET",
+                            "uri": "https://api.example/v1/models",
+                            "body": None,
+                            "headers": {"anthropic-version": ["2023-06-01"]},
+                        },
+                        "response": {
+                            "status": {"code": 200, "message": "OK"},
+                            "headers": {"content-type": ["application/json"], **resp_headers},
+                            "body": {"string": body},
+                        },
+                    }
+                ],
+            }
+        )
+    )
     return path
 
 
-@pytest.mark.parametrize(("headers", "body", "where"), [
-    ({}, json.dumps({"org_id": ORG}), "response.body"),
-    ({}, json.dumps({"data": [{"organization_id": "org_01HZX9ABCDEF"}]}), "response.body"),
-    ({}, json.dumps({"organizationId": ORG}), "response.body"),
-    ({}, json.dumps({"meta": {"orgId": ORG}}, indent=2), "response.body"),
-    ({"x-org-id": [ORG]}, "{}", "response.headers.x-org-id"),
-    ({"x-organization-id": ["org_01HZX9ABCDEF"]}, "{}", "response.headers.x-organization-id"),
-    ({"anthropic-organization-id": [ORG]}, "{}", "response.headers.anthropic-organization-id"),
-])
-def test_hide_org_ids_flags_org_id_keys(tmp_path: Path, headers: dict[str, list[str]],
-                                        body: str, where: str) -> None:
+@pytest.mark.parametrize(
+    ("headers", "body", "where"),
+    [
+        ({}, json.dumps({"org_id": ORG}), "response.body"),
+        ({}, json.dumps({"data": [{"organization_id": "org_01HZX9ABCDEF"}]}), "response.body"),
+        ({}, json.dumps({"organizationId": ORG}), "response.body"),
+        ({}, json.dumps({"meta": {"orgId": ORG}}, indent=2), "response.body"),
+        ({"x-org-id": [ORG]}, "{}", "response.headers.x-org-id"),
+        ({"x-organization-id": ["org_01HZX9ABCDEF"]}, "{}", "response.headers.x-organization-id"),
+        ({"anthropic-organization-id": [ORG]}, "{}", "response.headers.anthropic-organization-id"),
+    ],
+)
+def test_hide_org_ids_flags_org_id_keys(
+    tmp_path: Path, headers: dict[str, list[str]], body: str, where: str
+) -> None:
     from conformance.cassettes import secrets
 
     path = _cassette(tmp_path / "org.yaml", headers, body)
     hits = secrets.scan_file(path, hide_org_ids=True)
-    assert [(h.where, h.kind) for h in hits if h.index is not None] == [
-        (where, "organization id")]
+    assert [(h.where, h.kind) for h in hits if h.index is not None] == [(where, "organization id")]
     assert not secrets.scan_file(path)  # only with --hide-org-ids
 
 
-@pytest.mark.parametrize("body", [
-    json.dumps({"workspace_id": ORG, "id": ORG}),  # other ids are not organization ids
-    json.dumps({"org_id": "<redacted>"}),
-    json.dumps({"org_id": "org_short"}),
-    json.dumps({"my_org_idx": ORG}),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps({"workspace_id": ORG, "id": ORG}),  # other ids are not organization ids
+        json.dumps({"org_id": "<redacted>"}),
+        json.dumps({"org_id": "org_short"}),
+        json.dumps({"my_org_idx": ORG}),
+    ],
+)
 def test_hide_org_ids_leaves_other_values(tmp_path: Path, body: str) -> None:
     from conformance.cassettes import secrets
 

@@ -32,8 +32,11 @@ def test_defaults_target_the_embedded_reference_server() -> None:
 
 def test_option_beats_env_beats_ini() -> None:
     env = {"ANTHROPIC_MODEL": "from-env", "ANTHROPIC_VERSION": "2026-10-21"}
-    s = load_settings(option=getter({"model": "from-option"}),
-                      ini=getter({"model": "from-ini", "auth": "bearer"}), environ=env)
+    s = load_settings(
+        option=getter({"model": "from-option"}),
+        ini=getter({"model": "from-ini", "auth": "bearer"}),
+        environ=env,
+    )
     assert s.model == "from-option"
     assert s.api_version == "2026-10-21"
     assert s.auth == "bearer"
@@ -45,8 +48,9 @@ def test_key_or_url_means_live_and_replay_wins() -> None:
     assert kind_of(s) is TargetKind.PROXY and s.live_url == "http://127.0.0.1:1/anthropic"
     s = load_settings(environ={"ANTHROPIC_ADMIN_API_KEY": "k" * 10})
     assert kind_of(s) is TargetKind.LIVE and s.live_url == catalog.REAL_API_URL
-    s = load_settings(environ={"ANTHROPIC_API_KEY": "k" * 10,
-                               "ANTHROPIC_CONFORMANCE_RECORD_MODE": "none"})
+    s = load_settings(
+        environ={"ANTHROPIC_API_KEY": "k" * 10, "ANTHROPIC_CONFORMANCE_RECORD_MODE": "none"}
+    )
     assert kind_of(s) is TargetKind.REPLAY and s.record_mode is RecordMode.NONE
 
 
@@ -57,18 +61,26 @@ def test_features_parse_all_and_lists() -> None:
     assert load_settings(environ=env).features == {f.name for f in catalog.FEATURES if f.default}
 
 
-@pytest.mark.parametrize(("env", "names"), [
-    ({catalog.FEATURES_ENV: "messages,telepathy"}, ["ANTHROPIC_CONFORMANCE_FEATURES",
-                                                    "'telepathy'", "streaming"]),
-    ({"ANTHROPIC_BASE_URL": "ftp://example"}, ["ANTHROPIC_BASE_URL", "http(s) URL"]),
-    ({"ANTHROPIC_VERSION": "2020-01-01"}, ["ANTHROPIC_VERSION", "2023-06-01", "2026-10-21"]),
-    ({"ANTHROPIC_CONFORMANCE_RECORD_MODE": "sometimes"}, ["ANTHROPIC_CONFORMANCE_RECORD_MODE",
-                                                          "new_episodes", "rewrite"]),
-    ({"ANTHROPIC_CONFORMANCE_AUTH": "basic"}, ["ANTHROPIC_CONFORMANCE_AUTH", "bearer"]),
-    ({"ANTHROPIC_CONFORMANCE_MAX_RETRIES": "-1"}, ["ANTHROPIC_CONFORMANCE_MAX_RETRIES"]),
-])
-def test_bad_values_name_the_variable_and_the_allowed_values(env: dict[str, str],
-                                                             names: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        (
+            {catalog.FEATURES_ENV: "messages,telepathy"},
+            ["ANTHROPIC_CONFORMANCE_FEATURES", "'telepathy'", "streaming"],
+        ),
+        ({"ANTHROPIC_BASE_URL": "ftp://example"}, ["ANTHROPIC_BASE_URL", "http(s) URL"]),
+        ({"ANTHROPIC_VERSION": "2020-01-01"}, ["ANTHROPIC_VERSION", "2023-06-01", "2026-10-21"]),
+        (
+            {"ANTHROPIC_CONFORMANCE_RECORD_MODE": "sometimes"},
+            ["ANTHROPIC_CONFORMANCE_RECORD_MODE", "new_episodes", "rewrite"],
+        ),
+        ({"ANTHROPIC_CONFORMANCE_AUTH": "basic"}, ["ANTHROPIC_CONFORMANCE_AUTH", "bearer"]),
+        ({"ANTHROPIC_CONFORMANCE_MAX_RETRIES": "-1"}, ["ANTHROPIC_CONFORMANCE_MAX_RETRIES"]),
+    ],
+)
+def test_bad_values_name_the_variable_and_the_allowed_values(
+    env: dict[str, str], names: list[str]
+) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(environ=env)
     for name in names:
@@ -99,8 +111,13 @@ def test_readme_options_table_lists_every_option() -> None:
         assert f"| `{opt.flag}` | `{opt.env}` | `{opt.ini}` |" in readme, opt.flag
 
 
-@pytest.mark.parametrize("url", ["http://user:hunter2-secret@127.0.0.1:8080",
-                                 "https://gateway.example/anthropic?key=hunter2-secret"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://user:hunter2-secret@127.0.0.1:8080",
+        "https://gateway.example/anthropic?key=hunter2-secret",
+    ],
+)
 def test_urls_with_secrets_are_refused_without_echoing_them(url: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(environ={"ANTHROPIC_BASE_URL": url})
@@ -109,16 +126,25 @@ def test_urls_with_secrets_are_refused_without_echoing_them(url: str) -> None:
 
 
 @pytest.mark.parametrize("value", ["-1", "0", "nan", "inf"])
-@pytest.mark.parametrize("variable", ["ANTHROPIC_CONFORMANCE_TIMEOUT",
-                                      "ANTHROPIC_CONFORMANCE_RETRY_DEADLINE",
-                                      "ANTHROPIC_CONFORMANCE_BATCH_DEADLINE"])
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "ANTHROPIC_CONFORMANCE_TIMEOUT",
+        "ANTHROPIC_CONFORMANCE_RETRY_DEADLINE",
+        "ANTHROPIC_CONFORMANCE_BATCH_DEADLINE",
+    ],
+)
 def test_durations_must_be_positive_seconds(variable: str, value: str) -> None:
     with pytest.raises(ConfigError, match=f"{variable}: must be a positive number of seconds"):
         load_settings(environ={variable: value})
 
 
 def test_every_credential_is_a_secret_of_the_run() -> None:
-    s = load_settings(environ={"ANTHROPIC_API_KEY": "key-one-123456",
-                               "ANTHROPIC_ADMIN_API_KEY": "key-two-123456",
-                               "ANTHROPIC_CONFORMANCE_UPSTREAM_API_KEY": "key-three-123456"})
+    s = load_settings(
+        environ={
+            "ANTHROPIC_API_KEY": "key-one-123456",
+            "ANTHROPIC_ADMIN_API_KEY": "key-two-123456",
+            "ANTHROPIC_CONFORMANCE_UPSTREAM_API_KEY": "key-three-123456",
+        }
+    )
     assert sorted(s.secrets()) == ["key-one-123456", "key-three-123456", "key-two-123456"]

@@ -38,10 +38,18 @@ def test_slow_stream_is_one_too_slow_failure_not_a_dead_target() -> None:
     with EmbeddedServer(ReferenceConfig(stream_delay=0.4)) as server:
         counting = Counting(transport(1.0))
         target = Target(TargetKind.PROXY, server.url, DEFAULT_API_KEY, "2023-06-01")
-        client = ApiClient(target, timeout=1.0, retry=RetryPolicy(4, 60.0),
-                           http=httpx.Client(base_url=server.url, transport=counting))
-        body = {"model": "claude-haiku-4-5", "max_tokens": 32, "stream": True,
-                "messages": [{"role": "user", "content": "one two three four five six"}]}
+        client = ApiClient(
+            target,
+            timeout=1.0,
+            retry=RetryPolicy(4, 60.0),
+            http=httpx.Client(base_url=server.url, transport=counting),
+        )
+        body = {
+            "model": "claude-haiku-4-5",
+            "max_tokens": 32,
+            "stream": True,
+            "messages": [{"role": "user", "content": "one two three four five six"}],
+        }
         try:
             with pytest.raises(AnswerTooSlow) as info:
                 client.request("POST", "/v1/messages", json=body)
@@ -55,14 +63,23 @@ def test_slow_stream_is_one_too_slow_failure_not_a_dead_target() -> None:
 
 
 @pytest.mark.parametrize("mode", [(), ("-n", "2")], ids=["serial", "xdist"])
-def test_unreachable_upstream_stops_the_run_once(pytester: pytest.Pytester, dead_url: str,
-                                                 mode: tuple[str, ...]) -> None:
+def test_unreachable_upstream_stops_the_run_once(
+    pytester: pytest.Pytester, dead_url: str, mode: tuple[str, ...]
+) -> None:
     with EmbeddedServer() as proxy:  # a "proxy" that answers; its upstream is down
         result = pytester.runpytest(
-            "--pyargs", "conformance.suite", "-p", "no:cacheprovider", *mode,
-            "-k", "passthrough", "--anthropic-report-dir=none",
-            f"--anthropic-base-url={proxy.url}", f"--anthropic-api-key={DEFAULT_API_KEY}",
-            f"--anthropic-upstream-url={dead_url}")
+            "--pyargs",
+            "conformance.suite",
+            "-p",
+            "no:cacheprovider",
+            *mode,
+            "-k",
+            "passthrough",
+            "--anthropic-report-dir=none",
+            f"--anthropic-base-url={proxy.url}",
+            f"--anthropic-api-key={DEFAULT_API_KEY}",
+            f"--anthropic-upstream-url={dead_url}",
+        )
     out = result.stdout.str() + result.stderr.str()
     assert result.ret == pytest.ExitCode.USAGE_ERROR, out
     assert "INTERNALERROR" not in out and "httpcore" not in out

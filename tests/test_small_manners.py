@@ -21,13 +21,18 @@ def test_ini_keys_follow_the_flags() -> None:
 
 
 def test_new_ini_key_is_read_and_the_old_one_refused(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("def test_v(conformance_settings):\n"
-                        "    assert conformance_settings.api_version == '2026-10-21'\n")
-    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n"
-                     "anthropic_version = 2026-10-21\n")
+    pytester.makepyfile(
+        "def test_v(conformance_settings):\n"
+        "    assert conformance_settings.api_version == '2026-10-21'\n"
+    )
+    pytester.makeini(
+        "[pytest]\nasyncio_default_fixture_loop_scope = function\nanthropic_version = 2026-10-21\n"
+    )
     assert pytester.runpytest().ret == 0
-    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n"
-                     "anthropic_api_version = 2026-10-21\n")
+    pytester.makeini(
+        "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+        "anthropic_api_version = 2026-10-21\n"
+    )
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*ini key anthropic_api_version was renamed anthropic_version*"])
@@ -50,8 +55,10 @@ def test_unknown_feature_gets_did_you_mean_and_all_in_the_list() -> None:
 def test_rename_key_id_must_be_a_key_id(value: str) -> None:
     with pytest.raises(ConfigError, match="ANTHROPIC_ADMIN_RENAME_KEY_ID: not an API key id"):
         load_settings(environ={"ANTHROPIC_ADMIN_RENAME_KEY_ID": value})
-    assert load_settings(environ={"ANTHROPIC_ADMIN_RENAME_KEY_ID": "apikey_01Ab"}) \
-        .admin_rename_key_id == "apikey_01Ab"
+    assert (
+        load_settings(environ={"ANTHROPIC_ADMIN_RENAME_KEY_ID": "apikey_01Ab"}).admin_rename_key_id
+        == "apikey_01Ab"
+    )
 
 
 def test_run_help_leads_with_the_suite_options(capsys: pytest.CaptureFixture[str]) -> None:
@@ -76,8 +83,11 @@ def test_cleanup_with_nothing_found_says_so() -> None:
     from tests.test_resources import run_cli
 
     with EmbeddedServer() as server:
-        env = {"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": DEFAULT_API_KEY,
-               "ANTHROPIC_ADMIN_API_KEY": DEFAULT_ADMIN_API_KEY}
+        env = {
+            "ANTHROPIC_BASE_URL": server.url,
+            "ANTHROPIC_API_KEY": DEFAULT_API_KEY,
+            "ANTHROPIC_ADMIN_API_KEY": DEFAULT_ADMIN_API_KEY,
+        }
         listed = run_cli("--dry-run", env=env)
     assert listed.returncode == 0, listed.stderr
     assert "would delete" not in listed.stdout
@@ -86,9 +96,15 @@ def test_cleanup_with_nothing_found_says_so() -> None:
 
 def test_plain_pytest_of_the_suite_has_no_loop_scope_warning(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\n")  # a user's project that never heard of pytest-asyncio's key
-    result = pytester.runpytest_subprocess("--pyargs", "conformance.suite", "-p",
-                                           "no:cacheprovider", "-k", "test_models_list",
-                                           "--anthropic-report-dir=none")
+    result = pytester.runpytest_subprocess(
+        "--pyargs",
+        "conformance.suite",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "test_models_list",
+        "--anthropic-report-dir=none",
+    )
     assert result.ret == 0, result.stdout.str()
     out = result.stdout.str() + result.stderr.str()
     assert "asyncio_default_fixture_loop_scope=function" in out

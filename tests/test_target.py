@@ -82,7 +82,10 @@ def test_live_and_proxy_targets_hold_the_users_keys() -> None:
         assert same is proxy
     endpoint = proxy.endpoint(API_KEY)
     assert (endpoint.base_url, endpoint.api_key, endpoint.kind) == (
-        proxy.base_url, "sk-user", TargetKind.PROXY)
+        proxy.base_url,
+        "sk-user",
+        TargetKind.PROXY,
+    )
 
 
 def test_replay_sends_the_dummy_key_and_is_offline() -> None:
@@ -93,9 +96,15 @@ def test_replay_sends_the_dummy_key_and_is_offline() -> None:
 
 
 def test_no_key_in_a_repr() -> None:
-    target = resolve(settings(api_key="sk-ant-api03-hidden", admin_api_key="sk-ant-admin-x",
-                              base_url="http://127.0.0.1:1", upstream_url="http://127.0.0.1:2",
-                              upstream_api_key="up-hidden"))
+    target = resolve(
+        settings(
+            api_key="sk-ant-api03-hidden",
+            admin_api_key="sk-ant-admin-x",
+            base_url="http://127.0.0.1:1",
+            upstream_url="http://127.0.0.1:2",
+            upstream_api_key="up-hidden",
+        )
+    )
     shown = repr(target) + repr(target.endpoint(ADMIN_KEY)) + repr(target.upstream)
     assert "hidden" not in shown and "sk-ant-admin-x" not in shown
 
@@ -104,22 +113,29 @@ def test_no_key_in_a_repr() -> None:
 
 
 def test_upstream_key_defaults_to_the_reference_key() -> None:
-    given = resolve(settings(base_url="http://127.0.0.1:1", api_key="k",
-                             upstream_url="http://127.0.0.1:2", upstream_api_key="up"))
+    given = resolve(
+        settings(
+            base_url="http://127.0.0.1:1",
+            api_key="k",
+            upstream_url="http://127.0.0.1:2",
+            upstream_api_key="up",
+        )
+    )
     assert given.upstream is not None and given.upstream.url == "http://127.0.0.1:2"
     assert given.credential(UPSTREAM_KEY) == "up"
-    default = resolve(settings(base_url="http://127.0.0.1:1", api_key="k",
-                               upstream_url="http://127.0.0.1:2"))
+    default = resolve(
+        settings(base_url="http://127.0.0.1:1", api_key="k", upstream_url="http://127.0.0.1:2")
+    )
     assert default.credential(UPSTREAM_KEY) == DEFAULT_API_KEY
     # The embedded server and replay forward to nothing, whatever the settings say.
     assert resolve(settings(upstream_url="http://127.0.0.1:2")).upstream is None
-    assert resolve(settings(upstream_url="http://127.0.0.1:2", record_mode="none")).upstream \
-        is None
+    assert resolve(settings(upstream_url="http://127.0.0.1:2", record_mode="none")).upstream is None
 
 
 def test_admin_client_sends_the_admin_key(server: EmbeddedServer) -> None:
-    target = resolve(settings(base_url=server.url, api_key=DEFAULT_API_KEY,
-                              admin_api_key=DEFAULT_ADMIN_API_KEY))
+    target = resolve(
+        settings(base_url=server.url, api_key=DEFAULT_API_KEY, admin_api_key=DEFAULT_ADMIN_API_KEY)
+    )
     clients = target.clients(retry=RetryPolicy(max_retries=0))
     try:
         assert set(clients) == {API_KEY, ADMIN_KEY}
@@ -152,10 +168,15 @@ def test_the_reference_server_answers_a_forced_status() -> None:
         assert target.can_force_status
         client = target.client(retry=RetryPolicy(max_retries=0))
         try:
-            ex = client.post("/v1/messages", json={
-                "model": catalog.DEFAULT_MODEL, "max_tokens": 1,
-                "messages": [{"role": "user", "content": "hi"}]},
-                headers=target.force_status_headers(429))
+            ex = client.post(
+                "/v1/messages",
+                json={
+                    "model": catalog.DEFAULT_MODEL,
+                    "max_tokens": 1,
+                    "messages": [{"role": "user", "content": "hi"}],
+                },
+                headers=target.force_status_headers(429),
+            )
         finally:
             client.close()
     assert ex.status == 429 and "retry-after" in ex.response_headers
@@ -176,8 +197,10 @@ def test_clock_reports_and_batches_by_kind() -> None:
         assert local.now() == REFERENCE_NOW and local.reports_usage_at_once
         assert local.batches_end_quickly and not local.bills_tokens
         assert not local.keeps_resources and local.rename_key_id == REFERENCE_KEY_ID
-    for remote in (resolve(settings(api_key="k")),
-                   resolve(settings(base_url="http://127.0.0.1:1", api_key="k"))):
+    for remote in (
+        resolve(settings(api_key="k")),
+        resolve(settings(base_url="http://127.0.0.1:1", api_key="k")),
+    ):
         assert remote.now() != REFERENCE_NOW and remote.now().tzinfo is UTC
         assert not remote.reports_usage_at_once and not remote.batches_end_quickly
         assert remote.bills_tokens and remote.keeps_resources
@@ -190,8 +213,10 @@ def test_capabilities_are_assumed_only_where_the_target_says_so() -> None:
     assert resolve(settings()).assumed_capabilities.startswith("the embedded reference")
     assert resolve(settings(record_mode="none")).assumed_capabilities.startswith("replay")
     assert resolve(settings(api_key="k")).assumed_capabilities == ""
-    assert resolve(settings(base_url="http://127.0.0.1:1", admin_api_key="a")
-                   ).assumed_capabilities == ""
+    assert (
+        resolve(settings(base_url="http://127.0.0.1:1", admin_api_key="a")).assumed_capabilities
+        == ""
+    )
 
 
 def test_a_base_url_without_any_key_is_a_usage_error_naming_the_variable() -> None:
@@ -204,8 +229,11 @@ def test_a_base_url_without_any_key_is_a_usage_error_naming_the_variable() -> No
 def test_a_base_url_with_a_record_mode_never_uses_the_shipped_cassettes(mode: str) -> None:
     with pytest.raises(ConfigError, match="--anthropic-cassette-dir"):
         resolve(settings(base_url="http://127.0.0.1:1", api_key="k", record_mode=mode))
-    named = resolve(settings(base_url="http://127.0.0.1:1", api_key="k", record_mode=mode,
-                             cassette_dir="/tmp/mine"))
+    named = resolve(
+        settings(
+            base_url="http://127.0.0.1:1", api_key="k", record_mode=mode, cassette_dir="/tmp/mine"
+        )
+    )
     assert named.kind in (TargetKind.PROXY, TargetKind.REPLAY)
 
 
@@ -225,16 +253,17 @@ def test_admin_key_only_target_is_probed_with_its_key(server: EmbeddedServer) ->
 
 
 def test_each_probe_uses_the_key_of_its_family(server: EmbeddedServer) -> None:
-    both = resolve(settings(base_url=server.url, api_key=DEFAULT_API_KEY,
-                            admin_api_key=DEFAULT_ADMIN_API_KEY))
+    both = resolve(
+        settings(base_url=server.url, api_key=DEFAULT_API_KEY, admin_api_key=DEFAULT_ADMIN_API_KEY)
+    )
     caps = capabilities.for_target(both)
     assert caps.by_name["admin"].status == 200
     assert caps.by_name["models"].status == 200
 
 
 def test_admin_key_only_run_probes_and_runs_the_admin_tests(
-        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
-        server: EmbeddedServer) -> None:
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, server: EmbeddedServer
+) -> None:
     monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
     monkeypatch.setenv("ANTHROPIC_ADMIN_API_KEY", DEFAULT_ADMIN_API_KEY)
     monkeypatch.setenv(catalog.FEATURES_ENV, "admin,count_tokens")
@@ -273,5 +302,6 @@ def test_suite_module_neither_branches_on_the_kind_nor_imports_the_reference(pat
 
 
 def test_resources_plugin_does_not_import_the_plugin() -> None:
-    assert not {m for m in _imports(PACKAGE / "resources_plugin.py")
-                if m.startswith("conformance.plugin")}
+    assert not {
+        m for m in _imports(PACKAGE / "resources_plugin.py") if m.startswith("conformance.plugin")
+    }

@@ -68,8 +68,12 @@ _METHODS = ["GET", "POST", "DELETE", "PUT", "PATCH"]
 
 @pytest.fixture(scope="module")
 def endless() -> Iterator[str]:
-    app = Starlette(routes=[Route("/json/{rest:path}", _endless_json, methods=_METHODS),
-                            Route("/{rest:path}", _endless_sse, methods=_METHODS)])
+    app = Starlette(
+        routes=[
+            Route("/json/{rest:path}", _endless_json, methods=_METHODS),
+            Route("/{rest:path}", _endless_sse, methods=_METHODS),
+        ]
+    )
     with EmbeddedServer(app=app) as server:
         yield server.url
 
@@ -164,9 +168,15 @@ def test_a_stream_that_ends_in_time_is_untouched() -> None:
     with EmbeddedServer() as ref:
         client = ApiClient(_target(ref.url), retry=RetryPolicy(max_retries=0), timeout=1.0)
         try:
-            ex = client.post("/v1/messages", json={
-                "model": catalog.DEFAULT_MODEL, "max_tokens": 8, "stream": True,
-                "messages": [{"role": "user", "content": "hi"}]})
+            ex = client.post(
+                "/v1/messages",
+                json={
+                    "model": catalog.DEFAULT_MODEL,
+                    "max_tokens": 8,
+                    "stream": True,
+                    "messages": [{"role": "user", "content": "hi"}],
+                },
+            )
         finally:
             client.close()
     assert ex.status == 200 and ex.events and ex.event_times
@@ -203,7 +213,8 @@ def test_unreachable_target_is_fatal_after_one_probe(dead_url: str) -> None:
 
 
 def test_silent_target_probes_use_the_run_timeout_and_retries(
-        silent_url: Silent, monkeypatch: pytest.MonkeyPatch) -> None:
+    silent_url: Silent, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clients = _probing_clients(monkeypatch)
     caps = capabilities.for_settings(_settings(silent_url, max_retries=1, timeout=0.5))
     assert clients and set(clients) == {(0.5, 1)}  # the run's timeout and retries
@@ -213,19 +224,22 @@ def test_silent_target_probes_use_the_run_timeout_and_retries(
     assert "2 attempt(s)" in caps.fatal
 
 
-def test_unreachable_target_ends_the_session_once(pytester: pytest.Pytester,
-                                                  dead_url: str) -> None:
-    result = pytester.runpytest(*SUITE, f"--anthropic-base-url={dead_url}",
-                                f"--anthropic-api-key={DEFAULT_API_KEY}",
-                                "--anthropic-max-retries=0")
+def test_unreachable_target_ends_the_session_once(pytester: pytest.Pytester, dead_url: str) -> None:
+    result = pytester.runpytest(
+        *SUITE,
+        f"--anthropic-base-url={dead_url}",
+        f"--anthropic-api-key={DEFAULT_API_KEY}",
+        "--anthropic-max-retries=0",
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     out = result.stdout.str()
     assert f"the target at {dead_url} did not answer any capability probe" in out
     assert out.count("did not answer any capability probe") == 1
 
 
-def test_probing_that_raises_is_stored_and_ends_the_session(pytester: pytest.Pytester,
-                                                            html404: str) -> None:
+def test_probing_that_raises_is_stored_and_ends_the_session(
+    pytester: pytest.Pytester, html404: str
+) -> None:
     pytester.makeconftest("""
 import conformance.capabilities as caps
 
@@ -242,8 +256,11 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     caps.for_target = _real
 """)
-    result = pytester.runpytest(*with_conftest(pytester), f"--anthropic-base-url={html404}",
-                                f"--anthropic-api-key={DEFAULT_API_KEY}")
+    result = pytester.runpytest(
+        *with_conftest(pytester),
+        f"--anthropic-base-url={html404}",
+        f"--anthropic-api-key={DEFAULT_API_KEY}",
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     out = result.stdout.str()
     assert f"probing the capabilities of the target at {html404} failed" in out
@@ -256,27 +273,38 @@ def pytest_unconfigure(config):
 def test_html_404_everywhere_is_fatal(html404: str) -> None:
     caps = capabilities.probe_target(_target(html404), timeout=2.0)
     assert not any(c.supported for c in caps.by_name.values())
-    assert caps.fatal.startswith(f"nothing at {html404} answers like the Anthropic API "
-                                 "(every probe got 404 without an Anthropic error envelope): "
-                                 "is the base URL right"), caps.fatal
+    assert caps.fatal.startswith(
+        f"nothing at {html404} answers like the Anthropic API "
+        "(every probe got 404 without an Anthropic error envelope): "
+        "is the base URL right"
+    ), caps.fatal
 
 
 def test_wrong_base_url_is_not_a_green_run(pytester: pytest.Pytester, html404: str) -> None:
-    result = pytester.runpytest(*SUITE, f"--anthropic-base-url={html404}",
-                                f"--anthropic-api-key={DEFAULT_API_KEY}")
+    result = pytester.runpytest(
+        *SUITE, f"--anthropic-base-url={html404}", f"--anthropic-api-key={DEFAULT_API_KEY}"
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stdout.fnmatch_lines([
-        "*nothing at * answers like the Anthropic API (every probe got "
-        "404 without an Anthropic error envelope): is the base URL right*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*nothing at * answers like the Anthropic API (every probe got "
+            "404 without an Anthropic error envelope): is the base URL right*"
+        ]
+    )
     assert "skipped" not in result.stdout.lines[-1]
 
 
 def test_narrow_target_is_not_fatal() -> None:
     """Only messages served (the narrow-proxy case): the others are skipped, the run goes on."""
-    served = capabilities.Capability("messages", True, "POST /v1/messages", 400,
-                                     detail="the route exists")
-    missing = capabilities.Capability("models", False, "GET /v1/models", 404,
-                                      detail="the route is not served (404 with no Anthropic "
-                                             "error envelope)")
+    served = capabilities.Capability(
+        "messages", True, "POST /v1/messages", 400, detail="the route exists"
+    )
+    missing = capabilities.Capability(
+        "models",
+        False,
+        "GET /v1/models",
+        404,
+        detail="the route is not served (404 with no Anthropic error envelope)",
+    )
     assert capabilities.fatal_reason("http://x", [served, missing]) == ""
     assert "every probe got 404 without" in capabilities.fatal_reason("http://x", [missing])

@@ -26,10 +26,15 @@ from conformance.sse import parse_sse
 from conformance.target import TargetKind
 
 DELAY = 0.05  # seconds between two events of the slow reference stream
-STREAM = {"model": catalog.DEFAULT_MODEL, "max_tokens": 8, "stream": True,
-          "messages": [{"role": "user", "content": "Hi"}]}
-REPLAY = Target(TargetKind.REPLAY, "http://replay.invalid", "replay-no-key",
-                catalog.DEFAULT_API_VERSION)
+STREAM = {
+    "model": catalog.DEFAULT_MODEL,
+    "max_tokens": 8,
+    "stream": True,
+    "messages": [{"role": "user", "content": "Hi"}],
+}
+REPLAY = Target(
+    TargetKind.REPLAY, "http://replay.invalid", "replay-no-key", catalog.DEFAULT_API_VERSION
+)
 
 
 class FakeClock:
@@ -78,12 +83,14 @@ def slow_server() -> Iterator[EmbeddedServer]:
 
 
 @pytest.fixture(scope="module")
-def recorded(slow_server: EmbeddedServer, tmp_path_factory: pytest.TempPathFactory
-             ) -> tuple[Path, list[float]]:
+def recorded(
+    slow_server: EmbeddedServer, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, list[float]]:
     """A cassette of one slow stream, and the event offsets the recording client reported."""
     path = tmp_path_factory.mktemp("timing") / "slow.yaml"
-    target = Target(TargetKind.REFERENCE, slow_server.url, DEFAULT_API_KEY,
-                    catalog.DEFAULT_API_VERSION)
+    target = Target(
+        TargetKind.REFERENCE, slow_server.url, DEFAULT_API_KEY, catalog.DEFAULT_API_VERSION
+    )
     with cassettes.use_cassette(path, RecordMode.ONCE):
         client = ApiClient(target)
         try:
@@ -101,8 +108,7 @@ def _timing_entry(path: Path) -> dict[str, Any]:
     return entry
 
 
-def test_recording_measures_a_slow_stream_below_vcrpy(recorded: tuple[Path, list[float]]
-                                                      ) -> None:
+def test_recording_measures_a_slow_stream_below_vcrpy(recorded: tuple[Path, list[float]]) -> None:
     path, times = recorded
     # vcrpy read the whole body before the client saw it: spaced offsets prove the wire timing
     _measured_on_the_wire(times)
@@ -115,8 +121,9 @@ def test_recording_measures_a_slow_stream_below_vcrpy(recorded: tuple[Path, list
     assert result.exit_code == 0, result.format_text()
 
 
-def test_replay_without_timing_is_instant(recorded: tuple[Path, list[float]],
-                                          fake_clock: FakeClock) -> None:
+def test_replay_without_timing_is_instant(
+    recorded: tuple[Path, list[float]], fake_clock: FakeClock
+) -> None:
     path, times = recorded
     with cassettes.use_cassette(path, RecordMode.NONE):
         client = ApiClient(REPLAY)
@@ -134,8 +141,9 @@ def _paced_exactly(times: list[float], replayed: list[float] | None, fake: FakeC
     assert all(s >= 0 for s in fake.slept)
 
 
-def test_replay_with_timing_keeps_the_recorded_pace(recorded: tuple[Path, list[float]],
-                                                    fake_clock: FakeClock) -> None:
+def test_replay_with_timing_keeps_the_recorded_pace(
+    recorded: tuple[Path, list[float]], fake_clock: FakeClock
+) -> None:
     path, times = recorded
     with cassettes.use_cassette(path, RecordMode.NONE, replay_timing=True):
         client = ApiClient(REPLAY)
@@ -145,8 +153,9 @@ def test_replay_with_timing_keeps_the_recorded_pace(recorded: tuple[Path, list[f
     assert [e.json for e in ex.events or []] == [e.json for e in parse_sse(ex.body)]
 
 
-async def test_async_replay_with_timing(recorded: tuple[Path, list[float]],
-                                        fake_clock: FakeClock) -> None:
+async def test_async_replay_with_timing(
+    recorded: tuple[Path, list[float]], fake_clock: FakeClock
+) -> None:
     path, times = recorded
     with cassettes.use_cassette(path, RecordMode.NONE, replay_timing=True):
         client = AsyncApiClient(REPLAY)
@@ -155,10 +164,12 @@ async def test_async_replay_with_timing(recorded: tuple[Path, list[float]],
     _paced_exactly(times, ex.event_times, fake_clock)
 
 
-async def test_async_recording_measures_the_wire(slow_server: EmbeddedServer,
-                                                 tmp_path: Path) -> None:
-    target = Target(TargetKind.REFERENCE, slow_server.url, DEFAULT_API_KEY,
-                    catalog.DEFAULT_API_VERSION)
+async def test_async_recording_measures_the_wire(
+    slow_server: EmbeddedServer, tmp_path: Path
+) -> None:
+    target = Target(
+        TargetKind.REFERENCE, slow_server.url, DEFAULT_API_KEY, catalog.DEFAULT_API_VERSION
+    )
     path = tmp_path / "async.yaml"
     with cassettes.use_cassette(path, RecordMode.ONCE):
         client = AsyncApiClient(target)
@@ -170,11 +181,20 @@ async def test_async_recording_measures_the_wire(slow_server: EmbeddedServer,
 
 
 def test_timing_survives_the_serializer_round_trip() -> None:
-    data = {"version": 1, "interactions": [{"request": {}, "response": {
-        "status": {"code": 200, "message": "OK"},
-        "headers": {"content-type": ["text/event-stream"]},
-        "body": {"string": "event: a\ndata: {}\n\n"},
-        timing.TIMING_KEY: {"headers": 0.01, "events": [0.0123, 0.5]}}}]}
+    data = {
+        "version": 1,
+        "interactions": [
+            {
+                "request": {},
+                "response": {
+                    "status": {"code": 200, "message": "OK"},
+                    "headers": {"content-type": ["text/event-stream"]},
+                    "body": {"string": "event: a\ndata: {}\n\n"},
+                    timing.TIMING_KEY: {"headers": 0.01, "events": [0.0123, 0.5]},
+                },
+            }
+        ],
+    }
     text = serializer.serialize(data)
     assert "events: [0.0123, 0.5]" in text
     assert serializer.deserialize(text) == data
@@ -186,11 +206,13 @@ def test_cap_and_malformed_entries_do_not_stall() -> None:
 
 
 def test_without_the_private_pool_the_client_read_is_timed(
-        slow_server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    slow_server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """httpx internals changed (no ``_pool`` to wrap): a live stream is timed as it is read."""
     monkeypatch.setattr(timing, "_wrap_pool", lambda transport, wrapper: None)
-    target = Target(TargetKind.REFERENCE, slow_server.url, DEFAULT_API_KEY,
-                    catalog.DEFAULT_API_VERSION)
+    target = Target(
+        TargetKind.REFERENCE, slow_server.url, DEFAULT_API_KEY, catalog.DEFAULT_API_VERSION
+    )
     client = ApiClient(target)
     try:
         ex = client.post("/v1/messages", STREAM)
@@ -205,8 +227,7 @@ def test_answers_that_are_not_streams_are_left_alone() -> None:
         return httpx.Response(200, json={"type": "message"})
 
     transport = timing.TimingTransport(httpx.MockTransport(answer))  # type: ignore[arg-type]
-    client = ApiClient(REPLAY, http=httpx.Client(base_url="http://x.invalid",
-                                                 transport=transport))
+    client = ApiClient(REPLAY, http=httpx.Client(base_url="http://x.invalid", transport=transport))
     ex = client.post("/v1/messages", {"stream": False})
     client.close()
     assert ex.status == 200 and ex.event_times is None and ex.json == {"type": "message"}

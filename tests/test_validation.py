@@ -24,20 +24,29 @@ from tests.test_checks import (
     stream,
 )
 
-MODEL = {"type": "model", "id": "claude-haiku-4-5-20251001", "display_name": "Claude Haiku 4.5",
-         "created_at": "2025-10-15T00:00:00Z"}
+MODEL = {
+    "type": "model",
+    "id": "claude-haiku-4-5-20251001",
+    "display_name": "Claude Haiku 4.5",
+    "created_at": "2025-10-15T00:00:00Z",
+}
 
 
-@pytest.mark.parametrize("exchange", [
-    pytest.param(answer(GOOD_MESSAGE), id="message"),
-    pytest.param(stream(GOOD_EVENTS), id="stream"),
-    pytest.param(stream([], raw=REAL_STREAM.encode()), id="real-stream"),
-    pytest.param(answer({"input_tokens": 12}, path="/v1/messages/count_tokens"), id="count"),
-    pytest.param(models_page(page([MODEL["id"]])), id="models-list"),
-    pytest.param(answer(MODEL, method="GET", path="/v1/models/claude-haiku-4-5", request={}),
-                 id="models-retrieve"),
-    pytest.param(answer(error(404, "not_found_error"), status=404), id="error"),
-])
+@pytest.mark.parametrize(
+    "exchange",
+    [
+        pytest.param(answer(GOOD_MESSAGE), id="message"),
+        pytest.param(stream(GOOD_EVENTS), id="stream"),
+        pytest.param(stream([], raw=REAL_STREAM.encode()), id="real-stream"),
+        pytest.param(answer({"input_tokens": 12}, path="/v1/messages/count_tokens"), id="count"),
+        pytest.param(models_page(page([MODEL["id"]])), id="models-list"),
+        pytest.param(
+            answer(MODEL, method="GET", path="/v1/models/claude-haiku-4-5", request={}),
+            id="models-retrieve",
+        ),
+        pytest.param(answer(error(404, "not_found_error"), status=404), id="error"),
+    ],
+)
 def test_good_answers_validate(exchange: Exchange) -> None:
     result = validate_exchange(exchange)
     assert result.ok, "\n".join(f.format() for f in result.findings)
@@ -67,14 +76,19 @@ def test_error_answers_use_the_error_schema_whatever_the_endpoint() -> None:
     broken = {"type": "error", "error": {"type": "not_found_error"}}
     result = validate_exchange(answer(broken, status=404, path="/v1/models/x", method="GET"))
     assert "schema:error.json" in _checks(result)
-    assert any(f.check == "error-envelope" and f.pointer == "/error/message"
-               for f in result.findings)
+    assert any(
+        f.check == "error-envelope" and f.pointer == "/error/message" for f in result.findings
+    )
     assert not any(f.check.startswith("schema:model") for f in result.findings)
 
 
 def test_unknown_endpoint_gets_common_checks_and_no_body_schema() -> None:
-    ex = answer({"anything": True}, method="GET", path="/v1/not_in_catalog",
-                headers={"content-type": "application/json"})
+    ex = answer(
+        {"anything": True},
+        method="GET",
+        path="/v1/not_in_catalog",
+        headers={"content-type": "application/json"},
+    )
     result = validate_exchange(ex)
     assert _checks(result) == {"request-id"}
     err = validate_exchange(answer({"oops": 1}, status=400, path="/v1/not_in_catalog"))
@@ -121,8 +135,9 @@ def test_schema_dispatch(monkeypatch: pytest.MonkeyPatch) -> None:
     """Which schema each part of an answer goes to, with the pointer prefix it gets."""
     calls: list[tuple[str, str]] = []
 
-    def spy(instance: Any, schema: str, *, request_id: str | None = None,
-            pointer: str = "") -> list[Finding]:
+    def spy(
+        instance: Any, schema: str, *, request_id: str | None = None, pointer: str = ""
+    ) -> list[Finding]:
         calls.append((schema, pointer))
         return []
 
@@ -137,6 +152,9 @@ def test_schema_dispatch(monkeypatch: pytest.MonkeyPatch) -> None:
     validate_exchange(models_page(page(["m"])))
     assert calls == [("model_list.json", "")]
     calls.clear()
-    validate_exchange(answer(error(429, "rate_limit_error"), status=429,
-                             headers={**JSON_HEADERS, "retry-after": "1"}))
+    validate_exchange(
+        answer(
+            error(429, "rate_limit_error"), status=429, headers={**JSON_HEADERS, "retry-after": "1"}
+        )
+    )
     assert calls == [(catalog.ERROR_SCHEMA, "")]

@@ -20,8 +20,14 @@ from conformance.exchange import ConformanceError, Finding, Inconclusive
 from conformance.judgement import Judgement, Stopped
 from conformance.reference import EmbeddedServer, ReferenceConfig
 
-SUITE = ("--pyargs", "conformance.suite", "-p", "no:cacheprovider",
-         "-o", "asyncio_default_fixture_loop_scope=function")
+SUITE = (
+    "--pyargs",
+    "conformance.suite",
+    "-p",
+    "no:cacheprovider",
+    "-o",
+    "asyncio_default_fixture_loop_scope=function",
+)
 KEY = reference.DEFAULT_API_KEY
 
 
@@ -93,8 +99,9 @@ def test_layers(api):
 """
 
 
-def test_one_cause_does_not_drown_the_others(pytester: pytest.Pytester,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_cause_does_not_drown_the_others(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """request-id missing on every answer plus usage missing: the usage findings and the test's
     own assertion are all reported, and request-id once, as a root cause of the run."""
     pytester.makepyfile(test_layers=LAYERS)
@@ -106,21 +113,27 @@ def test_one_cause_does_not_drown_the_others(pytester: pytest.Pytester,
     out = result.stdout.str()
     result.assert_outcomes(failed=1)
     assert "own assertion ran" in out and "final-usage" in out
-    result.stdout.fnmatch_lines(["*anthropic root causes*",
-                                 "*[[]request-id[]] error, run-level, 1 test(s) in messages*",
-                                 "*fix: send the upstream's request-id header*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*anthropic root causes*",
+            "*[[]request-id[]] error, run-level, 1 test(s) in messages*",
+            "*fix: send the upstream's request-id header*",
+        ]
+    )
     data = _report(pytester)
     assert data["root_causes"][0]["check"] == "request-id"
     assert list(data)[:4] == ["report_version", "verdict", "headline", "root_causes"]
 
 
 def test_a_run_scope_root_cause_fails_the_session_not_each_test(
-        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with EmbeddedServer(ReferenceConfig(mutants=("request-id-missing",))) as server:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
         monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-        result = pytester.runpytest(*SUITE, "-k", "test_basic_message or test_multi_turn "
-                                    "or test_request_id_on_success")
+        result = pytester.runpytest(
+            *SUITE, "-k", "test_basic_message or test_multi_turn or test_request_id_on_success"
+        )
     outcomes = result.parseoutcomes()
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     # only the dedicated header test fails on the header itself
@@ -134,8 +147,9 @@ def test_a_run_scope_root_cause_fails_the_session_not_each_test(
     assert features["messages"]["verdict"] == "fail"  # not a conforming feature
 
 
-def test_failures_in_report_md_show_the_values(pytester: pytest.Pytester,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failures_in_report_md_show_the_values(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with EmbeddedServer(ReferenceConfig(mutants=("not-found-as-500",))) as server:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
         monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
@@ -182,8 +196,7 @@ def test_cannot_judge(api):
 """
 
 
-def test_a_missing_upstream_record_is_inconclusive_not_a_failure(
-        pytester: pytest.Pytester) -> None:
+def test_a_missing_upstream_record_is_inconclusive_not_a_failure(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_inconclusive=INCONCLUSIVE)
     result = pytester.runpytest("-p", "no:cacheprovider", "-rs")
     result.assert_outcomes(skipped=1)
@@ -194,31 +207,44 @@ def test_a_missing_upstream_record_is_inconclusive_not_a_failure(
 
 
 def test_record_mode_with_a_base_url_never_replays_the_shipped_cassettes(
-        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """False green (a): ``--record-mode=once`` against a broken proxy replayed the shipped
     cassettes and reported "pass ... Target: <the proxy>"."""
     with EmbeddedServer(ReferenceConfig(mutants=("usage-missing",))) as server:
         monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-        result = pytester.runpytest(*SUITE, f"--anthropic-base-url={server.url}",
-                                    "--record-mode=once", "-k", "test_basic_message")
+        result = pytester.runpytest(
+            *SUITE,
+            f"--anthropic-base-url={server.url}",
+            "--record-mode=once",
+            "-k",
+            "test_basic_message",
+        )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*shipped*pass --anthropic-cassette-dir*"])
 
 
 def test_answers_from_cassettes_are_counted_and_never_name_the_target_as_tested(
-        pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cassettes = tmp_path / "mine"
     select = ("-k", "test_basic_message")
-    recorded = pytester.runpytest(*SUITE, f"--anthropic-cassette-dir={cassettes}",
-                                  "--record-mode=once", *select)
+    recorded = pytester.runpytest(
+        *SUITE, f"--anthropic-cassette-dir={cassettes}", "--record-mode=once", *select
+    )
     assert recorded.ret == 0, recorded.stdout.str()
     with EmbeddedServer(ReferenceConfig(mutants=("usage-missing",))) as server:
         monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-        result = pytester.runpytest(*SUITE, f"--anthropic-base-url={server.url}",
-                                    f"--anthropic-cassette-dir={cassettes}",
-                                    "--record-mode=once", *select)
-    result.stdout.fnmatch_lines(["*0 answer(s) from the target, 1 replayed from cassettes*"
-                                 "was not tested*"])
+        result = pytester.runpytest(
+            *SUITE,
+            f"--anthropic-base-url={server.url}",
+            f"--anthropic-cassette-dir={cassettes}",
+            "--record-mode=once",
+            *select,
+        )
+    result.stdout.fnmatch_lines(
+        ["*0 answer(s) from the target, 1 replayed from cassettes*was not tested*"]
+    )
     data = _report(pytester)
     assert data["target"]["answers_from_target"] == 0
     assert data["target"]["answers_from_cassettes"] == 1
@@ -231,10 +257,19 @@ def test_answers_from_cassettes_are_counted_and_never_name_the_target_as_tested(
 
 def test_a_messages_only_proxy_does_not_get_a_green_badge(pytester: pytest.Pytester) -> None:
     """False green (c): 6 of 7 families not served used to give a green "6/6 passing"."""
-    with EmbeddedServer() as upstream, EmbeddedServer(app=make_proxy(ProxyConfig(
-            upstream.url, prefix="/anthropic", only_messages=True))) as proxy:
-        result = pytester.runpytest(*SUITE, f"--anthropic-base-url={proxy.url}/anthropic",
-                                    f"--anthropic-api-key={KEY}", "-k", "test_basic_message")
+    with (
+        EmbeddedServer() as upstream,
+        EmbeddedServer(
+            app=make_proxy(ProxyConfig(upstream.url, prefix="/anthropic", only_messages=True))
+        ) as proxy,
+    ):
+        result = pytester.runpytest(
+            *SUITE,
+            f"--anthropic-base-url={proxy.url}/anthropic",
+            f"--anthropic-api-key={KEY}",
+            "-k",
+            "test_basic_message",
+        )
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     data = _report(pytester)
     assert data["headline"].startswith("messages only: 1/")
@@ -248,8 +283,13 @@ def test_a_wrong_key_stops_the_run_once(pytester: pytest.Pytester) -> None:
     """False failure: every probe answered 401 used to count as "served", then every test
     failed with "expected HTTP 200, got 401"."""
     with EmbeddedServer() as server:
-        result = pytester.runpytest(*SUITE, f"--anthropic-base-url={server.url}",
-                                    "--anthropic-api-key=wrong-key", "-k", "messages")
+        result = pytester.runpytest(
+            *SUITE,
+            f"--anthropic-base-url={server.url}",
+            "--anthropic-api-key=wrong-key",
+            "-k",
+            "messages",
+        )
     assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
     out = result.stdout.str() + result.stderr.str()
     assert "the target refused the key" in out and "ANTHROPIC_API_KEY" in out

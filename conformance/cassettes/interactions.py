@@ -30,11 +30,13 @@ from conformance.sse import parse_sse
 
 #: Paths that belong to the Anthropic API, used when the caller does not filter by host: the
 #: first two segments of every catalog endpoint (/v1/messages, /v1/models, /v1/files, ...).
-API_PATH_PREFIXES: tuple[str, ...] = tuple(sorted(
-    {"/".join(e.path.split("/")[:3]) for e in catalog.ENDPOINTS}))
+API_PATH_PREFIXES: tuple[str, ...] = tuple(
+    sorted({"/".join(e.path.split("/")[:3]) for e in catalog.ENDPOINTS})
+)
 
 _REDACTED = "<redacted>"
 _SSE_STARTS = (b"event:", b"data:")
+
 
 @dataclass(frozen=True)
 class Interaction:
@@ -75,14 +77,28 @@ def interactions_of_recording(recording: Recording) -> list[Interaction]:
         source = f"{recording.path}#{index}"
         if isinstance(item, readers.BadInteraction):
             host, req_path = _host_and_path(item.url, {})
-            out.append(Interaction(source, index, None, host, item.error, req_path,
-                                   by_content=recording.by_content))
+            out.append(
+                Interaction(
+                    source, index, None, host, item.error, req_path, by_content=recording.by_content
+                )
+            )
             continue
         host, req_path = _host_and_path(item.url, item.request_headers)
         exchange = _build_exchange(item, source)
         timing_error = _apply_timing(item, exchange)
-        out.append(Interaction(source, index, exchange, host, None, exchange.path, timing_error,
-                               item.recorded_at, recording.by_content))
+        out.append(
+            Interaction(
+                source,
+                index,
+                exchange,
+                host,
+                None,
+                exchange.path,
+                timing_error,
+                item.recorded_at,
+                recording.by_content,
+            )
+        )
     return out
 
 
@@ -114,14 +130,15 @@ def timing_problem(entry: Any, event_count: int) -> str | None:
         if i and value < events[i - 1]:
             return f"timing event offsets decrease at {i} ({events[i - 1]} -> {value})"
     if len(events) != event_count:
-        return (f"timing has {len(events)} event offset(s) but the answer has {event_count} "
-                "SSE event(s)")
+        return (
+            f"timing has {len(events)} event offset(s) but the answer has {event_count} "
+            "SSE event(s)"
+        )
     return None
 
 
 def _is_offset(value: Any) -> bool:
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(value))
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _apply_timing(item: readers.Interaction, exchange: Exchange) -> str | None:
@@ -179,8 +196,10 @@ def _api_path(path: str) -> str:
 
 
 def _build_exchange(item: readers.Interaction, source: str) -> Exchange:
-    redacted = {k: (_REDACTED if k in catalog.SECRET_HEADERS else v)
-                for k, v in item.request_headers.items()}
+    redacted = {
+        k: (_REDACTED if k in catalog.SECRET_HEADERS else v)
+        for k, v in item.request_headers.items()
+    }
     body = item.response_body
     events = None
     content_type = item.response_headers.get("content-type", "").lower()
@@ -228,8 +247,11 @@ def interactions_of(document: Any, path: Path) -> list[Any]:
         for key in ("interactions", "http_interactions"):
             if isinstance(document.get(key), list):
                 return list(document[key])
-    if isinstance(document, list) and document and all(
-            isinstance(d, dict) and "request" in d for d in document):
+    if (
+        isinstance(document, list)
+        and document
+        and all(isinstance(d, dict) and "request" in d for d in document)
+    ):
         return document  # vcrpy < 1.0 wrote a bare list of interactions
     raise CassetteError(f"{path}: no request/response interactions to walk")
 
@@ -273,8 +295,9 @@ def cassette_files(paths: Iterable[Path]) -> list[Path]:
     out: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            out += sorted(p for p in path.rglob("*")
-                          if p.is_file() and p.suffix.lower() in CASSETTE_SUFFIXES)
+            out += sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in CASSETTE_SUFFIXES
+            )
         else:
             out.append(path)
     return out

@@ -68,10 +68,27 @@ NOTHING_CHECKED = 3
 OTHER_HOST = "another host"
 OTHER_PROVIDER = "another provider"
 #: Object types of Anthropic answers, for judging an answer on a host that is not the API's.
-_ANTHROPIC_TYPES = frozenset({
-    "message", "error", "model", "message_batch", "message_batch_deleted", "file",
-    "file_deleted", "completion", "user", "invite", "workspace", "workspace_member", "api_key",
-    "organization", "user_deleted", "invite_deleted", "workspace_member_deleted"})
+_ANTHROPIC_TYPES = frozenset(
+    {
+        "message",
+        "error",
+        "model",
+        "message_batch",
+        "message_batch_deleted",
+        "file",
+        "file_deleted",
+        "completion",
+        "user",
+        "invite",
+        "workspace",
+        "workspace_member",
+        "api_key",
+        "organization",
+        "user_deleted",
+        "invite_deleted",
+        "workspace_member_deleted",
+    }
+)
 
 # --- drift ---------------------------------------------------------------------------------------
 
@@ -115,9 +132,11 @@ def header_drift(exchange: Exchange) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for name in exchange.response_headers:
         lname = name.lower()
-        if (lname.startswith(("anthropic-", "x-anthropic-"))
-                and lname not in catalog.RESPONSE_HEADERS
-                and not catalog.RATELIMIT_HEADER.fullmatch(lname)):
+        if (
+            lname.startswith(("anthropic-", "x-anthropic-"))
+            and lname not in catalog.RESPONSE_HEADERS
+            and not catalog.RATELIMIT_HEADER.fullmatch(lname)
+        ):
             out.append(("header", lname))
     known_betas = {b.header for b in catalog.BETAS}
     for value in (exchange.request_headers.get("anthropic-beta") or "").split(","):
@@ -129,8 +148,11 @@ def header_drift(exchange: Exchange) -> list[tuple[str, str]]:
 
 def stop_reason_drift(findings: Iterable[Finding]) -> list[tuple[str, str]]:
     """Stop reasons outside the schema's enum (also findings: the enum is the contract)."""
-    return [("stop reason", f.value.strip('"')) for f in findings
-            if f.pointer.endswith("/stop_reason") and f.rule.startswith("enum:")]
+    return [
+        ("stop reason", f.value.strip('"'))
+        for f in findings
+        if f.pointer.endswith("/stop_reason") and f.rule.startswith("enum:")
+    ]
 
 
 @dataclass
@@ -183,8 +205,11 @@ class Problem:
 
     def format(self) -> str:
         at = f"#{self.index}" if self.index is not None else ""
-        where = " ".join(p for p in (self.endpoint, self.pointer or "/") if p) \
-            if self.index is not None else ""
+        where = (
+            " ".join(p for p in (self.endpoint, self.pointer or "/") if p)
+            if self.index is not None
+            else ""
+        )
         rule = f" | rule: {self.rule}" if self.rule else ""
         value = f" | value: {self.value}" if self.value else ""
         head = f"{self.file}{at}: " + (f"{where}: " if where else "")
@@ -236,15 +261,22 @@ class LintResult:
         if self.checked:
             return ""
         if self.files == 0:
-            return "nothing checked: no recording files found (searched for " + \
-                ", ".join(f"*{s}" for s in readers.SUFFIXES) + ")"
+            return (
+                "nothing checked: no recording files found (searched for "
+                + ", ".join(f"*{s}" for s in readers.SUFFIXES)
+                + ")"
+            )
         if self.skipped_by.get(OTHER_HOST):
             hosts = ", ".join(h for h, _ in self.other_hosts.most_common(5)) or "no host"
-            return (f"nothing checked: {self.skipped_by[OTHER_HOST]} interaction(s) went to "
-                    f"other hosts ({hosts}): try --host HOST or --all-hosts")
+            return (
+                f"nothing checked: {self.skipped_by[OTHER_HOST]} interaction(s) went to "
+                f"other hosts ({hosts}): try --host HOST or --all-hosts"
+            )
         if self.skipped_by.get(OTHER_PROVIDER):
-            return ("nothing checked: every interaction is another provider's answer "
-                    "(its shape is not Anthropic's)")
+            return (
+                "nothing checked: every interaction is another provider's answer "
+                "(its shape is not Anthropic's)"
+            )
         return "nothing checked: the recordings hold no interaction"
 
     def to_json(self) -> dict[str, Any]:
@@ -292,7 +324,8 @@ class LintResult:
         lines.append(
             f"{self.files} file(s) ({formats or 'none read'}), {self.checked} interaction(s) "
             f"checked, {self.skipped} skipped ({skipped or 'none'}): {len(self.problems)} "
-            f"problem(s), {len(self.secrets)} secret(s), {len(self.errors)} unreadable file(s)")
+            f"problem(s), {len(self.secrets)} secret(s), {len(self.errors)} unreadable file(s)"
+        )
         reason = self.nothing_checked_reason()
         if reason and not self.errors:
             lines.append(reason)
@@ -314,7 +347,7 @@ def _provenance_lines(provenance: dict[str, str]) -> list[str]:
 
 
 def _header_note(f: Finding, exchange: Exchange) -> str | None:
-    """"not recorded" / "redacted" for a header finding the recorder's scrubbing caused."""
+    """ "not recorded" / "redacted" for a header finding the recorder's scrubbing caused."""
     if not f.pointer.startswith("/headers/"):
         return None
     name = f.pointer.split("/")[2]
@@ -337,14 +370,18 @@ def is_edge_answer(exchange: Exchange) -> bool:
     return exchange.content_type in ("text/html", "text/plain", "")
 
 
-def recorded_on(it: Interaction, exchange: Exchange, file_date: datetime | None,
-                as_of: date | None) -> date | None:
+def recorded_on(
+    it: Interaction, exchange: Exchange, file_date: datetime | None, as_of: date | None
+) -> date | None:
     """The day whose contract judges a recording: ``--as-of``, else the answer's ``Date``
     header (the server's clock), else the recorder's timestamp, else the file's provenance."""
     if as_of is not None:
         return as_of
-    for when in (readers.parse_date(exchange.response_headers.get("date")), it.recorded_at,
-                 file_date):
+    for when in (
+        readers.parse_date(exchange.response_headers.get("date")),
+        it.recorded_at,
+        file_date,
+    ):
         if when is not None:
             return when.date()
     return None
@@ -365,21 +402,29 @@ def _anthropic_shape(exchange: Exchange) -> bool:
         items = body["data"]
         if not items:
             return "has_more" in body and ("first_id" in body or "next_page" in body)
-        return all(isinstance(i, dict) and i.get("type") in _ANTHROPIC_TYPES and "object" not in i
-                   for i in items)
+        return all(
+            isinstance(i, dict) and i.get("type") in _ANTHROPIC_TYPES and "object" not in i
+            for i in items
+        )
     return set(body) <= {"input_tokens", "context_management"} and "input_tokens" in body
 
 
 def _describe_provenance(prov: dict[str, str] | None, hosts: set[str]) -> str | None:
     if prov is not None:
-        details = ", ".join(f"{k} {prov[k]}" for k in ("recorded", "suite_version", "model",
-                                                        "api_version") if k in prov)
+        details = ", ".join(
+            f"{k} {prov[k]}"
+            for k in ("recorded", "suite_version", "model", "api_version")
+            if k in prov
+        )
         if prov.get("target") == REFERENCE_TARGET:
             return f"recorded against the reference server, not the real API ({details})"
         return f"recorded against {prov.get('target', '?')} ({details})"
     if hosts and hosts <= _LOOPBACK:
-        return ("recorded against a local server (" + ", ".join(sorted(hosts)) +
-                "), probably the reference server; no provenance stamp")
+        return (
+            "recorded against a local server ("
+            + ", ".join(sorted(hosts))
+            + "), probably the reference server; no provenance stamp"
+        )
     return None
 
 
@@ -403,8 +448,14 @@ def _select(it: Interaction, hosts: set[str] | None, by_path: bool) -> str | Non
     return OTHER_PROVIDER
 
 
-def lint_file(path: Path, result: LintResult, *, hosts: set[str] | None,
-              strict_headers: bool, as_of: date | None = None) -> None:
+def lint_file(
+    path: Path,
+    result: LintResult,
+    *,
+    hosts: set[str] | None,
+    strict_headers: bool,
+    as_of: date | None = None,
+) -> None:
     """Add what ``path`` holds to ``result``; never raises for a bad input."""
     name = str(path)
     result.files += 1
@@ -433,13 +484,27 @@ def lint_file(path: Path, result: LintResult, *, hosts: set[str] | None,
         _lint_interaction(it, name, result, strict_headers, rec.recorded_at, as_of)
 
 
-def _lint_interaction(it: Interaction, name: str, result: LintResult,
-                      strict_headers: bool, file_date: datetime | None = None,
-                      as_of: date | None = None) -> None:
+def _lint_interaction(
+    it: Interaction,
+    name: str,
+    result: LintResult,
+    strict_headers: bool,
+    file_date: datetime | None = None,
+    as_of: date | None = None,
+) -> None:
     ex = it.exchange
     if ex is None:
-        result.problems.append(Problem(name, it.index, it.path or "?", "", "", UNREADABLE,
-                                       f"cannot read this interaction: {it.error}"))
+        result.problems.append(
+            Problem(
+                name,
+                it.index,
+                it.path or "?",
+                "",
+                "",
+                UNREADABLE,
+                f"cannot read this interaction: {it.error}",
+            )
+        )
         result.summary.setdefault("(unreadable)", EndpointSummary()).problems += 1
         return
     endpoint = ex.endpoint.name if ex.endpoint is not None else "(other)"
@@ -448,33 +513,71 @@ def _lint_interaction(it: Interaction, name: str, result: LintResult,
     result.checked += 1
     where = f"{name}#{it.index}"
     if it.timing_error is not None:
-        result.problems.append(Problem(name, it.index, endpoint, "/timing", "", TIMING,
-                                       f"malformed timing entry: {it.timing_error}"))
+        result.problems.append(
+            Problem(
+                name,
+                it.index,
+                endpoint,
+                "/timing",
+                "",
+                TIMING,
+                f"malformed timing entry: {it.timing_error}",
+            )
+        )
         summary.problems += 1
     try:
         validation = validate_exchange(ex)
     except Exception as exc:  # a schema being written or a checker bug: report, never crash
-        result.problems.append(Problem(name, it.index, endpoint, "", "", INTERNAL,
-                                       f"validation crashed: {type(exc).__name__}: {exc}"))
+        result.problems.append(
+            Problem(
+                name,
+                it.index,
+                endpoint,
+                "",
+                "",
+                INTERNAL,
+                f"validation crashed: {type(exc).__name__}: {exc}",
+            )
+        )
         summary.problems += 1
         return
     if is_edge_answer(ex):
-        result.notes[f"transient edge answer (an HTML or text/plain {ex.status} from the API's "
-                     "edge, not the API)"] += 1
+        result.notes[
+            f"transient edge answer (an HTML or text/plain {ex.status} from the API's "
+            "edge, not the API)"
+        ] += 1
         return
-    findings = _judged(validation.findings, it, ex, result, summary, strict_headers,
-                       recorded_on(it, ex, file_date, as_of))
+    findings = _judged(
+        validation.findings,
+        it,
+        ex,
+        result,
+        summary,
+        strict_headers,
+        recorded_on(it, ex, file_date, as_of),
+    )
     for f in findings:
-        result.problems.append(Problem(name, it.index, endpoint, f.pointer, f.rule, f.check,
-                                       f.message, f.value))
+        result.problems.append(
+            Problem(name, it.index, endpoint, f.pointer, f.rule, f.check, f.message, f.value)
+        )
     summary.problems += len(findings)
-    for kind, label in (*pointer_drift(validation.unknown), *header_drift(ex),
-                        *stop_reason_drift(validation.findings)):
+    for kind, label in (
+        *pointer_drift(validation.unknown),
+        *header_drift(ex),
+        *stop_reason_drift(validation.findings),
+    ):
         result.drift.add(kind, label, endpoint, where)
 
 
-def _judged(findings: list[Finding], it: Interaction, ex: Exchange, result: LintResult,
-            summary: EndpointSummary, strict_headers: bool, day: date | None) -> list[Finding]:
+def _judged(
+    findings: list[Finding],
+    it: Interaction,
+    ex: Exchange,
+    result: LintResult,
+    summary: EndpointSummary,
+    strict_headers: bool,
+    day: date | None,
+) -> list[Finding]:
     """The findings that are problems; the others become notes (scrubbing, the day's contract)."""
     kept: list[Finding] = []
     header_noted = False
@@ -486,13 +589,18 @@ def _judged(findings: list[Finding], it: Interaction, ex: Exchange, result: Lint
             continue
         change = history.excuse(f.check, f.rule, day)
         if change is not None:
-            result.notes[f"excused by the contract of the recording's day: {change.subject} "
-                          f"(required from {change.cutoff}; {change.source})"] += 1
+            result.notes[
+                f"excused by the contract of the recording's day: {change.subject} "
+                f"(required from {change.cutoff}; {change.source})"
+            ] += 1
             continue
         if day is None and history.change_for(f.check, f.rule) is not None:
-            f = dataclasses.replace(f, message=f"{f.message} (the field is newer than some "
-                                    "recordings and this one has no date: --as-of DATE judges "
-                                    "it by the contract of its day)")
+            f = dataclasses.replace(
+                f,
+                message=f"{f.message} (the field is newer than some "
+                "recordings and this one has no date: --as-of DATE judges "
+                "it by the contract of its day)",
+            )
         kept.append(f)
     summary.headers_not_checked += header_noted
     return kept
@@ -532,14 +640,18 @@ def run(args: argparse.Namespace) -> int:
     it, return the exit code."""
     missing = [str(p) for p in args.paths if not Path(p).exists()]
     if missing:
-        print(f"check-cassettes: no such file or directory: {', '.join(missing)}",
-              file=sys.stderr)
+        print(f"check-cassettes: no such file or directory: {', '.join(missing)}", file=sys.stderr)
         return 2
     hosts = None if args.all_hosts else (tuple(args.host) or DEFAULT_HOSTS)
     # --hide-org-ids only means something to the secret scan, so it switches the scan on.
-    result = lint_paths(args.paths, hosts=hosts, strict_headers=args.strict_headers,
-                        secrets=args.secrets or args.hide_org_ids,
-                        hide_org_ids=args.hide_org_ids, as_of=args.as_of)
+    result = lint_paths(
+        args.paths,
+        hosts=hosts,
+        strict_headers=args.strict_headers,
+        secrets=args.secrets or args.hide_org_ids,
+        hide_org_ids=args.hide_org_ids,
+        as_of=args.as_of,
+    )
     if args.format == "json":
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:

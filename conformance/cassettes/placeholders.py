@@ -14,11 +14,15 @@ import re
 
 # A value wrapped in brackets whose inside is a word (ANTHROPIC_API_KEY, redacted, api key).
 # (U+2039/U+203A and U+00AB/U+00BB are the typographic angle quotes some recorders use.)
-_WRAPPED = re.compile("^(<|\u2039|\u00ab|\\[|\\{\\{|\\$\\{|%)\\s*[A-Za-z][A-Za-z0-9 _.\\-]*\\s*"
-                      "(>|\u203a|\u00bb|\\]|\\}\\}|\\}|%)$")
+_WRAPPED = re.compile(
+    "^(<|\u2039|\u00ab|\\[|\\{\\{|\\$\\{|%)\\s*[A-Za-z][A-Za-z0-9 _.\\-]*\\s*"
+    "(>|\u203a|\u00bb|\\]|\\}\\}|\\}|%)$"
+)
 # Words recorders write when they scrub.
-_WORDS = re.compile(r"(?i)redact|placeholder|filtered|scrubbed|masked|hidden|removed|dummy|"
-                    r"changeme|replace[_-]?me|your[_-]|x{3,}|\*{3,}|\.{3,}|…")
+_WORDS = re.compile(
+    r"(?i)redact|placeholder|filtered|scrubbed|masked|hidden|removed|dummy|"
+    r"changeme|replace[_-]?me|your[_-]|x{3,}|\*{3,}|\.{3,}|…"
+)
 # Masking runs: nothing but x, *, #, 0 or dots.
 _MASK_RUN = re.compile(r"(?i)^[x*#0._\-]+$")
 # Key prefixes whose remainder decides (a real key's remainder is long and random).
@@ -41,13 +45,14 @@ def is_placeholder(value: str) -> bool:
     if _WRAPPED.match(text):
         return True
     prefix = _KEY_PREFIX.match(text)
-    core = text[prefix.end():] if prefix else text
+    core = text[prefix.end() :] if prefix else text
     if not core or _MASK_RUN.match(core):
         return True
     if prefix:
         # Only masking inside a key counts; words do not (real-looking keys stay secrets).
-        return bool(re.fullmatch(r"(x{3,}|X{3,}|\*{3,}|\.{3,}|…|<[^>]*>|[A-Z_\-]+)[xX*._\-]*",
-                                 core)) and not any(c.isdigit() for c in core)
+        return bool(
+            re.fullmatch(r"(x{3,}|X{3,}|\*{3,}|\.{3,}|…|<[^>]*>|[A-Z_\-]+)[xX*._\-]*", core)
+        ) and not any(c.isdigit() for c in core)
     if _WORDS.search(text):
         return True
     # ANTHROPIC_API_KEY, X-API-KEY-HERE: capitals and separators only, no digit.

@@ -32,10 +32,15 @@ _ORG_KEY = r"(?:org|organi[sz]ation)[_-]?id"
 _ORG_NAME = re.compile(r"(?i)(?:^|[^A-Za-z0-9])" + _ORG_KEY + "$")
 #: ``"org_id": "…"``, ``org_id: …``, ``organizationId=…``, ``'org-id' => '…'`` in any text.
 _ORG_IN_TEXT = re.compile(
-    r"(?i)(?<![A-Za-z0-9])" + _ORG_KEY + r"""["']?\s*(?:[:=]|=>)\s*["']?(""" + _ORG_VALUE
-    + r")(?![A-Za-z0-9])")
+    r"(?i)(?<![A-Za-z0-9])"
+    + _ORG_KEY
+    + r"""["']?\s*(?:[:=]|=>)\s*["']?("""
+    + _ORG_VALUE
+    + r")(?![A-Za-z0-9])"
+)
 _MASKED = re.compile(
-    r"(?i)(bearer\s+)?(\W*|.*redact.*|.*filter.*|.*\*\*\*.*|.*hidden.*|x+|dummy|none|null)")
+    r"(?i)(bearer\s+)?(\W*|.*redact.*|.*filter.*|.*\*\*\*.*|.*hidden.*|x+|dummy|none|null)"
+)
 
 
 @dataclass(frozen=True)
@@ -74,8 +79,9 @@ def _scrubbed(value: str) -> bool:
     return is_masked(value) or placeholders.is_placeholder(value)
 
 
-def text_secrets(text: str, *, hide_org_ids: bool = False,
-                 extra: Iterable[str] = ()) -> Iterator[tuple[str, str]]:
+def text_secrets(
+    text: str, *, hide_org_ids: bool = False, extra: Iterable[str] = ()
+) -> Iterator[tuple[str, str]]:
     """``(kind, masked excerpt)`` for every secret-looking value in free text."""
     for secret in extra:
         if secret and secret in text:
@@ -120,8 +126,9 @@ def _is_org_header(name: str, value: str) -> bool:
     return bool(_ORG_NAME.search(name)) and bool(re.fullmatch(_ORG_VALUE, value.strip()))
 
 
-def scan_file(path: Path, *, hide_org_ids: bool = False,
-              extra: Iterable[str] = ()) -> list[SecretHit]:
+def scan_file(
+    path: Path, *, hide_org_ids: bool = False, extra: Iterable[str] = ()
+) -> list[SecretHit]:
     """Every secret-looking value in the cassette file at ``path``.
 
     Structured pass per interaction (headers by name, URL, decoded bodies), then the raw text
@@ -171,8 +178,12 @@ def _section_texts(part: str, section: dict[str, Any]) -> list[tuple[str, str]]:
         if header not in catalog.SECRET_HEADERS:
             texts.append((f"{part}.headers.{header}", value))
     try:
-        body = interactions.body_bytes(section, interactions.header_map(
-            section.get("headers") if isinstance(section.get("headers"), dict) else {}))
+        body = interactions.body_bytes(
+            section,
+            interactions.header_map(
+                section.get("headers") if isinstance(section.get("headers"), dict) else {}
+            ),
+        )
         texts.append((f"{part}.body", body.decode("utf-8", "replace")))
     except Exception:  # an undecodable body is still scanned raw by the caller
         pass
@@ -187,8 +198,9 @@ def _flat_headers(headers: Any) -> Iterator[tuple[str, str]]:
             yield str(name).lower(), interactions.text_of(v)
 
 
-def scan_paths(paths: Iterable[Path], *, hide_org_ids: bool = False,
-               extra: Iterable[str] = ()) -> list[SecretHit]:
+def scan_paths(
+    paths: Iterable[Path], *, hide_org_ids: bool = False, extra: Iterable[str] = ()
+) -> list[SecretHit]:
     """``scan_file`` over every cassette file under ``paths`` (files or directories)."""
     extra = tuple(extra)
     hits: list[SecretHit] = []

@@ -68,7 +68,8 @@ LINE_ENDING_KEY = "sse_line_ending"
 
 # Characters a YAML literal block cannot carry verbatim (controls, YAML 1.1 line breaks, BOM).
 _NOT_LITERAL = re.compile(
-    "[^\x09\x0a\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\x85\u2028\u2029\ufeff]")
+    "[^\x09\x0a\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\x85\u2028\u2029\ufeff]"
+)
 
 
 class _Literal(str):
@@ -84,8 +85,12 @@ class _Dumper(yaml.SafeDumper):
 
     def choose_scalar_style(self) -> str:
         event: Any = self.event
-        if (event.style == "|" and not self.flow_level and not self.simple_key_context
-                and not _NOT_LITERAL.search(event.value)):
+        if (
+            event.style == "|"
+            and not self.flow_level
+            and not self.simple_key_context
+            and not _NOT_LITERAL.search(event.value)
+        ):
             return "|"
         return str(super().choose_scalar_style())
 
@@ -119,8 +124,7 @@ def _is_sse(response: Mapping[str, Any]) -> bool:
     headers = response.get("headers") or {}
     for name, value in headers.items() if isinstance(headers, dict) else ():
         values = value if isinstance(value, list) else [value]
-        if str(name).lower() == "content-type" and any(
-                sse.is_event_stream(str(v)) for v in values):
+        if str(name).lower() == "content-type" and any(sse.is_event_stream(str(v)) for v in values):
             return True
     return False
 

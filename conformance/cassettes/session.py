@@ -46,9 +46,11 @@ def overwrite_error(record_mode: RecordMode | None, paths: Iterable[Path]) -> st
     if not existing:
         return None
     shown = ", ".join(str(p) for p in existing[:3]) + (", ..." if len(existing) > 3 else "")
-    return (f"--record-mode={record_mode.value} would write over {len(existing)} existing "
-            f"cassette(s) ({shown}). Re-recording replaces reviewed recordings: say so with "
-            "--record-mode=rewrite, or use --record-mode=once to record only missing ones.")
+    return (
+        f"--record-mode={record_mode.value} would write over {len(existing)} existing "
+        f"cassette(s) ({shown}). Re-recording replaces reviewed recordings: say so with "
+        "--record-mode=rewrite, or use --record-mode=once to record only missing ones."
+    )
 
 
 #: How many answers cassettes have played back in this process (``plays``).
@@ -62,9 +64,12 @@ def plays() -> int:
 
 
 @contextlib.contextmanager
-def use_cassette(path: Path, record_mode: RecordMode,
-                 provenance: dict[str, str] | None = None,
-                 replay_timing: bool = False) -> Iterator[None]:
+def use_cassette(
+    path: Path,
+    record_mode: RecordMode,
+    provenance: dict[str, str] | None = None,
+    replay_timing: bool = False,
+) -> Iterator[None]:
     """Record or replay ``path``; replay-only mode also blocks every socket.
 
     A cassette that gets new interactions is stamped with ``provenance`` (serializer.py).
@@ -84,8 +89,7 @@ def use_cassette(path: Path, record_mode: RecordMode,
             stack.enter_context(vcr_config.block_network())
         # Only loading is guarded: an exception from the test body must propagate untouched.
         try:
-            cassette = stack.enter_context(
-                vcr_config.make_vcr(record_mode).use_cassette(str(path)))
+            cassette = stack.enter_context(vcr_config.make_vcr(record_mode).use_cassette(str(path)))
         except Exception as exc:  # vcrpy/yaml raise anything from TypeError to ParserError
             cause = " ".join(str(exc).split())  # YAML errors span lines; keep the summary one
             raise CassetteUnreadable(
@@ -144,8 +148,7 @@ class RunCassettes:
 
     def path_for(self, module: str | None, test_name: str) -> Path:
         """The cassette of test ``test_name`` in the module named ``module`` (dotted)."""
-        return cassette_path(self.cassette_dir, self.api_version, _module_folder(module),
-                             test_name)
+        return cassette_path(self.cassette_dir, self.api_version, _module_folder(module), test_name)
 
     def overwrite_error(self, tests: Iterable[tuple[str | None, str]]) -> str | None:
         """Before anything runs: the usage error when recording ``(module, test)`` pairs would
@@ -160,12 +163,17 @@ class RunCassettes:
         version_dir = self.cassette_dir / self.api_version
         if version_dir.is_dir():
             return None
-        found = "no such directory" if not self.cassette_dir.is_dir() \
+        found = (
+            "no such directory"
+            if not self.cassette_dir.is_dir()
             else f"it has no {self.api_version}/ folder"
-        return (f"--anthropic-cassette-dir {self.cassette_dir}: {found}, so there is nothing "
-                f"to replay for anthropic-version {self.api_version}; cassettes live in "
-                "<dir>/<anthropic-version>/<test module>/<test>.yaml. Check the path, or record "
-                "them first: --record-mode=once")
+        )
+        return (
+            f"--anthropic-cassette-dir {self.cassette_dir}: {found}, so there is nothing "
+            f"to replay for anthropic-version {self.api_version}; cassettes live in "
+            "<dir>/<anthropic-version>/<test module>/<test>.yaml. Check the path, or record "
+            "them first: --record-mode=once"
+        )
 
     def open(self, module: str | None, test_name: str) -> contextlib.AbstractContextManager[None]:
         """The context a test's clients run in: its cassette, or nothing without a record mode."""
@@ -183,8 +191,11 @@ class RunCassettes:
             return []
         # A second of slack: some filesystems store modification times coarsely.
         since = self.started_at - 1.0
-        return sorted(p for p in self.cassette_dir.rglob("*.yaml")
-                      if p.is_file() and p.stat().st_mtime >= since)
+        return sorted(
+            p
+            for p in self.cassette_dir.rglob("*.yaml")
+            if p.is_file() and p.stat().st_mtime >= since
+        )
 
     def scan_recorded(self, extra: Iterable[str] = ()) -> list[secrets.SecretHit]:
         """After a recording run: the secrets in the cassettes it wrote (the files, not the

@@ -51,7 +51,8 @@ EXTENSION = "conformance.timing"
 _DIGITS = 4
 
 _CURRENT: contextvars.ContextVar[Capture | None] = contextvars.ContextVar(
-    "conformance_timing_capture", default=None)
+    "conformance_timing_capture", default=None
+)
 
 #: The clock offsets are measured on, and the sleeps of a paced replay. Module attributes so
 #: that a test can put a fake clock in and check the pace exactly, instead of timing itself.
@@ -81,8 +82,10 @@ def _is_sse(headers: Mapping[str, str]) -> bool:
 def _core_is_sse(headers: Any) -> bool:
     """``_is_sse`` for httpcore's raw ``[(name, value), ...]`` header list."""
     try:
-        return any(bytes(k).lower() == b"content-type"
-                   and sse.is_event_stream(bytes(v).decode("latin-1")) for k, v in headers)
+        return any(
+            bytes(k).lower() == b"content-type" and sse.is_event_stream(bytes(v).decode("latin-1"))
+            for k, v in headers
+        )
     except (TypeError, ValueError):
         return False
 
@@ -179,8 +182,10 @@ def note_played(response: Any, pace: bool) -> None:
 def _offsets(entry: Mapping[str, Any], cap: float) -> tuple[float, list[float]]:
     """``(headers offset, event offsets)`` of a timing entry, each clamped to ``[0, cap]``;
     a malformed entry gives no pacing rather than an error."""
+
     def clamp(value: Any) -> float:
         return min(max(float(value), 0.0), cap)
+
     try:
         events = [clamp(v) for v in entry.get("events") or []]
         return clamp(entry.get("headers") or 0.0), events
@@ -259,8 +264,9 @@ class _TimedPool:
 
 def _wrap_pool(transport: Any, wrapper: Callable[[Any], Any]) -> None:
     pool = getattr(transport, "_pool", None)  # httpx private: guarded, optional
-    if pool is not None and (hasattr(pool, "handle_request")
-                             or hasattr(pool, "handle_async_request")):
+    if pool is not None and (
+        hasattr(pool, "handle_request") or hasattr(pool, "handle_async_request")
+    ):
         transport._pool = wrapper(pool)
 
 

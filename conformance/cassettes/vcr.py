@@ -55,7 +55,8 @@ RECORD_HINT = (
     "record missing cassettes with `anthropic-conformance run --anthropic-target=embedded "
     "--record-mode=once`, re-record changed or unreadable ones with --record-mode=rewrite (add "
     "--anthropic-cassette-dir DIR for your own); README: 'Cassettes: offline replay and "
-    "recording'")
+    "recording'"
+)
 
 
 class NetworkBlocked(ConformanceToolError, ConnectionError):
@@ -91,8 +92,10 @@ def match_json_body(r1: Request, r2: Request) -> None:
     for byte."""
     a, b = _comparable(r1), _comparable(r2)
     if a != b:
-        raise AssertionError(f"bodies differ: {redact.redact_text(str(a))[:200]!r} != "
-                             f"{redact.redact_text(str(b))[:200]!r}")
+        raise AssertionError(
+            f"bodies differ: {redact.redact_text(str(a))[:200]!r} != "
+            f"{redact.redact_text(str(b))[:200]!r}"
+        )
 
 
 def match_api_version(r1: Request, r2: Request) -> None:
@@ -151,8 +154,11 @@ def _encoding(headers: Any) -> str | None:
     for name, value in dict(headers).items():
         if name.lower() == "content-encoding":
             values = value if isinstance(value, list) else [value]
-            found = [str(v).strip().lower() for v in values if str(v).strip().lower()
-                     not in ("", "identity")]
+            found = [
+                str(v).strip().lower()
+                for v in values
+                if str(v).strip().lower() not in ("", "identity")
+            ]
             return ",".join(found) or None
     return None
 
@@ -161,7 +167,8 @@ def _refuse(what: str, encoding: str) -> CassetteRefused:
     return CassetteRefused(
         f"{what} is {encoding}-encoded and cannot be scrubbed of credentials, so it is not "
         "written to the cassette: record without compression (an `accept-encoding: identity` "
-        "request, or a proxy that does not compress)")
+        "request, or a proxy that does not compress)"
+    )
 
 
 def scrub_request(request: Request) -> Request:
@@ -184,7 +191,8 @@ def scrub_request(request: Request) -> Request:
             if redact.redact_bytes(plain) != plain:
                 raise CassetteRefused(
                     f"the {encoding} request body of {request.method} {request.uri} holds a "
-                    "credential and cannot be scrubbed without breaking it: not written")
+                    "credential and cannot be scrubbed without breaking it: not written"
+                )
             return request
         scrubbed = redact.redact_bytes(raw)
         if scrubbed != raw:
@@ -245,10 +253,15 @@ def translate_error(exc: Exception) -> Exception | None:
         cassette = getattr(exc, "cassette", None)
         where = getattr(cassette, "_path", "the cassette")
         request = getattr(exc, "failed_request", None)
-        what = f"{request.method} {urlsplit(request.uri).path}" if request is not None \
+        what = (
+            f"{request.method} {urlsplit(request.uri).path}"
+            if request is not None
             else "this request"
-        return CassetteMiss(f"{where} has no recorded answer for {what} (the suite or the "
-                            "request changed since it was recorded)")
+        )
+        return CassetteMiss(
+            f"{where} has no recorded answer for {what} (the suite or the "
+            "request changed since it was recorded)"
+        )
     return None
 
 

@@ -121,8 +121,7 @@ json_body = Guard("json_body", lambda e: isinstance(e.json, dict))
 def status_in(*codes: int) -> Guard:
     """An answer with one of ``codes`` as its HTTP status."""
     wanted = frozenset(codes)
-    return Guard(f"status_in({', '.join(map(str, sorted(wanted)))})",
-                 lambda e: e.status in wanted)
+    return Guard(f"status_in({', '.join(map(str, sorted(wanted)))})", lambda e: e.status in wanted)
 
 
 # --- registrations --------------------------------------------------------------------------------
@@ -135,9 +134,17 @@ class Check:
     registered as ``"warning"`` never fails a test on its own.
     """
 
-    def __init__(self, name: str, func: CheckFunction, endpoints: tuple[str, ...] | None,
-                 applies: Guard, severity: Severity, description: str,
-                 scope: Scope = "answer", fix: str = "") -> None:
+    def __init__(
+        self,
+        name: str,
+        func: CheckFunction,
+        endpoints: tuple[str, ...] | None,
+        applies: Guard,
+        severity: Severity,
+        description: str,
+        scope: Scope = "answer",
+        fix: str = "",
+    ) -> None:
         self.name = name
         self.scope: Scope = scope
         self.fix = fix
@@ -155,8 +162,12 @@ class Check:
         found = self.func(exchange)
         if self.severity == "error":
             return found
-        return [dataclasses.replace(f, severity=self.severity)
-                if f.check == self.name and f.severity != self.severity else f for f in found]
+        return [
+            dataclasses.replace(f, severity=self.severity)
+            if f.check == self.name and f.severity != self.severity
+            else f
+            for f in found
+        ]
 
     def covers(self, endpoint_name: str | None) -> bool:
         """True when the check runs on answers of ``endpoint_name`` (None: unknown endpoint)."""
@@ -204,13 +215,16 @@ def _validate(name: str, severity: str, scope: str = "answer") -> None:
     __tracebackhide__ = True
     if scope not in _SCOPES:
         raise CheckRegistrationError(
-            f"check {name!r}: scope {scope!r} is not one of {', '.join(_SCOPES)}")
+            f"check {name!r}: scope {scope!r} is not one of {', '.join(_SCOPES)}"
+        )
     if not isinstance(name, str) or not _NAME.match(name):
         raise CheckRegistrationError(
-            f"check name {name!r} is not lower-case words joined by '-' (e.g. 'my-header')")
+            f"check name {name!r} is not lower-case words joined by '-' (e.g. 'my-header')"
+        )
     if severity not in _SEVERITIES:
         raise CheckRegistrationError(
-            f"check {name!r}: severity {severity!r} is not one of {', '.join(_SEVERITIES)}")
+            f"check {name!r}: severity {severity!r} is not one of {', '.join(_SEVERITIES)}"
+        )
 
 
 def _resolve(name: str, endpoints: str | Iterable[str] | None) -> tuple[str, ...] | None:
@@ -228,7 +242,8 @@ def _resolve(name: str, endpoints: str | Iterable[str] | None) -> tuple[str, ...
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise CheckRegistrationError(
                 f"check {name!r} is registered for endpoint {pattern!r}, which is not in "
-                f"catalog.ENDPOINTS (conformance/catalog.py){hint}")
+                f"catalog.ENDPOINTS (conformance/catalog.py){hint}"
+            )
         out += [n for n in hits if n not in out]
     return tuple(out)
 
@@ -269,16 +284,28 @@ def check(
         if old is not None and old.check is not None and _where(old.check.func) != _where(func):
             raise CheckRegistrationError(
                 f"check name {name!r} is already registered by {_where(old.check.func)}; "
-                "pick another name, or unregister() it first to replace it")
+                "pick another name, or unregister() it first to replace it"
+            )
         if old is not None and old.severity != severity and old.check is None:
             raise CheckRegistrationError(
                 f"check {name!r} is registered with severity {severity!r} but its on-demand "
-                f"helpers ({', '.join(old.helpers)}) say {old.severity!r}")
-        registered_check = Check(name, func, resolved, applies, severity,
-                                 _first_line(func, description), scope, fix)
-        _put(CheckInfo(name, registered_check.description, severity, registered_check,
-                       old.helpers if old else (), "answer", scope,
-                       fix or (old.fix if old else "")))
+                f"helpers ({', '.join(old.helpers)}) say {old.severity!r}"
+            )
+        registered_check = Check(
+            name, func, resolved, applies, severity, _first_line(func, description), scope, fix
+        )
+        _put(
+            CheckInfo(
+                name,
+                registered_check.description,
+                severity,
+                registered_check,
+                old.helpers if old else (),
+                "answer",
+                scope,
+                fix or (old.fix if old else ""),
+            )
+        )
         return registered_check
 
     return register
@@ -301,22 +328,26 @@ def on_demand(
         if old is not None and old.severity != severity:
             raise CheckRegistrationError(
                 f"check {name!r} is already registered with severity {old.severity!r}, "
-                f"not {severity!r}")
+                f"not {severity!r}"
+            )
         where = _where(func)
         if old is None:
-            _put(CheckInfo(name, _first_line(func, description), severity, None, (where,),
-                           fix=fix))
+            _put(CheckInfo(name, _first_line(func, description), severity, None, (where,), fix=fix))
         elif where not in old.helpers:
-            _put(dataclasses.replace(old, helpers=(*old.helpers, where),
-                                     description=old.description or _first_line(func, None),
-                                     fix=old.fix or fix))
+            _put(
+                dataclasses.replace(
+                    old,
+                    helpers=(*old.helpers, where),
+                    description=old.description or _first_line(func, None),
+                    fix=old.fix or fix,
+                )
+            )
         return func
 
     return register
 
 
-def declare(name: str, description: str, *, severity: Severity = "error",
-            fix: str = "") -> str:
+def declare(name: str, description: str, *, severity: Severity = "error", fix: str = "") -> str:
     """Register a name that the plumbing (validation, ``api.expect``) emits; returns ``name``."""
     __tracebackhide__ = True
     _validate(name, severity)
@@ -367,8 +398,11 @@ def checks_for(endpoint_name: str | None) -> tuple[Check, ...]:
     lacks, which gets the checks registered for every answer), in registration order."""
     cached = _CACHE.get(endpoint_name)
     if cached is None:
-        cached = tuple(info.check for info in _INFO.values()
-                       if info.check is not None and info.check.covers(endpoint_name))
+        cached = tuple(
+            info.check
+            for info in _INFO.values()
+            if info.check is not None and info.check.covers(endpoint_name)
+        )
         _CACHE[endpoint_name] = cached
     return cached
 

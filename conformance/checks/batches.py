@@ -43,8 +43,13 @@ def _batches(exchange: Exchange) -> Iterator[tuple[Any, str]]:
 
 
 @on_demand(REQUEST_COUNTS)
-def request_counts_findings(batch: Any, expected_total: int | None = None, *, pointer: str = "",
-                            request_id: str | None = None) -> list[Finding]:
+def request_counts_findings(
+    batch: Any,
+    expected_total: int | None = None,
+    *,
+    pointer: str = "",
+    request_id: str | None = None,
+) -> list[Finding]:
     """``request_counts`` are counts that add up to the batch size and fit the status.
 
     An ended batch has nothing left processing; a batch still in progress has nothing expired.
@@ -60,15 +65,28 @@ def request_counts_findings(batch: Any, expected_total: int | None = None, *, po
     total = sum(counts[k] for k in COUNT_KEYS)
     if expected_total is not None and total != expected_total:
         shown = " + ".join(f"{k} {counts[k]}" for k in COUNT_KEYS)
-        out.append(finding(REQUEST_COUNTS, f"request_counts add up to {total} ({shown}) but "
-                           f"the batch has {expected_total} request(s)", pointer=at,
-                           rule="sum of request_counts == number of requests in the batch",
-                           value=counts, request_id=request_id))
+        out.append(
+            finding(
+                REQUEST_COUNTS,
+                f"request_counts add up to {total} ({shown}) but "
+                f"the batch has {expected_total} request(s)",
+                pointer=at,
+                rule="sum of request_counts == number of requests in the batch",
+                value=counts,
+                request_id=request_id,
+            )
+        )
     if batch.get("processing_status") == "ended" and counts["processing"]:
-        out.append(finding(REQUEST_COUNTS, f"the batch has ended but request_counts.processing "
-                           f"is {counts['processing']}", pointer=at + "/processing",
-                           rule="processing == 0 once processing_status is 'ended'",
-                           value=counts["processing"], request_id=request_id))
+        out.append(
+            finding(
+                REQUEST_COUNTS,
+                f"the batch has ended but request_counts.processing is {counts['processing']}",
+                pointer=at + "/processing",
+                rule="processing == 0 once processing_status is 'ended'",
+                value=counts["processing"],
+                request_id=request_id,
+            )
+        )
     return out
 
 
@@ -76,8 +94,9 @@ def request_counts_findings(batch: Any, expected_total: int | None = None, *, po
 
 
 @on_demand(BATCH_TIMELINE)
-def timeline_findings(batch: Any, *, pointer: str = "", request_id: str | None = None
-                      ) -> list[Finding]:
+def timeline_findings(
+    batch: Any, *, pointer: str = "", request_id: str | None = None
+) -> list[Finding]:
     """Timestamps are ordered (created <= cancel_initiated <= ended < expires) and agree with
     the status: ``ended_at`` and ``results_url`` are set exactly when the batch has ended."""
     if not isinstance(batch, dict):
@@ -85,8 +104,16 @@ def timeline_findings(batch: Any, *, pointer: str = "", request_id: str | None =
     out: list[Finding] = []
 
     def bad(message: str, key: str, rule: str) -> None:
-        out.append(finding(BATCH_TIMELINE, message, pointer=f"{pointer}/{key}", rule=rule,
-                           value=batch.get(key), request_id=request_id))
+        out.append(
+            finding(
+                BATCH_TIMELINE,
+                message,
+                pointer=f"{pointer}/{key}",
+                rule=rule,
+                value=batch.get(key),
+                request_id=request_id,
+            )
+        )
 
     times = {k: parse_rfc3339(batch.get(k)) for k in _TIMESTAMPS}
     created = times["created_at"]
@@ -94,29 +121,46 @@ def timeline_findings(batch: Any, *, pointer: str = "", request_id: str | None =
         for key in ("cancel_initiated_at", "ended_at", "archived_at"):
             t = times[key]
             if t is not None and t < created:
-                bad(f"{key} {batch[key]} is before created_at {batch['created_at']}", key,
-                    f"created_at <= {key}")
+                bad(
+                    f"{key} {batch[key]} is before created_at {batch['created_at']}",
+                    key,
+                    f"created_at <= {key}",
+                )
         expires = times["expires_at"]
         if expires is not None and expires <= created:
-            bad(f"expires_at {batch['expires_at']} is not after created_at", "expires_at",
-                "expires_at > created_at")
+            bad(
+                f"expires_at {batch['expires_at']} is not after created_at",
+                "expires_at",
+                "expires_at > created_at",
+            )
     cancel, ended = times["cancel_initiated_at"], times["ended_at"]
     if cancel is not None and ended is not None and ended < cancel:
-        bad(f"ended_at {batch['ended_at']} is before cancel_initiated_at", "ended_at",
-            "cancel_initiated_at <= ended_at")
+        bad(
+            f"ended_at {batch['ended_at']} is before cancel_initiated_at",
+            "ended_at",
+            "cancel_initiated_at <= ended_at",
+        )
     status = batch.get("processing_status")
     is_ended = status == "ended"
     if status in ("in_progress", "canceling", "ended"):
         if is_ended != (batch.get("ended_at") is not None):
-            bad(f"processing_status is {status!r} but ended_at is {batch.get('ended_at')!r}",
-                "ended_at", "ended_at is set exactly when processing_status is 'ended'")
+            bad(
+                f"processing_status is {status!r} but ended_at is {batch.get('ended_at')!r}",
+                "ended_at",
+                "ended_at is set exactly when processing_status is 'ended'",
+            )
         if is_ended != (batch.get("results_url") is not None):
-            bad(f"processing_status is {status!r} but results_url is "
-                f"{batch.get('results_url')!r}", "results_url",
-                "results_url is set exactly when processing_status is 'ended'")
+            bad(
+                f"processing_status is {status!r} but results_url is {batch.get('results_url')!r}",
+                "results_url",
+                "results_url is set exactly when processing_status is 'ended'",
+            )
         if status == "canceling" and batch.get("cancel_initiated_at") is None:
-            bad("processing_status is 'canceling' but cancel_initiated_at is null",
-                "cancel_initiated_at", "a canceling batch has cancel_initiated_at")
+            bad(
+                "processing_status is 'canceling' but cancel_initiated_at is null",
+                "cancel_initiated_at",
+                "a canceling batch has cancel_initiated_at",
+            )
     return out
 
 
@@ -131,16 +175,20 @@ def check_request_counts(exchange: Exchange) -> list[Finding]:
     total = len(sent) if isinstance(sent, list) else None
     out: list[Finding] = []
     for batch, pointer in _batches(exchange):
-        out += request_counts_findings(batch, total if not pointer else None, pointer=pointer,
-                                       request_id=exchange.request_id)
+        out += request_counts_findings(
+            batch, total if not pointer else None, pointer=pointer, request_id=exchange.request_id
+        )
     return out
 
 
 @check(BATCH_TIMELINE, endpoints=_BATCH_ENDPOINTS, applies=success & json_body)
 def check_timeline(exchange: Exchange) -> list[Finding]:
     """The timeline of a MessageBatch answer, or of each batch on a page."""
-    return [f for batch, pointer in _batches(exchange)
-            for f in timeline_findings(batch, pointer=pointer, request_id=exchange.request_id)]
+    return [
+        f
+        for batch, pointer in _batches(exchange)
+        for f in timeline_findings(batch, pointer=pointer, request_id=exchange.request_id)
+    ]
 
 
 # --- batch-results-coverage -----------------------------------------------------------------------
@@ -159,8 +207,9 @@ def result_lines(body: bytes) -> list[Any]:
 
 
 @on_demand(RESULTS_COVERAGE)
-def results_coverage_findings(lines: Iterable[Any], custom_ids: Iterable[str] | None = None, *,
-                              request_id: str | None = None) -> list[Finding]:
+def results_coverage_findings(
+    lines: Iterable[Any], custom_ids: Iterable[str] | None = None, *, request_id: str | None = None
+) -> list[Finding]:
     """Every custom_id comes back exactly once (line order is free), and no stranger appears.
 
     ``custom_ids`` are the ids sent (None: only duplicates can be judged).
@@ -170,25 +219,42 @@ def results_coverage_findings(lines: Iterable[Any], custom_ids: Iterable[str] | 
     out: list[Finding] = []
     for i, cid in enumerate(got):
         if seen[cid] > 1 and got.index(cid) != i:
-            out.append(finding(RESULTS_COVERAGE, f"custom_id {cid!r} appears {seen[cid]} times "
-                               "in the results", pointer=f"/lines/{i}/custom_id",
-                               rule="each custom_id appears exactly once", value=cid,
-                               request_id=request_id))
+            out.append(
+                finding(
+                    RESULTS_COVERAGE,
+                    f"custom_id {cid!r} appears {seen[cid]} times in the results",
+                    pointer=f"/lines/{i}/custom_id",
+                    rule="each custom_id appears exactly once",
+                    value=cid,
+                    request_id=request_id,
+                )
+            )
     if custom_ids is not None:
         wanted = list(custom_ids)
         for cid in wanted:
             if cid not in seen:
-                out.append(finding(RESULTS_COVERAGE, f"custom_id {cid!r} was sent but has no "
-                                   "result line", pointer="/lines",
-                                   rule="every request of the batch has a result line",
-                                   value=cid, request_id=request_id))
+                out.append(
+                    finding(
+                        RESULTS_COVERAGE,
+                        f"custom_id {cid!r} was sent but has no result line",
+                        pointer="/lines",
+                        rule="every request of the batch has a result line",
+                        value=cid,
+                        request_id=request_id,
+                    )
+                )
         for i, cid in enumerate(got):
             if cid not in wanted:
-                out.append(finding(RESULTS_COVERAGE, f"result line for custom_id {cid!r}, "
-                                   "which the batch did not contain",
-                                   pointer=f"/lines/{i}/custom_id",
-                                   rule="results name only the batch's custom_ids", value=cid,
-                                   request_id=request_id))
+                out.append(
+                    finding(
+                        RESULTS_COVERAGE,
+                        f"result line for custom_id {cid!r}, which the batch did not contain",
+                        pointer=f"/lines/{i}/custom_id",
+                        rule="results name only the batch's custom_ids",
+                        value=cid,
+                        request_id=request_id,
+                    )
+                )
     return out
 
 

@@ -25,8 +25,10 @@ from conformance.checks.messages import final_message
 from conformance.exchange import Exchange, Finding
 
 CITATION_LOCATION = "citation-location"
-_RULE = ("a citation's cited_text is the text of its document at the citation's indexes "
-         "(document_index counts the request's document blocks, 0-based)")
+_RULE = (
+    "a citation's cited_text is the text of its document at the citation's indexes "
+    "(document_index counts the request's document blocks, 0-based)"
+)
 
 
 def _documents(request: Any) -> list[dict[str, Any]]:
@@ -54,8 +56,9 @@ def _located(citation: dict[str, Any], doc: dict[str, Any]) -> str | None:
         start, end = citation.get("start_block_index"), citation.get("end_block_index")
         content = source.get("content")
         if isinstance(content, list) and isinstance(start, int) and isinstance(end, int):
-            return "".join(str(b.get("text", "")) for b in content[start:end]
-                           if isinstance(b, dict))
+            return "".join(
+                str(b.get("text", "")) for b in content[start:end] if isinstance(b, dict)
+            )
     return None
 
 
@@ -75,8 +78,9 @@ def _search_results(request: Any) -> list[dict[str, Any]]:
             if block.get("type") == "search_result":
                 out.append(block)
             elif block.get("type") == "tool_result":
-                out += [b for b in _blocks(block.get("content"))
-                        if b.get("type") == "search_result"]
+                out += [
+                    b for b in _blocks(block.get("content")) if b.get("type") == "search_result"
+                ]
     return out
 
 
@@ -86,8 +90,11 @@ def _squeeze(text: str) -> str:
 
 def _pdf_page_count(doc: dict[str, Any]) -> int | None:
     source = doc.get("source")
-    if not (isinstance(source, dict) and source.get("type") == "base64"
-            and source.get("media_type") == "application/pdf"):
+    if not (
+        isinstance(source, dict)
+        and source.get("type") == "base64"
+        and source.get("media_type") == "application/pdf"
+    ):
         return None
     try:
         raw = base64.b64decode(str(source.get("data", "")), validate=True)
@@ -101,8 +108,10 @@ def _page_problem(cite: dict[str, Any], doc: dict[str, Any]) -> tuple[str, str] 
     if not isinstance(start, int) or not isinstance(end, int):
         return None  # the schema reports a missing or mistyped field
     if start < 1:
-        return "start_page_number", f"start_page_number {start} is before page 1 (pages " \
-            "count from 1)"
+        return (
+            "start_page_number",
+            f"start_page_number {start} is before page 1 (pages count from 1)",
+        )
     if end < start:
         return "end_page_number", f"end_page_number {end} is before start_page_number {start}"
     pages = _pdf_page_count(doc)
@@ -111,27 +120,44 @@ def _page_problem(cite: dict[str, Any], doc: dict[str, Any]) -> tuple[str, str] 
     return None
 
 
-def _search_result_findings(exchange: Exchange, cite: dict[str, Any], ptr: str
-                            ) -> list[Finding]:
+def _search_result_findings(exchange: Exchange, cite: dict[str, Any], ptr: str) -> list[Finding]:
     results = _search_results(exchange.request_json)
     index = cite.get("search_result_index")
     if not isinstance(index, int) or not 0 <= index < len(results):
-        return [finding(CITATION_LOCATION, f"search_result_index {index!r} names no "
-                        f"search_result block of the request ({len(results)} sent)",
-                        pointer=f"{ptr}/search_result_index", rule=_RULE, value=index,
-                        request_id=exchange.request_id)]
-    start, end, cited = (cite.get("start_block_index"), cite.get("end_block_index"),
-                         cite.get("cited_text"))
+        return [
+            finding(
+                CITATION_LOCATION,
+                f"search_result_index {index!r} names no "
+                f"search_result block of the request ({len(results)} sent)",
+                pointer=f"{ptr}/search_result_index",
+                rule=_RULE,
+                value=index,
+                request_id=exchange.request_id,
+            )
+        ]
+    start, end, cited = (
+        cite.get("start_block_index"),
+        cite.get("end_block_index"),
+        cite.get("cited_text"),
+    )
     if not (isinstance(start, int) and isinstance(end, int) and isinstance(cited, str)):
         return []
-    located = "".join(str(b.get("text", "")) for b in _blocks(results[index].get("content"))
-                      [start:end])
+    located = "".join(
+        str(b.get("text", "")) for b in _blocks(results[index].get("content"))[start:end]
+    )
     if _squeeze(cited) and _squeeze(cited) in _squeeze(located):
         return []
-    return [finding(CITATION_LOCATION, f"cited_text {cited!r} is not what search result "
-                    f"{index} holds in blocks {start}..{end} ({located!r})",
-                    pointer=f"{ptr}/cited_text", rule=_RULE, value=cited,
-                    request_id=exchange.request_id)]
+    return [
+        finding(
+            CITATION_LOCATION,
+            f"cited_text {cited!r} is not what search result "
+            f"{index} holds in blocks {start}..{end} ({located!r})",
+            pointer=f"{ptr}/cited_text",
+            rule=_RULE,
+            value=cited,
+            request_id=exchange.request_id,
+        )
+    ]
 
 
 @check(CITATION_LOCATION, endpoints=("messages.create",), applies=success)
@@ -147,8 +173,11 @@ def check_citation_locations(exchange: Exchange) -> list[Finding]:
         cites = block.get("citations") if isinstance(block, dict) else None
         for j, cite in enumerate(cites if isinstance(cites, list) else []):
             if not isinstance(cite, dict) or cite.get("type") not in (
-                    "char_location", "content_block_location", "page_location",
-                    "search_result_location"):
+                "char_location",
+                "content_block_location",
+                "page_location",
+                "search_result_location",
+            ):
                 continue
             ptr = final.pointer("content", i, "citations", j)
             if cite["type"] == "search_result_location":
@@ -156,27 +185,48 @@ def check_citation_locations(exchange: Exchange) -> list[Finding]:
                 continue
             index = cite.get("document_index")
             if not isinstance(index, int) or not 0 <= index < len(docs):
-                out.append(finding(CITATION_LOCATION, f"document_index {index!r} names no "
-                                   f"document of the request ({len(docs)} sent)",
-                                   pointer=f"{ptr}/document_index", rule=_RULE, value=index,
-                                   request_id=exchange.request_id))
+                out.append(
+                    finding(
+                        CITATION_LOCATION,
+                        f"document_index {index!r} names no "
+                        f"document of the request ({len(docs)} sent)",
+                        pointer=f"{ptr}/document_index",
+                        rule=_RULE,
+                        value=index,
+                        request_id=exchange.request_id,
+                    )
+                )
                 continue
             if cite["type"] == "page_location":
                 problem = _page_problem(cite, docs[index])
                 if problem is not None:
-                    out.append(finding(CITATION_LOCATION, problem[1], pointer=f"{ptr}/"
-                                       f"{problem[0]}", rule=_RULE, value=cite.get(problem[0]),
-                                       request_id=exchange.request_id))
+                    out.append(
+                        finding(
+                            CITATION_LOCATION,
+                            problem[1],
+                            pointer=f"{ptr}/{problem[0]}",
+                            rule=_RULE,
+                            value=cite.get(problem[0]),
+                            request_id=exchange.request_id,
+                        )
+                    )
                 continue
             located = _located(cite, docs[index])
             cited = cite.get("cited_text")
             if located is None or not isinstance(cited, str):
                 continue
-            if cited.strip() != located.strip() and not (cite.get("type") ==
-                                                         "content_block_location"
-                                                         and cited.strip() in located):
-                out.append(finding(
-                    CITATION_LOCATION, f"cited_text {cited!r} is not what document {index} "
-                    f"holds at those indexes ({located!r})", pointer=f"{ptr}/cited_text",
-                    rule=_RULE, value=cited, request_id=exchange.request_id))
+            if cited.strip() != located.strip() and not (
+                cite.get("type") == "content_block_location" and cited.strip() in located
+            ):
+                out.append(
+                    finding(
+                        CITATION_LOCATION,
+                        f"cited_text {cited!r} is not what document {index} "
+                        f"holds at those indexes ({located!r})",
+                        pointer=f"{ptr}/cited_text",
+                        rule=_RULE,
+                        value=cited,
+                        request_id=exchange.request_id,
+                    )
+                )
     return out

@@ -26,8 +26,11 @@ SCHEMA = declare("schema", "the answer matches the JSON Schema of its endpoint a
 #: A successful answer of a JSON endpoint (or a line of a JSON-lines one) whose body is not JSON.
 JSON_BODY = declare("json-body", "a JSON endpoint answers JSON")
 #: ``api.expect``: the answer has the status the test expected.
-STATUS = declare("status", "the answer has the HTTP status the test expected",
-                 fix="answer with the status the API answers for this request")
+STATUS = declare(
+    "status",
+    "the answer has the HTTP status the test expected",
+    fix="answer with the status the API answers for this request",
+)
 #: ``api.expect_error``: the error has the type the test expected.
 ERROR_TYPE = declare("error-type", "the error has the error.type the test expected")
 
@@ -47,8 +50,15 @@ def finding(
     ``severity`` defaults to the one the check ``check`` is registered with.
     """
     shown = "" if value is _MISSING else shorten(value)
-    return Finding(check, message, pointer=pointer, rule=rule, value=shown, request_id=request_id,
-                   severity=severity or severity_of(check))
+    return Finding(
+        check,
+        message,
+        pointer=pointer,
+        rule=rule,
+        value=shown,
+        request_id=request_id,
+        severity=severity or severity_of(check),
+    )
 
 
 def escape(token: str | int) -> str:
@@ -83,19 +93,36 @@ def describe_type(value: Any) -> str:
 REQUEST_ID = "request-id"
 
 
-@check(REQUEST_ID, scope="run",
-       fix="send the upstream's request-id header (req_...) on every answer, unchanged")
+@check(
+    REQUEST_ID,
+    scope="run",
+    fix="send the upstream's request-id header (req_...) on every answer, unchanged",
+)
 def check_request_id(exchange: Exchange) -> list[Finding]:
     """Every answer carries a ``request-id`` header: users quote it to Anthropic support."""
     prefix = catalog.ID_PREFIXES["request"]
     rule = f"every answer has a request-id header starting with {prefix!r}"
     rid = exchange.request_id
     if rid is None:
-        return [finding(REQUEST_ID, "the answer has no request-id header",
-                        pointer="/headers/request-id", rule=rule)]
+        return [
+            finding(
+                REQUEST_ID,
+                "the answer has no request-id header",
+                pointer="/headers/request-id",
+                rule=rule,
+            )
+        ]
     if not rid.startswith(prefix):
-        return [finding(REQUEST_ID, f"the request-id header should start with {prefix!r}",
-                        pointer="/headers/request-id", rule=rule, value=rid, request_id=rid)]
+        return [
+            finding(
+                REQUEST_ID,
+                f"the request-id header should start with {prefix!r}",
+                pointer="/headers/request-id",
+                rule=rule,
+                value=rid,
+                request_id=rid,
+            )
+        ]
     return []
 
 
@@ -109,9 +136,12 @@ def _wants_stream(exchange: Exchange) -> bool:
     return isinstance(req, dict) and req.get("stream") is True
 
 
-@check(CONTENT_TYPE, scope="run",
-       fix="hand on the upstream's content-type header (application/json for JSON, "
-           "text/event-stream for streams)")
+@check(
+    CONTENT_TYPE,
+    scope="run",
+    fix="hand on the upstream's content-type header (application/json for JSON, "
+    "text/event-stream for streams)",
+)
 def check_content_type(exchange: Exchange) -> list[Finding]:
     """JSON answers say ``application/json``, streams ``text/event-stream``.
 
@@ -133,10 +163,16 @@ def check_content_type(exchange: Exchange) -> list[Finding]:
         return []
     if got == expected:
         return []
-    return [finding(CONTENT_TYPE, f"expected content-type {expected} for {why}, "
-                    f"got {got or 'no content-type header'}",
-                    pointer=ptr, rule=f"{why} has content-type {expected}",
-                    value=exchange.response_headers.get("content-type", ""), request_id=rid)]
+    return [
+        finding(
+            CONTENT_TYPE,
+            f"expected content-type {expected} for {why}, got {got or 'no content-type header'}",
+            pointer=ptr,
+            rule=f"{why} has content-type {expected}",
+            value=exchange.response_headers.get("content-type", ""),
+            request_id=rid,
+        )
+    ]
 
 
 # --- error-envelope -------------------------------------------------------------------------------
@@ -168,9 +204,7 @@ def _foreign_shape(body: Any) -> str | None:
     if not isinstance(body, dict):
         return None
     err = body.get("error")
-    if isinstance(err, dict) and body.get("type") != "error" and (
-        "code" in err or "param" in err
-    ):
+    if isinstance(err, dict) and body.get("type") != "error" and ("code" in err or "param" in err):
         return 'an OpenAI-style error ({"error":{"message","type","code"}})'
     if isinstance(err, str):
         return 'an error with a bare string in "error"'
@@ -189,21 +223,35 @@ def error_envelope_findings(
     Used on the body of a >= 400 answer and on the data of an ``error`` SSE event (which arrives
     after HTTP 200, hence no status to compare with).
     """
+
     def f(message: str, at: str, value: Any = _MISSING) -> Finding:
-        return finding(ERROR_ENVELOPE, message, pointer=pointer + at, rule=_ENVELOPE_RULE,
-                       value=value, request_id=request_id)
+        return finding(
+            ERROR_ENVELOPE,
+            message,
+            pointer=pointer + at,
+            rule=_ENVELOPE_RULE,
+            value=value,
+            request_id=request_id,
+        )
 
     foreign = _foreign_shape(body)
     if foreign is not None:
-        return [f(f"the error is {foreign}, not the Anthropic envelope "
-                  '{"type":"error","error":{"type","message"}}', "", body)]
+        return [
+            f(
+                f"the error is {foreign}, not the Anthropic envelope "
+                '{"type":"error","error":{"type","message"}}',
+                "",
+                body,
+            )
+        ]
     if not isinstance(body, dict):
         return [f(f"expected a JSON object error envelope, got {describe_type(body)}", "", body)]
     out: list[Finding] = []
     if body.get("type") != "error":
         got = json.dumps(body["type"]) if "type" in body else "no type key"
-        out.append(f(f'expected "type": "error" at the top level, got {got}', "/type",
-                     body.get("type")))
+        out.append(
+            f(f'expected "type": "error" at the top level, got {got}', "/type", body.get("type"))
+        )
     err = body.get("error")
     if not isinstance(err, dict):
         out.append(f(f'expected an "error" object, got {describe_type(err)}', "/error", err))
@@ -211,22 +259,34 @@ def error_envelope_findings(
     etype = err.get("type")
     accepted = accepted_error_types(status)
     if not isinstance(etype, str) or not etype:
-        out.append(f(f"expected error.type to be a non-empty string, got {etype!r}",
-                     "/error/type", etype))
+        out.append(
+            f(f"expected error.type to be a non-empty string, got {etype!r}", "/error/type", etype)
+        )
     elif accepted is not None and etype not in accepted:
         lenient = status is not None and status < 500 and status not in catalog.ERROR_TYPES
         if not (lenient and etype not in _KNOWN_TYPES):
             want = " or ".join(sorted(accepted))
-            out.append(f(f"HTTP {status} should carry error.type {want}, got {etype!r}",
-                         "/error/type", etype))
+            out.append(
+                f(
+                    f"HTTP {status} should carry error.type {want}, got {etype!r}",
+                    "/error/type",
+                    etype,
+                )
+            )
     msg = err.get("message")
     if not isinstance(msg, str) or not msg.strip():
-        out.append(f(f"expected error.message to be a non-empty string, got {msg!r}",
-                     "/error/message", msg))
+        out.append(
+            f(
+                f"expected error.message to be a non-empty string, got {msg!r}",
+                "/error/message",
+                msg,
+            )
+        )
     rid = body.get("request_id")
     if rid is not None and not isinstance(rid, str):
-        out.append(f(f"expected request_id to be a string, got {describe_type(rid)}",
-                     "/request_id", rid))
+        out.append(
+            f(f"expected request_id to be a string, got {describe_type(rid)}", "/request_id", rid)
+        )
     return out
 
 
@@ -242,9 +302,16 @@ def check_error_envelope(exchange: Exchange) -> list[Finding]:
     if body is None:
         text = exchange.body.decode("utf-8", "replace") if exchange.body else ""
         what = "an empty body" if not text.strip() else "a body that is not JSON"
-        return [finding(ERROR_ENVELOPE, f"HTTP {exchange.status} came with {what}; expected "
-                        'the JSON error envelope {"type":"error","error":{"type","message"}}',
-                        rule=_ENVELOPE_RULE, value=text, request_id=rid)]
+        return [
+            finding(
+                ERROR_ENVELOPE,
+                f"HTTP {exchange.status} came with {what}; expected "
+                'the JSON error envelope {"type":"error","error":{"type","message"}}',
+                rule=_ENVELOPE_RULE,
+                value=text,
+                request_id=rid,
+            )
+        ]
     return error_envelope_findings(body, exchange.status, request_id=rid)
 
 
@@ -276,12 +343,27 @@ def check_id_prefix(
     prefix = catalog.ID_PREFIXES[kind]
     rule = f"a {kind.replace('_', ' ')} id starts with {prefix!r}"
     if not isinstance(value, str):
-        return [finding(ID_PREFIX, f"expected a {kind} id string starting with {prefix!r}, "
-                        f"got {describe_type(value)}", pointer=pointer, rule=rule, value=value,
-                        request_id=request_id)]
+        return [
+            finding(
+                ID_PREFIX,
+                f"expected a {kind} id string starting with {prefix!r}, got {describe_type(value)}",
+                pointer=pointer,
+                rule=rule,
+                value=value,
+                request_id=request_id,
+            )
+        ]
     if not value.startswith(prefix):
-        return [finding(ID_PREFIX, f"expected a {kind} id starting with {prefix!r}, got {value!r}",
-                        pointer=pointer, rule=rule, value=value, request_id=request_id)]
+        return [
+            finding(
+                ID_PREFIX,
+                f"expected a {kind} id starting with {prefix!r}, got {value!r}",
+                pointer=pointer,
+                rule=rule,
+                value=value,
+                request_id=request_id,
+            )
+        ]
     return []
 
 
@@ -353,10 +435,15 @@ def check_retry_after(exchange: Exchange) -> list[Finding]:
     for header, unit in (("retry-after", "seconds"), ("retry-after-ms", "milliseconds")):
         value = exchange.response_headers.get(header)
         if value is not None and not _non_negative_number(value):
-            out.append(finding(
-                RETRY_AFTER,
-                f"the {header} header of a {exchange.status} answer should be a non-negative "
-                f"number of {unit}, got {value!r}",
-                pointer=f"/headers/{header}", rule=f"{header} is a non-negative number of {unit}",
-                value=value, request_id=exchange.request_id))
+            out.append(
+                finding(
+                    RETRY_AFTER,
+                    f"the {header} header of a {exchange.status} answer should be a non-negative "
+                    f"number of {unit}, got {value!r}",
+                    pointer=f"/headers/{header}",
+                    rule=f"{header} is a non-negative number of {unit}",
+                    value=value,
+                    request_id=exchange.request_id,
+                )
+            )
     return out

@@ -34,12 +34,26 @@ _MESSAGES = ("messages.create",)
 #: Stop reasons with which a forced tool call may be missing: the output was cut or refused.
 _CUT_SHORT = frozenset({"max_tokens", "refusal", "pause_turn", "model_context_window_exceeded"})
 #: Messages that say nothing about the request: HTTP reason phrases and catch-all words.
-GENERIC_MESSAGES = frozenset({
-    "bad request", "invalid request", "error", "an error occurred", "unknown error",
-    "something went wrong", "internal server error", "internal error", "request failed",
-    "unprocessable entity", "unprocessable content", "invalid_request_error", "invalid input",
-    "validation error", "request entity too large", "payload too large",
-})
+GENERIC_MESSAGES = frozenset(
+    {
+        "bad request",
+        "invalid request",
+        "error",
+        "an error occurred",
+        "unknown error",
+        "something went wrong",
+        "internal server error",
+        "internal error",
+        "request failed",
+        "unprocessable entity",
+        "unprocessable content",
+        "invalid_request_error",
+        "invalid input",
+        "validation error",
+        "request entity too large",
+        "payload too large",
+    }
+)
 #: Statuses whose answer tells a client what to fix in its request.
 _SPECIFIC_STATUSES = frozenset({400, 413, 422})
 
@@ -51,8 +65,11 @@ def _request(exchange: Exchange) -> dict[str, Any]:
 
 def _tool_uses(message: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
     content = message.get("content")
-    return [(i, b) for i, b in enumerate(content if isinstance(content, list) else [])
-            if isinstance(b, dict) and b.get("type") == "tool_use"]
+    return [
+        (i, b)
+        for i, b in enumerate(content if isinstance(content, list) else [])
+        if isinstance(b, dict) and b.get("type") == "tool_use"
+    ]
 
 
 def same_model(requested: str, answered: str) -> bool:
@@ -78,10 +95,16 @@ def check_model_echo(exchange: Exchange) -> list[Finding]:
     if not isinstance(answered, str) or same_model(requested, answered):
         return []
     pointer = "/events/0/message/model" if exchange.events is not None else "/model"
-    return [finding(MODEL_ECHO, f"the request asked for model {requested!r} but the answer is "
-                    f"from {answered!r}", pointer=pointer,
-                    rule="model is the requested model or the id its alias resolves to",
-                    value=answered, request_id=exchange.request_id)]
+    return [
+        finding(
+            MODEL_ECHO,
+            f"the request asked for model {requested!r} but the answer is from {answered!r}",
+            pointer=pointer,
+            rule="model is the requested model or the id its alias resolves to",
+            value=answered,
+            request_id=exchange.request_id,
+        )
+    ]
 
 
 @check(TOOL_CHOICE, endpoints=_MESSAGES, applies=success)
@@ -98,21 +121,33 @@ def check_tool_choice(exchange: Exchange) -> list[Finding]:
     rid = exchange.request_id
     if kind == "none" and calls:
         index = calls[0][0]
-        return [finding(TOOL_CHOICE, f'tool_choice is "none" but the answer calls {names[0]!r}',
-                        pointer=final.pointer("content", index),
-                        rule='tool_choice "none" calls no tool', value=names,
-                        request_id=rid)]
+        return [
+            finding(
+                TOOL_CHOICE,
+                f'tool_choice is "none" but the answer calls {names[0]!r}',
+                pointer=final.pointer("content", index),
+                rule='tool_choice "none" calls no tool',
+                value=names,
+                request_id=rid,
+            )
+        ]
     if kind not in ("any", "tool") or message.get("stop_reason") in _CUT_SHORT:
         return []
     wanted = choice.get("name") if kind == "tool" else None
     if not calls or (wanted is not None and wanted not in names):
         what = f"tool {wanted!r}" if wanted is not None else "a tool"
         got = f"calls {names}" if calls else "calls no tool"
-        return [finding(TOOL_CHOICE, f'tool_choice {kind!r} forces {what}, but the answer {got} '
-                        f"(stop_reason {message.get('stop_reason')!r})",
-                        pointer=final.pointer("content"),
-                        rule=f'tool_choice "{kind}" makes the model call {what}',
-                        value=names, request_id=rid)]
+        return [
+            finding(
+                TOOL_CHOICE,
+                f"tool_choice {kind!r} forces {what}, but the answer {got} "
+                f"(stop_reason {message.get('stop_reason')!r})",
+                pointer=final.pointer("content"),
+                rule=f'tool_choice "{kind}" makes the model call {what}',
+                value=names,
+                request_id=rid,
+            )
+        ]
     return []
 
 
@@ -144,17 +179,25 @@ def check_tool_input_schema(exchange: Exchange) -> list[Finding]:
     out: list[Finding] = []
     for index, block in _tool_uses(final.message):
         tool = by_name.get(block.get("name"))
-        if tool is None or tool.get("strict") is not True or not isinstance(
-                block.get("input"), dict):
+        if (
+            tool is None
+            or tool.get("strict") is not True
+            or not isinstance(block.get("input"), dict)
+        ):
             continue  # not guaranteed, or a non-object input (the schema reports that)
         problems = _schema_errors(tool.get("input_schema"), block["input"])
         if problems:
-            out.append(finding(
-                TOOL_INPUT_SCHEMA, f"the input of tool {block.get('name')!r} does not match its "
-                f"input_schema: {'; '.join(problems[:3])}",
-                pointer=final.pointer("content", index, "input"),
-                rule="a tool_use input validates against the tool's input_schema",
-                value=block["input"], request_id=exchange.request_id))
+            out.append(
+                finding(
+                    TOOL_INPUT_SCHEMA,
+                    f"the input of tool {block.get('name')!r} does not match its "
+                    f"input_schema: {'; '.join(problems[:3])}",
+                    pointer=final.pointer("content", index, "input"),
+                    rule="a tool_use input validates against the tool's input_schema",
+                    value=block["input"],
+                    request_id=exchange.request_id,
+                )
+            )
     return out
 
 
@@ -170,7 +213,14 @@ def check_error_message(exchange: Exchange) -> list[Finding]:
         return []  # error-envelope reports a missing or empty message
     if message.strip().rstrip(".!").lower() not in GENERIC_MESSAGES:
         return []
-    return [finding(ERROR_MESSAGE, f"the HTTP {exchange.status} error says only {message!r}, "
-                    "which names no field and no reason", pointer="/error/message",
-                    rule="an invalid-request error message says what is wrong", value=message,
-                    request_id=exchange.request_id)]
+    return [
+        finding(
+            ERROR_MESSAGE,
+            f"the HTTP {exchange.status} error says only {message!r}, "
+            "which names no field and no reason",
+            pointer="/error/message",
+            rule="an invalid-request error message says what is wrong",
+            value=message,
+            request_id=exchange.request_id,
+        )
+    ]

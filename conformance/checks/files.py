@@ -21,19 +21,34 @@ FILE_CONTENT = "file-content"
 
 
 @on_demand(FILE_METADATA)
-def upload_findings(metadata: Any, filename: str, content: bytes, mime_type: str | None = None,
-                    *, request_id: str | None = None) -> list[Finding]:
+def upload_findings(
+    metadata: Any,
+    filename: str,
+    content: bytes,
+    mime_type: str | None = None,
+    *,
+    request_id: str | None = None,
+) -> list[Finding]:
     """The metadata of an upload names the file sent: same filename, size and mime type."""
     if not isinstance(metadata, dict):
         return []
     out: list[Finding] = []
-    for key, wanted in (("filename", filename), ("size_bytes", len(content)),
-                        ("mime_type", mime_type)):
+    for key, wanted in (
+        ("filename", filename),
+        ("size_bytes", len(content)),
+        ("mime_type", mime_type),
+    ):
         if wanted is not None and metadata.get(key) != wanted:
-            out.append(finding(FILE_METADATA, f"{key} should be {wanted!r} (what was uploaded), "
-                               f"got {metadata.get(key)!r}", pointer=f"/{key}",
-                               rule=f"{key} describes the uploaded file", value=metadata.get(key),
-                               request_id=request_id))
+            out.append(
+                finding(
+                    FILE_METADATA,
+                    f"{key} should be {wanted!r} (what was uploaded), got {metadata.get(key)!r}",
+                    pointer=f"/{key}",
+                    rule=f"{key} describes the uploaded file",
+                    value=metadata.get(key),
+                    request_id=request_id,
+                )
+            )
     return out
 
 
@@ -43,9 +58,16 @@ def check_file_metadata(exchange: Exchange) -> list[Finding]:
     not a boolean)."""
     meta = exchange.json
     if "size_bytes" in meta and not is_count(meta["size_bytes"]):
-        return [finding(FILE_METADATA, "size_bytes should be a non-negative integer",
-                        pointer="/size_bytes", rule="size_bytes >= 0", value=meta["size_bytes"],
-                        request_id=exchange.request_id)]
+        return [
+            finding(
+                FILE_METADATA,
+                "size_bytes should be a non-negative integer",
+                pointer="/size_bytes",
+                rule="size_bytes >= 0",
+                value=meta["size_bytes"],
+                request_id=exchange.request_id,
+            )
+        ]
     return []
 
 
@@ -60,9 +82,16 @@ def check_file_page(exchange: Exchange) -> list[Finding]:
         return []
     token = page["next_page"]
     if token is not None and (not isinstance(token, str) or not token):
-        return [finding(FILE_PAGE, "next_page should be null or a non-empty page token",
-                        pointer="/next_page", rule="next_page is null or a token",
-                        value=token, request_id=exchange.request_id)]
+        return [
+            finding(
+                FILE_PAGE,
+                "next_page should be null or a non-empty page token",
+                pointer="/next_page",
+                rule="next_page is null or a token",
+                value=token,
+                request_id=exchange.request_id,
+            )
+        ]
     return []
 
 
@@ -72,10 +101,15 @@ def download_findings(exchange: Exchange, content: bytes) -> list[Finding]:
     got, wanted = hashlib.sha256(exchange.body).hexdigest(), hashlib.sha256(content).hexdigest()
     if got == wanted:
         return []
-    return [finding(FILE_CONTENT, f"downloaded {len(exchange.body)} bytes (sha256 {got[:12]}…) "
-                    f"differ from the {len(content)} uploaded (sha256 {wanted[:12]}…)",
-                    rule="download returns the file's bytes unchanged",
-                    request_id=exchange.request_id)]
+    return [
+        finding(
+            FILE_CONTENT,
+            f"downloaded {len(exchange.body)} bytes (sha256 {got[:12]}…) "
+            f"differ from the {len(content)} uploaded (sha256 {wanted[:12]}…)",
+            rule="download returns the file's bytes unchanged",
+            request_id=exchange.request_id,
+        )
+    ]
 
 
 @check(FILE_CONTENT, endpoints="files.download", applies=success)
@@ -85,9 +119,14 @@ def check_download(exchange: Exchange) -> list[Finding]:
     if length is None or not length.isdigit():
         return []
     if int(length) != len(exchange.body):
-        return [finding(FILE_CONTENT, f"content-length says {length} bytes, the body has "
-                        f"{len(exchange.body)}", pointer="/headers/content-length",
-                        rule="content-length == body length", value=length,
-                        request_id=exchange.request_id)]
+        return [
+            finding(
+                FILE_CONTENT,
+                f"content-length says {length} bytes, the body has {len(exchange.body)}",
+                pointer="/headers/content-length",
+                rule="content-length == body length",
+                value=length,
+                request_id=exchange.request_id,
+            )
+        ]
     return []
-

@@ -21,16 +21,27 @@ ERROR_LEAK = "error-leak"
 LEAK_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a Python traceback", re.compile(r"Traceback \(most recent call last\)")),
     ("a Python stack frame", re.compile(r'File "[^"\n]+", line \d+')),
-    ("a JavaScript stack frame", re.compile(r"\bat [\w$.<>\[\] ]+ \(?(?:/|[A-Za-z]:\\|file:)"
-                                            r"[^()\s]+:\d+:\d+\)?")),
-    ("a Java stack frame", re.compile(
-        r"\bat [\w$]+(?:\.[\w$<>]+)+\([\w$]+\.(?:java|kt|scala):\d+\)")),
+    (
+        "a JavaScript stack frame",
+        re.compile(
+            r"\bat [\w$.<>\[\] ]+ \(?(?:/|[A-Za-z]:\\|file:)"
+            r"[^()\s]+:\d+:\d+\)?"
+        ),
+    ),
+    (
+        "a Java stack frame",
+        re.compile(r"\bat [\w$]+(?:\.[\w$<>]+)+\([\w$]+\.(?:java|kt|scala):\d+\)"),
+    ),
     ("a Go panic", re.compile(r"goroutine \d+ \[running\]|\.go:\d+ \+0x[0-9a-f]+")),
     ("a .NET stack frame", re.compile(r"\bin [A-Za-z]:\\[^:\n]+:line \d+")),
-    ("a server file path", re.compile(
-        r"(?:/usr/(?:local/)?lib/python\d[\w.]*/|/site-packages/|/dist-packages/|/node_modules/"
-        r"|/home/[\w.-]+/|/var/www/|/srv/[\w.-]+/|/opt/[\w.-]+/|/app/[\w./-]+\.(?:py|js|ts|rb|go)"
-        r"|[A-Za-z]:\\(?:Users|inetpub|Program Files)\\)")),
+    (
+        "a server file path",
+        re.compile(
+            r"(?:/usr/(?:local/)?lib/python\d[\w.]*/|/site-packages/|/dist-packages/|/node_modules/"
+            r"|/home/[\w.-]+/|/var/www/|/srv/[\w.-]+/|/opt/[\w.-]+/|/app/[\w./-]+\.(?:py|js|ts|rb|go)"
+            r"|[A-Za-z]:\\(?:Users|inetpub|Program Files)\\)"
+        ),
+    ),
 )
 
 
@@ -47,8 +58,11 @@ def _strings(node: Any) -> list[str]:
 
 def leaks(text: str) -> list[tuple[str, str]]:
     """Each kind of leak found in ``text``, with the matching excerpt."""
-    return [(what, m.group(0)) for what, pattern in LEAK_PATTERNS
-            if (m := pattern.search(text)) is not None]
+    return [
+        (what, m.group(0))
+        for what, pattern in LEAK_PATTERNS
+        if (m := pattern.search(text)) is not None
+    ]
 
 
 @check(ERROR_LEAK, applies=errors, severity="warning")
@@ -59,8 +73,14 @@ def check_error_leak(exchange: Exchange) -> list[Finding]:
         text = "\n".join(_strings(body))
     else:
         text = exchange.body[:20_000].decode("utf-8", "replace")
-    return [finding(ERROR_LEAK, f"the error answer shows {what} of the server: {excerpt!r}",
-                    pointer="/error/message" if isinstance(body, dict) else "/",
-                    rule="errors name the request's fault, never the server's code or files",
-                    value=excerpt, request_id=exchange.request_id)
-            for what, excerpt in leaks(text)]
+    return [
+        finding(
+            ERROR_LEAK,
+            f"the error answer shows {what} of the server: {excerpt!r}",
+            pointer="/error/message" if isinstance(body, dict) else "/",
+            rule="errors name the request's fault, never the server's code or files",
+            value=excerpt,
+            request_id=exchange.request_id,
+        )
+        for what, excerpt in leaks(text)
+    ]

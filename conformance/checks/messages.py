@@ -83,9 +83,11 @@ def _events(exchange: Exchange) -> list[SseEvent]:
 
 # --- sse-grammar ----------------------------------------------------------------------------------
 
-_GRAMMAR_RULE = ("message_start, then per block content_block_start / content_block_delta* / "
-                 "content_block_stop (indexes 0, 1, ...), then message_delta+, then message_stop; "
-                 "ping anywhere; error may end the stream")
+_GRAMMAR_RULE = (
+    "message_start, then per block content_block_start / content_block_delta* / "
+    "content_block_stop (indexes 0, 1, ...), then message_delta+, then message_stop; "
+    "ping anywhere; error may end the stream"
+)
 
 
 def sse_grammar_findings(  # noqa: C901 - one state machine over the stream, kept whole
@@ -99,32 +101,55 @@ def sse_grammar_findings(  # noqa: C901 - one state machine over the stream, kep
     out: list[Finding] = []
 
     def bad(i: int, message: str, value: Any, at: str = "", rule: str = _GRAMMAR_RULE) -> None:
-        out.append(finding(SSE_GRAMMAR, message, pointer=f"/events/{i}{at}", rule=rule,
-                           value=value, request_id=request_id))
+        out.append(
+            finding(
+                SSE_GRAMMAR,
+                message,
+                pointer=f"/events/{i}{at}",
+                rule=rule,
+                value=value,
+                request_id=request_id,
+            )
+        )
 
-    started = False          # message_start seen
-    early = False            # a known event came before message_start (reported once)
-    deltas = 0               # message_delta events seen
+    started = False  # message_start seen
+    early = False  # a known event came before message_start (reported once)
+    deltas = 0  # message_delta events seen
     ended: str | None = None  # "message_stop" or "error" once the stream is over
-    next_block = 0           # index the next content_block_start must carry
+    next_block = 0  # index the next content_block_start must carry
     open_block: int | None = None
     begun: set[int] = set()
     stopped: set[int] = set()
     for i, ev in enumerate(events):
         if ev.json is None:
             if ev.data.strip() == "[DONE]":  # the mistake of a proxy translating from OpenAI
-                bad(i, "data: [DONE] is the OpenAI end-of-stream sentinel; an Anthropic stream "
-                    "ends with message_stop and sends nothing after it", ev.data, "/data",
-                    "each data line is JSON; nothing follows message_stop")
+                bad(
+                    i,
+                    "data: [DONE] is the OpenAI end-of-stream sentinel; an Anthropic stream "
+                    "ends with message_stop and sends nothing after it",
+                    ev.data,
+                    "/data",
+                    "each data line is JSON; nothing follows message_stop",
+                )
                 continue
-            bad(i, f"the data of event {ev.event!r} is not JSON", ev.data, "/data",
-                "each data line is JSON")
+            bad(
+                i,
+                f"the data of event {ev.event!r} is not JSON",
+                ev.data,
+                "/data",
+                "each data line is JSON",
+            )
             continue
         payload = _payload(ev)
         json_type = payload.get("type")
         if isinstance(json_type, str) and json_type != ev.event:
-            bad(i, f"the event: line says {ev.event!r} but the JSON type is {json_type!r}",
-                json_type, "/type", "the event: name equals the JSON type")
+            bad(
+                i,
+                f"the event: line says {ev.event!r} but the JSON type is {json_type!r}",
+                json_type,
+                "/type",
+                "the event: name equals the JSON type",
+            )
         kind = ev.type
         if kind == "ping":
             continue
@@ -132,8 +157,9 @@ def sse_grammar_findings(  # noqa: C901 - one state machine over the stream, kep
             bad(i, f"{kind} arrived after the stream had ended with {ended}", kind)
             continue
         if kind == "error":
-            out += error_envelope_findings(payload, None, pointer=f"/events/{i}",
-                                           request_id=request_id)
+            out += error_envelope_findings(
+                payload, None, pointer=f"/events/{i}", request_id=request_id
+            )
             ended = "error"
             continue
         if kind not in _BLOCK_EVENTS | {"message_start", "message_delta", "message_stop"}:
@@ -151,60 +177,115 @@ def sse_grammar_findings(  # noqa: C901 - one state machine over the stream, kep
         if kind in _BLOCK_EVENTS:
             index = _index(payload)
             if index is None:
-                bad(i, f"{kind} needs an integer index, got {describe_type(payload.get('index'))}",
-                    payload.get("index"), "/index")
+                bad(
+                    i,
+                    f"{kind} needs an integer index, got {describe_type(payload.get('index'))}",
+                    payload.get("index"),
+                    "/index",
+                )
                 continue
             if deltas:
-                bad(i, f"{kind} for block {index} arrived after message_delta; every block "
-                    "must be stopped before the first message_delta", kind)
+                bad(
+                    i,
+                    f"{kind} for block {index} arrived after message_delta; every block "
+                    "must be stopped before the first message_delta",
+                    kind,
+                )
             if kind == "content_block_start":
                 if open_block is not None:
-                    bad(i, f"content_block_start for block {index} while block {open_block} is "
-                        "still open (no content_block_stop)", index, "/index")
+                    bad(
+                        i,
+                        f"content_block_start for block {index} while block {open_block} is "
+                        "still open (no content_block_stop)",
+                        index,
+                        "/index",
+                    )
                 if index != next_block:
-                    bad(i, f"content_block_start has index {index}, expected {next_block} "
-                        "(indexes start at 0 and go up by one)", index, "/index")
+                    bad(
+                        i,
+                        f"content_block_start has index {index}, expected {next_block} "
+                        "(indexes start at 0 and go up by one)",
+                        index,
+                        "/index",
+                    )
                 open_block, next_block = index, max(next_block, index + 1)
                 begun.add(index)
             elif index != open_block:
-                state = ("was already stopped" if index in stopped
-                         else "was never started" if index not in begun
-                         else "is not the open block")
+                state = (
+                    "was already stopped"
+                    if index in stopped
+                    else "was never started"
+                    if index not in begun
+                    else "is not the open block"
+                )
                 what = "delta" if kind == "content_block_delta" else "content_block_stop"
-                bad(i, f"{what} for block {index}, which {state}"
+                bad(
+                    i,
+                    f"{what} for block {index}, which {state}"
                     + (f" (open block: {open_block})" if open_block is not None else ""),
-                    index, "/index")
+                    index,
+                    "/index",
+                )
             elif kind == "content_block_stop":
                 open_block = None
                 stopped.add(index)
             continue
         if kind == "message_delta":
             if open_block is not None:
-                bad(i, f"message_delta arrived while block {open_block} was still open "
-                    "(its content_block_stop must come first)", kind)
+                bad(
+                    i,
+                    f"message_delta arrived while block {open_block} was still open "
+                    "(its content_block_stop must come first)",
+                    kind,
+                )
             deltas += 1
             continue
         # message_stop
         if not deltas:
-            bad(i, "message_stop without a message_delta before it (the stop_reason and final "
-                "usage travel in message_delta)", kind)
+            bad(
+                i,
+                "message_stop without a message_delta before it (the stop_reason and final "
+                "usage travel in message_delta)",
+                kind,
+            )
         if open_block is not None:
             bad(i, f"message_stop while block {open_block} is still open", kind)
         ended = "message_stop"
     if not events:
-        out.append(finding(SSE_GRAMMAR, "the stream has no events at all", pointer="/events",
-                           rule=_GRAMMAR_RULE, request_id=request_id))
+        out.append(
+            finding(
+                SSE_GRAMMAR,
+                "the stream has no events at all",
+                pointer="/events",
+                rule=_GRAMMAR_RULE,
+                request_id=request_id,
+            )
+        )
         return out
     if not started and not early:
-        out.append(finding(SSE_GRAMMAR, "the stream has no message_start event",
-                           pointer="/events", rule=_GRAMMAR_RULE, request_id=request_id))
+        out.append(
+            finding(
+                SSE_GRAMMAR,
+                "the stream has no message_start event",
+                pointer="/events",
+                rule=_GRAMMAR_RULE,
+                request_id=request_id,
+            )
+        )
     if ended is None:
         last = len(events) - 1
         extra = f"; block {open_block} was left open" if open_block is not None else ""
-        out.append(finding(
-            SSE_GRAMMAR, f"the stream ended without message_stop (last event: "
-            f"{events[last].type} at /events/{last}){extra}", pointer="/events",
-            rule=_GRAMMAR_RULE, value=events[last].type, request_id=request_id))
+        out.append(
+            finding(
+                SSE_GRAMMAR,
+                f"the stream ended without message_stop (last event: "
+                f"{events[last].type} at /events/{last}){extra}",
+                pointer="/events",
+                rule=_GRAMMAR_RULE,
+                value=events[last].type,
+                request_id=request_id,
+            )
+        )
     return out
 
 
@@ -244,11 +325,16 @@ def delta_types_findings(
             allowed = ALLOWED_DELTAS[btype]
             if dtype not in allowed:
                 want = ", ".join(sorted(allowed)) or "no deltas at all"
-                out.append(finding(
-                    DELTA_TYPES, f"block {index} is a {btype} block, which takes {want}; "
-                    f"got {dtype}", pointer=f"/events/{i}/delta/type",
-                    rule=f"a {btype} block only receives {want}", value=dtype,
-                    request_id=request_id))
+                out.append(
+                    finding(
+                        DELTA_TYPES,
+                        f"block {index} is a {btype} block, which takes {want}; got {dtype}",
+                        pointer=f"/events/{i}/delta/type",
+                        rule=f"a {btype} block only receives {want}",
+                        value=dtype,
+                        request_id=request_id,
+                    )
+                )
     return out
 
 
@@ -261,9 +347,7 @@ def check_delta_types(exchange: Exchange) -> list[Finding]:
 # --- input-json -----------------------------------------------------------------------------------
 
 
-def input_json_findings(
-    events: Sequence[SseEvent], request_id: str | None = None
-) -> list[Finding]:
+def input_json_findings(events: Sequence[SseEvent], request_id: str | None = None) -> list[Finding]:
     """The ``input_json_delta`` pieces of each block join to a JSON object (empty join = ``{}``).
 
     The SDKs parse the joined text when the block stops; text that does not parse is a tool call
@@ -275,17 +359,27 @@ def input_json_findings(
         payload = _payload(ev)
         index = _index(payload)
         delta = payload.get("delta")
-        if (ev.type != "content_block_delta" or index is None or not isinstance(delta, dict)
-                or delta.get("type") != "input_json_delta"):
+        if (
+            ev.type != "content_block_delta"
+            or index is None
+            or not isinstance(delta, dict)
+            or delta.get("type") != "input_json_delta"
+        ):
             continue
         piece = delta.get("partial_json")
         pieces.setdefault(index, []).append(piece if isinstance(piece, str) else "")
         last_event[index] = i
         if not isinstance(piece, str):
-            return [finding(INPUT_JSON, f"partial_json of block {index} should be a string, got "
-                            f"{describe_type(piece)}", pointer=f"/events/{i}/delta/partial_json",
-                            rule="partial_json is a string fragment of JSON", value=piece,
-                            request_id=request_id)]
+            return [
+                finding(
+                    INPUT_JSON,
+                    f"partial_json of block {index} should be a string, got {describe_type(piece)}",
+                    pointer=f"/events/{i}/delta/partial_json",
+                    rule="partial_json is a string fragment of JSON",
+                    value=piece,
+                    request_id=request_id,
+                )
+            ]
     out: list[Finding] = []
     rule = "the input_json_delta pieces of a block join to a JSON object ('' means {})"
     for index, parts in pieces.items():
@@ -296,14 +390,30 @@ def input_json_findings(
         try:
             parsed = json.loads(joined)
         except ValueError as exc:
-            out.append(finding(INPUT_JSON, f"the {len(parts)} input_json_delta piece(s) of block "
-                               f"{index} join to text that is not JSON ({exc})", pointer=ptr,
-                               rule=rule, value=joined, request_id=request_id))
+            out.append(
+                finding(
+                    INPUT_JSON,
+                    f"the {len(parts)} input_json_delta piece(s) of block "
+                    f"{index} join to text that is not JSON ({exc})",
+                    pointer=ptr,
+                    rule=rule,
+                    value=joined,
+                    request_id=request_id,
+                )
+            )
             continue
         if not isinstance(parsed, dict):
-            out.append(finding(INPUT_JSON, f"the input_json_delta pieces of block {index} join "
-                               f"to {describe_type(parsed)}; a tool input is an object",
-                               pointer=ptr, rule=rule, value=joined, request_id=request_id))
+            out.append(
+                finding(
+                    INPUT_JSON,
+                    f"the input_json_delta pieces of block {index} join "
+                    f"to {describe_type(parsed)}; a tool input is an object",
+                    pointer=ptr,
+                    rule=rule,
+                    value=joined,
+                    request_id=request_id,
+                )
+            )
     return out
 
 
@@ -389,16 +499,30 @@ def check_stream_accumulates(exchange: Exchange) -> list[Finding]:
     try:
         message = accumulate(events)
     except AccumulationError as exc:
-        return [finding(STREAM_ACCUMULATES, f"the stream cannot be folded into a message: {exc}",
-                        pointer="/events", rule=rule, request_id=rid)]
+        return [
+            finding(
+                STREAM_ACCUMULATES,
+                f"the stream cannot be folded into a message: {exc}",
+                pointer="/events",
+                rule=rule,
+                request_id=rid,
+            )
+        ]
     if _has_error_event(events):
         return []  # the stream was cut short on purpose; sse-grammar checked the error event
     out: list[Finding] = []
     if message.get("stop_reason") is None:
-        out.append(finding(STREAM_ACCUMULATES, "after folding the whole stream, stop_reason is "
-                           "still null (no message_delta set it)",
-                           pointer="/accumulated/stop_reason", rule=rule, value=None,
-                           request_id=rid))
+        out.append(
+            finding(
+                STREAM_ACCUMULATES,
+                "after folding the whole stream, stop_reason is "
+                "still null (no message_delta set it)",
+                pointer="/accumulated/stop_reason",
+                rule=rule,
+                value=None,
+                request_id=rid,
+            )
+        )
     content = message.get("content")
     for i, block in enumerate(content if isinstance(content, list) else []):
         if not isinstance(block, dict):
@@ -406,15 +530,29 @@ def check_stream_accumulates(exchange: Exchange) -> list[Finding]:
         btype = block.get("type")
         for key in _FINAL_TEXT_FIELDS.get(str(btype), ()):
             if not isinstance(block.get(key), str):
-                out.append(finding(STREAM_ACCUMULATES, f"folded {btype} block {i} has no "
-                                   f"{key} string (got {describe_type(block.get(key))})",
-                                   pointer=f"/accumulated/content/{i}/{key}", rule=rule,
-                                   value=block.get(key), request_id=rid))
+                out.append(
+                    finding(
+                        STREAM_ACCUMULATES,
+                        f"folded {btype} block {i} has no "
+                        f"{key} string (got {describe_type(block.get(key))})",
+                        pointer=f"/accumulated/content/{i}/{key}",
+                        rule=rule,
+                        value=block.get(key),
+                        request_id=rid,
+                    )
+                )
         if btype in _TOOL_BLOCKS and not isinstance(block.get("input"), dict):
-            out.append(finding(STREAM_ACCUMULATES, f"folded {btype} block {i} has no input "
-                               f"object (got {describe_type(block.get('input'))})",
-                               pointer=f"/accumulated/content/{i}/input", rule=rule,
-                               value=block.get("input"), request_id=rid))
+            out.append(
+                finding(
+                    STREAM_ACCUMULATES,
+                    f"folded {btype} block {i} has no input "
+                    f"object (got {describe_type(block.get('input'))})",
+                    pointer=f"/accumulated/content/{i}/input",
+                    rule=rule,
+                    value=block.get("input"),
+                    request_id=rid,
+                )
+            )
     return out
 
 
@@ -426,13 +564,29 @@ def _usage_counts(
 ) -> list[Finding]:
     rule = "usage reports input_tokens and output_tokens as non-negative integers"
     if not isinstance(usage, dict):
-        return [finding(FINAL_USAGE, f"{where} has no usage object (got {describe_type(usage)})",
-                        pointer=pointer, rule=rule, value=usage, request_id=rid)]
+        return [
+            finding(
+                FINAL_USAGE,
+                f"{where} has no usage object (got {describe_type(usage)})",
+                pointer=pointer,
+                rule=rule,
+                value=usage,
+                request_id=rid,
+            )
+        ]
     return [
-        finding(FINAL_USAGE, f"{where}: usage.{key} should be a non-negative integer, got "
-                f"{usage[key]!r}" if key in usage else f"{where}: usage.{key} is missing",
-                pointer=f"{pointer}/{key}", rule=rule, value=usage.get(key), request_id=rid)
-        for key in keys if not is_count(usage.get(key))
+        finding(
+            FINAL_USAGE,
+            f"{where}: usage.{key} should be a non-negative integer, got {usage[key]!r}"
+            if key in usage
+            else f"{where}: usage.{key} is missing",
+            pointer=f"{pointer}/{key}",
+            rule=rule,
+            value=usage.get(key),
+            request_id=rid,
+        )
+        for key in keys
+        if not is_count(usage.get(key))
     ]
 
 
@@ -448,8 +602,9 @@ def check_final_usage(exchange: Exchange) -> list[Finding]:
         body = exchange.json
         if not (isinstance(body, dict) and body.get("type") == "message"):
             return []
-        return _usage_counts(body.get("usage"), "/usage", "the message",
-                             ("input_tokens", "output_tokens"), rid)
+        return _usage_counts(
+            body.get("usage"), "/usage", "the message", ("input_tokens", "output_tokens"), rid
+        )
     out: list[Finding] = []
     last_delta: int | None = None
     seen: list[tuple[int, int, str]] = []  # (event index, output_tokens, pointer)
@@ -459,8 +614,9 @@ def check_final_usage(exchange: Exchange) -> list[Finding]:
             message = payload.get("message")
             usage = message.get("usage") if isinstance(message, dict) else None
             ptr = f"/events/{i}/message/usage"
-            out += _usage_counts(usage, ptr, "message_start", ("input_tokens", "output_tokens"),
-                                 rid)
+            out += _usage_counts(
+                usage, ptr, "message_start", ("input_tokens", "output_tokens"), rid
+            )
             if isinstance(usage, dict) and is_count(usage.get("output_tokens")):
                 seen.append((i, usage["output_tokens"], f"{ptr}/output_tokens"))
         elif ev.type == "message_delta":
@@ -469,15 +625,26 @@ def check_final_usage(exchange: Exchange) -> list[Finding]:
             if isinstance(usage, dict) and is_count(usage.get("output_tokens")):
                 seen.append((i, usage["output_tokens"], f"/events/{i}/usage/output_tokens"))
     if last_delta is not None:
-        out += _usage_counts(_payload(exchange.events[last_delta]).get("usage"),
-                             f"/events/{last_delta}/usage", "the last message_delta",
-                             ("output_tokens",), rid)
+        out += _usage_counts(
+            _payload(exchange.events[last_delta]).get("usage"),
+            f"/events/{last_delta}/usage",
+            "the last message_delta",
+            ("output_tokens",),
+            rid,
+        )
     for (_, before, _), (_, after, ptr) in itertools.pairwise(seen):
         if after < before:
-            out.append(finding(FINAL_USAGE, f"cumulative output_tokens went down from {before} "
-                               f"to {after}; message_delta usage is a running total",
-                               pointer=ptr, rule="cumulative output_tokens never decreases",
-                               value=after, request_id=rid))
+            out.append(
+                finding(
+                    FINAL_USAGE,
+                    f"cumulative output_tokens went down from {before} "
+                    f"to {after}; message_delta usage is a running total",
+                    pointer=ptr,
+                    rule="cumulative output_tokens never decreases",
+                    value=after,
+                    request_id=rid,
+                )
+            )
     return out
 
 
@@ -497,38 +664,70 @@ def stop_fields_findings(
     out: list[Finding] = []
 
     def bad(message: str, rule: str, field: str, value: Any) -> None:
-        out.append(finding(STOP_FIELDS, message, pointer=final.pointer(field), rule=rule,
-                           value=value, request_id=request_id))
+        out.append(
+            finding(
+                STOP_FIELDS,
+                message,
+                pointer=final.pointer(field),
+                rule=rule,
+                value=value,
+                request_id=request_id,
+            )
+        )
 
     reason = msg.get("stop_reason")
     seq = msg.get("stop_sequence")
     if reason is None:
-        bad("stop_reason is null in a finished message", "a final message has a stop_reason",
-            "stop_reason", reason)
+        bad(
+            "stop_reason is null in a finished message",
+            "a final message has a stop_reason",
+            "stop_reason",
+            reason,
+        )
         return out
     if reason == "stop_sequence":
         stops = req.get("stop_sequences")
         if not isinstance(seq, str):
-            bad(f'stop_reason is "stop_sequence" but stop_sequence is {seq!r}; it should name '
-                "the sequence that matched", 'stop_reason "stop_sequence" comes with the sequence',
-                "stop_sequence", seq)
+            bad(
+                f'stop_reason is "stop_sequence" but stop_sequence is {seq!r}; it should name '
+                "the sequence that matched",
+                'stop_reason "stop_sequence" comes with the sequence',
+                "stop_sequence",
+                seq,
+            )
         elif isinstance(stops, list) and seq not in stops:
-            bad(f"stop_sequence {seq!r} is not one of the request's stop_sequences {stops!r}",
-                "stop_sequence is one of the request's stop_sequences", "stop_sequence", seq)
+            bad(
+                f"stop_sequence {seq!r} is not one of the request's stop_sequences {stops!r}",
+                "stop_sequence is one of the request's stop_sequences",
+                "stop_sequence",
+                seq,
+            )
     elif seq is not None:
-        bad(f"stop_sequence is {seq!r} but stop_reason is {reason!r}; stop_sequence is only set "
+        bad(
+            f"stop_sequence is {seq!r} but stop_reason is {reason!r}; stop_sequence is only set "
             'when stop_reason is "stop_sequence"',
-            'stop_sequence is non-null iff stop_reason is "stop_sequence"', "stop_sequence", seq)
+            'stop_sequence is non-null iff stop_reason is "stop_sequence"',
+            "stop_sequence",
+            seq,
+        )
     content = msg.get("content")
     blocks = [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
     tool_blocks = [i for i, b in enumerate(blocks) if b.get("type") == "tool_use"]
     if reason == "tool_use" and not tool_blocks:
-        bad('stop_reason is "tool_use" but the message has no tool_use block',
-            'stop_reason "tool_use" comes with a tool_use block', "stop_reason", reason)
+        bad(
+            'stop_reason is "tool_use" but the message has no tool_use block',
+            'stop_reason "tool_use" comes with a tool_use block',
+            "stop_reason",
+            reason,
+        )
     elif tool_blocks and reason in ("end_turn", "stop_sequence"):
-        bad(f"the message has a tool_use block (content/{tool_blocks[0]}) but stop_reason is "
+        bad(
+            f"the message has a tool_use block (content/{tool_blocks[0]}) but stop_reason is "
             f'{reason!r}; a client tool call ends the turn with "tool_use"',
-            'a tool_use block comes with stop_reason "tool_use"', "stop_reason", reason)
+            'a tool_use block comes with stop_reason "tool_use"',
+            "stop_reason",
+            reason,
+        )
     return out
 
 
@@ -542,12 +741,17 @@ def check_stop_fields(exchange: Exchange) -> list[Finding]:
         if ev.type == "message_start" and isinstance(message, dict):
             for field in ("stop_reason", "stop_sequence"):
                 if message.get(field) is not None:
-                    out.append(finding(
-                        STOP_FIELDS, f"message_start carries {field} {message[field]!r}; it is "
-                        "null until the message_delta at the end",
-                        pointer=f"/events/{i}/message/{field}",
-                        rule=f"{field} is null in message_start", value=message[field],
-                        request_id=rid))
+                    out.append(
+                        finding(
+                            STOP_FIELDS,
+                            f"message_start carries {field} {message[field]!r}; it is "
+                            "null until the message_delta at the end",
+                            pointer=f"/events/{i}/message/{field}",
+                            rule=f"{field} is null in message_start",
+                            value=message[field],
+                            request_id=rid,
+                        )
+                    )
     final = final_message(exchange)
     if final is not None:
         out += stop_fields_findings(final, _request(exchange), rid)
@@ -574,20 +778,32 @@ def check_max_tokens(exchange: Exchange) -> list[Finding]:
         return []  # final-usage reports it
     content = final.message.get("content")
     server_tools = isinstance(content, list) and any(
-        isinstance(b, dict) and _server_side(b) for b in content)
+        isinstance(b, dict) and _server_side(b) for b in content
+    )
     limit = _request(exchange).get("max_tokens")
     out: list[Finding] = []
     if is_count(limit) and not server_tools and out_tokens > limit:
-        out.append(finding(MAX_TOKENS, f"usage.output_tokens is {out_tokens} but the request "
-                           f"allowed max_tokens {limit}",
-                           pointer=final.pointer("usage", "output_tokens"),
-                           rule="output_tokens <= the request's max_tokens", value=out_tokens,
-                           request_id=rid))
+        out.append(
+            finding(
+                MAX_TOKENS,
+                f"usage.output_tokens is {out_tokens} but the request allowed max_tokens {limit}",
+                pointer=final.pointer("usage", "output_tokens"),
+                rule="output_tokens <= the request's max_tokens",
+                value=out_tokens,
+                request_id=rid,
+            )
+        )
     if final.message.get("stop_reason") == "max_tokens" and out_tokens == 0:
-        out.append(finding(MAX_TOKENS, 'stop_reason is "max_tokens" but usage.output_tokens is 0',
-                           pointer=final.pointer("usage", "output_tokens"),
-                           rule='stop_reason "max_tokens" implies output_tokens > 0',
-                           value=out_tokens, request_id=rid))
+        out.append(
+            finding(
+                MAX_TOKENS,
+                'stop_reason is "max_tokens" but usage.output_tokens is 0',
+                pointer=final.pointer("usage", "output_tokens"),
+                rule='stop_reason "max_tokens" implies output_tokens > 0',
+                value=out_tokens,
+                request_id=rid,
+            )
+        )
     return out
 
 
@@ -607,10 +823,16 @@ def usage_arithmetic_findings(
                 here = f"{ptr}/{escape(key)}"
                 counted = key.endswith(("_tokens", "_requests"))
                 if counted and value is not None and not is_count(value):
-                    out.append(finding(USAGE_ARITHMETIC, f"{key} should be a non-negative "
-                                       f"integer, got {value!r}", pointer=here,
-                                       rule="token counts are non-negative integers",
-                                       value=value, request_id=request_id))
+                    out.append(
+                        finding(
+                            USAGE_ARITHMETIC,
+                            f"{key} should be a non-negative integer, got {value!r}",
+                            pointer=here,
+                            rule="token counts are non-negative integers",
+                            value=value,
+                            request_id=request_id,
+                        )
+                    )
                 elif isinstance(value, dict):
                     walk(value, here)
 
@@ -621,12 +843,17 @@ def usage_arithmetic_findings(
         if is_count(total) and isinstance(parts, dict):
             counts = {k: v for k, v in parts.items() if k.startswith("ephemeral_") and is_count(v)}
             if sum(counts.values()) > total:
-                out.append(finding(
-                    USAGE_ARITHMETIC, f"cache_creation breakdown {counts} adds up to "
-                    f"{sum(counts.values())}, more than cache_creation_input_tokens {total}",
-                    pointer=f"{pointer}/cache_creation",
-                    rule="sum of cache_creation.ephemeral_* <= cache_creation_input_tokens",
-                    value=parts, request_id=request_id))
+                out.append(
+                    finding(
+                        USAGE_ARITHMETIC,
+                        f"cache_creation breakdown {counts} adds up to "
+                        f"{sum(counts.values())}, more than cache_creation_input_tokens {total}",
+                        pointer=f"{pointer}/cache_creation",
+                        rule="sum of cache_creation.ephemeral_* <= cache_creation_input_tokens",
+                        value=parts,
+                        request_id=request_id,
+                    )
+                )
     return out
 
 
@@ -666,10 +893,15 @@ def check_usage_arithmetic(exchange: Exchange) -> list[Finding]:
                 continue
             if (delta_input < start_input) if server_tools else (delta_input != start_input):
                 relation = "at least" if server_tools else "equal to"
-                out.append(finding(
-                    USAGE_ARITHMETIC, f"message_delta says input_tokens {delta_input} but "
-                    f"message_start said {start_input}; it should be {relation} that",
-                    pointer=f"/events/{i}/usage/input_tokens",
-                    rule="message_delta input_tokens repeats message_start input_tokens",
-                    value=delta_input, request_id=rid))
+                out.append(
+                    finding(
+                        USAGE_ARITHMETIC,
+                        f"message_delta says input_tokens {delta_input} but "
+                        f"message_start said {start_input}; it should be {relation} that",
+                        pointer=f"/events/{i}/usage/input_tokens",
+                        rule="message_delta input_tokens repeats message_start input_tokens",
+                        value=delta_input,
+                        request_id=rid,
+                    )
+                )
     return out

@@ -31,18 +31,33 @@ def check_alias_resolution(
     """
     rule = "a model id or alias resolves to that model"
     if not isinstance(model, dict):
-        return [finding(MODEL_ALIAS, f"expected a model object for {requested!r}, got "
-                        f"{describe_type(model)}", pointer=pointer, rule=rule, value=model,
-                        request_id=request_id)]
+        return [
+            finding(
+                MODEL_ALIAS,
+                f"expected a model object for {requested!r}, got {describe_type(model)}",
+                pointer=pointer,
+                rule=rule,
+                value=model,
+                request_id=request_id,
+            )
+        ]
     got = model.get("id")
     known = catalog.find_model(requested)
     accepted = {requested} | ({known.id} if known else set())
     if isinstance(got, str) and (got in accepted or got.startswith(requested + "-")):
         return []
     want = " or ".join(repr(a) for a in sorted(accepted))
-    return [finding(MODEL_ALIAS, f"asked for model {requested!r}, got id {got!r}; expected {want}"
-                    f" or a dated snapshot {requested + '-YYYYMMDD'!r}",
-                    pointer=f"{pointer}/id", rule=rule, value=got, request_id=request_id)]
+    return [
+        finding(
+            MODEL_ALIAS,
+            f"asked for model {requested!r}, got id {got!r}; expected {want}"
+            f" or a dated snapshot {requested + '-YYYYMMDD'!r}",
+            pointer=f"{pointer}/id",
+            rule=rule,
+            value=got,
+            request_id=request_id,
+        )
+    ]
 
 
 @check(MODEL_ALIAS, endpoints="models.retrieve", applies=success)

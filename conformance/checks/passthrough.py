@@ -51,8 +51,9 @@ def diff(proxy: Any, upstream: Any, pointer: str = "") -> Iterator[tuple[str, An
     """(JSON pointer, proxy value, upstream value) for every place the two values differ."""
     if isinstance(proxy, dict) and isinstance(upstream, dict):
         for key in list(upstream) + [k for k in proxy if k not in upstream]:
-            yield from diff(proxy.get(key, _MISSING), upstream.get(key, _MISSING),
-                            f"{pointer}/{escape(key)}")
+            yield from diff(
+                proxy.get(key, _MISSING), upstream.get(key, _MISSING), f"{pointer}/{escape(key)}"
+            )
     elif isinstance(proxy, list) and isinstance(upstream, list) and len(proxy) == len(upstream):
         for i, (p, u) in enumerate(zip(proxy, upstream, strict=True)):
             yield from diff(p, u, f"{pointer}/{i}")
@@ -64,16 +65,27 @@ def _show(value: Any) -> Any:
     return "(missing)" if value is _MISSING else value
 
 
-def _findings(check: str, what: str, proxy: Exchange, upstream: Exchange,
-              pairs: Iterator[tuple[str, Any, Any]]) -> list[Finding]:
+def _findings(
+    check: str,
+    what: str,
+    proxy: Exchange,
+    upstream: Exchange,
+    pairs: Iterator[tuple[str, Any, Any]],
+) -> list[Finding]:
     out = []
     for pointer, mine, theirs in pairs:
-        out.append(finding(
-            check, f"the proxy's {what} differs from what the upstream sent "
-                   f"(proxy: {_short(mine)}; upstream: {_short(theirs)})",
-            pointer=pointer, rule=f"{what} passed through unchanged (upstream "
-                                  f"{upstream.request_id or upstream.source})",
-            value=_show(mine), request_id=proxy.request_id))
+        out.append(
+            finding(
+                check,
+                f"the proxy's {what} differs from what the upstream sent "
+                f"(proxy: {_short(mine)}; upstream: {_short(theirs)})",
+                pointer=pointer,
+                rule=f"{what} passed through unchanged (upstream "
+                f"{upstream.request_id or upstream.source})",
+                value=_show(mine),
+                request_id=proxy.request_id,
+            )
+        )
         if len(out) >= _LIMIT:
             break
     return out
@@ -94,8 +106,9 @@ def message_of(exchange: Exchange) -> dict[str, Any] | None:
     return body if isinstance(body, dict) and body.get("type") == "message" else None
 
 
-def _both_messages(proxy: Exchange, upstream: Exchange
-                   ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+def _both_messages(
+    proxy: Exchange, upstream: Exchange
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
     if upstream.status >= 400 or proxy.status != upstream.status:
         return None
     mine, theirs = message_of(proxy), message_of(upstream)
@@ -105,8 +118,11 @@ def _both_messages(proxy: Exchange, upstream: Exchange
 
 
 def _blocks(message: dict[str, Any], kinds: tuple[str, ...]) -> list[tuple[int, Any]]:
-    return [(i, b) for i, b in enumerate(message.get("content") or [])
-            if isinstance(b, dict) and b.get("type") in kinds]
+    return [
+        (i, b)
+        for i, b in enumerate(message.get("content") or [])
+        if isinstance(b, dict) and b.get("type") in kinds
+    ]
 
 
 # --- the checks -----------------------------------------------------------------------------------
@@ -117,10 +133,17 @@ def check_status(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     """The proxy answers with the upstream's status code."""
     if proxy.status == upstream.status:
         return []
-    return [finding(STATUS, f"the proxy answered {proxy.status}{_typed(proxy)}, the upstream "
-                            f"sent {upstream.status}{_typed(upstream)}", pointer="/status",
-                    rule="status passed through unchanged", value=proxy.status,
-                    request_id=proxy.request_id)]
+    return [
+        finding(
+            STATUS,
+            f"the proxy answered {proxy.status}{_typed(proxy)}, the upstream "
+            f"sent {upstream.status}{_typed(upstream)}",
+            pointer="/status",
+            rule="status passed through unchanged",
+            value=proxy.status,
+            request_id=proxy.request_id,
+        )
+    ]
 
 
 def _error_type(exchange: Exchange) -> Any:
@@ -141,7 +164,8 @@ def check_error(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     mine = _envelope(proxy.json, with_request_id="request_id" in theirs)
     pairs = diff(mine, theirs)
     if proxy.status != upstream.status and _error_type(proxy) == catalog.ERROR_TYPES.get(
-            proxy.status):  # the type follows the remapped status: check_status says it
+        proxy.status
+    ):  # the type follows the remapped status: check_status says it
         pairs = (p for p in pairs if p[0] != "/error/type")
     return _findings(ERROR, "error envelope", proxy, upstream, pairs)
 
@@ -151,8 +175,10 @@ def _envelope(body: Any, *, with_request_id: bool = True) -> dict[str, Any]:
     the ``request_id`` the API puts in the body (when there is one to compare)."""
     body = body if isinstance(body, dict) else {}
     error = body.get("error") if isinstance(body.get("error"), dict) else {}
-    out = {"type": body.get("type", _MISSING),
-           "error": {k: error.get(k, _MISSING) for k in ("type", "message")}}
+    out = {
+        "type": body.get("type", _MISSING),
+        "error": {k: error.get(k, _MISSING) for k in ("type", "message")},
+    }
     if with_request_id and "request_id" in body:
         out["request_id"] = body["request_id"]
     return out
@@ -163,8 +189,9 @@ def check_headers(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     """The content type (JSON or event stream) and, on 429/529, ``retry-after`` survive."""
     pairs: list[tuple[str, Any, Any]] = []
     if proxy.content_type != upstream.content_type:
-        pairs.append(("/headers/content-type", proxy.content_type or _MISSING,
-                      upstream.content_type))
+        pairs.append(
+            ("/headers/content-type", proxy.content_type or _MISSING, upstream.content_type)
+        )
     for name in ("retry-after", "retry-after-ms"):
         theirs = upstream.response_headers.get(name)
         if theirs is not None and proxy.response_headers.get(name) != theirs:
@@ -180,10 +207,17 @@ def check_request_id(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     theirs = upstream.request_id
     if not proxy.request_id or not theirs or proxy.request_id == theirs:
         return []
-    return [finding(REQUEST_ID, f"the proxy answered with request-id {proxy.request_id!r}, "
-                                f"not the upstream's {theirs!r}", pointer="/headers/request-id",
-                    rule="request-id passed through unchanged", value=proxy.request_id,
-                    request_id=proxy.request_id)]
+    return [
+        finding(
+            REQUEST_ID,
+            f"the proxy answered with request-id {proxy.request_id!r}, "
+            f"not the upstream's {theirs!r}",
+            pointer="/headers/request-id",
+            rule="request-id passed through unchanged",
+            value=proxy.request_id,
+            request_id=proxy.request_id,
+        )
+    ]
 
 
 @on_demand(MESSAGE)
@@ -196,8 +230,9 @@ def check_message_fields(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     if both is None:
         return []
     fields = ["id", "type", "role", "model"]
-    asked = (proxy.request_json or {}).get("model") if isinstance(proxy.request_json, dict) \
-        else None
+    asked = (
+        (proxy.request_json or {}).get("model") if isinstance(proxy.request_json, dict) else None
+    )
     answered = both[0].get("model")
     if isinstance(asked, str) and isinstance(answered, str) and not same_model(asked, answered):
         fields.remove("model")  # model-echo names this cause already: one cause, one finding
@@ -215,13 +250,13 @@ def check_content_blocks(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     kinds = [b.get("type") for b in mine.get("content") or []]
     wanted = [b.get("type") for b in theirs.get("content") or []]
     if kinds != wanted:
-        return _findings(CONTENT, "content block types", proxy, upstream,
-                         iter([("/content", kinds, wanted)]))
+        return _findings(
+            CONTENT, "content block types", proxy, upstream, iter([("/content", kinds, wanted)])
+        )
     other = ("tool_use", "thinking", "redacted_thinking")
     pairs = (
         (f"/content/{i}{p}", a, b)
-        for i, (x, y) in enumerate(zip(mine["content"] or [], theirs["content"] or [],
-                                       strict=True))
+        for i, (x, y) in enumerate(zip(mine["content"] or [], theirs["content"] or [], strict=True))
         if x.get("type") not in other
         for p, a, b in diff(x, y)
     )
@@ -246,11 +281,13 @@ def _kind_check(check: str, what: str, kinds: tuple[str, ...], name: str) -> Pas
 
 
 #: tool_use blocks: the same ``id`` (the client sends it back in tool_result), name and input.
-check_tool_use = _kind_check(TOOL_USE, "tool_use block", ("tool_use", "server_tool_use"),
-                             "check_tool_use")
+check_tool_use = _kind_check(
+    TOOL_USE, "tool_use block", ("tool_use", "server_tool_use"), "check_tool_use"
+)
 #: thinking blocks with their signatures (the API rejects a changed one on the next turn).
-check_thinking = _kind_check(THINKING, "thinking block", ("thinking", "redacted_thinking"),
-                             "check_thinking")
+check_thinking = _kind_check(
+    THINKING, "thinking block", ("thinking", "redacted_thinking"), "check_thinking"
+)
 
 
 @on_demand(STOP_REASON)
@@ -259,8 +296,7 @@ def check_stop_reason(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     both = _both_messages(proxy, upstream)
     if both is None:
         return []
-    mine, theirs = ({k: m.get(k, _MISSING) for k in ("stop_reason", "stop_sequence")}
-                    for m in both)
+    mine, theirs = ({k: m.get(k, _MISSING) for k in ("stop_reason", "stop_sequence")} for m in both)
     return _findings(STOP_REASON, "stop fields", proxy, upstream, diff(mine, theirs))
 
 
@@ -279,8 +315,11 @@ def check_usage(proxy: Exchange, upstream: Exchange) -> list[Finding]:
             mine = next((e for e in proxy.events if e.type == kind), None)
             theirs = next((e for e in upstream.events if e.type == kind), None)
             if mine is not None and theirs is not None:
-                pairs += diff(_dig(mine.json, path), _dig(theirs.json, path),
-                              f"/events/{kind}/{'/'.join(path)}")
+                pairs += diff(
+                    _dig(mine.json, path),
+                    _dig(theirs.json, path),
+                    f"/events/{kind}/{'/'.join(path)}",
+                )
     return _findings(USAGE, "usage", proxy, upstream, iter(pairs))
 
 
@@ -297,8 +336,15 @@ def check_events(proxy: Exchange, upstream: Exchange) -> list[Finding]:
         return []
     if upstream.events is None or proxy.events is None:
         side = "the proxy" if proxy.events is not None else "the upstream"
-        return [finding(EVENTS, f"only {side} answered with an event stream", pointer="/events",
-                        rule="a stream passed through as a stream", request_id=proxy.request_id)]
+        return [
+            finding(
+                EVENTS,
+                f"only {side} answered with an event stream",
+                pointer="/events",
+                rule="a stream passed through as a stream",
+                request_id=proxy.request_id,
+            )
+        ]
     mine = [(e.event, e.json if e.json is not None else e.data) for e in proxy.events]
     theirs = [(e.event, e.json if e.json is not None else e.data) for e in upstream.events]
     out = []
@@ -314,12 +360,18 @@ def check_events(proxy: Exchange, upstream: Exchange) -> list[Finding]:
             where, got, wanted = next(diff(a[1], b[1]))
             pointer += where
             shown = f"proxy: {_short(got)}; upstream: {_short(wanted)}"
-        out.append(finding(EVENTS, f"event {i} ({name_b}) differs from what the upstream sent "
-                                   f"({shown}; the proxy sent {len(mine)} events, the upstream "
-                                   f"{len(theirs)})", pointer=pointer,
-                           rule="every SSE event passed through, in order",
-                           value=_show(a[1] if a is not _MISSING else a),
-                           request_id=proxy.request_id))
+        out.append(
+            finding(
+                EVENTS,
+                f"event {i} ({name_b}) differs from what the upstream sent "
+                f"({shown}; the proxy sent {len(mine)} events, the upstream "
+                f"{len(theirs)})",
+                pointer=pointer,
+                rule="every SSE event passed through, in order",
+                value=_show(a[1] if a is not _MISSING else a),
+                request_id=proxy.request_id,
+            )
+        )
         if len(out) >= _LIMIT:
             break
     return out
@@ -351,15 +403,30 @@ def check_body(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     if not isinstance(theirs, dict) or theirs.get("type") == "message":
         return []
     mine = proxy.json
-    return _findings(BODY, _kind_of_body(theirs), proxy, upstream,
-                     diff(mine if mine is not None else _MISSING, theirs))
+    return _findings(
+        BODY,
+        _kind_of_body(theirs),
+        proxy,
+        upstream,
+        diff(mine if mine is not None else _MISSING, theirs),
+    )
 
 
 PASSTHROUGH_CHECKS: tuple[PassthroughCheck, ...] = (
-    check_status, check_error, check_headers, check_request_id, check_events,
-    check_message_fields, check_content_blocks, check_tool_use, check_thinking,
-    check_stop_reason, check_usage, check_body,
+    check_status,
+    check_error,
+    check_headers,
+    check_request_id,
+    check_events,
+    check_message_fields,
+    check_content_blocks,
+    check_tool_use,
+    check_thinking,
+    check_stop_reason,
+    check_usage,
+    check_body,
 )
+
 
 def compare(proxy: Exchange, upstream: Exchange) -> list[Finding]:
     """Every way ``proxy`` differs from what ``upstream`` sent (empty: passed through intact)."""

@@ -31,31 +31,51 @@ def placeholder_findings(body: Any, *, request_id: str | None = None) -> list[Fi
     if isinstance(body.get("system"), str):
         texts.append(("/system", body["system"]))
     for i, message in enumerate(body.get("messages") or []):
-        for j, block in enumerate((message or {}).get("content") or []
-                                  if isinstance(message, dict) else []):
+        for j, block in enumerate(
+            (message or {}).get("content") or [] if isinstance(message, dict) else []
+        ):
             if isinstance(block, dict) and isinstance(block.get("text"), str):
                 texts.append((f"/messages/{i}/content/{j}/text", block["text"]))
     for at, text in texts:
         for name in PLACEHOLDER.findall(text):
             used.add(name)
             if not VARIABLE_NAME.match(name):
-                out.append(finding(PLACEHOLDERS, f"placeholder {{{{{name}}}}} is not "
-                                   "{{UPPER_CASE}}", pointer=at, rule="placeholders look like "
-                                   "{{UPPER_CASE}}", value=name, request_id=request_id))
+                out.append(
+                    finding(
+                        PLACEHOLDERS,
+                        f"placeholder {{{{{name}}}}} is not {{{{UPPER_CASE}}}}",
+                        pointer=at,
+                        rule="placeholders look like {{UPPER_CASE}}",
+                        value=name,
+                        request_id=request_id,
+                    )
+                )
     values = body.get("variable_values")
     if isinstance(values, dict):
         for name, value in values.items():
             if not VARIABLE_NAME.match(str(name)):
-                out.append(finding(PLACEHOLDERS, f"variable {name!r} is not UPPER_CASE",
-                                   pointer=f"/variable_values/{escape(name)}",
-                                   rule="variable names are UPPER_CASE", value=name,
-                                   request_id=request_id))
+                out.append(
+                    finding(
+                        PLACEHOLDERS,
+                        f"variable {name!r} is not UPPER_CASE",
+                        pointer=f"/variable_values/{escape(name)}",
+                        rule="variable names are UPPER_CASE",
+                        value=name,
+                        request_id=request_id,
+                    )
+                )
             elif name not in used:
-                out.append(finding(PLACEHOLDERS, f"variable {name!r} has a value but no "
-                                   f"{{{{{name}}}}} placeholder in the prompt",
-                                   pointer=f"/variable_values/{escape(name)}",
-                                   rule="every variable appears as a placeholder",
-                                   value=value, request_id=request_id))
+                out.append(
+                    finding(
+                        PLACEHOLDERS,
+                        f"variable {name!r} has a value but no "
+                        f"{{{{{name}}}}} placeholder in the prompt",
+                        pointer=f"/variable_values/{escape(name)}",
+                        rule="every variable appears as a placeholder",
+                        value=value,
+                        request_id=request_id,
+                    )
+                )
     return out
 
 

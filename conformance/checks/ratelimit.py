@@ -43,22 +43,50 @@ def ratelimit_findings(exchange: Exchange) -> list[Finding]:
         names = {part: f"anthropic-ratelimit-{kind}-{part}" for part in PARTS}
         missing = [n for n in names.values() if n not in headers]
         if missing:
-            out.append(finding(RATELIMIT_HEADERS, f"no {', '.join(missing)} header(s): a "
-                               "client cannot see its rate limit before it hits it",
-                               pointer="/headers", rule=rule, request_id=rid))
+            out.append(
+                finding(
+                    RATELIMIT_HEADERS,
+                    f"no {', '.join(missing)} header(s): a "
+                    "client cannot see its rate limit before it hits it",
+                    pointer="/headers",
+                    rule=rule,
+                    request_id=rid,
+                )
+            )
             continue
         limit, left, reset = (headers[names[p]] for p in PARTS)
         for name, value in ((names["limit"], limit), (names["remaining"], left)):
             if not value.isdigit():
-                out.append(finding(RATELIMIT_HEADERS, f"{name} should be a whole number, got "
-                                   f"{value!r}", pointer=f"/headers/{name}", rule=rule,
-                                   value=value, request_id=rid))
+                out.append(
+                    finding(
+                        RATELIMIT_HEADERS,
+                        f"{name} should be a whole number, got {value!r}",
+                        pointer=f"/headers/{name}",
+                        rule=rule,
+                        value=value,
+                        request_id=rid,
+                    )
+                )
         if limit.isdigit() and left.isdigit() and int(left) > int(limit):
-            out.append(finding(RATELIMIT_HEADERS, f"{names['remaining']} {left} is more than "
-                               f"the limit {limit}", pointer=f"/headers/{names['remaining']}",
-                               rule="remaining <= limit", value=left, request_id=rid))
+            out.append(
+                finding(
+                    RATELIMIT_HEADERS,
+                    f"{names['remaining']} {left} is more than the limit {limit}",
+                    pointer=f"/headers/{names['remaining']}",
+                    rule="remaining <= limit",
+                    value=left,
+                    request_id=rid,
+                )
+            )
         if not _rfc3339(reset):
-            out.append(finding(RATELIMIT_HEADERS, f"{names['reset']} should be an RFC 3339 "
-                               f"time, got {reset!r}", pointer=f"/headers/{names['reset']}",
-                               rule=rule, value=reset, request_id=rid))
+            out.append(
+                finding(
+                    RATELIMIT_HEADERS,
+                    f"{names['reset']} should be an RFC 3339 time, got {reset!r}",
+                    pointer=f"/headers/{names['reset']}",
+                    rule=rule,
+                    value=reset,
+                    request_id=rid,
+                )
+            )
     return out

@@ -20,9 +20,11 @@ from conformance.checks.messages import final_message
 from conformance.exchange import Exchange, Finding
 
 SERVER_TOOL_RESULTS = "server-tool-results"
-_RULE = ("a server_tool_use gets its *_tool_result in the same message; web search citations "
-         "cite a search result url; usage.server_tool_use.web_search_requests counts the "
-         "searches")
+_RULE = (
+    "a server_tool_use gets its *_tool_result in the same message; web search citations "
+    "cite a search result url; usage.server_tool_use.web_search_requests counts the "
+    "searches"
+)
 
 
 def _blocks(content: Any) -> list[dict[str, Any]]:
@@ -30,14 +32,21 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
 
 
 def _result_urls(blocks: list[dict[str, Any]]) -> set[str]:
-    return {str(r.get("url")) for b in blocks if b.get("type") == "web_search_tool_result"
-            for r in _blocks(b.get("content"))}
+    return {
+        str(r.get("url"))
+        for b in blocks
+        if b.get("type") == "web_search_tool_result"
+        for r in _blocks(b.get("content"))
+    }
 
 
 def _request_blocks(request: Any) -> list[dict[str, Any]]:
     messages = request.get("messages") if isinstance(request, dict) else None
-    return [b for m in messages if isinstance(m, dict) for b in _blocks(m.get("content"))] \
-        if isinstance(messages, list) else []
+    return (
+        [b for m in messages if isinstance(m, dict) for b in _blocks(m.get("content"))]
+        if isinstance(messages, list)
+        else []
+    )
 
 
 @check(SERVER_TOOL_RESULTS, endpoints=("messages.create",), applies=success)
@@ -49,32 +58,57 @@ def check_server_tool_results(exchange: Exchange) -> list[Finding]:
     content = _blocks(final.message.get("content"))
     calls = [(i, b) for i, b in enumerate(content) if b.get("type") == "server_tool_use"]
     out: list[Finding] = []
-    answered = {b.get("tool_use_id") for b in content
-                if str(b.get("type", "")).endswith("_tool_result")}
+    answered = {
+        b.get("tool_use_id") for b in content if str(b.get("type", "")).endswith("_tool_result")
+    }
     if final.message.get("stop_reason") not in ("pause_turn", "max_tokens"):
-        out += [finding(SERVER_TOOL_RESULTS, f"server_tool_use {b.get('id')!r} "
-                        f"({b.get('name')}) has no result block in the message",
-                        pointer=final.pointer("content", i, "id"), rule=_RULE,
-                        value=b.get("id"), request_id=exchange.request_id)
-                for i, b in calls if b.get("id") not in answered]
+        out += [
+            finding(
+                SERVER_TOOL_RESULTS,
+                f"server_tool_use {b.get('id')!r} "
+                f"({b.get('name')}) has no result block in the message",
+                pointer=final.pointer("content", i, "id"),
+                rule=_RULE,
+                value=b.get("id"),
+                request_id=exchange.request_id,
+            )
+            for i, b in calls
+            if b.get("id") not in answered
+        ]
     urls = _result_urls(content) | _result_urls(_request_blocks(exchange.request_json))
     for i, block in enumerate(content):
         for j, cite in enumerate(_blocks(block.get("citations"))):
             if cite.get("type") == "web_search_result_location" and cite.get("url") not in urls:
-                out.append(finding(SERVER_TOOL_RESULTS, f"citation url {cite.get('url')!r} is "
-                                   "not among the conversation's web search results",
-                                   pointer=final.pointer("content", i, "citations", j, "url"),
-                                   rule=_RULE, value=cite.get("url"),
-                                   request_id=exchange.request_id))
+                out.append(
+                    finding(
+                        SERVER_TOOL_RESULTS,
+                        f"citation url {cite.get('url')!r} is "
+                        "not among the conversation's web search results",
+                        pointer=final.pointer("content", i, "citations", j, "url"),
+                        rule=_RULE,
+                        value=cite.get("url"),
+                        request_id=exchange.request_id,
+                    )
+                )
     # a call without a result (a paused turn) has not run yet, so is not counted
-    searches = sum(1 for _, b in calls if b.get("name") == "web_search"
-                   and b.get("id") in answered)
+    searches = sum(1 for _, b in calls if b.get("name") == "web_search" and b.get("id") in answered)
     usage = final.message.get("usage")
-    counted = (usage.get("server_tool_use") or {}).get("web_search_requests") \
-        if isinstance(usage, dict) else None
+    counted = (
+        (usage.get("server_tool_use") or {}).get("web_search_requests")
+        if isinstance(usage, dict)
+        else None
+    )
     if searches and not (isinstance(counted, int) and counted >= searches):
-        out.append(finding(SERVER_TOOL_RESULTS, f"the message searched the web {searches} "
-                           f"time(s) but usage.server_tool_use.web_search_requests is "
-                           f"{counted!r}", pointer=final.pointer("usage", "server_tool_use"),
-                           rule=_RULE, value=counted, request_id=exchange.request_id))
+        out.append(
+            finding(
+                SERVER_TOOL_RESULTS,
+                f"the message searched the web {searches} "
+                f"time(s) but usage.server_tool_use.web_search_requests is "
+                f"{counted!r}",
+                pointer=final.pointer("usage", "server_tool_use"),
+                rule=_RULE,
+                value=counted,
+                request_id=exchange.request_id,
+            )
+        )
     return out

@@ -29,11 +29,25 @@ def check_stop_details(exchange: Exchange) -> list[Finding]:
     if details is None:
         return []
     if reason != "refusal":
-        return [finding(STOP_DETAILS, f"stop_details {details!r} on stop_reason {reason!r}: "
-                        "only a refusal has details", pointer=final.pointer("stop_reason"),
-                        rule=_RULE, value=reason, request_id=exchange.request_id)]
+        return [
+            finding(
+                STOP_DETAILS,
+                f"stop_details {details!r} on stop_reason {reason!r}: only a refusal has details",
+                pointer=final.pointer("stop_reason"),
+                rule=_RULE,
+                value=reason,
+                request_id=exchange.request_id,
+            )
+        ]
     if not isinstance(details, dict) or details.get("type") != "refusal":
-        return [finding(STOP_DETAILS, f"a refusal's stop_details is {details!r}, not of type "
-                        "refusal", pointer=final.pointer("stop_details"), rule=_RULE,
-                        value=details, request_id=exchange.request_id)]
+        return [
+            finding(
+                STOP_DETAILS,
+                f"a refusal's stop_details is {details!r}, not of type refusal",
+                pointer=final.pointer("stop_details"),
+                rule=_RULE,
+                value=details,
+                request_id=exchange.request_id,
+            )
+        ]
     return []

@@ -23,8 +23,10 @@ from conformance.checks.messages import final_message
 from conformance.exchange import Exchange, Finding
 
 STRUCTURED_OUTPUT = "structured-output"
-_RULE = ("with output_config.format (or output_format) of type json_schema, a message that "
-         "ends its turn has text that is JSON valid against the schema")
+_RULE = (
+    "with output_config.format (or output_format) of type json_schema, a message that "
+    "ends its turn has text that is JSON valid against the schema"
+)
 
 
 def requested_schema(request: Any) -> dict[str, Any] | None:
@@ -35,8 +37,11 @@ def requested_schema(request: Any) -> dict[str, Any] | None:
     fmt = config.get("format") if isinstance(config, dict) else None
     if not isinstance(fmt, dict):
         fmt = request.get("output_format")
-    if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(
-            fmt.get("schema"), dict):
+    if (
+        isinstance(fmt, dict)
+        and fmt.get("type") == "json_schema"
+        and isinstance(fmt.get("schema"), dict)
+    ):
         schema: dict[str, Any] = fmt["schema"]
         return schema
     return None
@@ -44,8 +49,15 @@ def requested_schema(request: Any) -> dict[str, Any] | None:
 
 def _text(message: dict[str, Any]) -> str:
     content = message.get("content")
-    return "".join(str(b.get("text", "")) for b in content if isinstance(b, dict)
-                   and b.get("type") == "text") if isinstance(content, list) else ""
+    return (
+        "".join(
+            str(b.get("text", ""))
+            for b in content
+            if isinstance(b, dict) and b.get("type") == "text"
+        )
+        if isinstance(content, list)
+        else ""
+    )
 
 
 @check(STRUCTURED_OUTPUT, endpoints=("messages.create",), applies=success)
@@ -60,9 +72,16 @@ def check_structured_output(exchange: Exchange) -> list[Finding]:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        return [finding(STRUCTURED_OUTPUT, f"the answer's text is not JSON ({exc})",
-                        pointer=pointer, rule=_RULE, value=text,
-                        request_id=exchange.request_id)]
+        return [
+            finding(
+                STRUCTURED_OUTPUT,
+                f"the answer's text is not JSON ({exc})",
+                pointer=pointer,
+                rule=_RULE,
+                value=text,
+                request_id=exchange.request_id,
+            )
+        ]
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError:
@@ -71,6 +90,13 @@ def check_structured_output(exchange: Exchange) -> list[Finding]:
     if error is None:
         return []
     where = "/".join(str(p) for p in error.absolute_path) or "(the root)"
-    return [finding(STRUCTURED_OUTPUT, f"the answer's JSON does not fit the requested schema "
-                    f"at {where}: {error.message}", pointer=pointer, rule=_RULE, value=value,
-                    request_id=exchange.request_id)]
+    return [
+        finding(
+            STRUCTURED_OUTPUT,
+            f"the answer's JSON does not fit the requested schema at {where}: {error.message}",
+            pointer=pointer,
+            rule=_RULE,
+            value=value,
+            request_id=exchange.request_id,
+        )
+    ]

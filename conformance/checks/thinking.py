@@ -19,8 +19,10 @@ THINKING_SIGNATURE = "thinking-signature"
 SIGNATURE_DELTA = "signature-delta"
 
 _SIGNATURE_RULE = "a thinking block carries a non-empty signature string"
-_DELTA_RULE = ("a streamed thinking block gets thinking_delta pieces, then one signature_delta "
-               "just before its content_block_stop")
+_DELTA_RULE = (
+    "a streamed thinking block gets thinking_delta pieces, then one signature_delta "
+    "just before its content_block_stop"
+)
 
 
 @check(THINKING_SIGNATURE, endpoints=("messages.create",), applies=success)
@@ -36,12 +38,18 @@ def check_thinking_signature(exchange: Exchange) -> list[Finding]:
             continue
         sig = block.get("signature")
         if not isinstance(sig, str) or not sig:
-            out.append(finding(
-                THINKING_SIGNATURE, f"thinking block {i} has no signature (got "
-                f"{describe_type(sig) if sig != '' else 'an empty string'}); the API refuses it "
-                "when the client passes it back", pointer=final.pointer("content", i,
-                                                                        "signature"),
-                rule=_SIGNATURE_RULE, value=sig, request_id=exchange.request_id))
+            out.append(
+                finding(
+                    THINKING_SIGNATURE,
+                    f"thinking block {i} has no signature (got "
+                    f"{describe_type(sig) if sig != '' else 'an empty string'}); the API "
+                    "refuses it when the client passes it back",
+                    pointer=final.pointer("content", i, "signature"),
+                    rule=_SIGNATURE_RULE,
+                    value=sig,
+                    request_id=exchange.request_id,
+                )
+            )
     return out
 
 
@@ -68,23 +76,44 @@ def check_signature_delta(exchange: Exchange) -> list[Finding]:
             delta = _payload(payload.get("delta"))
             kind = str(delta.get("type"))
             open_thinking[index].append((i, kind))
-            if kind == "signature_delta" and not (isinstance(delta.get("signature"), str)
-                                                  and delta["signature"]):
-                out.append(finding(SIGNATURE_DELTA, f"the signature_delta of thinking block "
-                                   f"{index} carries no signature", rule=_DELTA_RULE,
-                                   pointer=f"/events/{i}/delta/signature",
-                                   value=delta.get("signature"), request_id=rid))
+            if kind == "signature_delta" and not (
+                isinstance(delta.get("signature"), str) and delta["signature"]
+            ):
+                out.append(
+                    finding(
+                        SIGNATURE_DELTA,
+                        f"the signature_delta of thinking block {index} carries no signature",
+                        rule=_DELTA_RULE,
+                        pointer=f"/events/{i}/delta/signature",
+                        value=delta.get("signature"),
+                        request_id=rid,
+                    )
+                )
         elif ev.type == "content_block_stop" and index in open_thinking:
             deltas = open_thinking.pop(index)
             kinds = [k for _, k in deltas]
             if "signature_delta" not in kinds:
-                out.append(finding(SIGNATURE_DELTA, f"thinking block {index} stopped without a "
-                                   "signature_delta, so the folded block has no signature",
-                                   pointer=f"/events/{i}", rule=_DELTA_RULE, value=kinds,
-                                   request_id=rid))
+                out.append(
+                    finding(
+                        SIGNATURE_DELTA,
+                        f"thinking block {index} stopped without a "
+                        "signature_delta, so the folded block has no signature",
+                        pointer=f"/events/{i}",
+                        rule=_DELTA_RULE,
+                        value=kinds,
+                        request_id=rid,
+                    )
+                )
             elif kinds[-1] != "signature_delta":
                 at = deltas[-1][0]
-                out.append(finding(SIGNATURE_DELTA, f"thinking block {index}: {kinds[-1]} came "
-                                   "after the signature_delta", pointer=f"/events/{at}/delta",
-                                   rule=_DELTA_RULE, value=kinds, request_id=rid))
+                out.append(
+                    finding(
+                        SIGNATURE_DELTA,
+                        f"thinking block {index}: {kinds[-1]} came after the signature_delta",
+                        pointer=f"/events/{at}/delta",
+                        rule=_DELTA_RULE,
+                        value=kinds,
+                        request_id=rid,
+                    )
+                )
     return out

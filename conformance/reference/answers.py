@@ -65,27 +65,44 @@ def raise_forced_status(request: Request) -> None:
 
 def received_of(request: Request, raw: bytes) -> ReceivedRequest:
     """The request as it arrived, for the journal; credential headers are never kept."""
-    headers = {k.lower(): v for k, v in request.headers.items()
-               if k.lower() not in catalog.SECRET_HEADERS}
-    return ReceivedRequest(request.method, request.url.path, request.url.query, headers,
-                           raw[:RECEIVED_BODY_LIMIT], len(raw) > RECEIVED_BODY_LIMIT)
+    headers = {
+        k.lower(): v for k, v in request.headers.items() if k.lower() not in catalog.SECRET_HEADERS
+    }
+    return ReceivedRequest(
+        request.method,
+        request.url.path,
+        request.url.query,
+        headers,
+        raw[:RECEIVED_BODY_LIMIT],
+        len(raw) > RECEIVED_BODY_LIMIT,
+    )
 
 
 def received_json(received: ReceivedRequest | None) -> dict[str, Any] | None:
     """A received request as JSON; the body is text (None when nothing was recorded)."""
     if received is None:
         return None
-    return {"method": received.method, "path": received.path, "query": received.query,
-            "headers": received.headers, "body": received.body.decode("utf-8", "replace"),
-            "truncated": received.truncated}
+    return {
+        "method": received.method,
+        "path": received.path,
+        "query": received.query,
+        "headers": received.headers,
+        "body": received.body.decode("utf-8", "replace"),
+        "truncated": received.truncated,
+    }
 
 
 def entry_json(entry: JournalEntry) -> dict[str, Any]:
     """One journal entry as JSON; the body is text (every answer of this server is UTF-8)."""
     return {
-        "method": entry.method, "path": entry.path, "status": entry.status,
-        "request_id": entry.request_id, "endpoint": entry.endpoint, "marker": entry.marker,
-        "headers": entry.headers, "body": entry.body.decode("utf-8", "replace"),
+        "method": entry.method,
+        "path": entry.path,
+        "status": entry.status,
+        "request_id": entry.request_id,
+        "endpoint": entry.endpoint,
+        "marker": entry.marker,
+        "headers": entry.headers,
+        "body": entry.body.decode("utf-8", "replace"),
         "received": received_json(entry.received),
     }
 
@@ -98,13 +115,16 @@ def answers_route(config: ReferenceConfig, state: ReferenceState) -> Route:
 
     async def answers(request: Request) -> Response:
         if presented_key(request) not in (*config.api_keys, *config.admin_api_keys):
-            return JSONResponse(_error(401, "authentication_error", "a reference key is required"),
-                                status_code=401)
+            return JSONResponse(
+                _error(401, "authentication_error", "a reference key is required"), status_code=401
+            )
         request_id = request.query_params.get("request_id") or None
         marker = request.query_params.get("marker") or None
         if request_id is None and marker is None:
-            return JSONResponse(_error(400, "invalid_request_error",
-                                       "give request_id=req_… or marker=…"), status_code=400)
+            return JSONResponse(
+                _error(400, "invalid_request_error", "give request_id=req_… or marker=…"),
+                status_code=400,
+            )
         found = state.answers(request_id=request_id, marker=marker)
         return JSONResponse({"data": [entry_json(e) for e in found]})
 

@@ -55,9 +55,13 @@ log = logging.getLogger(__name__)
 
 #: Every family, in route order; a family with only routes is a plain Plugin of its ROUTES.
 PLUGINS: tuple[Plugin, ...] = (
-    Plugin("messages", tuple(messages.ROUTES)), Plugin("models", tuple(models.ROUTES)),
-    Plugin("batches", tuple(batches.ROUTES)), Plugin("files", tuple(files.ROUTES)),
-    admin.PLUGIN, Plugin("prompt_tools", tuple(prompt_tools.ROUTES)))
+    Plugin("messages", tuple(messages.ROUTES)),
+    Plugin("models", tuple(models.ROUTES)),
+    Plugin("batches", tuple(batches.ROUTES)),
+    Plugin("files", tuple(files.ROUTES)),
+    admin.PLUGIN,
+    Plugin("prompt_tools", tuple(prompt_tools.ROUTES)),
+)
 #: Every family's routes.
 ROUTES: tuple[RouteSpec, ...] = tuple(spec for plugin in PLUGINS for spec in plugin.routes)
 
@@ -65,8 +69,9 @@ ROUTES: tuple[RouteSpec, ...] = tuple(spec for plugin in PLUGINS for spec in plu
 class Responder:
     """Turns answers into responses: shared headers, mutants, journal."""
 
-    def __init__(self, state: ReferenceState, mutants: list[Mutant],
-                 stream_delay: float = 0.0) -> None:
+    def __init__(
+        self, state: ReferenceState, mutants: list[Mutant], stream_delay: float = 0.0
+    ) -> None:
         self.state = state
         self.mutants = mutants
         self.stream_delay = stream_delay
@@ -95,24 +100,42 @@ class Responder:
 
         return Request(request.scope, receive)
 
-    def _finish_headers(self, endpoint: str, status: int, headers: dict[str, str]
-                        ) -> dict[str, str]:
+    def _finish_headers(
+        self, endpoint: str, status: int, headers: dict[str, str]
+    ) -> dict[str, str]:
         for mutant in self.mutants:
             if mutant.headers is not None:
                 headers = mutant.headers(endpoint, status, headers)
         return headers
 
-    def _journal(self, request: Request, endpoint: str, status: int, request_id: str,
-                 headers: dict[str, str] | None = None, body: bytes = b"") -> None:
+    def _journal(
+        self,
+        request: Request,
+        endpoint: str,
+        status: int,
+        request_id: str,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+    ) -> None:
         # The exact headers and bytes sent, for GET /_reference/answers (pass-through checks).
         sent = {"content-type": "application/json", **(headers or {})}
-        self.state.record(JournalEntry(request.method, request.url.path, status, request_id,
-                                       endpoint, sent, body,
-                                       getattr(request.state, "marker", None),
-                                       getattr(request.state, "received", None)))
+        self.state.record(
+            JournalEntry(
+                request.method,
+                request.url.path,
+                status,
+                request_id,
+                endpoint,
+                sent,
+                body,
+                getattr(request.state, "marker", None),
+                getattr(request.state, "received", None),
+            )
+        )
 
-    def json(self, request: Request, endpoint: str, request_id: str, answer: JsonAnswer
-             ) -> Response:
+    def json(
+        self, request: Request, endpoint: str, request_id: str, answer: JsonAnswer
+    ) -> Response:
         status, body = answer.status, answer.body
         headers = self._headers(request_id, answer.headers)
         for mutant in self.mutants:
@@ -124,16 +147,13 @@ class Responder:
             if mutant.raw is not None:
                 status, data = mutant.raw(endpoint, status, data)
         self._journal(request, endpoint, status, request_id, headers, data)
-        return Response(data,
-                        status_code=status,
-                        headers=headers, media_type="application/json")
+        return Response(data, status_code=status, headers=headers, media_type="application/json")
 
     def error(self, request: Request, endpoint: str, request_id: str, exc: ApiError) -> Response:
         body = error_body(exc.status, exc.message, request_id, exc.error_type)
         return self.json(request, endpoint, request_id, JsonAnswer(body, exc.status, exc.headers))
 
-    def raw(self, request: Request, endpoint: str, request_id: str, answer: RawAnswer
-            ) -> Response:
+    def raw(self, request: Request, endpoint: str, request_id: str, answer: RawAnswer) -> Response:
         """Bytes as they are (file content, JSONL results): headers mutants still apply."""
         extra = {"content-type": answer.media_type, **answer.headers}
         headers = self._finish_headers(endpoint, answer.status, self._headers(request_id, extra))
@@ -144,23 +164,31 @@ class Responder:
         self._journal(request, endpoint, status, request_id, headers, body)
         return Response(body, status_code=status, headers=headers)
 
-    def stream(self, request: Request, endpoint: str, request_id: str, answer: StreamAnswer
-               ) -> Response:
+    def stream(
+        self, request: Request, endpoint: str, request_id: str, answer: StreamAnswer
+    ) -> Response:
         events = answer.events
         for mutant in self.mutants:
             if mutant.sse is not None:
                 events = mutant.sse(events)
         # content-type is in the dict (not only media_type) so a headers mutant can change it.
-        extra = {"cache-control": "no-cache", "content-type": "text/event-stream; charset=utf-8",
-                 **answer.headers}
+        extra = {
+            "cache-control": "no-cache",
+            "content-type": "text/event-stream; charset=utf-8",
+            **answer.headers,
+        }
         headers = self._finish_headers(endpoint, 200, self._headers(request_id, extra))
         chunks = [format_sse([event]) for event in events]
         for mutant in self.mutants:
             if mutant.wire is not None:
                 chunks = mutant.wire(chunks)
         self._journal(request, endpoint, 200, request_id, headers, b"".join(chunks))
-        return StreamingResponse(_emit(chunks, self.stream_delay), status_code=200,
-                                 headers=headers, media_type="text/event-stream; charset=utf-8")
+        return StreamingResponse(
+            _emit(chunks, self.stream_delay),
+            status_code=200,
+            headers=headers,
+            media_type="text/event-stream; charset=utf-8",
+        )
 
 
 async def _emit(chunks: list[bytes], delay: float = 0.0) -> AsyncIterator[bytes]:
@@ -171,8 +199,9 @@ async def _emit(chunks: list[bytes], delay: float = 0.0) -> AsyncIterator[bytes]
         yield chunk
 
 
-def _endpoint_handler(spec: RouteSpec, config: ReferenceConfig, state: ReferenceState,
-                      responder: Responder) -> Callable[[Request], Awaitable[Response]]:
+def _endpoint_handler(
+    spec: RouteSpec, config: ReferenceConfig, state: ReferenceState, responder: Responder
+) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
         serial, request_id = state.new_request_id()
         ctx = RequestContext(config, state, spec.endpoint, serial, request_id)
@@ -191,8 +220,9 @@ def _endpoint_handler(spec: RouteSpec, config: ReferenceConfig, state: Reference
             return responder.error(request, spec.endpoint, request_id, exc)
         except Exception:  # a bug here must still look like the API's 500, not a traceback
             log.exception("reference server failed on %s %s", request.method, request.url.path)
-            return responder.error(request, spec.endpoint, request_id,
-                                   ApiError(500, "Internal server error"))
+            return responder.error(
+                request, spec.endpoint, request_id, ApiError(500, "Internal server error")
+            )
         if isinstance(answer, StreamAnswer):
             return responder.stream(request, spec.endpoint, request_id, answer)
         if isinstance(answer, RawAnswer):
@@ -211,8 +241,7 @@ def create_app(config: ReferenceConfig | None = None) -> Starlette:
     for plugin in PLUGINS:
         if plugin.install is not None:
             plugin.install(config, state)
-    responder = Responder(state, [MUTANTS[name] for name in config.mutants],
-                          config.stream_delay)
+    responder = Responder(state, [MUTANTS[name] for name in config.mutants], config.stream_delay)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         # Unknown routes (404) and wrong methods (405) still get the API's envelope.
@@ -223,8 +252,9 @@ def create_app(config: ReferenceConfig | None = None) -> Starlette:
         found = catalog.match_endpoint(request.method, request.url.path)
         endpoint = found.name if found else ""
         extra = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
-        return responder.error(request, endpoint, request_id, ApiError(status, message,
-                                                                       headers=extra))
+        return responder.error(
+            request, endpoint, request_id, ApiError(status, message, headers=extra)
+        )
 
     routes = [
         Route(spec.path, _endpoint_handler(spec, config, state, responder), methods=[spec.method])

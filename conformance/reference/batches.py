@@ -69,8 +69,9 @@ class StoredBatch:
     def results(self) -> list[dict[str, Any]]:
         """The result lines once ended (a canceled batch: every request canceled)."""
         if self._canceled:
-            return [{"custom_id": o["custom_id"], "result": {"type": "canceled"}}
-                    for o in self.outcomes]
+            return [
+                {"custom_id": o["custom_id"], "result": {"type": "canceled"}} for o in self.outcomes
+            ]
         return self.outcomes
 
     def counts(self) -> dict[str, int]:
@@ -86,14 +87,17 @@ class StoredBatch:
         """The MessageBatch object (api-contract.md §5)."""
         ended = self.ended is not None
         return {
-            "id": self.id, "type": "message_batch", "processing_status": self.status,
+            "id": self.id,
+            "type": "message_batch",
+            "processing_status": self.status,
             "request_counts": self.counts(),
             "created_at": rfc3339(self.created),
             "expires_at": rfc3339(self.created + EXPIRY_SECONDS),
             "ended_at": rfc3339(self.ended) if self.ended is not None else None,
             "archived_at": None,
-            "cancel_initiated_at": (rfc3339(self.cancel_initiated)
-                                    if self.cancel_initiated is not None else None),
+            "cancel_initiated_at": (
+                rfc3339(self.cancel_initiated) if self.cancel_initiated is not None else None
+            ),
             "results_url": self.results_url if ended else None,
         }
 
@@ -123,8 +127,9 @@ def _outcome(custom_id: str, params: Any, ctx: RequestContext, index: int) -> di
         model = messages.validate_request(params, sub, count=False)
         message = messages.build_message(params, model, sub)
     except ApiError as exc:
-        request_id = sub.state.make_id(catalog.ID_PREFIXES["request"] + "011C", sub.serial,
-                                       length=20)
+        request_id = sub.state.make_id(
+            catalog.ID_PREFIXES["request"] + "011C", sub.serial, length=20
+        )
         envelope = error_body(exc.status, exc.message, request_id, exc.error_type)
         return {"custom_id": custom_id, "result": {"type": "errored", "error": envelope}}
     return {"custom_id": custom_id, "result": {"type": "succeeded", "message": message}}
@@ -146,19 +151,23 @@ async def create(request: Request, ctx: RequestContext) -> Answer:
             raise invalid(f"requests.{i}: Input should be a valid dictionary")
         custom_id = item.get("custom_id")
         if not isinstance(custom_id, str) or not CUSTOM_ID.match(custom_id):
-            raise invalid(f"requests.{i}.custom_id: String should match pattern "
-                          f"'{CUSTOM_ID.pattern}'")
+            raise invalid(
+                f"requests.{i}.custom_id: String should match pattern '{CUSTOM_ID.pattern}'"
+            )
         if custom_id in seen:
-            raise invalid(f"requests.{i}.custom_id: custom_id values must be unique "
-                          f"within a batch ({custom_id!r} repeats)")
+            raise invalid(
+                f"requests.{i}.custom_id: custom_id values must be unique "
+                f"within a batch ({custom_id!r} repeats)"
+            )
         seen.add(custom_id)
         if "params" not in item:
             raise invalid(f"requests.{i}.params: Field required")
     batch_id = ctx.state.make_id(catalog.ID_PREFIXES["batch"] + "01", ctx.serial, length=24)
     base = str(request.base_url).rstrip("/")
     results_url = base + catalog.endpoint("batches.results").url_path(batch_id=batch_id)
-    outcomes = [_outcome(item["custom_id"], item["params"], ctx, i)
-                for i, item in enumerate(requests)]
+    outcomes = [
+        _outcome(item["custom_id"], item["params"], ctx, i) for i, item in enumerate(requests)
+    ]
     batch = StoredBatch(batch_id, outcomes, time.time(), ctx.config.batch_seconds, results_url)
     _batches(ctx)[batch_id] = batch
     return JsonAnswer(batch.body())
@@ -187,8 +196,10 @@ async def cancel(request: Request, ctx: RequestContext) -> Answer:
 async def delete(request: Request, ctx: RequestContext) -> Answer:
     batch = _get(ctx, request)
     if batch.status != "ended":
-        raise invalid(f"Batch {batch.id} cannot be deleted while it is processing "
-                      f"({batch.status}); cancel it first and wait until it has ended")
+        raise invalid(
+            f"Batch {batch.id} cannot be deleted while it is processing "
+            f"({batch.status}); cancel it first and wait until it has ended"
+        )
     del _batches(ctx)[batch.id]
     return JsonAnswer({"id": batch.id, "type": "message_batch_deleted"})
 
@@ -196,11 +207,15 @@ async def delete(request: Request, ctx: RequestContext) -> Answer:
 async def results(request: Request, ctx: RequestContext) -> Answer:
     batch = _get(ctx, request)
     if batch.status != "ended":
-        raise invalid(f"Batch {batch.id} has not ended yet ({batch.status}): results are "
-                      "available once processing_status is 'ended'")
+        raise invalid(
+            f"Batch {batch.id} has not ended yet ({batch.status}): results are "
+            "available once processing_status is 'ended'"
+        )
     # Line order is not guaranteed by the API: reversed here, so no client may rely on it.
-    lines = [json.dumps(line, ensure_ascii=False, separators=(",", ":"))
-             for line in reversed(batch.results())]
+    lines = [
+        json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+        for line in reversed(batch.results())
+    ]
     return RawAnswer(("\n".join(lines) + "\n").encode(), RESULTS_MEDIA_TYPE)
 
 

@@ -47,8 +47,9 @@ def not_found(message: str) -> ApiError:
     return ApiError(404, message)
 
 
-def error_body(status: int, message: str, request_id: str, error_type: str | None = None
-               ) -> dict[str, Any]:
+def error_body(
+    status: int, message: str, request_id: str, error_type: str | None = None
+) -> dict[str, Any]:
     """The envelope of an error answer (api-contract.md §1)."""
     return {
         "type": "error",

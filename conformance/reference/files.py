@@ -49,9 +49,13 @@ class StoredFile:
     def metadata(self, version: str) -> dict[str, Any]:
         """The FileMetadata of this file as API ``version`` shapes it (2.x adds expires_at)."""
         meta: dict[str, Any] = {
-            "id": self.id, "type": "file", "filename": self.filename,
-            "mime_type": self.mime_type, "size_bytes": len(self.content),
-            "created_at": rfc3339(self.created), "downloadable": self.downloadable,
+            "id": self.id,
+            "type": "file",
+            "filename": self.filename,
+            "mime_type": self.mime_type,
+            "size_bytes": len(self.content),
+            "created_at": rfc3339(self.created),
+            "downloadable": self.downloadable,
         }
         if version != catalog.VERSION_2023:
             meta["expires_at"] = rfc3339(self.expires) if self.expires is not None else None
@@ -67,8 +71,10 @@ def _require_beta(ctx: RequestContext) -> None:
     needed = catalog.betas_for(["files"], ctx.version)
     missing = [b for b in needed if b not in ctx.betas]
     if missing:
-        raise invalid(f"The Files API is in beta under anthropic-version {ctx.version}: send "
-                      f"the header anthropic-beta: {', '.join(missing)}")
+        raise invalid(
+            f"The Files API is in beta under anthropic-version {ctx.version}: send "
+            f"the header anthropic-beta: {', '.join(missing)}"
+        )
 
 
 def _get(ctx: RequestContext, request: Request) -> StoredFile:
@@ -112,8 +118,15 @@ async def upload(request: Request, ctx: RequestContext) -> Answer:
         except ValueError as exc:
             raise invalid("expires_in_seconds: Input should be a valid integer") from exc
     file_id = ctx.state.make_id(catalog.ID_PREFIXES["file"] + "011C", ctx.serial)
-    stored = StoredFile(file_id, part.filename, _mime_type(part), part.content, now,
-                        ctx.config.downloadable_uploads, expires)
+    stored = StoredFile(
+        file_id,
+        part.filename,
+        _mime_type(part),
+        part.content,
+        now,
+        ctx.config.downloadable_uploads,
+        expires,
+    )
     _files(ctx)[file_id] = stored
     return JsonAnswer(stored.metadata(ctx.version))
 
@@ -141,10 +154,11 @@ async def list_files(request: Request, ctx: RequestContext) -> Answer:
             if not token.startswith(PAGE_TOKEN_PREFIX):
                 raise invalid("page: invalid page token")
             start = _index(items, token.removeprefix(PAGE_TOKEN_PREFIX), "page") + 1
-        data = items[start:start + limit]
+        data = items[start : start + limit]
         more = start + limit < len(items)
-        return JsonAnswer({"data": data,
-                           "next_page": PAGE_TOKEN_PREFIX + data[-1]["id"] if more else None})
+        return JsonAnswer(
+            {"data": data, "next_page": PAGE_TOKEN_PREFIX + data[-1]["id"] if more else None}
+        )
     return JsonAnswer(id_page(items, query, kind="file", limit=limit))
 
 
@@ -157,8 +171,10 @@ async def download(request: Request, ctx: RequestContext) -> Answer:
     _require_beta(ctx)
     stored = _get(ctx, request)
     if not stored.downloadable:
-        raise invalid(f"File {stored.id} cannot be downloaded: only files created by the API "
-                      "(downloadable: true) can be downloaded")
+        raise invalid(
+            f"File {stored.id} cannot be downloaded: only files created by the API "
+            "(downloadable: true) can be downloaded"
+        )
     return RawAnswer(stored.content, stored.mime_type)
 
 

@@ -38,10 +38,38 @@ IMAGE_TOKENS = 85
 DOCUMENT_TOKENS = 150
 
 _VOCABULARY = (
-    "amber", "bright", "calm", "river", "lantern", "forest", "quiet", "harbor", "silver",
-    "meadow", "copper", "window", "gentle", "orchard", "signal", "morning", "paper", "stone",
-    "garden", "compass", "north", "velvet", "thunder", "maple", "echo", "island", "ladder",
-    "candle", "harvest", "pebble", "violet", "winter",
+    "amber",
+    "bright",
+    "calm",
+    "river",
+    "lantern",
+    "forest",
+    "quiet",
+    "harbor",
+    "silver",
+    "meadow",
+    "copper",
+    "window",
+    "gentle",
+    "orchard",
+    "signal",
+    "morning",
+    "paper",
+    "stone",
+    "garden",
+    "compass",
+    "north",
+    "velvet",
+    "thunder",
+    "maple",
+    "echo",
+    "island",
+    "ladder",
+    "candle",
+    "harvest",
+    "pebble",
+    "violet",
+    "winter",
 )
 
 
@@ -92,8 +120,11 @@ def block_tokens(block: dict[str, Any]) -> int:
             return count_tokens(str(source.get("data", "")))
         return DOCUMENT_TOKENS
     if kind == "tool_use":
-        return TOOL_BLOCK_OVERHEAD + count_tokens(str(block.get("name", ""))) + count_tokens(
-            _dumps(block.get("input", {})))
+        return (
+            TOOL_BLOCK_OVERHEAD
+            + count_tokens(str(block.get("name", "")))
+            + count_tokens(_dumps(block.get("input", {})))
+        )
     if kind == "tool_result":
         return TOOL_BLOCK_OVERHEAD + content_tokens(block.get("content", ""))
     if kind == "thinking":
@@ -138,8 +169,11 @@ def prefill_text(body: dict[str, Any]) -> str:
     messages = body.get("messages") or []
     if not messages or messages[-1].get("role") != "assistant":
         return ""
-    return "".join(str(b.get("text", "")) for b in _blocks(messages[-1].get("content"))
-                   if b.get("type") == "text")
+    return "".join(
+        str(b.get("text", ""))
+        for b in _blocks(messages[-1].get("content"))
+        if b.get("type") == "text"
+    )
 
 
 def continue_prefill(answer: str, prefill: str, seed: str, body: dict[str, Any]) -> str:
@@ -152,11 +186,11 @@ def continue_prefill(answer: str, prefill: str, seed: str, body: dict[str, Any])
     if not prefill:
         return answer
     if answer.startswith(prefill):
-        return answer[len(prefill):]
+        return answer[len(prefill) :]
     wanted = tokens(prefill)
     found = list(_TOKEN.finditer(answer))
-    if wanted and [m.group(0) for m in found[:len(wanted)]] == wanted:
-        return answer[found[len(wanted) - 1].end():]
+    if wanted and [m.group(0) for m in found[: len(wanted)]] == wanted:
+        return answer[found[len(wanted) - 1].end() :]
     return " " + _sentence(seed, body)
 
 
@@ -173,8 +207,11 @@ def exact_instruction(text: str) -> str | None:
 def _result_text(content: Any) -> str:
     if isinstance(content, str):
         return content
-    return " ".join(str(b.get("text", "")) if b.get("type") == "text" else f"[{b.get('type')}]"
-                    for b in _blocks(content) if b.get("type") in ("text", "image", "document"))
+    return " ".join(
+        str(b.get("text", "")) if b.get("type") == "text" else f"[{b.get('type')}]"
+        for b in _blocks(content)
+        if b.get("type") in ("text", "image", "document")
+    )
 
 
 def _sentence(seed: str, body: dict[str, Any]) -> str:
@@ -265,8 +302,7 @@ def _chosen_tool(body: dict[str, Any], text: str, has_results: bool) -> dict[str
     return next((t for t in tools if str(t.get("name")) in text), None)
 
 
-def _parallel_tools(body: dict[str, Any], text: str, first: dict[str, Any]) -> list[
-        dict[str, Any]]:
+def _parallel_tools(body: dict[str, Any], text: str, first: dict[str, Any]) -> list[dict[str, Any]]:
     """Under ``auto``, every tool the prompt names is called in one turn (parallel tool use),
     unless ``disable_parallel_tool_use`` asks for at most one call."""
     choice = body.get("tool_choice") or {"type": "auto"}
@@ -295,8 +331,11 @@ def _answer_text(body: dict[str, Any], seed: str, text: str) -> str:
 
 
 def tool_use_tokens(block: dict[str, Any]) -> int:
-    return TOOL_BLOCK_OVERHEAD + count_tokens(str(block["name"])) + count_tokens(
-        _dumps(block["input"]))
+    return (
+        TOOL_BLOCK_OVERHEAD
+        + count_tokens(str(block["name"]))
+        + count_tokens(_dumps(block["input"]))
+    )
 
 
 def generate(body: dict[str, Any], seed: str, tool_id: Callable[[int], str]) -> Reply:
@@ -308,8 +347,11 @@ def generate(body: dict[str, Any], seed: str, tool_id: Callable[[int], str]) -> 
         reply.stop_reason, reply.stop_details = forced_stop.reason, forced_stop.details
         reply.output_tokens = reply.output_tokens if forced_stop.content else 0
         return reply
-    searched = server_tools.search_turn(body, text, tool_id) \
-        if exact_instruction(text) is None and not prefill_text(body) else None
+    searched = (
+        server_tools.search_turn(body, text, tool_id)
+        if exact_instruction(text) is None and not prefill_text(body)
+        else None
+    )
     if searched is not None:  # the server tool runs within the turn (features.server_tools)
         return _fit(searched, int(body["max_tokens"]), list(body.get("stop_sequences") or []))
     has_results = any(b.get("type") == "tool_result" for b in last_user_blocks(body))
@@ -327,8 +369,14 @@ def generate(body: dict[str, Any], seed: str, tool_id: Callable[[int], str]) -> 
         if schema is not None and tool is None:  # the whole text answer follows the schema
             answer = structured.answer_text(example_value(schema, prompt_word(text, set())))
         answer = continue_prefill(answer, prefill_text(body), seed, body)
-        cited = citations.cited_answer(body) if tool is None and not prefill_text(body) \
-            and exact_instruction(text) is None and schema is None else None
+        cited = (
+            citations.cited_answer(body)
+            if tool is None
+            and not prefill_text(body)
+            and exact_instruction(text) is None
+            and schema is None
+            else None
+        )
         if cited is not None:
             planned += cited
         elif answer:  # a prefill that already holds the whole answer leaves nothing to add
@@ -338,17 +386,24 @@ def generate(body: dict[str, Any], seed: str, tool_id: Callable[[int], str]) -> 
         word = prompt_word(text, names)
         for called in _parallel_tools(body, text, tool):
             tool_input = example_value(called.get("input_schema") or {}, word)
-            planned.append({"type": "tool_use", "id": tool_id(len(planned)),
-                            "name": called["name"],
-                            "input": tool_input if isinstance(tool_input, dict) else {}})
+            planned.append(
+                {
+                    "type": "tool_use",
+                    "id": tool_id(len(planned)),
+                    "name": called["name"],
+                    "input": tool_input if isinstance(tool_input, dict) else {},
+                }
+            )
     return _fit(planned, int(body["max_tokens"]), list(body.get("stop_sequences") or []))
 
 
 def _thinking_block(body: dict[str, Any], seed: str, text: str) -> dict[str, Any]:
     """A short, deterministic thinking block with a signature the server can verify (or
     redacted_thinking on the trigger prompt): ``features.thinking``."""
-    thought = (f"The user wrote {count_tokens(text)} tokens. "
-               "I should follow their instructions and answer briefly.")
+    thought = (
+        f"The user wrote {count_tokens(text)} tokens. "
+        "I should follow their instructions and answer briefly."
+    )
     return thinking.block(body, seed, text, thought)
 
 
@@ -396,8 +451,7 @@ def _fit(planned: list[dict[str, Any]], max_tokens: int, stops: list[str]) -> Re
             reply.stop_reason, reply.stop_sequence, used = "max_tokens", None, max_tokens
             break
         if block.get("citations") and text == block["text"]:  # a cut quote loses its citation
-            reply.content.append({"type": "text", "text": text,
-                                  "citations": block["citations"]})
+            reply.content.append({"type": "text", "text": text, "citations": block["citations"]})
         else:
             reply.content.append({"type": "text", "text": text})
         used += cost

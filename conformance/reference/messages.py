@@ -35,15 +35,39 @@ from conformance.reference.files import STORE as FILE_STORE
 from conformance.reference.routing import Answer, Event, JsonAnswer, RouteSpec, StreamAnswer
 
 #: Top-level request fields each endpoint accepts (api-contract.md §2 and §4).
-_COMMON_FIELDS = frozenset({
-    "model", "messages", "system", "tools", "tool_choice", "thinking", "cache_control",
-    "output_config", "speed", "workspace_id", "user_profile_id", "mcp_servers",
-    "context_management", "output_format",
-})
-CREATE_FIELDS = _COMMON_FIELDS | frozenset({
-    "max_tokens", "stop_sequences", "stream", "metadata", "service_tier", "container",
-    "inference_geo", "diagnostics", "temperature", "top_p", "top_k",
-})
+_COMMON_FIELDS = frozenset(
+    {
+        "model",
+        "messages",
+        "system",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "cache_control",
+        "output_config",
+        "speed",
+        "workspace_id",
+        "user_profile_id",
+        "mcp_servers",
+        "context_management",
+        "output_format",
+    }
+)
+CREATE_FIELDS = _COMMON_FIELDS | frozenset(
+    {
+        "max_tokens",
+        "stop_sequences",
+        "stream",
+        "metadata",
+        "service_tier",
+        "container",
+        "inference_geo",
+        "diagnostics",
+        "temperature",
+        "top_p",
+        "top_k",
+    }
+)
 COUNT_FIELDS = _COMMON_FIELDS
 CONTEXT_MANAGEMENT_BETA = next(b.header for b in catalog.BETAS if b.feature == "context_management")
 
@@ -55,11 +79,24 @@ IMAGE_MAGIC: dict[str, tuple[bytes, ...]] = {
     "image/webp": (b"RIFF",),
 }
 BLOCK_TYPES = (
-    "text", "image", "document", "search_result", "tool_use", "tool_result", "thinking",
-    "redacted_thinking", "server_tool_use", "web_search_tool_result", "web_fetch_tool_result",
-    "code_execution_tool_result", "bash_code_execution_tool_result",
-    "text_editor_code_execution_tool_result", "tool_search_tool_result", "container_upload",
-    "mcp_tool_use", "mcp_tool_result",
+    "text",
+    "image",
+    "document",
+    "search_result",
+    "tool_use",
+    "tool_result",
+    "thinking",
+    "redacted_thinking",
+    "server_tool_use",
+    "web_search_tool_result",
+    "web_fetch_tool_result",
+    "code_execution_tool_result",
+    "bash_code_execution_tool_result",
+    "text_editor_code_execution_tool_result",
+    "tool_search_tool_result",
+    "container_upload",
+    "mcp_tool_use",
+    "mcp_tool_result",
 )
 TOOL_CHOICES = ("auto", "any", "tool", "none")
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
@@ -117,13 +154,16 @@ def _check_file_source(source: dict[str, Any], path: str, ctx: RequestContext) -
     """A ``{"type": "file"}`` source: the Files beta is required where Files is a beta, and the
     file must exist. The real API's answer for an unknown id is not documented; 400
     invalid_request_error naming the file is our guess (the suite accepts 400 or 404)."""
-    file_id = _string(_required(source, "file_id", f"{path}.source.file.file_id"),
-                      f"{path}.source.file.file_id")
+    file_id = _string(
+        _required(source, "file_id", f"{path}.source.file.file_id"), f"{path}.source.file.file_id"
+    )
     missing = [b for b in catalog.betas_for(["files"], ctx.version) if b not in ctx.betas]
     if missing:
-        raise invalid(f"{path}.source.file: file sources are a Files API beta under "
-                      f"anthropic-version {ctx.version}: send the header anthropic-beta: "
-                      f"{', '.join(missing)}")
+        raise invalid(
+            f"{path}.source.file: file sources are a Files API beta under "
+            f"anthropic-version {ctx.version}: send the header anthropic-beta: "
+            f"{', '.join(missing)}"
+        )
     if file_id not in ctx.state.store(FILE_STORE):
         raise invalid(f"{path}.source.file.file_id: File not found: {file_id}")
 
@@ -136,23 +176,28 @@ def _check_image_source(source: Any, path: str, ctx: RequestContext) -> None:
         if media not in IMAGE_MAGIC:
             allowed = ", ".join(f"'{m}'" for m in IMAGE_MAGIC)
             raise invalid(f"{path}.source.base64.media_type: Input should be {allowed}")
-        data = _string(_required(source, "data", f"{path}.source.base64.data"),
-                       f"{path}.source.base64.data")
+        data = _string(
+            _required(source, "data", f"{path}.source.base64.data"), f"{path}.source.base64.data"
+        )
         try:
             raw = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise invalid(f"{path}.source.base64.data: The image data is not valid base64") from exc
         if not raw.startswith(IMAGE_MAGIC[str(media)]) or (
-                media == "image/webp" and raw[8:12] != b"WEBP"):
-            raise invalid(f"{path}.source.base64.data: Image does not match the provided "
-                          f"media type {media}")
+            media == "image/webp" and raw[8:12] != b"WEBP"
+        ):
+            raise invalid(
+                f"{path}.source.base64.data: Image does not match the provided media type {media}"
+            )
     elif kind == "url":
         _string(_required(source, "url", f"{path}.source.url.url"), f"{path}.source.url.url")
     elif kind == "file":
         _check_file_source(source, path, ctx)
     else:
-        raise invalid(f"{path}.source.type: Input tag '{kind}' found using 'type' does not match "
-                      "any of the expected tags: 'base64', 'url', 'file'")
+        raise invalid(
+            f"{path}.source.type: Input tag '{kind}' found using 'type' does not match "
+            "any of the expected tags: 'base64', 'url', 'file'"
+        )
 
 
 def _check_block(block: Any, path: str, role: str, ctx: RequestContext) -> None:  # noqa: C901
@@ -161,8 +206,10 @@ def _check_block(block: Any, path: str, role: str, ctx: RequestContext) -> None:
     kind = block.get("type")
     if kind not in BLOCK_TYPES:
         tags = ", ".join(f"'{t}'" for t in BLOCK_TYPES)
-        raise invalid(f"{path}.type: Input tag '{kind}' found using 'type' does not match any "
-                      f"of the expected tags: {tags}")
+        raise invalid(
+            f"{path}.type: Input tag '{kind}' found using 'type' does not match any "
+            f"of the expected tags: {tags}"
+        )
     here = f"{path}.{kind}"
     if kind == "text":
         text = _string(_required(block, "text", f"{here}.text"), f"{here}.text")
@@ -218,12 +265,16 @@ def _check_messages(body: dict[str, Any], ctx: RequestContext) -> None:
         last_assistant = i == len(messages) - 1 and role == "assistant"
         if isinstance(content, str):
             if not content and not last_assistant:
-                raise invalid(f"{path}: all messages must have non-empty content except for "
-                              "the optional final assistant message")
+                raise invalid(
+                    f"{path}: all messages must have non-empty content except for "
+                    "the optional final assistant message"
+                )
         elif isinstance(content, list):
             if not content and not last_assistant:
-                raise invalid(f"{path}: all messages must have non-empty content except for "
-                              "the optional final assistant message")
+                raise invalid(
+                    f"{path}: all messages must have non-empty content except for "
+                    "the optional final assistant message"
+                )
             for j, block in enumerate(content):
                 _check_block(block, f"{path}.content.{j}", role, ctx)
         else:
@@ -258,7 +309,8 @@ def _check_tool_pairing(messages: list[dict[str, Any]]) -> None:
                 raise invalid(
                     f"messages.{i + 1}: `tool_use` ids were found without `tool_result` blocks "
                     f"immediately after: {', '.join(missing)}. Each `tool_use` block must have "
-                    "a corresponding `tool_result` block in the next message.")
+                    "a corresponding `tool_result` block in the next message."
+                )
         if message["role"] == "user":
             prev = messages[i - 1] if i > 0 and messages[i - 1]["role"] == "assistant" else {}
             asked_ids = {b["id"] for b in _blocks_of(prev, "tool_use")} if prev else set()
@@ -268,7 +320,8 @@ def _check_tool_pairing(messages: list[dict[str, Any]]) -> None:
                     raise invalid(
                         f"messages.{i}.content.{j}: unexpected `tool_use_id` found in "
                         f"`tool_result` blocks: {block['tool_use_id']}. Each `tool_result` block "
-                        "must have a corresponding `tool_use` block in the previous message.")
+                        "must have a corresponding `tool_use` block in the previous message."
+                    )
 
 
 # --- other parameters -----------------------------------------------------------------------------
@@ -300,8 +353,9 @@ def _check_tools(body: dict[str, Any]) -> list[str]:
             raise invalid(f"{path}.name: String should match pattern '{TOOL_NAME.pattern}'")
         if "description" in tool:
             _string(tool["description"], f"{path}.description")
-        schema = _object(_required(tool, "input_schema", f"{path}.input_schema"),
-                         f"{path}.input_schema")
+        schema = _object(
+            _required(tool, "input_schema", f"{path}.input_schema"), f"{path}.input_schema"
+        )
         if schema.get("type") != "object":
             raise invalid(f"{path}.input_schema.type: Input should be 'object'")
         if "strict" in tool and not isinstance(tool["strict"], bool):
@@ -314,18 +368,26 @@ def _check_tools(body: dict[str, Any]) -> list[str]:
         kind = choice.get("type")
         if kind not in TOOL_CHOICES:
             tags = ", ".join(f"'{t}'" for t in TOOL_CHOICES)
-            raise invalid(f"tool_choice.type: Input tag '{kind}' found using 'type' does not "
-                          f"match any of the expected tags: {tags}")
+            raise invalid(
+                f"tool_choice.type: Input tag '{kind}' found using 'type' does not "
+                f"match any of the expected tags: {tags}"
+            )
         parallel = choice.get("disable_parallel_tool_use")
         if parallel is not None and (kind == "none" or not isinstance(parallel, bool)):
-            raise invalid(f"tool_choice.{kind}.disable_parallel_tool_use: "
-                          + ("Extra inputs are not permitted" if kind == "none"
-                             else "Input should be a valid boolean"))
+            raise invalid(
+                f"tool_choice.{kind}.disable_parallel_tool_use: "
+                + (
+                    "Extra inputs are not permitted"
+                    if kind == "none"
+                    else "Input should be a valid boolean"
+                )
+            )
         if kind != "none" and not body.get("tools"):
             raise invalid("tool_choice: tool_choice may only be specified while providing tools.")
         if kind == "tool":
-            name = _string(_required(choice, "name", "tool_choice.tool.name"),
-                           "tool_choice.tool.name")
+            name = _string(
+                _required(choice, "name", "tool_choice.tool.name"), "tool_choice.tool.name"
+            )
             if name not in names:
                 raise invalid(f"tool_choice.tool.name: Tool '{name}' not found in provided tools")
     return names
@@ -340,15 +402,19 @@ def _check_thinking(body: dict[str, Any], count: bool) -> None:
         if (body.get("tool_choice") or {}).get("type") in ("any", "tool"):
             raise invalid("Thinking may not be enabled when tool_choice forces tool use.")
     elif kind not in ("disabled", "adaptive"):
-        raise invalid(f"thinking.type: Input tag '{kind}' found using 'type' does not match "
-                      "any of the expected tags: 'enabled', 'disabled', 'adaptive'")
+        raise invalid(
+            f"thinking.type: Input tag '{kind}' found using 'type' does not match "
+            "any of the expected tags: 'enabled', 'disabled', 'adaptive'"
+        )
 
 
 def _check_sampling(body: dict[str, Any], ctx: RequestContext) -> None:
     for name in sorted(catalog.REMOVED_PARAMETERS.get(ctx.version, frozenset())):
         if name in body:
-            raise invalid(f"{name}: Extra inputs are not permitted "
-                          f"(removed in anthropic-version {ctx.version})")
+            raise invalid(
+                f"{name}: Extra inputs are not permitted "
+                f"(removed in anthropic-version {ctx.version})"
+            )
     if "temperature" in body:
         _range(body["temperature"], "temperature", 0, 1)
     if "top_p" in body:
@@ -376,8 +442,7 @@ def _check_create_only(body: dict[str, Any]) -> None:
         raise invalid("service_tier: Input should be 'auto' or 'standard_only'")
 
 
-def validate_request(body: dict[str, Any], ctx: RequestContext, *, count: bool
-                     ) -> catalog.Model:
+def validate_request(body: dict[str, Any], ctx: RequestContext, *, count: bool) -> catalog.Model:
     """Check a messages (or count_tokens) body like the API does; returns the model it names."""
     allowed = COUNT_FIELDS if count else CREATE_FIELDS
     removed = catalog.REMOVED_PARAMETERS.get(ctx.version, frozenset())
@@ -408,39 +473,47 @@ def validate_request(body: dict[str, Any], ctx: RequestContext, *, count: bool
     if model is None:
         raise ApiError(404, f"model: {name}")
     if not count and body["max_tokens"] > model.max_tokens:
-        raise invalid(f"max_tokens: {body['max_tokens']} > {model.max_tokens}, which is the "
-                      f"maximum allowed number of output tokens for {model.id}")
+        raise invalid(
+            f"max_tokens: {body['max_tokens']} > {model.max_tokens}, which is the "
+            f"maximum allowed number of output tokens for {model.id}"
+        )
     return model
 
 
 # --- answers --------------------------------------------------------------------------------------
 
 
-def build_message(body: dict[str, Any], model: catalog.Model, ctx: RequestContext
-                  ) -> dict[str, Any]:
+def build_message(
+    body: dict[str, Any], model: catalog.Model, ctx: RequestContext
+) -> dict[str, Any]:
     """The Message the reference model answers ``body`` with."""
     state = ctx.state
     body, applied_edits = context.apply(body, generator.count_input_tokens)
     message_id = state.make_id(catalog.ID_PREFIXES["message"] + "01", ctx.serial)
     tool_prefix = catalog.ID_PREFIXES["tool_use"] + "01"
     reply = generator.generate(  # the model reads Files API documents' content
-        citations.resolve_files(body, state.store(FILE_STORE)), ctx.config.seed,
-        lambda index: state.make_id(tool_prefix, message_id, index))
+        citations.resolve_files(body, state.store(FILE_STORE)),
+        ctx.config.seed,
+        lambda index: state.make_id(tool_prefix, message_id, index),
+    )
     cached = caching.apply(body, model, state.store(caching.STORE))
     usage = {
         "input_tokens": cached.input_tokens,
         "cache_creation_input_tokens": cached.created,
         "cache_read_input_tokens": cached.read,
-        "cache_creation": {"ephemeral_5m_input_tokens": cached.created_5m,
-                           "ephemeral_1h_input_tokens": cached.created_1h},
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": cached.created_5m,
+            "ephemeral_1h_input_tokens": cached.created_1h,
+        },
         "output_tokens": reply.output_tokens,
         "service_tier": "standard",
         "inference_geo": "not_available",
     }
     if reply.server_tool_use is not None:
         usage["server_tool_use"] = reply.server_tool_use
-    extra = {} if applied_edits is None else {"context_management": {
-        "applied_edits": applied_edits}}
+    extra = (
+        {} if applied_edits is None else {"context_management": {"applied_edits": applied_edits}}
+    )
     return {
         "id": message_id,
         "type": "message",
@@ -458,13 +531,13 @@ def build_message(body: dict[str, Any], model: catalog.Model, ctx: RequestContex
 def _text_chunks(text: str, words: int = 3) -> list[str]:
     """Small pieces of ``text`` (a few words each) that join back to it exactly."""
     pieces = re.findall(r"\S+\s*|\s+", text)
-    return ["".join(pieces[i:i + words]) for i in range(0, len(pieces), words)]
+    return ["".join(pieces[i : i + words]) for i in range(0, len(pieces), words)]
 
 
 def _json_chunks(value: Any, size: int = 12) -> list[str]:
     """The tool input as input_json_delta pieces: ``""`` first, as the API does."""
     raw = json.dumps(value, ensure_ascii=False)
-    return ["", *(raw[i:i + size] for i in range(0, len(raw), size))]
+    return ["", *(raw[i : i + size] for i in range(0, len(raw), size))]
 
 
 def stream_events(message: dict[str, Any]) -> list[Event]:
@@ -477,44 +550,66 @@ def stream_events(message: dict[str, Any]) -> list[Event]:
     for index, block in enumerate(message["content"]):
         if block["type"] in ("tool_use", "server_tool_use"):
             empty = {**block, "input": {}}
-            deltas = [{"type": "input_json_delta", "partial_json": p}
-                      for p in _json_chunks(block["input"])]
+            deltas = [
+                {"type": "input_json_delta", "partial_json": p}
+                for p in _json_chunks(block["input"])
+            ]
         elif block["type"] in ("redacted_thinking", "web_search_tool_result"):
             empty, deltas = dict(block), []  # the whole block in its start event
         elif block["type"] == "thinking":
             empty = {**block, "thinking": "", "signature": ""}
-            deltas = [{"type": "thinking_delta", "thinking": p}
-                      for p in _text_chunks(block["thinking"])]
+            deltas = [
+                {"type": "thinking_delta", "thinking": p} for p in _text_chunks(block["thinking"])
+            ]
             deltas.append({"type": "signature_delta", "signature": block["signature"]})
         else:
             empty = {**block, "text": ""}
             deltas = [{"type": "text_delta", "text": p} for p in _text_chunks(block["text"])]
             if block.get("citations"):  # recorded streams: citations: [] first, then deltas
                 empty["citations"] = []
-                deltas[:0] = [{"type": "citations_delta", "citation": c}
-                              for c in block["citations"]]
-        events.append(("content_block_start", {"type": "content_block_start", "index": index,
-                                               "content_block": empty}))
+                deltas[:0] = [
+                    {"type": "citations_delta", "citation": c} for c in block["citations"]
+                ]
+        events.append(
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": empty},
+            )
+        )
         if index == 0:
             events.append(("ping", {"type": "ping"}))
-        events.extend(("content_block_delta", {"type": "content_block_delta", "index": index,
-                                               "delta": d}) for d in deltas)
+        events.extend(
+            ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d})
+            for d in deltas
+        )
         events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
     if not message["content"]:
         events.append(("ping", {"type": "ping"}))
     usage = message["usage"]
-    events.append(("message_delta", {
-        "type": "message_delta",
-        "delta": {"stop_reason": message["stop_reason"],
-                  "stop_sequence": message["stop_sequence"],
-                  "stop_details": message.get("stop_details")},
-        "usage": {"input_tokens": usage["input_tokens"],
-                  "cache_creation_input_tokens": usage["cache_creation_input_tokens"],
-                  "cache_read_input_tokens": usage["cache_read_input_tokens"],
-                  "output_tokens": usage["output_tokens"],
-                  **({"server_tool_use": usage["server_tool_use"]}
-                     if "server_tool_use" in usage else {})},
-    }))
+    events.append(
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {
+                    "stop_reason": message["stop_reason"],
+                    "stop_sequence": message["stop_sequence"],
+                    "stop_details": message.get("stop_details"),
+                },
+                "usage": {
+                    "input_tokens": usage["input_tokens"],
+                    "cache_creation_input_tokens": usage["cache_creation_input_tokens"],
+                    "cache_read_input_tokens": usage["cache_read_input_tokens"],
+                    "output_tokens": usage["output_tokens"],
+                    **(
+                        {"server_tool_use": usage["server_tool_use"]}
+                        if "server_tool_use" in usage
+                        else {}
+                    ),
+                },
+            },
+        )
+    )
     events.append(("message_stop", {"type": "message_stop"}))
     return events
 
@@ -523,15 +618,18 @@ def stream_events(message: dict[str, Any]) -> list[Event]:
 RATE_LIMITS = {"requests": 50, "tokens": 90_000, "input-tokens": 50_000, "output-tokens": 40_000}
 
 
-def ratelimit_headers(ctx: RequestContext, input_tokens: int, output_tokens: int
-                      ) -> dict[str, str]:
+def ratelimit_headers(ctx: RequestContext, input_tokens: int, output_tokens: int) -> dict[str, str]:
     """``anthropic-ratelimit-*`` headers as the real API sends them with a messages answer
     (api-contract.md §1): a limit, what remains (token counts rounded to the nearest thousand)
     and an RFC 3339 reset time, the start of the next minute of the reference clock."""
     now = ctx.config.now or REFERENCE_NOW
     reset = (now.replace(second=0, microsecond=0) + timedelta(minutes=1)).astimezone(UTC)
-    used = {"requests": 1, "tokens": input_tokens + output_tokens,
-            "input-tokens": input_tokens, "output-tokens": output_tokens}
+    used = {
+        "requests": 1,
+        "tokens": input_tokens + output_tokens,
+        "input-tokens": input_tokens,
+        "output-tokens": output_tokens,
+    }
     headers: dict[str, str] = {}
     for kind, limit in RATE_LIMITS.items():
         left = max(0, limit - used[kind])
@@ -560,8 +658,7 @@ async def count_tokens(request: Request, ctx: RequestContext) -> Answer:
     edited, applied = context.apply(body, generator.count_input_tokens)
     answer: dict[str, Any] = {"input_tokens": generator.count_input_tokens(edited)}
     if applied is not None:  # the beta answer: the count before the edits too
-        answer["context_management"] = {
-            "original_input_tokens": generator.count_input_tokens(body)}
+        answer["context_management"] = {"original_input_tokens": generator.count_input_tokens(body)}
     return JsonAnswer(answer)
 
 

@@ -33,18 +33,33 @@ def capabilities(model: catalog.Model) -> dict[str, Any]:
         "image_input": _supported(True),
         "pdf_input": _supported(True),
         "structured_outputs": _supported(structured),
-        "thinking": {"supported": True, "types": {
-            "enabled": _supported(True), "disabled": _supported(True),
-            "adaptive": _supported(adaptive), "between_tools": _supported(True)}},
-        "effort": {"supported": effort, "low": _supported(effort),
-                   "medium": _supported(effort), "high": _supported(effort),
-                   "max": _supported(adaptive)},
-        "context_management": {"supported": True,
-                               "clear_tool_uses_20250919": _supported(True),
-                               "clear_thinking_20251015": _supported(True),
-                               "compact_20260112": _supported(adaptive)},
-        "server_tools": {"supported": True, "web_search": _supported(True),
-                         "code_execution": _supported(True)},
+        "thinking": {
+            "supported": True,
+            "types": {
+                "enabled": _supported(True),
+                "disabled": _supported(True),
+                "adaptive": _supported(adaptive),
+                "between_tools": _supported(True),
+            },
+        },
+        "effort": {
+            "supported": effort,
+            "low": _supported(effort),
+            "medium": _supported(effort),
+            "high": _supported(effort),
+            "max": _supported(adaptive),
+        },
+        "context_management": {
+            "supported": True,
+            "clear_tool_uses_20250919": _supported(True),
+            "clear_thinking_20251015": _supported(True),
+            "compact_20260112": _supported(adaptive),
+        },
+        "server_tools": {
+            "supported": True,
+            "web_search": _supported(True),
+            "code_execution": _supported(True),
+        },
     }
 
 

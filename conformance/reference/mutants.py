@@ -92,21 +92,28 @@ def _index(events: Events, name: str, last: bool = False) -> int | None:
 
 Body = tuple[int, dict[str, str], Any]
 #: Anthropic stop reasons -> the OpenAI finish_reason a translating proxy puts in their place.
-_OPENAI_STOP = {"end_turn": "stop", "max_tokens": "length", "stop_sequence": "stop",
-                "tool_use": "tool_calls"}
+_OPENAI_STOP = {
+    "end_turn": "stop",
+    "max_tokens": "length",
+    "stop_sequence": "stop",
+    "tool_use": "tool_calls",
+}
 
 
 def _on_message(change: Callable[[dict[str, Any]], None]) -> JsonHook:
     """A JSON hook applying ``change`` to every successful non-streamed message."""
+
     def hook(endpoint: str, status: int, headers: dict[str, str], body: Any) -> Body:
         if _is_message(endpoint, status, body):
             change(body)
         return status, headers, body
+
     return hook
 
 
-def _on_success(endpoints: str | Collection[str], change: Callable[[dict[str, Any]], None]
-                ) -> JsonHook:
+def _on_success(
+    endpoints: str | Collection[str], change: Callable[[dict[str, Any]], None]
+) -> JsonHook:
     """A JSON hook applying ``change`` to every 200 answer of ``endpoints`` (one name or many)."""
     names = {endpoints} if isinstance(endpoints, str) else set(endpoints)
 
@@ -114,40 +121,48 @@ def _on_success(endpoints: str | Collection[str], change: Callable[[dict[str, An
         if endpoint in names and status == 200 and isinstance(body, dict):
             change(body)
         return status, headers, body
+
     return hook
 
 
 def _on_error(change: Callable[[int, dict[str, str], dict[str, Any]], Body]) -> JsonHook:
     """A JSON hook rewriting every error answer (status >= 400 with an envelope)."""
+
     def hook(endpoint: str, status: int, headers: dict[str, str], body: Any) -> Body:
         if status >= 400 and isinstance(body, dict) and isinstance(body.get("error"), dict):
             return change(status, headers, body)
         return status, headers, body
+
     return hook
 
 
 def _on_events(name: str, change: Callable[[dict[str, Any]], None]) -> SseHook:
     """An SSE hook applying ``change`` to the payload of every event called ``name``."""
+
     def hook(events: Events) -> Events:
         for event, payload in events:
             if event == name:
                 change(payload)
         return events
+
     return hook
 
 
 def _each(*hooks: SseHook) -> SseHook:
     """One SSE hook applying ``hooks`` in order (a change to several kinds of event)."""
+
     def hook(events: Events) -> Events:
         for one in hooks:
             events = one(events)
         return events
+
     return hook
 
 
 def _drop_events(name: str) -> SseHook:
     def hook(events: Events) -> Events:
         return [(event, payload) for event, payload in events if event != name]
+
     return hook
 
 
@@ -212,20 +227,31 @@ def _json_as_text(endpoint: str, status: int, headers: dict[str, str], body: Any
     return status, headers, body
 
 
-def _version_not_enforced(endpoint: str, status: int, headers: dict[str, str], body: Any
-                          ) -> Body:
+def _version_not_enforced(endpoint: str, status: int, headers: dict[str, str], body: Any) -> Body:
     """The proxy pins its own anthropic-version, so a bad one reaches no one and succeeds."""
     err = body.get("error") if isinstance(body, dict) else None
-    if (endpoint != "messages.create" or status != 400 or not isinstance(err, dict)
-            or not str(err.get("message", "")).startswith("anthropic-version")):
+    if (
+        endpoint != "messages.create"
+        or status != 400
+        or not isinstance(err, dict)
+        or not str(err.get("message", "")).startswith("anthropic-version")
+    ):
         return status, headers, body
     rid = headers.get("request-id", "req_0")
-    return 200, headers, {
-        "id": "msg_" + rid.removeprefix("req_"), "type": "message", "role": "assistant",
-        "model": catalog.CHEAPEST_MODEL.id, "content": [{"type": "text", "text": "Hello."}],
-        "stop_reason": "end_turn", "stop_sequence": None,
-        "usage": {"input_tokens": 8, "output_tokens": 3},
-    }
+    return (
+        200,
+        headers,
+        {
+            "id": "msg_" + rid.removeprefix("req_"),
+            "type": "message",
+            "role": "assistant",
+            "model": catalog.CHEAPEST_MODEL.id,
+            "content": [{"type": "text", "text": "Hello."}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 8, "output_tokens": 3},
+        },
+    )
 
 
 # --- streaming ------------------------------------------------------------------------------------
@@ -283,8 +309,15 @@ def _stream_as_json(endpoint: str, status: int, headers: dict[str, str]) -> dict
 
 
 def _input_json_broken(events: Events) -> Events:
-    last = max((i for i, (name, p) in enumerate(events) if name == "content_block_delta"
-                and p.get("delta", {}).get("type") == "input_json_delta"), default=None)
+    last = max(
+        (
+            i
+            for i, (name, p) in enumerate(events)
+            if name == "content_block_delta"
+            and p.get("delta", {}).get("type") == "input_json_delta"
+        ),
+        default=None,
+    )
     if last is not None:
         extra = {**events[last][1], "delta": {"type": "input_json_delta", "partial_json": "}"}}
         events.insert(last + 1, ("content_block_delta", extra))
@@ -318,12 +351,18 @@ def _count_as_string(body: dict[str, Any]) -> None:
     body["input_tokens"] = str(body.get("input_tokens"))
 
 
-def _count_tokens_missing(endpoint: str, status: int, headers: dict[str, str], body: Any
-                          ) -> Body:
+def _count_tokens_missing(endpoint: str, status: int, headers: dict[str, str], body: Any) -> Body:
     if endpoint != "messages.count_tokens":
         return status, headers, body
-    return 404, headers, {"type": "error", "request_id": headers.get("request-id"),
-                          "error": {"type": "not_found_error", "message": "Not Found"}}
+    return (
+        404,
+        headers,
+        {
+            "type": "error",
+            "request_id": headers.get("request-id"),
+            "error": {"type": "not_found_error", "message": "Not Found"},
+        },
+    )
 
 
 # --- models ---------------------------------------------------------------------------------------
@@ -367,8 +406,11 @@ def _models_created_epoch(page: dict[str, Any]) -> None:
 
 def _openai_envelope(status: int, headers: dict[str, str], body: dict[str, Any]) -> Body:
     err = body["error"]
-    return status, headers, {"error": {"message": err.get("message"), "type": err.get("type"),
-                                       "code": None}}
+    return (
+        status,
+        headers,
+        {"error": {"message": err.get("message"), "type": err.get("type"), "code": None}},
+    )
 
 
 def _status_as(old: int, new: int) -> JsonHook:
@@ -377,6 +419,7 @@ def _status_as(old: int, new: int) -> JsonHook:
             return status, headers, body
         body["error"]["type"] = catalog.ERROR_TYPES[new]
         return new, headers, body
+
     return _on_error(change)
 
 
@@ -407,12 +450,14 @@ def _stale_counts(batch: dict[str, Any]) -> None:
 
 def _on_objects(family: str, kind: str, change: Callable[[dict[str, Any]], None]) -> JsonHook:
     """A JSON hook applying ``change`` to every ``kind`` object of a 200 answer of ``family``."""
+
     def hook(endpoint: str, status: int, headers: dict[str, str], body: Any) -> Body:
         if endpoint.startswith(f"{family}.") and status == 200 and isinstance(body, dict):
             for item in body.get("data") or [body]:
                 if isinstance(item, dict) and item.get("type") == kind:
                     change(item)
         return status, headers, body
+
     return hook
 
 
@@ -474,8 +519,9 @@ def _octet_stream(meta: dict[str, Any]) -> None:
 
 
 #: Every Admin API list (users, invites, workspaces, members, keys), from the catalog.
-_ADMIN_LISTS = tuple(e.name for e in catalog.ENDPOINTS
-                     if e.name.startswith("admin.") and e.name.endswith(".list"))
+_ADMIN_LISTS = tuple(
+    e.name for e in catalog.ENDPOINTS if e.name.startswith("admin.") and e.name.endswith(".list")
+)
 
 
 def _leak_key(key: dict[str, Any]) -> None:
@@ -516,24 +562,29 @@ def _on_usage_events(change: Callable[[dict[str, Any]], None]) -> SseHook:
             if event in ("message_start", "message_delta"):
                 change(payload)
         return events
+
     return hook
 
 
 def _is_signature_delta(event: str, payload: dict[str, Any]) -> bool:
-    return (event == "content_block_delta"
-            and (payload.get("delta") or {}).get("type") == "signature_delta")
+    return (
+        event == "content_block_delta"
+        and (payload.get("delta") or {}).get("type") == "signature_delta"
+    )
 
 
 def _drop_signature_deltas(events: Events) -> Events:
-    return [(event, payload) for event, payload in events
-            if not _is_signature_delta(event, payload)]
+    return [
+        (event, payload) for event, payload in events if not _is_signature_delta(event, payload)
+    ]
 
 
 def _drop_thinking_blocks(message: dict[str, Any]) -> None:
     """An Anthropic-to-OpenAI translator has nowhere to put thinking, so it drops it."""
     if isinstance(message.get("content"), list):
-        message["content"] = [b for b in message["content"]
-                              if b.get("type") not in ("thinking", "redacted_thinking")]
+        message["content"] = [
+            b for b in message["content"] if b.get("type") not in ("thinking", "redacted_thinking")
+        ]
 
 
 def _first_tool_call_only(message: dict[str, Any]) -> None:
@@ -567,8 +618,9 @@ def _shift_citation_deltas(payload: dict[str, Any]) -> None:
 _MESSAGE_REQUESTS = frozenset({"messages.create", "messages.count_tokens"})
 
 
-def _on_request(endpoints: Collection[str], change: Callable[[dict[str, Any]], None]
-                ) -> RequestHook:
+def _on_request(
+    endpoints: Collection[str], change: Callable[[dict[str, Any]], None]
+) -> RequestHook:
     """A request hook applying ``change`` to the JSON body of every request to ``endpoints``."""
     names = set(endpoints)
 
@@ -576,6 +628,7 @@ def _on_request(endpoints: Collection[str], change: Callable[[dict[str, Any]], N
         if endpoint in names:
             change(body)
         return body
+
     return hook
 
 
@@ -583,6 +636,7 @@ def _drop_keys(*keys: str) -> Callable[[dict[str, Any]], None]:
     def change(body: dict[str, Any]) -> None:
         for key in keys:
             body.pop(key, None)
+
     return change
 
 
@@ -595,12 +649,14 @@ def _last_message_only(body: dict[str, Any]) -> None:
 
 def _drop_blocks(kind: str) -> Callable[[dict[str, Any]], None]:
     """Blocks of ``kind`` removed from every message (a translator that knows only text)."""
+
     def change(body: dict[str, Any]) -> None:
         for message in body.get("messages") or []:
             content = message.get("content") if isinstance(message, dict) else None
             if isinstance(content, list):
                 kept = [b for b in content if not (isinstance(b, dict) and b.get("type") == kind)]
                 message["content"] = kept or content  # never leave a turn empty
+
     return change
 
 
@@ -644,8 +700,10 @@ def _empty_streamed_tool_inputs(events: Events) -> Events:
 def _duplicate_first_text_delta(events: Events) -> Events:
     """A re-chunking proxy sends the first text delta twice (a retried write)."""
     for i, (name, payload) in enumerate(events):
-        if name == "content_block_delta" and (payload.get("delta") or {}).get("type") == \
-                "text_delta":
+        if (
+            name == "content_block_delta"
+            and (payload.get("delta") or {}).get("type") == "text_delta"
+        ):
             events.insert(i + 1, (name, json.loads(json.dumps(payload))))
             break
     return events
@@ -653,8 +711,14 @@ def _duplicate_first_text_delta(events: Events) -> Events:
 
 def _drop_last_text_delta(events: Events) -> Events:
     """A proxy that stops reading at message_delta flushes all but its last text delta."""
-    last = max((i for i, (name, p) in enumerate(events) if name == "content_block_delta"
-                and (p.get("delta") or {}).get("type") == "text_delta"), default=None)
+    last = max(
+        (
+            i
+            for i, (name, p) in enumerate(events)
+            if name == "content_block_delta" and (p.get("delta") or {}).get("type") == "text_delta"
+        ),
+        default=None,
+    )
     if last is not None:
         events.pop(last)
     return events
@@ -662,8 +726,9 @@ def _drop_last_text_delta(events: Events) -> Events:
 
 def _estimated_input(payload: dict[str, Any]) -> None:
     """input_tokens from the gateway's own tokenizer (a third more), not the API's count."""
-    holder = payload.get("message", payload) if isinstance(payload.get("message"), dict) \
-        else payload
+    holder = (
+        payload.get("message", payload) if isinstance(payload.get("message"), dict) else payload
+    )
     usage = holder.get("usage")
     if isinstance(usage, dict) and isinstance(usage.get("input_tokens"), int):
         usage["input_tokens"] = usage["input_tokens"] * 4 // 3 + 1
@@ -739,320 +804,641 @@ def _fence_json_deltas(events: Events) -> Events:
 
 _ALL: tuple[Mutant, ...] = (
     # messages, JSON answers
-    Mutant("usage-missing", "messages", "messages",
-           "usage is missing from the message, message_start and message_delta",
-           json=_on_message(_drop_usage),
-           sse=_each(_on_events("message_start", lambda p: _drop_usage(p.get("message", {}))),
-                     _on_events("message_delta", _drop_usage)),
-           caught_by=("final-usage",)),
-    Mutant("stop-reason-null", "messages", "messages",
-           "a non-streamed message has stop_reason null", json=_on_message(_null_stop_reason),
-           caught_by=("stop-fields",)),
-    Mutant("wrong-id-prefix", "messages", "messages",
-           "message ids start with chatcmpl- instead of msg_",
-           json=_on_message(_chatcmpl_id),
-           sse=_on_events("message_start", lambda p: _chatcmpl_id(p.get("message", {}))),
-           caught_by=("id-prefix",)),
-    Mutant("stop-reason-openai", "messages", "messages",
-           "stop_reason carries OpenAI finish reasons (stop, length, tool_calls)",
-           json=_on_message(_openai_stop), sse=_on_events("message_delta",
-                                                          lambda p: _openai_stop(p["delta"])),
-           caught_by=("schema",)),
-    Mutant("stop-sequence-dropped", "messages", "messages",
-           'stop_reason "stop_sequence" comes with stop_sequence null',
-           json=_on_message(_drop_stop_sequence),
-           caught_by=("stop-fields",)),
-    Mutant("output-tokens-string", "messages", "messages",
-           'usage.output_tokens is a string ("12") instead of an integer',
-           json=_on_message(_output_tokens_string),
-           caught_by=("final-usage", "usage-arithmetic")),
-    Mutant("content-not-blocks", "messages", "messages",
-           "a text-only message has content as a plain string, not a list of blocks",
-           json=_on_message(_content_as_string),
-           caught_by=("schema",)),
+    Mutant(
+        "usage-missing",
+        "messages",
+        "messages",
+        "usage is missing from the message, message_start and message_delta",
+        json=_on_message(_drop_usage),
+        sse=_each(
+            _on_events("message_start", lambda p: _drop_usage(p.get("message", {}))),
+            _on_events("message_delta", _drop_usage),
+        ),
+        caught_by=("final-usage",),
+    ),
+    Mutant(
+        "stop-reason-null",
+        "messages",
+        "messages",
+        "a non-streamed message has stop_reason null",
+        json=_on_message(_null_stop_reason),
+        caught_by=("stop-fields",),
+    ),
+    Mutant(
+        "wrong-id-prefix",
+        "messages",
+        "messages",
+        "message ids start with chatcmpl- instead of msg_",
+        json=_on_message(_chatcmpl_id),
+        sse=_on_events("message_start", lambda p: _chatcmpl_id(p.get("message", {}))),
+        caught_by=("id-prefix",),
+    ),
+    Mutant(
+        "stop-reason-openai",
+        "messages",
+        "messages",
+        "stop_reason carries OpenAI finish reasons (stop, length, tool_calls)",
+        json=_on_message(_openai_stop),
+        sse=_on_events("message_delta", lambda p: _openai_stop(p["delta"])),
+        caught_by=("schema",),
+    ),
+    Mutant(
+        "stop-sequence-dropped",
+        "messages",
+        "messages",
+        'stop_reason "stop_sequence" comes with stop_sequence null',
+        json=_on_message(_drop_stop_sequence),
+        caught_by=("stop-fields",),
+    ),
+    Mutant(
+        "output-tokens-string",
+        "messages",
+        "messages",
+        'usage.output_tokens is a string ("12") instead of an integer',
+        json=_on_message(_output_tokens_string),
+        caught_by=("final-usage", "usage-arithmetic"),
+    ),
+    Mutant(
+        "content-not-blocks",
+        "messages",
+        "messages",
+        "a text-only message has content as a plain string, not a list of blocks",
+        json=_on_message(_content_as_string),
+        caught_by=("schema",),
+    ),
     # headers of every answer
-    Mutant("request-id-missing", "common", "messages",
-           "answers carry no request-id header", headers=_request_id_missing,
-           caught_by=("request-id",)),
-    Mutant("request-id-foreign", "common", "messages",
-           "the request-id header is the gateway's own UUID, not the API's req_ id",
-           headers=_request_id_foreign,
-           caught_by=("request-id",)),
-    Mutant("content-type-wrong", "common", "messages",
-           "JSON answers are labelled text/plain", json=_json_as_text,
-           caught_by=("content-type",)),
+    Mutant(
+        "request-id-missing",
+        "common",
+        "messages",
+        "answers carry no request-id header",
+        headers=_request_id_missing,
+        caught_by=("request-id",),
+    ),
+    Mutant(
+        "request-id-foreign",
+        "common",
+        "messages",
+        "the request-id header is the gateway's own UUID, not the API's req_ id",
+        headers=_request_id_foreign,
+        caught_by=("request-id",),
+    ),
+    Mutant(
+        "content-type-wrong",
+        "common",
+        "messages",
+        "JSON answers are labelled text/plain",
+        json=_json_as_text,
+        caught_by=("content-type",),
+    ),
     # streaming
-    Mutant("sse-reordered", "messages", "streaming",
-           "message_delta is sent before the last content_block_stop", sse=_sse_reordered,
-           caught_by=("sse-grammar",)),
-    Mutant("sse-no-message-stop", "messages", "streaming",
-           "streams end without message_stop", sse=_drop_events("message_stop"),
-           caught_by=("sse-grammar",)),
-    Mutant("sse-no-block-stop", "messages", "streaming",
-           "content_block_stop events are dropped", sse=_drop_events("content_block_stop"),
-           caught_by=("sse-grammar",)),
-    Mutant("sse-index-shifted", "messages", "streaming",
-           "content block indexes start at 1 instead of 0", sse=_shift_indexes,
-           caught_by=("sse-grammar",)),
-    Mutant("sse-event-names-generic", "messages", "streaming",
-           "every event: line says message instead of the event's JSON type",
-           sse=_generic_event_names,
-           caught_by=("sse-grammar",)),
-    Mutant("sse-data-truncated", "messages", "streaming",
-           "the data line of the first content_block_delta is cut in half (not JSON)",
-           wire=_truncate_data,
-           caught_by=("sse-grammar",)),
-    Mutant("sse-done-sentinel", "messages", "streaming",
-           "an OpenAI-style data: [DONE] line follows message_stop", wire=_done_sentinel,
-           caught_by=("sse-grammar",)),
-    Mutant("sse-usage-zeroed", "messages", "streaming",
-           "every count in message_delta usage is 0 (output_tokens goes down)",
-           sse=_on_events("message_delta", _zero_usage),
-           caught_by=("final-usage",)),
-    Mutant("sse-content-type-json", "messages", "streaming",
-           "streams are labelled application/json instead of text/event-stream",
-           headers=_stream_as_json,
-           # the label is a run-level root cause; the test itself fails on the body it cannot read
-           caught_by=("content-type", "json-body")),
+    Mutant(
+        "sse-reordered",
+        "messages",
+        "streaming",
+        "message_delta is sent before the last content_block_stop",
+        sse=_sse_reordered,
+        caught_by=("sse-grammar",),
+    ),
+    Mutant(
+        "sse-no-message-stop",
+        "messages",
+        "streaming",
+        "streams end without message_stop",
+        sse=_drop_events("message_stop"),
+        caught_by=("sse-grammar",),
+    ),
+    Mutant(
+        "sse-no-block-stop",
+        "messages",
+        "streaming",
+        "content_block_stop events are dropped",
+        sse=_drop_events("content_block_stop"),
+        caught_by=("sse-grammar",),
+    ),
+    Mutant(
+        "sse-index-shifted",
+        "messages",
+        "streaming",
+        "content block indexes start at 1 instead of 0",
+        sse=_shift_indexes,
+        caught_by=("sse-grammar",),
+    ),
+    Mutant(
+        "sse-event-names-generic",
+        "messages",
+        "streaming",
+        "every event: line says message instead of the event's JSON type",
+        sse=_generic_event_names,
+        caught_by=("sse-grammar",),
+    ),
+    Mutant(
+        "sse-data-truncated",
+        "messages",
+        "streaming",
+        "the data line of the first content_block_delta is cut in half (not JSON)",
+        wire=_truncate_data,
+        caught_by=("sse-grammar",),
+    ),
+    Mutant(
+        "sse-done-sentinel",
+        "messages",
+        "streaming",
+        "an OpenAI-style data: [DONE] line follows message_stop",
+        wire=_done_sentinel,
+        caught_by=("sse-grammar",),
+    ),
+    Mutant(
+        "sse-usage-zeroed",
+        "messages",
+        "streaming",
+        "every count in message_delta usage is 0 (output_tokens goes down)",
+        sse=_on_events("message_delta", _zero_usage),
+        caught_by=("final-usage",),
+    ),
+    Mutant(
+        "sse-content-type-json",
+        "messages",
+        "streaming",
+        "streams are labelled application/json instead of text/event-stream",
+        headers=_stream_as_json,
+        # the label is a run-level root cause; the test itself fails on the body it cannot read
+        caught_by=("content-type", "json-body"),
+    ),
     # tools
-    Mutant("input-json-broken", "messages", "tools",
-           "input_json_delta pieces do not join to valid JSON", sse=_input_json_broken,
-           also=("streaming",),
-           caught_by=("input-json",)),
-    Mutant("tool-input-string", "messages", "tools",
-           "tool_use input is a JSON-encoded string instead of an object",
-           json=_on_message(_tool_input_string),
-           caught_by=("schema",)),
-    Mutant("tool-id-prefix", "messages", "tools",
-           "tool_use ids start with call_ (OpenAI) instead of toolu_",
-           json=_on_message(_tool_ids_json),
-           sse=_on_events("content_block_start", lambda p: _openai_tool_id(p["content_block"])),
-           caught_by=("id-prefix",)),
-    Mutant("tool-stop-end-turn", "messages", "tools",
-           'a message with a tool_use block stops with "end_turn" instead of "tool_use"',
-           json=_on_message(_tool_end_turn),
-           sse=_on_events("message_delta", lambda p: _tool_end_turn(p["delta"])),
-           caught_by=("stop-fields",)),
+    Mutant(
+        "input-json-broken",
+        "messages",
+        "tools",
+        "input_json_delta pieces do not join to valid JSON",
+        sse=_input_json_broken,
+        also=("streaming",),
+        caught_by=("input-json",),
+    ),
+    Mutant(
+        "tool-input-string",
+        "messages",
+        "tools",
+        "tool_use input is a JSON-encoded string instead of an object",
+        json=_on_message(_tool_input_string),
+        caught_by=("schema",),
+    ),
+    Mutant(
+        "tool-id-prefix",
+        "messages",
+        "tools",
+        "tool_use ids start with call_ (OpenAI) instead of toolu_",
+        json=_on_message(_tool_ids_json),
+        sse=_on_events("content_block_start", lambda p: _openai_tool_id(p["content_block"])),
+        caught_by=("id-prefix",),
+    ),
+    Mutant(
+        "tool-stop-end-turn",
+        "messages",
+        "tools",
+        'a message with a tool_use block stops with "end_turn" instead of "tool_use"',
+        json=_on_message(_tool_end_turn),
+        sse=_on_events("message_delta", lambda p: _tool_end_turn(p["delta"])),
+        caught_by=("stop-fields",),
+    ),
     # count_tokens
-    Mutant("count-tokens-string", "count_tokens", "count_tokens",
-           "count_tokens answers input_tokens as a string",
-           json=_on_success("messages.count_tokens", _count_as_string),
-           caught_by=("schema", "usage-arithmetic")),
-    Mutant("count-tokens-missing", "count_tokens", "count_tokens",
-           "POST /v1/messages/count_tokens is not routed: 404 for the whole family",
-           json=_count_tokens_missing,
-           caught_by=("test_count_tokens.py::test_count_tokens",)),
+    Mutant(
+        "count-tokens-string",
+        "count_tokens",
+        "count_tokens",
+        "count_tokens answers input_tokens as a string",
+        json=_on_success("messages.count_tokens", _count_as_string),
+        caught_by=("schema", "usage-arithmetic"),
+    ),
+    Mutant(
+        "count-tokens-missing",
+        "count_tokens",
+        "count_tokens",
+        "POST /v1/messages/count_tokens is not routed: 404 for the whole family",
+        json=_count_tokens_missing,
+        caught_by=("test_count_tokens.py::test_count_tokens",),
+    ),
     # models
-    Mutant("models-pagination-broken", "models", "models",
-           "last_id of a models page is not the id of its last item",
-           json=_on_success("models.list", _last_id_wrong),
-           caught_by=("page-cursors",)),
-    Mutant("models-first-id-wrong", "models", "models",
-           "first_id of a models page repeats last_id", json=_on_success("models.list",
-                                                                          _first_id_wrong),
-           caught_by=("page-cursors",)),
-    Mutant("models-has-more-stuck", "models", "models",
-           "has_more is always true, so a client walking the pages never stops",
-           json=_on_success("models.list", _has_more_stuck),
-           caught_by=("pagination-walk",)),
-    Mutant("models-page-twice", "models", "models",
-           "every models page lists its items twice (a gateway merging two upstreams)",
-           json=_on_success("models.list", _page_twice),
-           caught_by=("page-cursors", "pagination-walk")),
-    Mutant("model-alias-unresolved", "models", "models",
-           "GET /v1/models/{id} answers with the newest model, whatever id or alias was asked",
-           json=_on_success("models.retrieve", _retrieve_newest),
-           caught_by=("model-alias",)),
-    Mutant("model-created-epoch", "models", "models",
-           "created_at is a Unix timestamp (OpenAI style) instead of an RFC 3339 string",
-           json=_on_success("models.retrieve", _created_epoch),
-           caught_by=("schema",)),
+    Mutant(
+        "models-pagination-broken",
+        "models",
+        "models",
+        "last_id of a models page is not the id of its last item",
+        json=_on_success("models.list", _last_id_wrong),
+        caught_by=("page-cursors",),
+    ),
+    Mutant(
+        "models-first-id-wrong",
+        "models",
+        "models",
+        "first_id of a models page repeats last_id",
+        json=_on_success("models.list", _first_id_wrong),
+        caught_by=("page-cursors",),
+    ),
+    Mutant(
+        "models-has-more-stuck",
+        "models",
+        "models",
+        "has_more is always true, so a client walking the pages never stops",
+        json=_on_success("models.list", _has_more_stuck),
+        caught_by=("pagination-walk",),
+    ),
+    Mutant(
+        "models-page-twice",
+        "models",
+        "models",
+        "every models page lists its items twice (a gateway merging two upstreams)",
+        json=_on_success("models.list", _page_twice),
+        caught_by=("page-cursors", "pagination-walk"),
+    ),
+    Mutant(
+        "model-alias-unresolved",
+        "models",
+        "models",
+        "GET /v1/models/{id} answers with the newest model, whatever id or alias was asked",
+        json=_on_success("models.retrieve", _retrieve_newest),
+        caught_by=("model-alias",),
+    ),
+    Mutant(
+        "model-created-epoch",
+        "models",
+        "models",
+        "created_at is a Unix timestamp (OpenAI style) instead of an RFC 3339 string",
+        json=_on_success("models.retrieve", _created_epoch),
+        caught_by=("schema",),
+    ),
     # errors
-    Mutant("error-envelope-foreign", "common", "errors",
-           "errors use OpenAI's {error:{message,type,code}} shape",
-           json=_on_error(_openai_envelope),
-           caught_by=("error-envelope",)),
-    Mutant("error-type-missing", "common", "errors",
-           'error bodies lack the top-level "type": "error"', json=_on_error(_drop_top_type),
-           caught_by=("error-envelope",)),
-    Mutant("error-type-flattened", "common", "errors",
-           "every error has error.type invalid_request_error, whatever the status",
-           json=_on_error(_flatten_type),
-           caught_by=("error-envelope", "error-type")),
-    Mutant("not-found-as-500", "common", "errors",
-           "a 404 (unknown model) comes back as 500 api_error", json=_status_as(404, 500),
-           caught_by=("test_errors.py::test_bad_request",)),
-    Mutant("auth-error-403", "common", "errors",
-           "a missing or wrong key gets 403 permission_error instead of 401",
-           json=_status_as(401, 403),
-           caught_by=("test_errors.py::test_missing_key",)),
-    Mutant("error-as-200", "common", "errors",
-           "errors come back with HTTP 200 and the envelope in the body",
-           json=_on_error(_error_as_200),
-           caught_by=("test_errors.py::test_bad_request",)),
-    Mutant("version-not-enforced", "messages", "errors",
-           "a bad anthropic-version is not rejected (the proxy pins its own version)",
-           json=_version_not_enforced,
-           caught_by=("test_errors.py::test_bad_anthropic_version",)),
+    Mutant(
+        "error-envelope-foreign",
+        "common",
+        "errors",
+        "errors use OpenAI's {error:{message,type,code}} shape",
+        json=_on_error(_openai_envelope),
+        caught_by=("error-envelope",),
+    ),
+    Mutant(
+        "error-type-missing",
+        "common",
+        "errors",
+        'error bodies lack the top-level "type": "error"',
+        json=_on_error(_drop_top_type),
+        caught_by=("error-envelope",),
+    ),
+    Mutant(
+        "error-type-flattened",
+        "common",
+        "errors",
+        "every error has error.type invalid_request_error, whatever the status",
+        json=_on_error(_flatten_type),
+        caught_by=("error-envelope", "error-type"),
+    ),
+    Mutant(
+        "not-found-as-500",
+        "common",
+        "errors",
+        "a 404 (unknown model) comes back as 500 api_error",
+        json=_status_as(404, 500),
+        caught_by=("test_errors.py::test_bad_request",),
+    ),
+    Mutant(
+        "auth-error-403",
+        "common",
+        "errors",
+        "a missing or wrong key gets 403 permission_error instead of 401",
+        json=_status_as(401, 403),
+        caught_by=("test_errors.py::test_missing_key",),
+    ),
+    Mutant(
+        "error-as-200",
+        "common",
+        "errors",
+        "errors come back with HTTP 200 and the envelope in the body",
+        json=_on_error(_error_as_200),
+        caught_by=("test_errors.py::test_bad_request",),
+    ),
+    Mutant(
+        "version-not-enforced",
+        "messages",
+        "errors",
+        "a bad anthropic-version is not rejected (the proxy pins its own version)",
+        json=_version_not_enforced,
+        caught_by=("test_errors.py::test_bad_anthropic_version",),
+    ),
     # batches
-    Mutant("batch-counts-stale", "batches", "batches",
-           "an ended batch still counts every request as processing",
-           json=_on_batches(_stale_counts),
-           caught_by=("batch-request-counts",)),
-    Mutant("batch-id-prefix", "batches", "batches",
-           "batch ids start with batch_ (OpenAI) instead of msgbatch_",
-           json=_on_batches(_openai_batch_id),
-           caught_by=("id-prefix",)),
-    Mutant("batch-results-no-custom-id", "batches", "batches",
-           "batch result lines lack custom_id, so results cannot be matched to requests",
-           raw=_results_without_custom_id,
-           caught_by=("batch-results-coverage",)),
+    Mutant(
+        "batch-counts-stale",
+        "batches",
+        "batches",
+        "an ended batch still counts every request as processing",
+        json=_on_batches(_stale_counts),
+        caught_by=("batch-request-counts",),
+    ),
+    Mutant(
+        "batch-id-prefix",
+        "batches",
+        "batches",
+        "batch ids start with batch_ (OpenAI) instead of msgbatch_",
+        json=_on_batches(_openai_batch_id),
+        caught_by=("id-prefix",),
+    ),
+    Mutant(
+        "batch-results-no-custom-id",
+        "batches",
+        "batches",
+        "batch result lines lack custom_id, so results cannot be matched to requests",
+        raw=_results_without_custom_id,
+        caught_by=("batch-results-coverage",),
+    ),
     # files
-    Mutant("file-size-wrong", "files", "files",
-           "size_bytes is the size of the base64 text, not of the file",
-           json=_on_files(_size_as_base64),
-           caught_by=("file-metadata",)),
-    Mutant("file-id-prefix", "files", "files",
-           "file ids start with file- (OpenAI) instead of file_", json=_on_files(_openai_file_id),
-           caught_by=("id-prefix",)),
-    Mutant("file-delete-wrong-type", "files", "files",
-           'deleting a file answers type "file" instead of "file_deleted"',
-           json=_on_success("files.delete", _deleted_as_file),
-           caught_by=("deleted-shape",)),
-    Mutant("file-mime-octet-stream", "files", "files",
-           "every file is described as application/octet-stream, whatever was uploaded",
-           json=_on_files(_octet_stream),
-           caught_by=("file-metadata",)),
-    Mutant("file-delete-204", "files", "files",
-           "deleting a file answers 204 with an empty body instead of the file_deleted object",
-           raw=_delete_as_204,
-           caught_by=("deleted-shape",)),
+    Mutant(
+        "file-size-wrong",
+        "files",
+        "files",
+        "size_bytes is the size of the base64 text, not of the file",
+        json=_on_files(_size_as_base64),
+        caught_by=("file-metadata",),
+    ),
+    Mutant(
+        "file-id-prefix",
+        "files",
+        "files",
+        "file ids start with file- (OpenAI) instead of file_",
+        json=_on_files(_openai_file_id),
+        caught_by=("id-prefix",),
+    ),
+    Mutant(
+        "file-delete-wrong-type",
+        "files",
+        "files",
+        'deleting a file answers type "file" instead of "file_deleted"',
+        json=_on_success("files.delete", _deleted_as_file),
+        caught_by=("deleted-shape",),
+    ),
+    Mutant(
+        "file-mime-octet-stream",
+        "files",
+        "files",
+        "every file is described as application/octet-stream, whatever was uploaded",
+        json=_on_files(_octet_stream),
+        caught_by=("file-metadata",),
+    ),
+    Mutant(
+        "file-delete-204",
+        "files",
+        "files",
+        "deleting a file answers 204 with an empty body instead of the file_deleted object",
+        raw=_delete_as_204,
+        caught_by=("deleted-shape",),
+    ),
     # admin
-    Mutant("admin-has-more-stuck", "admin", "admin",
-           "Admin API lists always say has_more true, so walking users never ends",
-           json=_on_success(_ADMIN_LISTS, _has_more_stuck),
-           caught_by=("pagination-walk",)),
-    Mutant("api-key-secret-leaked", "admin", "admin",
-           "Admin API key objects carry the secret key itself",
-           json=_on_objects("admin.api_keys", "api_key", _leak_key),
-           caught_by=("schema",)),
-    Mutant("cost-amount-number", "admin", "admin",
-           "cost report amounts are JSON numbers instead of decimal strings",
-           json=_on_success("admin.cost_report", _cost_amount_number),
-           caught_by=("decimal-amount",)),
+    Mutant(
+        "admin-has-more-stuck",
+        "admin",
+        "admin",
+        "Admin API lists always say has_more true, so walking users never ends",
+        json=_on_success(_ADMIN_LISTS, _has_more_stuck),
+        caught_by=("pagination-walk",),
+    ),
+    Mutant(
+        "api-key-secret-leaked",
+        "admin",
+        "admin",
+        "Admin API key objects carry the secret key itself",
+        json=_on_objects("admin.api_keys", "api_key", _leak_key),
+        caught_by=("schema",),
+    ),
+    Mutant(
+        "cost-amount-number",
+        "admin",
+        "admin",
+        "cost report amounts are JSON numbers instead of decimal strings",
+        json=_on_success("admin.cost_report", _cost_amount_number),
+        caught_by=("decimal-amount",),
+    ),
     # prompt caching
-    Mutant("cache-usage-dropped", "messages", "caching",
-           "usage lacks cache_creation_input_tokens, cache_read_input_tokens and cache_creation",
-           json=_on_message(_drop_cache_fields), sse=_on_usage_events(_drop_cache_fields),
-           caught_by=("cache-usage-fields",)),
-    Mutant("cache-read-as-input", "messages", "caching",
-           "tokens read from the prompt cache are reported as input_tokens, "
-           "cache_read_input_tokens 0", json=_on_message(_cache_read_as_input),
-           sse=_on_usage_events(_cache_read_as_input), also=("caching_live",),
-           caught_by=("cache-accounting",)),
+    Mutant(
+        "cache-usage-dropped",
+        "messages",
+        "caching",
+        "usage lacks cache_creation_input_tokens, cache_read_input_tokens and cache_creation",
+        json=_on_message(_drop_cache_fields),
+        sse=_on_usage_events(_drop_cache_fields),
+        caught_by=("cache-usage-fields",),
+    ),
+    Mutant(
+        "cache-read-as-input",
+        "messages",
+        "caching",
+        "tokens read from the prompt cache are reported as input_tokens, cache_read_input_tokens 0",
+        json=_on_message(_cache_read_as_input),
+        sse=_on_usage_events(_cache_read_as_input),
+        also=("caching_live",),
+        caught_by=("cache-accounting",),
+    ),
     # extended thinking
-    Mutant("signature-delta-dropped", "messages", "thinking",
-           "signature_delta events are dropped, so streamed thinking blocks have no signature",
-           sse=_drop_signature_deltas, also=("thinking_live",),
-           caught_by=("signature-delta", "thinking-signature")),
-    Mutant("thinking-dropped", "messages", "thinking",
-           "thinking and redacted_thinking blocks are dropped from messages",
-           json=_on_message(_drop_thinking_blocks), also=("thinking_live",),
-           caught_by=("test_thinking.py::test_thinking_block_is_signed",)),
+    Mutant(
+        "signature-delta-dropped",
+        "messages",
+        "thinking",
+        "signature_delta events are dropped, so streamed thinking blocks have no signature",
+        sse=_drop_signature_deltas,
+        also=("thinking_live",),
+        caught_by=("signature-delta", "thinking-signature"),
+    ),
+    Mutant(
+        "thinking-dropped",
+        "messages",
+        "thinking",
+        "thinking and redacted_thinking blocks are dropped from messages",
+        json=_on_message(_drop_thinking_blocks),
+        also=("thinking_live",),
+        caught_by=("test_thinking.py::test_thinking_block_is_signed",),
+    ),
     # tool modes
-    Mutant("parallel-tools-merged", "messages", "tool_modes",
-           "parallel tool calls are cut to the first tool_use block of the turn",
-           json=_on_message(_first_tool_call_only),
-           caught_by=("test_tool_modes.py::test_parallel_tool_calls_answered_together",)),
+    Mutant(
+        "parallel-tools-merged",
+        "messages",
+        "tool_modes",
+        "parallel tool calls are cut to the first tool_use block of the turn",
+        json=_on_message(_first_tool_call_only),
+        caught_by=("test_tool_modes.py::test_parallel_tool_calls_answered_together",),
+    ),
     # documents and citations
-    Mutant("citation-offsets-shifted", "messages", "documents",
-           "char_location citations point one character past the text they quote",
-           json=_on_message(_shift_citations),
-           sse=_on_events("content_block_delta", _shift_citation_deltas),
-           caught_by=("citation-location",)),
+    Mutant(
+        "citation-offsets-shifted",
+        "messages",
+        "documents",
+        "char_location citations point one character past the text they quote",
+        json=_on_message(_shift_citations),
+        sse=_on_events("content_block_delta", _shift_citation_deltas),
+        caught_by=("citation-location",),
+    ),
     # request-side and value-changing bugs: the answer is well-formed, only its values show it
-    Mutant("system-dropped", "messages", "messages",
-           "the system prompt is not forwarded (string or blocks)",
-           request=_on_request(_MESSAGE_REQUESTS, _drop_keys("system")),
-           caught_by=("test_messages.py::test_system_prompt_string_and_blocks",)),
-    Mutant("history-truncated", "messages", "messages",
-           "only the last message of the conversation is forwarded (no history)",
-           request=_on_request(_MESSAGE_REQUESTS, _last_message_only),
-           caught_by=("test_messages.py::test_multi_turn",)),
-    Mutant("model-rewritten", "messages", "messages",
-           "every request is routed to the gateway's default model, whatever model was asked",
-           request=_on_request(_MESSAGE_REQUESTS, _route_to_other_model),
-           caught_by=("model-echo",)),
-    Mutant("tool-choice-dropped", "messages", "tools",
-           "tool_choice is not forwarded, so a forced tool becomes auto",
-           request=_on_request(_MESSAGE_REQUESTS, _drop_keys("tool_choice")),
-           caught_by=("tool-choice",)),
-    Mutant("tool-input-emptied", "messages", "tools",
-           "the string values of tool_use inputs arrive empty (a lossy arguments translation)",
-           json=_on_message(_empty_tool_inputs), sse=_empty_streamed_tool_inputs,
-           caught_by=("test_tools.py::test_tool_choice",)),
-    Mutant("images-dropped", "messages", "vision",
-           "image blocks are removed from the request (a translator that knows only text)",
-           request=_on_request(_MESSAGE_REQUESTS, _drop_blocks("image")),
-           caught_by=("test_vision.py::test_png_image_block",)),
-    Mutant("documents-dropped", "messages", "files",
-           "document blocks are removed from the request",
-           request=_on_request(_MESSAGE_REQUESTS, _drop_blocks("document")),
-           caught_by=("test_files.py::test_file_in_message",)),
-    Mutant("count-tokens-messages-only", "count_tokens", "count_tokens",
-           "count_tokens counts the messages only: system prompt and tools are not forwarded",
-           request=_on_request({"messages.count_tokens"}, _drop_keys("system", "tools")),
-           caught_by=("test_count_tokens.py::test_count_tokens",)),
-    Mutant("sse-delta-duplicated", "messages", "streaming",
-           "the first text_delta of a stream is sent twice",
-           sse=_duplicate_first_text_delta,
-           caught_by=("test_streaming.py::test_streaming_text",)),
-    Mutant("sse-text-truncated", "messages", "streaming",
-           "the last text_delta of a stream is lost, so the streamed text is cut short",
-           sse=_drop_last_text_delta, caught_by=("test_streaming.py::test_streaming_text",)),
-    Mutant("sse-input-tokens-estimated", "messages", "streaming",
-           "a stream bills input_tokens from the gateway's own estimate, not the API's count",
-           sse=_each(_on_events("message_start", _estimated_input),
-                     _on_events("message_delta", _estimated_input)),
-           caught_by=("test_streaming.py::test_stream_agrees_with_the_json_answer",)),
-    Mutant("rate-limit-as-500", "common", "headers",
-           "a 429 comes back as 500 api_error, so clients retry at once instead of backing off",
-           json=_status_as(429, 500), caught_by=("test_headers.py::test_retry_after_on_429",)),
-    Mutant("error-message-generic", "common", "errors",
-           'every 400 says only "Bad Request", not what is wrong with the request',
-           json=_on_error(_generic_message), caught_by=("error-message",)),
-    Mutant("citation-pages-zero-based", "messages", "documents",
-           "page_location citations count pages from 0 instead of 1",
-           json=_on_message(_zero_based_pages),
-           sse=_on_events("content_block_delta", _zero_based_page_deltas),
-           also=("documents_live",),
-           caught_by=("citation-location", "test_documents.py::test_pdf_document_page_citations")),
+    Mutant(
+        "system-dropped",
+        "messages",
+        "messages",
+        "the system prompt is not forwarded (string or blocks)",
+        request=_on_request(_MESSAGE_REQUESTS, _drop_keys("system")),
+        caught_by=("test_messages.py::test_system_prompt_string_and_blocks",),
+    ),
+    Mutant(
+        "history-truncated",
+        "messages",
+        "messages",
+        "only the last message of the conversation is forwarded (no history)",
+        request=_on_request(_MESSAGE_REQUESTS, _last_message_only),
+        caught_by=("test_messages.py::test_multi_turn",),
+    ),
+    Mutant(
+        "model-rewritten",
+        "messages",
+        "messages",
+        "every request is routed to the gateway's default model, whatever model was asked",
+        request=_on_request(_MESSAGE_REQUESTS, _route_to_other_model),
+        caught_by=("model-echo",),
+    ),
+    Mutant(
+        "tool-choice-dropped",
+        "messages",
+        "tools",
+        "tool_choice is not forwarded, so a forced tool becomes auto",
+        request=_on_request(_MESSAGE_REQUESTS, _drop_keys("tool_choice")),
+        caught_by=("tool-choice",),
+    ),
+    Mutant(
+        "tool-input-emptied",
+        "messages",
+        "tools",
+        "the string values of tool_use inputs arrive empty (a lossy arguments translation)",
+        json=_on_message(_empty_tool_inputs),
+        sse=_empty_streamed_tool_inputs,
+        caught_by=("test_tools.py::test_tool_choice",),
+    ),
+    Mutant(
+        "images-dropped",
+        "messages",
+        "vision",
+        "image blocks are removed from the request (a translator that knows only text)",
+        request=_on_request(_MESSAGE_REQUESTS, _drop_blocks("image")),
+        caught_by=("test_vision.py::test_png_image_block",),
+    ),
+    Mutant(
+        "documents-dropped",
+        "messages",
+        "files",
+        "document blocks are removed from the request",
+        request=_on_request(_MESSAGE_REQUESTS, _drop_blocks("document")),
+        caught_by=("test_files.py::test_file_in_message",),
+    ),
+    Mutant(
+        "count-tokens-messages-only",
+        "count_tokens",
+        "count_tokens",
+        "count_tokens counts the messages only: system prompt and tools are not forwarded",
+        request=_on_request({"messages.count_tokens"}, _drop_keys("system", "tools")),
+        caught_by=("test_count_tokens.py::test_count_tokens",),
+    ),
+    Mutant(
+        "sse-delta-duplicated",
+        "messages",
+        "streaming",
+        "the first text_delta of a stream is sent twice",
+        sse=_duplicate_first_text_delta,
+        caught_by=("test_streaming.py::test_streaming_text",),
+    ),
+    Mutant(
+        "sse-text-truncated",
+        "messages",
+        "streaming",
+        "the last text_delta of a stream is lost, so the streamed text is cut short",
+        sse=_drop_last_text_delta,
+        caught_by=("test_streaming.py::test_streaming_text",),
+    ),
+    Mutant(
+        "sse-input-tokens-estimated",
+        "messages",
+        "streaming",
+        "a stream bills input_tokens from the gateway's own estimate, not the API's count",
+        sse=_each(
+            _on_events("message_start", _estimated_input),
+            _on_events("message_delta", _estimated_input),
+        ),
+        caught_by=("test_streaming.py::test_stream_agrees_with_the_json_answer",),
+    ),
+    Mutant(
+        "rate-limit-as-500",
+        "common",
+        "headers",
+        "a 429 comes back as 500 api_error, so clients retry at once instead of backing off",
+        json=_status_as(429, 500),
+        caught_by=("test_headers.py::test_retry_after_on_429",),
+    ),
+    Mutant(
+        "error-message-generic",
+        "common",
+        "errors",
+        'every 400 says only "Bad Request", not what is wrong with the request',
+        json=_on_error(_generic_message),
+        caught_by=("error-message",),
+    ),
+    Mutant(
+        "citation-pages-zero-based",
+        "messages",
+        "documents",
+        "page_location citations count pages from 0 instead of 1",
+        json=_on_message(_zero_based_pages),
+        sse=_on_events("content_block_delta", _zero_based_page_deltas),
+        also=("documents_live",),
+        caught_by=("citation-location", "test_documents.py::test_pdf_document_page_citations"),
+    ),
     # stop reasons
-    Mutant("newer-stops-as-end-turn", "messages", "stop_reasons",
-           "refusal, pause_turn and model_context_window_exceeded come back as end_turn",
-           json=_on_message(_newer_stops_as_end_turn),
-           sse=_on_events("message_delta", lambda p: _newer_stops_as_end_turn(p["delta"])),
-           caught_by=("test_stop_reasons.py::test_refusal_has_stop_details",)),
+    Mutant(
+        "newer-stops-as-end-turn",
+        "messages",
+        "stop_reasons",
+        "refusal, pause_turn and model_context_window_exceeded come back as end_turn",
+        json=_on_message(_newer_stops_as_end_turn),
+        sse=_on_events("message_delta", lambda p: _newer_stops_as_end_turn(p["delta"])),
+        caught_by=("test_stop_reasons.py::test_refusal_has_stop_details",),
+    ),
     # request fields
-    Mutant("usage-service-tier-dropped", "messages", "request_fields",
-           "usage lacks service_tier, so a client cannot tell which tier served it",
-           json=_on_message(_drop_service_tier),
-           sse=_on_events("message_start", lambda p: _drop_service_tier(p.get("message", {}))),
-           caught_by=("test_request_fields.py::test_service_tier_reported_in_usage",)),
+    Mutant(
+        "usage-service-tier-dropped",
+        "messages",
+        "request_fields",
+        "usage lacks service_tier, so a client cannot tell which tier served it",
+        json=_on_message(_drop_service_tier),
+        sse=_on_events("message_start", lambda p: _drop_service_tier(p.get("message", {}))),
+        caught_by=("test_request_fields.py::test_service_tier_reported_in_usage",),
+    ),
     # server tools
-    Mutant("server-tool-usage-dropped", "messages", "server_tools",
-           "usage lacks server_tool_use, so web searches go uncounted",
-           json=_on_message(_drop_server_tool_use),
-           sse=_each(_on_events("message_start",
-                                lambda p: _drop_server_tool_use(p.get("message", {}))),
-                     _on_events("message_delta", _drop_server_tool_use)),
-           also=("server_tools_live",), caught_by=("server-tool-results",)),
+    Mutant(
+        "server-tool-usage-dropped",
+        "messages",
+        "server_tools",
+        "usage lacks server_tool_use, so web searches go uncounted",
+        json=_on_message(_drop_server_tool_use),
+        sse=_each(
+            _on_events("message_start", lambda p: _drop_server_tool_use(p.get("message", {}))),
+            _on_events("message_delta", _drop_server_tool_use),
+        ),
+        also=("server_tools_live",),
+        caught_by=("server-tool-results",),
+    ),
     # structured outputs
-    Mutant("structured-json-fenced", "messages", "structured_outputs",
-           "JSON answers come wrapped in a markdown code fence (```json ... ```)",
-           json=_on_message(_fence_json_blocks), sse=_fence_json_deltas,
-           caught_by=("structured-output",
-                      "test_structured_outputs.py::test_output_config_json_schema")),
+    Mutant(
+        "structured-json-fenced",
+        "messages",
+        "structured_outputs",
+        "JSON answers come wrapped in a markdown code fence (```json ... ```)",
+        json=_on_message(_fence_json_blocks),
+        sse=_fence_json_deltas,
+        caught_by=(
+            "structured-output",
+            "test_structured_outputs.py::test_output_config_json_schema",
+        ),
+    ),
 )
 
 #: Every mutant by name, in a stable order.

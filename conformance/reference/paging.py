@@ -39,8 +39,13 @@ def listed(query: QueryParams, name: str) -> list[str]:
 
 
 def id_page(
-    items: list[dict[str, Any]], query: QueryParams, *, kind: str = "object", id_key: str = "id",
-    resolve: Callable[[str], str] = str, limit: int | None = None,
+    items: list[dict[str, Any]],
+    query: QueryParams,
+    *,
+    kind: str = "object",
+    id_key: str = "id",
+    resolve: Callable[[str], str] = str,
+    limit: int | None = None,
 ) -> dict[str, Any]:
     """One page of ``items`` (already in list order) for the cursors in ``query``.
 
@@ -68,6 +73,9 @@ def id_page(
         end = start + size
         has_more = end < len(items)
     data = items[start:end]
-    return {"data": data, "has_more": has_more,
-            "first_id": data[0][id_key] if data else None,
-            "last_id": data[-1][id_key] if data else None}
+    return {
+        "data": data,
+        "has_more": has_more,
+        "first_id": data[0][id_key] if data else None,
+        "last_id": data[-1][id_key] if data else None,
+    }

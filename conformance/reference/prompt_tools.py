@@ -31,8 +31,10 @@ def _tokens(*texts: str) -> int:
 
 def _require_beta(ctx: RequestContext) -> None:
     if BETA not in ctx.betas:
-        raise invalid(f"the prompt tools are a closed research preview: send the header "
-                      f"anthropic-beta: {BETA}")
+        raise invalid(
+            f"the prompt tools are a closed research preview: send the header "
+            f"anthropic-beta: {BETA}"
+        )
 
 
 def _text_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -48,11 +50,16 @@ def _text_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
         if isinstance(content, str):
             content = [{"type": "text", "text": content}]
         if not isinstance(content, list) or not all(
-                isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
-                for b in content):
+            isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+            for b in content
+        ):
             raise invalid(f"messages.{i}.content: the prompt tools accept text content only")
-        out.append({"role": message["role"],
-                    "content": [{"type": "text", "text": b["text"]} for b in content]})
+        out.append(
+            {
+                "role": message["role"],
+                "content": [{"type": "text", "text": b["text"]} for b in content],
+            }
+        )
     return out
 
 
@@ -71,8 +78,9 @@ def _target_model(body: dict[str, Any]) -> None:
         raise invalid("target_model: Input should be a valid string")
 
 
-def _answer(messages: list[dict[str, Any]], system: str, input_text: str,
-            **extra: Any) -> JsonAnswer:
+def _answer(
+    messages: list[dict[str, Any]], system: str, input_text: str, **extra: Any
+) -> JsonAnswer:
     output = " ".join(b["text"] for m in messages for b in m["content"]) + system
     usage = [{"input_tokens": _tokens(input_text), "output_tokens": _tokens(output)}]
     return JsonAnswer({"messages": messages, "system": system, "usage": usage, **extra})
@@ -85,9 +93,11 @@ async def generate_prompt(request: Request, ctx: RequestContext) -> Answer:
     if not isinstance(task, str) or not task.strip():
         raise invalid("task: Field required (a non-empty string)")
     _target_model(body)
-    text = (f"You will be helping with the following task: {task.strip()}\n\n"
-            "Here is the input to work on:\n<input>\n{{INPUT}}\n</input>\n\n"
-            "Think about the task step by step, then write your answer inside <answer> tags.")
+    text = (
+        f"You will be helping with the following task: {task.strip()}\n\n"
+        "Here is the input to work on:\n<input>\n{{INPUT}}\n</input>\n\n"
+        "Think about the task step by step, then write your answer inside <answer> tags."
+    )
     return _answer([{"role": "user", "content": [{"type": "text", "text": text}]}], "", task)
 
 
@@ -102,20 +112,30 @@ async def improve_prompt(request: Request, ctx: RequestContext) -> Answer:
     _target_model(body)
     improved = []
     for m in messages:
-        blocks = [{"type": "text", "text": (
-            "<instructions>\n" + b["text"].strip() + "\n</instructions>\n\n"
-            "Before answering, think it through inside <thinking> tags."
-            if m["role"] == "user" else b["text"])} for b in m["content"]]
+        blocks = [
+            {
+                "type": "text",
+                "text": (
+                    "<instructions>\n" + b["text"].strip() + "\n</instructions>\n\n"
+                    "Before answering, think it through inside <thinking> tags."
+                    if m["role"] == "user"
+                    else b["text"]
+                ),
+            }
+            for b in m["content"]
+        ]
         improved.append({"role": m["role"], "content": blocks})
     improved.append({"role": "assistant", "content": [{"type": "text", "text": "<thinking>"}]})
     better_system = (system.strip() + "\n" if system.strip() else "") + (
-        "You are a careful expert. " + (feedback.strip() if feedback else "")).strip()
+        "You are a careful expert. " + (feedback.strip() if feedback else "")
+    ).strip()
     source = system + " ".join(b["text"] for m in messages for b in m["content"])
     return _answer(improved, better_system, source)
 
 
-def templatize(messages: list[dict[str, Any]], system: str
-               ) -> tuple[list[dict[str, Any]], str, dict[str, str]]:
+def templatize(
+    messages: list[dict[str, Any]], system: str
+) -> tuple[list[dict[str, Any]], str, dict[str, str]]:
     """Quoted values and numbers become ``{{NAME}}`` variables; the same value, the same name.
 
     With no such value in the user turns, the last user turn as a whole becomes
@@ -134,9 +154,16 @@ def templatize(messages: list[dict[str, Any]], system: str
         text = QUOTED.sub(lambda m: '"' + name_for(m.group(1), "QUOTED_TEXT") + '"', text)
         return NUMBER.sub(lambda m: name_for(m.group(0), "NUMBER"), text)
 
-    out = [{"role": m["role"], "content": [
-        {"type": "text", "text": rewrite(b["text"]) if m["role"] == "user" else b["text"]}
-        for b in m["content"]]} for m in messages]
+    out = [
+        {
+            "role": m["role"],
+            "content": [
+                {"type": "text", "text": rewrite(b["text"]) if m["role"] == "user" else b["text"]}
+                for b in m["content"]
+            ],
+        }
+        for m in messages
+    ]
     if not values:
         for m in reversed(out):
             if m["role"] == "user":

@@ -112,21 +112,29 @@ def check_routes(plugins: Iterable[Plugin]) -> None:
             where = _module_file(spec.handler)
             family_file.setdefault(plugin.name, where)
             if spec.endpoint not in known:
-                problems.append(f"{where} routes {spec.endpoint!r}, which conformance/catalog.py "
-                                "lacks: add its row to ENDPOINTS there (name, method, path, "
-                                "family, schema)")
+                problems.append(
+                    f"{where} routes {spec.endpoint!r}, which conformance/catalog.py "
+                    "lacks: add its row to ENDPOINTS there (name, method, path, "
+                    "family, schema)"
+                )
             elif spec.endpoint in routed:
-                problems.append(f"{spec.endpoint!r} is routed twice ({routed[spec.endpoint]}, "
-                                f"{where}): remove one")
+                problems.append(
+                    f"{spec.endpoint!r} is routed twice ({routed[spec.endpoint]}, "
+                    f"{where}): remove one"
+                )
             routed.setdefault(spec.endpoint, where)
     for e in catalog.ENDPOINTS:
         if e.name not in routed:
             where = family_file.get(e.family) or (
                 f"a new module conformance/reference/{e.family}.py, added to PLUGINS in "
-                "conformance/reference/app.py")
-            problems.append(f"catalog endpoint {e.name!r} ({e.method} {e.path}) has no route in "
-                            f"the reference server: add RouteSpec({e.name!r}, handler) to ROUTES "
-                            f"in {where}")
+                "conformance/reference/app.py"
+            )
+            problems.append(
+                f"catalog endpoint {e.name!r} ({e.method} {e.path}) has no route in "
+                f"the reference server: add RouteSpec({e.name!r}, handler) to ROUTES "
+                f"in {where}"
+            )
     if problems:
-        raise RouteTableError("the reference server's routes do not match the catalog: "
-                              + "; ".join(problems))
+        raise RouteTableError(
+            "the reference server's routes do not match the catalog: " + "; ".join(problems)
+        )

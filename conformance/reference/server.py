@@ -52,8 +52,13 @@ class EmbeddedServer:
     at once and there is no race for the port.
     """
 
-    def __init__(self, config: ReferenceConfig | None = None, host: str = "127.0.0.1",
-                 port: int = 0, app: Any = None) -> None:
+    def __init__(
+        self,
+        config: ReferenceConfig | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        app: Any = None,
+    ) -> None:
         self.config = config or ReferenceConfig()
         # Any ASGI app may be served instead (e.g. a proxy in front of another instance).
         self.app: Any = app if app is not None else create_app(self.config)
@@ -61,8 +66,7 @@ class EmbeddedServer:
         self._sock = listen(host, port)
         self.port: int = self._sock.getsockname()[1]
         self.url = url_of(self._sock)
-        self._server = uvicorn.Server(
-            uvicorn.Config(self.app, log_level="warning", lifespan="off"))
+        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
         self._thread: threading.Thread | None = None
 
     def start(self, timeout: float = 10.0) -> EmbeddedServer:
@@ -70,8 +74,11 @@ class EmbeddedServer:
         if self._thread is not None:
             return self
         self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]},
-            name=f"embedded-server-{self.port}", daemon=True)
+            target=self._server.run,
+            kwargs={"sockets": [self._sock]},
+            name=f"embedded-server-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
@@ -96,8 +103,12 @@ class EmbeddedServer:
     def __enter__(self) -> EmbeddedServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
 
@@ -105,8 +116,9 @@ def serve(sock: socket.socket, config: ReferenceConfig) -> None:
     """Serve the reference server on ``sock`` (from ``listen``) in the foreground until
     interrupted (CLI ``serve``); the socket is closed afterwards."""
     host, port = sock.getsockname()[:2]  # for uvicorn's own "running on" line, which is right then
-    server = uvicorn.Server(uvicorn.Config(create_app(config), host=host, port=port,
-                                           log_level="info", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(config), host=host, port=port, log_level="info", lifespan="off")
+    )
     try:
         server.run(sockets=[sock])
     finally:

@@ -158,11 +158,18 @@ class ReferenceState:
         with self._lock:
             self.journal.append(entry)
 
-    def answers(self, request_id: str | None = None, marker: str | None = None
-                ) -> list[JournalEntry]:
+    def answers(
+        self, request_id: str | None = None, marker: str | None = None
+    ) -> list[JournalEntry]:
         """The journal entries with this request-id and/or marker, oldest first."""
         with self._lock:
-            return [e for e in self.journal
-                    if (request_id is None or e.request_id == request_id)
-                    and (marker is None or e.marker == marker
-                         or (e.received is not None and marker.encode() in e.received.body))]
+            return [
+                e
+                for e in self.journal
+                if (request_id is None or e.request_id == request_id)
+                and (
+                    marker is None
+                    or e.marker == marker
+                    or (e.received is not None and marker.encode() in e.received.body)
+                )
+            ]

@@ -60,13 +60,22 @@ FAMILIES: tuple[str, ...] = get_args(catalog.Family)
 
 def finding_dict(f: Finding) -> dict[str, Any]:
     """A finding as plain data (what ``FindingRecord(**...)`` reads back)."""
-    return {"check": f.check, "message": f.message, "pointer": f.pointer, "rule": f.rule,
-            "value": f.value, "request_id": f.request_id, "severity": f.severity}
+    return {
+        "check": f.check,
+        "message": f.message,
+        "pointer": f.pointer,
+        "rule": f.rule,
+        "value": f.value,
+        "request_id": f.request_id,
+        "severity": f.severity,
+    }
 
 
 def properties(
-    features: Sequence[str], excinfo: pytest.ExceptionInfo[BaseException] | None,
-    exchanges: Iterable[Exchange], judgement: Judgement | None = None,
+    features: Sequence[str],
+    excinfo: pytest.ExceptionInfo[BaseException] | None,
+    exchanges: Iterable[Exchange],
+    judgement: Judgement | None = None,
 ) -> list[tuple[str, Any]]:
     """The ``user_properties`` one phase of a suite test adds: plain data, so xdist can send it.
 
@@ -101,10 +110,14 @@ def unsupported_of(caps: Capabilities | None) -> dict[str, str]:
 
 def runlog_payload(log: RunLog) -> dict[str, Any]:
     """A worker's tokens and drift as plain data for ``workeroutput``."""
-    return {"input_tokens": log.input_tokens, "output_tokens": log.output_tokens,
-            "cost_usd": log.cost_usd, "answers_from_target": log.answers_from_target,
-            "answers_from_cassettes": log.answers_from_cassettes,
-            "drift": [[where, pointer, n] for (where, pointer), n in log.drift.items()]}
+    return {
+        "input_tokens": log.input_tokens,
+        "output_tokens": log.output_tokens,
+        "cost_usd": log.cost_usd,
+        "answers_from_target": log.answers_from_target,
+        "answers_from_cassettes": log.answers_from_cassettes,
+        "drift": [[where, pointer, n] for (where, pointer), n in log.drift.items()],
+    }
 
 
 # --- on the controller: merging phases into tests -------------------------------------------------
@@ -155,8 +168,11 @@ class Collector:
             t.verdict = Verdict.FAIL
         elif report.skipped and t.verdict is not Verdict.FAIL:
             t.reason = _skip_reason(report)
-            t.verdict = (Verdict.NOT_SUPPORTED
-                         if t.reason.lower().startswith(NOT_SUPPORTED_PREFIX) else Verdict.SKIPPED)
+            t.verdict = (
+                Verdict.NOT_SUPPORTED
+                if t.reason.lower().startswith(NOT_SUPPORTED_PREFIX)
+                else Verdict.SKIPPED
+            )
         elif report.passed and report.when == "call" and t.verdict is None:
             t.verdict = Verdict.PASS
 
@@ -172,10 +188,19 @@ class Collector:
             self.drift[(str(where), str(pointer))] += int(n)
 
     def results(self) -> list[TestResult]:
-        return [TestResult(nodeid, t.verdict or Verdict.SKIPPED, tuple(t.features), t.reason,
-                           tuple(t.findings), tuple(t.request_ids), round(t.duration, 3),
-                           tuple(t.root_causes))
-                for nodeid, t in self.tests.items()]
+        return [
+            TestResult(
+                nodeid,
+                t.verdict or Verdict.SKIPPED,
+                tuple(t.features),
+                t.reason,
+                tuple(t.findings),
+                tuple(t.request_ids),
+                round(t.duration, 3),
+                tuple(t.root_causes),
+            )
+            for nodeid, t in self.tests.items()
+        ]
 
     @property
     def failing_root_causes(self) -> list[FindingRecord]:
@@ -204,13 +229,15 @@ def _longrepr_line(report: pytest.TestReport) -> str:
 # --- building the report --------------------------------------------------------------------------
 
 
-def report_target(target: RunTarget, answers_from_target: int = 0,
-                  answers_from_cassettes: int = 0) -> ReportTarget:
+def report_target(
+    target: RunTarget, answers_from_target: int = 0, answers_from_cassettes: int = 0
+) -> ReportTarget:
     """The run's target as a report shows it: its URL (none for the embedded server or replay)
     with credentials, query and fragment stripped, and where its answers came from."""
     url = target.public_url
-    return ReportTarget(target.kind, safe_url(url) if url else None, answers_from_target,
-                        answers_from_cassettes)
+    return ReportTarget(
+        target.kind, safe_url(url) if url else None, answers_from_target, answers_from_cassettes
+    )
 
 
 def safe_url(url: str) -> str:
@@ -221,42 +248,61 @@ def safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def judge(name: str, tests: Sequence[TestResult], unsupported: str | None = None,
-          family: str = "") -> Row:
+def judge(
+    name: str, tests: Sequence[TestResult], unsupported: str | None = None, family: str = ""
+) -> Row:
     """One row: fail beats pass beats not supported beats skipped.
 
     ``unsupported`` is the capability probe's evidence that the target does not serve this.
     """
     failed = [t for t in tests if t.verdict is Verdict.FAIL]
     passed = sum(t.verdict is Verdict.PASS for t in tests)
-    base = Row(name, Verdict.SKIPPED, family=family, passed=passed, failed=len(failed),
-               skipped=len(tests) - passed - len(failed))
+    base = Row(
+        name,
+        Verdict.SKIPPED,
+        family=family,
+        passed=passed,
+        failed=len(failed),
+        skipped=len(tests) - passed - len(failed),
+    )
     # a passing test whose answers broke a run-scope check still makes its row fail: the
     # cause is reported once (root causes), but the feature is not conforming
-    rooted = [t for t in tests if t.verdict is Verdict.PASS
-              and any(f.severity == "error" for f in t.root_causes)]
+    rooted = [
+        t
+        for t in tests
+        if t.verdict is Verdict.PASS and any(f.severity == "error" for f in t.root_causes)
+    ]
     if failed or rooted:
         findings = [f for t in failed for f in t.findings if f.severity == "error"]
         findings += [f for t in rooted for f in t.root_causes if f not in findings]
         findings = findings[:MAX_FINDINGS]
         first = findings[0] if findings else None
-        reason = (f"[{first.check}] {first.pointer or '/'}: {first.message}" if first
-                  else failed[0].reason)
-        return replace(base, verdict=Verdict.FAIL, reason=reason,
-                       failing_tests=tuple(t.nodeid for t in (*failed, *rooted)),
-                       findings=tuple(findings),
-                       request_id=next((t.failing_request_id for t in failed
-                                        if t.failing_request_id),
-                                       first.request_id if first else None))
+        reason = (
+            f"[{first.check}] {first.pointer or '/'}: {first.message}"
+            if first
+            else failed[0].reason
+        )
+        return replace(
+            base,
+            verdict=Verdict.FAIL,
+            reason=reason,
+            failing_tests=tuple(t.nodeid for t in (*failed, *rooted)),
+            findings=tuple(findings),
+            request_id=next(
+                (t.failing_request_id for t in failed if t.failing_request_id),
+                first.request_id if first else None,
+            ),
+        )
     if passed:
         return replace(base, verdict=Verdict.PASS)
     not_served = [t.reason for t in tests if t.verdict is Verdict.NOT_SUPPORTED]
     if unsupported is not None or not_served:
-        return replace(base, verdict=Verdict.NOT_SUPPORTED,
-                       reason=unsupported or not_served[0])
+        return replace(base, verdict=Verdict.NOT_SUPPORTED, reason=unsupported or not_served[0])
     reasons = Counter(t.reason for t in tests if t.reason)
-    return replace(base, reason=reasons.most_common(1)[0][0] if reasons
-                   else "no test of it in this run")
+    return replace(
+        base, reason=reasons.most_common(1)[0][0] if reasons else "no test of it in this run"
+    )
+
 
 def root_causes(tests: Sequence[TestResult]) -> tuple[RootCause, ...]:
     """The distinct violated checks of a run (check + rule), each once, with the tests and
@@ -279,22 +325,37 @@ def root_causes(tests: Sequence[TestResult]) -> tuple[RootCause, ...]:
         example_test, example = hits[0]
         families = sorted({family_of.get(name, name) for t, _f in hits for name in t.features})
         info = lookup(check)
-        out.append(RootCause(
-            check=check, severity=example.severity, rule=example.rule,
-            message=example.message, tests=len(hits), families=tuple(families),
-            example=example, fix=info.fix if info is not None else "", scope=scope,
-            example_test=example_test.nodeid))
+        out.append(
+            RootCause(
+                check=check,
+                severity=example.severity,
+                rule=example.rule,
+                message=example.message,
+                tests=len(hits),
+                families=tuple(families),
+                example=example,
+                fix=info.fix if info is not None else "",
+                scope=scope,
+                example_test=example_test.nodeid,
+            )
+        )
     out.sort(key=lambda c: (c.scope != "run", c.severity != "error", -c.tests))
     return tuple(out)
 
 
 def build_report(
-    settings: Settings, tests: Sequence[TestResult], *, target: RunTarget | None = None,
+    settings: Settings,
+    tests: Sequence[TestResult],
+    *,
+    target: RunTarget | None = None,
     input_tokens: int = 0,
-    output_tokens: int = 0, cost_usd: float = 0.0,
+    output_tokens: int = 0,
+    cost_usd: float = 0.0,
     drift: Mapping[tuple[str, str], int] | None = None,
-    unsupported: Mapping[str, str] | None = None, date: str | None = None,
-    answers_from_target: int = 0, answers_from_cassettes: int = 0,
+    unsupported: Mapping[str, str] | None = None,
+    date: str | None = None,
+    answers_from_target: int = 0,
+    answers_from_cassettes: int = 0,
 ) -> Report:
     """The report of a run: per feature (catalog order, then unknown ones), per family.
 
@@ -307,24 +368,34 @@ def build_report(
     names = list(catalog.FEATURE_NAMES)
     names += sorted({f for t in tests for f in t.features} - set(names))
     features = tuple(
-        judge(name, [t for t in tests if name in t.features],
-              unsupported.get(name) or unsupported.get(family_of.get(name, "")),
-              family_of.get(name, ""))
-        for name in names)
+        judge(
+            name,
+            [t for t in tests if name in t.features],
+            unsupported.get(name) or unsupported.get(family_of.get(name, "")),
+            family_of.get(name, ""),
+        )
+        for name in names
+    )
     families = []
     extra = sorted(set(unsupported) - set(FAMILIES) - set(names))  # e.g. a probe for a family
-    for fam in (*FAMILIES, *extra):                                 # the catalog lacks
+    for fam in (*FAMILIES, *extra):  # the catalog lacks
         members = {f for f, owner in family_of.items() if owner == fam}
         row = judge(fam, [t for t in tests if members & set(t.features)], unsupported.get(fam))
         if row.total or fam in unsupported or members:
             families.append(row)
     return Report(
-        target=report_target(target or resolve(settings), answers_from_target,
-                             answers_from_cassettes),
+        target=report_target(
+            target or resolve(settings), answers_from_target, answers_from_cassettes
+        ),
         date=date or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        suite_version=conformance.__version__, api_version=settings.api_version,
-        model=settings.model, input_tokens=input_tokens, output_tokens=output_tokens,
-        cost_usd=round(cost_usd, 6), families=tuple(families), features=features,
+        suite_version=conformance.__version__,
+        api_version=settings.api_version,
+        model=settings.model,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cost_usd=round(cost_usd, 6),
+        families=tuple(families),
+        features=features,
         tests=tuple(tests),
         drift=tuple(Drift(w, p, n) for (w, p), n in sorted((drift or {}).items())),
         root_causes=root_causes(tests),
@@ -340,9 +411,14 @@ class ReportHooks:
     A class rather than module-level hooks because ``pytest_runtest_logreport`` gets no config.
     """
 
-    def __init__(self, config: pytest.Config, settings: Settings, target: RunTarget,
-                 runlog: RunLog, unsupported: Callable[[], Mapping[str, str]] | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        config: pytest.Config,
+        settings: Settings,
+        target: RunTarget,
+        runlog: RunLog,
+        unsupported: Callable[[], Mapping[str, str]] | None = None,
+    ) -> None:
         self.config = config
         self.settings = settings
         self.target = target
@@ -378,12 +454,18 @@ class ReportHooks:
         if directory is None or not self.collector.tests:
             return  # switched off, or no conformance test in this run
         c = self.collector
-        report = build_report(self.settings, c.results(), target=self.target,
-                              input_tokens=c.input_tokens,
-                              output_tokens=c.output_tokens, cost_usd=c.cost_usd,
-                              drift=c.drift, unsupported={**c.unsupported, **self.unsupported()},
-                              answers_from_target=c.answers_from_target,
-                              answers_from_cassettes=c.answers_from_cassettes)
+        report = build_report(
+            self.settings,
+            c.results(),
+            target=self.target,
+            input_tokens=c.input_tokens,
+            output_tokens=c.output_tokens,
+            cost_usd=c.cost_usd,
+            drift=c.drift,
+            unsupported={**c.unsupported, **self.unsupported()},
+            answers_from_target=c.answers_from_target,
+            answers_from_cassettes=c.answers_from_cassettes,
+        )
         from conformance.report.render import write_report
 
         try:
@@ -399,8 +481,11 @@ class ReportHooks:
         tests = self.collector.tests.values()
         if self.collector.failing_root_causes:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        elif self.settings.require and tests and all(
-                t.verdict in (None, Verdict.SKIPPED, Verdict.NOT_SUPPORTED) for t in tests):
+        elif (
+            self.settings.require
+            and tests
+            and all(t.verdict in (None, Verdict.SKIPPED, Verdict.NOT_SUPPORTED) for t in tests)
+        ):
             self.all_skipped = True
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -412,28 +497,37 @@ class ReportHooks:
         if causes:
             terminalreporter.section("anthropic root causes: fix these first")
             for cause in causes:
-                terminalreporter.write_line(describe_root_cause(cause),
-                                            red=cause.severity == "error",
-                                            yellow=cause.severity == "warning")
+                terminalreporter.write_line(
+                    describe_root_cause(cause),
+                    red=cause.severity == "error",
+                    yellow=cause.severity == "warning",
+                )
         if self.all_skipped:
             terminalreporter.write_line(
                 "anthropic-conformance: every conformance test was skipped although families "
                 f"are required (--anthropic-require={','.join(sorted(self.settings.require))}): "
-                "nothing was tested, so the run fails", red=True)
+                "nothing was tested, so the run fails",
+                red=True,
+            )
         c = self.collector
         if c.answers_from_cassettes:
             terminalreporter.write_line(
                 f"anthropic-conformance: {c.answers_from_target} answer(s) from the target, "
                 f"{c.answers_from_cassettes} replayed from cassettes"
-                + ("" if c.answers_from_target or self.target.offline
-                   else f": {self.target.describe()} was not tested"))
+                + (
+                    ""
+                    if c.answers_from_target or self.target.offline
+                    else f": {self.target.describe()} was not tested"
+                )
+            )
         if self.error:
             terminalreporter.write_line(f"anthropic-conformance: {self.error}", red=True)
         elif self.written:
             where = self.written[0].parent
             terminalreporter.write_line(
                 f"anthropic-conformance: report written to {where}/ "
-                f"({', '.join(p.name for p in self.written)})")
+                f"({', '.join(p.name for p in self.written)})"
+            )
 
 
 def describe_root_cause(cause: RootCause) -> str:
@@ -444,5 +538,7 @@ def describe_root_cause(cause: RootCause) -> str:
     value = f"; value {ex.value}" if ex.value else ""
     rid = f"; request-id {ex.request_id}" if ex.request_id else ""
     fix = f"\n    fix: {cause.fix}" if cause.fix else ""
-    return (f"[{cause.check}] {cause.severity}, {where}{cause.tests} test(s) in "
-            f"{families}: {cause.message}{value}{rid} (e.g. {cause.example_test}){fix}")
+    return (
+        f"[{cause.check}] {cause.severity}, {where}{cause.tests} test(s) in "
+        f"{families}: {cause.message}{value}{rid} (e.g. {cause.example_test}){fix}"
+    )

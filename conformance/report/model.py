@@ -33,7 +33,10 @@ class Verdict(StrEnum):
 
 #: Worst first: a row's verdict is the worst of its parts, except that "skipped" only wins alone.
 SEVERITY: dict[Verdict, int] = {
-    Verdict.FAIL: 0, Verdict.PASS: 1, Verdict.NOT_SUPPORTED: 2, Verdict.SKIPPED: 3,
+    Verdict.FAIL: 0,
+    Verdict.PASS: 1,
+    Verdict.NOT_SUPPORTED: 2,
+    Verdict.SKIPPED: 3,
 }
 
 
@@ -129,18 +132,23 @@ class ReportTarget:
         return self.answers_from_target > 0 or not self.answers_from_cassettes
 
     def sources(self) -> str:
-        """"12 answers from the target, 73 from cassettes" (empty when nothing was counted)."""
+        """ "12 answers from the target, 73 from cassettes" (empty when nothing was counted)."""
         if not (self.answers_from_target or self.answers_from_cassettes):
             return ""
-        return (f"{self.answers_from_target} answer(s) from the target, "
-                f"{self.answers_from_cassettes} from cassettes")
+        return (
+            f"{self.answers_from_target} answer(s) from the target, "
+            f"{self.answers_from_cassettes} from cassettes"
+        )
 
     def describe(self) -> str:
         if not self.tested and self.kind in (TargetKind.LIVE, TargetKind.PROXY):
-            return (f"cassette replay: every answer came from cassettes, {self.url} was not "
-                    "contacted")
-        where = {TargetKind.REFERENCE: "embedded reference server",
-                 TargetKind.REPLAY: "cassette replay"}.get(self.kind)
+            return (
+                f"cassette replay: every answer came from cassettes, {self.url} was not contacted"
+            )
+        where = {
+            TargetKind.REFERENCE: "embedded reference server",
+            TargetKind.REPLAY: "cassette replay",
+        }.get(self.kind)
         if where and not self.url:
             return where
         return f"{self.kind.value} {self.url}" if self.url else self.kind.value
@@ -152,8 +160,7 @@ class ReportTarget:
         if not self.tested:
             return "not billed: every answer was replayed from cassettes"
         cost = f"about ${cost_usd:.4f} at list price"
-        return cost + (", if the proxy bills like the API" if self.kind is TargetKind.PROXY
-                       else "")
+        return cost + (", if the proxy bills like the API" if self.kind is TargetKind.PROXY else "")
 
 
 @dataclass(frozen=True)
@@ -209,7 +216,7 @@ class Report:
         return names, len(self.families)
 
     def headline(self) -> str:
-        """"6/6 tested features passing", or, for a target that serves only part of the API,
+        """ "6/6 tested features passing", or, for a target that serves only part of the API,
         "messages only: 1/7 families served, 6/6 features of it passing"."""
         passed, tested = self.score
         names, total = self.served
@@ -217,8 +224,10 @@ class Report:
             return f"{passed}/{tested} tested features passing"
         only = f"{', '.join(names)} only: " if names else "no family served: "
         them = "it" if len(names) == 1 else "them"
-        return (f"{only}{len(names)}/{total} families served, {passed}/{tested} features of "
-                f"{them} passing")
+        return (
+            f"{only}{len(names)}/{total} families served, {passed}/{tested} features of "
+            f"{them} passing"
+        )
 
     @property
     def failures(self) -> list[TestResult]:
@@ -230,21 +239,27 @@ class Report:
         data = asdict(self)
         served, total = self.served
         data["verdict"] = self.verdict.value
-        data["score"] = {"passed": passed, "tested": tested, "families_served": len(served),
-                         "families": total}
+        data["score"] = {
+            "passed": passed,
+            "tested": tested,
+            "families_served": len(served),
+            "families": total,
+        }
         data["headline"] = self.headline()
         # root causes open the report: what to fix first
-        first = {k: data.pop(k) for k in ("report_version", "verdict", "headline",
-                                           "root_causes")}
+        first = {k: data.pop(k) for k in ("report_version", "verdict", "headline", "root_causes")}
         return _plain({**first, **data})  # type: ignore[no-any-return]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
         """The inverse of ``to_dict``; validate against ``schemas/report.json`` first."""
         return cls(
-            target=ReportTarget(TargetKind(data["target"]["kind"]), data["target"].get("url"),
-                                int(data["target"].get("answers_from_target", 0)),
-                                int(data["target"].get("answers_from_cassettes", 0))),
+            target=ReportTarget(
+                TargetKind(data["target"]["kind"]),
+                data["target"].get("url"),
+                int(data["target"].get("answers_from_target", 0)),
+                int(data["target"].get("answers_from_cassettes", 0)),
+            ),
             date=data["date"],
             suite_version=data["suite_version"],
             api_version=data["api_version"],
@@ -255,8 +270,10 @@ class Report:
             families=tuple(_row(r) for r in data.get("families", ())),
             features=tuple(_row(r) for r in data.get("features", ())),
             tests=tuple(_test(t) for t in data.get("tests", ())),
-            drift=tuple(Drift(d["where"], d["pointer"], int(d.get("count", 1)))
-                        for d in data.get("drift", ())),
+            drift=tuple(
+                Drift(d["where"], d["pointer"], int(d.get("count", 1)))
+                for d in data.get("drift", ())
+            ),
             report_version=int(data.get("report_version", REPORT_VERSION)),
             root_causes=tuple(_root_cause(c) for c in data.get("root_causes", ())),
         )
@@ -278,18 +295,25 @@ def _findings(items: Any) -> tuple[FindingRecord, ...]:
 
 def _row(data: dict[str, Any]) -> Row:
     return Row(
-        name=data["name"], verdict=Verdict(data["verdict"]), reason=data.get("reason", ""),
-        family=data.get("family", ""), passed=data.get("passed", 0),
-        failed=data.get("failed", 0), skipped=data.get("skipped", 0),
+        name=data["name"],
+        verdict=Verdict(data["verdict"]),
+        reason=data.get("reason", ""),
+        family=data.get("family", ""),
+        passed=data.get("passed", 0),
+        failed=data.get("failed", 0),
+        skipped=data.get("skipped", 0),
         failing_tests=tuple(data.get("failing_tests", ())),
-        findings=_findings(data.get("findings")), request_id=data.get("request_id"),
+        findings=_findings(data.get("findings")),
+        request_id=data.get("request_id"),
     )
 
 
 def _test(data: dict[str, Any]) -> TestResult:
     return TestResult(
-        nodeid=data["nodeid"], verdict=Verdict(data["verdict"]),
-        features=tuple(data.get("features", ())), reason=data.get("reason", ""),
+        nodeid=data["nodeid"],
+        verdict=Verdict(data["verdict"]),
+        features=tuple(data.get("features", ())),
+        reason=data.get("reason", ""),
         findings=_findings(data.get("findings")),
         request_ids=tuple(data.get("request_ids", ())),
         duration=float(data.get("duration", 0.0)),
@@ -299,10 +323,14 @@ def _test(data: dict[str, Any]) -> TestResult:
 
 def _root_cause(data: dict[str, Any]) -> RootCause:
     return RootCause(
-        check=data["check"], severity=data["severity"], rule=data.get("rule", ""),
-        message=data.get("message", ""), tests=int(data.get("tests", 0)),
-        families=tuple(data.get("families", ())), example=FindingRecord(**data["example"]),
-        fix=data.get("fix", ""), scope=data.get("scope", "answer"),
+        check=data["check"],
+        severity=data["severity"],
+        rule=data.get("rule", ""),
+        message=data.get("message", ""),
+        tests=int(data.get("tests", 0)),
+        families=tuple(data.get("families", ())),
+        example=FindingRecord(**data["example"]),
+        fix=data.get("fix", ""),
+        scope=data.get("scope", "answer"),
         example_test=data.get("example_test", ""),
     )
-

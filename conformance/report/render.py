@@ -24,12 +24,15 @@ MD_MAX_FINDINGS = 3
 FORMATS = ("json", "md", "html", "svg")
 FILE_NAMES = {"json": "report.json", "md": "report.md", "html": "report.html", "svg": "badge.svg"}
 
-EMOJI = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.NOT_SUPPORTED: "⛔",
-         Verdict.SKIPPED: "⏭️"}
+EMOJI = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.NOT_SUPPORTED: "⛔", Verdict.SKIPPED: "⏭️"}
 #: The HTML page uses plain symbols, not emoji: they render with any font (CI boxes have no
 #: emoji font), and the cell colour carries the meaning anyway.
-SYMBOL = {Verdict.PASS: "✓", Verdict.FAIL: "✗", Verdict.NOT_SUPPORTED: "⊘",
-          Verdict.SKIPPED: "\u2013"}
+SYMBOL = {
+    Verdict.PASS: "✓",
+    Verdict.FAIL: "✗",
+    Verdict.NOT_SUPPORTED: "⊘",
+    Verdict.SKIPPED: "\u2013",
+}
 
 
 class ReportFileError(ConformanceToolError, ValueError):
@@ -64,8 +67,7 @@ def load_report(path: Path) -> Report:
     return Report.from_dict(data)
 
 
-def write_report(report: Report, directory: Path,
-                 formats: Iterable[str] = FORMATS) -> list[Path]:
+def write_report(report: Report, directory: Path, formats: Iterable[str] = FORMATS) -> list[Path]:
     """Write the chosen files (default: all four) into ``directory``; return their paths."""
     renderers = {"json": to_json, "md": markdown, "html": html, "svg": badge.report_svg}
     directory.mkdir(parents=True, exist_ok=True)
@@ -113,38 +115,56 @@ def _cause_parts(c: RootCause) -> tuple[str, str, str]:
     ex = c.example
     scope = "run-level, " if c.scope == "run" else ""
     what = f"[{c.check}] {c.message}"
-    reach = (f"{c.severity}, {scope}{c.tests} test(s), famil"
-             f"{'y' if len(c.families) == 1 else 'ies'} {', '.join(c.families) or '-'}")
-    example = " ".join(x for x in (
-        f"at {ex.pointer}" if ex.pointer else "", f"value {ex.value}" if ex.value else "",
-        f"request-id {ex.request_id}" if ex.request_id else "",
-        f"in {c.example_test}" if c.example_test else "") if x)
+    reach = (
+        f"{c.severity}, {scope}{c.tests} test(s), famil"
+        f"{'y' if len(c.families) == 1 else 'ies'} {', '.join(c.families) or '-'}"
+    )
+    example = " ".join(
+        x
+        for x in (
+            f"at {ex.pointer}" if ex.pointer else "",
+            f"value {ex.value}" if ex.value else "",
+            f"request-id {ex.request_id}" if ex.request_id else "",
+            f"in {c.example_test}" if c.example_test else "",
+        )
+        if x
+    )
     return what, reach, example
 
 
 def _root_causes_md(report: Report) -> list[str]:
     if not report.root_causes:
         return []
-    out = ["### Root causes: fix these first", "",
-           "| check | severity and reach | example | fix |", "|---|---|---|---|"]
+    out = [
+        "### Root causes: fix these first",
+        "",
+        "| check | severity and reach | example | fix |",
+        "|---|---|---|---|",
+    ]
     for c in report.root_causes:
         what, reach, example = _cause_parts(c)
-        out.append(f"| {_cell(what)} | {_cell(reach)} | {_cell(example)} | "
-                   f"{_cell(c.fix or c.rule)} |")
+        out.append(
+            f"| {_cell(what)} | {_cell(reach)} | {_cell(example)} | {_cell(c.fix or c.rule)} |"
+        )
     return [*out, ""]
 
 
 def _matrix_md(title: str, rows: Iterable[Row], with_family: bool) -> list[str]:
-    head = f"| {title} |" + (" family |" if with_family else "") + \
-        " verdict | passed | failed | skipped | reason / evidence |"
+    head = (
+        f"| {title} |"
+        + (" family |" if with_family else "")
+        + " verdict | passed | failed | skipped | reason / evidence |"
+    )
     lines = [head, "|---|" + ("---|" if with_family else "") + "---|--:|--:|--:|---|"]
     for r in rows:
         reason = r.reason
         if r.request_id:
             reason = f"{reason} (request-id {r.request_id})".strip()
         fam = f" {r.family} |" if with_family else ""
-        lines.append(f"| **{_cell(r.name)}** |{fam} {_verdict_md(r.verdict)} | {r.passed} | "
-                     f"{r.failed} | {r.skipped} | {_cell(reason)} |")
+        lines.append(
+            f"| **{_cell(r.name)}** |{fam} {_verdict_md(r.verdict)} | {r.passed} | "
+            f"{r.failed} | {r.skipped} | {_cell(reason)} |"
+        )
     return lines
 
 
@@ -165,7 +185,8 @@ def markdown(report: Report) -> str:
         "",
         f"**{_verdict_md(report.verdict)}** — {report.headline()}, "
         f"{len(report.failures)} failing test(s)"
-        + (f", {len(report.root_causes)} root cause(s)" if report.root_causes else "") + ".",
+        + (f", {len(report.root_causes)} root cause(s)" if report.root_causes else "")
+        + ".",
         "",
         *_root_causes_md(report),
         f"- **Target:** {_target(report)}",
@@ -187,8 +208,10 @@ def markdown(report: Report) -> str:
         out += ["### Failures", ""]
         for t in report.failures[:MD_MAX_FAILURES]:
             rid = t.failing_request_id
-            out.append(f"- {_code(t.nodeid)} ({', '.join(t.features)})"
-                       + (f" — request-id {_code(rid)}" if rid else ""))
+            out.append(
+                f"- {_code(t.nodeid)} ({', '.join(t.features)})"
+                + (f" — request-id {_code(rid)}" if rid else "")
+            )
             if t.findings:
                 out += [_finding_md(f, rid) for f in t.findings[:MD_MAX_FINDINGS]]
                 if len(t.findings) > MD_MAX_FINDINGS:
@@ -203,8 +226,10 @@ def markdown(report: Report) -> str:
         out += ["### Drift: fields the schemas do not know", ""]
         out += [f"- {_code(d.where)} {_code(d.pointer)} (seen {d.count}x)" for d in report.drift]
         out.append("")
-    out.append("<sub>Generated by anthropic-conformance; re-render with "
-               "`anthropic-conformance report report.json`.</sub>")
+    out.append(
+        "<sub>Generated by anthropic-conformance; re-render with "
+        "`anthropic-conformance report report.json`.</sub>"
+    )
     return "\n".join(out) + "\n"
 
 
@@ -250,14 +275,17 @@ def _matrix_html(title: str, rows: Iterable[Row], with_family: bool, table_id: s
         if r.request_id:
             reason += f" <code>request-id {_e(r.request_id)}</code>"
         fam = f"<td>{_e(r.family)}</td>" if with_family else ""
-        body.append(f'<tr data-verdict="{_e(r.verdict.value)}"><th scope="row">{_e(r.name)}</th>'
-                    f"{fam}{_verdict_td(r.verdict)}<td class=n>{r.passed}</td>"
-                    f"<td class=n>{r.failed}</td><td class=n>{r.skipped}</td>"
-                    f"<td>{reason}</td></tr>")
-    return (f'<table id="{table_id}" class="matrix"><thead><tr><th>{_e(title)}</th>{fam_th}'
-            "<th>verdict</th><th>passed</th><th>failed</th><th>skipped</th>"
-            "<th>reason / evidence</th></tr></thead><tbody>" + "".join(body)
-            + "</tbody></table>")
+        body.append(
+            f'<tr data-verdict="{_e(r.verdict.value)}"><th scope="row">{_e(r.name)}</th>'
+            f"{fam}{_verdict_td(r.verdict)}<td class=n>{r.passed}</td>"
+            f"<td class=n>{r.failed}</td><td class=n>{r.skipped}</td>"
+            f"<td>{reason}</td></tr>"
+        )
+    return (
+        f'<table id="{table_id}" class="matrix"><thead><tr><th>{_e(title)}</th>{fam_th}'
+        "<th>verdict</th><th>passed</th><th>failed</th><th>skipped</th>"
+        "<th>reason / evidence</th></tr></thead><tbody>" + "".join(body) + "</tbody></table>"
+    )
 
 
 def _failure_html(t: TestResult) -> str:
@@ -265,11 +293,17 @@ def _failure_html(t: TestResult) -> str:
     items = "".join(
         f"<li><code>{_e(f.pointer or '/')}</code> [{_e(f.check)}] {_e(f.message)}"
         + (f" value <code>{_e(f.value)}</code>" if f.value else "")
-        + (f" <code>request-id {_e(f.request_id)}</code>" if f.request_id else "") + "</li>"
-        for f in t.findings[:5])
-    return (f'<div class="failure"><code>{_e(t.nodeid)}</code> ({_e(", ".join(t.features))})'
-            + (f" — request-id <code>{_e(rid)}</code>" if rid else "")
-            + f"<div>{_e(t.reason)}</div>" + (f"<ul>{items}</ul>" if items else "") + "</div>")
+        + (f" <code>request-id {_e(f.request_id)}</code>" if f.request_id else "")
+        + "</li>"
+        for f in t.findings[:5]
+    )
+    return (
+        f'<div class="failure"><code>{_e(t.nodeid)}</code> ({_e(", ".join(t.features))})'
+        + (f" — request-id <code>{_e(rid)}</code>" if rid else "")
+        + f"<div>{_e(t.reason)}</div>"
+        + (f"<ul>{items}</ul>" if items else "")
+        + "</div>"
+    )
 
 
 def _root_causes_html(report: Report) -> list[str]:
@@ -278,28 +312,36 @@ def _root_causes_html(report: Report) -> list[str]:
     rows = []
     for c in report.root_causes:
         what, reach, example = _cause_parts(c)
-        rows.append(f'<tr data-severity="{_e(c.severity)}"><th scope="row">{_e(what)}</th>'
-                    f"<td>{_e(reach)}</td><td>{_e(example)}</td><td>{_e(c.fix or c.rule)}</td>"
-                    "</tr>")
-    return ['<h2 id="root-causes">Root causes: fix these first</h2>',
-            '<table id="root-causes-table" class="matrix"><thead><tr><th>check</th>'
-            "<th>severity and reach</th><th>example</th><th>fix</th></tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table>"]
+        rows.append(
+            f'<tr data-severity="{_e(c.severity)}"><th scope="row">{_e(what)}</th>'
+            f"<td>{_e(reach)}</td><td>{_e(example)}</td><td>{_e(c.fix or c.rule)}</td>"
+            "</tr>"
+        )
+    return [
+        '<h2 id="root-causes">Root causes: fix these first</h2>',
+        '<table id="root-causes-table" class="matrix"><thead><tr><th>check</th>'
+        "<th>severity and reach</th><th>example</th><th>fix</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>",
+    ]
 
 
 def html(report: Report) -> str:
     """A self-contained HTML page: inline CSS and SVG, no script, no external asset."""
-    meta = [("Target", _target(report)),
-            ("Date", report.date),
-            ("Suite", f"anthropic-conformance {report.suite_version}"),
-            ("API version", report.api_version), ("Model", report.model),
-            ("Spent", _tokens(report))]
+    meta = [
+        ("Target", _target(report)),
+        ("Date", report.date),
+        ("Suite", f"anthropic-conformance {report.suite_version}"),
+        ("API version", report.api_version),
+        ("Model", report.model),
+        ("Spent", _tokens(report)),
+    ]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         # No network at all: a page opened from a CI artifact must not fetch anything.
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; img-src data:\">",
         f"<title>Anthropic API conformance: {_e(report.verdict.value)}</title>",
         f"<style>{CSS}</style></head><body><main>",
@@ -310,7 +352,8 @@ def html(report: Report) -> str:
         + (f", {len(report.root_causes)} root cause(s)" if report.root_causes else "")
         + ".</p>",
         *_root_causes_html(report),
-        '<dl class="meta">' + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in meta)
+        '<dl class="meta">'
+        + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in meta)
         + "</dl>",
         "<h2>Endpoint families</h2>",
         _matrix_html("family", report.families, False, "families"),
@@ -318,13 +361,20 @@ def html(report: Report) -> str:
         _matrix_html("feature", report.features, True, "features"),
     ]
     if report.failures:
-        parts += ['<h2 id="failures">Failures</h2>',
-                  *(_failure_html(t) for t in report.failures)]
+        parts += ['<h2 id="failures">Failures</h2>', *(_failure_html(t) for t in report.failures)]
     if report.drift:
-        parts += ["<h2>Drift: fields the schemas do not know</h2><ul>",
-                  *(f"<li><code>{_e(d.where)}</code> <code>{_e(d.pointer)}</code> "
-                    f"(seen {d.count}x)</li>" for d in report.drift), "</ul>"]
-    parts += ["<footer>Generated by anthropic-conformance; re-render with "
-              "<code>anthropic-conformance report report.json</code>.</footer>",
-              "</main></body></html>"]
+        parts += [
+            "<h2>Drift: fields the schemas do not know</h2><ul>",
+            *(
+                f"<li><code>{_e(d.where)}</code> <code>{_e(d.pointer)}</code> "
+                f"(seen {d.count}x)</li>"
+                for d in report.drift
+            ),
+            "</ul>",
+        ]
+    parts += [
+        "<footer>Generated by anthropic-conformance; re-render with "
+        "<code>anthropic-conformance report report.json</code>.</footer>",
+        "</main></body></html>",
+    ]
     return "\n".join(parts) + "\n"

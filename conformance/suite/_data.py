@@ -12,19 +12,32 @@ def png(width: int = 8, height: int = 8, rgb: tuple[int, int, int] = (220, 20, 6
     """A valid, solid-colour RGB PNG."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     row = b"\x00" + bytes(rgb) * width
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )
 
 
 def image_block(data: bytes, media_type: str = "image/png") -> dict[str, Any]:
-    return {"type": "image",
-            "source": {"type": "base64", "media_type": media_type,
-                       "data": base64.b64encode(data).decode()}}
+    return {
+        "type": "image",
+        "source": {
+            "type": "base64",
+            "media_type": media_type,
+            "data": base64.b64encode(data).decode(),
+        },
+    }
 
 
 #: A client tool every tool test uses; a real model calls it reliably when told to.
@@ -60,8 +73,9 @@ def assert_said(message: dict[str, Any], expected: str) -> None:
     """The message's text is ``expected``: a proxy that loses, repeats or cuts text fails this
     where a check for non-empty text would not."""
     text = text_of(message)
-    assert normalized(text) == normalized(expected), \
+    assert normalized(text) == normalized(expected), (
         f"asked to reply with exactly {expected!r}, the answer says {text!r}"
+    )
 
 
 def input_tokens(message: dict[str, Any]) -> int:
@@ -81,13 +95,21 @@ def pdf(pages: list[str]) -> bytes:
     """
     count = len(pages)
     font = 3 + 2 * count
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
-               ("<< /Type /Pages /Kids [" + " ".join(f"{3 + 2 * i} 0 R" for i in range(count))
-                + f"] /Count {count} >>").encode()]
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        (
+            "<< /Type /Pages /Kids ["
+            + " ".join(f"{3 + 2 * i} 0 R" for i in range(count))
+            + f"] /Count {count} >>"
+        ).encode(),
+    ]
     for i, text in enumerate(pages):
-        objects.append((f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents "
-                        f"{4 + 2 * i} 0 R /Resources << /Font << /F1 {font} 0 R >> >> >>"
-                        ).encode())
+        objects.append(
+            (
+                f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents "
+                f"{4 + 2 * i} 0 R /Resources << /Font << /F1 {font} 0 R >> >> >>"
+            ).encode()
+        )
         escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
         stream = f"BT /F1 12 Tf 72 720 Td ({escaped}) Tj ET".encode("latin-1")
         objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
@@ -101,5 +123,7 @@ def pdf(pages: list[str]) -> bytes:
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
+        len(objects) + 1,
+        xref,
+    )
     return bytes(out)

@@ -24,7 +24,6 @@ from conformance.target import RunTarget
 pytestmark = pytest.mark.feature("admin")
 
 
-
 def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -85,52 +84,72 @@ def test_invites_list(admin_api: Api) -> None:
 
 def test_usage_report_grouped(admin_api: Api, conformance_target: RunTarget) -> None:
     start, end = report_range(conformance_target)
-    report = _report(admin_api, "admin.usage_report.messages", {
-        "starting_at": iso(start), "ending_at": iso(end), "bucket_width": "1d",
-        "group_by[]": ["model", "workspace_id"]})
+    report = _report(
+        admin_api,
+        "admin.usage_report.messages",
+        {
+            "starting_at": iso(start),
+            "ending_at": iso(end),
+            "bucket_width": "1d",
+            "group_by[]": ["model", "workspace_id"],
+        },
+    )
     assert len(report["data"]) == 4, "four 1d buckets for four days"
 
 
 def test_usage_report_pagination(admin_api: Api, conformance_target: RunTarget) -> None:
     start, end = report_range(conformance_target)
-    pages = _walk_report(admin_api, "admin.usage_report.messages", {
-        "starting_at": iso(start), "ending_at": iso(end), "bucket_width": "1d", "limit": 1})
+    pages = _walk_report(
+        admin_api,
+        "admin.usage_report.messages",
+        {"starting_at": iso(start), "ending_at": iso(end), "bucket_width": "1d", "limit": 1},
+    )
     assert sum(len(p["data"]) for p in pages) == 4, "the walk covers the four days, once each"
 
 
 def test_usage_report_hourly(admin_api: Api, conformance_target: RunTarget) -> None:
     start, _ = report_range(conformance_target)
-    report = _report(admin_api, "admin.usage_report.messages", {
-        "starting_at": iso(start), "bucket_width": "1h", "limit": 3})
+    report = _report(
+        admin_api,
+        "admin.usage_report.messages",
+        {"starting_at": iso(start), "bucket_width": "1h", "limit": 3},
+    )
     assert len(report["data"]) <= 3
 
 
-def test_cost_report_matches_usage(api: Api, admin_api: Api,
-                                   conformance_target: RunTarget) -> None:
+def test_cost_report_matches_usage(api: Api, admin_api: Api, conformance_target: RunTarget) -> None:
     # A little usage of our own first: the report's checks (amounts are decimal strings...)
     # only bite on rows. (A live API reports it later; its recent days have rows anyway.)
-    api.expect(api.call("messages.create", api.message_body("Reply with exactly: ok",
-                                                            max_tokens=8)))
+    api.expect(
+        api.call("messages.create", api.message_body("Reply with exactly: ok", max_tokens=8))
+    )
     start, end = report_range(conformance_target)
     window = {"starting_at": iso(start), "ending_at": iso(end)}
-    usage = _walk_report(admin_api, "admin.usage_report.messages", {
-        **window, "bucket_width": "1d", "group_by[]": ["model", "service_tier"]})
-    cost = _walk_report(admin_api, "admin.cost_report", {
-        **window, "group_by[]": ["description"], "limit": 2})
+    usage = _walk_report(
+        admin_api,
+        "admin.usage_report.messages",
+        {**window, "bucket_width": "1d", "group_by[]": ["model", "service_tier"]},
+    )
+    cost = _walk_report(
+        admin_api, "admin.cost_report", {**window, "group_by[]": ["description"], "limit": 2}
+    )
     rows = sum(len(bucket["results"]) for page in cost for bucket in page["data"])
     if not rows and not conformance_target.reports_usage_at_once:
-        pytest.skip(f"the organization has no cost from {iso(start)} to {iso(end)}: "
-                    "nothing to cross-check")
+        pytest.skip(
+            f"the organization has no cost from {iso(start)} to {iso(end)}: nothing to cross-check"
+        )
     assert rows, "the cost report has no rows for days that have usage"
-    raise_for_findings(cross_check_usage_cost(usage, cost),
-                       "usage report x list prices vs cost report")
+    raise_for_findings(
+        cross_check_usage_cost(usage, cost), "usage report x list prices vs cost report"
+    )
 
 
 def test_claude_code_report(admin_api: Api, conformance_target: RunTarget) -> None:
     _, end = report_range(conformance_target)
     day = (end - timedelta(days=2)).strftime("%Y-%m-%d")
-    pages = _walk_report(admin_api, "admin.usage_report.claude_code",
-                         {"starting_at": day, "limit": 2})
+    pages = _walk_report(
+        admin_api, "admin.usage_report.claude_code", {"starting_at": day, "limit": 2}
+    )
     assert all(isinstance(p["data"], list) for p in pages)
 
 
@@ -145,8 +164,9 @@ def test_admin_endpoint_rejects_a_normal_key(api: Api) -> None:
 
 
 @pytest.mark.feature("admin_write")
-def test_invite_lifecycle(admin_api: Api, admin_ledger: ResourceLedger,
-                          conformance_run_id: str) -> None:
+def test_invite_lifecycle(
+    admin_api: Api, admin_ledger: ResourceLedger, conformance_run_id: str
+) -> None:
     email = f"{conformance_run_id}+invite1@example.com"
     ex = admin_api.call("admin.invites.create", {"email": email, "role": "user"})
     admin_ledger.register_created("invite", ex, label=email)  # before judging: it exists
@@ -159,55 +179,76 @@ def test_invite_lifecycle(admin_api: Api, admin_ledger: ResourceLedger,
 
 
 @pytest.mark.feature("admin_write")
-def test_workspace_and_members_lifecycle(admin_api: Api, admin_ledger: ResourceLedger,
-                                         conformance_run_id: str) -> None:
+def test_workspace_and_members_lifecycle(
+    admin_api: Api, admin_ledger: ResourceLedger, conformance_run_id: str
+) -> None:
     ex = admin_api.call("admin.workspaces.create", {"name": f"{conformance_run_id} ws"})
     admin_ledger.register_created("workspace", ex, label=f"{conformance_run_id} ws")
     ws = admin_api.expect(ex)
     assert ws["archived_at"] is None
-    renamed = admin_api.expect(admin_api.call("admin.workspaces.update",
-                                              {"name": f"{conformance_run_id} ws2"},
-                                              workspace_id=ws["id"]))
+    renamed = admin_api.expect(
+        admin_api.call(
+            "admin.workspaces.update", {"name": f"{conformance_run_id} ws2"}, workspace_id=ws["id"]
+        )
+    )
     assert renamed["name"] == f"{conformance_run_id} ws2"
     users = admin_api.expect(admin_api.call("admin.users.list", params={"limit": 100}))["data"]
     candidates = [u for u in users if u["role"] in ("user", "developer")]
     if candidates:
         uid = candidates[0]["id"]
-        ex = admin_api.call("admin.workspace_members.create",
-                            {"user_id": uid, "workspace_role": "workspace_user"},
-                            workspace_id=ws["id"])
+        ex = admin_api.call(
+            "admin.workspace_members.create",
+            {"user_id": uid, "workspace_role": "workspace_user"},
+            workspace_id=ws["id"],
+        )
         if ex.status == 200:  # registered before judging; the member's id is the user's
             admin_ledger.register("workspace_member", uid, parent=ws["id"])
         member = admin_api.expect(ex)
         assert member["workspace_role"] == "workspace_user"
         admin_api.expect(admin_api.call("admin.workspace_members.list", workspace_id=ws["id"]))
-        updated = admin_api.expect(admin_api.call(
-            "admin.workspace_members.update", {"workspace_role": "workspace_developer"},
-            workspace_id=ws["id"], user_id=uid))
+        updated = admin_api.expect(
+            admin_api.call(
+                "admin.workspace_members.update",
+                {"workspace_role": "workspace_developer"},
+                workspace_id=ws["id"],
+                user_id=uid,
+            )
+        )
         assert updated["workspace_role"] == "workspace_developer"
-        admin_api.expect(admin_api.call("admin.workspace_members.delete",
-                                        workspace_id=ws["id"], user_id=uid))
-    archived = admin_api.expect(admin_api.call("admin.workspaces.archive",
-                                               workspace_id=ws["id"]))
+        admin_api.expect(
+            admin_api.call("admin.workspace_members.delete", workspace_id=ws["id"], user_id=uid)
+        )
+    archived = admin_api.expect(admin_api.call("admin.workspaces.archive", workspace_id=ws["id"]))
     assert archived["archived_at"], "an archived workspace has archived_at set"
     for resource in list(admin_ledger):
         admin_ledger.discard(resource)  # removed above; teardown has nothing left to do
 
 
 @pytest.mark.feature("admin_write")
-def test_api_key_rename_is_a_noop_round_trip(admin_api: Api,
-                                             admin_rename_key_id: str | None) -> None:
+def test_api_key_rename_is_a_noop_round_trip(
+    admin_api: Api, admin_rename_key_id: str | None
+) -> None:
     if admin_rename_key_id is None:
-        pytest.skip("no API key named for the rename round trip: set "
-                    "ANTHROPIC_ADMIN_RENAME_KEY_ID (or --anthropic-admin-rename-key-id)")
-    before = admin_api.expect(admin_api.call("admin.api_keys.retrieve",
-                                             api_key_id=admin_rename_key_id))
-    after = admin_api.expect(admin_api.call("admin.api_keys.update", {"name": before["name"]},
-                                            api_key_id=admin_rename_key_id))
+        pytest.skip(
+            "no API key named for the rename round trip: set "
+            "ANTHROPIC_ADMIN_RENAME_KEY_ID (or --anthropic-admin-rename-key-id)"
+        )
+    before = admin_api.expect(
+        admin_api.call("admin.api_keys.retrieve", api_key_id=admin_rename_key_id)
+    )
+    after = admin_api.expect(
+        admin_api.call(
+            "admin.api_keys.update", {"name": before["name"]}, api_key_id=admin_rename_key_id
+        )
+    )
     assert (after["name"], after["status"]) == (before["name"], before["status"])
 
 
 @pytest.mark.feature("admin_write", "errors")
 def test_update_unknown_user_is_not_found(admin_api: Api) -> None:
-    admin_api.expect_error(admin_api.call("admin.users.update", {"role": "user"},
-                                          user_id="user_conformanceDoesNotExist"), 404)
+    admin_api.expect_error(
+        admin_api.call(
+            "admin.users.update", {"role": "user"}, user_id="user_conformanceDoesNotExist"
+        ),
+        404,
+    )

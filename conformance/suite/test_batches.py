@@ -33,21 +33,30 @@ UNKNOWN_BATCH = catalog.ID_PREFIXES["batch"] + "01ConformanceNoSuchBatch00"
 BAD_MODEL = "claude-conformance-no-such-model"
 
 
-def batch_requests(api: Api, run_id: str, tag: str, ok: int = 2, bad: int = 1
-                   ) -> list[dict[str, Any]]:
+def batch_requests(
+    api: Api, run_id: str, tag: str, ok: int = 2, bad: int = 1
+) -> list[dict[str, Any]]:
     """``ok`` small valid requests and ``bad`` ones naming an unknown model (errored result)."""
-    out = [{"custom_id": f"{run_id}-{tag}-ok{i}",
-            "params": api.message_body(f"Reply with exactly: batch item {i}", max_tokens=16)}
-           for i in range(ok)]
-    out += [{"custom_id": f"{run_id}-{tag}-bad{i}",
-             "params": api.message_body("Reply with exactly: never", model=BAD_MODEL,
-                                        max_tokens=16)}
-            for i in range(bad)]
+    out = [
+        {
+            "custom_id": f"{run_id}-{tag}-ok{i}",
+            "params": api.message_body(f"Reply with exactly: batch item {i}", max_tokens=16),
+        }
+        for i in range(ok)
+    ]
+    out += [
+        {
+            "custom_id": f"{run_id}-{tag}-bad{i}",
+            "params": api.message_body("Reply with exactly: never", model=BAD_MODEL, max_tokens=16),
+        }
+        for i in range(bad)
+    ]
     return out
 
 
-def create_batch(api: Api, ledger: ResourceLedger, requests: list[dict[str, Any]]
-                 ) -> dict[str, Any]:
+def create_batch(
+    api: Api, ledger: ResourceLedger, requests: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Create a batch and register it before judging the answer (it exists either way)."""
     ex = api.call("batches.create", {"requests": requests})
     body = ex.json
@@ -65,31 +74,36 @@ def wait_until_ended(api: Api, batch_id: str, deadline: float) -> dict[str, Any]
         raise_for_findings(timeline_findings(batch), f"batch {batch_id}")
         return batch
 
-    retrying = Retrying(retry=retry_if_result(lambda b: b["processing_status"] != "ended"),
-                        wait=wait_exponential(multiplier=0.1, max=30),
-                        stop=stop_after_delay(deadline))
+    retrying = Retrying(
+        retry=retry_if_result(lambda b: b["processing_status"] != "ended"),
+        wait=wait_exponential(multiplier=0.1, max=30),
+        stop=stop_after_delay(deadline),
+    )
     try:
         return retrying(fetch)
     except RetryError as exc:
         last = exc.last_attempt.result()
-        pytest.fail(f"batch {batch_id} is still {last['processing_status']!r} after "
-                    f"{deadline:g}s; raise --anthropic-batch-deadline "
-                    "(ANTHROPIC_CONFORMANCE_BATCH_DEADLINE)")
+        pytest.fail(
+            f"batch {batch_id} is still {last['processing_status']!r} after "
+            f"{deadline:g}s; raise --anthropic-batch-deadline "
+            "(ANTHROPIC_CONFORMANCE_BATCH_DEADLINE)"
+        )
 
 
 def fetch_results(api: Api, batch: dict[str, Any]) -> list[dict[str, Any]]:
     """The results of an ended batch; every line is validated against the schema."""
     path = catalog.endpoint("batches.results").url_path(batch_id=batch["id"])
-    assert str(batch["results_url"]).endswith(path), \
+    assert str(batch["results_url"]).endswith(path), (
         f"results_url {batch['results_url']!r} should end with {path}"
-    ex = api.call("batches.results", batch_id=batch["id"],
-                  headers={"accept": "application/binary"})
+    )
+    ex = api.call("batches.results", batch_id=batch["id"], headers={"accept": "application/binary"})
     api.expect(ex)
     return [line for line in result_lines(ex.body) if isinstance(line, dict)]
 
 
-def test_batch_create_and_retrieve(api: Api, resource_ledger: ResourceLedger,
-                                   conformance_run_id: str) -> None:
+def test_batch_create_and_retrieve(
+    api: Api, resource_ledger: ResourceLedger, conformance_run_id: str
+) -> None:
     requests = batch_requests(api, conformance_run_id, "get")
     created = create_batch(api, resource_ledger, requests)
     assert created["processing_status"] in ("in_progress", "ended")
@@ -99,11 +113,15 @@ def test_batch_create_and_retrieve(api: Api, resource_ledger: ResourceLedger,
     raise_for_findings(request_counts_findings(got, len(requests)), "retrieved batch")
 
 
-def test_batch_list_pagination(api: Api, resource_ledger: ResourceLedger,
-                               conformance_run_id: str) -> None:
-    mine = {create_batch(api, resource_ledger,
-                         batch_requests(api, conformance_run_id, f"list{i}", 1, 0))["id"]
-            for i in range(2)}
+def test_batch_list_pagination(
+    api: Api, resource_ledger: ResourceLedger, conformance_run_id: str
+) -> None:
+    mine = {
+        create_batch(
+            api, resource_ledger, batch_requests(api, conformance_run_id, f"list{i}", 1, 0)
+        )["id"]
+        for i in range(2)
+    }
     pages = api.walk("batches.list", limit=1, until=lambda items: mine <= _ids(items))
     assert all(len(p.json["data"]) <= 1 for p in pages)
     seen = [b["id"] for p in pages for b in p.json["data"]]
@@ -111,8 +129,12 @@ def test_batch_list_pagination(api: Api, resource_ledger: ResourceLedger,
     assert mine <= set(seen), f"created batches {sorted(mine - set(seen))} not listed"
 
 
-def test_batch_cancel(api: Api, resource_ledger: ResourceLedger, conformance_run_id: str,
-                      conformance_settings: Settings) -> None:
+def test_batch_cancel(
+    api: Api,
+    resource_ledger: ResourceLedger,
+    conformance_run_id: str,
+    conformance_settings: Settings,
+) -> None:
     requests = batch_requests(api, conformance_run_id, "cancel")
     created = create_batch(api, resource_ledger, requests)
     canceled = api.expect(api.call("batches.cancel", batch_id=created["id"]))
@@ -120,35 +142,49 @@ def test_batch_cancel(api: Api, resource_ledger: ResourceLedger, conformance_run
     assert canceled["cancel_initiated_at"] is not None, "a cancel sets cancel_initiated_at"
     ended = wait_until_ended(api, created["id"], conformance_settings.batch_deadline)
     raise_for_findings(request_counts_findings(ended, len(requests)), "canceled batch")
-    assert ended["request_counts"]["canceled"] >= 1, \
+    assert ended["request_counts"]["canceled"] >= 1, (
         f"a batch canceled at once shows canceled requests: {ended['request_counts']}"
+    )
     lines = fetch_results(api, ended)
-    raise_for_findings(results_coverage_findings(lines, [r["custom_id"] for r in requests]),
-                       "results of the canceled batch")
+    raise_for_findings(
+        results_coverage_findings(lines, [r["custom_id"] for r in requests]),
+        "results of the canceled batch",
+    )
     deleted = api.expect(api.call("batches.delete", batch_id=created["id"]))
-    assert deleted == {"id": created["id"], "type": "message_batch_deleted"} or \
-        deleted["id"] == created["id"]
+    assert (
+        deleted == {"id": created["id"], "type": "message_batch_deleted"}
+        or deleted["id"] == created["id"]
+    )
     api.expect_error(api.call("batches.retrieve", batch_id=created["id"]), 404)
 
 
-def test_batch_lifecycle(api: Api, resource_ledger: ResourceLedger, conformance_run_id: str,
-                         conformance_settings: Settings, conformance_target: RunTarget) -> None:
+def test_batch_lifecycle(
+    api: Api,
+    resource_ledger: ResourceLedger,
+    conformance_run_id: str,
+    conformance_settings: Settings,
+    conformance_target: RunTarget,
+) -> None:
     settings = conformance_settings
     if not conformance_target.batches_end_quickly and not settings.enabled("batches_slow"):
-        pytest.skip("a live batch can take hours to end: add batches_slow to "
-                    f"{catalog.FEATURES_ENV} (deadline --anthropic-batch-deadline, "
-                    f"now {settings.batch_deadline:g}s)")
+        pytest.skip(
+            "a live batch can take hours to end: add batches_slow to "
+            f"{catalog.FEATURES_ENV} (deadline --anthropic-batch-deadline, "
+            f"now {settings.batch_deadline:g}s)"
+        )
     requests = batch_requests(api, conformance_run_id, "life")
     created = create_batch(api, resource_ledger, requests)
     ended = wait_until_ended(api, created["id"], settings.batch_deadline)
     counts = ended["request_counts"]
     raise_for_findings(request_counts_findings(ended, len(requests)), "ended batch")
-    assert (counts["succeeded"], counts["errored"]) == (2, 1), \
+    assert (counts["succeeded"], counts["errored"]) == (2, 1), (
         f"2 valid requests succeed and the one naming {BAD_MODEL} errors: {counts}"
+    )
     assert created["created_at"] <= ended["ended_at"]
     lines = fetch_results(api, ended)
-    raise_for_findings(results_coverage_findings(lines, [r["custom_id"] for r in requests]),
-                       "batch results")
+    raise_for_findings(
+        results_coverage_findings(lines, [r["custom_id"] for r in requests]), "batch results"
+    )
     by_id = {line["custom_id"]: line["result"] for line in lines}
     for request in requests:
         result = by_id[request["custom_id"]]

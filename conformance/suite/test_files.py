@@ -24,8 +24,9 @@ pytestmark = pytest.mark.feature("files")
 UNKNOWN_FILE = catalog.ID_PREFIXES["file"] + "011CConformanceNoSuchFile"
 
 
-def upload(api: Api, ledger: ResourceLedger, filename: str, content: bytes, mime_type: str
-           ) -> dict[str, Any]:
+def upload(
+    api: Api, ledger: ResourceLedger, filename: str, content: bytes, mime_type: str
+) -> dict[str, Any]:
     """Upload one file (multipart part ``file``); registered before its answer is judged."""
     ex = api.call("files.upload", files={"file": (filename, content, mime_type)})
     body = ex.json
@@ -41,8 +42,9 @@ def text_file(run_id: str, name: str = "note") -> tuple[str, bytes]:
     return f"{run_id}-{name}.txt", f"Conformance text file {name} of run {run_id}.\n".encode()
 
 
-def test_upload_text_file_and_get(api: Api, resource_ledger: ResourceLedger,
-                                  conformance_run_id: str) -> None:
+def test_upload_text_file_and_get(
+    api: Api, resource_ledger: ResourceLedger, conformance_run_id: str
+) -> None:
     filename, content = text_file(conformance_run_id)
     meta = upload(api, resource_ledger, filename, content, "text/plain")
     assert meta["type"] == "file"
@@ -51,8 +53,9 @@ def test_upload_text_file_and_get(api: Api, resource_ledger: ResourceLedger,
         assert got[key] == meta[key], f"{key}: retrieve says {got[key]!r}, upload {meta[key]!r}"
 
 
-def test_upload_png_and_download(api: Api, resource_ledger: ResourceLedger,
-                                 conformance_run_id: str) -> None:
+def test_upload_png_and_download(
+    api: Api, resource_ledger: ResourceLedger, conformance_run_id: str
+) -> None:
     content = png(16, 16, (30, 144, 255))
     meta = upload(api, resource_ledger, f"{conformance_run_id}-blue.png", content, "image/png")
     ex = api.call("files.download", file_id=meta["id"], headers={"accept": "application/binary"})
@@ -64,36 +67,40 @@ def test_upload_png_and_download(api: Api, resource_ledger: ResourceLedger,
         api.expect(ex, ex.status)
 
 
-def test_files_list_pagination(api: Api, resource_ledger: ResourceLedger,
-                               conformance_run_id: str) -> None:
+def test_files_list_pagination(
+    api: Api, resource_ledger: ResourceLedger, conformance_run_id: str
+) -> None:
     mine = set()
     for name in ("page-a", "page-b"):
         filename, content = text_file(conformance_run_id, name)
         mine.add(upload(api, resource_ledger, filename, content, "text/plain")["id"])
     # 2023-06-01 pages with ID cursors, 2026-10-21 with next_page tokens: walk follows both.
-    pages = api.walk("files.list", limit=1,
-                     until=lambda items: mine <= {f["id"] for f in items})
+    pages = api.walk("files.list", limit=1, until=lambda items: mine <= {f["id"] for f in items})
     assert all(len(p.json["data"]) <= 1 for p in pages)
     seen = [f["id"] for p in pages for f in p.json["data"]]
     assert len(seen) == len(set(seen)), f"a file came back twice while paging: {seen}"
     assert mine <= set(seen), f"uploaded files {sorted(mine - set(seen))} not listed"
 
 
-def test_file_in_message(api: Api, resource_ledger: ResourceLedger,
-                         conformance_run_id: str) -> None:
+def test_file_in_message(
+    api: Api, resource_ledger: ResourceLedger, conformance_run_id: str
+) -> None:
     filename, content = text_file(conformance_run_id, "doc")
     document = upload(api, resource_ledger, filename, content, "text/plain")
-    image = upload(api, resource_ledger, f"{conformance_run_id}-red.png", png(200, 200),
-                   "image/png")
-    parts = {"document": {"type": "document",
-                          "source": {"type": "file", "file_id": document["id"]}},
-             "image": {"type": "image", "source": {"type": "file", "file_id": image["id"]}}}
+    image = upload(
+        api, resource_ledger, f"{conformance_run_id}-red.png", png(200, 200), "image/png"
+    )
+    parts = {
+        "document": {"type": "document", "source": {"type": "file", "file_id": document["id"]}},
+        "image": {"type": "image", "source": {"type": "file", "file_id": image["id"]}},
+    }
     ask = {"type": "text", "text": "Reply with exactly: files read"}
 
     def billed(*names: str) -> int:
         blocks = [*(parts[n] for n in names), ask]
-        message = api.expect(api.create_message(messages=[{"role": "user", "content": blocks}],
-                                                max_tokens=16))
+        message = api.expect(
+            api.create_message(messages=[{"role": "user", "content": blocks}], max_tokens=16)
+        )
         assert text_of(message).strip()
         return int(message["usage"]["input_tokens"])
 
@@ -104,11 +111,13 @@ def test_file_in_message(api: Api, resource_ledger: ResourceLedger,
         without = billed(kept)
         assert both > without, (
             f"with the {dropped} file the request was billed {both} input tokens, without it "
-            f"{without}: the {dropped} did not reach the model")
+            f"{without}: the {dropped} did not reach the model"
+        )
 
 
-def test_file_delete_then_not_found(api: Api, resource_ledger: ResourceLedger,
-                                    conformance_run_id: str) -> None:
+def test_file_delete_then_not_found(
+    api: Api, resource_ledger: ResourceLedger, conformance_run_id: str
+) -> None:
     filename, content = text_file(conformance_run_id, "gone")
     meta = upload(api, resource_ledger, filename, content, "text/plain")
     deleted = api.expect(api.call("files.delete", file_id=meta["id"]))
@@ -117,18 +126,22 @@ def test_file_delete_then_not_found(api: Api, resource_ledger: ResourceLedger,
 
 
 @pytest.mark.feature("errors")
-def test_message_with_deleted_file_is_an_error(api: Api, resource_ledger: ResourceLedger,
-                                               conformance_run_id: str) -> None:
+def test_message_with_deleted_file_is_an_error(
+    api: Api, resource_ledger: ResourceLedger, conformance_run_id: str
+) -> None:
     """A message may only reference a file that exists. The API's status for a gone file is
     not documented: 400 invalid_request_error or 404 not_found_error, with the envelope."""
     filename, content = text_file(conformance_run_id, "deleted-ref")
     meta = upload(api, resource_ledger, filename, content, "text/plain")
     api.expect(api.call("files.delete", file_id=meta["id"]))
-    blocks = [{"type": "document", "source": {"type": "file", "file_id": meta["id"]}},
-              {"type": "text", "text": "Reply with exactly: read"}]
+    blocks = [
+        {"type": "document", "source": {"type": "file", "file_id": meta["id"]}},
+        {"type": "text", "text": "Reply with exactly: read"},
+    ]
     ex = api.create_message(messages=[{"role": "user", "content": blocks}], max_tokens=16)
-    assert ex.status in (400, 404), \
+    assert ex.status in (400, 404), (
         f"a message referencing deleted file {meta['id']} must be refused, got {ex.describe()}"
+    )
     api.expect_error(ex, ex.status)
 
 
@@ -139,9 +152,11 @@ def test_unknown_file_not_found(api: Api) -> None:
 
 
 @pytest.mark.feature("files_large")
-def test_large_binary_upload(api: Api, resource_ledger: ResourceLedger,
-                             conformance_run_id: str) -> None:
+def test_large_binary_upload(
+    api: Api, resource_ledger: ResourceLedger, conformance_run_id: str
+) -> None:
     content = bytes(range(256)) * (8 * 4096)  # 8 MiB of every byte value
-    meta = upload(api, resource_ledger, f"{conformance_run_id}-large.bin", content,
-                  "application/octet-stream")
+    meta = upload(
+        api, resource_ledger, f"{conformance_run_id}-large.bin", content, "application/octet-stream"
+    )
     assert meta["size_bytes"] == len(content)

@@ -23,16 +23,18 @@ from conformance.target import RunTarget
 pytestmark = pytest.mark.feature("headers")
 
 REQUEST_ID_PREFIX = catalog.ID_PREFIXES["request"]
-CONTEXT_MANAGEMENT_BETA = next(b.header for b in catalog.BETAS
-                               if b.feature == "context_management")
+CONTEXT_MANAGEMENT_BETA = next(b.header for b in catalog.BETAS if b.feature == "context_management")
 #: A beta-only count_tokens field: accepted with its anthropic-beta, unknown without it.
 CONTEXT_MANAGEMENT = {"edits": [{"type": "clear_tool_uses_20250919"}]}
 
 
 def _invalid(api: Api, **headers: str | None) -> Any:
     """A request every version rejects before generating anything (no max_tokens)."""
-    return api.call("messages.create", {"model": api.model, "messages": [
-        {"role": "user", "content": "hi"}]}, headers=headers or None)
+    return api.call(
+        "messages.create",
+        {"model": api.model, "messages": [{"role": "user", "content": "hi"}]},
+        headers=headers or None,
+    )
 
 
 def test_request_id_on_success(api: Api) -> None:
@@ -58,35 +60,46 @@ def test_error_body_is_the_anthropic_envelope(api: Api) -> None:
 
 @pytest.mark.parametrize("version", [None, "1999-01-01"], ids=["missing", "unknown"])
 def test_anthropic_version_enforced(api: Api, version: str | None) -> None:
-    ex = api.call("messages.create", api.message_body("hi", max_tokens=1),
-                  headers={"anthropic-version": version})
+    ex = api.call(
+        "messages.create",
+        api.message_body("hi", max_tokens=1),
+        headers={"anthropic-version": version},
+    )
     api.expect_error(ex, 400)
 
 
 @pytest.mark.feature("count_tokens")
 def test_anthropic_beta_forwarded(api: Api) -> None:
     body = {"model": api.model, "context_management": CONTEXT_MANAGEMENT}
-    with_beta = api.call("messages.count_tokens", {
-        **body, "messages": [{"role": "user", "content": "with the beta"}]},
-        headers={"anthropic-beta": CONTEXT_MANAGEMENT_BETA})
+    with_beta = api.call(
+        "messages.count_tokens",
+        {**body, "messages": [{"role": "user", "content": "with the beta"}]},
+        headers={"anthropic-beta": CONTEXT_MANAGEMENT_BETA},
+    )
     assert api.expect(with_beta)["input_tokens"] > 0
-    without = api.call("messages.count_tokens", {
-        **body, "messages": [{"role": "user", "content": "without the beta"}]},
-        headers={"anthropic-beta": None})
+    without = api.call(
+        "messages.count_tokens",
+        {**body, "messages": [{"role": "user", "content": "without the beta"}]},
+        headers={"anthropic-beta": None},
+    )
     api.expect_error(without, 400)
 
 
 def test_retry_after_on_429(api: Api, conformance_target: RunTarget) -> None:
     """Only the reference server can be made to answer 429 on demand (a test-only header)."""
     if not conformance_target.can_force_status:
-        pytest.skip(f"a 429 cannot be provoked for free on {conformance_target.describe()}: "
-                    "only the reference server answers a forced status")
+        pytest.skip(
+            f"a 429 cannot be provoked for free on {conformance_target.describe()}: "
+            "only the reference server answers a forced status"
+        )
     api.client.retry = RetryPolicy(max_retries=0)  # the 429 itself is what is checked
     forced = conformance_target.force_status_headers(429)
     ex = api.call("messages.create", api.message_body("hi", max_tokens=1), headers=forced)
     if ex.status < 400:  # a success: nothing behind the target honoured the test-only header
-        pytest.skip(f"a 429 cannot be provoked for free here: only the reference server "
-                    f"honours {', '.join(forced)} (got {ex.status})")
+        pytest.skip(
+            f"a 429 cannot be provoked for free here: only the reference server "
+            f"honours {', '.join(forced)} (got {ex.status})"
+        )
     # Any other error means the 429 was provoked and then turned into something else on the
     # way (a 500, a 503): a client would not back off. That is a failure, not a skip.
     api.expect_error(ex, 429)

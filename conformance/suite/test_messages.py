@@ -29,7 +29,8 @@ def test_system_prompt_string_and_blocks(api: Api) -> None:
         assert_said(message, "ok")
         assert input_tokens(message) > bare, (
             f"with system prompt {system!r} the request was billed {input_tokens(message)} "
-            f"input tokens, without it {bare}: the system prompt did not reach the model")
+            f"input tokens, without it {bare}: the system prompt did not reach the model"
+        )
 
 
 def test_multi_turn(api: Api) -> None:
@@ -44,7 +45,8 @@ def test_multi_turn(api: Api) -> None:
     alone = input_tokens(api.expect(api.create_message(messages=[last])))
     assert input_tokens(message) > alone, (
         f"three turns were billed {input_tokens(message)} input tokens, the last turn alone "
-        f"{alone}: the earlier turns did not reach the model")
+        f"{alone}: the earlier turns did not reach the model"
+    )
 
 
 def test_prefill_is_continued(api: Api) -> None:
@@ -60,8 +62,9 @@ def test_prefill_is_continued(api: Api) -> None:
 
 
 def test_stop_sequence(api: Api) -> None:
-    ex = api.create_message("Reply with exactly: one two three four five", max_tokens=20,
-                            stop_sequences=["four"])
+    ex = api.create_message(
+        "Reply with exactly: one two three four five", max_tokens=20, stop_sequences=["four"]
+    )
     message = api.expect(ex)
     assert message["stop_reason"] == "stop_sequence", message["stop_reason"]
     assert message["stop_sequence"] == "four"
@@ -70,8 +73,8 @@ def test_stop_sequence(api: Api) -> None:
 
 def test_max_tokens_cut_off(api: Api) -> None:
     ex = api.create_message(
-        "Reply with exactly: alpha beta gamma delta epsilon zeta eta theta iota kappa",
-        max_tokens=3)
+        "Reply with exactly: alpha beta gamma delta epsilon zeta eta theta iota kappa", max_tokens=3
+    )
     message = api.expect(ex)
     assert message["stop_reason"] == "max_tokens"
     assert 0 < message["usage"]["output_tokens"] <= 3
@@ -79,12 +82,18 @@ def test_max_tokens_cut_off(api: Api) -> None:
 
 @pytest.mark.api_versions("2023-06-01")
 def test_sampling_parameters_and_metadata_accepted(api: Api) -> None:
-    ex = api.create_message("Reply with exactly: ok", temperature=0.0, top_p=0.9, top_k=5,
-                            metadata={"user_id": "conformance-suite"})
+    ex = api.create_message(
+        "Reply with exactly: ok",
+        temperature=0.0,
+        top_p=0.9,
+        top_k=5,
+        metadata={"user_id": "conformance-suite"},
+    )
     api.expect(ex)
 
 
 @pytest.mark.api_versions("2026-10-21")
 def test_metadata_accepted(api: Api) -> None:
-    api.expect(api.create_message("Reply with exactly: ok",
-                                  metadata={"user_id": "conformance-suite"}))
+    api.expect(
+        api.create_message("Reply with exactly: ok", metadata={"user_id": "conformance-suite"})
+    )

@@ -11,6 +11,7 @@ from conformance.exchange import raise_for_findings
 
 pytestmark = pytest.mark.feature("models")
 
+
 def test_models_list(api: Api) -> None:
     page = api.expect(api.call("models.list"))
     assert page["data"], "the API serves at least one model"
@@ -24,10 +25,12 @@ def test_models_pagination(api: Api) -> None:
     assert len(first["data"]) <= 2
     if len(pages) > 1:
         second = pages[1].json
-        back = api.expect(api.call("models.list",
-                                   params={"limit": 2, "before_id": second["first_id"]}))
-        assert [m["id"] for m in back["data"]] == [m["id"] for m in first["data"]], \
+        back = api.expect(
+            api.call("models.list", params={"limit": 2, "before_id": second["first_id"]})
+        )
+        assert [m["id"] for m in back["data"]] == [m["id"] for m in first["data"]], (
             "before_id of the second page's first_id gives the first page back"
+        )
 
 
 def test_model_get(api: Api) -> None:

@@ -54,12 +54,16 @@ FORCE_WEATHER = {"type": "tool", "name": WEATHER_TOOL["name"]}
 def _needs_upstream(conformance_settings: Settings, conformance_target: RunTarget) -> None:
     """Skip before any other fixture (a cassette, a client) is set up when there is no upstream."""
     if not conformance_settings.upstream_url:
-        pytest.skip("pass-through checks need the proxy's upstream: run the reference server "
-                    "(anthropic-conformance serve) behind the proxy and set "
-                    "--anthropic-upstream-url (ANTHROPIC_CONFORMANCE_UPSTREAM_URL) to it")
+        pytest.skip(
+            "pass-through checks need the proxy's upstream: run the reference server "
+            "(anthropic-conformance serve) behind the proxy and set "
+            "--anthropic-upstream-url (ANTHROPIC_CONFORMANCE_UPSTREAM_URL) to it"
+        )
     if conformance_target.upstream is None:
-        pytest.skip("pass-through checks need a proxy to test: set --anthropic-base-url to it "
-                    f"(this run is against the {conformance_target.describe()})")
+        pytest.skip(
+            "pass-through checks need a proxy to test: set --anthropic-base-url to it "
+            f"(this run is against the {conformance_target.describe()})"
+        )
 
 
 @pytest.fixture
@@ -70,11 +74,13 @@ def upstream_server(conformance_target: RunTarget) -> Upstream:
 
 
 @pytest.fixture
-def upstream(upstream_server: Upstream,
-             conformance_settings: Settings) -> Iterator[UpstreamJournal]:
+def upstream(
+    upstream_server: Upstream, conformance_settings: Settings
+) -> Iterator[UpstreamJournal]:
     """The upstream reference server's record of its answers."""
-    journal = UpstreamJournal(upstream_server.url, upstream_server.key,
-                              timeout=conformance_settings.timeout)
+    journal = UpstreamJournal(
+        upstream_server.url, upstream_server.key, timeout=conformance_settings.timeout
+    )
     try:
         yield journal
     finally:
@@ -93,8 +99,10 @@ def _record(upstream: UpstreamJournal, exchange: Exchange, marker: str | None) -
 
 def _judge(exchange: Exchange, sent: Exchange) -> None:
     """Fail with every way the request or the answer changed on its way through the proxy."""
-    raise_for_findings(fidelity.compare(exchange, sent) + passthrough.compare(exchange, sent),
-                       f"{exchange.describe()} compared with upstream {sent.describe()}")
+    raise_for_findings(
+        fidelity.compare(exchange, sent) + passthrough.compare(exchange, sent),
+        f"{exchange.describe()} compared with upstream {sent.describe()}",
+    )
 
 
 def _faithful(upstream: UpstreamJournal, exchange: Exchange, marker: str | None) -> Exchange:
@@ -111,8 +119,9 @@ def _marked(body: dict[str, Any], marker: str, *directives: str) -> dict[str, An
     return {**body, "metadata": {"user_id": marker}, "system": system}
 
 
-def _create(api: Api, upstream: UpstreamJournal, prompt: str | None = None,
-            **body: Any) -> Exchange:
+def _create(
+    api: Api, upstream: UpstreamJournal, prompt: str | None = None, **body: Any
+) -> Exchange:
     marker = new_marker()
     ex = api.call("messages.create", _marked(api.message_body(prompt, **body), marker))
     _faithful(upstream, ex, marker)
@@ -126,45 +135,78 @@ def test_json_text(api: Api, upstream: UpstreamJournal) -> None:
 
 @pytest.mark.feature("streaming")
 def test_streaming_text(api: Api, upstream: UpstreamJournal) -> None:
-    ex = _create(api, upstream, "Reply with exactly: one two three four five six seven",
-                 stream=True)
+    ex = _create(
+        api, upstream, "Reply with exactly: one two three four five six seven", stream=True
+    )
     api.expect(ex)
 
 
 @pytest.mark.feature("tools")
 def test_tool_use(api: Api, upstream: UpstreamJournal) -> None:
-    ex = _create(api, upstream, WEATHER_PROMPT, max_tokens=128, tools=[WEATHER_TOOL],
-                 tool_choice=FORCE_WEATHER)
+    ex = _create(
+        api,
+        upstream,
+        WEATHER_PROMPT,
+        max_tokens=128,
+        tools=[WEATHER_TOOL],
+        tool_choice=FORCE_WEATHER,
+    )
     assert api.expect(ex)["stop_reason"] == "tool_use"
 
 
 @pytest.mark.feature("tools", "streaming")
 def test_streaming_tool_use(api: Api, upstream: UpstreamJournal) -> None:
-    ex = _create(api, upstream, WEATHER_PROMPT, max_tokens=128, tools=[WEATHER_TOOL],
-                 tool_choice=FORCE_WEATHER, stream=True)
+    ex = _create(
+        api,
+        upstream,
+        WEATHER_PROMPT,
+        max_tokens=128,
+        tools=[WEATHER_TOOL],
+        tool_choice=FORCE_WEATHER,
+        stream=True,
+    )
     assert api.expect(ex)["stop_reason"] == "tool_use"
 
 
 def test_thinking(api: Api, upstream: UpstreamJournal) -> None:
-    ex = _create(api, upstream, "Reply with exactly: thought through", max_tokens=2048,
-                 thinking=THINKING)
+    ex = _create(
+        api, upstream, "Reply with exactly: thought through", max_tokens=2048, thinking=THINKING
+    )
     assert [b["type"] for b in api.expect(ex)["content"]][:1] == ["thinking"]
 
 
 @pytest.mark.feature("streaming")
 def test_streaming_thinking(api: Api, upstream: UpstreamJournal) -> None:
-    ex = _create(api, upstream, "Reply with exactly: thought through", max_tokens=2048,
-                 thinking=THINKING, stream=True)
+    ex = _create(
+        api,
+        upstream,
+        "Reply with exactly: thought through",
+        max_tokens=2048,
+        thinking=THINKING,
+        stream=True,
+    )
     deltas = {e.json["delta"]["type"] for e in ex.events or [] if e.type == "content_block_delta"}
     assert {"thinking_delta", "signature_delta"} <= deltas, deltas
     api.expect(ex)
 
 
-@pytest.mark.parametrize(("body", "status"), [
-    pytest.param({"messages": [{"role": "user", "content": "hi"}]}, 400, id="missing-max_tokens"),
-    pytest.param({"max_tokens": 8, "messages": [{"role": "user", "content": "hi"}],
-                  "model": "claude-does-not-exist"}, 404, id="unknown-model"),
-])
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        pytest.param(
+            {"messages": [{"role": "user", "content": "hi"}]}, 400, id="missing-max_tokens"
+        ),
+        pytest.param(
+            {
+                "max_tokens": 8,
+                "messages": [{"role": "user", "content": "hi"}],
+                "model": "claude-does-not-exist",
+            },
+            404,
+            id="unknown-model",
+        ),
+    ],
+)
 def test_error(api: Api, upstream: UpstreamJournal, body: dict[str, Any], status: int) -> None:
     marker = new_marker()
     ex = api.call("messages.create", _marked({"model": api.model, **body}, marker))
@@ -179,8 +221,10 @@ def test_rate_limit(api: Api, upstream: UpstreamJournal, upstream_server: Upstre
     forced = upstream_server.force_status_headers(429)
     ex = api.call("messages.create", _marked(api.message_body("hi"), marker), headers=forced)
     if _record(upstream, ex, marker).status != 429:
-        pytest.skip(f"the proxy does not forward the {', '.join(forced)} header, so no 429 "
-                    "can be provoked at the upstream; nothing to compare")
+        pytest.skip(
+            f"the proxy does not forward the {', '.join(forced)} header, so no 429 "
+            "can be provoked at the upstream; nothing to compare"
+        )
     _faithful(upstream, ex, marker)
     api.expect_error(ex, 429)
 
@@ -191,16 +235,27 @@ def test_rate_limit(api: Api, upstream: UpstreamJournal, upstream_server: Upstre
 def test_request_fields_passed_through(api: Api, upstream: UpstreamJournal) -> None:
     """metadata, service_tier and stop_sequences reach the upstream as sent (the marked
     requests above already prove model, max_tokens, messages, system, tools and thinking)."""
-    ex = _create(api, upstream, "Reply with exactly: fields through", service_tier="auto",
-                 stop_sequences=["never-said"])
+    ex = _create(
+        api,
+        upstream,
+        "Reply with exactly: fields through",
+        service_tier="auto",
+        stop_sequences=["never-said"],
+    )
     api.expect(ex)
 
 
 @pytest.mark.api_versions("2023-06-01")  # temperature is gone in later versions
 def test_temperature_with_thinking_passed_through(api: Api, upstream: UpstreamJournal) -> None:
     """A proxy must not drop temperature because thinking is on (1.0 is what thinking allows)."""
-    ex = _create(api, upstream, "Reply with exactly: warm thoughts", max_tokens=2048,
-                 thinking=THINKING, temperature=1.0)
+    ex = _create(
+        api,
+        upstream,
+        "Reply with exactly: warm thoughts",
+        max_tokens=2048,
+        thinking=THINKING,
+        temperature=1.0,
+    )
     api.expect(ex)
 
 
@@ -208,9 +263,12 @@ def test_temperature_with_thinking_passed_through(api: Api, upstream: UpstreamJo
 def test_counting_keeps_context_management(api: Api, upstream: UpstreamJournal) -> None:
     """A beta-only count_tokens field and its beta both reach the upstream."""
     marker = new_marker()
-    body = {"model": api.model, "tools": [_marker_tool(marker)],
-            "messages": [{"role": "user", "content": "Reply with exactly: managed"}],
-            "context_management": CONTEXT_MANAGEMENT}
+    body = {
+        "model": api.model,
+        "tools": [_marker_tool(marker)],
+        "messages": [{"role": "user", "content": "Reply with exactly: managed"}],
+        "context_management": CONTEXT_MANAGEMENT,
+    }
     ex = api.call("messages.count_tokens", body, headers={"anthropic-beta": CONTEXT_BETA})
     _faithful(upstream, ex, marker)
     api.expect(ex)
@@ -220,8 +278,11 @@ def test_missing_version_is_not_invented(api: Api, upstream: UpstreamJournal) ->
     """No anthropic-version: the API answers 400. A proxy may answer that itself (then there
     is nothing upstream to judge), but must not fill in a version of its own."""
     marker = new_marker()
-    ex = api.call("messages.create", _marked(api.message_body("hi", max_tokens=1), marker),
-                  headers={"anthropic-version": None})
+    ex = api.call(
+        "messages.create",
+        _marked(api.message_body("hi", max_tokens=1), marker),
+        headers={"anthropic-version": None},
+    )
     _faithful(upstream, ex, marker)
     api.expect_error(ex, 400)
 
@@ -239,15 +300,20 @@ def faults(conformance_target: RunTarget, api: Api) -> RunTarget:
     return conformance_target
 
 
-@pytest.mark.parametrize(("fault", "status"), [("429", 429), ("529", 529), ("500", 500)],
-                         ids=["rate-limit-429", "overloaded-529", "api-error-500"])
-def test_forced_fault_handed_on(api: Api, upstream: UpstreamJournal, faults: RunTarget,
-                                fault: str, status: int) -> None:
+@pytest.mark.parametrize(
+    ("fault", "status"),
+    [("429", 429), ("529", 529), ("500", 500)],
+    ids=["rate-limit-429", "overloaded-529", "api-error-500"],
+)
+def test_forced_fault_handed_on(
+    api: Api, upstream: UpstreamJournal, faults: RunTarget, fault: str, status: int
+) -> None:
     """The upstream's error reaches the client as it was: status, error type, the envelope's
     request_id, retry-after (429, 529) and the request-id header."""
     marker = new_marker()
-    body = _marked(api.message_body("Reply with exactly: faulty"), marker,
-                   faults.fault_directive(fault))
+    body = _marked(
+        api.message_body("Reply with exactly: faulty"), marker, faults.fault_directive(fault)
+    )
     ex = api.call("messages.create", body)
     sent = _faithful(upstream, ex, marker)
     assert sent.status == status, f"the upstream answered {sent.describe()}, not the fault"
@@ -255,13 +321,17 @@ def test_forced_fault_handed_on(api: Api, upstream: UpstreamJournal, faults: Run
 
 
 @pytest.mark.feature("streaming")
-def test_forced_stream_error_handed_on(api: Api, upstream: UpstreamJournal,
-                                       faults: RunTarget) -> None:
+def test_forced_stream_error_handed_on(
+    api: Api, upstream: UpstreamJournal, faults: RunTarget
+) -> None:
     """A stream that fails after its first delta ends, through the proxy too, with the
     upstream's ``error`` event (an overloaded_error), not with a made-up end or a 200 lie."""
     marker = new_marker()
-    body = _marked(api.message_body("Reply with exactly: one two three four five six seven",
-                                    stream=True), marker, faults.fault_directive("stream-error"))
+    body = _marked(
+        api.message_body("Reply with exactly: one two three four five six seven", stream=True),
+        marker,
+        faults.fault_directive("stream-error"),
+    )
     ex = api.call("messages.create", body)
     sent = _faithful(upstream, ex, marker)
     kinds = [e.type for e in sent.events or []]
@@ -277,9 +347,15 @@ def test_forced_stream_error_handed_on(api: Api, upstream: UpstreamJournal,
 def _marker_tool(marker: str) -> dict[str, Any]:
     """A tool that only carries ``marker``: count_tokens rejects ``metadata``, and the upstream
     reads the marker from any ``"user_id": "…"`` pair in the body (here a schema example)."""
-    return {"name": "conformance_marker", "description": "Never called: a request marker.",
-            "input_schema": {"type": "object", "properties": {"user_id": {"type": "string"}},
-                             "examples": [{"user_id": marker}]}}
+    return {
+        "name": "conformance_marker",
+        "description": "Never called: a request marker.",
+        "input_schema": {
+            "type": "object",
+            "properties": {"user_id": {"type": "string"}},
+            "examples": [{"user_id": marker}],
+        },
+    }
 
 
 def _faithful_by_request_id(upstream: UpstreamJournal, exchange: Exchange) -> Exchange:
@@ -289,11 +365,13 @@ def _faithful_by_request_id(upstream: UpstreamJournal, exchange: Exchange) -> Ex
     except UpstreamUnreadable:
         raise
     except UpstreamLookupError:
-        pytest.skip(f"could not judge: {exchange.method} {exchange.path} carries no body to "
-                    f"mark, and the proxy's request-id {exchange.request_id!r} is not one the "
-                    "upstream sent (the proxy mints its own request-ids, or did not forward the "
-                    "request): its upstream answer cannot be found, so there is nothing to "
-                    "compare")
+        pytest.skip(
+            f"could not judge: {exchange.method} {exchange.path} carries no body to "
+            f"mark, and the proxy's request-id {exchange.request_id!r} is not one the "
+            "upstream sent (the proxy mints its own request-ids, or did not forward the "
+            "request): its upstream answer cannot be found, so there is nothing to "
+            "compare"
+        )
     _judge(exchange, sent)
     return sent
 

@@ -16,18 +16,24 @@ PROMPT = [{"role": "user", "content": 'Translate "good morning" into French, the
 
 
 def test_generate_prompt(api: Api) -> None:
-    body = api.expect(api.call("prompt_tools.generate",
-                               {"task": "Summarise a support ticket in one sentence"}))
+    body = api.expect(
+        api.call("prompt_tools.generate", {"task": "Summarise a support ticket in one sentence"})
+    )
     assert body["messages"] and isinstance(body["usage"], list)
 
 
 def test_improve_prompt(api: Api) -> None:
-    body = api.expect(api.call("prompt_tools.improve", {
-        "messages": PROMPT, "system": "You translate.", "feedback": "Be more precise."}))
+    body = api.expect(
+        api.call(
+            "prompt_tools.improve",
+            {"messages": PROMPT, "system": "You translate.", "feedback": "Be more precise."},
+        )
+    )
     assert body["messages"][0]["role"] == "user"
 
 
 def test_templatize_prompt(api: Api) -> None:
-    body = api.expect(api.call("prompt_tools.templatize",
-                               {"messages": PROMPT, "system": "You translate."}))
+    body = api.expect(
+        api.call("prompt_tools.templatize", {"messages": PROMPT, "system": "You translate."})
+    )
     assert body["variable_values"], "templatize finds at least one variable"

@@ -28,8 +28,9 @@ PROMPT = "Search the web: who won the most recent Tour de France? Answer in one 
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
-def test_web_search(api: Api, conformance_target: RunTarget, conformance_settings: Settings,
-                    stream: bool) -> None:
+def test_web_search(
+    api: Api, conformance_target: RunTarget, conformance_settings: Settings, stream: bool
+) -> None:
     require_live_toggle(conformance_target, conformance_settings, "server_tools_live")
     ex = api.create_message(PROMPT, max_tokens=400, tools=[WEB_SEARCH], stream=stream)
     message = api.expect(ex)
@@ -37,8 +38,9 @@ def test_web_search(api: Api, conformance_target: RunTarget, conformance_setting
     assert calls and calls[0]["name"] == "web_search", f"no web search: {message['content']}"
     assert calls[0]["id"].startswith(catalog.ID_PREFIXES["server_tool_use"]), calls[0]
     assert isinstance(calls[0]["input"].get("query"), str), calls[0]
-    results = [b for b in blocks(message, "web_search_tool_result")
-               if b["tool_use_id"] == calls[0]["id"]]
+    results = [
+        b for b in blocks(message, "web_search_tool_result") if b["tool_use_id"] == calls[0]["id"]
+    ]
     assert results, f"no web_search_tool_result for {calls[0]['id']}"
     found: Any = results[0]["content"]
     assert isinstance(found, list) and found, f"the search failed or found nothing: {found}"
@@ -49,8 +51,11 @@ def test_web_search(api: Api, conformance_target: RunTarget, conformance_setting
     cites = [c for b in blocks(message, "text") for c in b.get("citations") or []]
     assert all(c["type"] == "web_search_result_location" for c in cites), cites
     if stream:
-        starts = [e.json["content_block"]["type"] for e in ex.events or []
-                  if e.type == "content_block_start"]
+        starts = [
+            e.json["content_block"]["type"]
+            for e in ex.events or []
+            if e.type == "content_block_start"
+        ]
         assert "web_search_tool_result" in starts, starts
 
 

@@ -21,19 +21,24 @@ from conformance.target import RunTarget
 pytestmark = pytest.mark.feature("stop_reasons")
 
 
-def _forced(api: Api, target: RunTarget, reason: str, stream: bool = False
-            ) -> tuple[dict[str, Any], Any]:
+def _forced(
+    api: Api, target: RunTarget, reason: str, stream: bool = False
+) -> tuple[dict[str, Any], Any]:
     """The answer to ``reason``'s trigger; skips where no trigger is honoured."""
     if not target.can_force_status:
-        pytest.skip(f"{target.describe()} cannot be made to stop with {reason} on demand: no "
-                    "trigger is documented for the real API (the reference server has one)")
+        pytest.skip(
+            f"{target.describe()} cannot be made to stop with {reason} on demand: no "
+            "trigger is documented for the real API (the reference server has one)"
+        )
     trigger = catalog.STOP_TRIGGERS[reason]
     ex = api.create_message(trigger, max_tokens=64, stream=stream)
     message = api.expect(ex)
     if message["stop_reason"] == "end_turn" and message.get("stop_details") is None:
         # a proxy may be, or forward to, a reference server: this one ignored the trigger
-        pytest.skip(f"{target.describe()} does not honour the reference server's test-only "
-                    f"trigger {trigger}")
+        pytest.skip(
+            f"{target.describe()} does not honour the reference server's test-only "
+            f"trigger {trigger}"
+        )
     return message, ex
 
 
@@ -50,8 +55,9 @@ def test_refusal_has_stop_details(api: Api, conformance_target: RunTarget, strea
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
-def test_model_context_window_exceeded(api: Api, conformance_target: RunTarget,
-                                       stream: bool) -> None:
+def test_model_context_window_exceeded(
+    api: Api, conformance_target: RunTarget, stream: bool
+) -> None:
     message, _ = _forced(api, conformance_target, "model_context_window_exceeded", stream)
     assert message["stop_reason"] == "model_context_window_exceeded", message
     assert message.get("stop_details") is None, message
@@ -62,9 +68,13 @@ def test_pause_turn_then_continue(api: Api, conformance_target: RunTarget) -> No
     assert paused["stop_reason"] == "pause_turn", paused
     assert paused.get("stop_details") is None, paused
     # the docs' continuation: the paused content goes back as the last (assistant) message
-    ex = api.create_message(messages=[
-        {"role": "user", "content": "Continue the turn."},
-        {"role": "assistant", "content": paused["content"]}], max_tokens=64)
+    ex = api.create_message(
+        messages=[
+            {"role": "user", "content": "Continue the turn."},
+            {"role": "assistant", "content": paused["content"]},
+        ],
+        max_tokens=64,
+    )
     continued = api.expect(ex)
     assert continued["stop_reason"] in ("end_turn", "max_tokens"), continued
     assert text_of(continued), continued

@@ -49,27 +49,37 @@ def _json_of(message: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 def test_output_config_json_schema(api: Api, stream: bool) -> None:
-    ex = api.create_message(PROMPT, max_tokens=MAX_TOKENS, stream=stream,
-                            output_config={"format": {"type": "json_schema", "schema": SCHEMA}})
+    ex = api.create_message(
+        PROMPT,
+        max_tokens=MAX_TOKENS,
+        stream=stream,
+        output_config={"format": {"type": "json_schema", "schema": SCHEMA}},
+    )
     value = _json_of(api.expect(ex))
     assert value["name"].strip(), value
     if stream:
-        kinds = {e.json["delta"]["type"] for e in ex.events or []
-                 if e.type == "content_block_delta"}
+        kinds = {
+            e.json["delta"]["type"] for e in ex.events or [] if e.type == "content_block_delta"
+        }
         assert kinds == {"text_delta"}, f"structured JSON streams as text_delta only: {kinds}"
 
 
 def test_beta_output_format(api: Api) -> None:
     betas = catalog.betas_for(["structured_outputs"], api.api_version)
-    ex = api.call("messages.create", api.message_body(
-        PROMPT, max_tokens=MAX_TOKENS, output_format={"type": "json_schema", "schema": SCHEMA}),
-        headers={"anthropic-beta": ",".join(betas)} if betas else None)
+    ex = api.call(
+        "messages.create",
+        api.message_body(
+            PROMPT, max_tokens=MAX_TOKENS, output_format={"type": "json_schema", "schema": SCHEMA}
+        ),
+        headers={"anthropic-beta": ",".join(betas)} if betas else None,
+    )
     _json_of(api.expect(ex))
 
 
 @pytest.mark.feature("errors")
 def test_unknown_format_type_rejected(api: Api) -> None:
-    ex = api.create_message(PROMPT, max_tokens=MAX_TOKENS,
-                            output_config={"format": {"type": "yaml", "schema": SCHEMA}})
+    ex = api.create_message(
+        PROMPT, max_tokens=MAX_TOKENS, output_config={"format": {"type": "yaml", "schema": SCHEMA}}
+    )
     body = api.expect_error(ex, 400)
     assert "output_config" in body["error"]["message"], body

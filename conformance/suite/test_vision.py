@@ -17,8 +17,9 @@ IMAGE_MARGIN = 20
 
 def test_png_image_block(api: Api) -> None:
     content = [image_block(png(200, 200)), {"type": "text", "text": QUESTION}]
-    message = api.expect(api.create_message(messages=[{"role": "user", "content": content}],
-                                            max_tokens=16))
+    message = api.expect(
+        api.create_message(messages=[{"role": "user", "content": content}], max_tokens=16)
+    )
     assert text_of(message).strip()
     # The image reached the model only if it was billed: a proxy that drops image blocks
     # still gets a text answer, but not the image's input tokens.
@@ -26,7 +27,8 @@ def test_png_image_block(api: Api) -> None:
     assert input_tokens(message) >= without + IMAGE_MARGIN, (
         f"with the image the request was billed {input_tokens(message)} input tokens, without "
         f"it {without}: the image did not reach the model (expected at least {IMAGE_MARGIN} "
-        "more)")
+        "more)"
+    )
 
 
 @pytest.mark.feature("errors")

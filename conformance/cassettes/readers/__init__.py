@@ -41,8 +41,9 @@ from ._pairs import body_of
 from ._yaml import load_yaml
 
 #: Document readers, in the order they are asked: (name, accepts, read).
-_DOCUMENT_READERS: tuple[tuple[str, Callable[[Any], bool], Callable[[Any, Path], Recording]],
-                         ...] = (
+_DOCUMENT_READERS: tuple[
+    tuple[str, Callable[[Any], bool], Callable[[Any, Path], Recording]], ...
+] = (
     (vcrpy.NAME, vcrpy.accepts, vcrpy.read),
     (ruby_vcr.NAME, ruby_vcr.accepts, ruby_vcr.read),
     (govcr.NAME, govcr.accepts, govcr.read),
@@ -51,8 +52,12 @@ _DOCUMENT_READERS: tuple[tuple[str, Callable[[Any], bool], Callable[[Any, Path],
 )
 
 #: Every format a file is tried as, for the "unreadable" message and the README.
-FORMATS: tuple[str, ...] = (*(name for name, _, _ in _DOCUMENT_READERS), bare.NAME_JSON,
-                            bare.NAME_JSONL, bare.NAME_SSE)
+FORMATS: tuple[str, ...] = (
+    *(name for name, _, _ in _DOCUMENT_READERS),
+    bare.NAME_JSON,
+    bare.NAME_JSONL,
+    bare.NAME_SSE,
+)
 
 #: File suffixes a directory search picks up (an explicitly named file is read whatever it is).
 SUFFIXES: tuple[str, ...] = (".yaml", ".yml", ".json", ".har", ".sse")
@@ -87,8 +92,9 @@ def read_text(text: str, path: Path) -> Recording:
     if bare.looks_like_sse(text):
         if bare.accepts_sse(text):
             return bare.read_sse(text, path)
-        raise CassetteError(f"{path}: an SSE transcript without message_start: not an "
-                            "Anthropic stream")
+        raise CassetteError(
+            f"{path}: an SSE transcript without message_start: not an Anthropic stream"
+        )
     if bare.accepts_jsonl(text) and len([ln for ln in text.splitlines() if ln.strip()]) > 1:
         return bare.read_jsonl(text, path)
     doc = _parse(text, path)
@@ -100,9 +106,11 @@ def read_text(text: str, path: Path) -> Recording:
     if bare.accepts_jsonl(text):
         return bare.read_jsonl(text, path)
     kind = type(doc).__name__
-    raise CassetteError(f"{path}: not a recording this tool can read ({_tried()}); top level "
-                        f"is a {kind}" + (f" with keys {', '.join(map(str, list(doc)[:5]))}"
-                                          if isinstance(doc, dict) else ""))
+    raise CassetteError(
+        f"{path}: not a recording this tool can read ({_tried()}); top level "
+        f"is a {kind}"
+        + (f" with keys {', '.join(map(str, list(doc)[:5]))}" if isinstance(doc, dict) else "")
+    )
 
 
 def read(path: Path) -> Recording:

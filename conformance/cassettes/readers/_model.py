@@ -97,8 +97,11 @@ def header_map(raw: Any) -> dict[str, str]:
         return {}
     if not isinstance(raw, Mapping):
         raise Unreadable(f"headers are a {type(raw).__name__}, not a mapping")
-    return header_pairs((name, v) for name, value in raw.items()
-                        for v in (value if isinstance(value, list) else [value]))
+    return header_pairs(
+        (name, v)
+        for name, value in raw.items()
+        for v in (value if isinstance(value, list) else [value])
+    )
 
 
 def header_pairs(pairs: Any) -> dict[str, str]:
@@ -154,7 +157,8 @@ def decompress(data: bytes, encoding: str) -> bytes:
             data.decode("utf-8")
         except UnicodeDecodeError:
             raise Unreadable(
-                f"body is {encoding}-compressed, which this reader cannot decode") from None
+                f"body is {encoding}-compressed, which this reader cannot decode"
+            ) from None
     return data
 
 

@@ -68,9 +68,11 @@ def body_of(part: Mapping[str, Any], headers: Mapping[str, str]) -> bytes:
     return decompress(as_bytes(raw), headers.get("content-encoding", ""))
 
 
-def read_pair(raw: Any, status_of: StatusOf = vcr_status,
-              recorded_at: Callable[[Mapping[str, Any]], datetime | None] | None = None,
-              ) -> Interaction | BadInteraction:
+def read_pair(
+    raw: Any,
+    status_of: StatusOf = vcr_status,
+    recorded_at: Callable[[Mapping[str, Any]], datetime | None] | None = None,
+) -> Interaction | BadInteraction:
     """One ``{request, response}`` mapping as an ``Interaction`` (or why it cannot be one)."""
     method, url = "", ""
     try:

@@ -19,8 +19,13 @@ from ._model import Unreadable, b64
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 #: ``callable`` names of ``!!python/object/apply:`` tags that only wrap a string.
-_STRING_CALLABLES = ("multidict._multidict.istr", "multidict._multidict_py.istr",
-                     "multidict.istr", "yarl.URL", "builtins.str")
+_STRING_CALLABLES = (
+    "multidict._multidict.istr",
+    "multidict._multidict_py.istr",
+    "multidict.istr",
+    "yarl.URL",
+    "builtins.str",
+)
 
 
 class RecordingLoader(_Base):  # type: ignore[misc]
@@ -42,8 +47,11 @@ def _string(loader: yaml.SafeLoader, node: yaml.Node) -> str:
 def _apply(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> str:
     if suffix not in _STRING_CALLABLES:
         raise yaml.constructor.ConstructorError(
-            None, None, f"refusing the Python object tag !!python/object/apply:{suffix}",
-            node.start_mark)
+            None,
+            None,
+            f"refusing the Python object tag !!python/object/apply:{suffix}",
+            node.start_mark,
+        )
     if isinstance(node, yaml.SequenceNode):
         args = loader.construct_sequence(node, deep=True)
     elif isinstance(node, yaml.MappingNode):

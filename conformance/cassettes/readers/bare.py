@@ -37,8 +37,11 @@ _BY_TYPE: dict[str, tuple[str, str]] = {
     "completion": ("POST", "/v1/complete"),
 }
 #: ``type`` of the items of a page -> (method, path) of the list endpoint.
-_PAGE_BY_ITEM = {"model": ("GET", "/v1/models"), "message_batch": ("GET", "/v1/messages/batches"),
-                 "file": ("GET", "/v1/files")}
+_PAGE_BY_ITEM = {
+    "model": ("GET", "/v1/models"),
+    "message_batch": ("GET", "/v1/messages/batches"),
+    "file": ("GET", "/v1/files"),
+}
 
 
 def _id_of(body: Mapping[str, Any]) -> str:
@@ -57,8 +60,12 @@ def endpoint_of(body: Any) -> tuple[str, str, int] | None:
     if isinstance(kind, str) and kind in _BY_TYPE:
         method, template = _BY_TYPE[kind]
         return method, template.format(id=_id_of(body)), 200
-    if set(body) == {"input_tokens"} or (set(body) >= {"input_tokens"} and "type" not in body
-                                          and "output_tokens" not in body and len(body) <= 3):
+    if set(body) == {"input_tokens"} or (
+        set(body) >= {"input_tokens"}
+        and "type" not in body
+        and "output_tokens" not in body
+        and len(body) <= 3
+    ):
         return "POST", "/v1/messages/count_tokens", 200
     data = body.get("data")
     if isinstance(data, list) and data and "object" not in body:
@@ -131,6 +138,13 @@ def accepts_jsonl(text: str) -> bool:
 
 
 def read_jsonl(text: str, path: Path) -> Recording:
-    item = Interaction("GET", f"/v1/messages/batches/{_PLACEHOLDER_ID}/results", {}, b"", 200,
-                       {}, text.encode("utf-8"))
+    item = Interaction(
+        "GET",
+        f"/v1/messages/batches/{_PLACEHOLDER_ID}/results",
+        {},
+        b"",
+        200,
+        {},
+        text.encode("utf-8"),
+    )
     return Recording(path, NAME_JSONL, [item], by_content=True)

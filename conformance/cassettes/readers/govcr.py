@@ -21,8 +21,12 @@ NAME = "go-vcr"
 def accepts(doc: Any) -> bool:
     if not isinstance(doc, Mapping) or not isinstance(doc.get("interactions"), list):
         return False
-    return any(isinstance(i, Mapping) and isinstance(i.get("response"), Mapping)
-               and "code" in i["response"] for i in doc["interactions"])
+    return any(
+        isinstance(i, Mapping)
+        and isinstance(i.get("response"), Mapping)
+        and "code" in i["response"]
+        for i in doc["interactions"]
+    )
 
 
 def _status(response: Mapping[str, Any]) -> int:
@@ -30,5 +34,6 @@ def _status(response: Mapping[str, Any]) -> int:
 
 
 def read(doc: Any, path: Path) -> Recording:
-    return Recording(path, NAME, [read_pair(raw, _status) for raw in doc["interactions"]],
-                     document=doc)
+    return Recording(
+        path, NAME, [read_pair(raw, _status) for raw in doc["interactions"]], document=doc
+    )

@@ -52,19 +52,29 @@ def _entry(raw: Any) -> Interaction | BadInteraction:
         method, url = str(request.get("method") or "").upper(), str(request.get("url") or "")
         if not method or not url:
             raise Unreadable("request has no method or url")
-        req_headers, resp_headers = _headers(request.get("headers")), _headers(
-            response.get("headers"))
+        req_headers, resp_headers = (
+            _headers(request.get("headers")),
+            _headers(response.get("headers")),
+        )
         post = request.get("postData")
         req_body = as_bytes(post.get("text")) if isinstance(post, Mapping) else b""
         content = response.get("content")
         body = b""
         if isinstance(content, Mapping):
             text = content.get("text")
-            body = b64(text, "content.text") if content.get("encoding") == "base64" \
-                else as_bytes(text)
-        return Interaction(method, url, req_headers, req_body, status_code(response.get("status")),
-                           resp_headers, decompress(body, resp_headers.get("content-encoding", "")),
-                           recorded_at=parse_date(raw.get("startedDateTime")))
+            body = (
+                b64(text, "content.text") if content.get("encoding") == "base64" else as_bytes(text)
+            )
+        return Interaction(
+            method,
+            url,
+            req_headers,
+            req_body,
+            status_code(response.get("status")),
+            resp_headers,
+            decompress(body, resp_headers.get("content-encoding", "")),
+            recorded_at=parse_date(raw.get("startedDateTime")),
+        )
     except (Unreadable, ValueError, TypeError) as exc:
         return BadInteraction(f"{type(exc).__name__}: {exc}", method, url)
 

@@ -30,8 +30,11 @@ NAME = "nock"
 
 
 def accepts(doc: Any) -> bool:
-    return isinstance(doc, list) and bool(doc) and all(
-        isinstance(d, Mapping) and "scope" in d and "method" in d for d in doc)
+    return (
+        isinstance(doc, list)
+        and bool(doc)
+        and all(isinstance(d, Mapping) and "scope" in d and "method" in d for d in doc)
+    )
 
 
 def _headers(raw: Any) -> dict[str, str]:
@@ -62,10 +65,15 @@ def _definition(raw: Mapping[str, Any]) -> Interaction | BadInteraction:
         resp_headers = _headers(raw.get("rawHeaders", raw.get("headers")))
         chunks = isinstance(raw.get("response"), list) and "content-encoding" in resp_headers
         body = _body(raw.get("response"), hex_chunks=chunks or bool(raw.get("responseIsBinary")))
-        return Interaction(method, url, header_map(raw.get("reqheaders")),
-                           _body(raw.get("body"), hex_chunks=False),
-                           status_code(raw.get("status", 200)), resp_headers,
-                           decompress(body, resp_headers.get("content-encoding", "")))
+        return Interaction(
+            method,
+            url,
+            header_map(raw.get("reqheaders")),
+            _body(raw.get("body"), hex_chunks=False),
+            status_code(raw.get("status", 200)),
+            resp_headers,
+            decompress(body, resp_headers.get("content-encoding", "")),
+        )
     except (Unreadable, ValueError, TypeError) as exc:
         return BadInteraction(f"{type(exc).__name__}: {exc}", method, url)
 

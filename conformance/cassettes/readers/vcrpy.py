@@ -23,8 +23,11 @@ NAME = "vcrpy"
 def _interactions(doc: Any) -> list[Any] | None:
     if isinstance(doc, Mapping) and isinstance(doc.get("interactions"), list):
         return list(doc["interactions"])
-    if isinstance(doc, list) and doc and all(isinstance(d, Mapping) and "request" in d
-                                              for d in doc):
+    if (
+        isinstance(doc, list)
+        and doc
+        and all(isinstance(d, Mapping) and "request" in d for d in doc)
+    ):
         return doc  # vcrpy < 1.0 wrote a bare list of interactions
     return None
 
@@ -35,8 +38,12 @@ def accepts(doc: Any) -> bool:
     items = _interactions(doc)
     if items is None:
         return False
-    return not any(isinstance(i, Mapping) and isinstance(i.get("response"), Mapping)
-                   and "code" in i["response"] for i in items)
+    return not any(
+        isinstance(i, Mapping)
+        and isinstance(i.get("response"), Mapping)
+        and "code" in i["response"]
+        for i in items
+    )
 
 
 def provenance_of(doc: Any) -> dict[str, str] | None:
@@ -48,6 +55,11 @@ def provenance_of(doc: Any) -> dict[str, str] | None:
 
 def read(doc: Any, path: Path) -> Recording:
     prov = provenance_of(doc)
-    return Recording(path, NAME, [read_pair(raw, vcr_status) for raw in _interactions(doc) or []],
-                     provenance=prov, recorded_at=parse_date((prov or {}).get("recorded")),
-                     document=doc)
+    return Recording(
+        path,
+        NAME,
+        [read_pair(raw, vcr_status) for raw in _interactions(doc) or []],
+        provenance=prov,
+        recorded_at=parse_date((prov or {}).get("recorded")),
+        document=doc,
+    )

@@ -44,8 +44,7 @@ def usage_of(answer: JsonAnswer | StreamAnswer) -> tuple[str, dict[str, Any]] | 
             message = payload.get("message") or {}
             model, usage = str(message.get("model")), dict(message.get("usage") or {})
         elif name == "message_delta":
-            usage.update({k: v for k, v in (payload.get("usage") or {}).items()
-                          if v is not None})
+            usage.update({k: v for k, v in (payload.get("usage") or {}).items() if v is not None})
     return (model, usage) if model else None
 
 
@@ -65,12 +64,17 @@ def note_usage(ctx: RequestContext, answer: Answer) -> None:
         return value if isinstance(value, int) and value > 0 else 0
 
     known = catalog.find_model(model)
-    db_of(ctx.state).usage.append(UsageRecord(
-        at=clock(ctx), api_key_id=key_id, workspace_id=workspace,
-        model=known.id if known else model,
-        service_tier="batch" if usage.get("service_tier") == "batch" else "standard",
-        uncached_input_tokens=count("input_tokens"),
-        cache_read_input_tokens=count("cache_read_input_tokens"),
-        cache_creation_5m=count("cache_creation_input_tokens"),
-        output_tokens=count("output_tokens"),
-        web_search_requests=count("web_search_requests")))
+    db_of(ctx.state).usage.append(
+        UsageRecord(
+            at=clock(ctx),
+            api_key_id=key_id,
+            workspace_id=workspace,
+            model=known.id if known else model,
+            service_tier="batch" if usage.get("service_tier") == "batch" else "standard",
+            uncached_input_tokens=count("input_tokens"),
+            cache_read_input_tokens=count("cache_read_input_tokens"),
+            cache_creation_5m=count("cache_creation_input_tokens"),
+            output_tokens=count("output_tokens"),
+            web_search_requests=count("web_search_requests"),
+        )
+    )

@@ -42,8 +42,7 @@ REFERENCE_WORKSPACE_ID = seeded_id("workspace", "workspace", 0)
 #: Keys only the 2026-10-21 shapes carry, per object type (api-contract.md §9).
 NEWER_KEYS: dict[str, tuple[str, ...]] = {
     "invite": ("accepted_at", "rbac_group_ids"),
-    "workspace": ("data_residency", "tags", "compartment_id", "external_key_id",
-                  "user_profile_id"),
+    "workspace": ("data_residency", "tags", "compartment_id", "external_key_id", "user_profile_id"),
     "api_key": ("expires_at", "scope", "principal"),
 }
 
@@ -134,16 +133,21 @@ def _seed_history(db: AdminDb) -> None:
         for hour in (9, 15):
             key = keys[(d + hour) % 2]
             model = models[(d * 3 + hour) % len(models)]
-            db.usage.append(UsageRecord(
-                at=day0 + timedelta(days=d, hours=hour, minutes=number(d, hour, lo=0, hi=59)),
-                api_key_id=key["id"], workspace_id=key["workspace_id"], model=model.id,
-                service_tier="batch" if hour == 15 and d % 3 == 0 else "standard",
-                uncached_input_tokens=number("in", d, hour, lo=200, hi=40_000),
-                cache_read_input_tokens=number("cr", d, hour, lo=0, hi=20_000),
-                cache_creation_5m=number("c5", d, hour, lo=0, hi=5_000),
-                cache_creation_1h=number("c1", d, hour, lo=0, hi=2_000) if d % 2 else 0,
-                output_tokens=number("out", d, hour, lo=50, hi=8_000),
-                web_search_requests=number("ws", d, hour, lo=0, hi=3)))
+            db.usage.append(
+                UsageRecord(
+                    at=day0 + timedelta(days=d, hours=hour, minutes=number(d, hour, lo=0, hi=59)),
+                    api_key_id=key["id"],
+                    workspace_id=key["workspace_id"],
+                    model=model.id,
+                    service_tier="batch" if hour == 15 and d % 3 == 0 else "standard",
+                    uncached_input_tokens=number("in", d, hour, lo=200, hi=40_000),
+                    cache_read_input_tokens=number("cr", d, hour, lo=0, hi=20_000),
+                    cache_creation_5m=number("c5", d, hour, lo=0, hi=5_000),
+                    cache_creation_1h=number("c1", d, hour, lo=0, hi=2_000) if d % 2 else 0,
+                    output_tokens=number("out", d, hour, lo=50, hi=8_000),
+                    web_search_requests=number("ws", d, hour, lo=0, hi=3),
+                )
+            )
 
 
 def _seed(now: datetime = REFERENCE_NOW) -> AdminDb:
@@ -151,28 +155,46 @@ def _seed(now: datetime = REFERENCE_NOW) -> AdminDb:
     added = now - timedelta(days=400)
     for n, (name, email, role) in enumerate(SEEDED_USERS):
         uid = seeded_user_id(n)
-        db.users[uid] = {"id": uid, "type": "user", "email": email, "name": name, "role": role,
-                         "added_at": iso(added + timedelta(days=n))}
+        db.users[uid] = {
+            "id": uid,
+            "type": "user",
+            "email": email,
+            "name": name,
+            "role": role,
+            "added_at": iso(added + timedelta(days=n)),
+        }
     db.workspaces[REFERENCE_WORKSPACE_ID] = new_workspace(
-        REFERENCE_WORKSPACE_ID, "Reference workspace", now - timedelta(days=300),
-        "#6C5BB9", None)
-    for uid, role in ((seeded_user_id(1), "workspace_developer"),
-                      (seeded_user_id(2), "workspace_user")):
+        REFERENCE_WORKSPACE_ID, "Reference workspace", now - timedelta(days=300), "#6C5BB9", None
+    )
+    for uid, role in (
+        (seeded_user_id(1), "workspace_developer"),
+        (seeded_user_id(2), "workspace_user"),
+    ):
         db.members[(REFERENCE_WORKSPACE_ID, uid)] = new_member(REFERENCE_WORKSPACE_ID, uid, role)
     creator = seeded_user_id(0)
-    for n, (name, status, workspace) in enumerate((
+    for n, (name, status, workspace) in enumerate(
+        (
             ("Reference key", "active", REFERENCE_WORKSPACE_ID),
             ("Default workspace key", "active", None),
-            ("Old CI key", "inactive", None))):
+            ("Old CI key", "inactive", None),
+        )
+    ):
         kid = REFERENCE_KEY_ID if n == 0 else seeded_id("api_key", "api_key", n)
         db.api_keys[kid] = {
-            "id": kid, "type": "api_key", "name": name,
+            "id": kid,
+            "type": "api_key",
+            "name": name,
             "created_at": iso(now - timedelta(days=200 - n)),
             "created_by": {"id": creator, "type": "user"},
             "partial_key_hint": f"ref-{n}...{stable_token('hint', n, length=4)}",
-            "status": status, "workspace_id": workspace, "expires_at": None,
-            "scope": ({"type": "workspace", "workspace_id": workspace} if workspace
-                      else {"type": "organization"}),
+            "status": status,
+            "workspace_id": workspace,
+            "expires_at": None,
+            "scope": (
+                {"type": "workspace", "workspace_id": workspace}
+                if workspace
+                else {"type": "organization"}
+            ),
             "principal": {"type": "user_actor", "user_id": creator},
         }
     _seed_history(db)
@@ -185,11 +207,16 @@ def inventory(state: ReferenceState) -> dict[str, list[str]]:
     if not state.stores.get(STORE):
         return {}
     db = db_of(state)
-    live = [w["id"] for w in db.workspaces.values()
-            if w["archived_at"] is None and w["id"] != REFERENCE_WORKSPACE_ID]
-    found = {"invite": list(db.invites),
-             "workspace": live,
-             "workspace_member": [f"{w}/{u}" for (w, u) in db.members if w in live]}
+    live = [
+        w["id"]
+        for w in db.workspaces.values()
+        if w["archived_at"] is None and w["id"] != REFERENCE_WORKSPACE_ID
+    ]
+    found = {
+        "invite": list(db.invites),
+        "workspace": live,
+        "workspace_member": [f"{w}/{u}" for (w, u) in db.members if w in live],
+    }
     return {kind: ids for kind, ids in found.items() if ids}
 
 
@@ -203,20 +230,31 @@ def db_of(state: ReferenceState) -> AdminDb:
     return db
 
 
-def new_workspace(wid: str, name: str, created: datetime, color: str,
-               residency: dict[str, Any] | None) -> dict[str, Any]:
-    return {"id": wid, "type": "workspace", "name": name, "created_at": iso(created),
-            "archived_at": None, "display_color": color,
-            "data_residency": residency or {"workspace_geo": "us",
-                                            "default_inference_geo": "global",
-                                            "allowed_inference_geos": "unrestricted"},
-            "tags": {}, "compartment_id": None, "external_key_id": None,
-            "user_profile_id": None}
+def new_workspace(
+    wid: str, name: str, created: datetime, color: str, residency: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "id": wid,
+        "type": "workspace",
+        "name": name,
+        "created_at": iso(created),
+        "archived_at": None,
+        "display_color": color,
+        "data_residency": residency
+        or {
+            "workspace_geo": "us",
+            "default_inference_geo": "global",
+            "allowed_inference_geos": "unrestricted",
+        },
+        "tags": {},
+        "compartment_id": None,
+        "external_key_id": None,
+        "user_profile_id": None,
+    }
 
 
 def new_member(wid: str, uid: str, role: str) -> dict[str, Any]:
-    return {"type": "workspace_member", "user_id": uid, "workspace_id": wid,
-            "workspace_role": role}
+    return {"type": "workspace_member", "user_id": uid, "workspace_id": wid, "workspace_role": role}
 
 
 def shaped(obj: dict[str, Any], version: str) -> dict[str, Any]:
@@ -225,5 +263,3 @@ def shaped(obj: dict[str, Any], version: str) -> dict[str, Any]:
         return dict(obj)
     drop = NEWER_KEYS.get(str(obj.get("type")), ())
     return {k: v for k, v in obj.items() if k not in drop}
-
-

@@ -37,14 +37,25 @@ BUCKETS: dict[str, tuple[timedelta, int, int]] = {
     "1h": (timedelta(hours=1), 24, 168),
     "1m": (timedelta(minutes=1), 60, 1440),
 }
-USAGE_DIMENSIONS = ("api_key_id", "workspace_id", "model", "service_tier", "context_window",
-                    "inference_geo")
+USAGE_DIMENSIONS = (
+    "api_key_id",
+    "workspace_id",
+    "model",
+    "service_tier",
+    "context_window",
+    "inference_geo",
+)
 USAGE_GROUP_BY = (*USAGE_DIMENSIONS, "speed", "account_id", "service_account_id")
 COST_GROUP_BY = ("workspace_id", "description")
 #: Usage filters the reference understands: query key -> ledger dimension.
-USAGE_FILTERS = {"api_key_ids": "api_key_id", "workspace_ids": "workspace_id",
-                 "models": "model", "service_tiers": "service_tier",
-                 "context_window": "context_window", "inference_geos": "inference_geo"}
+USAGE_FILTERS = {
+    "api_key_ids": "api_key_id",
+    "workspace_ids": "workspace_id",
+    "models": "model",
+    "service_tiers": "service_tier",
+    "context_window": "context_window",
+    "inference_geos": "inference_geo",
+}
 
 TOKEN_LABELS = {
     "uncached_input_tokens": "Input Tokens",
@@ -97,8 +108,9 @@ class Window:
     next_start: datetime | None
 
 
-def report_window(query: QueryParams, *, widths: tuple[str, ...],
-                  now: datetime = REFERENCE_NOW) -> Window:
+def report_window(
+    query: QueryParams, *, widths: tuple[str, ...], now: datetime = REFERENCE_NOW
+) -> Window:
     """Buckets of ``[starting_at, ending_at)`` for this page (``page`` = the next start)."""
     start = parse_time(query.get("starting_at"), "starting_at")
     if start is None:
@@ -126,8 +138,11 @@ def report_window(query: QueryParams, *, widths: tuple[str, ...],
 
 def _envelope(window: Window, data: list[dict[str, Any]]) -> dict[str, Any]:
     nxt = window.next_start
-    return {"data": data, "has_more": nxt is not None,
-            "next_page": _page_token(nxt) if nxt is not None else None}
+    return {
+        "data": data,
+        "has_more": nxt is not None,
+        "next_page": _page_token(nxt) if nxt is not None else None,
+    }
 
 
 def _group_by(query: QueryParams, allowed: tuple[str, ...]) -> list[str]:
@@ -138,8 +153,7 @@ def _group_by(query: QueryParams, allowed: tuple[str, ...]) -> list[str]:
     return groups
 
 
-def _in_bucket(records: list[UsageRecord], bucket: tuple[datetime, datetime]
-               ) -> list[UsageRecord]:
+def _in_bucket(records: list[UsageRecord], bucket: tuple[datetime, datetime]) -> list[UsageRecord]:
     return [r for r in records if bucket[0] <= r.at < bucket[1]]
 
 
@@ -163,19 +177,33 @@ async def usage_report(request: Request, ctx: RequestContext) -> Answer:
         for r in _in_bucket(records, bucket):
             dims = {d: (getattr(r, d, None) if d in groups else None) for d in USAGE_DIMENSIONS}
             key = tuple(str(dims[d]) for d in USAGE_DIMENSIONS)
-            row = rows.setdefault(key, {
-                "uncached_input_tokens": 0, "cache_creation": {
-                    "ephemeral_1h_input_tokens": 0, "ephemeral_5m_input_tokens": 0},
-                "cache_read_input_tokens": 0, "output_tokens": 0,
-                "server_tool_use": {"web_search_requests": 0}, **dims})
+            row = rows.setdefault(
+                key,
+                {
+                    "uncached_input_tokens": 0,
+                    "cache_creation": {
+                        "ephemeral_1h_input_tokens": 0,
+                        "ephemeral_5m_input_tokens": 0,
+                    },
+                    "cache_read_input_tokens": 0,
+                    "output_tokens": 0,
+                    "server_tool_use": {"web_search_requests": 0},
+                    **dims,
+                },
+            )
             row["uncached_input_tokens"] += r.uncached_input_tokens
             row["cache_read_input_tokens"] += r.cache_read_input_tokens
             row["cache_creation"]["ephemeral_1h_input_tokens"] += r.cache_creation_1h
             row["cache_creation"]["ephemeral_5m_input_tokens"] += r.cache_creation_5m
             row["output_tokens"] += r.output_tokens
             row["server_tool_use"]["web_search_requests"] += r.web_search_requests
-        data.append({"starting_at": iso(bucket[0]), "ending_at": iso(bucket[1]),
-                     "results": [rows[k] for k in sorted(rows)]})
+        data.append(
+            {
+                "starting_at": iso(bucket[0]),
+                "ending_at": iso(bucket[1]),
+                "results": [rows[k] for k in sorted(rows)],
+            }
+        )
     return JsonAnswer(_envelope(window, data))
 
 
@@ -210,22 +238,34 @@ async def cost_report(request: Request, ctx: RequestContext) -> Answer:
                     continue
                 model = catalog.find_model(r.model)
                 row: dict[str, Any] = {
-                    "currency": "USD", "cost_type": None, "description": None, "model": None,
-                    "token_type": None, "service_tier": None, "context_window": None,
+                    "currency": "USD",
+                    "cost_type": None,
+                    "description": None,
+                    "model": None,
+                    "token_type": None,
+                    "service_tier": None,
+                    "context_window": None,
                     "inference_geo": None,
-                    "workspace_id": r.workspace_id if "workspace_id" in groups else None}
+                    "workspace_id": r.workspace_id if "workspace_id" in groups else None,
+                }
                 if by_desc:
                     name = model.display_name if model else r.model
-                    row.update(cost_type="tokens", model=r.model, token_type=token_type,
-                               service_tier=r.service_tier, context_window=r.context_window,
-                               inference_geo=r.inference_geo,
-                               description=f"{name} Usage - {TOKEN_LABELS[token_type]}")
+                    row.update(
+                        cost_type="tokens",
+                        model=r.model,
+                        token_type=token_type,
+                        service_tier=r.service_tier,
+                        context_window=r.context_window,
+                        inference_geo=r.inference_geo,
+                        description=f"{name} Usage - {TOKEN_LABELS[token_type]}",
+                    )
                 key = tuple(str(row[k]) for k in sorted(row))
                 rows.setdefault(key, row)
                 amounts[key] = amounts.get(key, Decimal(0)) + cents(r, token_type, count)
         results = [{"amount": format_cents(amounts[k]), **rows[k]} for k in sorted(rows)]
-        data.append({"starting_at": iso(bucket[0]), "ending_at": iso(bucket[1]),
-                     "results": results})
+        data.append(
+            {"starting_at": iso(bucket[0]), "ending_at": iso(bucket[1]), "results": results}
+        )
     return JsonAnswer(_envelope(window, data))
 
 
@@ -235,43 +275,67 @@ def _claude_code_records(db: AdminDb, day: date) -> list[dict[str, Any]]:
     if not today - timedelta(days=HISTORY_DAYS) <= day <= today:
         return []
     actors: list[dict[str, Any]] = [
-        {"type": "user_actor", "email_address": u["email"]} for u in db.users.values()
-        if u["role"] in ("developer", "claude_code_user")]
-    actors.append({"type": "api_actor",
-                   "api_key_name": db.api_keys[REFERENCE_KEY_ID]["name"]
-                   if REFERENCE_KEY_ID in db.api_keys else "Reference key"})
+        {"type": "user_actor", "email_address": u["email"]}
+        for u in db.users.values()
+        if u["role"] in ("developer", "claude_code_user")
+    ]
+    actors.append(
+        {
+            "type": "api_actor",
+            "api_key_name": db.api_keys[REFERENCE_KEY_ID]["name"]
+            if REFERENCE_KEY_ID in db.api_keys
+            else "Reference key",
+        }
+    )
     out = []
     for n, actor in enumerate(actors):
         seed = (day.isoformat(), n)
         breakdown = []
-        for model in catalog.MODELS[n % 2: n % 2 + 2]:
-            tokens = {"input": number(*seed, model.id, "i", lo=100, hi=90_000),
-                      "output": number(*seed, model.id, "o", lo=50, hi=20_000),
-                      "cache_read": number(*seed, model.id, "r", lo=0, hi=50_000),
-                      "cache_creation": number(*seed, model.id, "c", lo=0, hi=9_000)}
+        for model in catalog.MODELS[n % 2 : n % 2 + 2]:
+            tokens = {
+                "input": number(*seed, model.id, "i", lo=100, hi=90_000),
+                "output": number(*seed, model.id, "o", lo=50, hi=20_000),
+                "cache_read": number(*seed, model.id, "r", lo=0, hi=50_000),
+                "cache_creation": number(*seed, model.id, "c", lo=0, hi=9_000),
+            }
             usd = catalog.cost_usd(model.id, tokens["input"], tokens["output"])
-            breakdown.append({"model": model.id, "tokens": tokens,
-                              "estimated_cost": {"currency": "USD",
-                                                 "amount": round(usd * 100, 2)}})
+            breakdown.append(
+                {
+                    "model": model.id,
+                    "tokens": tokens,
+                    "estimated_cost": {"currency": "USD", "amount": round(usd * 100, 2)},
+                }
+            )
 
         def accepted(tool: str, seed: tuple[str, int] = seed) -> dict[str, int]:
-            return {"accepted": number(*seed, tool, "a", lo=0, hi=40),
-                    "rejected": number(*seed, tool, "r", lo=0, hi=6)}
+            return {
+                "accepted": number(*seed, tool, "a", lo=0, hi=40),
+                "rejected": number(*seed, tool, "r", lo=0, hi=6),
+            }
 
-        out.append({
-            # No organization_id: the real one is a UUID the cassette scanner (rightly) flags.
-            "date": f"{day.isoformat()}T00:00:00Z",
-            "customer_type": "api", "terminal_type": ("vscode", "iTerm.app", "ghostty")[n % 3],
-            "actor": actor,
-            "core_metrics": {
-                "num_sessions": number(*seed, "s", lo=1, hi=12),
-                "lines_of_code": {"added": number(*seed, "la", lo=0, hi=900),
-                                  "removed": number(*seed, "lr", lo=0, hi=300)},
-                "commits_by_claude_code": number(*seed, "c", lo=0, hi=9),
-                "pull_requests_by_claude_code": number(*seed, "p", lo=0, hi=3)},
-            "tool_actions": {t: accepted(t) for t in (
-                "edit_tool", "multi_edit_tool", "write_tool", "notebook_edit_tool")},
-            "model_breakdown": breakdown})
+        out.append(
+            {
+                # No organization_id: the real one is a UUID the cassette scanner (rightly) flags.
+                "date": f"{day.isoformat()}T00:00:00Z",
+                "customer_type": "api",
+                "terminal_type": ("vscode", "iTerm.app", "ghostty")[n % 3],
+                "actor": actor,
+                "core_metrics": {
+                    "num_sessions": number(*seed, "s", lo=1, hi=12),
+                    "lines_of_code": {
+                        "added": number(*seed, "la", lo=0, hi=900),
+                        "removed": number(*seed, "lr", lo=0, hi=300),
+                    },
+                    "commits_by_claude_code": number(*seed, "c", lo=0, hi=9),
+                    "pull_requests_by_claude_code": number(*seed, "p", lo=0, hi=3),
+                },
+                "tool_actions": {
+                    t: accepted(t)
+                    for t in ("edit_tool", "multi_edit_tool", "write_tool", "notebook_edit_tool")
+                },
+                "model_breakdown": breakdown,
+            }
+        )
     return out
 
 
@@ -293,8 +357,11 @@ async def claude_code_report(request: Request, ctx: RequestContext) -> Answer:
         except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
             raise invalid("page: invalid page token") from exc
     records = _claude_code_records(db_of(ctx.state), day)
-    data = records[offset:offset + limit]
+    data = records[offset : offset + limit]
     more = offset + limit < len(records)
-    nxt = ("page_" + base64.urlsafe_b64encode(str(offset + limit).encode()).decode().rstrip("=")
-           if more else None)
+    nxt = (
+        "page_" + base64.urlsafe_b64encode(str(offset + limit).encode()).decode().rstrip("=")
+        if more
+        else None
+    )
     return JsonAnswer({"data": data, "has_more": more, "next_page": nxt})

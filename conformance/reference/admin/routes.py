@@ -32,16 +32,22 @@ from conformance.reference.state import ORGANIZATION_ID
 USER_ROLES_2023 = ("user", "developer", "billing", "admin", "claude_code_user")
 USER_ROLES_2026 = (*USER_ROLES_2023, "managed", "membership_admin", "owner", "primary_owner")
 INVITE_ROLES = ("user", "developer", "billing", "claude_code_user", "managed")
-WORKSPACE_ROLES = ("workspace_user", "workspace_developer", "workspace_admin",
-                   "workspace_billing", "workspace_restricted_developer")
+WORKSPACE_ROLES = (
+    "workspace_user",
+    "workspace_developer",
+    "workspace_admin",
+    "workspace_billing",
+    "workspace_restricted_developer",
+)
 KEY_STATUSES = ("active", "inactive", "archived")
 
 
 # --- the gate and request bodies ------------------------------------------------------------------
 
 
-def _string_field(body: dict[str, Any], name: str, *, required: bool, max_len: int = 500
-                  ) -> str | None:
+def _string_field(
+    body: dict[str, Any], name: str, *, required: bool, max_len: int = 500
+) -> str | None:
     value = body.get(name)
     if value is None:
         if required:
@@ -68,8 +74,11 @@ def check_admin(request: Request, ctx: RequestContext) -> None:
     if key is None:
         raise ApiError(401, "x-api-key header is required")
     if key in ctx.config.api_keys and key not in ctx.config.admin_api_keys:
-        raise ApiError(403, "This endpoint requires an Admin API key; a regular API key cannot "
-                            "access /v1/organizations")
+        raise ApiError(
+            403,
+            "This endpoint requires an Admin API key; a regular API key cannot "
+            "access /v1/organizations",
+        )
     if key not in ctx.config.admin_api_keys:
         raise ApiError(401, "invalid x-api-key")
     ctx.api_key = key
@@ -87,8 +96,7 @@ def _found(table: dict[str, dict[str, Any]], key: str, what: str) -> dict[str, A
 
 
 async def organization_me(request: Request, ctx: RequestContext) -> Answer:
-    return JsonAnswer({"id": ORGANIZATION_ID, "type": "organization",
-                       "name": ORGANIZATION_NAME})
+    return JsonAnswer({"id": ORGANIZATION_ID, "type": "organization", "name": ORGANIZATION_NAME})
 
 
 async def list_users(request: Request, ctx: RequestContext) -> Answer:
@@ -143,8 +151,11 @@ def _invite_view(invite: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
 async def create_invite(request: Request, ctx: RequestContext) -> Answer:
     db = db_of(ctx.state)
     body = await read_json(request)
-    allowed = ("email", "role") if ctx.version == catalog.VERSION_2023 else (
-        "email", "role", "rbac_group_ids")
+    allowed = (
+        ("email", "role")
+        if ctx.version == catalog.VERSION_2023
+        else ("email", "role", "rbac_group_ids")
+    )
     _only(body, allowed)
     email = _string_field(body, "email", required=True, max_len=320) or ""
     role = _string_field(body, "role", required=True) or ""
@@ -160,10 +171,17 @@ async def create_invite(request: Request, ctx: RequestContext) -> Answer:
         raise invalid("rbac_group_ids: Input should be a valid list of strings")
     now = clock(ctx)
     iid = ctx.state.make_id(catalog.ID_PREFIXES["invite"] + "01", "invite", ctx.serial)
-    db.invites[iid] = {"id": iid, "type": "invite", "email": email, "role": role,
-                       "status": "pending", "invited_at": iso(now),
-                       "expires_at": iso(now + INVITE_TTL), "accepted_at": None,
-                       "rbac_group_ids": groups}
+    db.invites[iid] = {
+        "id": iid,
+        "type": "invite",
+        "email": email,
+        "role": role,
+        "status": "pending",
+        "invited_at": iso(now),
+        "expires_at": iso(now + INVITE_TTL),
+        "accepted_at": None,
+        "rbac_group_ids": groups,
+    }
     return JsonAnswer(_invite_view(db.invites[iid], ctx))
 
 
@@ -195,10 +213,12 @@ async def delete_invite(request: Request, ctx: RequestContext) -> Answer:
 # --- workspaces and members -----------------------------------------------------------------------
 
 
-def _workspace_fields(body: dict[str, Any], ctx: RequestContext, *, create: bool
-                      ) -> dict[str, Any]:
-    allowed = ["name", "display_color"] if ctx.version == catalog.VERSION_2023 else [
-        "name", "display_color", "data_residency", "tags"]
+def _workspace_fields(body: dict[str, Any], ctx: RequestContext, *, create: bool) -> dict[str, Any]:
+    allowed = (
+        ["name", "display_color"]
+        if ctx.version == catalog.VERSION_2023
+        else ["name", "display_color", "data_residency", "tags"]
+    )
     _only(body, allowed)
     out: dict[str, Any] = {}
     name = _string_field(body, "name", required=create, max_len=40)
@@ -224,15 +244,20 @@ async def create_workspace(request: Request, ctx: RequestContext) -> Answer:
     wid = ctx.state.make_id(catalog.ID_PREFIXES["workspace"] + "01", "workspace", ctx.serial)
     color = fields.pop("display_color", "#" + hashlib.sha256(wid.encode()).hexdigest()[:6])
     residency = fields.pop("data_residency", None)
-    db.workspaces[wid] = {**new_workspace(wid, fields.pop("name"), clock(ctx), color, residency),
-                          **fields}
+    db.workspaces[wid] = {
+        **new_workspace(wid, fields.pop("name"), clock(ctx), color, residency),
+        **fields,
+    }
     return JsonAnswer(shaped(db.workspaces[wid], ctx.version))
 
 
 async def list_workspaces(request: Request, ctx: RequestContext) -> Answer:
     archived = str(request.query_params.get("include_archived", "false")).lower() == "true"
-    items = [shaped(w, ctx.version) for w in db_of(ctx.state).workspaces.values()
-             if archived or w["archived_at"] is None]
+    items = [
+        shaped(w, ctx.version)
+        for w in db_of(ctx.state).workspaces.values()
+        if archived or w["archived_at"] is None
+    ]
     return JsonAnswer(id_page(items, request.query_params))
 
 
@@ -314,8 +339,9 @@ async def update_member(request: Request, ctx: RequestContext) -> Answer:
 async def remove_member(request: Request, ctx: RequestContext) -> Answer:
     key, _ = _member_of(request, ctx)
     del db_of(ctx.state).members[key]
-    return JsonAnswer({"type": "workspace_member_deleted", "workspace_id": key[0],
-                       "user_id": key[1]})
+    return JsonAnswer(
+        {"type": "workspace_member_deleted", "workspace_id": key[0], "user_id": key[1]}
+    )
 
 
 # --- API keys -------------------------------------------------------------------------------------
@@ -372,30 +398,33 @@ def _admin_route(endpoint: str, handler: Handler) -> RouteSpec:
     return RouteSpec(endpoint, gated, authenticated=False)
 
 
-ROUTES: list[RouteSpec] = [_admin_route(name, handler) for name, handler in (
-    ("admin.organizations.me", organization_me),
-    ("admin.users.list", list_users),
-    ("admin.users.retrieve", get_user),
-    ("admin.users.update", update_user),
-    ("admin.users.delete", delete_user),
-    ("admin.invites.create", create_invite),
-    ("admin.invites.list", list_invites),
-    ("admin.invites.retrieve", get_invite),
-    ("admin.invites.delete", delete_invite),
-    ("admin.workspaces.create", create_workspace),
-    ("admin.workspaces.list", list_workspaces),
-    ("admin.workspaces.retrieve", get_workspace),
-    ("admin.workspaces.update", update_workspace),
-    ("admin.workspaces.archive", archive_workspace),
-    ("admin.workspace_members.create", add_member),
-    ("admin.workspace_members.list", list_members),
-    ("admin.workspace_members.retrieve", get_member),
-    ("admin.workspace_members.update", update_member),
-    ("admin.workspace_members.delete", remove_member),
-    ("admin.api_keys.list", list_api_keys),
-    ("admin.api_keys.retrieve", get_api_key),
-    ("admin.api_keys.update", update_api_key),
-    ("admin.usage_report.messages", reports.usage_report),
-    ("admin.usage_report.claude_code", reports.claude_code_report),
-    ("admin.cost_report", reports.cost_report),
-)]
+ROUTES: list[RouteSpec] = [
+    _admin_route(name, handler)
+    for name, handler in (
+        ("admin.organizations.me", organization_me),
+        ("admin.users.list", list_users),
+        ("admin.users.retrieve", get_user),
+        ("admin.users.update", update_user),
+        ("admin.users.delete", delete_user),
+        ("admin.invites.create", create_invite),
+        ("admin.invites.list", list_invites),
+        ("admin.invites.retrieve", get_invite),
+        ("admin.invites.delete", delete_invite),
+        ("admin.workspaces.create", create_workspace),
+        ("admin.workspaces.list", list_workspaces),
+        ("admin.workspaces.retrieve", get_workspace),
+        ("admin.workspaces.update", update_workspace),
+        ("admin.workspaces.archive", archive_workspace),
+        ("admin.workspace_members.create", add_member),
+        ("admin.workspace_members.list", list_members),
+        ("admin.workspace_members.retrieve", get_member),
+        ("admin.workspace_members.update", update_member),
+        ("admin.workspace_members.delete", remove_member),
+        ("admin.api_keys.list", list_api_keys),
+        ("admin.api_keys.retrieve", get_api_key),
+        ("admin.api_keys.update", update_api_key),
+        ("admin.usage_report.messages", reports.usage_report),
+        ("admin.usage_report.claude_code", reports.claude_code_report),
+        ("admin.cost_report", reports.cost_report),
+    )
+]

@@ -104,8 +104,11 @@ def segments(body: dict[str, Any]) -> list[Segment]:
     for i, tool in enumerate(tools):
         # dumps(list) is "[" + ",".join(dumps(tool)) + "]": brackets and commas are one token each
         framing = generator.TOOLS_OVERHEAD + 2 if i == 0 else 1
-        add(framing + generator.count_tokens(generator._dumps(tool)), ["tool", _key(tool)],
-            _ttl(tool))
+        add(
+            framing + generator.count_tokens(generator._dumps(tool)),
+            ["tool", _key(tool)],
+            _ttl(tool),
+        )
     system = body.get("system")
     if system:
         extra += generator.SYSTEM_OVERHEAD
@@ -148,12 +151,15 @@ def validate(body: dict[str, Any]) -> None:
         content = message.get("content") if isinstance(message, dict) else None
         for j, block in enumerate(content if isinstance(content, list) else []):
             if isinstance(block, dict) and "cache_control" in block:
-                check_cache_control(block["cache_control"],
-                                    f"messages.{i}.content.{j}.cache_control")
+                check_cache_control(
+                    block["cache_control"], f"messages.{i}.content.{j}.cache_control"
+                )
                 found += 1
     if found > MAX_BREAKPOINTS:
-        raise invalid(f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be "
-                      f"provided. Found {found}.")
+        raise invalid(
+            f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be "
+            f"provided. Found {found}."
+        )
 
 
 def apply(body: dict[str, Any], model: catalog.Model, cache: dict[str, Any]) -> CacheUsage:

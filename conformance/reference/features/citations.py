@@ -62,8 +62,11 @@ def documents(body: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for message in body.get("messages") or []:
         content = message.get("content") if isinstance(message, dict) else None
-        out += [b for b in content if isinstance(b, dict) and b.get("type") == "document"] \
-            if isinstance(content, list) else []
+        out += (
+            [b for b in content if isinstance(b, dict) and b.get("type") == "document"]
+            if isinstance(content, list)
+            else []
+        )
     return out
 
 
@@ -74,8 +77,9 @@ def search_results(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _check_config(block: dict[str, Any], path: str) -> None:
     config = block.get("citations")
-    if config is not None and not (isinstance(config, dict)
-                                   and isinstance(config.get("enabled"), bool)):
+    if config is not None and not (
+        isinstance(config, dict) and isinstance(config.get("enabled"), bool)
+    ):
         raise invalid(f"{path}.citations.enabled: Input should be a valid boolean")
 
 
@@ -83,8 +87,11 @@ def _check_text_blocks(content: Any, path: str) -> None:
     if not isinstance(content, list) or not content:
         raise invalid(f"{path}: Input should be a non-empty list of text blocks")
     for i, block in enumerate(content):
-        if not (isinstance(block, dict) and block.get("type") == "text"
-                and isinstance(block.get("text"), str)):
+        if not (
+            isinstance(block, dict)
+            and block.get("type") == "text"
+            and isinstance(block.get("text"), str)
+        ):
             raise invalid(f"{path}.{i}: Input should be a text block")
 
 
@@ -118,8 +125,10 @@ def check_search_result(block: dict[str, Any], path: str) -> None:
     """A search_result block: ``source`` and ``title`` strings, text-block ``content``."""
     for key in ("source", "title"):
         if not isinstance(block.get(key), str):
-            raise invalid(f"{path}.{key}: " + ("Field required" if key not in block
-                                               else "Input should be a valid string"))
+            raise invalid(
+                f"{path}.{key}: "
+                + ("Field required" if key not in block else "Input should be a valid string")
+            )
     _check_text_blocks(block.get("content"), f"{path}.content")
     _check_config(block, path)
 
@@ -149,11 +158,17 @@ def resolve_files(body: dict[str, Any], files: Mapping[str, Any]) -> dict[str, A
         if stored is None:
             continue
         if stored.mime_type == "application/pdf":
-            doc["source"] = {"type": "base64", "media_type": "application/pdf",
-                             "data": base64.b64encode(stored.content).decode()}
+            doc["source"] = {
+                "type": "base64",
+                "media_type": "application/pdf",
+                "data": base64.b64encode(stored.content).decode(),
+            }
         elif stored.mime_type.startswith("text/"):
-            doc["source"] = {"type": "text", "media_type": "text/plain",
-                             "data": stored.content.decode("utf-8", "replace")}
+            doc["source"] = {
+                "type": "text",
+                "media_type": "text/plain",
+                "data": stored.content.decode("utf-8", "replace"),
+            }
         else:
             continue
         doc["source"]["file_id"] = source["file_id"]
@@ -173,26 +188,47 @@ def _cite_document(doc: dict[str, Any], index: int) -> dict[str, Any] | None:
         match = _SENTENCE.search(text)
         if match is None:
             return None
-        return {"type": "char_location", "cited_text": match.group(0), **head,
-                "start_char_index": match.start(), "end_char_index": match.end(),
-                "file_id": source.get("file_id")}
+        return {
+            "type": "char_location",
+            "cited_text": match.group(0),
+            **head,
+            "start_char_index": match.start(),
+            "end_char_index": match.end(),
+            "file_id": source.get("file_id"),
+        }
     if kind == "base64" and source.get("media_type") == "application/pdf":
         pages = pdf_pages(base64.b64decode(str(source.get("data", ""))))
         for number, page in enumerate(pages or [], start=1):
             match = _SENTENCE.search(page)
             if match is not None:
-                return {"type": "page_location", "cited_text": match.group(0), **head,
-                        "start_page_number": number, "end_page_number": number + 1,
-                        "file_id": source.get("file_id")}
+                return {
+                    "type": "page_location",
+                    "cited_text": match.group(0),
+                    **head,
+                    "start_page_number": number,
+                    "end_page_number": number + 1,
+                    "file_id": source.get("file_id"),
+                }
         return None
     if kind == "content":
         content = source.get("content")
-        first = content if isinstance(content, str) else str(
-            _blocks_of(content)[0].get("text", "")) if _blocks_of(content) else ""
+        first = (
+            content
+            if isinstance(content, str)
+            else str(_blocks_of(content)[0].get("text", ""))
+            if _blocks_of(content)
+            else ""
+        )
         if not first.strip():
             return None
-        return {"type": "content_block_location", "cited_text": first, **head,
-                "start_block_index": 0, "end_block_index": 1, "file_id": None}
+        return {
+            "type": "content_block_location",
+            "cited_text": first,
+            **head,
+            "start_block_index": 0,
+            "end_block_index": 1,
+            "file_id": None,
+        }
     return None
 
 
@@ -205,15 +241,22 @@ def cited_answer(body: dict[str, Any]) -> list[dict[str, Any]] | None:
             break
     if cite is None:
         for index, result in enumerate(search_results(body)):
-            first = str(_blocks_of(result.get("content"))[0].get("text", "")) \
-                if _enabled(result) and _blocks_of(result.get("content")) else ""
+            first = (
+                str(_blocks_of(result.get("content"))[0].get("text", ""))
+                if _enabled(result) and _blocks_of(result.get("content"))
+                else ""
+            )
             if first.strip():
-                cite = {"type": "search_result_location", "cited_text": first,
-                        "source": result.get("source"), "title": result.get("title"),
-                        "search_result_index": index, "start_block_index": 0,
-                        "end_block_index": 1}
+                cite = {
+                    "type": "search_result_location",
+                    "cited_text": first,
+                    "source": result.get("source"),
+                    "title": result.get("title"),
+                    "search_result_index": index,
+                    "start_block_index": 0,
+                    "end_block_index": 1,
+                }
                 break
     if cite is None:
         return None
-    return [dict(_INTRO), {"type": "text", "text": cite["cited_text"].strip(),
-                           "citations": [cite]}]
+    return [dict(_INTRO), {"type": "text", "text": cite["cited_text"].strip(), "citations": [cite]}]

@@ -41,22 +41,32 @@ def check_request(body: dict[str, Any]) -> None:
         kind = edit.get("type") if isinstance(edit, dict) else None
         if kind not in EDIT_TYPES:
             tags = ", ".join(f"'{t}'" for t in EDIT_TYPES)
-            raise invalid(f"context_management.edits.{i}.type: Input tag '{kind}' found using "
-                          f"'type' does not match any of the expected tags: {tags}")
+            raise invalid(
+                f"context_management.edits.{i}.type: Input tag '{kind}' found using "
+                f"'type' does not match any of the expected tags: {tags}"
+            )
         for key in ("trigger", "keep"):
             value = (edit.get(key) or {}).get("value", 1)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise invalid(f"context_management.edits.{i}.{key}.value: Input should be a "
-                              "valid non-negative integer")
+                raise invalid(
+                    f"context_management.edits.{i}.{key}.value: Input should be a "
+                    "valid non-negative integer"
+                )
 
 
 def _tool_results(body: dict[str, Any]) -> list[dict[str, Any]]:
-    return [b for m in body.get("messages") or [] if isinstance(m.get("content"), list)
-            for b in m["content"] if isinstance(b, dict) and b.get("type") == "tool_result"]
+    return [
+        b
+        for m in body.get("messages") or []
+        if isinstance(m.get("content"), list)
+        for b in m["content"]
+        if isinstance(b, dict) and b.get("type") == "tool_result"
+    ]
 
 
-def apply(body: dict[str, Any], count: Callable[[dict[str, Any]], int]
-          ) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
+def apply(
+    body: dict[str, Any], count: Callable[[dict[str, Any]], int]
+) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
     """The body the model reads after the edits, and the applied edits (None without
     ``context_management``); ``count`` counts a body's input tokens."""
     config = body.get("context_management")
@@ -73,10 +83,15 @@ def apply(body: dict[str, Any], count: Callable[[dict[str, Any]], int]
             continue
         edited = copy.deepcopy(edited)
         results = _tool_results(edited)
-        cleared = results[:max(len(results) - keep, 0)]
+        cleared = results[: max(len(results) - keep, 0)]
         for result in cleared:
             result["content"] = PLACEHOLDER
         if cleared:
-            applied.append({"type": CLEAR_TOOL_USES, "cleared_tool_uses": len(cleared),
-                            "cleared_input_tokens": before - count(edited)})
+            applied.append(
+                {
+                    "type": CLEAR_TOOL_USES,
+                    "cleared_tool_uses": len(cleared),
+                    "cleared_input_tokens": before - count(edited),
+                }
+            )
     return edited, applied

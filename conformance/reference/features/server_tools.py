@@ -34,8 +34,14 @@ SERVER_BLOCKS = ("server_tool_use", "web_search_tool_result")
 
 
 def _web_search(body: dict[str, Any]) -> dict[str, Any] | None:
-    return next((t for t in body.get("tools") or [] if isinstance(t, dict)
-                 and str(t.get("type", "")).startswith("web_search_")), None)
+    return next(
+        (
+            t
+            for t in body.get("tools") or []
+            if isinstance(t, dict) and str(t.get("type", "")).startswith("web_search_")
+        ),
+        None,
+    )
 
 
 def check_tool(tool: dict[str, Any], path: str) -> None:
@@ -56,8 +62,9 @@ def _opaque(value: Any) -> str:
     return base64.b64encode(json.dumps(value, sort_keys=True).encode()).decode()
 
 
-def search_turn(body: dict[str, Any], query: str, tool_id: Callable[[int], str]
-                ) -> list[dict[str, Any]] | None:
+def search_turn(
+    body: dict[str, Any], query: str, tool_id: Callable[[int], str]
+) -> list[dict[str, Any]] | None:
     """The blocks of a turn that searches the web for ``query``, or None when no search runs.
 
     ``tool_id(i)`` mints the client tool id of block i; a server tool id is the same with the
@@ -67,17 +74,34 @@ def search_turn(body: dict[str, Any], query: str, tool_id: Callable[[int], str]
     query = " ".join(query.split())[:200] or "search"
     digest = hashlib.sha256(query.encode()).hexdigest()[:8]
     server_id = catalog.ID_PREFIXES["server_tool_use"] + tool_id(0).split("_", 1)[1]
-    pages = [(f"https://search.example/{digest}/{n}", f"Result {n} for: {query}"[:120],
-              f"Page {n} is about {query.rstrip('?.!')[:180]}.") for n in (1, 2)]
-    results = [{"type": "web_search_result", "url": url, "title": title,
-                "encrypted_content": _opaque({"url": url, "text": text}), "page_age": None}
-               for url, title, text in pages]
+    pages = [
+        (
+            f"https://search.example/{digest}/{n}",
+            f"Result {n} for: {query}"[:120],
+            f"Page {n} is about {query.rstrip('?.!')[:180]}.",
+        )
+        for n in (1, 2)
+    ]
+    results = [
+        {
+            "type": "web_search_result",
+            "url": url,
+            "title": title,
+            "encrypted_content": _opaque({"url": url, "text": text}),
+            "page_age": None,
+        }
+        for url, title, text in pages
+    ]
     url, title, text = pages[0]
-    citation = {"type": "web_search_result_location", "cited_text": text, "url": url,
-                "title": title, "encrypted_index": _opaque({"url": url, "index": 0})}
+    citation = {
+        "type": "web_search_result_location",
+        "cited_text": text,
+        "url": url,
+        "title": title,
+        "encrypted_index": _opaque({"url": url, "index": 0}),
+    }
     return [
-        {"type": "server_tool_use", "id": server_id, "name": WEB_SEARCH,
-         "input": {"query": query}},
+        {"type": "server_tool_use", "id": server_id, "name": WEB_SEARCH, "input": {"query": query}},
         {"type": "web_search_tool_result", "tool_use_id": server_id, "content": results},
         {"type": "text", "text": "According to the search results, "},
         {"type": "text", "text": text, "citations": [citation]},
@@ -86,6 +110,7 @@ def search_turn(body: dict[str, Any], query: str, tool_id: Callable[[int], str]
 
 def usage(content: list[dict[str, Any]]) -> dict[str, int] | None:
     """``usage.server_tool_use`` of a turn: its web search count (None without any)."""
-    searches = sum(1 for b in content if b.get("type") == "server_tool_use"
-                   and b.get("name") == WEB_SEARCH)
+    searches = sum(
+        1 for b in content if b.get("type") == "server_tool_use" and b.get("name") == WEB_SEARCH
+    )
     return {"web_search_requests": searches} if searches else None

@@ -21,7 +21,8 @@ from conformance import catalog
 #: The refusal's explanation; the category is one of the SDK's (a guess: the real one depends on
 #: the request).
 REFUSAL_DETAILS = {
-    "type": "refusal", "category": "general_harms",
+    "type": "refusal",
+    "category": "general_harms",
     "explanation": "This request was refused: the reference server's refusal trigger was sent.",
 }
 _TEXT = {

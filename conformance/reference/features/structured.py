@@ -28,8 +28,10 @@ def _check_format(fmt: Any, path: str) -> None:
         raise invalid(f"{path}: Input should be a valid dictionary")
     kind = fmt.get("type")
     if kind not in FORMAT_TYPES:
-        raise invalid(f"{path}.type: Input tag '{kind}' found using 'type' does not match any "
-                      "of the expected tags: 'json_schema'")
+        raise invalid(
+            f"{path}.type: Input tag '{kind}' found using 'type' does not match any "
+            "of the expected tags: 'json_schema'"
+        )
     if "schema" not in fmt:
         raise invalid(f"{path}.json_schema.schema: Field required")
     if not isinstance(fmt["schema"], dict):
@@ -58,8 +60,11 @@ def schema_of(body: dict[str, Any]) -> dict[str, Any] | None:
     fmt = config.get("format") if isinstance(config, dict) else None
     if not isinstance(fmt, dict):
         fmt = body.get("output_format")
-    if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(
-            fmt.get("schema"), dict):
+    if (
+        isinstance(fmt, dict)
+        and fmt.get("type") == "json_schema"
+        and isinstance(fmt.get("schema"), dict)
+    ):
         schema: dict[str, Any] = fmt["schema"]
         return schema
     return None

@@ -23,8 +23,10 @@ from conformance.reference.errors import invalid
 
 MIN_BUDGET = 1024
 #: The documented test prompt that makes the API answer with redacted_thinking.
-REDACTED_TRIGGER = ("ANTHROPIC_MAGIC_STRING_TRIGGER_REDACTED_THINKING_"
-                    "46C9A13E193C177646C7398A98432ECCCE4C1253D5E2D82641AC0E52CC2876CB")
+REDACTED_TRIGGER = (
+    "ANTHROPIC_MAGIC_STRING_TRIGGER_REDACTED_THINKING_"
+    "46C9A13E193C177646C7398A98432ECCCE4C1253D5E2D82641AC0E52CC2876CB"
+)
 _REDACTED_TAG = b"reference-redacted-thinking\x00"
 
 
@@ -40,8 +42,9 @@ def signature(seed: str, thought: str) -> str:
 def redacted_data(seed: str, text: str) -> str:
     """Opaque ``data`` of a redacted_thinking block (it verifies like a signature)."""
     digest = _digest(seed, "redacted", text)
-    return base64.b64encode(_REDACTED_TAG + digest + _digest(seed, "redacted-check",
-                                                             digest.hex())).decode()
+    return base64.b64encode(
+        _REDACTED_TAG + digest + _digest(seed, "redacted-check", digest.hex())
+    ).decode()
 
 
 def _redacted_ok(seed: str, data: str) -> bool:
@@ -50,8 +53,11 @@ def _redacted_ok(seed: str, data: str) -> bool:
     except ValueError:
         return False
     body = raw.removeprefix(_REDACTED_TAG)
-    return (raw.startswith(_REDACTED_TAG) and len(body) == 64
-            and body[32:] == _digest(seed, "redacted-check", body[:32].hex()))
+    return (
+        raw.startswith(_REDACTED_TAG)
+        and len(body) == 64
+        and body[32:] == _digest(seed, "redacted-check", body[:32].hex())
+    )
 
 
 def wants_thinking(body: dict[str, Any]) -> bool:
@@ -84,8 +90,7 @@ def check_request(body: dict[str, Any], count: bool) -> None:
     if config.get("type") == "enabled":
         budget = config.get("budget_tokens")
         if not count and isinstance(budget, int) and budget >= body["max_tokens"]:
-            raise invalid("max_tokens: `max_tokens` must be greater than "
-                          "`thinking.budget_tokens`")
+            raise invalid("max_tokens: `max_tokens` must be greater than `thinking.budget_tokens`")
     temperature = body.get("temperature")
     if temperature is not None and temperature != 1:
         raise invalid("temperature: `temperature` may only be set to 1 when thinking is enabled")
@@ -104,8 +109,11 @@ def _check_tool_turn(messages: list[Any]) -> None:
         return
     last, turn = messages[-1], messages[-2]
     results = last.get("content") if last.get("role") == "user" else None
-    if not (isinstance(results, list) and isinstance(turn, dict)
-            and any(isinstance(b, dict) and b.get("type") == "tool_result" for b in results)):
+    if not (
+        isinstance(results, list)
+        and isinstance(turn, dict)
+        and any(isinstance(b, dict) and b.get("type") == "tool_result" for b in results)
+    ):
         return
     content = turn.get("content")
     if turn.get("role") != "assistant" or not isinstance(content, list) or not content:
@@ -117,4 +125,5 @@ def _check_tool_turn(messages: list[Any]) -> None:
             f"`redacted_thinking`, but found `{first}`. When `thinking` is enabled, a final "
             "`assistant` message must start with a thinking block (preceding the lastmost set "
             "of `tool_use` and `tool_result` blocks). We recommend you include thinking blocks "
-            "from previous turns.")
+            "from previous turns."
+        )
