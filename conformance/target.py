@@ -405,6 +405,7 @@ def usage_problem(settings: Settings, kind: TargetKind) -> str | None:
     """
     if (
         settings.base_url
+        and settings.target != "embedded"  # named: an exported base URL is ignored
         and settings.record_mode is not None
         and "cassette_dir" not in settings.model_fields_set
     ):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from conformance import banner, catalog
-from conformance.settings import load_settings
+from conformance.settings import ConfigError, load_settings
 from conformance.target import TargetKind, kind_of, resolve
 
 SDK_ENV = {
@@ -108,3 +108,14 @@ def test_readme_quick_start_and_rerecord_loop_name_the_embedded_target() -> None
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert "anthropic-conformance run --anthropic-target=embedded\n" in readme
     assert "run --anthropic-target=embedded --record-mode=rewrite" in readme
+
+
+@pytest.mark.parametrize("mode", ["none", "once"])
+def test_named_embedded_target_replays_with_a_base_url_exported(mode: str) -> None:
+    """The CI replay and the re-record loop name the embedded target: an exported base URL is
+    not "a base URL given", so the shipped cassettes are the right ones (no usage error)."""
+    env = {**SDK_ENV, "ANTHROPIC_CONFORMANCE_TARGET": "embedded"}
+    named = load_settings(environ={**env, "ANTHROPIC_CONFORMANCE_RECORD_MODE": mode})
+    resolve(named)  # raises a usage error when the shipped cassettes are refused
+    with pytest.raises(ConfigError, match="would use the cassettes shipped with the suite"):
+        resolve(load_settings(environ={**SDK_ENV, "ANTHROPIC_CONFORMANCE_RECORD_MODE": mode}))
