@@ -10,7 +10,7 @@ import difflib
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from conformance.exceptions import ConformanceToolError
@@ -777,3 +777,22 @@ STREAMING_ENDPOINTS: frozenset[str] = frozenset({"messages.create"})
 def request_body(name: str) -> RequestBody | None:
     """The request body endpoint ``name`` takes, or ``None`` for one that takes none."""
     return next((r for r in REQUEST_BODIES if r.endpoint == name), None)
+
+
+def output_schema(request: Any) -> dict[str, Any] | None:
+    """The JSON Schema a messages request asks its answer to follow, if any: today's
+    ``output_config.format``, else the beta ``output_format`` (the ``structured_outputs`` beta)."""
+    if not isinstance(request, dict):
+        return None
+    config = request.get("output_config")
+    fmt = config.get("format") if isinstance(config, dict) else None
+    if not isinstance(fmt, dict):
+        fmt = request.get("output_format")
+    if (
+        isinstance(fmt, dict)
+        and fmt.get("type") == "json_schema"
+        and isinstance(fmt.get("schema"), dict)
+    ):
+        schema: dict[str, Any] = fmt["schema"]
+        return schema
+    return None

@@ -6,34 +6,18 @@ Each feature gets its behaviour proved through the SDK (``anthropic`` 2.x sends 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import anthropic
 import pytest
+from sdk_support import assert_schema_valid
 
-from conformance import catalog, schemas
+from conformance import catalog
 from conformance.reference import DEFAULT_API_KEY, EmbeddedServer, generator
 from conformance.reference.features import caching
 
 MODEL = catalog.DEFAULT_MODEL
 MINIMUM = catalog.min_cacheable_tokens(MODEL)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmbeddedServer]:
-    with EmbeddedServer() as running:
-        yield running
-
-
-@pytest.fixture
-def client(server: EmbeddedServer) -> anthropic.Anthropic:
-    return anthropic.Anthropic(api_key=DEFAULT_API_KEY, base_url=server.url, max_retries=0)
-
-
-def _schema_ok(instance: Any) -> None:
-    findings = schemas.validate(instance, "message.json")
-    assert findings == [], [f.format() for f in findings]
 
 
 # --- prompt caching -------------------------------------------------------------------------------
@@ -92,7 +76,7 @@ def test_cache_write_then_read_through_the_sdk(client: anthropic.Anthropic) -> N
         model=MODEL, max_tokens=8, system=system, messages=messages
     )
     first = raw.parse().usage
-    _schema_ok(raw.http_response.json())
+    assert_schema_valid(raw.http_response.json())
     assert first.cache_creation_input_tokens is not None
     assert first.cache_creation_input_tokens > MINIMUM and first.cache_read_input_tokens == 0
     assert first.cache_creation is not None
@@ -232,7 +216,7 @@ def test_redacted_thinking_through_the_sdk(client: anthropic.Anthropic) -> None:
     raw = client.messages.with_raw_response.create(
         model=MODEL, max_tokens=2048, thinking=THINKING, messages=ask
     )
-    _schema_ok(raw.http_response.json())
+    assert_schema_valid(raw.http_response.json())
     again: Any = [
         *ask,
         {"role": "assistant", "content": message.content},
@@ -380,7 +364,7 @@ def test_citations_through_the_sdk(client: anthropic.Anthropic) -> None:
     ]
     ask: Any = [{"role": "user", "content": content}]
     raw = client.messages.with_raw_response.create(model=MODEL, max_tokens=64, messages=ask)
-    _schema_ok(raw.http_response.json())
+    assert_schema_valid(raw.http_response.json())
     message = raw.parse()
     cited = message.content[1]
     assert cited.type == "text" and cited.citations

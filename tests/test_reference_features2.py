@@ -10,13 +10,13 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import anthropic
 import pytest
+from sdk_support import assert_schema_valid
 
-from conformance import catalog, schemas
+from conformance import catalog
 from conformance.checks import citations, structured
 from conformance.exchange import Exchange
 from conformance.reference import DEFAULT_API_KEY, EmbeddedServer
@@ -24,22 +24,6 @@ from conformance.reference.features.citations import pdf_pages
 from conformance.suite._data import pdf
 
 MODEL = catalog.DEFAULT_MODEL
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmbeddedServer]:
-    with EmbeddedServer() as running:
-        yield running
-
-
-@pytest.fixture
-def client(server: EmbeddedServer) -> anthropic.Anthropic:
-    return anthropic.Anthropic(api_key=DEFAULT_API_KEY, base_url=server.url, max_retries=0)
-
-
-def _schema_ok(instance: Any) -> None:
-    findings = schemas.validate(instance, "message.json")
-    assert findings == [], [f.format() for f in findings]
 
 
 # --- structured outputs ---------------------------------------------------------------------------
@@ -63,7 +47,7 @@ def test_structured_output_through_the_sdk(client: anthropic.Anthropic) -> None:
     raw = client.messages.with_raw_response.create(
         model=MODEL, max_tokens=64, messages=ASK, output_config=FORMAT
     )
-    _schema_ok(raw.http_response.json())
+    assert_schema_valid(raw.http_response.json())
     message = raw.parse()
     assert message.stop_reason == "end_turn" and len(message.content) == 1
     block = message.content[0]
@@ -195,7 +179,7 @@ def _ask_with(block: Any) -> Any:
 def _both(client: anthropic.Anthropic, messages: Any) -> tuple[Any, Any]:
     """The message (schema-checked) and the SDK's fold of the same request streamed."""
     raw = client.messages.with_raw_response.create(model=MODEL, max_tokens=64, messages=messages)
-    _schema_ok(raw.http_response.json())
+    assert_schema_valid(raw.http_response.json())
     with client.messages.stream(model=MODEL, max_tokens=64, messages=messages) as stream:
         folded = stream.get_final_message()
     message = raw.parse()
@@ -472,7 +456,7 @@ def test_citation_location_check(
 def test_forced_stops_through_the_sdk(client: anthropic.Anthropic, reason: str) -> None:
     ask: Any = [{"role": "user", "content": f"Please. {catalog.STOP_TRIGGERS[reason]}"}]
     raw = client.messages.with_raw_response.create(model=MODEL, max_tokens=64, messages=ask)
-    _schema_ok(raw.http_response.json())
+    assert_schema_valid(raw.http_response.json())
     message = raw.parse()
     with client.messages.stream(model=MODEL, max_tokens=64, messages=ask) as stream:
         folded = stream.get_final_message()
@@ -648,7 +632,7 @@ def test_web_search_through_the_sdk(client: anthropic.Anthropic) -> None:
     raw = client.messages.with_raw_response.create(
         model=MODEL, max_tokens=200, messages=ask, tools=SEARCH_TOOL
     )
-    _schema_ok(raw.http_response.json())
+    assert_schema_valid(raw.http_response.json())
     message = raw.parse()
     with client.messages.stream(
         model=MODEL, max_tokens=200, messages=ask, tools=SEARCH_TOOL

@@ -7,13 +7,13 @@ against the project's JSON Schemas.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import anthropic
 import pytest
+from sdk_support import assert_schema_valid
 
-from conformance import catalog, schemas
+from conformance import catalog
 from conformance.reference import DEFAULT_API_KEY, EmbeddedServer
 
 MODEL = catalog.DEFAULT_MODEL
@@ -27,22 +27,6 @@ TOOL: Any = {
     },
 }
 MESSAGES: Any = [{"role": "user", "content": "Weather in Paris? Use get_weather."}]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmbeddedServer]:
-    with EmbeddedServer() as running:
-        yield running
-
-
-@pytest.fixture
-def client(server: EmbeddedServer) -> anthropic.Anthropic:
-    return anthropic.Anthropic(api_key=DEFAULT_API_KEY, base_url=server.url, max_retries=0)
-
-
-def assert_schema_valid(instance: Any, schema: str) -> None:
-    findings = schemas.validate(instance, schema)
-    assert findings == [], [f.format() for f in findings]
 
 
 def test_create_text(client: anthropic.Anthropic) -> None:

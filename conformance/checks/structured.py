@@ -17,6 +17,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, best_match
 
+from conformance import catalog
 from conformance.checks._registry import check, success
 from conformance.checks.common import finding
 from conformance.checks.messages import final_message
@@ -27,24 +28,6 @@ _RULE = (
     "with output_config.format (or output_format) of type json_schema, a message that "
     "ends its turn has text that is JSON valid against the schema"
 )
-
-
-def requested_schema(request: Any) -> dict[str, Any] | None:
-    """The JSON Schema a messages request asks the answer to follow, if any."""
-    if not isinstance(request, dict):
-        return None
-    config = request.get("output_config")
-    fmt = config.get("format") if isinstance(config, dict) else None
-    if not isinstance(fmt, dict):
-        fmt = request.get("output_format")
-    if (
-        isinstance(fmt, dict)
-        and fmt.get("type") == "json_schema"
-        and isinstance(fmt.get("schema"), dict)
-    ):
-        schema: dict[str, Any] = fmt["schema"]
-        return schema
-    return None
 
 
 def _text(message: dict[str, Any]) -> str:
@@ -63,7 +46,7 @@ def _text(message: dict[str, Any]) -> str:
 @check(STRUCTURED_OUTPUT, endpoints=("messages.create",), applies=success)
 def check_structured_output(exchange: Exchange) -> list[Finding]:
     """The text of a finished structured-output answer parses as JSON and fits the schema."""
-    schema = requested_schema(exchange.request_json)
+    schema = catalog.output_schema(exchange.request_json)
     final = final_message(exchange) if schema is not None else None
     if schema is None or final is None or final.message.get("stop_reason") != "end_turn":
         return []

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from conformance import catalog
 from conformance.reference.features import citations, server_tools, stops, structured, thinking
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -365,7 +366,7 @@ def generate(body: dict[str, Any], seed: str, tool_id: Callable[[int], str]) -> 
         if tool is not None and exact_instruction(text) is None:
             answer = " and ".join(str(t["name"]) for t in _parallel_tools(body, text, tool))
             answer = f"I'll use the {answer} tool{'s' if ' and ' in answer else ''}."
-        schema = structured.schema_of(body)
+        schema = catalog.output_schema(body)
         if schema is not None and tool is None:  # the whole text answer follows the schema
             answer = structured.answer_text(example_value(schema, prompt_word(text, set())))
         answer = continue_prefill(answer, prefill_text(body), seed, body)

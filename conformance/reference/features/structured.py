@@ -54,22 +54,6 @@ def check_request(body: dict[str, Any], betas: tuple[str, ...]) -> None:
             _check_format(body["output_format"], "output_format")
 
 
-def schema_of(body: dict[str, Any]) -> dict[str, Any] | None:
-    """The JSON Schema the answer must follow, or None when no output format is asked for."""
-    config = body.get("output_config")
-    fmt = config.get("format") if isinstance(config, dict) else None
-    if not isinstance(fmt, dict):
-        fmt = body.get("output_format")
-    if (
-        isinstance(fmt, dict)
-        and fmt.get("type") == "json_schema"
-        and isinstance(fmt.get("schema"), dict)
-    ):
-        schema: dict[str, Any] = fmt["schema"]
-        return schema
-    return None
-
-
 def answer_text(value: Any) -> str:
     """The answer's text: ``value`` (an instance of ``schema``) as compact JSON, like the API."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
