@@ -119,3 +119,38 @@ def test_from_settings_says_what_was_recorded_against() -> None:
         )
     )
     assert live.target == "127.0.0.1:9" and live.record_mode is None and live.replay_timing
+
+
+def test_a_rerecord_that_changes_nothing_leaves_the_file_as_it_was(
+    pytester: pytest.Pytester,
+) -> None:
+    """Two recordings of the same exchanges differ only in the port, Date, the recording time
+    and stream timing: the re-record keeps the first file byte for byte (a no-op diff)."""
+    from suite_args import SUITE
+
+    args = (
+        *SUITE,
+        "-q",
+        "-p",
+        "no:randomly",
+        "--anthropic-report-dir=none",
+        "--anthropic-target=embedded",
+        "-k",
+        "test_models_list or test_streaming_text",
+        f"--anthropic-cassette-dir={pytester.path / 'c'}",
+    )
+    assert pytester.runpytest(*args, "--record-mode=once").ret == 0
+    files = sorted((pytester.path / "c").rglob("*.yaml"))
+    assert len(files) == 2
+    first = {p: p.read_bytes() for p in files}
+    assert pytester.runpytest(*args, "--record-mode=rewrite").ret == 0
+    assert {p: p.read_bytes() for p in files} == first
+
+
+def test_same_recording_sees_a_real_change() -> None:
+    from conformance.cassettes.session import same_recording
+
+    old = "interactions:\n- request: {uri: 'http://127.0.0.1:1/v1/models', headers: {host: [a]}}\n"
+    moved = old.replace("127.0.0.1:1", "127.0.0.1:2").replace("[a]", "[b]")
+    assert same_recording(old, moved)
+    assert not same_recording(old, old.replace("/v1/models", "/v1/files"))

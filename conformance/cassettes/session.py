@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from vcr.request import Request
 
 from conformance.cassettes import secrets, serializer, timing
@@ -79,7 +80,8 @@ def use_cassette(
     problem = overwrite_error(record_mode, [path])
     if problem:
         raise CassetteOverwrite(problem)
-    if record_mode is RecordMode.REWRITE and path.exists():
+    before = path.read_text() if record_mode is RecordMode.REWRITE and path.exists() else None
+    if before is not None:
         path.unlink()
     if record_mode is RecordMode.NONE and not path.exists():
         raise CassetteMiss(f"no cassette {path} to replay (--record-mode=none)")
@@ -110,6 +112,36 @@ def use_cassette(
             if provenance and cassette.dirty and not cassette.write_protected:
                 # vcrpy saves its ``metadata`` mapping as a top-level key of the cassette.
                 cassette._metadata[serializer.PROVENANCE_KEY] = dict(provenance)
+    if before is not None and path.exists() and same_recording(before, path.read_text()):
+        path.write_text(before)  # a re-record that changed nothing leaves the file as it was
+
+
+#: What changes between two recordings of the same exchange: where the server listened, when it
+#: answered, how fast its events came. A re-record that differs only there is no change.
+_VOLATILE_HEADERS = frozenset({"host", "date"})
+
+
+def same_recording(old: str, new: str) -> bool:
+    """Whether two cassette texts record the same exchanges, volatile fields aside (the
+    ephemeral port in ``host``/``uri``, ``Date``, the recording time, stream timing)."""
+    try:
+        return bool(_stable(yaml.safe_load(old)) == _stable(yaml.safe_load(new)))
+    except yaml.YAMLError:
+        return False
+
+
+def _stable(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _stable(v, str(k))
+            for k, v in value.items()
+            if str(k).lower() not in _VOLATILE_HEADERS and k not in (timing.TIMING_KEY, "recorded")
+        }
+    if isinstance(value, list):
+        return [_stable(v) for v in value]
+    if key == "uri" and isinstance(value, str):
+        return re.sub(r"^(\w+://)[^/]+", r"\1", value)  # the path and query, not the host
+    return value
 
 
 def _module_folder(module: str | None) -> str:
