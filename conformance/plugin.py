@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 import pytest
 import pytest_asyncio
 
-from conformance import banner, capabilities, cassettes, gating, logredact, redact, reproduce
+from conformance import banner, capabilities, cassettes, cost, gating, logredact, redact, reproduce
 from conformance.api import Api, AsyncApi
 from conformance.cassettes import CassetteMiss, CassetteUnreadable, RunCassettes, SecretHit
 from conformance.client import ApiClient, AsyncApiClient
@@ -121,6 +121,9 @@ def pytest_configure(config: pytest.Config) -> None:
     _register_run_secrets(settings, target)
     _install_log_redaction(config)
     config.stash[RUNLOG] = RunLog()
+    if settings.max_cost is not None:
+        workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+        config.stash[_BUDGET] = cost.Budget(settings.max_cost, workers)
     config.pluginmanager.register(CassetteMisses(), "anthropic-conformance-cassette-misses")
     # the compatibility report: collects every test report, writes the files at session end
     config.pluginmanager.register(
@@ -133,6 +136,34 @@ def pytest_configure(config: pytest.Config) -> None:
         ),
         "anthropic-conformance-report",
     )
+
+
+_BUDGET = pytest.StashKey[cost.Budget]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    """``--anthropic-max-cost``: a test that could take the run over its cap does not start.
+
+    The session stops cleanly (``shouldstop``): the fixtures of the tests that ran are torn down
+    and the session's safety net runs, as at any end of a run; the report says where.
+    """
+    budget = item.config.stash.get(_BUDGET, None)
+    if budget is None:
+        return None
+    stopped = budget.check(item.config.stash[RUNLOG], item.nodeid)
+    if stopped is None:
+        return None
+    item.session.shouldstop = stopped.message
+    hooks = _report_hooks(item.config)
+    if hooks is not None and hooks.collector.stopped_at is None:
+        hooks.collector.stopped_at = stopped
+    return True  # the test is not run (the line is in the terminal summary)
+
+
+def _report_hooks(config: pytest.Config) -> collect.ReportHooks | None:
+    hooks = config.pluginmanager.get_plugin("anthropic-conformance-report")
+    return hooks if isinstance(hooks, collect.ReportHooks) else None
 
 
 def _register_run_secrets(settings: Settings, target: RunTarget) -> None:
@@ -442,6 +473,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             report.sections.append(
                 ("anthropic warnings", "\n".join(f.format() for f in judgement.warnings))
             )
+    spent = item.config.stash[RUNLOG].cost_of(item.nodeid)
+    if call.when == "teardown" and spent is not None:  # the last phase: every call counted
+        report.user_properties.append((collect.COST_KEY, spent.as_dict()))
     features = _markers(item, "feature")
     if features:  # what the report needs travels with the test report (to an xdist controller)
         exchanges = item.config.stash[RUNLOG].for_test(item.nodeid) if call.when == "call" else []
@@ -464,18 +498,33 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.section("anthropic capabilities: not supported by the target")
         for name, evidence in unsupported.items():
             terminalreporter.write_line(f"{name}: {evidence}")
+    _cost_summary(terminalreporter, config)
     log = config.stash[RUNLOG]
-    if config.stash[TARGET].bills_tokens and log.input_tokens:
-        terminalreporter.write_line(
-            f"anthropic-conformance: {log.input_tokens} input + {log.output_tokens} output "
-            f"tokens, about ${log.cost_usd:.4f} at list price"
-        )
     if log.drift:
         terminalreporter.section(
             "anthropic drift: fields, types, headers and betas the schemas do not know"
         )
         for (where, pointer), count in sorted(log.drift.items()):
             terminalreporter.write_line(f"{where} {pointer} (seen {count}x)")
+
+
+def _cost_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """The run's total and its most expensive tests, gathered from every worker's reports:
+    for a target that bills tokens, and for any run with a cap (the figures the cap counted;
+    the embedded server reports usage like the real API but bills nothing)."""
+    hooks = _report_hooks(config)
+    if hooks is None:
+        return
+    c = hooks.collector
+    billed = config.stash[TARGET].bills_tokens
+    if c.stopped_at is not None:
+        terminalreporter.write_line(c.stopped_at.message, yellow=True, bold=True)
+    if not c.input_tokens or not (billed or config.stash[SETTINGS].max_cost is not None):
+        return
+    for line in cost.summary_lines(
+        c.costs, c.cost_usd, c.input_tokens, c.output_tokens, billed=billed
+    ):
+        terminalreporter.write_line(line)
 
 
 def _unsupported(config: pytest.Config) -> dict[str, str]:

@@ -14,6 +14,28 @@ from conformance.exchange import Exchange
 
 
 @dataclass
+class TestCost:
+    """What one test's answers billed (their ``usage``), at list price."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    #: Models it called that have no row in the price table (priced as the cheapest one).
+    unpriced: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data, for ``user_properties`` (to an xdist controller) and the report."""
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": self.cost_usd,
+            "unpriced": list(self.unpriced),
+        }
+
+
+@dataclass
 class RunLog:
     """Collects exchanges per test, unknown fields (drift) and token usage."""
 
@@ -22,6 +44,8 @@ class RunLog:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    #: nodeid -> what its answers billed: read by the cost cap and the cost summary.
+    costs: dict[str, TestCost] = field(default_factory=dict)
     current: str = ""
     #: Answers the target gave, and answers a cassette played back (the target not asked).
     answers_from_target: int = 0
@@ -46,9 +70,15 @@ class RunLog:
             inp, out = int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
             self.input_tokens += inp
             self.output_tokens += out
-            model = (exchange.request_json or {}).get("model", catalog.DEFAULT_MODEL)
-            self.cost_usd += catalog.cost_usd(str(model), inp, out)
-            self.cost_usd += catalog.cache_cost_usd(str(model), usage)
+            model = str((exchange.request_json or {}).get("model", catalog.DEFAULT_MODEL))
+            cost = catalog.cost_usd(model, inp, out) + catalog.cache_cost_usd(model, usage)
+            self.cost_usd += cost
+            test = self.costs.setdefault(self.current, TestCost())
+            test.input_tokens += inp
+            test.output_tokens += out
+            test.cost_usd += cost
+            if catalog.find_model(model) is None and model not in test.unpriced:
+                test.unpriced += (model,)
         # late: lint imports the validation layer
         from conformance.cassettes.lint import header_drift
 
@@ -65,6 +95,10 @@ class RunLog:
         where = endpoint.name if endpoint else f"{exchange.method} {exchange.path}"
         for pointer in unknown:
             self.drift[(where, pointer)] += 1
+
+    def cost_of(self, nodeid: str) -> TestCost | None:
+        """What ``nodeid``'s answers billed, if any of them reported usage."""
+        return self.costs.get(nodeid)
 
     def for_test(self, nodeid: str) -> list[Exchange]:
         return self.exchanges.get(nodeid, [])

@@ -235,6 +235,14 @@ OPTIONS: tuple[Option, ...] = (
         "then is named at the end of the run with the cleanup command. Default 60.",
     ),
     Option(
+        "max_cost",
+        "--anthropic-max-cost",
+        "ANTHROPIC_CONFORMANCE_MAX_COST",
+        "US dollars the run may spend at list price (from the answers' usage): before each "
+        "test, when the amount spent plus the most expensive test so far would exceed it, the "
+        "run stops there cleanly (teardown still runs). Default: no cap.",
+    ),
+    Option(
         "profile",
         "--conformance-profile",
         "ANTHROPIC_CONFORMANCE_PROFILE",
@@ -288,6 +296,20 @@ class Settings(BaseModel):
         return value
 
     profile: tuple[str, ...] = ("anthropic",)
+    max_cost: float | None = None
+
+    @field_validator("max_cost", mode="before")
+    @classmethod
+    def _dollars(cls, value: Any) -> Any:
+        # "$0.50" and "0.50" alike: the flag's unit is US dollars
+        return value.strip().removeprefix("$") if isinstance(value, str) else value
+
+    @field_validator("max_cost")
+    @classmethod
+    def _positive_dollars(cls, value: float | None) -> float | None:
+        if value is not None and (not math.isfinite(value) or value <= 0):
+            raise ValueError("must be a positive number of US dollars, e.g. 0.50")
+        return value
 
     @field_validator("profile", mode="before")
     @classmethod

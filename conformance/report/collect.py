@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, get_args
@@ -23,6 +23,7 @@ import conformance
 from conformance import catalog
 from conformance.capabilities import Capabilities
 from conformance.checks import lookup
+from conformance.cost import StoppedAt
 from conformance.exchange import ConformanceError, Exchange, Finding
 from conformance.judgement import Judgement, root_key
 from conformance.report.model import (
@@ -46,9 +47,13 @@ FINDINGS_KEY = "anthropic_findings"
 REQUEST_IDS_KEY = "anthropic_request_ids"
 ERROR_KEY = "anthropic_error"
 ROOT_KEY = "anthropic_root_causes"
+#: What the test's answers billed (``TestCost.as_dict``), on its teardown report.
+COST_KEY = "anthropic_cost"
 #: ``workeroutput`` keys for a worker's RunLog totals and its capability probe's findings.
 RUNLOG_KEY = "anthropic_runlog"
 UNSUPPORTED_KEY = "anthropic_unsupported"
+#: ``workeroutput`` key: where the cost cap stopped a worker (``StoppedAt.as_dict``).
+STOPPED_KEY = "anthropic_stopped_at"
 #: A skip reason starting with this means the target does not serve the feature.
 NOT_SUPPORTED_PREFIX = "not supported"
 
@@ -134,6 +139,7 @@ class _Pending:
     request_ids: list[str] = field(default_factory=list)
     duration: float = 0.0
     root_causes: list[FindingRecord] = field(default_factory=list)
+    cost: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -148,11 +154,17 @@ class Collector:
     unsupported: dict[str, str] = field(default_factory=dict)
     answers_from_target: int = 0
     answers_from_cassettes: int = 0
+    #: nodeid -> what its answers billed, for every test that reported usage.
+    costs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Where the cost cap stopped the run (this process's, or the first worker's).
+    stopped_at: StoppedAt | None = None
 
     def add(self, report: pytest.TestReport) -> None:
         """Merge one phase (setup, call, teardown) of one test; tests without features are not
         conformance tests and stay out of the report."""
         props: dict[str, Any] = dict(report.user_properties)
+        if props.get(COST_KEY):  # any test's, a conformance test or not: the cap counted it
+            self.costs[report.nodeid] = dict(props[COST_KEY])
         features = props.get(FEATURES_KEY)
         if not features:
             return
@@ -198,6 +210,9 @@ class Collector:
                 tuple(t.request_ids),
                 round(t.duration, 3),
                 tuple(t.root_causes),
+                int(self.costs.get(nodeid, {}).get("input_tokens", 0)),
+                int(self.costs.get(nodeid, {}).get("output_tokens", 0)),
+                round(float(self.costs.get(nodeid, {}).get("cost_usd", 0.0)), 6),
             )
             for nodeid, t in self.tests.items()
         ]
@@ -356,6 +371,7 @@ def build_report(
     date: str | None = None,
     answers_from_target: int = 0,
     answers_from_cassettes: int = 0,
+    stopped_at: StoppedAt | None = None,
 ) -> Report:
     """The report of a run: per feature (catalog order, then unknown ones), per family.
 
@@ -399,6 +415,7 @@ def build_report(
         tests=tuple(tests),
         drift=tuple(Drift(w, p, n) for (w, p), n in sorted((drift or {}).items())),
         root_causes=root_causes(tests),
+        stopped_at=stopped_at,
     )
 
 
@@ -441,13 +458,28 @@ class ReportHooks:
         if output.get(RUNLOG_KEY):
             self.collector.add_runlog(output[RUNLOG_KEY])
         self.collector.unsupported.update(output.get(UNSUPPORTED_KEY) or {})
+        if output.get(STOPPED_KEY) and self.collector.stopped_at is None:
+            self.collector.stopped_at = StoppedAt.from_dict(output[STOPPED_KEY])
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Iterator[None]:
+        """A wrapper, innermost: on an xdist controller its work comes after every other
+        ``pytest_sessionfinish``, xdist's shutdown of the workers included, so the reports
+        and totals of workers still finishing when the run was stopped (the cost cap, ``-x``)
+        are in; the terminal summary, an outer wrapper, comes after it."""
         if self.is_worker:
             output: dict[str, Any] = self.config.workeroutput  # type: ignore[attr-defined]
             output[RUNLOG_KEY] = runlog_payload(self.runlog)
             output[UNSUPPORTED_KEY] = dict(self.unsupported())
-            return
+            if self.collector.stopped_at is not None:
+                output[STOPPED_KEY] = self.collector.stopped_at.as_dict()
+            return (yield)
+        result = yield
+        self.finish(session)
+        return result
+
+    def finish(self, session: pytest.Session) -> None:
+        """The controller's (or a serial run's) end: totals, the exit status, the files."""
         self.collector.add_runlog(self.runlog)
         self.verdict_exit(session)
         directory = self.settings.report_dir
@@ -465,6 +497,7 @@ class ReportHooks:
             unsupported={**c.unsupported, **self.unsupported()},
             answers_from_target=c.answers_from_target,
             answers_from_cassettes=c.answers_from_cassettes,
+            stopped_at=c.stopped_at,
         )
         from conformance.report.render import write_report
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
+from conformance.cost import StoppedAt
 from conformance.exchange import Finding
 from conformance.target import TargetKind
 
@@ -60,6 +61,10 @@ class TestResult:
     #: Run-scope findings (``checks.Scope``) its answers showed: counted as root causes, not
     #: as this test's own failure.
     root_causes: tuple[FindingRecord, ...] = ()
+    #: What its answers billed (their ``usage``) at list price: 0 when none reported usage.
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
 
     @property
     def failing_request_id(self) -> str | None:
@@ -190,6 +195,8 @@ class Report:
     drift: tuple[Drift, ...] = ()
     report_version: int = REPORT_VERSION
     root_causes: tuple[RootCause, ...] = ()
+    #: Where ``--anthropic-max-cost`` stopped the run (None: it ran to its end).
+    stopped_at: StoppedAt | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -276,6 +283,7 @@ class Report:
             ),
             report_version=int(data.get("report_version", REPORT_VERSION)),
             root_causes=tuple(_root_cause(c) for c in data.get("root_causes", ())),
+            stopped_at=StoppedAt.from_dict(data["stopped_at"]) if data.get("stopped_at") else None,
         )
 
 
@@ -318,6 +326,9 @@ def _test(data: dict[str, Any]) -> TestResult:
         request_ids=tuple(data.get("request_ids", ())),
         duration=float(data.get("duration", 0.0)),
         root_causes=_findings(data.get("root_causes")),
+        input_tokens=int(data.get("input_tokens", 0)),
+        output_tokens=int(data.get("output_tokens", 0)),
+        cost_usd=float(data.get("cost_usd", 0.0)),
     )
 
 

@@ -13,6 +13,7 @@ from html import escape
 from pathlib import Path
 
 from conformance import schemas
+from conformance.cost import MOST_EXPENSIVE
 from conformance.exceptions import ConformanceToolError
 from conformance.report import badge
 from conformance.report.model import FindingRecord, Report, RootCause, Row, TestResult, Verdict
@@ -98,6 +99,23 @@ def _verdict_md(verdict: Verdict) -> str:
 def _tokens(report: Report) -> str:
     spent = f"{report.input_tokens} input + {report.output_tokens} output tokens"
     return f"{spent} ({report.target.billing(report.cost_usd)})"
+
+
+def _stopped(report: Report) -> str:
+    """Where the cost cap stopped the run, or "" (it ran to its end)."""
+    s = report.stopped_at
+    if s is None:
+        return ""
+    return (
+        f"by --anthropic-max-cost ${s.cap_usd:.6f}".rstrip("0")
+        + f" before {s.test}, ${s.spent_usd:.6f} spent: the tests from it on did not run"
+    )
+
+
+def _expensive(report: Report) -> list[TestResult]:
+    """The most expensive tests, dearest first (only those whose answers reported usage)."""
+    costly = sorted((t for t in report.tests if t.cost_usd > 0), key=lambda t: -t.cost_usd)
+    return costly[:MOST_EXPENSIVE]
 
 
 def _target(report: Report) -> str:
@@ -194,6 +212,15 @@ def markdown(report: Report) -> str:
         f"- **Suite:** anthropic-conformance {report.suite_version}, "
         f"anthropic-version {report.api_version}, model {_code(report.model)}",
         f"- **Spent:** {_tokens(report)}",
+        *([f"- **Stopped:** {_stopped(report)}"] if report.stopped_at else []),
+        *(
+            [
+                "- **Most expensive:** "
+                + ", ".join(f"{_code(t.nodeid)} ${t.cost_usd:.4f}" for t in _expensive(report))
+            ]
+            if _expensive(report)
+            else []
+        ),
         "",
         "### Endpoint families",
         "",
@@ -335,6 +362,17 @@ def html(report: Report) -> str:
         ("API version", report.api_version),
         ("Model", report.model),
         ("Spent", _tokens(report)),
+        *([("Stopped", _stopped(report))] if report.stopped_at else []),
+        *(
+            [
+                (
+                    "Most expensive",
+                    ", ".join(f"{t.nodeid} ${t.cost_usd:.4f}" for t in _expensive(report)),
+                )
+            ]
+            if _expensive(report)
+            else []
+        ),
     ]
     parts = [
         "<!DOCTYPE html>",
