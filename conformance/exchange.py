@@ -74,6 +74,10 @@ class Exchange:
     #: True when a cassette played this answer back (the target was not asked); set by the
     #: run log as the exchange is recorded.
     replayed: bool = False
+    #: What the earlier tries of this request met, one per retry (``"529 overloaded_error"``,
+    #: ``"503 text/plain"``, ``"RemoteProtocolError"``): a test that passed only after them
+    #: is listed as flaky, never hidden.
+    faults: tuple[str, ...] = ()
 
     @property
     def request_id(self) -> str | None:

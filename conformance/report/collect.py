@@ -46,6 +46,8 @@ FINDINGS_KEY = "anthropic_findings"
 REQUEST_IDS_KEY = "anthropic_request_ids"
 ERROR_KEY = "anthropic_error"
 ROOT_KEY = "anthropic_root_causes"
+#: The calls of a test that needed retries, with what their failed tries met.
+RETRIED_KEY = "anthropic_retried"
 #: ``workeroutput`` keys for a worker's RunLog totals and its capability probe's findings.
 RUNLOG_KEY = "anthropic_runlog"
 UNSUPPORTED_KEY = "anthropic_unsupported"
@@ -83,9 +85,13 @@ def properties(
     of its own failure; the run-scope ones travel apart, as root causes.
     """
     props: list[tuple[str, Any]] = [(FEATURES_KEY, list(features))]
+    exchanges = list(exchanges)
     rids = [ex.request_id for ex in exchanges if ex.request_id]
     if rids:
         props.append((REQUEST_IDS_KEY, rids))
+    retried = [retried_line(ex) for ex in exchanges if ex.faults]
+    if retried:
+        props.append((RETRIED_KEY, retried))
     found: list[Finding] = list(judgement.findings) if judgement is not None else []
     if excinfo is not None and not excinfo.errisinstance(pytest.skip.Exception):
         exc = excinfo.value
@@ -101,6 +107,11 @@ def properties(
     if judgement is not None and judgement.root:
         props.append((ROOT_KEY, [finding_dict(f) for f in judgement.root]))
     return props
+
+
+def retried_line(exchange: Exchange) -> str:
+    """``POST /v1/messages -> 200 after 529 overloaded_error, RemoteProtocolError``."""
+    return f"{exchange.describe()} after {', '.join(exchange.faults)}"
 
 
 def unsupported_of(caps: Capabilities | None) -> dict[str, str]:
@@ -134,6 +145,7 @@ class _Pending:
     request_ids: list[str] = field(default_factory=list)
     duration: float = 0.0
     root_causes: list[FindingRecord] = field(default_factory=list)
+    retried: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -162,6 +174,7 @@ class Collector:
         t.request_ids.extend(r for r in props.get(REQUEST_IDS_KEY, ()) if r not in t.request_ids)
         t.findings.extend(FindingRecord(**f) for f in props.get(FINDINGS_KEY, ()))
         t.root_causes.extend(FindingRecord(**f) for f in props.get(ROOT_KEY, ()))
+        t.retried.extend(props.get(RETRIED_KEY, ()))
         if report.failed:
             if t.verdict is not Verdict.FAIL:
                 t.reason = props.get(ERROR_KEY) or _longrepr_line(report)
@@ -198,6 +211,7 @@ class Collector:
                 tuple(t.request_ids),
                 round(t.duration, 3),
                 tuple(t.root_causes),
+                tuple(t.retried),
             )
             for nodeid, t in self.tests.items()
         ]
@@ -502,6 +516,13 @@ class ReportHooks:
                     red=cause.severity == "error",
                     yellow=cause.severity == "warning",
                 )
+        flaky = [t for t in results if t.flaky]
+        if flaky:  # passed, but only after retries: said, never hidden
+            terminalreporter.section("anthropic flaky: passed after retries")
+            for t in flaky:
+                terminalreporter.write_line(t.nodeid, yellow=True)
+                for line in t.retried:
+                    terminalreporter.write_line(f"  {line}")
         if self.all_skipped:
             terminalreporter.write_line(
                 "anthropic-conformance: every conformance test was skipped although families "

@@ -60,6 +60,14 @@ class TestResult:
     #: Run-scope findings (``checks.Scope``) its answers showed: counted as root causes, not
     #: as this test's own failure.
     root_causes: tuple[FindingRecord, ...] = ()
+    #: Its calls that needed retries, each with the faults its failed tries met: a passing
+    #: test with any is flaky (it passed only after retries).
+    retried: tuple[str, ...] = ()
+
+    @property
+    def flaky(self) -> bool:
+        """Passed, but only after retries."""
+        return self.verdict is Verdict.PASS and bool(self.retried)
 
     @property
     def failing_request_id(self) -> str | None:
@@ -318,6 +326,7 @@ def _test(data: dict[str, Any]) -> TestResult:
         request_ids=tuple(data.get("request_ids", ())),
         duration=float(data.get("duration", 0.0)),
         root_causes=_findings(data.get("root_causes")),
+        retried=tuple(data.get("retried", ())),
     )
 
 
