@@ -523,6 +523,8 @@ class _Base:
             method, path, json, sent, response, attempts - 1, time.monotonic() - start, met
         )
         previous = tries[-1] if tries else None
+        if previous is not None:
+            previous.superseded = True  # it was retried: this try is the call's answer now
         tries.append(ex)
         if _deterministic(ex, previous):
             log.warning(

@@ -78,6 +78,8 @@ class Exchange:
     #: ``"503 text/plain"``, ``"RemoteProtocolError"``): a test that passed only after them
     #: is listed as flaky, never hidden.
     faults: tuple[str, ...] = ()
+    #: True once the client tried again after this answer: it is not its call's result.
+    superseded: bool = False
 
     @property
     def request_id(self) -> str | None:

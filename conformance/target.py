@@ -206,6 +206,10 @@ def kind_of(settings: Settings) -> TargetKind:
     return TargetKind.REFERENCE
 
 
+#: How long a batch of the embedded server runs when it injects faults (see ``started``).
+FLAKY_BATCH_SECONDS = 3.0
+
+
 @dataclass(frozen=True)
 class RunTarget:
     """The run's target, resolved once (``resolve``). Ask it, never its kind.
@@ -242,6 +246,10 @@ class RunTarget:
             yield self
             return
         config = reference.ReferenceConfig(faults=self.reference_faults)
+        if self.reference_faults:
+            # Retries take seconds: a retried cancel must still find its batch in progress,
+            # as on the real API, where a batch takes minutes.
+            config.batch_seconds = FLAKY_BATCH_SECONDS
         with reference.EmbeddedServer(config) as server:
             yield dataclasses.replace(self, base_url=server.url)
 

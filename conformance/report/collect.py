@@ -89,7 +89,7 @@ def properties(
     rids = [ex.request_id for ex in exchanges if ex.request_id]
     if rids:
         props.append((REQUEST_IDS_KEY, rids))
-    retried = [retried_line(ex) for ex in exchanges if ex.faults]
+    retried = [retried_line(ex) for ex in exchanges if ex.faults and not ex.superseded]
     if retried:
         props.append((RETRIED_KEY, retried))
     found: list[Finding] = list(judgement.findings) if judgement is not None else []
