@@ -286,3 +286,15 @@ def test_the_suite_passes_against_a_flaky_server_and_lists_the_flaky_tests(
     report = json.loads(Path(pytester.path, "report", "report.json").read_text())
     flaky = {t["nodeid"] for t in report["tests"] if t.get("retried") and t["verdict"] == "pass"}
     assert flaky == {n.strip() for n in listed}
+
+
+def test_only_a_calls_result_is_listed_with_the_faults_it_met() -> None:
+    """The client records every try; the report lists the call once, by the try that counted."""
+    from conformance.exchange import Exchange
+    from conformance.report.collect import RETRIED_KEY, properties
+
+    first = Exchange("POST", "/v1/messages", 529, superseded=True)
+    second = Exchange("POST", "/v1/messages", 200, retries=1, faults=("529 overloaded_error",))
+    untouched = Exchange("GET", "/v1/models", 200)
+    props = dict(properties(["messages"], None, [first, second, untouched]))
+    assert props[RETRIED_KEY] == ["POST /v1/messages -> 200 after 529 overloaded_error"]

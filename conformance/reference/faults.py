@@ -15,6 +15,10 @@ real API reads it as plain text); ``NAME`` is one of ``FAULTS``:
 
 The fault is decided after authentication and the version check, like the forced-status
 header; an unknown name, or ``stream-error`` without ``stream``, is a 400 naming the fix.
+
+Faults also come at random (``ReferenceConfig.faults``, ``serve --faults``): ``FaultDice``
+picks, from a seed, which requests meet one of ``RANDOM_FAULTS``, so the suite can show that a
+transient fault retried is not a failure.
 """
 
 from __future__ import annotations
