@@ -108,6 +108,8 @@ def _serve(args: argparse.Namespace) -> int:
             mutants=tuple(args.mutant),
             now=datetime.now(UTC),
             stream_delay=args.stream_delay,
+            faults=args.faults,
+            fault_seed=args.fault_seed,
         )
     except ValueError as exc:
         print(f"anthropic-conformance serve: {exc}", file=sys.stderr)
@@ -122,8 +124,13 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 2
     mutants = f" with mutants {', '.join(args.mutant)}" if args.mutant else ""
+    flaky = (
+        f"\n  faults:     {args.faults:.0%} of requests at random (seed {args.fault_seed!r})"
+        if args.faults
+        else ""
+    )
     print(
-        f"reference server on {reference.url_of(sock)}{mutants}\n"
+        f"reference server on {reference.url_of(sock)}{mutants}{flaky}\n"
         f"  API keys:   {_shown_keys(args.api_key, reference.DEFAULT_API_KEY)}\n"
         f"  admin keys: {_shown_keys(args.admin_api_key, reference.DEFAULT_ADMIN_API_KEY)}",
         flush=True,
@@ -244,6 +251,21 @@ def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
         default=0.0,
         metavar="SECONDS",
         help="pause between SSE events, to serve slow streams (default 0)",
+    )
+    serve.add_argument(
+        "--faults",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="answer this share of requests (0 to 1) with a random transient fault: 429, "
+        "529, 5xx, a plain-text 503, a dropped connection, a cut stream, a late first byte "
+        "(default 0)",
+    )
+    serve.add_argument(
+        "--fault-seed",
+        default="conformance",
+        metavar="SEED",
+        help="seed of those faults: the same seed meets the same faults (default conformance)",
     )
 
 

@@ -33,7 +33,7 @@ from tenacity import (
 from conformance import catalog, redact
 from conformance.cassettes import timing
 from conformance.exceptions import ConformanceToolError
-from conformance.exchange import Exchange
+from conformance.exchange import Exchange, Inconclusive
 from conformance.sse import parse_sse
 from conformance.target import Target as Target  # re-exported: clients take one
 
@@ -80,6 +80,26 @@ class _Credential(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers[self.header] = self._value
         yield request
+
+
+class StillTransient(Inconclusive):
+    """The target still gave a transient answer (429, 529, 5xx) after the last retry: the suite
+    could not judge the call, so the test is skipped with this evidence, never failed."""
+
+    def __init__(self, message: str, exchange: Exchange) -> None:
+        super().__init__(message)
+        self.exchange = exchange
+
+
+def fault_of(exchange: Exchange | None = None, error: Exception | None = None) -> str:
+    """How one failed try is listed among a request's ``Exchange.faults``."""
+    if exchange is None:
+        return type(error).__name__
+    body = exchange.json
+    error_type = body.get("error", {}).get("type") if isinstance(body, dict) else None
+    if isinstance(error_type, str):
+        return f"{exchange.status} {error_type}"
+    return f"{exchange.status} {exchange.content_type or 'without a body'}"
 
 
 class _Transient(Exception):
@@ -435,6 +455,7 @@ class _Base:
         response: httpx.Response,
         retries: int,
         elapsed: float,
+        faults: Iterable[str] = (),
     ) -> Exchange:
         headers = {k.lower(): v for k, v in response.headers.items()}
         content_type = headers.get("content-type", "")
@@ -454,6 +475,7 @@ class _Base:
             retries=retries,
             elapsed=elapsed,
             event_times=capture.event_times() if capture else None,
+            faults=tuple(faults),
         )
         suffix = f" after {retries} retr{'y' if retries == 1 else 'ies'}" if retries else ""
         log.info("%s in %.2fs%s", exchange.describe(), elapsed, suffix)
@@ -492,13 +514,17 @@ class _Base:
         attempts: int,
         start: float,
         tries: list[Exchange],
+        met: list[str],
     ) -> Exchange:
         """The attempt's Exchange, or ``_Transient`` when it deserves another try (``tries``:
-        the answers of the earlier attempts, this one is appended)."""
+        the answers of the earlier attempts, this one is appended; ``met``: what the earlier
+        attempts met, this one's fault is appended)."""
         ex = self._exchange(
-            method, path, json, sent, response, attempts - 1, time.monotonic() - start
+            method, path, json, sent, response, attempts - 1, time.monotonic() - start, met
         )
         previous = tries[-1] if tries else None
+        if previous is not None:
+            previous.superseded = True  # it was retried: this try is the call's answer now
         tries.append(ex)
         if _deterministic(ex, previous):
             log.warning(
@@ -508,11 +534,30 @@ class _Base:
             )
             return ex
         if should_retry(ex):
+            met.append(fault_of(ex))
             raise _Transient(ex)
         return ex
 
+    def _failed(self, exc: Exception, met: list[str]) -> Exception:
+        """``_send_failed``, noting a transport failure among the faults ``met``."""
+        failed = self._send_failed(exc)
+        if isinstance(failed, _Transient):
+            met.append(fault_of(error=exc))
+        return failed
+
     def _give_up(self, method: str, path: str, transient: _Transient, attempts: int) -> Exchange:
+        """What is left when the retries are spent: a transient answer after retries cannot be
+        judged (``StillTransient``); with no retry allowed, it is the answer the caller asked
+        for (a test of the 429 itself); no answer at all is ``TargetUnreachable``."""
         if transient.exchange is not None:
+            if attempts > 1:
+                ex = transient.exchange
+                raise StillTransient(
+                    f"{ex.describe()}: still a transient answer ({fault_of(ex)}) after "
+                    f"{attempts - 1} retr{'y' if attempts == 2 else 'ies'}: the suite could "
+                    "not judge this call (raise --anthropic-max-retries for a flaky target)",
+                    ex,
+                )
             return transient.exchange
         raise TargetUnreachable(
             f"{method} {self.target.base_url}{path}: no answer after {attempts} attempt(s): "
@@ -546,6 +591,7 @@ class ApiClient(_Base):
         sent, kwargs = self._build(method, path, json, params, headers, files, data, content)
         attempts = 0
         tries: list[Exchange] = []
+        met: list[str] = []  # what the failed tries met, for Exchange.faults
         start = time.monotonic()
         try:
             for attempt in Retrying(**self.retry.kwargs()):
@@ -554,8 +600,10 @@ class ApiClient(_Base):
                     try:
                         response = self.http.request(method, path, **kwargs)
                     except Exception as exc:
-                        raise self._send_failed(exc) from _cause(exc)
-                    return self._judge(method, path, json, sent, response, attempts, start, tries)
+                        raise self._failed(exc, met) from _cause(exc)
+                    return self._judge(
+                        method, path, json, sent, response, attempts, start, tries, met
+                    )
         except _Transient as final:
             return self._give_up(method, path, final, attempts)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -597,6 +645,7 @@ class AsyncApiClient(_Base):
         sent, kwargs = self._build(method, path, json, params, headers, files, data, content)
         attempts = 0
         tries: list[Exchange] = []
+        met: list[str] = []  # what the failed tries met, for Exchange.faults
         start = time.monotonic()
         try:
             async for attempt in AsyncRetrying(**self.retry.kwargs(sync=False)):
@@ -605,8 +654,10 @@ class AsyncApiClient(_Base):
                     try:
                         response = await self.http.request(method, path, **kwargs)
                     except Exception as exc:
-                        raise self._send_failed(exc) from _cause(exc)
-                    return self._judge(method, path, json, sent, response, attempts, start, tries)
+                        raise self._failed(exc, met) from _cause(exc)
+                    return self._judge(
+                        method, path, json, sent, response, attempts, start, tries, met
+                    )
         except _Transient as final:
             return self._give_up(method, path, final, attempts)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -74,6 +74,12 @@ class Exchange:
     #: True when a cassette played this answer back (the target was not asked); set by the
     #: run log as the exchange is recorded.
     replayed: bool = False
+    #: What the earlier tries of this request met, one per retry (``"529 overloaded_error"``,
+    #: ``"503 text/plain"``, ``"RemoteProtocolError"``): a test that passed only after them
+    #: is listed as flaky, never hidden.
+    faults: tuple[str, ...] = ()
+    #: True once the client tried again after this answer: it is not its call's result.
+    superseded: bool = False
 
     @property
     def request_id(self) -> str | None:

@@ -171,6 +171,15 @@ OPTIONS: tuple[Option, ...] = (
         "the official SDKs), honouring retry-after, retry-after-ms and x-should-retry.",
     ),
     Option(
+        "reference_faults",
+        "--anthropic-reference-faults",
+        "ANTHROPIC_CONFORMANCE_REFERENCE_FAULTS",
+        "Share of requests (0 to 1, e.g. 0.3) the embedded reference server answers with a "
+        "random transient fault (429, 529, 5xx, a plain-text 503, a dropped connection, a cut "
+        "stream, a late first byte), from a fixed seed: tests that pass only after retries "
+        "are listed as flaky. Default 0.",
+    ),
+    Option(
         "retry_deadline",
         "--anthropic-retry-deadline",
         "ANTHROPIC_CONFORMANCE_RETRY_DEADLINE",
@@ -276,6 +285,7 @@ class Settings(BaseModel):
     record_mode: RecordMode | None = None
     cassette_dir: Path = _default_cassette_dir()
     max_retries: int = 2  # the official SDKs' default
+    reference_faults: float = 0.0
     retry_deadline: float = 60.0
     timeout: float = 60.0
     batch_deadline: float = 900.0
@@ -405,6 +415,13 @@ class Settings(BaseModel):
     def _non_negative(cls, value: int) -> int:
         if value < 0:
             raise ValueError("must be 0 or more")
+        return value
+
+    @field_validator("reference_faults")
+    @classmethod
+    def _rate(cls, value: float) -> float:
+        if not 0 <= value <= 1:
+            raise ValueError("must be a share of requests from 0 to 1 (0.3: 30%)")
         return value
 
     @field_validator("timeout", "retry_deadline", "batch_deadline")

@@ -206,6 +206,10 @@ def kind_of(settings: Settings) -> TargetKind:
     return TargetKind.REFERENCE
 
 
+#: How long a batch of the embedded server runs when it injects faults (see ``started``).
+FLAKY_BATCH_SECONDS = 3.0
+
+
 @dataclass(frozen=True)
 class RunTarget:
     """The run's target, resolved once (``resolve``). Ask it, never its kind.
@@ -224,6 +228,9 @@ class RunTarget:
     retry_deadline: float = 60.0
     timeout: float = 60.0
     cassette_dir: Path | None = None
+    #: Share of requests the embedded reference server fails at random (``--anthropic-
+    #: reference-faults``); only that server has it.
+    reference_faults: float = 0.0
 
     @property
     def traits(self) -> Traits:
@@ -238,7 +245,12 @@ class RunTarget:
         if self.base_url is not None:
             yield self
             return
-        with reference.EmbeddedServer() as server:
+        config = reference.ReferenceConfig(faults=self.reference_faults)
+        if self.reference_faults:
+            # Retries take seconds: a retried cancel must still find its batch in progress,
+            # as on the real API, where a batch takes minutes.
+            config.batch_seconds = FLAKY_BATCH_SECONDS
+        with reference.EmbeddedServer(config) as server:
             yield dataclasses.replace(self, base_url=server.url)
 
     def credential(self, name: str) -> str | None:
@@ -472,4 +484,5 @@ def resolve(settings: Settings) -> RunTarget:
         retry_deadline=settings.retry_deadline,
         timeout=settings.timeout,
         cassette_dir=settings.cassette_dir if kind is TargetKind.REPLAY else None,
+        reference_faults=settings.reference_faults if kind is TargetKind.REFERENCE else 0.0,
     )

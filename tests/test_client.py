@@ -10,7 +10,14 @@ import httpx
 import pytest
 
 from conformance import catalog
-from conformance.client import ApiClient, AsyncApiClient, RetryPolicy, Target, TargetUnreachable
+from conformance.client import (
+    ApiClient,
+    AsyncApiClient,
+    RetryPolicy,
+    StillTransient,
+    Target,
+    TargetUnreachable,
+)
 from conformance.target import TargetKind
 
 KEY = "sk-ant-api03-test-secret-value-123456"
@@ -100,15 +107,32 @@ def test_final_answers_are_never_retried(status: int) -> None:
     assert ex.status == status and len(calls) == 1 and ex.retries == 0
 
 
-def test_retries_are_bounded_and_return_the_last_answer() -> None:
+def test_retries_are_bounded_and_the_last_transient_answer_is_inconclusive() -> None:
     calls = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(1)
         return httpx.Response(529, json={"type": "error"})
 
-    ex = client_for(handler).get("/v1/models")
-    assert ex.status == 529 and len(calls) == FAST.max_retries + 1
+    with pytest.raises(StillTransient) as caught:
+        client_for(handler).get("/v1/models")
+    assert caught.value.exchange.status == 529 and len(calls) == FAST.max_retries + 1
+    assert caught.value.exchange.retries == FAST.max_retries
+    assert "after 3 retries" in str(caught.value)
+
+
+def test_without_retries_the_transient_answer_is_the_result() -> None:
+    """A test of the 429 itself sets no retries: it gets the answer, to judge."""
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(429, json={"type": "error"}, headers={"retry-after": "1"})
+
+    t = target()
+    http = httpx.Client(base_url=t.base_url, transport=httpx.MockTransport(handler))
+    ex = ApiClient(t, http=http, retry=RetryPolicy(max_retries=0)).get("/v1/models")
+    assert ex.status == 429 and len(calls) == 1 and ex.retries == 0
 
 
 def test_connection_errors_are_retried_then_reported_without_the_key() -> None:
@@ -187,7 +211,10 @@ def test_the_default_is_two_retries_like_the_sdk() -> None:
     t = target()
     http = httpx.Client(base_url=t.base_url, transport=httpx.MockTransport(handler))
     waits: list[float] = []
-    ex = ApiClient(t, http=http, retry=RetryPolicy(base=0.001, sleep=waits.append)).get("/v1/x")
+    client = ApiClient(t, http=http, retry=RetryPolicy(base=0.001, sleep=waits.append))
+    with pytest.raises(StillTransient) as caught:
+        client.get("/v1/x")
+    ex = caught.value.exchange
     assert ex.status == 529 and len(calls) == 3 and ex.retries == 2 and len(waits) == 2
 
 
@@ -224,7 +251,12 @@ def test_x_should_retry_decides_when_present(status: int, header: str, tries: in
             status, headers={"x-should-retry": header}, json={"type": "error", "try": len(calls)}
         )
 
-    ex = client_for(handler).get("/v1/models")
+    if tries == 1:
+        ex = client_for(handler).get("/v1/models")
+    else:  # retried to the limit, and still asked to retry: not judged
+        with pytest.raises(StillTransient) as caught:
+            client_for(handler).get("/v1/models")
+        ex = caught.value.exchange
     assert ex.status == status and len(calls) == tries and ex.retries == tries - 1
 
 
@@ -262,8 +294,11 @@ def test_a_500_that_changes_is_retried_to_the_limit() -> None:
             json={"type": "error", "error": {"type": "api_error", "message": f"boom {len(calls)}"}},
         )
 
-    ex = client_for(handler).get("/v1/models")
+    with pytest.raises(StillTransient) as caught:
+        client_for(handler).get("/v1/models")
+    ex = caught.value.exchange
     assert ex.status == 500 and len(calls) == FAST.max_retries + 1
+    assert ex.faults == ("500 api_error",) * FAST.max_retries
 
 
 async def test_async_client_stops_on_a_repeated_500() -> None:

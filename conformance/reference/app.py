@@ -165,8 +165,14 @@ class Responder:
         return Response(body, status_code=status, headers=headers)
 
     def stream(
-        self, request: Request, endpoint: str, request_id: str, answer: StreamAnswer
+        self,
+        request: Request,
+        endpoint: str,
+        request_id: str,
+        answer: StreamAnswer,
+        cut: bool = False,
     ) -> Response:
+        """The stream's response (``cut``: its connection drops after the last event)."""
         events = answer.events
         for mutant in self.mutants:
             if mutant.sse is not None:
@@ -184,23 +190,42 @@ class Responder:
                 chunks = mutant.wire(chunks)
         self._journal(request, endpoint, 200, request_id, headers, b"".join(chunks))
         return StreamingResponse(
-            _emit(chunks, self.stream_delay),
+            _emit(chunks, self.stream_delay, cut),
             status_code=200,
             headers=headers,
             media_type="text/event-stream; charset=utf-8",
         )
 
 
-async def _emit(chunks: list[bytes], delay: float = 0.0) -> AsyncIterator[bytes]:
+async def _emit(chunks: list[bytes], delay: float = 0.0, cut: bool = False) -> AsyncIterator[bytes]:
     """One chunk per event, yielding to the loop in between: a real, incremental stream
-    (``delay`` seconds before each event after the first: a slow one)."""
+    (``delay`` seconds before each event after the first: a slow one; ``cut``: the connection
+    then drops, the body unfinished)."""
     for number, chunk in enumerate(chunks):
         await asyncio.sleep(delay if number else 0)
         yield chunk
+    if cut:
+        raise faults.Reset("connection dropped by an injected fault")
+
+
+def _fault_response(
+    responder: Responder, request: Request, endpoint: str, request_id: str, fault: str, serial: int
+) -> Response:
+    """The answer of a random fault that happens before the route (``faults.RANDOM_FAULTS``)."""
+    if fault in faults.STATUS_FAULTS:
+        return responder.error(request, endpoint, request_id, faults.injected_error(fault, serial))
+    if fault == faults.PLAIN_503:  # the edge's page: no JSON envelope, no request-id
+        return Response(faults.PLAIN_503_BODY, status_code=503, media_type="text/plain")
+    # faults.RESET: a 200's headers, then the connection drops before any byte of the body
+    return StreamingResponse(_emit([], cut=True), status_code=200, media_type="application/json")
 
 
 def _endpoint_handler(
-    spec: RouteSpec, config: ReferenceConfig, state: ReferenceState, responder: Responder
+    spec: RouteSpec,
+    config: ReferenceConfig,
+    state: ReferenceState,
+    responder: Responder,
+    dice: faults.FaultDice,
 ) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
         serial, request_id = state.new_request_id()
@@ -208,13 +233,28 @@ def _endpoint_handler(
         raw = await request.body()
         request.state.marker = answers.marker_of(raw)
         request.state.received = answers.received_of(request, raw)
+        fault = None
         try:
             if spec.authenticated:
                 check_request(request, ctx)
                 answers.raise_forced_status(request)
                 faults.raise_fault(request, raw)  # the same, by a directive in the content
+                # A random fault comes after a forced one (a test asking for a 429 gets it)
+                # and before the route: nothing is created or counted by a failed try.
+                fault = None if faults.directed(request) else dice.roll(spec.endpoint, raw)
+            if fault == faults.SLOW:
+                await asyncio.sleep(faults.SLOW_SECONDS)
+            elif fault is not None and fault != faults.STREAM_CUT:
+                return _fault_response(
+                    responder, request, spec.endpoint, request_id, fault, dice.count
+                )
             routed = await responder.rewrite(request, spec.endpoint)  # request-side mutants
             answer = faults.apply(request, await spec.handler(routed, ctx))
+            if fault == faults.STREAM_CUT and isinstance(answer, StreamAnswer):
+                # Not observed: whether the API bills a stream it cut is unknown; the client
+                # retries it as a whole request, and that try is the one counted.
+                cut = StreamAnswer(faults.cut_connection(answer.events), answer.headers)
+                return responder.stream(request, spec.endpoint, request_id, cut, cut=True)
             state.observe(ctx, answer)  # e.g. the Admin usage ledger (a plug-in's observer)
         except ApiError as exc:
             return responder.error(request, spec.endpoint, request_id, exc)
@@ -242,6 +282,9 @@ def create_app(config: ReferenceConfig | None = None) -> Starlette:
         if plugin.install is not None:
             plugin.install(config, state)
     responder = Responder(state, [MUTANTS[name] for name in config.mutants], config.stream_delay)
+    dice = faults.FaultDice(config.faults, config.fault_seed, config.fault_kinds)
+    if config.faults:
+        faults.quiet_resets()
 
     async def http_error(request: Request, exc: Exception) -> Response:
         # Unknown routes (404) and wrong methods (405) still get the API's envelope.
@@ -257,7 +300,11 @@ def create_app(config: ReferenceConfig | None = None) -> Starlette:
         )
 
     routes = [
-        Route(spec.path, _endpoint_handler(spec, config, state, responder), methods=[spec.method])
+        Route(
+            spec.path,
+            _endpoint_handler(spec, config, state, responder, dice),
+            methods=[spec.method],
+        )
         for spec in ROUTES
     ]
     routes.append(answers.answers_route(config, state))  # not an API route: see answers.py

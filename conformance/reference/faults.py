@@ -15,12 +15,19 @@ real API reads it as plain text); ``NAME`` is one of ``FAULTS``:
 
 The fault is decided after authentication and the version check, like the forced-status
 header; an unknown name, or ``stream-error`` without ``stream``, is a 400 naming the fix.
+
+Faults also come at random (``ReferenceConfig.faults``, ``serve --faults``): ``FaultDice``
+picks, from a seed, which requests meet one of ``RANDOM_FAULTS``, so the suite can show that a
+transient fault retried is not a failure.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import random
 import re
+import threading
 from typing import Any
 
 from starlette.requests import Request
@@ -107,6 +114,11 @@ def raise_fault(request: Request, raw: bytes) -> None:
     setattr(request.state, _STATE, fault)
 
 
+def directed(request: Request) -> bool:
+    """Whether a directive already chose this request's fault (no random one then)."""
+    return getattr(request.state, _STATE, None) is not None
+
+
 def apply(request: Request, answer: Answer) -> Answer:
     """The answer with the noted stream fault applied (unchanged when there is none)."""
     if getattr(request.state, _STATE, None) != STREAM_ERROR or not isinstance(answer, StreamAnswer):
@@ -129,3 +141,123 @@ def cut_stream(events: list[Event]) -> list[Event]:
         },
     }
     return [*out, ("error", error)]
+
+
+# --- faults at random: a flaky server (``ReferenceConfig.faults``) --------------------------------
+
+#: What a random fault can be, as the real API (or its edge) fails now and then. Each happens
+#: BEFORE the route runs (no resource created, nothing counted), except ``stream-cut``, which
+#: cuts a Messages stream (a Messages answer creates nothing) and is only rolled for one.
+STATUS_FAULTS: dict[str, tuple[int, str]] = {
+    "429": (429, "rate_limit_error"),
+    "529": (529, "overloaded_error"),
+    "500": (500, "api_error"),
+    "502": (502, "api_error"),  # the API's error type for a 502 / 503 is not documented
+    "503": (503, "api_error"),
+}
+#: A 503 as the API's edge sends it (a load balancer's plain-text page, not the JSON envelope).
+PLAIN_503 = "503-text"
+#: The connection is dropped after the headers, before the body is complete.
+RESET = "reset"
+#: A Messages stream whose connection is dropped after its first content delta.
+STREAM_CUT = "stream-cut"
+#: The first byte comes late (``SLOW_SECONDS``): not a failure, nothing to retry.
+SLOW = "slow"
+RANDOM_FAULTS: tuple[str, ...] = (*STATUS_FAULTS, PLAIN_503, RESET, STREAM_CUT, SLOW)
+#: How late a ``slow`` answer starts (short: a suite meets it many times).
+SLOW_SECONDS = 0.2
+PLAIN_503_BODY = (
+    b"upstream connect error or disconnect/reset before headers. reset reason: overflow"
+)
+
+
+class Reset(Exception):
+    """Raised inside an answer's body to drop the connection (``RESET``, ``STREAM_CUT``); the
+    server's log filter (``quiet_resets``) keeps uvicorn from logging it as a crash."""
+
+
+class FaultDice:
+    """Decides, request by request, whether a random fault hits it: ``rate`` of them (0 to 1),
+    drawn from a generator seeded with ``seed``, so the same run meets the same faults."""
+
+    def __init__(self, rate: float, seed: str, kinds: tuple[str, ...] = RANDOM_FAULTS) -> None:
+        self.rate = rate
+        self.kinds = kinds
+        self._random = random.Random(f"faults/{seed}")
+        self._lock = threading.Lock()
+        self.count = 0  # faults thrown so far: a serial that makes each injected answer unique
+
+    def roll(self, endpoint: str, body: bytes) -> str | None:
+        """The fault for this request (one of ``kinds``), or None."""
+        if self.rate <= 0:
+            return None
+        streamed = endpoint == "messages.create" and _is_stream(body)
+        kinds = [k for k in self.kinds if k != STREAM_CUT or streamed]
+        if not kinds:
+            return None
+        with self._lock:
+            if self._random.random() >= self.rate:
+                return None
+            self.count += 1
+            return self._random.choice(kinds)
+
+
+def _is_stream(raw: bytes) -> bool:
+    if b'"stream"' not in raw:
+        return False
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("stream") is True
+
+
+def injected_error(fault: str, serial: int) -> ApiError:
+    """The error answer of a status fault (``STATUS_FAULTS``). The message carries the fault's
+    serial: two injected 500s are two hiccups, never "the same answer twice" (which the client
+    reports as a deterministic failure instead of retrying)."""
+    status, error_type = STATUS_FAULTS[fault]
+    headers = {"retry-after": RETRY_AFTER} if status in (429, 529) else {}
+    message = f"{_MESSAGES[status]} (injected fault {serial})"
+    return ApiError(status, message, error_type=error_type, headers=headers)
+
+
+_MESSAGES = {
+    429: "Number of requests has exceeded your rate limit",
+    529: "Overloaded",
+    500: "Internal server error",
+    502: "Bad gateway",
+    503: "Service unavailable",
+}
+
+
+def cut_connection(events: list[Event]) -> list[Event]:
+    """The events a ``STREAM_CUT`` stream sends before its connection drops: up to and
+    including the first content delta (no ``message_stop``, no ``error`` event)."""
+    out: list[Event] = []
+    for name, payload in events:
+        out.append((name, payload))
+        if name == "content_block_delta":
+            break
+    return out
+
+
+class _QuietResets(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        while exc is not None:
+            if isinstance(exc, Reset):
+                return False
+            exc = exc.__cause__ or exc.__context__
+        return True
+
+
+_QUIET = _QuietResets()
+
+
+def quiet_resets() -> None:
+    """Keep uvicorn from logging a dropped connection we caused as "Exception in ASGI
+    application" (idempotent)."""
+    logger = logging.getLogger("uvicorn.error")
+    if _QUIET not in logger.filters:
+        logger.addFilter(_QUIET)

@@ -52,6 +52,13 @@ class ReferenceConfig:
     #: fixed REFERENCE_NOW, so cassettes replay; ``serve``/``mutation-score`` pass the wall
     #: clock, so a live-mode suite's reports (the days before today) find the seeded history.
     now: datetime | None = None
+    #: Share of API requests (0 to 1) that meet a random transient fault (``faults.FaultDice``:
+    #: 429, 529, 5xx, a plain-text 503, a dropped connection, a cut stream, a late first byte).
+    faults: float = 0.0
+    #: Seed of those faults: the same seed and requests meet the same faults.
+    fault_seed: str = "conformance"
+    #: The kinds the random faults are drawn from (default: all, ``faults.RANDOM_FAULTS``).
+    fault_kinds: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Accept lists from callers (CLI, settings) but keep the frozen tuple shape.
@@ -65,6 +72,16 @@ class ReferenceConfig:
             )
         if self.stream_delay < 0:
             raise ValueError(f"stream delay must be 0 or more seconds, got {self.stream_delay}")
+        if not 0 <= self.faults <= 1:
+            raise ValueError(f"the fault rate must be from 0 to 1 (0.3: 30%), got {self.faults}")
+        from conformance.reference.faults import RANDOM_FAULTS  # faults imports routing
+
+        self.fault_kinds = tuple(self.fault_kinds) or RANDOM_FAULTS
+        bad = [k for k in self.fault_kinds if k not in RANDOM_FAULTS]
+        if bad:
+            raise ValueError(
+                f"unknown fault kind(s): {', '.join(bad)}; known: {', '.join(RANDOM_FAULTS)}"
+            )
 
 
 def stable_token(*parts: object, length: int = 22) -> str:

@@ -49,6 +49,8 @@ ERROR_KEY = "anthropic_error"
 ROOT_KEY = "anthropic_root_causes"
 #: What the test's answers billed (``TestCost.as_dict``), on its teardown report.
 COST_KEY = "anthropic_cost"
+#: The calls of a test that needed retries, with what their failed tries met.
+RETRIED_KEY = "anthropic_retried"
 #: ``workeroutput`` keys for a worker's RunLog totals and its capability probe's findings.
 RUNLOG_KEY = "anthropic_runlog"
 UNSUPPORTED_KEY = "anthropic_unsupported"
@@ -88,9 +90,13 @@ def properties(
     of its own failure; the run-scope ones travel apart, as root causes.
     """
     props: list[tuple[str, Any]] = [(FEATURES_KEY, list(features))]
+    exchanges = list(exchanges)
     rids = [ex.request_id for ex in exchanges if ex.request_id]
     if rids:
         props.append((REQUEST_IDS_KEY, rids))
+    retried = [retried_line(ex) for ex in exchanges if ex.faults and not ex.superseded]
+    if retried:
+        props.append((RETRIED_KEY, retried))
     found: list[Finding] = list(judgement.findings) if judgement is not None else []
     if excinfo is not None and not excinfo.errisinstance(pytest.skip.Exception):
         exc = excinfo.value
@@ -106,6 +112,11 @@ def properties(
     if judgement is not None and judgement.root:
         props.append((ROOT_KEY, [finding_dict(f) for f in judgement.root]))
     return props
+
+
+def retried_line(exchange: Exchange) -> str:
+    """``POST /v1/messages -> 200 after 529 overloaded_error, RemoteProtocolError``."""
+    return f"{exchange.describe()} after {', '.join(exchange.faults)}"
 
 
 def unsupported_of(caps: Capabilities | None) -> dict[str, str]:
@@ -140,6 +151,7 @@ class _Pending:
     duration: float = 0.0
     root_causes: list[FindingRecord] = field(default_factory=list)
     cost: dict[str, Any] = field(default_factory=dict)
+    retried: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -174,6 +186,7 @@ class Collector:
         t.request_ids.extend(r for r in props.get(REQUEST_IDS_KEY, ()) if r not in t.request_ids)
         t.findings.extend(FindingRecord(**f) for f in props.get(FINDINGS_KEY, ()))
         t.root_causes.extend(FindingRecord(**f) for f in props.get(ROOT_KEY, ()))
+        t.retried.extend(props.get(RETRIED_KEY, ()))
         if report.failed:
             if t.verdict is not Verdict.FAIL:
                 t.reason = props.get(ERROR_KEY) or _longrepr_line(report)
@@ -213,6 +226,7 @@ class Collector:
                 int(self.costs.get(nodeid, {}).get("input_tokens", 0)),
                 int(self.costs.get(nodeid, {}).get("output_tokens", 0)),
                 round(float(self.costs.get(nodeid, {}).get("cost_usd", 0.0)), 6),
+                tuple(t.retried),
             )
             for nodeid, t in self.tests.items()
         ]
@@ -535,6 +549,13 @@ class ReportHooks:
                     red=cause.severity == "error",
                     yellow=cause.severity == "warning",
                 )
+        flaky = [t for t in results if t.flaky]
+        if flaky:  # passed, but only after retries: said, never hidden
+            terminalreporter.section("anthropic flaky: passed after retries")
+            for t in flaky:
+                terminalreporter.write_line(t.nodeid, yellow=True)
+                for line in t.retried:
+                    terminalreporter.write_line(f"  {line}")
         if self.all_skipped:
             terminalreporter.write_line(
                 "anthropic-conformance: every conformance test was skipped although families "

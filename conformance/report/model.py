@@ -65,6 +65,14 @@ class TestResult:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    #: Its calls that needed retries, each with the faults its failed tries met: a passing
+    #: test with any is flaky (it passed only after retries).
+    retried: tuple[str, ...] = ()
+
+    @property
+    def flaky(self) -> bool:
+        """Passed, but only after retries."""
+        return self.verdict is Verdict.PASS and bool(self.retried)
 
     @property
     def failing_request_id(self) -> str | None:
@@ -329,6 +337,7 @@ def _test(data: dict[str, Any]) -> TestResult:
         input_tokens=int(data.get("input_tokens", 0)),
         output_tokens=int(data.get("output_tokens", 0)),
         cost_usd=float(data.get("cost_usd", 0.0)),
+        retried=tuple(data.get("retried", ())),
     )
 
 
