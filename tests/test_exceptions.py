@@ -48,6 +48,8 @@ NOT_TOOL_ERRORS = {
     "Inconclusive",  # "could not judge": a verdict that skips the test
     "Stopped",  # a ConformanceError: the answer broke the contract so the test cannot go on
     "AnswerTooSlow",  # the target's body overran the timeout: a verdict on its pace
+    "StillTransient",  # an Inconclusive: a transient answer outlasted the retries
+    "Reset",  # the reference server's own signal to drop a connection (an injected fault)
 }
 
 
