@@ -309,6 +309,20 @@ def without_blocks(body: dict[str, Any], kind: str) -> dict[str, Any]:
     return {**body, "messages": [{"role": "user", "content": content}]}
 
 
+def counted(body: dict[str, Any]) -> dict[str, Any]:
+    """A messages body as a count_tokens body: no max_tokens."""
+    return {k: v for k, v in body.items() if k != "max_tokens"}
+
+
+def counted_as(body: dict[str, Any]) -> Check:
+    """The count_tokens answer counts exactly what ``body`` holds: the part the mutant drops."""
+    wanted = count_input_tokens(body)
+    return lambda r: r.json()["input_tokens"] == wanted
+
+
+SYSTEM_BLOCKS = _message(system=[{"type": "text", "text": "You are terse and exact."}])
+
+
 def text_deltas(r: Answer) -> str:
     return "".join(
         e["delta"]["text"]
@@ -474,6 +488,32 @@ EXPECTED: dict[str, tuple[Probe, Check]] = {
     "structured-json-fenced": (
         STRUCTURED,
         lambda r: r.json()["content"][0]["text"].startswith("```json"),
+    ),
+    # count_tokens across features: each probe counts a request holding the feature
+    "count-tokens-images-dropped": (
+        Probe("POST", "/v1/messages/count_tokens", counted(IMAGE)),
+        counted_as(without_blocks(counted(IMAGE), "image")),
+    ),
+    "count-tokens-documents-dropped": (
+        Probe("POST", "/v1/messages/count_tokens", counted(DOCUMENT)),
+        counted_as(without_blocks(counted(DOCUMENT), "document")),
+    ),
+    "count-tokens-thinking-dropped": (
+        Probe("POST", "/v1/messages/count_tokens", counted(_message(thinking=THINKING))),
+        counted_as(counted(_message())),
+    ),
+    "count-tokens-system-blocks-dropped": (
+        Probe("POST", "/v1/messages/count_tokens", counted(SYSTEM_BLOCKS)),
+        counted_as(counted(_message())),
+    ),
+    "count-tokens-tool-schemas-dropped": (
+        Probe("POST", "/v1/messages/count_tokens", counted(TOOL_CALL)),
+        counted_as(
+            {
+                **counted(TOOL_CALL),
+                "tools": [{"name": TOOL["name"], "input_schema": {"type": "object"}}],
+            }
+        ),
     ),
 }
 

@@ -28,6 +28,7 @@ from conformance.checks import (  # noqa: F401  (imported to register their chec
     caching,
     citations,
     common,
+    count_tokens,
     effects,
     fidelity,
     files,

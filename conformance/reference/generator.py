@@ -37,6 +37,11 @@ TOOLS_OVERHEAD = 10
 TOOL_BLOCK_OVERHEAD = 3
 IMAGE_TOKENS = 85
 DOCUMENT_TOKENS = 150
+#: With thinking on (``enabled`` or ``adaptive``) the API adds "a specialized system prompt"
+#: (the extended-thinking docs, "Pricing"), so thinking adds input tokens. The docs do not say
+#: how many: this figure is the reference server's own, not the real API's. count_tokens and the
+#: bill of /v1/messages count it alike (``count_input_tokens``, ``caching.segments``).
+THINKING_TOKENS = 40
 
 _VOCABULARY = (
     "amber",
@@ -134,11 +139,15 @@ def block_tokens(block: dict[str, Any]) -> int:
 
 
 def count_input_tokens(body: dict[str, Any]) -> int:
-    """Input tokens of a (validated) messages or count_tokens body: system, messages, tools."""
+    """Input tokens of a (validated) messages or count_tokens body: system, thinking's own
+    system prompt, messages, tools. One rule for both endpoints, so count_tokens equals the bill
+    (``features.caching.segments`` splits the same sum into cacheable segments)."""
     total = BASE_TOKENS
     system = body.get("system")
     if system:
         total += SYSTEM_OVERHEAD + content_tokens(system)
+    if thinking.wants_thinking(body):
+        total += THINKING_TOKENS
     for message in body.get("messages") or []:
         total += MESSAGE_OVERHEAD + content_tokens(message.get("content"))
     tools = body.get("tools")

@@ -660,6 +660,24 @@ def _drop_blocks(kind: str) -> Callable[[dict[str, Any]], None]:
     return change
 
 
+def _drop_block_system(body: dict[str, Any]) -> None:
+    """A translator that knows only the string form of ``system`` loses a list of text blocks."""
+    if isinstance(body.get("system"), list):
+        body.pop("system")
+
+
+def _bare_tool_schemas(body: dict[str, Any]) -> None:
+    """Tools reach the counter as bare names: no description, an empty object schema."""
+    tools = body.get("tools")
+    if isinstance(tools, list):
+        body["tools"] = [
+            {"name": t.get("name"), "input_schema": {"type": "object"}}
+            if isinstance(t, dict) and t.get("type") in (None, "custom")
+            else t
+            for t in tools
+        ]
+
+
 def _route_to_other_model(body: dict[str, Any]) -> None:
     """Every request goes to the gateway's own default model, whatever was asked."""
     asked = catalog.find_model(str(body.get("model")))
@@ -1437,6 +1455,54 @@ _ALL: tuple[Mutant, ...] = (
         caught_by=(
             "structured-output",
             "test_structured_outputs.py::test_output_config_json_schema",
+        ),
+    ),
+    # count_tokens across features: the counting leaves out what /v1/messages bills
+    Mutant(
+        "count-tokens-images-dropped",
+        "count_tokens",
+        "count_tokens",
+        "count_tokens does not count image blocks, which /v1/messages bills",
+        request=_on_request({"messages.count_tokens"}, _drop_blocks("image")),
+        also=("vision",),
+        caught_by=("test_count_tokens_features.py::test_feature_adds_tokens",),
+    ),
+    Mutant(
+        "count-tokens-documents-dropped",
+        "count_tokens",
+        "count_tokens",
+        "count_tokens does not count document blocks (text or PDF), which /v1/messages bills",
+        request=_on_request({"messages.count_tokens"}, _drop_blocks("document")),
+        also=("documents",),
+        caught_by=("test_count_tokens_features.py::test_feature_adds_tokens",),
+    ),
+    Mutant(
+        "count-tokens-thinking-dropped",
+        "count_tokens",
+        "count_tokens",
+        "count_tokens drops the thinking parameter, so thinking's own system prompt is not counted",
+        request=_on_request({"messages.count_tokens"}, _drop_keys("thinking")),
+        also=("thinking",),
+        caught_by=("test_count_tokens_features.py::test_feature_adds_tokens",),
+    ),
+    Mutant(
+        "count-tokens-system-blocks-dropped",
+        "count_tokens",
+        "count_tokens",
+        "count_tokens drops a system prompt given as text blocks (only the string form counts)",
+        request=_on_request({"messages.count_tokens"}, _drop_block_system),
+        caught_by=("test_count_tokens_features.py::test_feature_adds_tokens",),
+    ),
+    Mutant(
+        "count-tokens-tool-schemas-dropped",
+        "count_tokens",
+        "count_tokens",
+        "count_tokens counts tools by name only: descriptions and input schemas are dropped",
+        request=_on_request({"messages.count_tokens"}, _bare_tool_schemas),
+        also=("tools",),
+        caught_by=(
+            "test_count_tokens.py::test_count_tokens_matches_billed_input",
+            "count-tokens-agrees",
         ),
     ),
 )

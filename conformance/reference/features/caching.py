@@ -23,6 +23,7 @@ from typing import Any
 
 from conformance import catalog
 from conformance.reference import generator
+from conformance.reference.features import thinking
 from conformance.reference.errors import invalid
 
 #: The API's limit on explicit breakpoints in one request.
@@ -117,15 +118,24 @@ def segments(body: dict[str, Any]) -> list[Segment]:
         else:
             for block in system:
                 add(generator.content_tokens([block]), ["system", _key(block)], _ttl(block))
+    # Thinking's own system prompt comes after tools and system: changing the thinking
+    # parameters invalidates cached message prefixes (so the config joins the first message's
+    # key) and leaves cached tools and system alone.
+    thought = thinking.wants_thinking(body)
+    if thought:
+        extra += generator.THINKING_TOKENS
     for message in body.get("messages") or []:
         extra += generator.MESSAGE_OVERHEAD
         content = message.get("content")
         role = message.get("role")
+        first: list[Any] = [["thinking", body["thinking"]]] if thought else []
+        thought = False
         if isinstance(content, list) and content:
             for block in content:
-                add(generator.content_tokens([block]), [role, _key(block)], _ttl(block))
+                add(generator.content_tokens([block]), [*first, role, _key(block)], _ttl(block))
+                first = []
         else:
-            add(generator.content_tokens(content), [role, _key(content)], None)
+            add(generator.content_tokens(content), [*first, role, _key(content)], None)
     if extra and out:  # an empty prompt cannot happen after validation; keep the sum exact
         last = out[-1]
         out[-1] = Segment(last.tokens + extra, last.payload, last.ttl)
