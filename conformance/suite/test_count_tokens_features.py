@@ -99,14 +99,19 @@ PARAMS = [
 ]
 
 
-def _body(api: Api, feature: Feature | None) -> dict[str, Any]:
+def request_body(model: str, feature: Feature | None) -> dict[str, Any]:
     """The base request (one user turn of text blocks), with ``feature`` added when given."""
     content: list[dict[str, Any]] = [{"type": "text", "text": PROMPT}]
     fields: dict[str, Any] = {}
     if feature is not None:
         content = [*feature.blocks(), *content]
         fields = feature.fields()
-    return api.message_body(messages=[{"role": "user", "content": content}], **fields)
+    return {
+        "model": model,
+        "max_tokens": feature.max_tokens if feature is not None else 1,
+        "messages": [{"role": "user", "content": content}],
+        **fields,
+    }
 
 
 def _counted(api: Api, body: dict[str, Any]) -> tuple[int, str | None]:
@@ -118,8 +123,8 @@ def _counted(api: Api, body: dict[str, Any]) -> tuple[int, str | None]:
 
 @pytest.mark.parametrize("name", PARAMS)
 def test_feature_adds_tokens(api: Api, name: str) -> None:
-    without, _ = _counted(api, _body(api, None))
-    with_it, rid = _counted(api, _body(api, FEATURES[name]))
+    without, _ = _counted(api, request_body(api.model, None))
+    with_it, rid = _counted(api, request_body(api.model, FEATURES[name]))
     assert with_it > without, (
         f"count_tokens of a request with {name} is {with_it}, without it {without}: "
         f"the {name} was not counted (request-id {rid})"
@@ -133,9 +138,9 @@ def test_count_agrees_with_the_bill(
     feature = FEATURES[name]
     if feature.live_toggle:
         require_live_toggle(conformance_target, conformance_settings, feature.live_toggle)
-    body = _body(api, feature)
+    body = request_body(api.model, feature)
     counted, _ = _counted(api, body)
-    ex = api.call("messages.create", {**body, "max_tokens": feature.max_tokens})
+    ex = api.call("messages.create", body)
     billed = input_tokens(api.expect(ex))
     raise_for_findings(
         count_agreement_findings(counted, billed, feature=name, request_id=ex.request_id),

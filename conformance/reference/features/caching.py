@@ -23,8 +23,8 @@ from typing import Any
 
 from conformance import catalog
 from conformance.reference import generator
-from conformance.reference.features import thinking
 from conformance.reference.errors import invalid
+from conformance.reference.features import thinking
 
 #: The API's limit on explicit breakpoints in one request.
 MAX_BREAKPOINTS = 4
