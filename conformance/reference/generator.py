@@ -33,6 +33,10 @@ _WORD = re.compile(r"[A-Za-z][\w-]*")
 BASE_TOKENS = 3
 SYSTEM_OVERHEAD = 3
 MESSAGE_OVERHEAD = 4
+#: Not the real API's tool-use system prompt: the tool use docs put that at 496 tokens
+#: (tool_choice auto/none) or 588 (any/tool) on claude-haiku-4-5 (older pages: 346 / 313). The
+#: reference server bills a small stand-in, so its token figures (and the cost a run against it
+#: prints) are below what the real API bills for every request with tools (README, Coverage).
 TOOLS_OVERHEAD = 10
 TOOL_BLOCK_OVERHEAD = 3
 IMAGE_TOKENS = 85
