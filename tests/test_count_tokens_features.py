@@ -206,11 +206,13 @@ def test_the_module_passes_against_the_faithful_server(
             f"--anthropic-api-key={DEFAULT_API_KEY}",
             "--anthropic-features=all",
             "--anthropic-report-dir=none",
+            "-rs",
         )
     out = result.stdout.str()
     assert result.ret == pytest.ExitCode.OK, out
-    # a target that bills tokens: the costly calls wait for their *_live toggle
-    assert "2 skipped" in out and "documents_live" not in out.split("short test summary")[0]
+    # a target that bills tokens: the costly calls wait for their *_live toggle, said in the reason
+    result.assert_outcomes(passed=10, skipped=2)
+    assert "add documents_live" in out and "add thinking_live" in out, out
 
 
 # --- the cost of a default live run ------------------------------------------------------------
