@@ -389,6 +389,11 @@ BETAS: tuple[Beta, ...] = (
     # ``output_config.format`` needs no beta (recorded answers of 2026 send none). Whether the
     # beta field is still accepted under 2026-10-21 is not documented: assumed so.
     Beta("structured_outputs", "structured-outputs-2025-11-13", API_VERSIONS),
+    # Web fetch and code execution launched as betas (docs of 2025-09 name these headers); the
+    # SDK's GA types now hold both tools, so today's API may not need them any more. Sent by the
+    # server_tools tests; the reference server does not require them (not known).
+    Beta("server_tools", "web-fetch-2025-09-10", API_VERSIONS),
+    Beta("server_tools", "code-execution-2025-08-25", API_VERSIONS),
 )
 
 
@@ -702,6 +707,8 @@ ID_PREFIXES: dict[str, str] = {
     "workspace": "wrkspc_",
     "user": "user_",
     "invite": "invite_",
+    # recorded code execution answers (2026): container_011C...
+    "container": "container_",
 }
 
 #: Request headers whose values are secrets: never logged, never written to a cassette.
