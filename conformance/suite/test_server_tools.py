@@ -10,7 +10,7 @@ urls among the results, fetched-page citations at their indexes, searches and fe
 usage, the container of a code execution answer reported and reused) and ``citation-location``.
 The reference server's code execution is a tiny interpreter of fixed test commands
 (``features.code_execution``): the prompts ask for exactly those commands. ``pause_turn`` and
-its continuation are covered by ``test_stop_reasons.py::test_pause_turn_continued``.
+its continuation are covered by ``test_stop_reasons.py::test_pause_turn_then_continue``.
 Not covered: the older Python-only ``code_execution_20250522``, ``text_editor_code_execution``,
 tool search, memory and the other server tools.
 """
