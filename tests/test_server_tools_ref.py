@@ -70,15 +70,21 @@ def test_web_fetch_stream_and_blocked_domain(client: anthropic.Anthropic) -> Non
     assert message.usage.server_tool_use.web_fetch_requests == 0
 
 
-def test_web_search_max_uses_error(client: anthropic.Anthropic) -> None:
-    raw = client.messages.with_raw_response.create(
-        model=MODEL,
-        max_tokens=300,
-        tools=[SEARCH],
-        messages=_ask("Search the web: who won in 2019? Who won in 2020?"),
-    )
-    assert_schema_valid(raw.http_response.json(), "message.json")
-    message = raw.parse()
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_web_search_max_uses_error(client: anthropic.Anthropic, stream: bool) -> None:
+    params: Any = {
+        "model": MODEL,
+        "max_tokens": 300,
+        "tools": [SEARCH],
+        "messages": _ask("Search the web: who won in 2019? Who won in 2020?"),
+    }
+    if stream:
+        with client.messages.stream(**params) as s:
+            message = s.get_final_message()
+    else:
+        raw = client.messages.with_raw_response.create(**params)
+        assert_schema_valid(raw.http_response.json(), "message.json")
+        message = raw.parse()
     results = [b for b in message.content if b.type == "web_search_tool_result"]
     assert len(results) == 2
     assert isinstance(results[0].content, list)

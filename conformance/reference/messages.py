@@ -348,7 +348,7 @@ def _check_tools(body: dict[str, Any]) -> list[str]:
         tool = _object(tool, f"tools.{i}")
         kind = tool.get("type")
         if kind not in (None, "custom"):
-            _string(kind, f"tools.{i}.type")  # a server tool: only web search runs here
+            _string(kind, f"tools.{i}.type")  # a server tool (features.server_tools runs some)
             server_tools.check_tool(tool, f"tools.{i}")
             continue
         path = f"tools.{i}.custom"
