@@ -14,7 +14,6 @@ import copy
 import json
 import mimetypes
 import re
-import time
 from datetime import UTC, timedelta
 from typing import Any
 
@@ -544,12 +543,13 @@ def _sandbox(ctx: RequestContext, message_id: str) -> code_execution.Sandbox:
     """The server state a code execution turn of this request runs against."""
     state, files = ctx.state, ctx.state.store(FILE_STORE)
     made = iter(range(1_000_000))
+    now = ctx.config.now or REFERENCE_NOW  # the reference clock: re-recordings do not differ
 
     def add_file(filename: str, content: bytes) -> str:
         file_id = state.make_id(catalog.ID_PREFIXES["file"] + "011C", message_id, next(made))
         kind = mimetypes.guess_type(filename)[0] or "application/octet-stream"
         # files the code writes are the API's own: downloadable, unlike uploads
-        files[file_id] = StoredFile(file_id, filename, kind, content, time.time(), True)
+        files[file_id] = StoredFile(file_id, filename, kind, content, now.timestamp(), True)
         return file_id
 
     def read_file(file_id: str) -> tuple[str, bytes] | None:
@@ -563,7 +563,7 @@ def _sandbox(ctx: RequestContext, message_id: str) -> code_execution.Sandbox:
         new_container_id=lambda: state.make_id(
             catalog.ID_PREFIXES["container"] + "011C", message_id
         ),
-        now=ctx.config.now or REFERENCE_NOW,
+        now=now,
     )
 
 
