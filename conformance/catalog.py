@@ -327,15 +327,17 @@ FEATURES: tuple[Feature, ...] = (
         "messages",
         "server tools: web search (server_tool_use, "
         "web_search_tool_result, web_search_result_location citations, "
-        "usage.server_tool_use.web_search_requests); the searching tests need "
-        "server_tools_live on a live target",
+        "usage.server_tool_use.web_search_requests, max_uses_exceeded errors), web fetch, "
+        "code execution in a reused container with output files; the tests that run a "
+        "tool need server_tools_live on a live target",
     ),
     Feature(
         "server_tools_live",
         "messages",
-        "web searches on a live target ($10 per 1,000 searches plus the results as input, "
-        "about 10,000 tokens a search: about $0.05 for the module's two searches on "
-        "claude-haiku-4-5 at list price)",
+        "server tools run on a live target: four web searches ($10 per 1,000 plus about "
+        "10,000 input tokens of results each), two fetches, six code execution calls (each "
+        "carries a ~4,700-token tool prompt); about $0.13 for the module on claude-haiku-4-5 "
+        "at list price (an estimate; container time past the free hours is extra)",
         default=False,
     ),
     Feature(
@@ -389,6 +391,11 @@ BETAS: tuple[Beta, ...] = (
     # ``output_config.format`` needs no beta (recorded answers of 2026 send none). Whether the
     # beta field is still accepted under 2026-10-21 is not documented: assumed so.
     Beta("structured_outputs", "structured-outputs-2025-11-13", API_VERSIONS),
+    # Web fetch and code execution launched as betas (docs of 2025-09 name these headers); the
+    # SDK's GA types now hold both tools, so today's API may not need them any more. Sent by the
+    # server_tools tests; the reference server does not require them (not known).
+    Beta("server_tools", "web-fetch-2025-09-10", API_VERSIONS),
+    Beta("server_tools", "code-execution-2025-08-25", API_VERSIONS),
 )
 
 
@@ -702,6 +709,8 @@ ID_PREFIXES: dict[str, str] = {
     "workspace": "wrkspc_",
     "user": "user_",
     "invite": "invite_",
+    # recorded code execution answers (2026): container_011C...
+    "container": "container_",
 }
 
 #: Request headers whose values are secrets: never logged, never written to a cassette.

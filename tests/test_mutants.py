@@ -250,6 +250,26 @@ SEARCHED = Probe(
     ),
 )
 SEARCHED_STREAM = Probe("POST", "/v1/messages", {**SEARCHED.body, "stream": True})
+FETCHED = Probe(
+    "POST",
+    "/v1/messages",
+    _message(
+        "Fetch https://example.com/ please.",
+        max_tokens=200,
+        tools=[{"type": "web_fetch_20250910", "name": "web_fetch"}],
+    ),
+)
+FETCHED_STREAM = Probe("POST", "/v1/messages", {**FETCHED.body, "stream": True})
+SEARCHED_TWICE = Probe(
+    "POST",
+    "/v1/messages",
+    _message(
+        "Search: who won in 2019? Who won in 2020?",
+        max_tokens=300,
+        tools=[{"type": "web_search_20250305", "name": "web_search", "max_uses": 1}],
+    ),
+)
+SEARCHED_TWICE_STREAM = Probe("POST", "/v1/messages", {**SEARCHED_TWICE.body, "stream": True})
 STRUCTURED = Probe(
     "POST",
     "/v1/messages",
@@ -485,6 +505,14 @@ EXPECTED: dict[str, tuple[Probe, Check]] = {
     "newer-stops-as-end-turn": (REFUSED, lambda r: r.json()["stop_reason"] == "end_turn"),
     "usage-service-tier-dropped": (MSG, lambda r: "service_tier" not in r.json()["usage"]),
     "server-tool-usage-dropped": (SEARCHED, lambda r: "server_tool_use" not in r.json()["usage"]),
+    "web-fetch-uncounted": (
+        FETCHED,
+        lambda r: r.json()["usage"]["server_tool_use"]["web_fetch_requests"] == 0,
+    ),
+    "search-error-as-no-results": (
+        SEARCHED_TWICE,
+        lambda r: r.json()["content"][3]["content"] == [],
+    ),
     "structured-json-fenced": (
         STRUCTURED,
         lambda r: r.json()["content"][0]["text"].startswith("```json"),
@@ -665,6 +693,16 @@ STREAMED: dict[str, tuple[Probe, Check]] = {
         SEARCHED_STREAM,
         lambda r: all("server_tool_use" not in e["usage"] for e in events(r, "message_delta")),
     ),
+    "web-fetch-uncounted": (
+        FETCHED_STREAM,
+        lambda r: (
+            events(r, "message_delta")[-1]["usage"]["server_tool_use"]["web_fetch_requests"] == 0
+        ),
+    ),
+    "search-error-as-no-results": (
+        SEARCHED_TWICE_STREAM,
+        lambda r: events(r, "content_block_start")[3]["content_block"]["content"] == [],
+    ),
     "structured-json-fenced": (
         STRUCTURED_STREAM,
         lambda r: "".join(e["delta"]["text"] for e in events(r, "content_block_delta")).startswith(
@@ -723,6 +761,25 @@ async def file_upload(client: httpx.AsyncClient) -> Answer:
         headers=FILES_BETA,
         files={"file": ("notes.txt", b"hello, conformance", "text/plain")},
     )
+
+
+CODE_TOOLS = [{"type": "code_execution_20250825", "name": "code_execution"}]
+
+
+async def _run(client: httpx.AsyncClient, command: str, **extra: Any) -> Answer:
+    body = _message(f"Run `{command}`.", max_tokens=300, tools=CODE_TOOLS, **extra)
+    return await client.post("/v1/messages", json=body)
+
+
+async def container_reused(client: httpx.AsyncClient) -> Answer:
+    first = await _run(client, "echo kept > /tmp/k.txt")
+    return await _run(client, "cat /tmp/k.txt", container=first.json()["container"]["id"])
+
+
+async def code_output_download(client: httpx.AsyncClient) -> Answer:
+    wrote = await _run(client, "printf '%s' written > /tmp/w.txt")
+    file_id = wrote.json()["content"][1]["content"]["content"][0]["file_id"]
+    return await client.get(f"/v1/files/{file_id}/content", headers=FILES_BETA)
 
 
 async def file_delete(client: httpx.AsyncClient) -> Answer:
@@ -796,6 +853,11 @@ FAMILY_PROBES: dict[str, tuple[Flow, Check]] = {
         cost_report,
         lambda r: bool(cost_amounts(r)) and all(isinstance(a, float) for a in cost_amounts(r)),
     ),
+    "container-dropped": (
+        container_reused,
+        lambda r: r.json()["content"][1]["content"]["return_code"] == 1,
+    ),
+    "code-output-file-newline": (code_output_download, lambda r: r.content == b"written\n"),
 }
 
 

@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance import catalog
-from conformance.reference.features import citations, server_tools, stops, structured, thinking
+from conformance.reference.features import (
+    citations,
+    code_execution,
+    server_tools,
+    stops,
+    structured,
+    thinking,
+)
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _EXACT = re.compile(r"Reply with exactly:[ \t]*(.*)")
@@ -352,8 +359,14 @@ def tool_use_tokens(block: dict[str, Any]) -> int:
     )
 
 
-def generate(body: dict[str, Any], seed: str, tool_id: Callable[[int], str]) -> Reply:
-    """The reply to a validated messages body; ``tool_id(i)`` mints the id of content block i."""
+def generate(
+    body: dict[str, Any],
+    seed: str,
+    tool_id: Callable[[int], str],
+    sandbox: code_execution.Sandbox | None = None,
+) -> Reply:
+    """The reply to a validated messages body; ``tool_id(i)`` mints the id of content block i;
+    ``sandbox`` is the server state code execution runs against (none: it does not run)."""
     text = last_user_text(body)
     forced_stop = stops.triggered(text)
     if forced_stop is not None:  # a test-only trigger (features.stops)
@@ -362,7 +375,7 @@ def generate(body: dict[str, Any], seed: str, tool_id: Callable[[int], str]) -> 
         reply.output_tokens = reply.output_tokens if forced_stop.content else 0
         return reply
     searched = (
-        server_tools.search_turn(body, text, tool_id)
+        server_tools.turn(body, text, tool_id, sandbox)
         if exact_instruction(text) is None and not prefill_text(body)
         else None
     )

@@ -12,6 +12,7 @@ import base64
 import binascii
 import copy
 import json
+import mimetypes
 import re
 from datetime import UTC, timedelta
 from typing import Any
@@ -26,12 +27,14 @@ from conformance.reference.errors import ApiError, invalid
 from conformance.reference.features import (
     caching,
     citations,
+    code_execution,
     context,
     server_tools,
     structured,
     thinking,
 )
 from conformance.reference.files import STORE as FILE_STORE
+from conformance.reference.files import StoredFile
 from conformance.reference.routing import Answer, Event, JsonAnswer, RouteSpec, StreamAnswer
 
 #: Top-level request fields each endpoint accepts (api-contract.md §2 and §4).
@@ -344,7 +347,7 @@ def _check_tools(body: dict[str, Any]) -> list[str]:
         tool = _object(tool, f"tools.{i}")
         kind = tool.get("type")
         if kind not in (None, "custom"):
-            _string(kind, f"tools.{i}.type")  # a server tool: only web search runs here
+            _string(kind, f"tools.{i}.type")  # a server tool (features.server_tools runs some)
             server_tools.check_tool(tool, f"tools.{i}")
             continue
         path = f"tools.{i}.custom"
@@ -469,6 +472,10 @@ def validate_request(body: dict[str, Any], ctx: RequestContext, *, count: bool) 
     caching.validate(body)
     structured.check_request(body, ctx.betas)
     context.check_request(body)
+    if not count:
+        code_execution.check_request(
+            body, ctx.state.store(code_execution.STORE), ctx.state.store(FILE_STORE)
+        )
     model = catalog.find_model(name)
     if model is None:
         raise ApiError(404, f"model: {name}")
@@ -491,10 +498,12 @@ def build_message(
     body, applied_edits = context.apply(body, generator.count_input_tokens)
     message_id = state.make_id(catalog.ID_PREFIXES["message"] + "01", ctx.serial)
     tool_prefix = catalog.ID_PREFIXES["tool_use"] + "01"
+    sandbox = _sandbox(ctx, message_id)
     reply = generator.generate(  # the model reads Files API documents' content
         citations.resolve_files(body, state.store(FILE_STORE)),
         ctx.config.seed,
         lambda index: state.make_id(tool_prefix, message_id, index),
+        sandbox,
     )
     cached = caching.apply(body, model, state.store(caching.STORE))
     usage = {
@@ -511,9 +520,11 @@ def build_message(
     }
     if reply.server_tool_use is not None:
         usage["server_tool_use"] = reply.server_tool_use
-    extra = (
+    extra: dict[str, Any] = (
         {} if applied_edits is None else {"context_management": {"applied_edits": applied_edits}}
     )
+    if sandbox.used is not None:  # code ran in a container (features.code_execution)
+        extra["container"] = {"id": sandbox.used.id, "expires_at": sandbox.used.expires_at}
     return {
         "id": message_id,
         "type": "message",
@@ -526,6 +537,34 @@ def build_message(
         "usage": usage,
         **extra,
     }
+
+
+def _sandbox(ctx: RequestContext, message_id: str) -> code_execution.Sandbox:
+    """The server state a code execution turn of this request runs against."""
+    state, files = ctx.state, ctx.state.store(FILE_STORE)
+    made = iter(range(1_000_000))
+    now = ctx.config.now or REFERENCE_NOW  # the reference clock: re-recordings do not differ
+
+    def add_file(filename: str, content: bytes) -> str:
+        file_id = state.make_id(catalog.ID_PREFIXES["file"] + "011C", message_id, next(made))
+        kind = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        # files the code writes are the API's own: downloadable, unlike uploads
+        files[file_id] = StoredFile(file_id, filename, kind, content, now.timestamp(), True)
+        return file_id
+
+    def read_file(file_id: str) -> tuple[str, bytes] | None:
+        found = files.get(file_id)
+        return None if found is None else (found.filename, found.content)
+
+    return code_execution.Sandbox(
+        containers=state.store(code_execution.STORE),
+        add_file=add_file,
+        read_file=read_file,
+        new_container_id=lambda: state.make_id(
+            catalog.ID_PREFIXES["container"] + "011C", message_id
+        ),
+        now=now,
+    )
 
 
 def _text_chunks(text: str, words: int = 3) -> list[str]:
@@ -545,6 +584,7 @@ def stream_events(message: dict[str, Any]) -> list[Event]:
     start = copy.deepcopy(message)
     start.update(content=[], stop_reason=None, stop_sequence=None)
     start.pop("stop_details", None)
+    start.pop("container", None)  # recorded streams: the container comes on message_delta
     start["usage"]["output_tokens"] = min(1, message["usage"]["output_tokens"])
     events: list[Event] = [("message_start", {"type": "message_start", "message": start})]
     for index, block in enumerate(message["content"]):
@@ -554,7 +594,7 @@ def stream_events(message: dict[str, Any]) -> list[Event]:
                 {"type": "input_json_delta", "partial_json": p}
                 for p in _json_chunks(block["input"])
             ]
-        elif block["type"] in ("redacted_thinking", "web_search_tool_result"):
+        elif block["type"] in ("redacted_thinking", *server_tools.SERVER_BLOCKS[1:]):
             empty, deltas = dict(block), []  # the whole block in its start event
         elif block["type"] == "thinking":
             empty = {**block, "thinking": "", "signature": ""}
@@ -595,6 +635,7 @@ def stream_events(message: dict[str, Any]) -> list[Event]:
                     "stop_reason": message["stop_reason"],
                     "stop_sequence": message["stop_sequence"],
                     "stop_details": message.get("stop_details"),
+                    **({"container": message["container"]} if "container" in message else {}),
                 },
                 "usage": {
                     "input_tokens": usage["input_tokens"],

@@ -795,6 +795,27 @@ def _drop_server_tool_use(obj: dict[str, Any]) -> None:
     (obj.get("usage") or {}).pop("server_tool_use", None)
 
 
+def _web_fetch_uncounted(holder: dict[str, Any]) -> None:
+    counts = (holder.get("usage") or {}).get("server_tool_use")
+    if isinstance(counts, dict) and "web_fetch_requests" in counts:
+        counts["web_fetch_requests"] = 0
+
+
+def _search_errors_as_no_results(block: dict[str, Any]) -> None:
+    content = block.get("content")
+    if block.get("type") == "web_search_tool_result" and isinstance(content, dict):
+        block["content"] = []
+
+
+def _search_errors_message(message: dict[str, Any]) -> None:
+    for block in message.get("content") or []:
+        _search_errors_as_no_results(block)
+
+
+def _output_file_newline(endpoint: str, status: int, body: bytes) -> tuple[int, bytes]:
+    return status, body + b"\n" if endpoint == "files.download" and status == 200 else body
+
+
 def _fence_json(text: str) -> str:
     return f"```json\n{text}\n```"
 
@@ -1504,6 +1525,51 @@ _ALL: tuple[Mutant, ...] = (
             "test_count_tokens.py::test_count_tokens_matches_billed_input",
             "count-tokens-agrees",
         ),
+    ),
+    # server tools: web fetch, code execution, web search errors
+    Mutant(
+        "web-fetch-uncounted",
+        "messages",
+        "server_tools",
+        "usage.server_tool_use.web_fetch_requests is 0 although the answer fetched a page",
+        json=_on_message(_web_fetch_uncounted),
+        sse=_on_events("message_delta", _web_fetch_uncounted),
+        also=("server_tools_live",),
+        caught_by=("server-tool-results", "test_server_tools.py::test_web_fetch"),
+    ),
+    Mutant(
+        "container-dropped",
+        "messages",
+        "server_tools",
+        "the request's container is dropped (as a proxy forwarding known fields only does), "
+        "so code runs in a fresh container that lacks the earlier request's files",
+        request=_on_request(("messages.create",), _drop_keys("container")),
+        also=("server_tools_live",),
+        caught_by=(
+            "server-tool-results",
+            "test_server_tools.py::test_code_execution_container_reused",
+        ),
+    ),
+    Mutant(
+        "code-output-file-newline",
+        "files",
+        "server_tools",
+        "a downloaded file gains a trailing newline, so its bytes are not what the code wrote",
+        raw=_output_file_newline,
+        also=("files", "server_tools_live"),
+        caught_by=("test_server_tools.py::test_code_output_file_download",),
+    ),
+    Mutant(
+        "search-error-as-no-results",
+        "messages",
+        "server_tools",
+        "a web_search_tool_result_error (max_uses_exceeded) comes back as an empty result list",
+        json=_on_message(_search_errors_message),
+        sse=_on_events(
+            "content_block_start", lambda p: _search_errors_as_no_results(p["content_block"])
+        ),
+        also=("server_tools_live",),
+        caught_by=("test_server_tools.py::test_web_search_max_uses_error",),
     ),
 )
 
