@@ -3,10 +3,11 @@
 ``PROFILE`` is what ``conformance.profiles`` registers: the Anthropic Admin API's Claude Code
 analytics and usage / cost reports (judged with the core schemas and report checks), the Cursor
 Admin API's daily usage data (``schemas/``), its semantic and cross-source checks
-(``checks.py``), its suite (``suite/``), a probe, toggles per source, its options (``--usage-*``:
-a base URL and a key per source) and its reference implementation (``reference.py``: the core
-reference server for the Admin API plus a Cursor stand-in) with mutants. The claude.ai audit-log
-export has no API: ``anthropic-conformance check-export FILE`` validates it (``export.py``).
+(``checks.py``), its suite (``suite/``), a probe, toggles per source, its options
+(``--analytics-*``: a base URL and a key per source) and its reference implementation
+(``reference.py``: the core reference server for the Admin API plus a Cursor stand-in) with
+mutants. The claude.ai audit-log export has no API: ``anthropic-conformance check-export FILE``
+validates it (``export.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Literal
 
 from pydantic import SecretStr, field_validator
 
+from conformance import catalog
 from conformance.profiles._model import Probe, Profile, ProfileSettings, Toggle
 from conformance.profiles.usage_analytics import spec
 from conformance.settings import Option
@@ -34,6 +36,9 @@ class UsageSettings(ProfileSettings):
     cursor_api_key: SecretStr | None = None
     cursor_auth: Literal["bearer", "basic"] = "bearer"
     day: date | None = None
+    #: The Admin API version the profile asks with: its own, not the run's --anthropic-version
+    #: (the reports have one shape in both; the profile's cassettes replay under either).
+    anthropic_version: str = catalog.DEFAULT_API_VERSION
 
     @field_validator("cursor_base_url")
     @classmethod
@@ -41,6 +46,13 @@ class UsageSettings(ProfileSettings):
         from conformance.settings import Settings
 
         return Settings._check_url(value)  # the core rules for a base URL
+
+    @field_validator("anthropic_version")
+    @classmethod
+    def _check_version(cls, value: str) -> str:
+        if value not in catalog.API_VERSIONS:
+            raise ValueError(f"expected one of {', '.join(catalog.API_VERSIONS)}")
+        return value
 
 
 def _reference(mutants: tuple[str, ...] = ()) -> object:
@@ -63,14 +75,14 @@ PROFILE = Profile(
     "/teams/daily-usage-data; dates inside the range asked, one row per day, the 90-day "
     "maximum, pagination, cost totals equal to their breakdowns, one e-mail spelling across "
     "sources (claude.ai audit-log exports: `anthropic-conformance check-export FILE`)",
-    prefix="usage",
+    prefix="analytics",
     suite_dir=_HERE / "suite",
     schemas_dir=_HERE / "schemas",
     cassette_dir=_HERE / "cassettes",
     checks=("conformance.profiles.usage_analytics.checks",),
     endpoints=spec.ENDPOINTS,
     # No error_schema: the Admin API's errors are judged by the core error.json (check
-    # usage-admin-schema); Cursor's error body is not documented.
+    # analytics-admin-schema); Cursor's error body is not documented.
     probes=(Probe("GET", spec.CLAUDE_CODE_PATH),),
     toggles=(
         Toggle("claude-code", "GET usage_report/claude_code: the day, pages, walks (free)"),
@@ -80,31 +92,39 @@ PROFILE = Profile(
     ),
     options=(
         Option(
-            "usage_cursor_base_url",
-            "--usage-cursor-base-url",
-            "USAGE_CURSOR_BASE_URL",
+            "analytics_cursor_base_url",
+            "--analytics-cursor-base-url",
+            "ANALYTICS_CURSOR_BASE_URL",
             "Base URL of the Cursor Admin API (e.g. https://api.cursor.com; default: the "
-            "reference implementation when --usage-base-url is not given either).",
+            "reference implementation when --analytics-base-url is not given either).",
         ),
         Option(
-            "usage_cursor_api_key",
-            "--usage-cursor-api-key",
-            "USAGE_CURSOR_API_KEY",
-            "Cursor Admin API key, sent per --usage-cursor-auth. Never printed.",
+            "analytics_cursor_api_key",
+            "--analytics-cursor-api-key",
+            "ANALYTICS_CURSOR_API_KEY",
+            "Cursor Admin API key, sent per --analytics-cursor-auth. Never printed.",
             secret=True,
         ),
         Option(
-            "usage_cursor_auth",
-            "--usage-cursor-auth",
-            "USAGE_CURSOR_AUTH",
+            "analytics_cursor_auth",
+            "--analytics-cursor-auth",
+            "ANALYTICS_CURSOR_AUTH",
             "How the Cursor key is sent: bearer (seed 004, the default) or basic (the key as "
             "the user name, as Cursor's own documentation says).",
             choices=("bearer", "basic"),
         ),
         Option(
-            "usage_day",
-            "--usage-day",
-            "USAGE_DAY",
+            "analytics_anthropic_version",
+            "--analytics-anthropic-version",
+            "ANALYTICS_ANTHROPIC_VERSION",
+            "anthropic-version header of the Admin API calls (default "
+            f"{catalog.DEFAULT_API_VERSION}; independent of --anthropic-version).",
+            choices=catalog.API_VERSIONS,
+        ),
+        Option(
+            "analytics_day",
+            "--analytics-day",
+            "ANALYTICS_DAY",
             "UTC day (YYYY-MM-DD) the reports and Cursor data are asked for (default: the "
             "reference's seeded day; against a deployment, yesterday).",
         ),

@@ -3,7 +3,7 @@ schema can state (dates inside the asked range, one row per day, the 90-day maxi
 arithmetic, parts never above their totals, cost totals equal to their breakdowns, one spelling
 of a user's e-mail across sources).
 
-Registered in the core registry under names starting ``usage-``, with ``endpoints=PROFILE_ONLY``
+Registered in the core registry under names starting ``analytics-``, with ``endpoints=PROFILE_ONLY``
 and a guard on the profile's own paths. The Admin API answers are judged with what the core
 already has (``conformance.schemas`` for their shapes, ``conformance.checks.admin`` for report
 buckets, group-by, decimal amounts, the Claude Code day and page walks): those findings keep the
@@ -40,17 +40,17 @@ _JSON = Guard("json_object", lambda e: isinstance(e.json, dict))
 ADMIN = on(*(e.name for e in spec.ADMIN_ENDPOINTS))
 CURSOR = on("cursor_daily")
 
-ADMIN_SCHEMA = "usage-admin-schema"
-CC_DAY = "usage-cc-day"
-CC_PAGE = "usage-cc-page"
-REPORT_ROWS = "usage-report-rows"
-CURSOR_RANGE = "usage-cursor-range"
-CURSOR_DATES = "usage-cursor-dates"
-CURSOR_PERIOD = "usage-cursor-period"
-CURSOR_COUNTERS = "usage-cursor-counters"
-CURSOR_AUTH = "usage-cursor-auth"
-COST_TOTALS = "usage-cost-totals"
-ATTRIBUTION = "usage-email-attribution"
+ADMIN_SCHEMA = "analytics-admin-schema"
+CC_DAY = "analytics-cc-day"
+CC_PAGE = "analytics-cc-page"
+REPORT_ROWS = "analytics-report-rows"
+CURSOR_RANGE = "analytics-cursor-range"
+CURSOR_DATES = "analytics-cursor-dates"
+CURSOR_PERIOD = "analytics-cursor-period"
+CURSOR_COUNTERS = "analytics-cursor-counters"
+CURSOR_AUTH = "analytics-cursor-auth"
+COST_TOTALS = "analytics-cost-totals"
+ATTRIBUTION = "analytics-email-attribution"
 #: How far an ungrouped cost amount may be from the sum of its breakdown, in cents. Amounts are
 #: decimal strings; the API does not say how it rounds them, so each row may be off by up to
 #: half a unit of its last place (the reference: 6 places); a cent is far above that noise.

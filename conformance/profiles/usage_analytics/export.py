@@ -223,7 +223,7 @@ def event_problems(file: str, event: Event) -> list[Problem]:
     """What is wrong with one event: its schema, its timestamp, its event type's metadata."""
     value = event.value
     out = [
-        Problem(file, event.where, f.pointer.lstrip("/") or "(event)", f.message, f.rule)
+        Problem(file, event.where, _field(f.pointer, f.rule), f.message, f.rule)
         for f in schema_set(_schemas_dir(), "usage-analytics").validate(value, SCHEMA)
     ]
     if not isinstance(value, dict):
@@ -262,6 +262,14 @@ def event_problems(file: str, event: Event) -> list[Problem]:
             )
         )
     return out
+
+
+def _field(pointer: str, rule: str) -> str:
+    """The field a schema finding is about (a missing one: its own name, not its parent)."""
+    prefix = "required: '"
+    if rule.startswith(prefix):
+        pointer = pointer + "/" + rule.removeprefix(prefix).rstrip("'")
+    return pointer.lstrip("/") or "(event)"
 
 
 def _schemas_dir() -> Path:

@@ -1,10 +1,10 @@
 """The profile's two HTTP sources, each with its own base URL and credentials.
 
-The profile's target (``--usage-base-url``, else the reference implementation, else replay) is
-the Anthropic Admin API, called with the admin key as ``x-api-key`` and the run's
-``anthropic-version``. Cursor is ``--usage-cursor-base-url`` (its key as ``Authorization: Bearer``
-or Basic auth); against the reference implementation and in replay both sources are the same
-app (their paths do not overlap).
+The profile's target (``--analytics-base-url``, else the reference implementation, else replay)
+is the Anthropic Admin API, called with the admin key as ``x-api-key`` and the profile's
+``anthropic-version``. Cursor is ``--analytics-cursor-base-url`` (its key as ``Authorization:
+Bearer`` or Basic auth); against the reference implementation and in replay both sources are the
+same app (their paths do not overlap).
 """
 
 from __future__ import annotations
@@ -81,9 +81,7 @@ def report_day(settings: UsageSettings, seeded: bool) -> date:
 
 
 @contextlib.contextmanager
-def open_sources(
-    target: ProfileTarget, api_version: str, timeout: float = 60.0
-) -> Iterator[Sources]:
+def open_sources(target: ProfileTarget, timeout: float = 60.0) -> Iterator[Sources]:
     """The clients of ``target``'s sources, closed afterwards."""
     settings = target.settings
     assert isinstance(settings, UsageSettings)
@@ -91,7 +89,7 @@ def open_sources(
     if target.kind == "deployment" and settings.api_key is not None:
         admin_key = settings.api_key.get_secret_value()
     admin = SourceClient(
-        target, {"x-api-key": admin_key, "anthropic-version": api_version}, timeout
+        target, {"x-api-key": admin_key, "anthropic-version": settings.anthropic_version}, timeout
     )
     sources = Sources(settings, admin, report_day(settings, target.seeded), target.seeded)
     sources.timeout = timeout
@@ -105,10 +103,13 @@ def open_sources(
         )
         key = settings.cursor_api_key.get_secret_value() if settings.cursor_api_key else None
         if key is None:
-            sources.cursor_missing = "needs the Cursor Admin API key: give --usage-cursor-api-key"
+            sources.cursor_missing = (
+                "needs the Cursor Admin API key: give --analytics-cursor-api-key"
+            )
     else:
         sources.cursor_missing = (
-            "needs the Cursor Admin API: give --usage-cursor-base-url (and --usage-cursor-api-key)"
+            "needs the Cursor Admin API: give --analytics-cursor-base-url "
+            "(and --analytics-cursor-api-key)"
         )
     sources.cursor_target = cursor_target
     if cursor_target is not None and key is not None:

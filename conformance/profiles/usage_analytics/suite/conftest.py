@@ -22,7 +22,7 @@ NAME = "usage-analytics"
 def sources(request: pytest.FixtureRequest, profile_client: ProfileClient) -> Iterator[Sources]:
     """The test's clients, inside the cassette ``profile_client`` opened."""
     core = request.config.stash[SETTINGS]
-    with open_sources(profile_client.target, core.api_version, core.timeout) as found:
+    with open_sources(profile_client.target, core.timeout) as found:
         yield found
 
 
@@ -41,7 +41,7 @@ def _not_served(client: SourceClient) -> str | None:
     except httpx.TransportError as exc:
         pytest.exit(
             f"anthropic-conformance: profile {NAME}: nothing answers at {url} "
-            f"({type(exc).__name__}: {exc}); check --usage-cursor-base-url",
+            f"({type(exc).__name__}: {exc}); check --analytics-cursor-base-url",
             returncode=pytest.ExitCode.USAGE_ERROR,
         )
     if answer.status_code in NOT_SERVED:
