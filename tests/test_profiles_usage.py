@@ -427,12 +427,46 @@ def _toggle(mutant: str) -> str:
     return "cursor" if mutant.startswith("cursor-") else "reports"
 
 
+#: The finding each mutant is caught by: every check of the profile catches one.
+CAUGHT_BY: dict[str, str] = {
+    "cc-wrong-day": "claude-code-day",
+    "cc-limit-ignored": checks.CC_PAGE,
+    "cc-page-loops": "report-walk",
+    "usage-bucket-early": "report-buckets",
+    "cost-total-drift": checks.COST_TOTALS,
+    "cost-amount-number": "schema:cost_report.json",
+    "cursor-range-unchecked": checks.CURSOR_RANGE,
+    "cursor-range-off-by-one": "status",
+    "cursor-date-outside": checks.CURSOR_DATES,
+    "cursor-duplicate-row": checks.CURSOR_DATES,
+    "cursor-accepted-over-total": checks.CURSOR_COUNTERS,
+    "cursor-subscription-over": "schema:cursor_daily_usage_response.json",
+    "cursor-auth-unchecked": checks.CURSOR_AUTH,
+    "cursor-email-case": checks.ATTRIBUTION,
+    "cursor-period-wrong": checks.CURSOR_PERIOD,
+}
+
+
+def test_every_check_of_the_profile_catches_a_mutant() -> None:
+    assert set(CAUGHT_BY) == set(MUTANTS)
+    # these report under the core names they reuse
+    reused = {
+        checks.ADMIN_SCHEMA: "schema:cost_report.json",
+        checks.REPORT_ROWS: "report-buckets",
+        checks.CC_DAY: "claude-code-day",
+    }
+    own = {c.name for c in profile_checks(PROFILE)} - set(reused)
+    on_demand = {checks.COST_TOTALS, checks.CURSOR_AUTH, checks.ATTRIBUTION}
+    assert own | on_demand | set(reused.values()) <= set(CAUGHT_BY.values())
+
+
 @pytest.mark.parametrize("mutant", list(MUTANTS))
 def test_profile_kills_the_mutant(pytester: pytest.Pytester, mutant: str) -> None:
     result = _run(
         pytester, "--analytics-mutant", mutant, "--analytics-features", _toggle(mutant), "-x"
     )
     assert result.parseoutcomes().get("failed") == 1, f"mutant {mutant} SURVIVED"
+    result.stdout.fnmatch_lines([f"*[[]{CAUGHT_BY[mutant]}[]]*"])
 
 
 # --- sources, options, probes ---------------------------------------------------------------------

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from conformance import redact
 from conformance.exchange import Exchange
 from conformance.profiles._client import ProfileClient, ProfileTarget
 from conformance.profiles.usage_analytics import UsageSettings, spec
@@ -102,7 +103,9 @@ def open_sources(target: ProfileTarget, timeout: float = 60.0) -> Iterator[Sourc
             target.profile, settings, "deployment", settings.cursor_base_url
         )
         key = settings.cursor_api_key.get_secret_value() if settings.cursor_api_key else None
-        if key is None:
+        if key is not None:
+            redact.register_secret(key)  # never printed, like the profile's own key
+        else:
             sources.cursor_missing = (
                 "needs the Cursor Admin API key: give --analytics-cursor-api-key"
             )
