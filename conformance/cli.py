@@ -205,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
             "check-cassettes", help="lint vcrpy cassettes against the contract; drift; secrets"
         )
     )
+    _add_check_export_arguments(
+        sub.add_parser(
+            "check-export", help="validate claude.ai Enterprise audit-log exports (CSV, JSON)"
+        )
+    )
     _add_openapi_arguments(
         sub.add_parser("openapi", help="export the catalog and schemas as an OpenAPI 3.1 document")
     )
@@ -391,6 +396,25 @@ def _add_check_cassettes_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text")
 
 
+def _add_check_export_arguments(p: argparse.ArgumentParser) -> None:
+    from conformance.profiles.usage_analytics.export import FORMATS
+
+    p.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="audit-log export files (.csv, .json, .jsonl); one spelling of each e-mail "
+        "address is also checked across them",
+    )
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="auto",
+        help="the files' format (default auto: from the suffix, else the content)",
+    )
+
+
 def _add_profiles_arguments(parser: argparse.ArgumentParser) -> None:
     """``profiles`` takes no options: it lists every profile the registry knows."""
 
@@ -474,6 +498,10 @@ def _main(argv: Sequence[str] | None) -> int:
         from conformance.cassettes import lint
 
         return lint.run(parsed)
+    if parsed.command == "check-export":
+        from conformance.profiles.usage_analytics import export
+
+        return export.command(parsed.paths, parsed.format)
     if parsed.command == "profiles":
         from conformance import profiles
 

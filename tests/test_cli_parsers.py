@@ -24,6 +24,7 @@ def test_each_subcommand_has_its_add_arguments_function_in_cli() -> None:
         "cleanup",
         "mutation-score",
         "check-cassettes",
+        "check-export",
         "openapi",
         "profiles",
     }

@@ -28,6 +28,7 @@ TOOL_ERRORS = {
     "conformance.cassettes.vcr.CassetteRefused": AssertionError,
     "conformance.profiles._client.ProfileTargetUnreachable": AssertionError,
     "conformance.profiles._model.ProfileError": ValueError,
+    "conformance.profiles.usage_analytics.export.ExportUnreadable": ValueError,
     "conformance.cassettes.NetworkBlocked": ConnectionError,
     "conformance.client.TargetUnreachable": ConnectionError,
     "conformance.upstream.UpstreamUnreachable": LookupError,
