@@ -143,7 +143,7 @@ PROFILE = Profile(
         Deviation(
             "nexus-health-healthy",
             'GET /health says "healthy", not "ok"',
-            strict="warning",
+            strict="error",
             as_built=None,
         ),
         Deviation(

@@ -34,6 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from conformance.profiles.nexus_proxy import spec
+from conformance.reference.answers import ANSWERS_PATH
 from conformance.sse import frames, parse_sse
 
 Scope = MutableMapping[str, Any]
@@ -74,8 +75,8 @@ MUTANTS: Mapping[str, str] = {
     "stats-tenant-sum-short": "/token-stats total_requests leaves out the last tenant",
     "stats-as-built": "/token-stats answers the as-built camelCase counters keyed by tenant",
     "stream-output-not-counted": "the output tokens of a streamed request are not counted",
-    "train-id-ignored": "statistics are keyed by the Host header even in train-id mode",
-    "tenant-names-domain": "answers use the domain mode's field names in train-id mode too",
+    "tenant-other-header": "the tenant is read from the other mode's header (Host / MSL-Train-Id)",
+    "tenant-names-swapped": "answers name tenants with the other mode's fields (by_train ...)",
     "request-total-input-only": "request details total_tokens counts input tokens only",
     "daily-totals-stale": "daily usage totals leave out the last day",
     "window-count-inference-only": "the current window's request count is inference requests only",
@@ -254,7 +255,9 @@ class State:
         }
 
     def names(self) -> spec.TenantNames:
-        mode = "domain" if "tenant-names-domain" in self.mutants else self.mode
+        mode = self.mode
+        if "tenant-names-swapped" in self.mutants:
+            mode = "domain" if mode == "train-id" else "train-id"
         return spec.NAMES[mode]
 
     # --- dashboard -----------------------------------------------------------------------------
@@ -524,6 +527,43 @@ def _usage_of(status: int, content_type: str, body: bytes) -> tuple[str, int, in
     )
 
 
+async def _journal_without_org_ids(
+    upstream: Callable[[Scope, Receive, Send], Awaitable[None]],
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+) -> None:
+    """The upstream's record of its answers, without the organization id header of each: the
+    suite's cassettes hold this record, and an organization id in a cassette is a secret."""
+    start: Message = {}
+    parts: list[bytes] = []
+
+    async def keep(message: Message) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            start = message
+        else:
+            parts.append(message.get("body", b""))
+
+    await upstream(scope, receive, keep)
+    body = b"".join(parts)
+    try:
+        record = json.loads(body)
+        for entry in record.get("data") or []:
+            for name in list(entry.get("headers") or {}):
+                if name.lower() == "anthropic-organization-id":
+                    del entry["headers"][name]
+        body = json.dumps(record).encode()
+    except (ValueError, AttributeError, TypeError):
+        pass  # not the record (an error answer): handed on as it is
+    headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send(
+        {"type": "http.response.start", "status": start.get("status", 500), "headers": headers}
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 # One app with the proxy, its statistics and its dashboard over one state: the routes are
 # closures over it, defined together so each reads as the document describes it.
 def create_app(  # noqa: C901
@@ -636,7 +676,7 @@ def create_app(  # noqa: C901
 
     def tenant_of(headers: Mapping[str, str]) -> str:
         host = headers.get("host", "").split(":", 1)[0]
-        if mode == "domain" or "train-id-ignored" in m:
+        if (mode == "domain") != ("tenant-other-header" in m):
             return host
         # assumed: a request without the header is counted under "default"
         return headers.get(spec.TRAIN_ID_HEADER.lower(), "default")
@@ -735,7 +775,11 @@ def create_app(  # noqa: C901
         path: str = scope["path"]
         if path == UPSTREAM_PREFIX or path.startswith(UPSTREAM_PREFIX + "/"):
             rest = path[len(UPSTREAM_PREFIX) :] or "/"
-            await upstream({**scope, "path": rest, "raw_path": rest.encode()}, receive, send)
+            inner = {**scope, "path": rest, "raw_path": rest.encode()}
+            if rest == ANSWERS_PATH:
+                await _journal_without_org_ids(upstream, inner, receive, send)
+            else:
+                await upstream(inner, receive, send)
         elif path == spec.MESSAGES and scope["method"] == "POST":
             await proxy(scope, receive, send)
         else:
