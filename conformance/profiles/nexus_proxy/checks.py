@@ -618,7 +618,8 @@ def tenant_fields(body: Mapping[str, Any], mode: str, where: str) -> list[Findin
     """An answer names its tenants the way the mode's document does (by_domain / by_train,
     active_domains / active_trains, domain / trainId)."""
     mine, other = spec.NAMES[mode], spec.NAMES["train-id" if mode == "domain" else "domain"]
-    items = body.get("conversations") if isinstance(body.get("conversations"), list) else [body]
+    listed = body.get("conversations")
+    items: list[Any] = listed if isinstance(listed, list) else [body]
     keys = set(body) | {k for c in items if isinstance(c, dict) for k in c}
     wrong = sorted(keys & {other.by_tenant, other.active, other.field})
     if wrong:

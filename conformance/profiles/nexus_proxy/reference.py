@@ -331,7 +331,7 @@ class State:
         by_day: dict[str, list[Record]] = {}
         for r in sorted(rows, key=lambda r: r.at):
             by_day.setdefault(r.at.date().isoformat(), []).append(r)
-        out = []
+        out: list[dict[str, Any]] = []
         for day, rs in by_day.items():
             models: dict[str, dict[str, int]] = {}
             for r in rs:
@@ -372,7 +372,7 @@ class State:
         for r in self.stored(tenant):
             if r.conversation_id is not None:
                 groups.setdefault(r.conversation_id, []).append(r)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for cid, rs in groups.items():
             last = rs[-1]
             rows.append(
@@ -765,7 +765,8 @@ def create_app(  # noqa: C901
         record.response_body = answer
         record.chunks = events
         if status >= 400 and isinstance(answer, dict):
-            err = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+            found = answer.get("error")
+            err: dict[str, Any] = found if isinstance(found, dict) else {}
             record.error_type = str(err.get("type") or "")
             record.error_message = str(err.get("message") or "")
 
