@@ -907,3 +907,17 @@ def test_anthropic_suite_passes_through_the_reference_proxy(pytester: pytest.Pyt
         )
     outcomes = result.parseoutcomes()
     assert result.ret == 0 and outcomes["passed"] >= 30 and "failed" not in outcomes, outcomes
+
+
+def test_dashboard_url_sends_the_dashboard_calls_elsewhere(pytester: pytest.Pytester) -> None:
+    """With --nexus-dashboard-url the dashboard calls go there: a dashboard that answers
+    without a key fails the key tests, while the proxy itself refuses."""
+    with (
+        EmbeddedServer(app=create_app()) as proxy,
+        EmbeddedServer(app=create_app(["dashboard-key-unchecked"])) as board,
+    ):
+        args = ("--nexus-base-url", proxy.url, "-k", "needs_its_key")
+        _run(pytester, *args).assert_outcomes(passed=2, deselected=SUITE_TESTS - 2)
+        elsewhere = _run(pytester, *args, "--nexus-dashboard-url", board.url)
+    elsewhere.assert_outcomes(failed=2, deselected=SUITE_TESTS - 2)
+    elsewhere.stdout.fnmatch_lines(["*[[]nexus-dashboard-auth[]]*not 401*"])

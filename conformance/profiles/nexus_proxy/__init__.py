@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 
 from conformance.profiles._model import Deviation, Probe, Profile, ProfileSettings, Toggle
 from conformance.profiles.nexus_proxy import spec
@@ -35,8 +35,16 @@ class NexusSettings(ProfileSettings):
     tenant: str | None = None
     account_id: str | None = None
     dashboard_key: SecretStr | None = None
+    dashboard_url: str | None = None
     upstream_url: str | None = None
     upstream_api_key: SecretStr | None = None
+
+    @field_validator("dashboard_url", "upstream_url")
+    @classmethod
+    def _check_urls(cls, value: str | None) -> str | None:
+        from conformance.settings import Settings
+
+        return Settings._check_url(value)  # the core rules for a base URL
 
 
 def _reference(mutants: tuple[str, ...] = (), settings: Any = None) -> object:
@@ -107,6 +115,13 @@ PROFILE = Profile(
             "The dashboard API key, sent as X-Dashboard-Key (the dashboard tests need it "
             "against a deployment). Never printed.",
             secret=True,
+        ),
+        Option(
+            "nexus_dashboard_url",
+            "--nexus-dashboard-url",
+            "NEXUS_DASHBOARD_URL",
+            "Base URL of the dashboard API when it is served apart from the proxy (Claude "
+            "Nexus Proxy's dashboard service). Default: the proxy's --nexus-base-url.",
         ),
         Option(
             "nexus_upstream_url",

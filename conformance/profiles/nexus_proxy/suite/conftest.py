@@ -4,6 +4,7 @@ Messages request through the proxy."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterator
@@ -62,6 +63,17 @@ def tenant_headers(settings: NexusSettings, tenant: str) -> dict[str, str]:
     if settings.tenant_by == "domain":
         return {"host": tenant}
     return {spec.TRAIN_ID_HEADER: tenant}
+
+
+@pytest.fixture
+def board(nexus: ProfileClient, settings: NexusSettings) -> Iterator[ProfileClient]:
+    """A client of the dashboard API: the proxy's own, or --nexus-dashboard-url's."""
+    if not settings.dashboard_url or nexus.target.kind != "deployment":
+        yield nexus
+        return
+    target = dataclasses.replace(nexus.target, base_url=settings.dashboard_url)
+    with ProfileClient(target) as client:
+        yield client
 
 
 @pytest.fixture

@@ -24,40 +24,46 @@ def _get(nexus: ProfileClient, path: str, key: dict[str, str], **params: Any) ->
 
 
 def _conversations(
-    nexus: ProfileClient, key: dict[str, str], settings: NexusSettings, tenant: str, **kw: Any
+    board: ProfileClient, key: dict[str, str], settings: NexusSettings, tenant: str, **kw: Any
 ) -> Any:
     field = spec.NAMES[settings.tenant_by].field
-    return _get(nexus, spec.CONVERSATIONS, key, **{field: tenant}, **kw)
+    return _get(board, spec.CONVERSATIONS, key, **{field: tenant}, **kw)
 
 
 @pytest.mark.parametrize("given", ["none", "wrong"])
-def test_dashboard_needs_its_key(nexus: ProfileClient, given: str) -> None:
+def test_dashboard_needs_its_key(board: ProfileClient, given: str) -> None:
     headers = {} if given == "none" else {spec.DASHBOARD_KEY_HEADER: "not-the-dashboard-key"}
-    answer = nexus.call("GET", spec.STATS, headers=headers)
+    answer = board.call("GET", spec.STATS, headers=headers)
     why = "without X-Dashboard-Key" if given == "none" else "with a wrong X-Dashboard-Key"
-    nexus.require(checks.dashboard_refused(answer, why), answer.describe())
-    nexus.expect(answer, status=401)
+    board.require(checks.dashboard_refused(answer, why), answer.describe())
+    board.expect(answer, status=401)
 
 
-def test_unknown_request_is_404(nexus: ProfileClient, dashboard: dict[str, str]) -> None:
+def test_unknown_request_is_404(board: ProfileClient, dashboard: dict[str, str]) -> None:
     missing = "00000000-0000-4000-8000-00000000dead"
-    answer = nexus.call("GET", f"{spec.REQUESTS}/{missing}", headers=dashboard)
-    nexus.expect(answer, status=404)
+    answer = board.call("GET", f"{spec.REQUESTS}/{missing}", headers=dashboard)
+    board.expect(answer, status=404)
 
 
-def test_stats(nexus: ProfileClient, dashboard: dict[str, str], settings: NexusSettings) -> None:
-    body = _get(nexus, spec.STATS, dashboard)
+def test_stats(
+    nexus: ProfileClient, board: ProfileClient, dashboard: dict[str, str], settings: NexusSettings
+) -> None:
+    body = _get(board, spec.STATS, dashboard)
     nexus.require(checks.tenant_fields(body, settings.tenant_by, spec.STATS), spec.STATS)
 
 
 def test_current_window_grows(
-    nexus: ProfileClient, dashboard: dict[str, str], account: str, sender: Sender
+    nexus: ProfileClient,
+    board: ProfileClient,
+    dashboard: dict[str, str],
+    account: str,
+    sender: Sender,
 ) -> None:
-    before = _get(nexus, spec.CURRENT, dashboard, accountId=account)
+    before = _get(board, spec.CURRENT, dashboard, accountId=account)
     answer = sender.message("Reply with exactly: window", system=SYSTEM)
     nexus.expect(answer)
     used = usage_of(answer)
-    after = _get(nexus, spec.CURRENT, dashboard, accountId=account)
+    after = _get(board, spec.CURRENT, dashboard, accountId=account)
     assert after["requests"]["count"] - before["requests"]["count"] == 1
     grown = after["usage"]["tokens_used"] - before["usage"]["tokens_used"]
     assert grown == used.input_tokens + used.output_tokens
@@ -65,30 +71,37 @@ def test_current_window_grows(
 
 @pytest.mark.parametrize("tenant_name", ["seed-one.example.com", OVER_LIMIT_TENANT])
 def test_current_window_of_a_seeded_account(
-    nexus: ProfileClient, dashboard: dict[str, str], tenant_name: str
+    nexus: ProfileClient, board: ProfileClient, dashboard: dict[str, str], tenant_name: str
 ) -> None:
     """A window with every request type, and one above its limit (the percentage stays 100)."""
     seeded_only(nexus, "accounts with a seeded usage history")
-    body = _get(nexus, spec.CURRENT, dashboard, accountId=account_of(tenant_name))
+    body = _get(board, spec.CURRENT, dashboard, accountId=account_of(tenant_name))
     assert body["requests"]["count"] >= 1
 
 
 def test_daily_usage(
-    nexus: ProfileClient, dashboard: dict[str, str], account: str, sender: Sender
+    nexus: ProfileClient,
+    board: ProfileClient,
+    dashboard: dict[str, str],
+    account: str,
+    sender: Sender,
 ) -> None:
     nexus.expect(sender.message("Reply with exactly: daily", system=SYSTEM))
-    body = _get(nexus, spec.DAILY, dashboard, accountId=account, days=30)
+    body = _get(board, spec.DAILY, dashboard, accountId=account, days=30)
     assert body["days"], "a request was just made: today has usage"
 
 
-def test_daily_usage_of_a_seeded_account(nexus: ProfileClient, dashboard: dict[str, str]) -> None:
+def test_daily_usage_of_a_seeded_account(
+    nexus: ProfileClient, board: ProfileClient, dashboard: dict[str, str]
+) -> None:
     seeded_only(nexus, "an account with a seeded usage history over several days")
-    body = _get(nexus, spec.DAILY, dashboard, accountId=account_of("seed-one.example.com"))
+    body = _get(board, spec.DAILY, dashboard, accountId=account_of("seed-one.example.com"))
     assert len(body["days"]) >= 2
 
 
 def test_conversations_pagination(
     nexus: ProfileClient,
+    board: ProfileClient,
     dashboard: dict[str, str],
     settings: NexusSettings,
     tenant: str,
@@ -99,7 +112,7 @@ def test_conversations_pagination(
         nexus.expect(sender.message(f"Conversation {n}: reply with exactly: ok", system=SYSTEM))
     seen: list[str] = []
     for page in (1, 2, 3):
-        body = _conversations(nexus, dashboard, settings, tenant, page=page, per_page=2)
+        body = _conversations(board, dashboard, settings, tenant, page=page, per_page=2)
         seen += [c.get("conversation_id") or c.get("conversationId") for c in body["conversations"]]
         nexus.require(
             checks.tenant_fields(body, settings.tenant_by, spec.CONVERSATIONS), spec.CONVERSATIONS
@@ -109,6 +122,7 @@ def test_conversations_pagination(
 
 def test_request_details_of_a_streamed_request(
     nexus: ProfileClient,
+    board: ProfileClient,
     dashboard: dict[str, str],
     settings: NexusSettings,
     tenant: str,
@@ -117,7 +131,7 @@ def test_request_details_of_a_streamed_request(
     body = sender.body("Reply with exactly: streamed", system=SYSTEM, stream=True)
     answer = sender.send(body)
     nexus.expect(answer)
-    found = _conversations(nexus, dashboard, settings, tenant, page=1, per_page=1)
+    found = _conversations(board, dashboard, settings, tenant, page=1, per_page=1)
     first = found["conversations"][0]
     if "latest_request" not in first:
         pytest.skip(
@@ -125,7 +139,7 @@ def test_request_details_of_a_streamed_request(
             "request cannot be found to read its details"
         )
     latest = first["latest_request"]["id"]
-    details = _get(nexus, f"{spec.REQUESTS}/{latest}", dashboard)
+    details = _get(board, f"{spec.REQUESTS}/{latest}", dashboard)
     nexus.require(checks.tenant_fields(details, settings.tenant_by, spec.REQUESTS), spec.REQUESTS)
     assert details["request_body"] == body
     assert details[spec.NAMES[settings.tenant_by].field] == tenant
@@ -140,14 +154,15 @@ def test_request_details_of_a_streamed_request(
 
 def test_query_evaluation_is_stored(
     nexus: ProfileClient,
+    board: ProfileClient,
     dashboard: dict[str, str],
     settings: NexusSettings,
     tenant: str,
     sender: Sender,
 ) -> None:
     """A request with one system block is a query evaluation: stored like any other."""
-    before = _conversations(nexus, dashboard, settings, tenant)["pagination"]["total"]
+    before = _conversations(board, dashboard, settings, tenant)["pagination"]["total"]
     one = [{"type": "text", "text": "You are a conformance probe."}]
     nexus.expect(sender.message("Query evaluation: reply with exactly: ok", system=one))
-    after = _conversations(nexus, dashboard, settings, tenant)["pagination"]["total"]
+    after = _conversations(board, dashboard, settings, tenant)["pagination"]["total"]
     nexus.require(checks.stored(after == before + 1, "query_evaluation"), spec.CONVERSATIONS)
