@@ -763,10 +763,52 @@ def _toggle(mutant: str) -> str:
     return next((t for prefix, t in _TOGGLE.items() if mutant.startswith(prefix)), "dashboard")
 
 
+#: The check whose finding kills each mutant (the first failing test names it).
+KILLED_BY: dict[str, str] = {
+    "stats-total-input-only": "nexus-token-totals",
+    "request-total-input-only": "nexus-token-totals",
+    "stats-tenant-sum-short": "nexus-token-sums",
+    "daily-totals-stale": "nexus-token-sums",
+    "window-count-inference-only": "nexus-token-sums",
+    "percentage-uncapped": "nexus-percentages",
+    "success-rate-count": "nexus-percentages",
+    "pages-floor": "nexus-pagination",
+    "page-offset-off-by-one": "nexus-pagination",
+    "request-id-not-uuid": "nexus-identifiers",
+    "tenant-other-header": "nexus-identifiers",  # "default" is no domain; train-id: growth
+    "chunks-reversed": "nexus-chunks",
+    "stats-as-built": "nexus-token-stats-as-built",
+    "dashboard-as-built": "nexus-dashboard-camelcase",
+    "health-healthy": "nexus-health-healthy",
+    "error-as-built": "nexus-error-envelope",
+    "store-inference-only": "nexus-unstored-request",
+    "stream-output-not-counted": "nexus-stats-growth",
+    "tenant-names-swapped": "nexus-tenant-fields",
+    "json-reserialized": "nexus-passthrough",
+    "sse-reserialized": "nexus-passthrough",
+    "error-remapped": "nexus-passthrough",
+    "dashboard-key-unchecked": "nexus-dashboard-auth",
+}
+
+
+def test_every_check_has_a_mutant_it_kills() -> None:
+    on_demand = {
+        "nexus-stats-growth",
+        "nexus-tenant-fields",
+        "nexus-unstored-request",
+        "nexus-passthrough",
+        "nexus-dashboard-auth",
+    }
+    assert set(KILLED_BY) == set(MUTANTS)
+    assert set(KILLED_BY.values()) == set(CASES) | on_demand
+    assert on_demand <= set(names())
+
+
 @pytest.mark.parametrize("mutant", list(MUTANTS))
 def test_profile_kills_the_mutant(pytester: pytest.Pytester, mutant: str) -> None:
     result = _run(pytester, "--nexus-mutant", mutant, "--nexus-features", _toggle(mutant), "-x")
     assert result.parseoutcomes().get("failed") == 1, f"mutant {mutant} SURVIVED"
+    result.stdout.fnmatch_lines([f"*[[]{KILLED_BY[mutant]}[]]*"])
 
 
 @pytest.mark.parametrize("mutant", ["tenant-other-header", "tenant-names-swapped"])
@@ -782,6 +824,8 @@ def test_tenant_mutants_die_in_train_id_mode_too(pytester: pytest.Pytester, muta
         "-x",
     )
     assert result.parseoutcomes().get("failed") == 1, f"mutant {mutant} SURVIVED"
+    killer = "nexus-stats-growth" if mutant == "tenant-other-header" else KILLED_BY[mutant]
+    result.stdout.fnmatch_lines([f"*[[]{killer}[]]*"])
 
 
 AS_BUILT_MUTANTS = (
