@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from conformance import catalog
 from conformance import checks as registry
 from conformance.checks.common import JSON_BODY, STATUS
 from conformance.exceptions import ConformanceToolError
@@ -74,9 +75,19 @@ class ProfileTarget:
                 f"profile {self.profile.name} has no reference implementation: give "
                 f"--{self.profile.prefix}-base-url"
             )
+        import inspect
+
         from conformance.reference import EmbeddedServer
 
-        app = self.profile.reference(mutants=self.settings.mutant)
+        factory = self.profile.reference
+        # A reference that behaves per the profile's options (e.g. how it keys its statistics)
+        # declares a ``settings`` parameter and gets them.
+        extra = (
+            {"settings": self.settings}
+            if "settings" in inspect.signature(factory).parameters
+            else {}
+        )
+        app = factory(mutants=self.settings.mutant, **extra)
         with EmbeddedServer(app=app) as server:
             yield dataclasses.replace(self, base_url=server.url)
 
@@ -158,12 +169,17 @@ class ProfileClient:
         *,
         json_body: Any = None,
         params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Exchange:
-        """One request; the answer as an ``Exchange`` (``path`` with its query string)."""
+        """One request; the answer as an ``Exchange`` (``path`` with its query string).
+        ``headers`` go with this request only (a tenant's Host, a dashboard key)."""
         query = f"?{urlencode(params)}" if params else ""
         try:
             response = self._http.request(
-                method, path + query, json=json_body if json_body is not None else None
+                method,
+                path + query,
+                json=json_body if json_body is not None else None,
+                headers=dict(headers) if headers else None,
             )
         except httpx.TransportError as exc:
             raise ProfileTargetUnreachable(
@@ -177,6 +193,12 @@ class ProfileClient:
             response_headers={k.lower(): v for k, v in response.headers.items()},
             body=response.content,
             request_json=json_body,
+            request_headers={
+                k.lower(): v
+                for k, v in (headers or {}).items()
+                # credentials are never kept (a profile's own key headers: any "...-key")
+                if k.lower() not in catalog.SECRET_HEADERS and not k.lower().endswith("key")
+            },
             url=str(response.request.url),
         )
         if self._on_exchange is not None:

@@ -25,6 +25,7 @@ DEFAULT_PROFILE = "anthropic"
 _BUILTINS = (
     "conformance.profiles.anthropic:PROFILE",
     "conformance.profiles.claude_code_api_service:PROFILE",
+    "conformance.profiles.nexus_proxy:PROFILE",
     "conformance.profiles.usage_analytics:PROFILE",
 )
 
