@@ -9,11 +9,23 @@
   when an xdist worker died, the controller runs ``cleanup`` for the run's marker (live targets).
   Both use one client per credential (``resources.Clients``): admin kinds (invites, workspaces,
   members) go to a client holding the admin key, when there is one.
+* signals: SIGTERM is handled like SIGINT (``KeyboardInterrupt``, so pytest tears everything
+  down); an interrupted run against a target that keeps resources then runs ``cleanup`` for its
+  marker too (a create whose answer the interrupt cut off is in no ledger). The xdist controller
+  passes its first signal on to its workers as SIGINT. A second signal, during that teardown,
+  names what is left and the exact ``cleanup`` command, and exits at once (the controller kills
+  its workers first).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import sys
+import threading
 from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -30,8 +42,12 @@ FAILURES = pytest.StashKey[list[tuple[str, TeardownFailure]]]()
 #: run marker and the cleanup command.
 LEFTOVERS = pytest.StashKey[list[tuple[str, TeardownFailure]]]()
 WORKER_DIED = pytest.StashKey[bool]()
-#: What a dead-worker cleanup on the xdist controller removed.
+#: What a cleanup by run marker on the xdist controller removed (after a dead worker or an
+#: interrupt), and why it ran.
 CLEANED = pytest.StashKey[list[resources.Resource]]()
+_CLEANED_WHY = pytest.StashKey[str]()
+#: The session's ledger (what is not removed yet), for the second signal's last word.
+SESSION_LEDGER = pytest.StashKey[ResourceLedger]()
 _ITEM_FAILURES = pytest.StashKey[list[TeardownFailure]]()
 WORKER_INPUT_KEY = "conformance_run_id"
 #: ``workeroutput`` keys: a worker's teardown failures and leftovers, for the controller.
@@ -53,6 +69,128 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[LEFTOVERS] = []
     config.stash[CLEANED] = []
     config.stash[WORKER_DIED] = False
+    stopper = Stopper(config)
+    stopper.install()
+    config.stash[STOPPER] = stopper
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    stopper = config.stash.get(STOPPER, None)
+    if stopper is not None:
+        stopper.restore()
+
+
+# --- signals ------------------------------------------------------------------------------------
+
+#: The signals that stop a run cleanly: Ctrl-C, and what ``kill``, CI runners and container
+#: engines send. (SIGKILL cannot be caught: ``cleanup --run MARKER`` is the way then.)
+STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+
+
+class Stopper:
+    """The run's handler of ``STOP_SIGNALS``, installed for the session in the process where
+    pytest runs (the main thread only: Python delivers signals there), the old handlers restored
+    at unconfigure. A signal ignored before the run (``SIG_IGN``, e.g. ``nohup``) stays ignored.
+
+    The first signal raises ``KeyboardInterrupt``: pytest stops the test, tears every fixture
+    down (each test's ledger, then the session's), and the session ends with a cleanup by the
+    run marker. The xdist controller first passes it on as SIGINT to its local workers (a
+    ``kill`` of the controller alone would otherwise reach them only through execnet's exit,
+    seconds later). Later signals: a worker ignores them (it is tearing down; its controller
+    decides), the controller or a serial run prints what is left and the cleanup command,
+    kills its workers and exits with 128 + the signal's number.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.received: int | None = None
+        self.workers: list[Any] = []  # the controller's xdist nodes (pytest_testnodeready)
+        self._old: dict[int, Any] = {}
+
+    @property
+    def is_worker(self) -> bool:
+        return hasattr(self.config, "workerinput")
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal.signal works in the main thread only (e.g. an in-thread pytest)
+        for signum in STOP_SIGNALS:
+            try:
+                old = signal.getsignal(signum)
+                if old is signal.SIG_IGN:
+                    continue
+                signal.signal(signum, self.handle)
+            except (ValueError, OSError):  # not a real main thread / not supported here
+                continue
+            self._old[signum] = old
+
+    def restore(self) -> None:
+        for signum, old in self._old.items():
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(signum, old if old is not None else signal.SIG_DFL)
+        self._old.clear()
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self.received is None:
+            self.received = signum
+            self._signal_workers(signal.SIGINT)
+            raise KeyboardInterrupt(f"{name}: the run stops, teardown runs")
+        if self.is_worker:
+            return
+        self._signal_workers(signal.SIGKILL)
+        message = "\n".join(second_signal_lines(self.config, name))
+        with contextlib.suppress(OSError, ValueError):
+            os.write(sys.stderr.fileno(), f"\n{message}\n".encode())
+        os._exit(128 + signum)
+
+    def _signal_workers(self, signum: int) -> None:
+        for node in self.workers:
+            # execnet's popen gateway: a local worker process (remote --tx workers have none).
+            popen = getattr(getattr(getattr(node, "gateway", None), "_io", None), "popen", None)
+            pid = getattr(popen, "pid", None)
+            if isinstance(pid, int) and popen is not None and popen.poll() is None:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signum)
+
+
+STOPPER = pytest.StashKey[Stopper]()
+
+
+def second_signal_lines(config: pytest.Config, signal_name: str) -> list[str]:
+    """What a second signal says before the run exits: what is known to be left (a serial
+    run's session ledger; the xdist controller cannot see its workers' ledgers) and the command
+    that removes everything carrying the run marker (a create whose answer the first signal cut
+    off is in no ledger)."""
+    run_id = config.stash[RUN_ID]
+    lines = [f"anthropic-conformance: {signal_name} again during teardown: stopping now"]
+    target: RunTarget = config.stash[TARGET]
+    if not target.keeps_resources:
+        lines.append("  nothing is left: the embedded reference server keeps nothing after the run")
+        return lines
+    ledger = config.stash.get(SESSION_LEDGER, None)
+    if ledger is not None:
+        left = [*ledger.resources, *(f.resource for f in ledger.given_up)]
+        if left:
+            lines.append(f"  left: {', '.join(r.describe() for r in left)}")
+    lines.append(f"  resources carrying run marker {run_id} may be left")
+    lines.append(f"  remove them with: {cleanup_command(config)}")
+    return lines
+
+
+def cleanup_command(config: pytest.Config) -> str:
+    """The exact command that removes this run's leftovers from the run's target."""
+    url = config.stash[SETTINGS].base_url
+    where_flag = f" --anthropic-base-url {url}" if url else ""
+    return f"anthropic-conformance cleanup --run {config.stash[RUN_ID]}{where_flag}"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodeready(node: Any) -> None:
+    """xdist controller: remember the worker, to pass a signal on to it."""
+    stopper = node.config.stash.get(STOPPER, None)
+    if stopper is not None:
+        stopper.workers.append(node)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -79,9 +217,12 @@ def _cleanup_clients(target: RunTarget) -> dict[str, ApiClient]:
     return target.clients(features=catalog.FEATURE_NAMES)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own teardown of the fixtures, and xdist's nodes
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """An xdist worker ships its failures and leftovers to the controller; the controller,
-    after a worker died, deletes whatever carries this run's marker (live targets)."""
+    """An xdist worker ships its failures and leftovers to the controller; the controller (or
+    a serial run), after a worker died or an interrupt, deletes whatever carries this run's
+    marker (live targets): what a dead worker created, and a create whose answer the interrupt
+    cut off, are in no ledger it can see."""
     config = session.config
     output: dict[str, Any] | None = getattr(config, "workeroutput", None)
     if output is not None:
@@ -89,13 +230,34 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         output[LEFTOVERS_KEY] = [(w, f.to_json()) for w, f in config.stash.get(LEFTOVERS, [])]
         return
     if config.stash.get(WORKER_DIED, False):
-        _clean_up_after_dead_worker(config)
+        _clean_up_by_marker(config, "a worker died")
+    elif _interrupted(session) and _ran_the_suite(config):
+        stopper = config.stash.get(STOPPER, None)
+        name = signal.Signals(stopper.received).name if stopper and stopper.received else ""
+        _clean_up_by_marker(config, f"the run was interrupted{f' ({name})' if name else ''}")
 
 
-def _clean_up_after_dead_worker(config: pytest.Config) -> None:
+def _interrupted(session: pytest.Session) -> bool:
+    stopper = session.config.stash.get(STOPPER, None)
+    return session.exitstatus == pytest.ExitCode.INTERRUPTED or bool(
+        stopper is not None and stopper.received is not None
+    )
+
+
+def _ran_the_suite(config: pytest.Config) -> bool:
+    """Whether this session may have created resources: a test used the ledger (serial), or
+    the command line names the shipped suite (the xdist controller sees no fixtures). An
+    unrelated test session that happens to load the plugin never calls the target."""
+    from conformance.plugin import _args_name_suite
+
+    return SESSION_LEDGER in config.stash or _args_name_suite(config)
+
+
+def _clean_up_by_marker(config: pytest.Config, why: str) -> None:
     target = config.stash[TARGET]
     if not target.keeps_resources:  # the embedded server died with the worker; replay: none
         return
+    config.stash[_CLEANED_WHY] = why
     run_id = config.stash[RUN_ID]
     clients = _cleanup_clients(target)
     failures: list[TeardownFailure] = []
@@ -133,6 +295,7 @@ def conformance_session_ledger(
     kind with its own key (admin kinds with the admin key)."""
     settings = pytestconfig.stash[SETTINGS]
     ledger = ResourceLedger(budget=resources.TeardownBudget(settings.teardown_deadline))
+    pytestconfig.stash[SESSION_LEDGER] = ledger
     yield ledger
     if conformance_target.offline:  # replay: nothing was created, outside a cassette no answer
         return
@@ -207,8 +370,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(f"{where}: {failure.format()}")
     cleaned = config.stash.get(CLEANED, [])
     if cleaned:
+        why = config.stash.get(_CLEANED_WHY, "a worker died")
         terminalreporter.write_line(
-            f"anthropic-conformance: a worker died; cleanup removed {len(cleaned)} resource(s) "
+            f"anthropic-conformance: {why}; cleanup removed {len(cleaned)} resource(s) "
             f"of run {config.stash[RUN_ID]}: " + ", ".join(r.describe() for r in cleaned)
         )
     for line in leftover_lines(config):
@@ -233,11 +397,7 @@ def leftover_lines(config: pytest.Config) -> list[str]:
         lines.append(f"  left: {failure.resource.describe()} ({where}: {failure.message})")
     target: RunTarget = config.stash[TARGET]
     if target.keeps_resources:
-        url = config.stash[SETTINGS].base_url
-        where_flag = f" --anthropic-base-url {url}" if url else ""
-        lines.append(
-            f"  remove them with: anthropic-conformance cleanup --run {run_id}{where_flag}"
-        )
+        lines.append(f"  remove them with: {cleanup_command(config)}")
     else:
         lines.append(
             "  (the embedded reference server keeps nothing after the run: they are gone with it)"
