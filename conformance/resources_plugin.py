@@ -25,7 +25,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from types import FrameType
+from types import FrameType, TracebackType
 from typing import Any
 
 import pytest
@@ -72,6 +72,7 @@ def pytest_configure(config: pytest.Config) -> None:
     stopper = Stopper(config)
     stopper.install()
     config.stash[STOPPER] = stopper
+    config.pluginmanager.register(stopper, "anthropic-conformance-stopper")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -144,6 +145,13 @@ class Stopper:
             os.write(sys.stderr.fileno(), f"\n{message}\n".encode())
         os._exit(128 + signum)
 
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Note the request the interrupt cut off (called before teardown, while the stack of
+        the interrupt is known): its answer, and what it created, were lost."""
+        request = cut_off_request(excinfo.tb)
+        if request is not None:
+            self.config.stash[CUT_OFF] = request
+
     def _signal_workers(self, signum: int) -> None:
         for node in self.workers:
             # execnet's popen gateway: a local worker process (remote --tx workers have none).
@@ -155,6 +163,37 @@ class Stopper:
 
 
 STOPPER = pytest.StashKey[Stopper]()
+#: The request an interrupt cut off (method, path), read from the interrupt's traceback.
+CUT_OFF = pytest.StashKey[tuple[str, str]]()
+
+
+def cut_off_request(tb: TracebackType | None) -> tuple[str, str] | None:
+    """The innermost ``ApiClient.request(method, path)`` on the interrupted stack, if any."""
+    found: tuple[str, str] | None = None
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_name == "request" and isinstance(frame.f_locals.get("self"), ApiClient):
+            method, path = frame.f_locals.get("method"), frame.f_locals.get("path")
+            if isinstance(method, str) and isinstance(path, str):
+                found = (method.upper(), path)
+        tb = tb.tb_next
+    return found
+
+
+def unjudged_lines(config: pytest.Config) -> list[str]:
+    """A batch create the interrupt cut off: its batch (if the target made one) is in no ledger,
+    and ``cleanup`` judges a batch only once it ended (its results carry the marker)."""
+    request = config.stash.get(CUT_OFF, None)
+    create = catalog.endpoint("batches.create")
+    if request is None or request != (create.method, create.path):
+        return []
+    if not config.stash[TARGET].keeps_resources:
+        return []
+    return [
+        f"anthropic-conformance: the interrupt cut off {request[0]} {request[1]}: a batch it "
+        "may have created is in no ledger, and cleanup judges a batch only once it has ended; "
+        f"then: {cleanup_command(config)}"
+    ]
 
 
 def second_signal_lines(config: pytest.Config, signal_name: str) -> list[str]:
@@ -375,7 +414,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             f"anthropic-conformance: {why}; cleanup removed {len(cleaned)} resource(s) "
             f"of run {config.stash[RUN_ID]}: " + ", ".join(r.describe() for r in cleaned)
         )
-    for line in leftover_lines(config):
+    for line in [*leftover_lines(config), *unjudged_lines(config)]:
         terminalreporter.write_line(line, red=True)
 
 

@@ -209,12 +209,19 @@ class Target:
 
 
 @pytest.fixture
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
+def reference_config(request: pytest.FixtureRequest) -> ReferenceConfig:
+    config: ReferenceConfig = getattr(request, "param", ReferenceConfig())
+    return config
+
+
+@pytest.fixture
+def target(
+    request: pytest.FixtureRequest, tmp_path: Path, reference_config: ReferenceConfig
+) -> Iterator[Target]:
     given: tuple[Hold, ...] = request.param if hasattr(request, "param") else ()
-    holds = [
-        Hold(h.method, h.path, h.after, h.swallow) for h in given
-    ]  # fresh events for each test
-    reference = create_app(ReferenceConfig())
+    # fresh events for each test
+    holds = [Hold(h.method, h.path, h.after, h.swallow) for h in given]
+    reference = create_app(reference_config)
     gate = Gate(reference, *holds)
     with EmbeddedServer(app=gate) as server:
         yield Target(server, reference, gate, tmp_path)
@@ -417,3 +424,47 @@ def test_a_second_signal_during_teardown_names_what_is_left_and_exits(target: Ta
     said = target.cleanup(command.group(1), run.env)
     assert "deleted file file_" in said, said
     assert target.inventory() == {}, said
+
+
+BATCH_CREATE = ("POST", r"/v1/messages/batches")
+
+
+def _cancel_and_wait(target: Target, batch_id: str) -> None:
+    """Cancel the batch, then poll the reference server (as a client would) until it ended."""
+    import httpx
+
+    headers = {"x-api-key": DEFAULT_API_KEY, "anthropic-version": "2023-06-01"}
+    url = f"{target.server.url}/v1/messages/batches/{batch_id}"
+    assert httpx.post(f"{url}/cancel", headers=headers).status_code == 200
+    for _ in range(int(PATIENCE / 0.05)):
+        if httpx.get(url, headers=headers).json().get("processing_status") == "ended":
+            return
+        threading.Event().wait(0.05)
+    pytest.fail(f"batch {batch_id} did not end")
+
+
+@pytest.mark.parametrize("reference_config", [ReferenceConfig(batch_seconds=3600)], indirect=True)
+@pytest.mark.parametrize("target", [(Hold(*BATCH_CREATE),)], indirect=True)
+def test_a_cut_off_batch_create_is_named_and_removed_once_it_ended(
+    target: Target, reference_config: ReferenceConfig
+) -> None:
+    """A batch cannot be judged before it ended (only its results carry the marker): the run
+    says which create the interrupt cut off and the command to run once the batch ended."""
+    (hold,) = _held(target)
+    run = target.run("test_batch_create_and_retrieve")
+    hold.wait(run.proc)
+    run.signal(signal.SIGINT, group=True)
+    hold.release.set()
+    out = run.finish()
+    assert run.proc.returncode == pytest.ExitCode.INTERRUPTED, out
+    said = re.search(
+        r"the interrupt cut off POST /v1/messages/batches: .* has ended; then: "
+        r"(anthropic-conformance cleanup [^\n]+)",
+        out,
+    )
+    assert said, out
+    (batch_id,) = target.inventory()["batch"]  # in progress: the run's cleanup left it alone
+    _cancel_and_wait(target, batch_id)
+    cleaned = target.cleanup(said.group(1), run.env)
+    assert f"deleted batch {batch_id}" in cleaned, cleaned
+    assert target.inventory() == {}, cleaned
