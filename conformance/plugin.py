@@ -258,6 +258,7 @@ def _show_header(config: pytest.Config) -> None:
     if config.stash.get(_HEADER_SHOWN, False) or hasattr(config, "workerinput"):
         return
     config.stash[_HEADER_SHOWN] = True
+    config.stash[resources_plugin.USES_SUITE] = True  # an interrupt then cleans up by marker
     terminal = config.pluginmanager.get_plugin("terminalreporter")
     if terminal is None:
         return

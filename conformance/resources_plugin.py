@@ -46,6 +46,8 @@ WORKER_DIED = pytest.StashKey[bool]()
 #: interrupt), and why it ran.
 CLEANED = pytest.StashKey[list[resources.Resource]]()
 _CLEANED_WHY = pytest.StashKey[str]()
+#: Set by ``conformance.plugin`` when the session runs the suite (its header is shown).
+USES_SUITE = pytest.StashKey[bool]()
 #: The session's ledger (what is not removed yet), for the second signal's last word.
 SESSION_LEDGER = pytest.StashKey[ResourceLedger]()
 _ITEM_FAILURES = pytest.StashKey[list[TeardownFailure]]()
@@ -53,6 +55,9 @@ WORKER_INPUT_KEY = "conformance_run_id"
 #: ``workeroutput`` keys: a worker's teardown failures and leftovers, for the controller.
 FAILURES_KEY = "conformance_teardown_failures"
 LEFTOVERS_KEY = "conformance_leftovers"
+#: ``workeroutput`` key: the request an interrupt cut off in the worker (method, path).
+CUT_OFF_KEY = "conformance_cut_off"
+_GATHERED = pytest.StashKey[set[int]]()
 
 
 @pytest.hookimpl(trylast=True)  # after conformance.plugin has parsed the settings
@@ -244,11 +249,24 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     down with an error tore nothing down (``pytest_sessionfinish`` cleans up after it)."""
     if error:
         node.config.stash[WORKER_DIED] = True
+    _gather(node.config, node)
+
+
+def _gather(config: pytest.Config, node: Any) -> None:
+    """Take a worker's output once: from ``pytest_testnodedown``, or, after an interrupt (when
+    the controller no longer reads its workers' events), from the node itself."""
     output: dict[str, Any] = getattr(node, "workeroutput", None) or {}
+    gathered = config.stash.setdefault(_GATHERED, set())
+    if not output or id(node) in gathered:
+        return
+    gathered.add(id(node))
     for key, stash_key in ((FAILURES_KEY, FAILURES), (LEFTOVERS_KEY, LEFTOVERS)):
-        node.config.stash[stash_key] += [
+        config.stash[stash_key] += [
             (str(where), TeardownFailure.from_json(data)) for where, data in output.get(key) or ()
         ]
+    cut_off = output.get(CUT_OFF_KEY)
+    if cut_off:
+        config.stash[CUT_OFF] = (str(cut_off[0]), str(cut_off[1]))
 
 
 def _cleanup_clients(target: RunTarget) -> dict[str, ApiClient]:
@@ -267,11 +285,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if output is not None:
         output[FAILURES_KEY] = [(w, f.to_json()) for w, f in config.stash.get(FAILURES, [])]
         output[LEFTOVERS_KEY] = [(w, f.to_json()) for w, f in config.stash.get(LEFTOVERS, [])]
+        cut_off = config.stash.get(CUT_OFF, None)
+        if cut_off is not None:
+            output[CUT_OFF_KEY] = list(cut_off)
         return
+    stopper = config.stash.get(STOPPER, None)
+    for node in stopper.workers if stopper is not None else ():
+        _gather(config, node)
     if config.stash.get(WORKER_DIED, False):
         _clean_up_by_marker(config, "a worker died")
     elif _interrupted(session) and _ran_the_suite(config):
-        stopper = config.stash.get(STOPPER, None)
         name = signal.Signals(stopper.received).name if stopper and stopper.received else ""
         _clean_up_by_marker(config, f"the run was interrupted{f' ({name})' if name else ''}")
 
@@ -284,12 +307,10 @@ def _interrupted(session: pytest.Session) -> bool:
 
 
 def _ran_the_suite(config: pytest.Config) -> bool:
-    """Whether this session may have created resources: a test used the ledger (serial), or
-    the command line names the shipped suite (the xdist controller sees no fixtures). An
-    unrelated test session that happens to load the plugin never calls the target."""
-    from conformance.plugin import _args_name_suite
-
-    return SESSION_LEDGER in config.stash or _args_name_suite(config)
+    """Whether this session may have created resources: a test used the ledger, or the suite
+    ran (``USES_SUITE``: the xdist controller sees no fixtures). An unrelated test session that
+    happens to load the plugin never calls the target."""
+    return SESSION_LEDGER in config.stash or config.stash.get(USES_SUITE, False)
 
 
 def _clean_up_by_marker(config: pytest.Config, why: str) -> None:
@@ -421,7 +442,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 def leftover_lines(config: pytest.Config) -> list[str]:
     """The run's end names each leftover (kind, id, name), the run marker and the exact
     command that removes them; nothing when teardown removed everything."""
-    leftovers = config.stash.get(LEFTOVERS, [])
+    # What a later cleanup by marker removed is not left (a worker's leftover, after a crash).
+    cleaned = {(r.kind, r.id) for r in config.stash.get(CLEANED, [])}
+    leftovers = [
+        (where, f)
+        for where, f in config.stash.get(LEFTOVERS, [])
+        if (f.resource.kind, f.resource.id) not in cleaned
+    ]
     if not leftovers:
         return []
     run_id = config.stash[RUN_ID]

@@ -445,13 +445,14 @@ def _cancel_and_wait(target: Target, batch_id: str) -> None:
 
 @pytest.mark.parametrize("reference_config", [ReferenceConfig(batch_seconds=3600)], indirect=True)
 @pytest.mark.parametrize("target", [(Hold(*BATCH_CREATE),)], indirect=True)
+@pytest.mark.parametrize("xdist", [(), ("-n", "2")], ids=["serial", "xdist"])
 def test_a_cut_off_batch_create_is_named_and_removed_once_it_ended(
-    target: Target, reference_config: ReferenceConfig
+    target: Target, reference_config: ReferenceConfig, xdist: tuple[str, ...]
 ) -> None:
     """A batch cannot be judged before it ended (only its results carry the marker): the run
     says which create the interrupt cut off and the command to run once the batch ended."""
     (hold,) = _held(target)
-    run = target.run("test_batch_create_and_retrieve")
+    run = target.run("test_batch_create_and_retrieve", *xdist)
     hold.wait(run.proc)
     run.signal(signal.SIGINT, group=True)
     hold.release.set()
