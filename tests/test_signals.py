@@ -402,11 +402,15 @@ def test_a_killed_run_is_cleaned_up_by_the_command_it_printed(target: Target) ->
     [(Hold(*FILE_CREATE), Hold("DELETE", r"/v1/files/file_[^/]+", after=False, swallow=True))],
     indirect=True,
 )
-def test_a_second_signal_during_teardown_names_what_is_left_and_exits(target: Target) -> None:
+@pytest.mark.parametrize("xdist", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_a_second_signal_during_teardown_names_what_is_left_and_exits(
+    target: Target, xdist: tuple[str, ...]
+) -> None:
     """The first SIGINT lands mid-create, the second while teardown deletes that file: the run
-    stops at once, names the marker and the cleanup command, which then removes the file."""
+    stops at once (the controller kills its workers), names the marker and the cleanup
+    command, which then removes the file."""
     create, delete = _held(target)
-    run = target.run("test_files")
+    run = target.run("test_files", *xdist)
     create.wait(run.proc)
     run.signal(signal.SIGINT, group=False)
     create.release.set()
