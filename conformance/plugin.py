@@ -12,7 +12,17 @@ from typing import Any, NoReturn
 import pytest
 import pytest_asyncio
 
-from conformance import banner, capabilities, cassettes, cost, gating, logredact, redact, reproduce
+from conformance import (
+    banner,
+    capabilities,
+    cassettes,
+    cost,
+    gating,
+    logredact,
+    redact,
+    reproduce,
+    resources_plugin,
+)
 from conformance.api import Api, AsyncApi
 from conformance.cassettes import CassetteMiss, CassetteUnreadable, RunCassettes, SecretHit
 from conformance.client import ApiClient, AsyncApiClient
@@ -248,6 +258,7 @@ def _show_header(config: pytest.Config) -> None:
     if config.stash.get(_HEADER_SHOWN, False) or hasattr(config, "workerinput"):
         return
     config.stash[_HEADER_SHOWN] = True
+    config.stash[resources_plugin.USES_SUITE] = True  # an interrupt then cleans up by marker
     terminal = config.pluginmanager.get_plugin("terminalreporter")
     if terminal is None:
         return
@@ -256,6 +267,13 @@ def _show_header(config: pytest.Config) -> None:
         terminal.write_line(line)
     for line in banner.warnings(settings, target):
         terminal.write_line(line, red=True, bold=True)
+    if target.keeps_resources:
+        # Also under -q: a run killed where nothing can run (SIGKILL, a lost machine) is cleaned
+        # up by this line alone.
+        terminal.write_line(
+            f"  run marker {config.stash[resources_plugin.RUN_ID]} (if this run is killed: "
+            f"{resources_plugin.cleanup_command(config)})"
+        )
 
 
 def _args_name_suite(config: pytest.Config) -> bool:

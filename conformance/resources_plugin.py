@@ -9,11 +9,23 @@
   when an xdist worker died, the controller runs ``cleanup`` for the run's marker (live targets).
   Both use one client per credential (``resources.Clients``): admin kinds (invites, workspaces,
   members) go to a client holding the admin key, when there is one.
+* signals: SIGTERM is handled like SIGINT (``KeyboardInterrupt``, so pytest tears everything
+  down); an interrupted run against a target that keeps resources then runs ``cleanup`` for its
+  marker too (a create whose answer the interrupt cut off is in no ledger). The xdist controller
+  passes its first signal on to its workers as SIGINT. A second signal, during that teardown,
+  names what is left and the exact ``cleanup`` command, and exits at once (the controller kills
+  its workers first).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import sys
+import threading
 from collections.abc import Iterator
+from types import FrameType, TracebackType
 from typing import Any
 
 import pytest
@@ -30,13 +42,22 @@ FAILURES = pytest.StashKey[list[tuple[str, TeardownFailure]]]()
 #: run marker and the cleanup command.
 LEFTOVERS = pytest.StashKey[list[tuple[str, TeardownFailure]]]()
 WORKER_DIED = pytest.StashKey[bool]()
-#: What a dead-worker cleanup on the xdist controller removed.
+#: What a cleanup by run marker on the xdist controller removed (after a dead worker or an
+#: interrupt), and why it ran.
 CLEANED = pytest.StashKey[list[resources.Resource]]()
+_CLEANED_WHY = pytest.StashKey[str]()
+#: Set by ``conformance.plugin`` when the session runs the suite (its header is shown).
+USES_SUITE = pytest.StashKey[bool]()
+#: The session's ledger (what is not removed yet), for the second signal's last word.
+SESSION_LEDGER = pytest.StashKey[ResourceLedger]()
 _ITEM_FAILURES = pytest.StashKey[list[TeardownFailure]]()
 WORKER_INPUT_KEY = "conformance_run_id"
 #: ``workeroutput`` keys: a worker's teardown failures and leftovers, for the controller.
 FAILURES_KEY = "conformance_teardown_failures"
 LEFTOVERS_KEY = "conformance_leftovers"
+#: ``workeroutput`` key: the request an interrupt cut off in the worker (method, path).
+CUT_OFF_KEY = "conformance_cut_off"
+_GATHERED = pytest.StashKey[set[int]]()
 
 
 @pytest.hookimpl(trylast=True)  # after conformance.plugin has parsed the settings
@@ -53,6 +74,167 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[LEFTOVERS] = []
     config.stash[CLEANED] = []
     config.stash[WORKER_DIED] = False
+    stopper = Stopper(config)
+    stopper.install()
+    config.stash[STOPPER] = stopper
+    config.pluginmanager.register(stopper, "anthropic-conformance-stopper")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    stopper = config.stash.get(STOPPER, None)
+    if stopper is not None:
+        stopper.restore()
+
+
+# --- signals ------------------------------------------------------------------------------------
+
+#: The signals that stop a run cleanly: Ctrl-C, and what ``kill``, CI runners and container
+#: engines send. (SIGKILL cannot be caught: ``cleanup --run MARKER`` is the way then.)
+STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+
+
+class Stopper:
+    """The run's handler of ``STOP_SIGNALS``, installed for the session in the process where
+    pytest runs (the main thread only: Python delivers signals there), the old handlers restored
+    at unconfigure. A signal ignored before the run (``SIG_IGN``, e.g. ``nohup``) stays ignored.
+
+    The first signal raises ``KeyboardInterrupt``: pytest stops the test, tears every fixture
+    down (each test's ledger, then the session's), and the session ends with a cleanup by the
+    run marker. The xdist controller first passes it on as SIGINT to its local workers (a
+    ``kill`` of the controller alone would otherwise reach them only through execnet's exit,
+    seconds later). Later signals: a worker ignores them (it is tearing down; its controller
+    decides), the controller or a serial run prints what is left and the cleanup command,
+    kills its workers and exits with 128 + the signal's number.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.received: int | None = None
+        self.workers: list[Any] = []  # the controller's xdist nodes (pytest_testnodeready)
+        self._old: dict[int, Any] = {}
+
+    @property
+    def is_worker(self) -> bool:
+        return hasattr(self.config, "workerinput")
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal.signal works in the main thread only (e.g. an in-thread pytest)
+        for signum in STOP_SIGNALS:
+            try:
+                old = signal.getsignal(signum)
+                if old is signal.SIG_IGN:
+                    continue
+                signal.signal(signum, self.handle)
+            except (ValueError, OSError):  # not a real main thread / not supported here
+                continue
+            self._old[signum] = old
+
+    def restore(self) -> None:
+        for signum, old in self._old.items():
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(signum, old if old is not None else signal.SIG_DFL)
+        self._old.clear()
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self.received is None:
+            self.received = signum
+            self._signal_workers(signal.SIGINT)
+            raise KeyboardInterrupt(f"{name}: the run stops, teardown runs")
+        if self.is_worker:
+            return
+        self._signal_workers(signal.SIGKILL)
+        message = "\n".join(second_signal_lines(self.config, name))
+        with contextlib.suppress(OSError, ValueError):
+            os.write(sys.stderr.fileno(), f"\n{message}\n".encode())
+        os._exit(128 + signum)
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Note the request the interrupt cut off (called before teardown, while the stack of
+        the interrupt is known): its answer, and what it created, were lost."""
+        request = cut_off_request(excinfo.tb)
+        if request is not None:
+            self.config.stash[CUT_OFF] = request
+
+    def _signal_workers(self, signum: int) -> None:
+        for node in self.workers:
+            # execnet's popen gateway: a local worker process (remote --tx workers have none).
+            popen = getattr(getattr(getattr(node, "gateway", None), "_io", None), "popen", None)
+            pid = getattr(popen, "pid", None)
+            if isinstance(pid, int) and popen is not None and popen.poll() is None:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signum)
+
+
+STOPPER = pytest.StashKey[Stopper]()
+#: The request an interrupt cut off (method, path), read from the interrupt's traceback.
+CUT_OFF = pytest.StashKey[tuple[str, str]]()
+
+
+def cut_off_request(tb: TracebackType | None) -> tuple[str, str] | None:
+    """The innermost ``ApiClient.request(method, path)`` on the interrupted stack, if any."""
+    found: tuple[str, str] | None = None
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_name == "request" and isinstance(frame.f_locals.get("self"), ApiClient):
+            method, path = frame.f_locals.get("method"), frame.f_locals.get("path")
+            if isinstance(method, str) and isinstance(path, str):
+                found = (method.upper(), path)
+        tb = tb.tb_next
+    return found
+
+
+def unjudged_lines(config: pytest.Config) -> list[str]:
+    """A batch create the interrupt cut off: its batch (if the target made one) is in no ledger,
+    and ``cleanup`` judges a batch only once it ended (its results carry the marker)."""
+    request = config.stash.get(CUT_OFF, None)
+    create = catalog.endpoint("batches.create")
+    if request is None or request != (create.method, create.path):
+        return []
+    if not config.stash[TARGET].keeps_resources:
+        return []
+    return [
+        f"anthropic-conformance: the interrupt cut off {request[0]} {request[1]}: a batch it "
+        "may have created is in no ledger, and cleanup judges a batch only once it has ended; "
+        f"then: {cleanup_command(config)}"
+    ]
+
+
+def second_signal_lines(config: pytest.Config, signal_name: str) -> list[str]:
+    """What a second signal says before the run exits: what is known to be left (a serial
+    run's session ledger; the xdist controller cannot see its workers' ledgers) and the command
+    that removes everything carrying the run marker (a create whose answer the first signal cut
+    off is in no ledger)."""
+    run_id = config.stash[RUN_ID]
+    lines = [f"anthropic-conformance: {signal_name} again during teardown: stopping now"]
+    target: RunTarget = config.stash[TARGET]
+    if not target.keeps_resources:
+        lines.append("  nothing is left: the embedded reference server keeps nothing after the run")
+        return lines
+    ledger = config.stash.get(SESSION_LEDGER, None)
+    if ledger is not None:
+        left = [*ledger.resources, *(f.resource for f in ledger.given_up)]
+        if left:
+            lines.append(f"  left: {', '.join(r.describe() for r in left)}")
+    lines.append(f"  resources carrying run marker {run_id} may be left")
+    lines.append(f"  remove them with: {cleanup_command(config)}")
+    return lines
+
+
+def cleanup_command(config: pytest.Config) -> str:
+    """The exact command that removes this run's leftovers from the run's target."""
+    url = config.stash[SETTINGS].base_url
+    where_flag = f" --anthropic-base-url {url}" if url else ""
+    return f"anthropic-conformance cleanup --run {config.stash[RUN_ID]}{where_flag}"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodeready(node: Any) -> None:
+    """xdist controller: remember the worker, to pass a signal on to it."""
+    stopper = node.config.stash.get(STOPPER, None)
+    if stopper is not None:
+        stopper.workers.append(node)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -67,11 +249,24 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     down with an error tore nothing down (``pytest_sessionfinish`` cleans up after it)."""
     if error:
         node.config.stash[WORKER_DIED] = True
+    _gather(node.config, node)
+
+
+def _gather(config: pytest.Config, node: Any) -> None:
+    """Take a worker's output once: from ``pytest_testnodedown``, or, after an interrupt (when
+    the controller no longer reads its workers' events), from the node itself."""
     output: dict[str, Any] = getattr(node, "workeroutput", None) or {}
+    gathered = config.stash.setdefault(_GATHERED, set())
+    if not output or id(node) in gathered:
+        return
+    gathered.add(id(node))
     for key, stash_key in ((FAILURES_KEY, FAILURES), (LEFTOVERS_KEY, LEFTOVERS)):
-        node.config.stash[stash_key] += [
+        config.stash[stash_key] += [
             (str(where), TeardownFailure.from_json(data)) for where, data in output.get(key) or ()
         ]
+    cut_off = output.get(CUT_OFF_KEY)
+    if cut_off:
+        config.stash[CUT_OFF] = (str(cut_off[0]), str(cut_off[1]))
 
 
 def _cleanup_clients(target: RunTarget) -> dict[str, ApiClient]:
@@ -79,23 +274,50 @@ def _cleanup_clients(target: RunTarget) -> dict[str, ApiClient]:
     return target.clients(features=catalog.FEATURE_NAMES)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own teardown of the fixtures, and xdist's nodes
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """An xdist worker ships its failures and leftovers to the controller; the controller,
-    after a worker died, deletes whatever carries this run's marker (live targets)."""
+    """An xdist worker ships its failures and leftovers to the controller; the controller (or
+    a serial run), after a worker died or an interrupt, deletes whatever carries this run's
+    marker (live targets): what a dead worker created, and a create whose answer the interrupt
+    cut off, are in no ledger it can see."""
     config = session.config
     output: dict[str, Any] | None = getattr(config, "workeroutput", None)
     if output is not None:
         output[FAILURES_KEY] = [(w, f.to_json()) for w, f in config.stash.get(FAILURES, [])]
         output[LEFTOVERS_KEY] = [(w, f.to_json()) for w, f in config.stash.get(LEFTOVERS, [])]
+        cut_off = config.stash.get(CUT_OFF, None)
+        if cut_off is not None:
+            output[CUT_OFF_KEY] = list(cut_off)
         return
+    stopper = config.stash.get(STOPPER, None)
+    for node in stopper.workers if stopper is not None else ():
+        _gather(config, node)
     if config.stash.get(WORKER_DIED, False):
-        _clean_up_after_dead_worker(config)
+        _clean_up_by_marker(config, "a worker died")
+    elif _interrupted(session) and _ran_the_suite(config):
+        name = signal.Signals(stopper.received).name if stopper and stopper.received else ""
+        _clean_up_by_marker(config, f"the run was interrupted{f' ({name})' if name else ''}")
 
 
-def _clean_up_after_dead_worker(config: pytest.Config) -> None:
+def _interrupted(session: pytest.Session) -> bool:
+    stopper = session.config.stash.get(STOPPER, None)
+    return session.exitstatus == pytest.ExitCode.INTERRUPTED or bool(
+        stopper is not None and stopper.received is not None
+    )
+
+
+def _ran_the_suite(config: pytest.Config) -> bool:
+    """Whether this session may have created resources: a test used the ledger, or the suite
+    ran (``USES_SUITE``: the xdist controller sees no fixtures). An unrelated test session that
+    happens to load the plugin never calls the target."""
+    return SESSION_LEDGER in config.stash or config.stash.get(USES_SUITE, False)
+
+
+def _clean_up_by_marker(config: pytest.Config, why: str) -> None:
     target = config.stash[TARGET]
     if not target.keeps_resources:  # the embedded server died with the worker; replay: none
         return
+    config.stash[_CLEANED_WHY] = why
     run_id = config.stash[RUN_ID]
     clients = _cleanup_clients(target)
     failures: list[TeardownFailure] = []
@@ -133,6 +355,7 @@ def conformance_session_ledger(
     kind with its own key (admin kinds with the admin key)."""
     settings = pytestconfig.stash[SETTINGS]
     ledger = ResourceLedger(budget=resources.TeardownBudget(settings.teardown_deadline))
+    pytestconfig.stash[SESSION_LEDGER] = ledger
     yield ledger
     if conformance_target.offline:  # replay: nothing was created, outside a cassette no answer
         return
@@ -207,18 +430,25 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(f"{where}: {failure.format()}")
     cleaned = config.stash.get(CLEANED, [])
     if cleaned:
+        why = config.stash.get(_CLEANED_WHY, "a worker died")
         terminalreporter.write_line(
-            f"anthropic-conformance: a worker died; cleanup removed {len(cleaned)} resource(s) "
+            f"anthropic-conformance: {why}; cleanup removed {len(cleaned)} resource(s) "
             f"of run {config.stash[RUN_ID]}: " + ", ".join(r.describe() for r in cleaned)
         )
-    for line in leftover_lines(config):
+    for line in [*leftover_lines(config), *unjudged_lines(config)]:
         terminalreporter.write_line(line, red=True)
 
 
 def leftover_lines(config: pytest.Config) -> list[str]:
     """The run's end names each leftover (kind, id, name), the run marker and the exact
     command that removes them; nothing when teardown removed everything."""
-    leftovers = config.stash.get(LEFTOVERS, [])
+    # What a later cleanup by marker removed is not left (a worker's leftover, after a crash).
+    cleaned = {(r.kind, r.id) for r in config.stash.get(CLEANED, [])}
+    leftovers = [
+        (where, f)
+        for where, f in config.stash.get(LEFTOVERS, [])
+        if (f.resource.kind, f.resource.id) not in cleaned
+    ]
     if not leftovers:
         return []
     run_id = config.stash[RUN_ID]
@@ -233,11 +463,7 @@ def leftover_lines(config: pytest.Config) -> list[str]:
         lines.append(f"  left: {failure.resource.describe()} ({where}: {failure.message})")
     target: RunTarget = config.stash[TARGET]
     if target.keeps_resources:
-        url = config.stash[SETTINGS].base_url
-        where_flag = f" --anthropic-base-url {url}" if url else ""
-        lines.append(
-            f"  remove them with: anthropic-conformance cleanup --run {run_id}{where_flag}"
-        )
+        lines.append(f"  remove them with: {cleanup_command(config)}")
     else:
         lines.append(
             "  (the embedded reference server keeps nothing after the run: they are gone with it)"
