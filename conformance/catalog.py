@@ -773,6 +773,20 @@ REQUEST_BODIES: tuple[RequestBody, ...] = (
 #: says ``"stream": true``.
 STREAMING_ENDPOINTS: frozenset[str] = frozenset({"messages.create"})
 
+#: POST endpoints that change nothing on the target (a message, a token count, a prompt tool's
+#: answer): a retry of one cannot meet its own first try. Every other non-GET call has an
+#: effect, and a retry of it after a fault that may have come after the work is reconciled
+#: (``conformance.client.Uncertain``, ``conformance.resources.reconcile``).
+PURE_ENDPOINTS: frozenset[str] = frozenset(
+    {
+        "messages.create",
+        "messages.count_tokens",
+        "prompt_tools.generate",
+        "prompt_tools.improve",
+        "prompt_tools.templatize",
+    }
+)
+
 
 def request_body(name: str) -> RequestBody | None:
     """The request body endpoint ``name`` takes, or ``None`` for one that takes none."""

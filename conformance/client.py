@@ -58,6 +58,30 @@ class TargetUnreachable(ConformanceToolError, ConnectionError):
     """The target did not answer at all, even after retries."""
 
 
+class ConnectionLost(TargetUnreachable, Inconclusive):
+    """Every try reached the target, but each lost its connection before the answer was whole
+    (a reset, a body cut mid-way, a read timeout): the target is there, the network or the
+    target hiccuped. The suite could not judge the call (``Inconclusive``: the test is skipped
+    with this evidence), unlike a target that never accepted a connection at all
+    (``TargetUnreachable`` itself: a setting to fix)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.findings = []
+
+
+class AnswerLost(Inconclusive):
+    """A call with an effect (an upload, a create, a delete) was retried after a try that may
+    have taken effect (a 5xx or a dropped connection after the request was sent), and the
+    retry was refused because of it (a delete answered 404, a create 400 or 409 "already
+    exists"): the answer about the first try was lost, so the suite cannot judge it. What the
+    first try created is found and removed by the resource ledger (``Uncertain``)."""
+
+    def __init__(self, message: str, exchange: Exchange) -> None:
+        super().__init__(message)
+        self.exchange = exchange
+
+
 class UnreadableAnswer(AssertionError):
     """The target answered, but its answer cannot be read (e.g. a body that is not the gzip
     its content-encoding says): a conformance failure of the target, not a crash."""
@@ -91,6 +115,46 @@ class StillTransient(Inconclusive):
         self.exchange = exchange
 
 
+#: Transport failures that happen before the request leaves: the target never saw it.
+_NOT_SENT = frozenset({"ConnectError", "ConnectTimeout", "PoolTimeout", "NetworkBlocked"})
+#: Answers given before any work is done: rate limiting and overload refuse the request.
+_REFUSED_BEFORE_WORK = ("429 ", "529 ")
+
+
+def may_have_taken_effect(fault: str) -> bool:
+    """Whether a failed try (one of ``Exchange.faults``) may still have done its work: a 5xx
+    or a connection lost after the request was sent may come from a gateway that forwarded it
+    (the upstream created the file, then the answer was lost). A 429, a 529 and a connection
+    never made did nothing."""
+    return fault not in _NOT_SENT and not fault.startswith(_REFUSED_BEFORE_WORK)
+
+
+def has_effect(method: str, path: str) -> bool:
+    """Whether a call changes something on the target (a retry of it may meet its own first
+    try): every non-GET except the ones the catalog lists as pure (``catalog.PURE_ENDPOINTS``:
+    a message, a token count, the prompt tools create nothing)."""
+    if method.upper() in ("GET", "HEAD", "OPTIONS"):
+        return False
+    found = catalog.match_endpoint(method, path)
+    return found is None or found.name not in catalog.PURE_ENDPOINTS
+
+
+@dataclass(frozen=True)
+class Uncertain:
+    """A call with an effect whose tries met a fault that may have come after its work was
+    done: its first try may have created something no answer named. The resource ledger
+    reconciles it (``conformance.resources.reconcile``) through what the suite stamped on the
+    request (a file name, a custom_id, an invite's email, a workspace's name, a member's user)."""
+
+    method: str
+    path: str
+    json: Any
+    filename: str | None
+    faults: tuple[str, ...]
+    #: The id the final answer named, when it was a success (that one is registered already).
+    answered_id: str | None = None
+
+
 def fault_of(exchange: Exchange | None = None, error: Exception | None = None) -> str:
     """How one failed try is listed among a request's ``Exchange.faults``."""
     if exchange is None:
@@ -100,6 +164,11 @@ def fault_of(exchange: Exchange | None = None, error: Exception | None = None) -
     if isinstance(error_type, str):
         return f"{exchange.status} {error_type}"
     return f"{exchange.status} {exchange.content_type or 'without a body'}"
+
+
+#: A retry's answers that may only mean its first try took effect: a delete of what is gone
+#: (404), a create of what exists (400 "already a member", 409 conflict).
+_REFUSED_AS_DONE = frozenset({400, 404, 409})
 
 
 class _Transient(Exception):
@@ -131,6 +200,10 @@ class RetryPolicy:
     cap: float = 8.0
     max_retry_after: float = 60.0
     sleep: Callable[[float], None] | None = field(default=None, compare=False)
+    #: Statuses handed back as they are, never retried: what a test provokes on purpose (the
+    #: forced 429 of ``test_retry_after_on_429``), while a random 5xx or a reset on the way is
+    #: still retried.
+    final: frozenset[int] = frozenset()
 
     def wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -178,11 +251,13 @@ def retry_after(headers: Mapping[str, str], now: Callable[[], float] = time.time
     return when.timestamp() - now()
 
 
-def should_retry(exchange: Exchange) -> bool:
+def should_retry(exchange: Exchange, final: frozenset[int] = frozenset()) -> bool:
     """Whether an answer deserves another try, by the SDK's rule: ``x-should-retry`` decides
     when present, else the status. (The SDK also retries 408, 409 and every 5xx; the catalog
     keeps 409, a conflict the Admin tests provoke on purpose, and 501, "not served" to the
     capability probes, final.)"""
+    if exchange.status in final:
+        return False
     said = exchange.response_headers.get("x-should-retry", "").strip().lower()
     if said in ("true", "false"):
         return said == "true"
@@ -377,6 +452,15 @@ def async_transport(timeout: float) -> httpx.AsyncBaseTransport:
     return AsyncDeadlineTransport(timing.AsyncTimingTransport(http, cap=timeout), timeout)
 
 
+def _filename(files: Any) -> str | None:
+    """The file name of a multipart upload (``files={"file": (name, content, mime)}``)."""
+    parts = files.values() if isinstance(files, Mapping) else files or ()
+    for part in parts:
+        if isinstance(part, tuple) and part and isinstance(part[0], str):
+            return part[0]
+    return None
+
+
 class _Base:
     def __init__(
         self,
@@ -394,6 +478,9 @@ class _Base:
         self.timeout = timeout
         self.on_exchange = on_exchange
         self.translate_error = translate_error
+        #: Calls with an effect whose first try may have done it unseen (``Uncertain``): the
+        #: resource ledger reconciles them at the test's teardown.
+        self.uncertain: list[Uncertain] = []
         redact.register_secret(target.api_key)
 
     def default_headers(self) -> dict[str, str]:
@@ -533,10 +620,49 @@ class _Base:
                 ex.describe(),
             )
             return ex
-        if should_retry(ex):
+        if should_retry(ex, self.retry.final):
             met.append(fault_of(ex))
             raise _Transient(ex)
+        if ex.status in _REFUSED_AS_DONE and has_effect(method, path):
+            earlier = [f for f in met if may_have_taken_effect(f)]
+            if earlier:
+                raise AnswerLost(
+                    f"{ex.describe()} after a try that may have done it already "
+                    f"({', '.join(earlier)}): the first try took effect and its answer was "
+                    "lost, so the suite could not judge this call (what it created is found "
+                    "by the run marker and removed at teardown)",
+                    ex,
+                )
         return ex
+
+    def _note_uncertain(
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        files: Any,
+        met: list[str],
+        tries: list[Exchange],
+    ) -> None:
+        """Keep a call with an effect whose tries met a fault that may have come after the
+        work (``may_have_taken_effect``), for the resource ledger to reconcile."""
+        faults = tuple(f for f in met if may_have_taken_effect(f))
+        if not faults or not has_effect(method, path):
+            return
+        answered = tries[-1] if tries and not tries[-1].superseded else None
+        body = answered.json if answered is not None and answered.status == 200 else None
+        answered_id = body.get("id") if isinstance(body, dict) else None
+        self.uncertain.append(
+            Uncertain(
+                method.upper(),
+                path.split("?", 1)[0],
+                json,
+                _filename(files),
+                faults,
+                answered_id if isinstance(answered_id, str) else None,
+            )
+        )
+        log.info("%s %s: a try may have taken effect unseen (%s)", method, path, ", ".join(faults))
 
     def _failed(self, exc: Exception, met: list[str]) -> Exception:
         """``_send_failed``, noting a transport failure among the faults ``met``."""
@@ -545,7 +671,9 @@ class _Base:
             met.append(fault_of(error=exc))
         return failed
 
-    def _give_up(self, method: str, path: str, transient: _Transient, attempts: int) -> Exchange:
+    def _give_up(
+        self, method: str, path: str, transient: _Transient, attempts: int, met: list[str]
+    ) -> Exchange:
         """What is left when the retries are spent: a transient answer after retries cannot be
         judged (``StillTransient``); with no retry allowed, it is the answer the caller asked
         for (a test of the 429 itself); no answer at all is ``TargetUnreachable``."""
@@ -559,6 +687,14 @@ class _Base:
                     ex,
                 )
             return transient.exchange
+        if any(f not in _NOT_SENT for f in met):
+            raise ConnectionLost(
+                f"{method} {self.target.base_url}{path}: the connection was lost on "
+                f"{'every one' if attempts > 1 else 'the only one'} of {attempts} attempt(s) "
+                f"({', '.join(met)}; last {redact.redact_text(repr(transient.error))}): the "
+                "target is there but the suite could not judge this call (raise "
+                "--anthropic-max-retries for a flaky network)"
+            ) from None
         raise TargetUnreachable(
             f"{method} {self.target.base_url}{path}: no answer after {attempts} attempt(s): "
             f"{redact.redact_text(repr(transient.error))}. Is the target running and the base "
@@ -605,7 +741,9 @@ class ApiClient(_Base):
                         method, path, json, sent, response, attempts, start, tries, met
                     )
         except _Transient as final:
-            return self._give_up(method, path, final, attempts)
+            return self._give_up(method, path, final, attempts, met)
+        finally:
+            self._note_uncertain(method, path, json, files, met, tries)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def get(self, path: str, **kw: Any) -> Exchange:
@@ -659,7 +797,9 @@ class AsyncApiClient(_Base):
                         method, path, json, sent, response, attempts, start, tries, met
                     )
         except _Transient as final:
-            return self._give_up(method, path, final, attempts)
+            return self._give_up(method, path, final, attempts, met)
+        finally:
+            self._note_uncertain(method, path, json, files, met, tries)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def get(self, path: str, **kw: Any) -> Exchange:
