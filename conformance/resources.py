@@ -660,7 +660,7 @@ RECONCILIATIONS: dict[str, Reconciliation] = {
         "workspace_member",
         _json_field("user_id"),
         lambda item, user: item.get("user_id") == user,
-        parent_segment=4,  # /v1/organizations/workspaces/{workspace_id}/members
+        parent_segment=3,  # v1/organizations/workspaces/{workspace_id}/members
     ),
 }
 #: Batches listed when looking for a lost first try's batch: it was made moments ago, and

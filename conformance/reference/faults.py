@@ -301,7 +301,8 @@ class FaultProxy:
     wait, a 500 envelope, a ``text/plain`` 503 and a dropped connection *before* forwarding; a
     502 HTML page, a 500, a dropped connection and a body cut mid-way *after* the upstream did
     the work. ``injected`` counts what it did, by kind. Serve it with
-    ``EmbeddedServer(app=FaultProxy(...))``."""
+    ``EmbeddedServer(app=FaultProxy(...))``; ``script`` forces the faults of the first
+    requests."""
 
     def __init__(
         self,
@@ -309,8 +310,9 @@ class FaultProxy:
         rate: float,
         seed: str = "conformance",
         kinds: tuple[str, ...] = PROXY_FAULTS,
+        script: tuple[str | None, ...] = (),
     ) -> None:
-        bad = [k for k in kinds if k not in PROXY_FAULTS]
+        bad = [k for k in (*kinds, *script) if k is not None and k not in PROXY_FAULTS]
         if bad or not 0 <= rate <= 1:
             raise ValueError(
                 f"fault proxy: rate from 0 to 1 and kinds among {', '.join(PROXY_FAULTS)} "
@@ -319,6 +321,9 @@ class FaultProxy:
         self.upstream = upstream.rstrip("/")
         self.dice = FaultDice(rate, seed, kinds)
         self.injected: dict[str, int] = {}
+        #: The faults of the first ``/v1/`` requests, in order (None: forwarded as it is),
+        #: before the dice take over: how the project's tests meet one fault at one moment.
+        self.script = list(script)
         self._clients: list[Any] = []  # one httpx.AsyncClient, made in the server's loop
         quiet_resets()
 
@@ -334,7 +339,9 @@ class FaultProxy:
             if not message.get("more_body"):
                 break
         path: str = scope["path"]
-        fault = self.dice.roll("", body) if path.startswith("/v1/") else None
+        fault = None
+        if path.startswith("/v1/"):
+            fault = self.script.pop(0) if self.script else self.dice.roll("", body)
         if fault is not None:
             with self.dice._lock:
                 self.injected[fault] = self.injected.get(fault, 0) + 1

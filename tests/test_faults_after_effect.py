@@ -1,0 +1,218 @@
+"""Faults after the effect (issue 14): a gateway that forwarded a create, then lost its answer.
+
+The loopback fault proxy (``faults.FaultProxy``) sits in front of a reference server and
+injects one fault at a chosen moment (``script``): the upstream did the work, the client sees a
+5xx or a dropped connection and retries. These tests read the upstream's inventory: what the
+first try made is found through the run marker and removed, a delete retried after it took
+effect is done, and a lost connection after the retries is "could not judge", never a failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from conformance import catalog
+from conformance.client import (
+    AnswerLost,
+    ApiClient,
+    ConnectionLost,
+    RetryPolicy,
+    StillTransient,
+    TargetUnreachable,
+)
+from conformance.exchange import Exchange, Inconclusive
+from conformance.reference import (
+    DEFAULT_ADMIN_API_KEY,
+    DEFAULT_API_KEY,
+    EmbeddedServer,
+    ReferenceConfig,
+    faults,
+)
+from conformance.resources import API_KEY, ResourceLedger, reconcile
+from conformance.target import ADMIN_KEY, Target, TargetKind
+from tests.suite_args import SUITE
+
+#: Retries that never wait: the tests count attempts and read inventories, never the clock.
+NO_WAIT = RetryPolicy(max_retries=2, base=0.001, cap=0.001, max_retry_after=0, sleep=lambda _: None)
+RUN = "conformance-20261201-abcdef"
+
+
+@dataclasses.dataclass
+class Rig:
+    """A reference server (``upstream``) behind a fault proxy (``app``, served at ``url``)."""
+
+    upstream: EmbeddedServer
+    app: faults.FaultProxy
+    url: str
+
+
+@pytest.fixture
+def proxied() -> Iterator[Callable[..., Rig]]:
+    """Makes a ``Rig``: the proxy's first faults are ``script``, then ``rate`` at random."""
+    started: list[EmbeddedServer] = []
+
+    def make(*script: str | None, rate: float = 0.0, seed: str = "x") -> Rig:
+        upstream = EmbeddedServer(ReferenceConfig()).start()
+        app = faults.FaultProxy(upstream.url, rate, seed, script=script)
+        proxy = EmbeddedServer(app=app).start()
+        started.extend([proxy, upstream])
+        return Rig(upstream, app, proxy.url)
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+def client(url: str, key: str = DEFAULT_API_KEY, policy: RetryPolicy = NO_WAIT) -> ApiClient:
+    target = Target(TargetKind.PROXY, url, key, "2023-06-01", "x-api-key")
+    return ApiClient(target, retry=policy, features=("files",))
+
+
+def upload(api: ApiClient, name: str) -> Exchange:
+    headers = {"anthropic-beta": ",".join(catalog.betas_for(["files"], "2023-06-01"))}
+    return api.post("/v1/files", files={"file": (name, b"hello", "text/plain")}, headers=headers)
+
+
+def test_an_upload_whose_answer_was_lost_leaves_no_duplicate(
+    proxied: Callable[..., Rig],
+) -> None:
+    rig = proxied("500-after")
+    upstream, api = rig.upstream, client(rig.url)
+    ex = upload(api, f"{RUN}-note.txt")
+    assert ex.status == 200 and ex.faults == ("500 api_error",)
+    assert len(upstream.inventory()["file"]) == 2  # the first try's file, and the retry's
+    ledger = ResourceLedger()
+    ledger.register("file", ex.json["id"], label=f"{RUN}-note.txt")
+    assert reconcile(ledger, api) == [] and len(ledger) == 2 and api.uncertain == []
+    assert ledger.teardown(api) == []
+    assert upstream.inventory() == {}
+
+
+def test_a_create_never_answered_is_found_and_removed(proxied: Callable[..., Rig]) -> None:
+    """Every try took effect and every answer was lost: three files, none named to the test."""
+    rig = proxied("reset-after", "cut", "502-html")
+    upstream, api = rig.upstream, client(rig.url)
+    with pytest.raises(StillTransient):  # the last try's 502 page: could not judge
+        upload(api, f"{RUN}-lost.txt")
+    assert len(upstream.inventory()["file"]) == 3
+    ledger = ResourceLedger()
+    assert reconcile(ledger, api) == [] and len(ledger) == 3
+    assert ledger.teardown(api) == [] and upstream.inventory() == {}
+
+
+def test_a_retry_refused_as_already_done_is_inconclusive_and_reconciled(
+    proxied: Callable[..., Rig],
+) -> None:
+    """The member add took effect; its retry gets 400 "already a member": could not judge,
+    and the membership is still removed."""
+    rig = proxied()
+    upstream, admin = rig.upstream, client(rig.url, DEFAULT_ADMIN_API_KEY)
+    ws = admin.post("/v1/organizations/workspaces", json={"name": f"{RUN} ws"}).json
+    users = admin.get("/v1/organizations/users", params={"limit": 100}).json["data"]
+    uid = next(u["id"] for u in users if u["role"] in ("user", "developer"))
+    ledger = ResourceLedger()
+    ledger.register("workspace", ws["id"], label=f"{RUN} ws")
+    rig.app.script.append("reset-after")
+    with pytest.raises(AnswerLost, match="may have done it already") as lost:
+        admin.post(
+            f"/v1/organizations/workspaces/{ws['id']}/members",
+            json={"user_id": uid, "workspace_role": "workspace_user"},
+        )
+    assert isinstance(lost.value, Inconclusive) and lost.value.exchange.status == 400
+    assert reconcile(ledger, {API_KEY: admin, ADMIN_KEY: admin}) == []
+    assert [r.kind for r in ledger] == ["workspace", "workspace_member"]
+    assert ledger.teardown({API_KEY: admin, ADMIN_KEY: admin}) == []
+    assert upstream.inventory() == {}
+
+
+def test_a_delete_retried_after_it_took_effect_is_done(proxied: Callable[..., Rig]) -> None:
+    rig = proxied()
+    upstream, api = rig.upstream, client(rig.url)
+    made = upload(api, f"{RUN}-gone.txt").json["id"]
+    rig.app.script.append("500-after")
+    with pytest.raises(AnswerLost) as lost:  # a test judging the delete: could not judge
+        api.delete(f"/v1/files/{made}")
+    assert lost.value.exchange.status == 404
+    assert upstream.inventory() == {}
+    # ... and teardown meeting the same takes the 404 for done, not for a failure
+    second = upload(api, f"{RUN}-gone2.txt").json["id"]
+    ledger = ResourceLedger()
+    ledger.register("file", second)
+    rig.app.script.append("reset-after")
+    assert ledger.teardown(api) == [] and upstream.inventory() == {}
+
+
+def test_a_lost_connection_after_the_retries_is_inconclusive(
+    proxied: Callable[..., Rig],
+) -> None:
+    api = client(proxied("reset-before", "reset-after", "cut").url)
+    body = {
+        "model": "claude-haiku-4-5",
+        "max_tokens": 8,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    with pytest.raises(ConnectionLost, match="connection was lost on every one of 3") as lost:
+        api.post("/v1/messages", json=body)
+    assert isinstance(lost.value, Inconclusive) and isinstance(lost.value, TargetUnreachable)
+
+
+def test_a_target_down_from_the_start_is_still_unreachable() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    with pytest.raises(TargetUnreachable, match="Is the target running") as caught:
+        client(url).get("/v1/models")
+    assert not isinstance(caught.value, Inconclusive)
+
+
+def test_a_status_kept_final_is_handed_back_while_faults_on_the_way_are_retried(
+    proxied: Callable[..., Rig],
+) -> None:
+    """``test_retry_after_on_429``'s policy: the forced 429 comes back, a 500 before it is
+    retried (with no retry at all, the 500 would be judged as the 429 turned into a 500)."""
+    rig = proxied("500", "reset-before")
+    policy = dataclasses.replace(NO_WAIT, final=frozenset({429}))
+    api = client(rig.url, policy=policy)
+    body = {
+        "model": "claude-haiku-4-5",
+        "max_tokens": 8,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    ex = api.post("/v1/messages", json=body, headers={"x-conformance-force-status": "429"})
+    assert ex.status == 429 and ex.retries == 2 and "retry-after" in ex.response_headers
+
+
+def test_the_suite_passes_through_30_percent_faults_and_leaves_nothing(
+    pytester: pytest.Pytester, proxied: Callable[..., Rig]
+) -> None:
+    """The whole suite through a proxy failing 30% of requests with every kind of fault, before
+    and after forwarding, from a fixed seed: no failure, nothing left upstream, and the report
+    names the tests that needed retries."""
+    rig = proxied(rate=0.3, seed="project-test")
+    result = pytester.runpytest(
+        *SUITE,
+        f"--anthropic-base-url={rig.url}",
+        f"--anthropic-api-key={DEFAULT_API_KEY}",
+        f"--anthropic-admin-api-key={DEFAULT_ADMIN_API_KEY}",
+        "--anthropic-features=all,admin_write",
+        "--anthropic-max-retries=6",
+        "--anthropic-retry-backoff=0.01",
+        "--anthropic-report-dir=report",
+        "-p",
+        "no:randomly",
+    )
+    text = result.stdout.str()
+    outcomes = result.parseoutcomes()
+    assert result.ret == 0 and "failed" not in outcomes and "error" not in outcomes, text
+    assert "LEFTOVERS" not in text and "teardown failures" not in text, text
+    assert rig.upstream.inventory() == {}
+    assert set(rig.app.injected) == set(faults.PROXY_FAULTS), rig.app.injected  # every kind was met
+    report = json.loads(Path(pytester.path, "report", "report.json").read_text())
+    flaky = [t["nodeid"] for t in report["tests"] if t.get("retried")]
+    assert flaky and "anthropic flaky: passed after retries" in text
