@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import functools
+import json as json_module
 import logging
 import random
 import ssl
@@ -293,9 +294,12 @@ class _Overdue(httpx.ReadTimeout):
     deadline: the target is there, only slower than the timeout."""
 
 
-class AnswerTooSlow(AssertionError):
-    """The target answered, but its body took longer than the run's timeout. Not retried (a
-    retry would be as slow) and not "unreachable": the message says to raise the timeout."""
+class AnswerTooSlow(Inconclusive):
+    """The target answered, but its body took longer than its family's timeout
+    (``catalog.ANSWER_TIMEOUTS``, or ``--anthropic-timeout``). Not retried (a retry would be
+    as slow), not "unreachable", and not a violation either (the API promises no latency): the
+    suite could not judge the call, and the message names the family, the request-id and the
+    setting to raise."""
 
 
 def _cause(exc: Exception) -> Exception | None:
@@ -304,23 +308,58 @@ def _cause(exc: Exception) -> Exception | None:
     return None if isinstance(exc, _Overdue) else exc
 
 
-def _overdue(elapsed: float, timeout: float, request: httpx.Request) -> httpx.ReadTimeout:
+def _overdue(
+    elapsed: float,
+    timeout: float,
+    request: httpx.Request,
+    family: str = "",
+    request_id: str | None = None,
+) -> httpx.ReadTimeout:
     """The error for an answer whose body is still coming past the deadline (``_Overdue``: the
-    client fails the call with ``AnswerTooSlow`` rather than retrying a slow but live target)."""
+    client stops the call with ``AnswerTooSlow`` rather than retrying a slow but live target)."""
+    which = f"a {family} answer" if family else "the answer"
+    rid = f" (request-id {request_id})" if request_id else ""
+    of = f" of its family ({family}, catalog.ANSWER_TIMEOUTS)" if family else ""
     return _Overdue(
-        f"the answer was still being read {elapsed:.1f}s after the request was sent, past "
-        f"the {timeout:g}s timeout (--anthropic-timeout): a body that never ends, such as an event "
-        "stream that only sends pings, is cut there",
+        f"{which}{rid} was still being read {elapsed:.1f}s after the request was sent, past "
+        f"the {timeout:g}s timeout (--anthropic-timeout){of}: a body that never ends, such as "
+        "an event stream that only sends pings, is cut there",
         request=request,
     )
 
 
-class _Deadline:
-    """When one request's answer must have been read by, on the transport's clock."""
+def _streamed(request: httpx.Request) -> bool:
+    """Whether a request's JSON body asks for a stream (``"stream": true``)."""
+    try:
+        raw = request.content
+    except httpx.RequestNotRead:  # a streamed upload: not a Messages request
+        return False
+    if b'"stream"' not in raw:
+        return False
+    try:
+        body = json_module.loads(raw)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("stream") is True
 
-    def __init__(self, request: httpx.Request, timeout: float, clock: Callable[[], float]) -> None:
+
+def answer_timeout(request: httpx.Request, timeout: float | None) -> tuple[float, str]:
+    """Seconds ``request``'s answer may take, and its family: ``timeout`` for every request when
+    given (``--anthropic-timeout``), else its row of ``catalog.ANSWER_TIMEOUTS``."""
+    row = catalog.answer_timeout(request.method, request.url.path, _streamed(request))
+    return (row.seconds if timeout is None else timeout), row.family
+
+
+class _Deadline:
+    """When one request's answer must have been read by, on the transport's clock (``timeout``
+    None: its family's, ``catalog.ANSWER_TIMEOUTS``)."""
+
+    def __init__(
+        self, request: httpx.Request, timeout: float | None, clock: Callable[[], float]
+    ) -> None:
         self.request = request
-        self.timeout = timeout
+        self.timeout, self.family = answer_timeout(request, timeout)
+        self.request_id: str | None = None  # known once the answer's headers came
         self._clock = clock
         self._start = clock()
 
@@ -328,7 +367,8 @@ class _Deadline:
         return self.timeout - (self._clock() - self._start)
 
     def overdue(self) -> httpx.ReadTimeout:
-        return _overdue(self._clock() - self._start, self.timeout, self.request)
+        elapsed = self._clock() - self._start
+        return _overdue(elapsed, self.timeout, self.request, self.family, self.request_id)
 
 
 class _BoundedStream(httpx.SyncByteStream):
@@ -398,7 +438,7 @@ class DeadlineTransport(httpx.BaseTransport):
     def __init__(
         self,
         inner: httpx.BaseTransport,
-        timeout: float,
+        timeout: float | None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._inner = inner
@@ -408,6 +448,7 @@ class DeadlineTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         deadline = _Deadline(request, self._timeout, self._clock)
         response = self._inner.handle_request(request)
+        deadline.request_id = response.headers.get("request-id")
         if not _exempt(response):
             response.stream = _BoundedStream(response.stream, deadline)
         return response
@@ -422,7 +463,7 @@ class AsyncDeadlineTransport(httpx.AsyncBaseTransport):
     def __init__(
         self,
         inner: httpx.AsyncBaseTransport,
-        timeout: float,
+        timeout: float | None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._inner = inner
@@ -432,6 +473,7 @@ class AsyncDeadlineTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         deadline = _Deadline(request, self._timeout, self._clock)
         response = await self._inner.handle_async_request(request)
+        deadline.request_id = response.headers.get("request-id")
         if not _exempt(response):
             response.stream = _AsyncBoundedStream(response.stream, deadline)
         return response
@@ -440,16 +482,29 @@ class AsyncDeadlineTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def transport(timeout: float) -> httpx.BaseTransport:
-    """The sync client's own transport: the deadline over recorded timing over the network."""
+def http_timeout(timeout: float | None) -> httpx.Timeout:
+    """httpx's own per-read bound: ``timeout``, else long enough for any family (the deadline
+    transport bounds each answer by its family's), connecting within the default row's."""
+    if timeout is not None:
+        return httpx.Timeout(timeout)
+    return httpx.Timeout(
+        catalog.LONGEST_ANSWER_TIMEOUT, connect=catalog.answer_timeout("", "").seconds
+    )
+
+
+def transport(timeout: float | None) -> httpx.BaseTransport:
+    """The sync client's own transport: the deadline over recorded timing over the network
+    (``timeout`` None: each answer bounded by its family's, ``catalog.ANSWER_TIMEOUTS``)."""
     http = httpx.HTTPTransport(verify=ssl_context())
-    return DeadlineTransport(timing.TimingTransport(http, cap=timeout), timeout)
+    cap = catalog.LONGEST_ANSWER_TIMEOUT if timeout is None else timeout
+    return DeadlineTransport(timing.TimingTransport(http, cap=cap), timeout)
 
 
-def async_transport(timeout: float) -> httpx.AsyncBaseTransport:
+def async_transport(timeout: float | None) -> httpx.AsyncBaseTransport:
     """The asyncio ``transport``."""
     http = httpx.AsyncHTTPTransport(verify=ssl_context())
-    return AsyncDeadlineTransport(timing.AsyncTimingTransport(http, cap=timeout), timeout)
+    cap = catalog.LONGEST_ANSWER_TIMEOUT if timeout is None else timeout
+    return AsyncDeadlineTransport(timing.AsyncTimingTransport(http, cap=cap), timeout)
 
 
 def _filename(files: Any) -> str | None:
@@ -468,7 +523,7 @@ class _Base:
         *,
         features: Iterable[str] = (),
         retry: RetryPolicy | None = None,
-        timeout: float = 60.0,
+        timeout: float | None = 60.0,
         on_exchange: Callable[[Exchange], None] | None = None,
         translate_error: ErrorTranslator | None = None,
     ) -> None:
@@ -709,7 +764,9 @@ class ApiClient(_Base):
         super().__init__(target, **kw)
         # Our own transport bounds each answer and times streams (see ``transport``).
         self.http = http or httpx.Client(
-            base_url=target.base_url, timeout=self.timeout, transport=transport(self.timeout)
+            base_url=target.base_url,
+            timeout=http_timeout(self.timeout),
+            transport=transport(self.timeout),
         )
 
     def request(
@@ -765,7 +822,9 @@ class AsyncApiClient(_Base):
     def __init__(self, target: Target, *, http: httpx.AsyncClient | None = None, **kw: Any) -> None:
         super().__init__(target, **kw)
         self.http = http or httpx.AsyncClient(
-            base_url=target.base_url, timeout=self.timeout, transport=async_transport(self.timeout)
+            base_url=target.base_url,
+            timeout=http_timeout(self.timeout),
+            transport=async_transport(self.timeout),
         )
 
     async def request(

@@ -196,7 +196,9 @@ OPTIONS: tuple[Option, ...] = (
         "timeout",
         "--anthropic-timeout",
         "ANTHROPIC_CONFORMANCE_TIMEOUT",
-        "Seconds to wait for one answer.",
+        "Seconds any one answer may take, body included, for every family; unset, each "
+        "family has its own (catalog.ANSWER_TIMEOUTS: a batch poll 30 s, a stream 120 s, an "
+        "upload 300 s, a message 60 s).",
     ),
     Option(
         "batch_deadline",

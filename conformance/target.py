@@ -211,7 +211,8 @@ class RunTarget:
     max_retries: int = 2
     retry_deadline: float = 60.0
     retry_backoff: float = 0.5
-    timeout: float = 60.0
+    #: Seconds any answer may take; None: each family's (``catalog.ANSWER_TIMEOUTS``).
+    timeout: float | None = 60.0
     cassette_dir: Path | None = None
     #: Share of requests the embedded reference server fails at random (``--anthropic-
     #: reference-faults``); only that server has it.
@@ -470,7 +471,8 @@ def resolve(settings: Settings) -> RunTarget:
         max_retries=settings.max_retries,
         retry_deadline=settings.retry_deadline,
         retry_backoff=settings.retry_backoff,
-        timeout=settings.timeout,
+        # --anthropic-timeout, when given, bounds every answer; else each family has its own
+        timeout=settings.timeout if "timeout" in settings.model_fields_set else None,
         cassette_dir=settings.cassette_dir if kind is TargetKind.REPLAY else None,
         reference_faults=settings.reference_faults if kind is TargetKind.REFERENCE else 0.0,
     )
