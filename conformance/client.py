@@ -172,6 +172,25 @@ def fault_of(exchange: Exchange | None = None, error: Exception | None = None) -
 _REFUSED_AS_DONE = frozenset({400, 404, 409})
 
 
+def after_effect(exchange: Exchange) -> AnswerLost | None:
+    """``AnswerLost`` when ``exchange`` is a refusal (404 on a delete, 400 or 409 on a create)
+    of a call with an effect retried after a try that may have done it already: the test that
+    expected a success cannot judge it (``Api.expect`` raises this), while a test expecting
+    that very error (a delete of what never existed) still gets its answer judged."""
+    if exchange.status not in _REFUSED_AS_DONE or not has_effect(exchange.method, exchange.path):
+        return None
+    earlier = [f for f in exchange.faults if may_have_taken_effect(f)]
+    if not earlier:
+        return None
+    return AnswerLost(
+        f"{exchange.describe()} after a try that may have done it already "
+        f"({', '.join(earlier)}): the first try took effect and its answer was lost, so the "
+        "suite could not judge this call (what a create made is found by the run marker and "
+        "removed at teardown)",
+        exchange,
+    )
+
+
 class _Transient(Exception):
     """An answer or a failure worth another try; carries what the last try produced."""
 
@@ -678,16 +697,6 @@ class _Base:
         if should_retry(ex, self.retry.final):
             met.append(fault_of(ex))
             raise _Transient(ex)
-        if ex.status in _REFUSED_AS_DONE and has_effect(method, path):
-            earlier = [f for f in met if may_have_taken_effect(f)]
-            if earlier:
-                raise AnswerLost(
-                    f"{ex.describe()} after a try that may have done it already "
-                    f"({', '.join(earlier)}): the first try took effect and its answer was "
-                    "lost, so the suite could not judge this call (what it created is found "
-                    "by the run marker and removed at teardown)",
-                    ex,
-                )
         return ex
 
     def _note_uncertain(

@@ -31,7 +31,7 @@ from typing import Any
 
 from conformance import catalog
 from conformance.checks.batches import result_lines
-from conformance.client import AnswerLost, ApiClient, Uncertain
+from conformance.client import ApiClient, Uncertain, after_effect
 from conformance.exchange import Exchange
 from conformance.target import ADMIN_KEY as ADMIN_KEY  # the credentials, re-exported
 from conformance.target import API_KEY as API_KEY
@@ -415,18 +415,14 @@ def remove(
             if step.when is not None and not step.when(client, resource):
                 continue
             if step.until is None:
-                try:
-                    ex = _call(client, step, resource, headers)
-                except AnswerLost as lost:  # a retry met its first try's work: that step is done
-                    if lost.exchange.status == 404:
-                        return None
-                    ex = lost.exchange
-                    continue
+                ex = _call(client, step, resource, headers)
             else:
                 ex, waited = _poll(client, step, resource, headers, budget)
             if ex.status == 404:
                 return None  # already gone: nothing left to do
             if ex.status not in step.ok_statuses:
+                if after_effect(ex) is not None:
+                    continue  # a retry refused because its first try did this step
                 return _failure(resource, ex, f"{step.endpoint}: {_describe_error(ex)}")
             if step.until is not None and not step.until(ex.json):
                 if step.pending is not None and not step.pending(ex.json):

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from conformance import catalog
+from conformance.api import Api
 from conformance.client import (
     AnswerLost,
     ApiClient,
@@ -67,6 +68,10 @@ def proxied() -> Iterator[Callable[..., Rig]]:
     yield make
     for server in started:
         server.stop()
+
+
+def facade(api: ApiClient) -> Api:
+    return Api(api, catalog.DEFAULT_MODEL)
 
 
 def client(url: str, key: str = DEFAULT_API_KEY, policy: RetryPolicy = NO_WAIT) -> ApiClient:
@@ -119,12 +124,14 @@ def test_a_retry_refused_as_already_done_is_inconclusive_and_reconciled(
     ledger = ResourceLedger()
     ledger.register("workspace", ws["id"], label=f"{RUN} ws")
     rig.app.script.append("reset-after")
+    ex = admin.post(
+        f"/v1/organizations/workspaces/{ws['id']}/members",
+        json={"user_id": uid, "workspace_role": "workspace_user"},
+    )
+    assert ex.status == 400 and "already a member" in ex.body.decode()
     with pytest.raises(AnswerLost, match="may have done it already") as lost:
-        admin.post(
-            f"/v1/organizations/workspaces/{ws['id']}/members",
-            json={"user_id": uid, "workspace_role": "workspace_user"},
-        )
-    assert isinstance(lost.value, Inconclusive) and lost.value.exchange.status == 400
+        facade(admin).expect(ex)  # a test expecting the 200: could not judge
+    assert isinstance(lost.value, Inconclusive) and lost.value.exchange is ex
     assert reconcile(ledger, {API_KEY: admin, ADMIN_KEY: admin}) == []
     assert [r.kind for r in ledger] == ["workspace", "workspace_member"]
     assert ledger.teardown({API_KEY: admin, ADMIN_KEY: admin}) == []
@@ -136,16 +143,25 @@ def test_a_delete_retried_after_it_took_effect_is_done(proxied: Callable[..., Ri
     upstream, api = rig.upstream, client(rig.url)
     made = upload(api, f"{RUN}-gone.txt").json["id"]
     rig.app.script.append("500-after")
-    with pytest.raises(AnswerLost) as lost:  # a test judging the delete: could not judge
-        api.delete(f"/v1/files/{made}")
-    assert lost.value.exchange.status == 404
-    assert upstream.inventory() == {}
+    gone = api.delete(f"/v1/files/{made}")
+    assert gone.status == 404 and upstream.inventory() == {}
+    with pytest.raises(AnswerLost):  # a test expecting the 200: could not judge
+        facade(api).expect(gone)
     # ... and teardown meeting the same takes the 404 for done, not for a failure
     second = upload(api, f"{RUN}-gone2.txt").json["id"]
     ledger = ResourceLedger()
     ledger.register("file", second)
     rig.app.script.append("reset-after")
     assert ledger.teardown(api) == [] and upstream.inventory() == {}
+
+
+def test_a_404_asked_for_is_still_judged_after_a_fault(proxied: Callable[..., Rig]) -> None:
+    """A delete of what never existed, retried after a fault: the 404 is the answer the test
+    wanted, and it is judged (the envelope checked), not waved through as "could not judge"."""
+    api = client(proxied("500").url)
+    ex = api.delete("/v1/files/file_011CConformanceNoSuchFile")
+    assert ex.status == 404 and ex.faults == ("500 api_error",)
+    assert facade(api).expect_error(ex, 404)["error"]["type"] == "not_found_error"
 
 
 def test_a_lost_connection_after_the_retries_is_inconclusive(
