@@ -28,6 +28,7 @@ from conformance.client import (
     TargetUnreachable,
 )
 from conformance.exchange import Exchange, Inconclusive
+from conformance.judgement import Judgement
 from conformance.reference import (
     DEFAULT_ADMIN_API_KEY,
     DEFAULT_API_KEY,
@@ -178,6 +179,15 @@ def test_a_lost_connection_after_the_retries_is_inconclusive(
     assert isinstance(lost.value, Inconclusive) and isinstance(lost.value, TargetUnreachable)
 
 
+def test_a_test_that_lost_its_connection_is_skipped_as_inconclusive_not_failed() -> None:
+    """What the plugin concludes for a test (``test_retry_after_on_429`` with retries off and
+    a reset): a skip with the evidence; a dead target still fails."""
+    lost = Judgement().conclude(ConnectionLost("POST x: the connection was lost"))
+    assert isinstance(lost, pytest.skip.Exception) and "connection was lost" in str(lost)
+    dead = TargetUnreachable("GET x: no answer after 3 attempt(s)")
+    assert Judgement().conclude(dead) is dead
+
+
 def test_a_target_down_from_the_start_is_still_unreachable() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -220,6 +230,7 @@ def test_the_suite_passes_through_30_percent_faults_and_leaves_nothing(
         "--anthropic-max-retries=6",
         "--anthropic-retry-backoff=0.01",
         "--anthropic-report-dir=report",
+        "--junitxml=junit.xml",
         "-p",
         "no:randomly",
     )
@@ -232,3 +243,6 @@ def test_the_suite_passes_through_30_percent_faults_and_leaves_nothing(
     report = json.loads(Path(pytester.path, "report", "report.json").read_text())
     flaky = [t["nodeid"] for t in report["tests"] if t.get("retried")]
     assert flaky and "anthropic flaky: passed after retries" in text
+    assert "call(s) needed retries" in text
+    assert "### Retried" in Path(pytester.path, "report", "report.md").read_text()
+    assert 'name="anthropic_retried"' in Path(pytester.path, "junit.xml").read_text()
