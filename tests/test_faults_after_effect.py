@@ -100,6 +100,35 @@ def test_an_upload_whose_answer_was_lost_leaves_no_duplicate(
     assert upstream.inventory() == {}
 
 
+def test_a_duplicate_batch_is_found_by_its_custom_ids_once_it_ended(
+    proxied: Callable[..., Rig],
+) -> None:
+    """A batch has no name: the lost first try's batch is recognised by its results (every
+    custom_id of the request), awaited until it ended; another test's batch is left alone."""
+    rig = proxied()
+    upstream, api = rig.upstream, client(rig.url)
+
+    def batch(tag: str) -> Exchange:
+        params = {"model": catalog.DEFAULT_MODEL, "max_tokens": 8}
+        requests = [
+            {"custom_id": f"{RUN}-{tag}-ok0", "params": {**params, "messages": [msg]}}
+            for msg in [{"role": "user", "content": "hi"}]
+        ]
+        return api.post("/v1/messages/batches", json={"requests": requests})
+
+    other = batch("other").json["id"]  # someone else's: never taken for the duplicate
+    rig.app.script.append("500-after")
+    ex = batch("mine")
+    assert ex.status == 200 and ex.faults == ("500 api_error",)
+    assert len(upstream.inventory()["batch"]) == 3
+    ledger = ResourceLedger()
+    ledger.register("batch", ex.json["id"])
+    assert reconcile(ledger, api) == []
+    assert len(ledger) == 2 and other not in {r.id for r in ledger}
+    assert ledger.teardown(api) == []
+    assert upstream.inventory() == {"batch": [other]}
+
+
 def test_a_create_never_answered_is_found_and_removed(proxied: Callable[..., Rig]) -> None:
     """Every try took effect and every answer was lost: three files, none named to the test."""
     rig = proxied("reset-after", "cut", "502-html")
