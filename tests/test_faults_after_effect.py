@@ -185,6 +185,14 @@ def test_a_delete_retried_after_it_took_effect_is_done(proxied: Callable[..., Ri
     assert ledger.teardown(api) == [] and upstream.inventory() == {}
 
 
+def test_the_proxys_own_429_looks_like_the_apis(proxied: Callable[..., Rig]) -> None:
+    """A random 429 of the proxy may be the answer ``test_retry_after_on_429`` judges."""
+    api = client(proxied("429").url, policy=RetryPolicy(max_retries=0))
+    ex = api.get("/v1/models")
+    assert ex.status == 429 and ex.json["error"]["type"] == "rate_limit_error"
+    assert ex.response_headers["retry-after"] == faults.RETRY_AFTER and ex.request_id
+
+
 def test_a_404_asked_for_is_still_judged_after_a_fault(proxied: Callable[..., Rig]) -> None:
     """A delete of what never existed, retried after a fault: the 404 is the answer the test
     wanted, and it is judged (the envelope checked), not waved through as "could not judge"."""

@@ -396,8 +396,10 @@ class FaultProxy:
         headers = [
             (b"content-type", b"application/json"),
             (b"request-id", request_id.encode()),
-            (b"retry-after-ms", PROXY_RETRY_AFTER_MS.encode()),
+            (b"retry-after-ms", PROXY_RETRY_AFTER_MS.encode()),  # read first, as the SDKs do
         ]
+        if status in (429, 529):  # as the API: a test of the 429 checks it has retry-after
+            headers.append((b"retry-after", RETRY_AFTER.encode()))
         await _send_whole(send, status, headers, json.dumps(envelope).encode())
 
     async def aclose(self) -> None:
