@@ -66,7 +66,8 @@ def one_run(seed: str, rate: float, retries: int, backoff: float) -> dict[str, A
             cwd=tmp,
         )
         wall = time.perf_counter() - start
-        report = json.loads((report_dir / "report.json").read_text())
+        written = report_dir / "report.json"
+        report = json.loads(written.read_text()) if written.exists() else {"tests": []}
     leaks = upstream.inventory()
     proxy.stop()
     upstream.stop()
@@ -84,7 +85,7 @@ def one_run(seed: str, rate: float, retries: int, backoff: float) -> dict[str, A
         "retried_calls": sum(len(t.get("retried") or ()) for t in tests),
         "flaky": sorted(t["nodeid"] for t in tests if t.get("retried") and t["verdict"] == "pass"),
         "leaks": leaks,
-        "tail": done.stdout.strip().splitlines()[-1:] if done.stdout.strip() else [],
+        "tail": (done.stdout.strip() or done.stderr.strip()).splitlines()[-3:],
     }
 
 

@@ -66,9 +66,16 @@ class ConnectionLost(TargetUnreachable, Inconclusive):
     with this evidence), unlike a target that never accepted a connection at all
     (``TargetUnreachable`` itself: a setting to fix)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, faults: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.findings = []
+        #: What each try met (``RemoteProtocolError``, ``ReadTimeout``, ...).
+        self.faults = faults
+
+    @property
+    def timed_out(self) -> bool:
+        """Whether a try waited in vain (a silent target), rather than being cut off."""
+        return any("Timeout" in f for f in self.faults)
 
 
 class AnswerLost(Inconclusive):
@@ -757,7 +764,8 @@ class _Base:
                 f"{'every one' if attempts > 1 else 'the only one'} of {attempts} attempt(s) "
                 f"({', '.join(met)}; last {redact.redact_text(repr(transient.error))}): the "
                 "target is there but the suite could not judge this call (raise "
-                "--anthropic-max-retries for a flaky network)"
+                "--anthropic-max-retries for a flaky network)",
+                tuple(met),
             ) from None
         raise TargetUnreachable(
             f"{method} {self.target.base_url}{path}: no answer after {attempts} attempt(s): "

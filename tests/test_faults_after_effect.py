@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import catalog
+from conformance import capabilities, catalog
 from conformance.api import Api
 from conformance.client import (
     AnswerLost,
@@ -214,6 +214,23 @@ def test_a_lost_connection_after_the_retries_is_inconclusive(
     with pytest.raises(ConnectionLost, match="connection was lost on every one of 3") as lost:
         api.post("/v1/messages", json=body)
     assert isinstance(lost.value, Inconclusive) and isinstance(lost.value, TargetUnreachable)
+
+
+@pytest.mark.parametrize("kind", [faults.PLAIN_503, "reset-before"])
+def test_a_probe_that_meets_only_faults_does_not_stop_the_run(
+    proxied: Callable[..., Rig], kind: str
+) -> None:
+    """The first capability probe meets a fault on every try (a 503 page, a reset): its family
+    counts as served, the other probes are still sent, and the run is not stopped as if the
+    target were down."""
+    rig = proxied(kind, kind, kind)
+    target = Target(TargetKind.PROXY, rig.url, DEFAULT_API_KEY, "2023-06-01", "x-api-key")
+    caps = capabilities.probe_target(target, retry=NO_WAIT)
+    assert not caps.fatal, caps.fatal
+    assert len(caps.by_name) == len(capabilities.PROBES)
+    assert all(c.supported for c in caps.by_name.values()), caps.as_dict()
+    # every probe after the first was sent and answered
+    assert [c.unreached for c in caps.by_name.values()][1:] == [False] * (len(caps.by_name) - 1)
 
 
 def test_a_test_that_lost_its_connection_is_skipped_as_inconclusive_not_failed() -> None:
