@@ -38,7 +38,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance import catalog
-from conformance.client import ApiClient, RetryPolicy, TargetUnreachable
+from conformance.client import (
+    ApiClient,
+    ConnectionLost,
+    RetryPolicy,
+    StillTransient,
+    TargetUnreachable,
+)
 from conformance.exchange import Exchange, shorten
 from conformance.settings import CAPABILITY_NAMES, Settings
 from conformance.target import ADMIN_KEY, API_KEY, RunTarget, Target, resolve
@@ -233,8 +239,20 @@ def probe_clients(
                 unreached=True,
                 detail=f"no answer to the probe ({exc})",
             )
-            if not any(not c.unreached for c in found.values()):
+            # A connection made then cut (ConnectionLost, no timeout) is a target that is
+            # there: the other probes are still sent. A target never reached, or silent (each
+            # try timed out), skips them: each would wait as long for the same cause.
+            cut_off = isinstance(exc, ConnectionLost) and not exc.timed_out
+            if not cut_off and not any(not c.unreached for c in found.values()):
                 unreached = str(exc)
+            continue
+        except StillTransient as exc:  # it answered, only transiently: served, as far as known
+            found[probe.name] = Capability(
+                probe.name,
+                True,
+                probe.describe(),
+                detail=f"the probe's answer was still transient after the retries ({exc})",
+            )
             continue
         except AssertionError as exc:  # UnreadableAnswer: it answered; the tests will judge it
             found[probe.name] = Capability(

@@ -782,6 +782,75 @@ REQUEST_BODIES: tuple[RequestBody, ...] = (
 #: says ``"stream": true``.
 STREAMING_ENDPOINTS: frozenset[str] = frozenset({"messages.create"})
 
+#: POST endpoints that change nothing on the target (a message, a token count, a prompt tool's
+#: answer): a retry of one cannot meet its own first try. Every other non-GET call has an
+#: effect, and a retry of it after a fault that may have come after the work is reconciled
+#: (``conformance.client.Uncertain``, ``conformance.resources.reconcile``).
+PURE_ENDPOINTS: frozenset[str] = frozenset(
+    {
+        "messages.create",
+        "messages.count_tokens",
+        "prompt_tools.generate",
+        "prompt_tools.improve",
+        "prompt_tools.templatize",
+    }
+)
+
+
+# --- Timeouts per family --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnswerTimeout:
+    """How long one answer of a family may take, first byte to last (``--anthropic-timeout``
+    replaces every row with one value). A batch poll is metadata, not generation; a stream
+    carries a whole generation; an upload carries the file. Past it, the call is "could not
+    judge" (``conformance.client.AnswerTooSlow``), reported with the family and request-id."""
+
+    family: str
+    seconds: float
+    what: str
+
+
+#: Not documented by the API (it states no per-endpoint latency): our own bounds, generous
+#: for the suite's small requests.
+ANSWER_TIMEOUTS: tuple[AnswerTimeout, ...] = (
+    AnswerTimeout("messages", 60.0, "a message generated and answered as one JSON body"),
+    AnswerTimeout("stream", 120.0, "a streamed message, first byte to the end of the stream"),
+    AnswerTimeout("count_tokens", 30.0, "a token count"),
+    AnswerTimeout("models", 30.0, "a model or a page of models"),
+    AnswerTimeout("batch_poll", 30.0, "a batch's create, retrieve, list, cancel or delete"),
+    AnswerTimeout("batch_results", 120.0, "a batch's JSONL results"),
+    AnswerTimeout("file_upload", 300.0, "a file upload (the suite's largest is 8 MiB)"),
+    AnswerTimeout("files", 60.0, "a file's metadata, list, download or delete"),
+    AnswerTimeout("admin", 30.0, "an Admin API call"),
+    AnswerTimeout("prompt_tools", 60.0, "a prompt tool's generated answer"),
+    AnswerTimeout("other", 60.0, "any other request (capability probes of unknown paths)"),
+)
+#: Endpoint name -> its timeout family, where it is not the endpoint's API family.
+_TIMEOUT_FAMILY: dict[str, str] = {
+    "messages.create": "messages",
+    "batches.results": "batch_results",
+    "files.upload": "file_upload",
+}
+_BY_API_FAMILY: dict[str, str] = {"batches": "batch_poll"}
+
+
+def answer_timeout(method: str, path: str, streamed: bool = False) -> AnswerTimeout:
+    """The ``ANSWER_TIMEOUTS`` row of a request (``streamed``: its body asks for a stream)."""
+    found = match_endpoint(method, path)
+    if found is None:
+        family = "other"
+    elif found.name in STREAMING_ENDPOINTS and streamed:
+        family = "stream"
+    else:
+        family = _TIMEOUT_FAMILY.get(found.name) or _BY_API_FAMILY.get(found.family, found.family)
+    return next(t for t in ANSWER_TIMEOUTS if t.family == family)
+
+
+#: The longest answer timeout (httpx's own per-read bound must not cut before ours).
+LONGEST_ANSWER_TIMEOUT: float = max(t.seconds for t in ANSWER_TIMEOUTS)
+
 
 def request_body(name: str) -> RequestBody | None:
     """The request body endpoint ``name`` takes, or ``None`` for one that takes none."""

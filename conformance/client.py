@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import functools
+import json as json_module
 import logging
 import random
 import ssl
@@ -58,6 +59,37 @@ class TargetUnreachable(ConformanceToolError, ConnectionError):
     """The target did not answer at all, even after retries."""
 
 
+class ConnectionLost(TargetUnreachable, Inconclusive):
+    """Every try reached the target, but each lost its connection before the answer was whole
+    (a reset, a body cut mid-way, a read timeout): the target is there, the network or the
+    target hiccuped. The suite could not judge the call (``Inconclusive``: the test is skipped
+    with this evidence), unlike a target that never accepted a connection at all
+    (``TargetUnreachable`` itself: a setting to fix)."""
+
+    def __init__(self, message: str, faults: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.findings = []
+        #: What each try met (``RemoteProtocolError``, ``ReadTimeout``, ...).
+        self.faults = faults
+
+    @property
+    def timed_out(self) -> bool:
+        """Whether a try waited in vain (a silent target), rather than being cut off."""
+        return any("Timeout" in f for f in self.faults)
+
+
+class AnswerLost(Inconclusive):
+    """A call with an effect (an upload, a create, a delete) was retried after a try that may
+    have taken effect (a 5xx or a dropped connection after the request was sent), and the
+    retry was refused because of it (a delete answered 404, a create 400 or 409 "already
+    exists"): the answer about the first try was lost, so the suite cannot judge it. What the
+    first try created is found and removed by the resource ledger (``Uncertain``)."""
+
+    def __init__(self, message: str, exchange: Exchange) -> None:
+        super().__init__(message)
+        self.exchange = exchange
+
+
 class UnreadableAnswer(AssertionError):
     """The target answered, but its answer cannot be read (e.g. a body that is not the gzip
     its content-encoding says): a conformance failure of the target, not a crash."""
@@ -91,6 +123,46 @@ class StillTransient(Inconclusive):
         self.exchange = exchange
 
 
+#: Transport failures that happen before the request leaves: the target never saw it.
+_NOT_SENT = frozenset({"ConnectError", "ConnectTimeout", "PoolTimeout", "NetworkBlocked"})
+#: Answers given before any work is done: rate limiting and overload refuse the request.
+_REFUSED_BEFORE_WORK = ("429 ", "529 ")
+
+
+def may_have_taken_effect(fault: str) -> bool:
+    """Whether a failed try (one of ``Exchange.faults``) may still have done its work: a 5xx
+    or a connection lost after the request was sent may come from a gateway that forwarded it
+    (the upstream created the file, then the answer was lost). A 429, a 529 and a connection
+    never made did nothing."""
+    return fault not in _NOT_SENT and not fault.startswith(_REFUSED_BEFORE_WORK)
+
+
+def has_effect(method: str, path: str) -> bool:
+    """Whether a call changes something on the target (a retry of it may meet its own first
+    try): every non-GET except the ones the catalog lists as pure (``catalog.PURE_ENDPOINTS``:
+    a message, a token count, the prompt tools create nothing)."""
+    if method.upper() in ("GET", "HEAD", "OPTIONS"):
+        return False
+    found = catalog.match_endpoint(method, path)
+    return found is None or found.name not in catalog.PURE_ENDPOINTS
+
+
+@dataclass(frozen=True)
+class Uncertain:
+    """A call with an effect whose tries met a fault that may have come after its work was
+    done: its first try may have created something no answer named. The resource ledger
+    reconciles it (``conformance.resources.reconcile``) through what the suite stamped on the
+    request (a file name, a custom_id, an invite's email, a workspace's name, a member's user)."""
+
+    method: str
+    path: str
+    json: Any
+    filename: str | None
+    faults: tuple[str, ...]
+    #: The id the final answer named, when it was a success (that one is registered already).
+    answered_id: str | None = None
+
+
 def fault_of(exchange: Exchange | None = None, error: Exception | None = None) -> str:
     """How one failed try is listed among a request's ``Exchange.faults``."""
     if exchange is None:
@@ -100,6 +172,30 @@ def fault_of(exchange: Exchange | None = None, error: Exception | None = None) -
     if isinstance(error_type, str):
         return f"{exchange.status} {error_type}"
     return f"{exchange.status} {exchange.content_type or 'without a body'}"
+
+
+#: A retry's answers that may only mean its first try took effect: a delete of what is gone
+#: (404), a create of what exists (400 "already a member", 409 conflict).
+_REFUSED_AS_DONE = frozenset({400, 404, 409})
+
+
+def after_effect(exchange: Exchange) -> AnswerLost | None:
+    """``AnswerLost`` when ``exchange`` is a refusal (404 on a delete, 400 or 409 on a create)
+    of a call with an effect retried after a try that may have done it already: the test that
+    expected a success cannot judge it (``Api.expect`` raises this), while a test expecting
+    that very error (a delete of what never existed) still gets its answer judged."""
+    if exchange.status not in _REFUSED_AS_DONE or not has_effect(exchange.method, exchange.path):
+        return None
+    earlier = [f for f in exchange.faults if may_have_taken_effect(f)]
+    if not earlier:
+        return None
+    return AnswerLost(
+        f"{exchange.describe()} after a try that may have done it already "
+        f"({', '.join(earlier)}): the first try took effect and its answer was lost, so the "
+        "suite could not judge this call (what a create made is found by the run marker and "
+        "removed at teardown)",
+        exchange,
+    )
 
 
 class _Transient(Exception):
@@ -131,6 +227,10 @@ class RetryPolicy:
     cap: float = 8.0
     max_retry_after: float = 60.0
     sleep: Callable[[float], None] | None = field(default=None, compare=False)
+    #: Statuses handed back as they are, never retried: what a test provokes on purpose (the
+    #: forced 429 of ``test_retry_after_on_429``), while a random 5xx or a reset on the way is
+    #: still retried.
+    final: frozenset[int] = frozenset()
 
     def wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -178,11 +278,13 @@ def retry_after(headers: Mapping[str, str], now: Callable[[], float] = time.time
     return when.timestamp() - now()
 
 
-def should_retry(exchange: Exchange) -> bool:
+def should_retry(exchange: Exchange, final: frozenset[int] = frozenset()) -> bool:
     """Whether an answer deserves another try, by the SDK's rule: ``x-should-retry`` decides
     when present, else the status. (The SDK also retries 408, 409 and every 5xx; the catalog
     keeps 409, a conflict the Admin tests provoke on purpose, and 501, "not served" to the
     capability probes, final.)"""
+    if exchange.status in final:
+        return False
     said = exchange.response_headers.get("x-should-retry", "").strip().lower()
     if said in ("true", "false"):
         return said == "true"
@@ -218,9 +320,12 @@ class _Overdue(httpx.ReadTimeout):
     deadline: the target is there, only slower than the timeout."""
 
 
-class AnswerTooSlow(AssertionError):
-    """The target answered, but its body took longer than the run's timeout. Not retried (a
-    retry would be as slow) and not "unreachable": the message says to raise the timeout."""
+class AnswerTooSlow(Inconclusive):
+    """The target answered, but its body took longer than its family's timeout
+    (``catalog.ANSWER_TIMEOUTS``, or ``--anthropic-timeout``). Not retried (a retry would be
+    as slow), not "unreachable", and not a violation either (the API promises no latency): the
+    suite could not judge the call, and the message names the family, the request-id and the
+    setting to raise."""
 
 
 def _cause(exc: Exception) -> Exception | None:
@@ -229,23 +334,58 @@ def _cause(exc: Exception) -> Exception | None:
     return None if isinstance(exc, _Overdue) else exc
 
 
-def _overdue(elapsed: float, timeout: float, request: httpx.Request) -> httpx.ReadTimeout:
+def _overdue(
+    elapsed: float,
+    timeout: float,
+    request: httpx.Request,
+    family: str = "",
+    request_id: str | None = None,
+) -> httpx.ReadTimeout:
     """The error for an answer whose body is still coming past the deadline (``_Overdue``: the
-    client fails the call with ``AnswerTooSlow`` rather than retrying a slow but live target)."""
+    client stops the call with ``AnswerTooSlow`` rather than retrying a slow but live target)."""
+    which = f"a {family} answer" if family else "the answer"
+    rid = f" (request-id {request_id})" if request_id else ""
+    of = f" of its family ({family}, catalog.ANSWER_TIMEOUTS)" if family else ""
     return _Overdue(
-        f"the answer was still being read {elapsed:.1f}s after the request was sent, past "
-        f"the {timeout:g}s timeout (--anthropic-timeout): a body that never ends, such as an event "
-        "stream that only sends pings, is cut there",
+        f"{which}{rid} was still being read {elapsed:.1f}s after the request was sent, past "
+        f"the {timeout:g}s timeout (--anthropic-timeout){of}: a body that never ends, such as "
+        "an event stream that only sends pings, is cut there",
         request=request,
     )
 
 
-class _Deadline:
-    """When one request's answer must have been read by, on the transport's clock."""
+def _streamed(request: httpx.Request) -> bool:
+    """Whether a request's JSON body asks for a stream (``"stream": true``)."""
+    try:
+        raw = request.content
+    except httpx.RequestNotRead:  # a streamed upload: not a Messages request
+        return False
+    if b'"stream"' not in raw:
+        return False
+    try:
+        body = json_module.loads(raw)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("stream") is True
 
-    def __init__(self, request: httpx.Request, timeout: float, clock: Callable[[], float]) -> None:
+
+def answer_timeout(request: httpx.Request, timeout: float | None) -> tuple[float, str]:
+    """Seconds ``request``'s answer may take, and its family: ``timeout`` for every request when
+    given (``--anthropic-timeout``), else its row of ``catalog.ANSWER_TIMEOUTS``."""
+    row = catalog.answer_timeout(request.method, request.url.path, _streamed(request))
+    return (row.seconds if timeout is None else timeout), row.family
+
+
+class _Deadline:
+    """When one request's answer must have been read by, on the transport's clock (``timeout``
+    None: its family's, ``catalog.ANSWER_TIMEOUTS``)."""
+
+    def __init__(
+        self, request: httpx.Request, timeout: float | None, clock: Callable[[], float]
+    ) -> None:
         self.request = request
-        self.timeout = timeout
+        self.timeout, self.family = answer_timeout(request, timeout)
+        self.request_id: str | None = None  # known once the answer's headers came
         self._clock = clock
         self._start = clock()
 
@@ -253,7 +393,8 @@ class _Deadline:
         return self.timeout - (self._clock() - self._start)
 
     def overdue(self) -> httpx.ReadTimeout:
-        return _overdue(self._clock() - self._start, self.timeout, self.request)
+        elapsed = self._clock() - self._start
+        return _overdue(elapsed, self.timeout, self.request, self.family, self.request_id)
 
 
 class _BoundedStream(httpx.SyncByteStream):
@@ -323,7 +464,7 @@ class DeadlineTransport(httpx.BaseTransport):
     def __init__(
         self,
         inner: httpx.BaseTransport,
-        timeout: float,
+        timeout: float | None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._inner = inner
@@ -333,6 +474,7 @@ class DeadlineTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         deadline = _Deadline(request, self._timeout, self._clock)
         response = self._inner.handle_request(request)
+        deadline.request_id = response.headers.get("request-id")
         if not _exempt(response):
             response.stream = _BoundedStream(response.stream, deadline)
         return response
@@ -347,7 +489,7 @@ class AsyncDeadlineTransport(httpx.AsyncBaseTransport):
     def __init__(
         self,
         inner: httpx.AsyncBaseTransport,
-        timeout: float,
+        timeout: float | None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._inner = inner
@@ -357,6 +499,7 @@ class AsyncDeadlineTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         deadline = _Deadline(request, self._timeout, self._clock)
         response = await self._inner.handle_async_request(request)
+        deadline.request_id = response.headers.get("request-id")
         if not _exempt(response):
             response.stream = _AsyncBoundedStream(response.stream, deadline)
         return response
@@ -365,16 +508,38 @@ class AsyncDeadlineTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def transport(timeout: float) -> httpx.BaseTransport:
-    """The sync client's own transport: the deadline over recorded timing over the network."""
+def http_timeout(timeout: float | None) -> httpx.Timeout:
+    """httpx's own per-read bound: ``timeout``, else long enough for any family (the deadline
+    transport bounds each answer by its family's), connecting within the default row's."""
+    if timeout is not None:
+        return httpx.Timeout(timeout)
+    return httpx.Timeout(
+        catalog.LONGEST_ANSWER_TIMEOUT, connect=catalog.answer_timeout("", "").seconds
+    )
+
+
+def transport(timeout: float | None) -> httpx.BaseTransport:
+    """The sync client's own transport: the deadline over recorded timing over the network
+    (``timeout`` None: each answer bounded by its family's, ``catalog.ANSWER_TIMEOUTS``)."""
     http = httpx.HTTPTransport(verify=ssl_context())
-    return DeadlineTransport(timing.TimingTransport(http, cap=timeout), timeout)
+    cap = catalog.LONGEST_ANSWER_TIMEOUT if timeout is None else timeout
+    return DeadlineTransport(timing.TimingTransport(http, cap=cap), timeout)
 
 
-def async_transport(timeout: float) -> httpx.AsyncBaseTransport:
+def async_transport(timeout: float | None) -> httpx.AsyncBaseTransport:
     """The asyncio ``transport``."""
     http = httpx.AsyncHTTPTransport(verify=ssl_context())
-    return AsyncDeadlineTransport(timing.AsyncTimingTransport(http, cap=timeout), timeout)
+    cap = catalog.LONGEST_ANSWER_TIMEOUT if timeout is None else timeout
+    return AsyncDeadlineTransport(timing.AsyncTimingTransport(http, cap=cap), timeout)
+
+
+def _filename(files: Any) -> str | None:
+    """The file name of a multipart upload (``files={"file": (name, content, mime)}``)."""
+    parts = files.values() if isinstance(files, Mapping) else files or ()
+    for part in parts:
+        if isinstance(part, tuple) and part and isinstance(part[0], str):
+            return part[0]
+    return None
 
 
 class _Base:
@@ -384,7 +549,7 @@ class _Base:
         *,
         features: Iterable[str] = (),
         retry: RetryPolicy | None = None,
-        timeout: float = 60.0,
+        timeout: float | None = 60.0,
         on_exchange: Callable[[Exchange], None] | None = None,
         translate_error: ErrorTranslator | None = None,
     ) -> None:
@@ -394,6 +559,9 @@ class _Base:
         self.timeout = timeout
         self.on_exchange = on_exchange
         self.translate_error = translate_error
+        #: Calls with an effect whose first try may have done it unseen (``Uncertain``): the
+        #: resource ledger reconciles them at the test's teardown.
+        self.uncertain: list[Uncertain] = []
         redact.register_secret(target.api_key)
 
     def default_headers(self) -> dict[str, str]:
@@ -533,10 +701,39 @@ class _Base:
                 ex.describe(),
             )
             return ex
-        if should_retry(ex):
+        if should_retry(ex, self.retry.final):
             met.append(fault_of(ex))
             raise _Transient(ex)
         return ex
+
+    def _note_uncertain(
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        files: Any,
+        met: list[str],
+        tries: list[Exchange],
+    ) -> None:
+        """Keep a call with an effect whose tries met a fault that may have come after the
+        work (``may_have_taken_effect``), for the resource ledger to reconcile."""
+        faults = tuple(f for f in met if may_have_taken_effect(f))
+        if not faults or not has_effect(method, path):
+            return
+        answered = tries[-1] if tries and not tries[-1].superseded else None
+        body = answered.json if answered is not None and answered.status == 200 else None
+        answered_id = body.get("id") if isinstance(body, dict) else None
+        self.uncertain.append(
+            Uncertain(
+                method.upper(),
+                path.split("?", 1)[0],
+                json,
+                _filename(files),
+                faults,
+                answered_id if isinstance(answered_id, str) else None,
+            )
+        )
+        log.info("%s %s: a try may have taken effect unseen (%s)", method, path, ", ".join(faults))
 
     def _failed(self, exc: Exception, met: list[str]) -> Exception:
         """``_send_failed``, noting a transport failure among the faults ``met``."""
@@ -545,7 +742,9 @@ class _Base:
             met.append(fault_of(error=exc))
         return failed
 
-    def _give_up(self, method: str, path: str, transient: _Transient, attempts: int) -> Exchange:
+    def _give_up(
+        self, method: str, path: str, transient: _Transient, attempts: int, met: list[str]
+    ) -> Exchange:
         """What is left when the retries are spent: a transient answer after retries cannot be
         judged (``StillTransient``); with no retry allowed, it is the answer the caller asked
         for (a test of the 429 itself); no answer at all is ``TargetUnreachable``."""
@@ -559,6 +758,15 @@ class _Base:
                     ex,
                 )
             return transient.exchange
+        if any(f not in _NOT_SENT for f in met):
+            raise ConnectionLost(
+                f"{method} {self.target.base_url}{path}: the connection was lost on "
+                f"{'every one' if attempts > 1 else 'the only one'} of {attempts} attempt(s) "
+                f"({', '.join(met)}; last {redact.redact_text(repr(transient.error))}): the "
+                "target is there but the suite could not judge this call (raise "
+                "--anthropic-max-retries for a flaky network)",
+                tuple(met),
+            ) from None
         raise TargetUnreachable(
             f"{method} {self.target.base_url}{path}: no answer after {attempts} attempt(s): "
             f"{redact.redact_text(repr(transient.error))}. Is the target running and the base "
@@ -573,7 +781,9 @@ class ApiClient(_Base):
         super().__init__(target, **kw)
         # Our own transport bounds each answer and times streams (see ``transport``).
         self.http = http or httpx.Client(
-            base_url=target.base_url, timeout=self.timeout, transport=transport(self.timeout)
+            base_url=target.base_url,
+            timeout=http_timeout(self.timeout),
+            transport=transport(self.timeout),
         )
 
     def request(
@@ -605,7 +815,9 @@ class ApiClient(_Base):
                         method, path, json, sent, response, attempts, start, tries, met
                     )
         except _Transient as final:
-            return self._give_up(method, path, final, attempts)
+            return self._give_up(method, path, final, attempts, met)
+        finally:
+            self._note_uncertain(method, path, json, files, met, tries)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def get(self, path: str, **kw: Any) -> Exchange:
@@ -627,7 +839,9 @@ class AsyncApiClient(_Base):
     def __init__(self, target: Target, *, http: httpx.AsyncClient | None = None, **kw: Any) -> None:
         super().__init__(target, **kw)
         self.http = http or httpx.AsyncClient(
-            base_url=target.base_url, timeout=self.timeout, transport=async_transport(self.timeout)
+            base_url=target.base_url,
+            timeout=http_timeout(self.timeout),
+            transport=async_transport(self.timeout),
         )
 
     async def request(
@@ -659,7 +873,9 @@ class AsyncApiClient(_Base):
                         method, path, json, sent, response, attempts, start, tries, met
                     )
         except _Transient as final:
-            return self._give_up(method, path, final, attempts)
+            return self._give_up(method, path, final, attempts, met)
+        finally:
+            self._note_uncertain(method, path, json, files, met, tries)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def get(self, path: str, **kw: Any) -> Exchange:

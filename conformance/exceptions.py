@@ -25,6 +25,7 @@ Two kinds of exception leave this package, and they are kept apart on purpose:
     ├── CassetteUnreadable (AssertionError)    conformance.cassettes: a broken cassette (fails)
     ├── NetworkBlocked (ConnectionError)       conformance.cassettes: a socket during a replay
     ├── TargetUnreachable (ConnectionError)    conformance.client: no answer at all, after retries
+    │   └── ConnectionLost (+ Inconclusive)    conformance.client: it was there, each try cut off
     ├── UpstreamUnreachable (UpstreamLookupError)  conformance.upstream: the upstream's record
     ├── UnknownEndpoint (KeyError)             conformance.catalog: a name ENDPOINTS lacks
     └── RouteTableError (LookupError)          conformance.reference.routing: routes vs catalog

@@ -496,7 +496,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.user_properties.append((collect.COST_KEY, spent.as_dict()))
     features = _markers(item, "feature")
     if features:  # what the report needs travels with the test report (to an xdist controller)
-        exchanges = item.config.stash[RUNLOG].for_test(item.nodeid) if call.when == "call" else []
+        # teardown: every call of the test, teardown's too (junit.xml reads the last phase)
+        runlog = item.config.stash[RUNLOG]
+        exchanges = runlog.for_test(item.nodeid) if call.when != "setup" else []
         report.user_properties.extend(
             collect.properties(
                 features, call.excinfo, exchanges, judgement if call.when == "call" else None

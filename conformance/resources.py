@@ -31,7 +31,7 @@ from typing import Any
 
 from conformance import catalog
 from conformance.checks.batches import result_lines
-from conformance.client import ApiClient
+from conformance.client import ApiClient, Uncertain, after_effect
 from conformance.exchange import Exchange
 from conformance.target import ADMIN_KEY as ADMIN_KEY  # the credentials, re-exported
 from conformance.target import API_KEY as API_KEY
@@ -421,6 +421,8 @@ def remove(
             if ex.status == 404:
                 return None  # already gone: nothing left to do
             if ex.status not in step.ok_statuses:
+                if after_effect(ex) is not None:
+                    continue  # a retry refused because its first try did this step
                 return _failure(resource, ex, f"{step.endpoint}: {_describe_error(ex)}")
             if step.until is not None and not step.until(ex.json):
                 if step.pending is not None and not step.pending(ex.json):
@@ -590,6 +592,170 @@ class ResourceLedger:
                 if failure.timed_out:
                     self.give_up(failure)
         return failures
+
+
+# --- reconciling a retry that met its own first try -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """How to find what the lost first try of a create made, by what the suite stamped on the
+    request: ``stamp(call)`` reads it from the request (None: nothing to look for), the
+    listing ``listing`` (a key of ``LISTINGS``) is walked, and every item for which
+    ``match(item, stamp)`` holds is the first try's work (or the retry's, already registered)."""
+
+    kind: str
+    listing: str
+    stamp: Callable[[Uncertain], Any]
+    match: Callable[[dict[str, Any], Any], bool]
+    #: The path parameter the listing needs, read from the create's path (members: the
+    #: workspace), and which segment of that path holds it.
+    parent_segment: int | None = None
+
+
+def _json_field(name: str) -> Callable[[Uncertain], Any]:
+    def stamp(call: Uncertain) -> Any:
+        return call.json.get(name) if isinstance(call.json, dict) else None
+
+    return stamp
+
+
+def _custom_ids(call: Uncertain) -> frozenset[str] | None:
+    requests = call.json.get("requests") if isinstance(call.json, dict) else None
+    if not isinstance(requests, list):
+        return None
+    ids = frozenset(str(r.get("custom_id")) for r in requests if isinstance(r, dict))
+    return ids or None
+
+
+#: Create endpoint -> how to find what its lost first try made.
+RECONCILIATIONS: dict[str, Reconciliation] = {
+    "files.upload": Reconciliation(
+        "file", "file", lambda call: call.filename, lambda item, name: item.get("filename") == name
+    ),
+    "batches.create": Reconciliation(
+        "batch",
+        "batch",
+        _custom_ids,
+        lambda item, ids: frozenset(item.get("_custom_ids") or ()) == ids,
+    ),
+    "admin.invites.create": Reconciliation(
+        "invite",
+        "invite",
+        _json_field("email"),
+        lambda item, email: item.get("email") == email and item.get("status") == "pending",
+    ),
+    "admin.workspaces.create": Reconciliation(
+        "workspace",
+        "workspace",
+        _json_field("name"),
+        lambda item, name: item.get("name") == name and item.get("archived_at") is None,
+    ),
+    "admin.workspace_members.create": Reconciliation(
+        "workspace_member",
+        "workspace_member",
+        _json_field("user_id"),
+        lambda item, user: item.get("user_id") == user,
+        parent_segment=3,  # v1/organizations/workspaces/{workspace_id}/members
+    ),
+}
+#: Batches listed when looking for a lost first try's batch: it was made moments ago, and
+#: a batch list is newest first.
+_RECENT_BATCHES = 100
+
+
+def reconcile(
+    ledger: ResourceLedger, clients: ApiClient | Clients, budget: TeardownBudget | None = None
+) -> list[TeardownFailure]:
+    """Register in ``ledger`` what the lost first tries of the clients' uncertain creates
+    (``ApiClient.uncertain``) made, found by the request's stamp (a file name, the batch's
+    custom_ids, an invite's email, a workspace's name, a member's user id) and not registered
+    yet; teardown then removes them with the rest. A batch still in progress is polled (on the
+    run's teardown budget) until its results tell whose it is. Never raises: what cannot be
+    looked for is returned as a failure naming the stamp, so the run's end announces it."""
+    by_credential = as_clients(clients)
+    failures: list[TeardownFailure] = []
+    seen: set[int] = set()
+    for client in by_credential.values():
+        if id(client) in seen:
+            continue
+        seen.add(id(client))
+        calls, client.uncertain = list(client.uncertain), []
+        for call in calls:
+            failure = _reconcile_one(ledger, by_credential, call, budget or ledger.run_budget)
+            if failure is not None:
+                log.warning("%s", failure.format())
+                failures.append(failure)
+    return failures
+
+
+def _reconcile_one(
+    ledger: ResourceLedger, clients: Clients, call: Uncertain, budget: TeardownBudget
+) -> TeardownFailure | None:
+    found = catalog.match_endpoint(call.method, call.path)
+    how = RECONCILIATIONS.get(found.name) if found else None
+    stamp = how.stamp(call) if how else None
+    if how is None or stamp is None:
+        return None  # a delete, a cancel, an update: nothing new can exist
+    listing = LISTINGS[how.listing]
+    label = stamp if isinstance(stamp, str) else ",".join(sorted(stamp))[:80]
+    client = clients.get(listing.credential)
+    unknown = Resource(how.kind, "(the lost first try's, id unknown)", label=label)
+    if client is None:
+        return _failure(unknown, None, f"needs the {listing.credential} key to look for it")
+    parent = None
+    if how.parent_segment is not None:
+        parent = call.path.strip("/").split("/")[how.parent_segment]
+    mine = [*ledger.resources, *(ledger.parent.resources if ledger.parent else ())]
+    known = {(r.kind, r.id, r.parent) for r in mine}
+    try:
+        items = _candidates(client, listing, parent)
+        for item in items:
+            if (how.kind, str(item.get(listing.id_key)), parent) in known:
+                continue  # another test's (or this one's) registered resource: not a duplicate
+            if how.kind == "batch":
+                item = _settled_batch(client, item, budget) or item
+            if not how.match(item, stamp):
+                continue
+            rid = str(item.get(listing.id_key))
+            if (how.kind, rid, parent) not in known and rid != call.answered_id:
+                ledger.register(how.kind, rid, parent=parent, label=label)
+                log.warning(
+                    "%s %s: its first try made %s %s too (answer lost); registered for teardown",
+                    call.method,
+                    call.path,
+                    how.kind,
+                    rid,
+                )
+    except Exception as exc:  # teardown reports, it never raises
+        return _failure(unknown, None, f"could not look for it: {type(exc).__name__}: {exc}")
+    return None
+
+
+def _candidates(client: ApiClient, listing: Listing, parent: str | None) -> list[dict[str, Any]]:
+    if listing.kind == "batch":
+        ep = catalog.endpoint(listing.endpoint)
+        ex = client.get(ep.path, params={"limit": _RECENT_BATCHES})
+        page = ex.json
+        if ex.status != 200 or not isinstance(page, dict):
+            raise RuntimeError(f"cannot list batches: {ex.describe()}: {_describe_error(ex)}")
+        return [i for i in page.get("data") or [] if isinstance(i, dict)]
+    params = {listing.parent_param: parent} if listing.parent and parent else None
+    return list(_walk(client, listing, params))
+
+
+def _settled_batch(
+    client: ApiClient, item: dict[str, Any], budget: TeardownBudget
+) -> dict[str, Any] | None:
+    """The batch with its results' custom_ids, waiting (on ``budget``) for it to end first."""
+    if item.get("processing_status") in ("in_progress", "canceling"):
+        step = DELETIONS["batch"].steps[1]  # batches.retrieve until ended
+        resource = Resource("batch", str(item.get("id")))
+        ex, _ = _poll(client, step, resource, {}, budget)
+        if ex.status != 200 or not isinstance(ex.json, dict):
+            return None
+        item = ex.json
+    return _batch_custom_ids(client, item)
 
 
 # --- cleanup of crashed runs ----------------------------------------------------------------------

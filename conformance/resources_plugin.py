@@ -407,7 +407,8 @@ def _tear_down(
     request: pytest.FixtureRequest, ledger: ResourceLedger, clients: dict[str, ApiClient]
 ) -> None:
     """Remove what ``ledger`` holds; failures go to the test's report section and the summary."""
-    failures = ledger.teardown(clients)
+    # First what a retried create's lost first try made (conformance.client.Uncertain).
+    failures = [*resources.reconcile(ledger, clients), *ledger.teardown(clients)]
     request.node.stash[_ITEM_FAILURES] = [*request.node.stash.get(_ITEM_FAILURES, []), *failures]
     request.config.stash[FAILURES] += [(request.node.nodeid, f) for f in failures]
 

@@ -186,10 +186,19 @@ OPTIONS: tuple[Option, ...] = (
         "Seconds one call may spend on retries before it gives up.",
     ),
     Option(
+        "retry_backoff",
+        "--anthropic-retry-backoff",
+        "ANTHROPIC_CONFORMANCE_RETRY_BACKOFF",
+        "Seconds of the first backoff between retries when the answer names no wait "
+        "(default 0.5, as the official SDKs; doubled each retry, capped at 8 s).",
+    ),
+    Option(
         "timeout",
         "--anthropic-timeout",
         "ANTHROPIC_CONFORMANCE_TIMEOUT",
-        "Seconds to wait for one answer.",
+        "Seconds any one answer may take, body included, for every family; unset, each "
+        "family has its own (catalog.ANSWER_TIMEOUTS: a batch poll 30 s, a stream 120 s, an "
+        "upload 300 s, a message 60 s).",
     ),
     Option(
         "batch_deadline",
@@ -287,6 +296,7 @@ class Settings(BaseModel):
     max_retries: int = 2  # the official SDKs' default
     reference_faults: float = 0.0
     retry_deadline: float = 60.0
+    retry_backoff: float = 0.5  # the official SDKs' first backoff
     timeout: float = 60.0
     batch_deadline: float = 900.0
     require: frozenset[str] = frozenset()
@@ -424,7 +434,7 @@ class Settings(BaseModel):
             raise ValueError("must be a share of requests from 0 to 1 (0.3: 30%)")
         return value
 
-    @field_validator("timeout", "retry_deadline", "batch_deadline")
+    @field_validator("timeout", "retry_deadline", "batch_deadline", "retry_backoff")
     @classmethod
     def _positive_seconds(cls, value: float) -> float:
         if not math.isfinite(value) or value <= 0:

@@ -210,7 +210,9 @@ class RunTarget:
     upstream: Upstream | None = None
     max_retries: int = 2
     retry_deadline: float = 60.0
-    timeout: float = 60.0
+    retry_backoff: float = 0.5
+    #: Seconds any answer may take; None: each family's (``catalog.ANSWER_TIMEOUTS``).
+    timeout: float | None = 60.0
     cassette_dir: Path | None = None
     #: Share of requests the embedded reference server fails at random (``--anthropic-
     #: reference-faults``); only that server has it.
@@ -259,7 +261,9 @@ class RunTarget:
     def _client_kwargs(self, kw: dict[str, Any]) -> dict[str, Any]:
         from conformance.client import RetryPolicy  # see the TYPE_CHECKING import above
 
-        kw.setdefault("retry", RetryPolicy(self.max_retries, self.retry_deadline))
+        kw.setdefault(
+            "retry", RetryPolicy(self.max_retries, self.retry_deadline, base=self.retry_backoff)
+        )
         kw.setdefault("timeout", self.timeout)
         return kw
 
@@ -466,7 +470,9 @@ def resolve(settings: Settings) -> RunTarget:
         upstream=upstream,
         max_retries=settings.max_retries,
         retry_deadline=settings.retry_deadline,
-        timeout=settings.timeout,
+        retry_backoff=settings.retry_backoff,
+        # --anthropic-timeout, when given, bounds every answer; else each family has its own
+        timeout=settings.timeout if "timeout" in settings.model_fields_set else None,
         cassette_dir=settings.cassette_dir if kind is TargetKind.REPLAY else None,
         reference_faults=settings.reference_faults if kind is TargetKind.REFERENCE else 0.0,
     )

@@ -31,6 +31,8 @@ TOOL_ERRORS = {
     "conformance.profiles.usage_analytics.export.ExportUnreadable": ValueError,
     "conformance.cassettes.NetworkBlocked": ConnectionError,
     "conformance.client.TargetUnreachable": ConnectionError,
+    # the target is there but every try lost its connection: an Inconclusive too (skips)
+    "conformance.client.ConnectionLost": ConnectionError,
     "conformance.upstream.UpstreamUnreachable": LookupError,
     "conformance.upstream.UpstreamUnreadable": LookupError,
     "conformance.catalog.UnknownEndpoint": KeyError,
@@ -50,6 +52,7 @@ NOT_TOOL_ERRORS = {
     "Stopped",  # a ConformanceError: the answer broke the contract so the test cannot go on
     "AnswerTooSlow",  # the target's body overran the timeout: a verdict on its pace
     "StillTransient",  # an Inconclusive: a transient answer outlasted the retries
+    "AnswerLost",  # an Inconclusive: a retry met its own first try's work (404, 400, 409)
     "Reset",  # the reference server's own signal to drop a connection (an injected fault)
 }
 

@@ -13,11 +13,13 @@ import pytest
 
 from conformance.client import (
     ApiClient,
+    ConnectionLost,
     RetryPolicy,
     StillTransient,
     Target,
     TargetUnreachable,
 )
+from conformance.exchange import Inconclusive
 from conformance.reference import DEFAULT_API_KEY, EmbeddedServer, ReferenceConfig, faults
 from conformance.reference.answers import FORCE_STATUS_HEADER
 from conformance.target import TargetKind
@@ -96,9 +98,11 @@ def test_a_dropped_connection_is_retried_as_a_whole_request(
     faulty: Callable[..., EmbeddedServer], kind: str, stream: bool
 ) -> None:
     client, counting = client_of(faulty(kind))
-    with pytest.raises(TargetUnreachable, match="no answer after 3 attempt"):
+    with pytest.raises(ConnectionLost, match="connection was lost on every one of 3") as lost:
         client.post("/v1/messages", json=message(stream=stream))
     assert counting.sent == NO_WAIT.max_retries + 1
+    # the target is there: "could not judge" (a skip), never "unreachable" (a failure)
+    assert isinstance(lost.value, Inconclusive) and isinstance(lost.value, TargetUnreachable)
 
 
 def test_a_stream_cut_happens_mid_way(faulty: Callable[..., EmbeddedServer]) -> None:

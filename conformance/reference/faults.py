@@ -261,3 +261,160 @@ def quiet_resets() -> None:
     logger = logging.getLogger("uvicorn.error")
     if _QUIET not in logger.filters:
         logger.addFilter(_QUIET)
+
+
+# --- a loopback fault proxy: faults before AND after the upstream did the work --------------------
+
+#: What ``FaultProxy`` does to a request the upstream never sees: the gateway refuses it.
+PROXY_BEFORE: tuple[str, ...] = ("429", "529", "500", PLAIN_503, "reset-before")
+#: What it does after the upstream answered: the work is done (a file uploaded, a member
+#: added), its answer is lost on the way back. A retry then meets its own first try.
+PROXY_AFTER: tuple[str, ...] = ("502-html", "500-after", "reset-after", "cut")
+PROXY_FAULTS: tuple[str, ...] = (*PROXY_BEFORE, *PROXY_AFTER)
+#: A gateway's own 502 page (HTML, no JSON envelope, no request-id), as nginx sends it.
+HTML_502_BODY = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+#: What an injected error asks the client to wait (milliseconds: the proxy's faults are many).
+PROXY_RETRY_AFTER_MS = "20"
+_HOP = frozenset(
+    {
+        "host",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "content-length",
+        "content-encoding",
+        "accept-encoding",
+        "te",
+        "upgrade",
+        "proxy-connection",
+    }
+)
+
+
+class FaultProxy:
+    """An ASGI pass-through to ``upstream`` (a reference server) that fails ``rate`` of the
+    ``/v1/`` requests with one of ``kinds`` (``PROXY_FAULTS``), from a seed: 429 and 529 with a
+    wait, a 500 envelope, a ``text/plain`` 503 and a dropped connection *before* forwarding; a
+    502 HTML page, a 500, a dropped connection and a body cut mid-way *after* the upstream did
+    the work. ``injected`` counts what it did, by kind. Serve it with
+    ``EmbeddedServer(app=FaultProxy(...))``; ``script`` forces the faults of the first
+    requests."""
+
+    def __init__(
+        self,
+        upstream: str,
+        rate: float,
+        seed: str = "conformance",
+        kinds: tuple[str, ...] = PROXY_FAULTS,
+        script: tuple[str | None, ...] = (),
+    ) -> None:
+        bad = [k for k in (*kinds, *script) if k is not None and k not in PROXY_FAULTS]
+        if bad or not 0 <= rate <= 1:
+            raise ValueError(
+                f"fault proxy: rate from 0 to 1 and kinds among {', '.join(PROXY_FAULTS)} "
+                f"(got {rate}, {', '.join(bad) or 'no unknown kind'})"
+            )
+        self.upstream = upstream.rstrip("/")
+        self.dice = FaultDice(rate, seed, kinds)
+        self.injected: dict[str, int] = {}
+        #: The faults of the first ``/v1/`` requests, in order (None: forwarded as it is),
+        #: before the dice take over: how the project's tests meet one fault at one moment.
+        self.script = list(script)
+        self._clients: list[Any] = []  # one httpx.AsyncClient, made in the server's loop
+        quiet_resets()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        import httpx
+
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        path: str = scope["path"]
+        fault = None
+        if path.startswith("/v1/"):
+            fault = self.script.pop(0) if self.script else self.dice.roll("", body)
+        if fault is not None:
+            with self.dice._lock:
+                self.injected[fault] = self.injected.get(fault, 0) + 1
+        if fault in PROXY_BEFORE:
+            await self._refuse(send, fault)
+            return
+        if not self._clients:
+            self._clients.append(httpx.AsyncClient(timeout=60))
+        query = scope.get("query_string", b"").decode()
+        headers = [
+            (k.decode(), v.decode()) for k, v in scope["headers"] if k.decode().lower() not in _HOP
+        ]
+        answer = await self._clients[0].request(
+            scope["method"],
+            self.upstream + path + (f"?{query}" if query else ""),
+            headers=headers,
+            content=body,
+        )
+        out = [(k.encode(), v.encode()) for k, v in answer.headers.items() if k.lower() not in _HOP]
+        if fault is None:
+            await _send_whole(send, answer.status_code, out, answer.content)
+        elif fault == "502-html":
+            await _send_whole(send, 502, [(b"content-type", b"text/html")], HTML_502_BODY)
+        elif fault == "500-after":
+            await self._refuse(send, "500")
+        elif fault == "reset-after":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            raise Reset("connection dropped by the fault proxy after forwarding")
+        else:  # "cut": the upstream's answer starts, then stops half-way
+            await send(
+                {"type": "http.response.start", "status": answer.status_code, "headers": out}
+            )
+            half = answer.content[: max(1, len(answer.content) // 2)]
+            await send({"type": "http.response.body", "body": half, "more_body": True})
+            raise Reset("body cut mid-way by the fault proxy")
+
+    async def _refuse(self, send: Any, fault: str) -> None:
+        serial = self.dice.count
+        if fault == PLAIN_503:
+            await _send_whole(send, 503, [(b"content-type", b"text/plain")], PLAIN_503_BODY)
+            return
+        if fault == "reset-before":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            raise Reset("connection dropped by the fault proxy before forwarding")
+        status, error_type = STATUS_FAULTS[fault]
+        request_id = f"req_fault{serial:012d}"
+        envelope = {
+            "type": "error",
+            "error": {"type": error_type, "message": f"{_MESSAGES[status]} (proxy fault {serial})"},
+            "request_id": request_id,
+        }
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"request-id", request_id.encode()),
+            (b"retry-after-ms", PROXY_RETRY_AFTER_MS.encode()),  # read first, as the SDKs do
+        ]
+        if status in (429, 529):  # as the API: a test of the 429 checks it has retry-after
+            headers.append((b"retry-after", RETRY_AFTER.encode()))
+        await _send_whole(send, status, headers, json.dumps(envelope).encode())
+
+    async def aclose(self) -> None:
+        for client in self._clients:
+            await client.aclose()
+
+
+async def _send_whole(
+    send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

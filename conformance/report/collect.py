@@ -186,7 +186,9 @@ class Collector:
         t.request_ids.extend(r for r in props.get(REQUEST_IDS_KEY, ()) if r not in t.request_ids)
         t.findings.extend(FindingRecord(**f) for f in props.get(FINDINGS_KEY, ()))
         t.root_causes.extend(FindingRecord(**f) for f in props.get(ROOT_KEY, ()))
-        t.retried.extend(props.get(RETRIED_KEY, ()))
+        # the teardown phase repeats the call's lines (so junit.xml, which reads the last
+        # phase, has them all) and adds teardown's own
+        t.retried.extend(r for r in props.get(RETRIED_KEY, ()) if r not in t.retried)
         if report.failed:
             if t.verdict is not Verdict.FAIL:
                 t.reason = props.get(ERROR_KEY) or _longrepr_line(report)
@@ -556,6 +558,14 @@ class ReportHooks:
                 terminalreporter.write_line(t.nodeid, yellow=True)
                 for line in t.retried:
                     terminalreporter.write_line(f"  {line}")
+        retried = [t for t in results if t.retried]
+        if retried:
+            calls = sum(len(t.retried) for t in retried)
+            terminalreporter.write_line(
+                f"anthropic-conformance: {calls} call(s) needed retries, in {len(retried)} "
+                f"test(s) ({len(flaky)} passed only after them, listed above)",
+                yellow=True,
+            )
         if self.all_skipped:
             terminalreporter.write_line(
                 "anthropic-conformance: every conformance test was skipped although families "

@@ -118,6 +118,11 @@ def _expensive(report: Report) -> list[TestResult]:
     return costly[:MOST_EXPENSIVE]
 
 
+def _retried(report: Report) -> list[TestResult]:
+    """The tests any of whose calls needed retries (flaky ones first), never hidden."""
+    return sorted((t for t in report.tests if t.retried), key=lambda t: (not t.flaky, t.nodeid))
+
+
 def _target(report: Report) -> str:
     """Where the run pointed, and where its answers came from: a run answered by cassettes
     alone never names the live target as tested."""
@@ -248,6 +253,22 @@ def markdown(report: Report) -> str:
         hidden = len(report.failures) - MD_MAX_FAILURES
         if hidden > 0:
             out.append(f"- … and {hidden} more failing test(s): see report.json or report.html")
+        out.append("")
+    retried = _retried(report)
+    if retried:
+        out += [
+            "### Retried: calls that met transient faults",
+            "",
+            f"{sum(t.flaky for t in retried)} test(s) passed only after retries (flaky); each "
+            "call is listed with the faults its failed tries met.",
+            "",
+        ]
+        for t in retried[:MD_MAX_FAILURES]:
+            out.append(f"- {_code(t.nodeid)} ({'flaky' if t.flaky else t.verdict.value})")
+            out += [f"  - {_cell(line)}" for line in t.retried]
+        hidden = len(retried) - MD_MAX_FAILURES
+        if hidden > 0:
+            out.append(f"- … and {hidden} more retried test(s): see report.json or report.html")
         out.append("")
     if report.drift:
         out += ["### Drift: fields the schemas do not know", ""]
@@ -400,6 +421,19 @@ def html(report: Report) -> str:
     ]
     if report.failures:
         parts += ['<h2 id="failures">Failures</h2>', *(_failure_html(t) for t in report.failures)]
+    retried = _retried(report)
+    if retried:
+        parts += [
+            '<h2 id="retried">Retried: calls that met transient faults</h2>',
+            f"<p>{sum(t.flaky for t in retried)} test(s) passed only after retries (flaky).</p>",
+            "<ul>",
+            *(
+                f"<li><code>{_e(t.nodeid)}</code> ({'flaky' if t.flaky else _e(t.verdict.value)})"
+                "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in t.retried) + "</ul></li>"
+                for t in retried
+            ),
+            "</ul>",
+        ]
     if report.drift:
         parts += [
             "<h2>Drift: fields the schemas do not know</h2><ul>",
