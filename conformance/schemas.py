@@ -14,6 +14,7 @@ import json
 import numbers
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -22,6 +23,7 @@ import referencing
 import referencing.exceptions
 from jsonschema import Draft202012Validator
 from jsonschema._utils import equal as _equal
+from jsonschema._utils import uniq as _uniq
 from jsonschema.exceptions import SchemaError, ValidationError, best_match, relevance
 from referencing.jsonschema import DRAFT202012
 
@@ -83,7 +85,7 @@ def _load_documents(directory: Path) -> dict[str, dict[str, Any]]:
         if doc.get("$id") != expected_id:
             raise SchemaLoadError(f"{file}: $id must be {expected_id!r}, got {doc.get('$id')!r}")
         try:
-            Draft202012Validator.check_schema(doc)
+            _check_schema(doc)
         except SchemaError as exc:
             raise SchemaLoadError(
                 f"{file}: not a valid draft 2020-12 schema: {exc.message}"
@@ -193,28 +195,41 @@ def _false(_: Any) -> bool:
     return False
 
 
-def _compile(schema: Any, resolver: Resolver[Any]) -> Check:
+@dataclass
+class _Meta:
+    """Compiling the draft 2020-12 metaschema as ``check_schema`` uses it: its formats asserted
+    by jsonschema's own format checker, and every ``$dynamicRef: "#meta"`` resolving to the
+    metaschema itself (the outermost ``$dynamicAnchor: meta`` when it is the entry point)."""
+
+    format_checker: Any
+    root: dict[str, Any]
+    root_resolver: Resolver[Any]
+    memo: dict[int, Check] = field(default_factory=dict)
+
+
+def _compile(schema: Any, resolver: Resolver[Any], meta: _Meta | None = None) -> Check:
     if schema is True:
         return _true
     if schema is False:
         return _false
     if not isinstance(schema, dict):
         raise _Unsupported(f"schema {schema!r}")
+    memo = _COMPILED if meta is None else meta.memo
     key = id(schema)
-    if key in _COMPILED:
-        return _COMPILED[key]
+    if key in memo:
+        return memo[key]
     checks: list[Check] = []
     # a recursive $ref reaches this schema again while it compiles: it calls the finished check
-    _COMPILED[key] = lambda i: all(c(i) for c in checks)
+    memo[key] = lambda i: all(c(i) for c in checks)
     try:
         for keyword, value in schema.items():
-            check = _keyword(keyword, value, schema, resolver)
+            check = _keyword(keyword, value, schema, resolver, meta)
             if check is not None:
                 checks.append(check)
     except _Unsupported:
-        del _COMPILED[key]
+        del memo[key]
         raise
-    return _COMPILED[key]
+    return memo[key]
 
 
 Sub: TypeAlias = Callable[[Any], Check]
@@ -252,9 +267,9 @@ def _additional(value: Any, schema: dict[str, Any], sub: Sub) -> Check | None:
 
 
 def _items(value: Any, schema: dict[str, Any], sub: Sub) -> Check:
-    if "prefixItems" in schema or not isinstance(value, dict):
-        raise _Unsupported("items with prefixItems or a boolean")
-    item = sub(value)
+    if "prefixItems" in schema:
+        raise _Unsupported("items with prefixItems")
+    item = sub(value)  # true and false too: every item valid, or none
     return lambda i: not isinstance(i, list) or all(item(x) for x in i)
 
 
@@ -326,18 +341,65 @@ _BUILDERS: dict[str, _Builder] = {
 
 
 def _keyword(
-    keyword: str, value: Any, schema: dict[str, Any], resolver: Resolver[Any]
+    keyword: str,
+    value: Any,
+    schema: dict[str, Any],
+    resolver: Resolver[Any],
+    meta: _Meta | None = None,
 ) -> Check | None:
     """The check of one keyword of ``schema`` (None for an annotation)."""
+    if meta is not None and keyword in _META_KEYWORDS:
+        return _meta_keyword(keyword, value, resolver, meta)
     if keyword not in Draft202012Validator.VALIDATORS or keyword in _NOT_ASSERTED:
         return None
     if keyword == "$ref":  # a recursive one gets the check being compiled, complete once done
         resolved = resolver.lookup(value)
-        return _compile(resolved.contents, resolved.resolver)
+        return _compile(resolved.contents, resolved.resolver, meta)
     builder = _BUILDERS.get(keyword)
     if builder is None:
         raise _Unsupported(keyword)
-    return builder(value, schema, lambda s: _compile(s, resolver))
+    return builder(value, schema, lambda s: _compile(s, resolver, meta))
+
+
+_META_KEYWORDS = frozenset({"format", "$dynamicRef", "propertyNames", "uniqueItems"})
+
+
+def _meta_keyword(keyword: str, value: Any, resolver: Resolver[Any], meta: _Meta) -> Check:
+    """The keywords only the metaschema uses, as jsonschema evaluates them there."""
+    if keyword == "format":
+        conforms = meta.format_checker.conforms
+        return lambda i: bool(conforms(i, value))
+    if keyword == "$dynamicRef":
+        if value != "#meta" or meta.root.get("$dynamicAnchor") != "meta":
+            raise _Unsupported(f"$dynamicRef {value!r}")
+        return _compile(meta.root, meta.root_resolver, meta)
+    if keyword == "propertyNames":
+        names = _compile(value, resolver, meta)
+        return lambda i: not isinstance(i, dict) or all(names(k) for k in i)
+    if value:  # uniqueItems: true
+        return lambda i: not isinstance(i, list) or bool(_uniq(i))
+    return _true
+
+
+@cache
+def _metaschema_check() -> Check | None:
+    """The compiled yes/no check of what ``Draft202012Validator.check_schema`` asserts."""
+    cls = Draft202012Validator
+    resolver = cls(cls.META_SCHEMA)._resolver
+    resolved = resolver.lookup(cls.META_SCHEMA["$id"])
+    meta = _Meta(cls.FORMAT_CHECKER, resolved.contents, resolved.resolver)
+    try:
+        return _compile(resolved.contents, resolved.resolver, meta)
+    except _Unsupported:
+        return None
+
+
+def _check_schema(doc: dict[str, Any]) -> None:
+    """``Draft202012Validator.check_schema``: a passing schema is known from the compiled check
+    alone; only a failing one is checked by jsonschema itself, whose error it raises."""
+    check = _metaschema_check()
+    if check is None or not check(doc):
+        Draft202012Validator.check_schema(doc)
 
 
 @cache

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 
 from conformance import schemas
 from conformance.cassettes import readers
@@ -129,3 +131,40 @@ def test_findings_are_the_same_with_and_without_the_compiled_check(
     monkeypatch.setattr(schemas, "_checker", lambda name: None)  # jsonschema alone
     assert schemas.validate(message, "message.json") == []
     assert schemas.validate(broken, "message.json") == before
+
+
+def _passes_check_schema(doc: Any) -> bool:
+    try:
+        Draft202012Validator.check_schema(doc)
+    except SchemaError:
+        return False
+    return True
+
+
+def test_compiled_metaschema_agrees_with_check_schema() -> None:
+    """Loading the schemas checks each against the metaschema through the compiled check:
+    it agrees with ``check_schema`` on every shipped schema and broken variants of each."""
+    check = schemas._metaschema_check()
+    assert check is not None
+    rng = random.Random(15)
+    docs = list(schemas._documents().values())
+    cases: list[Any] = [
+        *docs,
+        *(b for d in docs for b in _broken(d, rng, 4)),
+        {"type": 5},
+        {"pattern": "("},  # the format checker's regex, as check_schema asserts it
+        {"required": ["a", "a"]},  # uniqueItems
+        {"properties": {"a": {"items": False}}},
+        {"x-anything": 1},
+    ]
+    disagree = [c for c in cases if check(c) != _passes_check_schema(c)]
+    assert not disagree, disagree[:3]
+    assert {check(c) for c in cases} == {True, False}
+
+
+def test_a_broken_schema_file_is_still_refused_with_jsonschema_words(tmp_path: Path) -> None:
+    (tmp_path / "x.json").write_text(
+        json.dumps({"$id": schemas.BASE_URI + "x.json", "type": "objekt"})
+    )
+    with pytest.raises(schemas.SchemaLoadError, match=r"x\.json: not a valid draft 2020-12 schema"):
+        schemas._load_documents(tmp_path)
