@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -125,6 +126,10 @@ def conformance_run_id(pytestconfig: pytest.Config) -> str:
     return pytestconfig.stash[RUN_ID]
 
 
+def _no_wait(seconds: float) -> None:
+    """``sleep`` of a replay's polls."""
+
+
 @pytest.fixture(scope="session")
 def conformance_session_ledger(
     pytestconfig: pytest.Config, conformance_target: RunTarget
@@ -132,7 +137,12 @@ def conformance_session_ledger(
     """The safety net: resources no test teardown removed are removed at session end, each
     kind with its own key (admin kinds with the admin key)."""
     settings = pytestconfig.stash[SETTINGS]
-    ledger = ResourceLedger(budget=resources.TeardownBudget(settings.teardown_deadline))
+    # A replayed poll answers what was recorded whenever it is asked: waiting between them is
+    # time for nothing (the cassette holds every poll the recording made).
+    sleep = _no_wait if conformance_target.offline else time.sleep
+    ledger = ResourceLedger(
+        budget=resources.TeardownBudget(settings.teardown_deadline, sleep=sleep)
+    )
     yield ledger
     if conformance_target.offline:  # replay: nothing was created, outside a cassette no answer
         return
