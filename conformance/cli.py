@@ -197,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_mutation_score_arguments(
         sub.add_parser(
-            "mutation-score", help="run the suite against every mutant of the reference server"
+            "mutation-score",
+            help="run the suites against every mutant of the reference server and profiles",
         )
     )
     _add_check_cassettes_arguments(
@@ -326,7 +327,15 @@ def _add_mutation_score_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="score only this mutant (repeatable; default: all)",
+        help="score only this mutant (repeatable; a profile's as PROFILE:MUTANT; default: all)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="score the mutants of this profile (repeatable; anthropic is the reference "
+        "server's own; default: every registered profile)",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument(

@@ -1,4 +1,4 @@
-"""The mutation score: run the shipped suite against every mutant of the reference server.
+"""The mutation score: run the shipped suites against every mutant of the reference servers.
 
 A suite that passes against a broken server proves nothing. For each named mutant
 (``conformance.reference.mutants``) this starts an ``EmbeddedServer`` with the mutant switched on,
@@ -6,6 +6,11 @@ points the suite at it through the plugin's ordinary settings (``ANTHROPIC_BASE_
 ``ANTHROPIC_API_KEY``), runs only the tests of the mutant's feature(s) with ``-x``, and records
 whether some test failed (the mutant is *killed*) and which. One more run against the faithful
 server, with every default feature, must pass: otherwise "killed" would mean nothing.
+
+Every registered profile with a reference implementation and ``mutants`` is scored the same way,
+from nothing more than what it declares: a run per mutant is the profile's suite (its default
+toggles, ``-x``) with ``--<prefix>-mutant=NAME`` against its reference implementation, named
+``<profile>:<mutant>``; its control run (``<profile>:faithful``) has no mutant and must pass.
 
 Runs are spread over worker processes (``python -m conformance.mutation --worker``), each running
 ``pytest.main`` in-process for several mutants in a row: one interpreter start per worker instead
@@ -34,8 +39,11 @@ from conformance.reference.mutants import MUTANTS
 from conformance.runner import suite_args
 from conformance.settings import OPTIONS
 
-#: The name of the control run against the faithful server in outcomes and reports.
+#: The name of the control run against the faithful server in outcomes and reports (a
+#: profile's control is ``<profile>:faithful``).
 FAITHFUL = "faithful"
+#: The group of the reference server's own mutants: the Anthropic API's profile.
+CORE = "anthropic"
 #: Seconds one worker may take before the score gives up on it.
 WORKER_TIMEOUT = 300.0
 
@@ -74,6 +82,16 @@ class Outcome:
     error: str | None = None  # the run itself broke (usage error, crash): neither verdict holds
 
     @property
+    def profile(self) -> str:
+        """The profile whose suite and reference the run used (``anthropic`` for the core)."""
+        return split(self.name)[0]
+
+    @property
+    def control(self) -> bool:
+        """A control run against a faithful reference, not a mutant."""
+        return split(self.name)[1] == FAITHFUL
+
+    @property
     def killed(self) -> bool:
         """Some test failed: the suite noticed the mutant."""
         return self.exit_code == 1 and bool(self.failures) and self.error is None
@@ -88,7 +106,7 @@ class Outcome:
         """killed / survived for a mutant, passed / failed for the control, or error."""
         if self.error is not None:
             return "error"
-        if self.name == FAITHFUL:
+        if self.control:
             return "passed" if self.clean else "failed"
         return "killed" if self.killed else "survived"
 
@@ -102,6 +120,7 @@ class Outcome:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["features"] = list(self.features)
+        data["profile"] = self.profile
         data["verdict"] = self.verdict
         return data
 
@@ -125,10 +144,16 @@ class Outcome:
 
 @dataclass
 class Score:
-    """Every mutant's outcome and the faithful control run."""
+    """Every mutant's outcome and the control runs: the faithful server's (None when no mutant
+    of the reference server was scored) and each scored profile's."""
 
-    faithful: Outcome
+    faithful: Outcome | None
     mutants: list[Outcome]
+    profile_controls: list[Outcome] = field(default_factory=list)
+
+    @property
+    def controls(self) -> list[Outcome]:
+        return [*([self.faithful] if self.faithful else []), *self.profile_controls]
 
     @property
     def killed(self) -> int:
@@ -143,28 +168,111 @@ class Score:
         return [o.name for o in self.mutants if not o.killed]
 
     @property
+    def groups(self) -> dict[str, tuple[int, int]]:
+        """Killed and total mutants per profile, in order of first appearance."""
+        found: dict[str, tuple[int, int]] = {}
+        for o in self.mutants:
+            killed, total = found.get(o.profile, (0, 0))
+            found[o.profile] = (killed + o.killed, total + 1)
+        return found
+
+    @property
     def ok(self) -> bool:
-        """Every mutant killed and the faithful server passing: the exit status of the command."""
-        return self.faithful.clean and not self.survivors
+        """Every mutant killed and every control passing: the exit status of the command."""
+        return bool(self.controls) and all(c.clean for c in self.controls) and not self.survivors
 
     @property
     def summary(self) -> str:
-        return f"Mutation score: {self.killed}/{self.total} killed"
+        line = f"Mutation score: {self.killed}/{self.total} killed"
+        if len(self.groups) > 1 or any(g != CORE for g in self.groups):
+            line += " (" + ", ".join(f"{g} {k}/{n}" for g, (k, n) in self.groups.items()) + ")"
+        return line
 
     def to_json(self) -> dict[str, Any]:
         return {
             "score": {"killed": self.killed, "total": self.total, "ok": self.ok},
-            "faithful": self.faithful.to_json(),
+            "faithful": self.faithful.to_json() if self.faithful else None,
+            "controls": [o.to_json() for o in self.controls],
             "mutants": [o.to_json() for o in self.mutants],
         }
+
+
+# --- what runs: the reference server's mutants and each profile's ---------------------------------
+
+
+def split(name: str) -> tuple[str, str]:
+    """A run's name -> (profile, mutant or ``faithful``): ``claude-code-api-service:cost-rounded``
+    is a profile's mutant, a name without ``:`` one of the reference server's."""
+    profile, sep, mutant = name.rpartition(":")
+    return (profile, mutant) if sep else (CORE, name)
+
+
+def _profile(name: str) -> Any:
+    """The registered profile ``name`` (a ``conformance.profiles.Profile``)."""
+    from conformance import profiles
+
+    return profiles.get(name)
+
+
+def scorable(profile: Any) -> bool:
+    """Whether a profile has mutants to score: the core, or a reference with ``mutants``."""
+    return bool(profile.native or (profile.reference is not None and profile.mutants))
+
+
+def mutants_of(profile_name: str) -> list[str]:
+    """The run names of a profile's mutants (the core's are plain ``MUTANTS`` names)."""
+    profile = _profile(profile_name)
+    if profile.native:
+        return list(MUTANTS)
+    if not scorable(profile):
+        return []
+    return [f"{profile.name}:{m}" for m in profile.mutants]
+
+
+def control_of(profile_name: str) -> str:
+    return FAITHFUL if profile_name == CORE else f"{profile_name}:{FAITHFUL}"
+
+
+def select(
+    names: Sequence[str] | None = None, profile_names: Sequence[str] | None = None
+) -> list[str]:
+    """The mutant runs to score: every mutant of the selected profiles (default: every
+    registered one), or only ``names`` among them. Unknown names are a ``ValueError``."""
+    from conformance import profiles
+
+    known = profiles.names()
+    wanted = list(dict.fromkeys(profile_names or known))
+    unknown = [p for p in wanted if p not in known]
+    if unknown:
+        raise ValueError(f"unknown profile(s): {', '.join(unknown)}; known: {', '.join(known)}")
+    pool = [m for p in wanted for m in mutants_of(p)]
+    if names is None:
+        if not pool:
+            raise ValueError(
+                f"no mutants to score in profile(s) {', '.join(wanted)}: a profile's mutants "
+                "are the `mutants` of its reference implementation"
+            )
+        return pool
+    chosen = list(dict.fromkeys(names))
+    missing = [n for n in chosen if n not in pool]
+    if missing:
+        raise ValueError(
+            f"unknown mutant(s): {', '.join(missing)}; known: {', '.join(pool)} "
+            "(a profile's mutant is named PROFILE:MUTANT)"
+        )
+    return chosen
 
 
 # --- one run, in-process --------------------------------------------------------------------------
 
 
 def features_for(name: str) -> tuple[str, ...]:
-    """The toggles of a run: the mutant's feature(s), or every default feature for the control."""
-    if name == FAITHFUL:
+    """The toggles of a run: the mutant's feature(s), or every default feature for the control;
+    a profile's runs have its default toggles (a profile declares no mutant's toggles)."""
+    group, mutant = split(name)
+    if group != CORE:
+        return tuple(t.name for t in _profile(group).toggles if t.default)
+    if mutant == FAITHFUL:
         return tuple(f.name for f in catalog.FEATURES if f.default)
     return MUTANTS[name].features
 
@@ -211,8 +319,10 @@ class _Collector:
     def pytest_runtest_makereport(self, item: Any, call: Any) -> None:
         if call.excinfo is not None and call.when in ("setup", "call", "teardown"):
             if call.excinfo.errisinstance(BaseException) and not _is_skip(call.excinfo):
-                test = item.nodeid.split("conformance/suite/", 1)[-1]
-                marks = (str(a) for m in item.iter_markers("feature") for a in m.args)
+                test = _short(item.nodeid)
+                marks = [str(a) for m in item.iter_markers("feature") for a in m.args]
+                # a profile's tests name their toggles after the profile's name
+                marks += [str(a) for m in item.iter_markers(PROFILE_MARK) for a in m.args[1:]]
                 self.failures.append(
                     Failure(
                         test,
@@ -237,7 +347,7 @@ class _Collector:
                 if f.get("severity") == "error" and not any(
                     x.reason.startswith(f"[{f['check']}] (root cause)") for x in self.failures
                 ):
-                    test = report.nodeid.split("conformance/suite/", 1)[-1]
+                    test = _short(report.nodeid)
                     self.failures.append(
                         Failure(
                             test,
@@ -249,6 +359,17 @@ class _Collector:
                     )
 
 
+#: The marker of a profile's tests: ``conformance_profile(NAME, TOGGLE, ...)``.
+PROFILE_MARK = "conformance_profile"
+
+
+def _short(nodeid: str) -> str:
+    """A node id relative to its suite directory: ``test_chat.py::test_x``."""
+    path, sep, rest = nodeid.partition("::")
+    head, found, tail = path.rpartition("suite/")
+    return (tail if found and (not head or head.endswith("/")) else path) + sep + rest
+
+
 def _is_skip(excinfo: Any) -> bool:
     import pytest
 
@@ -256,15 +377,20 @@ def _is_skip(excinfo: Any) -> bool:
 
 
 @contextlib.contextmanager
-def _environment(url: str, key: str) -> Generator[None]:
-    """The plugin's own settings point at ``url``; every other setting from the user's
-    environment is hidden so it cannot change the run (a record mode, a feature list...)."""
+def _environment(url: str | None, key: str | None) -> Generator[None]:
+    """The plugin's own settings point at ``url`` (None: a profile's run, whose plugin starts
+    its reference itself); every other setting from the user's environment, the profiles' too,
+    is hidden so it cannot change the run (a record mode, a feature list, a base URL...)."""
+    from conformance import profiles
+
     names = {o.env for o in OPTIONS if o.env}
+    names |= {o.env for p in profiles.available().values() for o in p.all_options() if o.env}
     saved = {n: os.environ.pop(n) for n in list(names) if n in os.environ}
-    os.environ["ANTHROPIC_BASE_URL"] = url
-    os.environ["ANTHROPIC_API_KEY"] = key
+    if url is not None and key is not None:
+        os.environ["ANTHROPIC_BASE_URL"] = url
+        os.environ["ANTHROPIC_API_KEY"] = key
     admin = next((o.env for o in OPTIONS if o.field == "admin_api_key" and o.env), None)
-    if admin:  # the Admin API tests need the reference server's admin key
+    if admin and url is not None:  # the Admin API tests need the reference server's admin key
         from conformance.reference import DEFAULT_ADMIN_API_KEY
 
         os.environ[admin] = DEFAULT_ADMIN_API_KEY
@@ -277,20 +403,28 @@ def _environment(url: str, key: str) -> Generator[None]:
 
 
 def pytest_args(name: str, api_version: str | None = None) -> list[str]:
-    """The pytest command line of one run (without target settings, which go by environment)."""
+    """The pytest command line of one run (without target settings, which go by environment):
+    a profile's run selects its suite and switches its mutant on by its own option."""
+    group, mutant = split(name)
+    if group == CORE:
+        selection = [f"--anthropic-features={','.join(features_for(name))}"]
+    else:
+        prefix = _profile(group).prefix
+        selection = ["--conformance-profile", group]
+        selection += [] if mutant == FAITHFUL else [f"--{prefix}-mutant={mutant}"]
     args = suite_args(
         [
             "-q",
             "-x",
             "-p",
             "no:cacheprovider",
-            f"--anthropic-features={','.join(features_for(name))}",
+            *selection,
             # a 5xx mutant must fail at once, not after the client's backoff
             "--anthropic-max-retries=0",
             "--anthropic-timeout=10",
         ]
     )
-    if api_version:
+    if api_version and group == CORE:
         args.append(f"--anthropic-version={api_version}")
     flags = {o.field: o.flag for o in OPTIONS}
     if "require" in flags:  # a family the mutant stops serving must fail, not be skipped
@@ -310,14 +444,16 @@ def run_one(name: str, api_version: str | None = None) -> Outcome:
     collector = _Collector()
     started = time.monotonic()
     sink = io.StringIO()
-    # The wall clock: the live-mode suite asks for reports of the days before today.
-    config = ReferenceConfig(mutants=mutants, now=datetime.now(UTC))
-    with (
-        EmbeddedServer(config) as server,
-        _environment(server.url, DEFAULT_API_KEY),
-        contextlib.redirect_stdout(sink),
-        contextlib.redirect_stderr(sink),
-    ):
+    with contextlib.ExitStack() as stack:
+        if split(name)[0] == CORE:
+            # The wall clock: the live-mode suite asks for reports of the days before today.
+            config = ReferenceConfig(mutants=mutants, now=datetime.now(UTC))
+            server = stack.enter_context(EmbeddedServer(config))
+            stack.enter_context(_environment(server.url, DEFAULT_API_KEY))
+        else:  # the profile's plugin starts its reference implementation, mutant switched on
+            stack.enter_context(_environment(None, None))
+        stack.enter_context(contextlib.redirect_stdout(sink))
+        stack.enter_context(contextlib.redirect_stderr(sink))
         code = int(pytest.main(pytest_args(name, api_version), plugins=[collector]))
     error = None
     if code not in (0, 1):
@@ -359,14 +495,14 @@ def mutation_score(
     *,
     jobs: int | None = None,
     api_version: str | None = None,
+    profiles: Sequence[str] | None = None,
     progress: Progress | None = None,
 ) -> Score:
-    """Run the faithful control and every mutant in ``names`` (default: all), in parallel."""
-    chosen = list(MUTANTS) if names is None else list(dict.fromkeys(names))
-    unknown = [n for n in chosen if n not in MUTANTS]
-    if unknown:
-        raise ValueError(f"unknown mutant(s): {', '.join(unknown)}; known: {', '.join(MUTANTS)}")
-    runs = [FAITHFUL, *chosen]
+    """Run every mutant in ``names`` (default: all of the selected ``profiles``, default every
+    registered one) and the control of each profile they belong to, in parallel."""
+    chosen = select(names, profiles)
+    controls = [control_of(g) for g in dict.fromkeys(split(n)[0] for n in chosen)]
+    runs = [*controls, *chosen]
     jobs = jobs or os.cpu_count() or 1
     version = [f"--anthropic-version={api_version}"] if api_version else []
     procs = [
@@ -415,7 +551,11 @@ def mutation_score(
     lost = "the worker running it crashed or timed out"
     for name in runs:
         outcomes.setdefault(name, Outcome(name, features_for(name), -1, error=lost))
-    return Score(outcomes[FAITHFUL], [outcomes[n] for n in chosen])
+    return Score(
+        outcomes.get(FAITHFUL),
+        [outcomes[n] for n in chosen],
+        [outcomes[c] for c in controls if c != FAITHFUL],
+    )
 
 
 class Progress:
@@ -430,7 +570,13 @@ class Progress:
 
     def step(self, outcome: Outcome) -> None:
         self.count += 1
-        what = "control" if outcome.name == FAITHFUL else outcome.name
+        what = (
+            outcome.name
+            if not outcome.control
+            else "control"
+            if outcome.name == FAITHFUL
+            else f"{outcome.profile} control"
+        )
         line = f"[{self.count}/{self.total}] {what}: {outcome.verdict} ({outcome.seconds:.1f}s)"
         if self.tty:
             filled = int(20 * self.count / max(1, self.total))
@@ -448,10 +594,21 @@ class Progress:
 # --- output and command line ----------------------------------------------------------------------
 
 
+def _control_label(outcome: Outcome) -> str:
+    if outcome.name == FAITHFUL:
+        return "the faithful server"
+    return f"the faithful reference of {outcome.profile}"
+
+
 def score_line(score: Score) -> str:
-    """The README's sentence under the table, from a real score (never written by hand)."""
-    control = "the faithful server passes" if score.faithful.clean else "the faithful server FAILS"
-    return f"{score.summary}, and {control}."
+    """The README's sentence under the tables, from a real score (never written by hand)."""
+    failed = [_control_label(c) for c in score.controls if not c.clean]
+    if failed:
+        return f"{score.summary}, and {', '.join(failed)} FAILS."
+    passed = [_control_label(c) for c in score.controls]
+    if len(passed) > 1:
+        return f"{score.summary}, and {', '.join(passed[:-1])} and {passed[-1]} pass."
+    return f"{score.summary}, and {passed[0] if passed else 'no control'} passes."
 
 
 def markdown_table() -> str:
@@ -464,35 +621,58 @@ def markdown_table() -> str:
     return "\n".join(rows)
 
 
+def markdown_profile_table() -> str:
+    """The README's list of the profiles' mutants, generated from the registry (each profile's
+    ``mutants``) so it cannot drift."""
+    from conformance import profiles
+
+    rows = ["| Profile's mutant | The bug |", "| --- | --- |"]
+    rows += [
+        f"| `{p.name}:{m}` | {bug.replace('|', '/')} |"
+        for p in profiles.available().values()
+        if not p.native and scorable(p)
+        for m, bug in p.mutants.items()
+    ]
+    return "\n".join(rows)
+
+
 def format_text(score: Score) -> str:
-    """The human report: the control run, one line per mutant and its killing test, the score."""
-    f = score.faithful
-    verdict = "passed" if f.clean else "FAILED"
-    lines = [f"faithful server: {verdict} ({f.passed} tests, {f.seconds:.1f}s)"]
-    lines += [f"  {x.test}: {x.reason}" for x in f.failures]
-    if f.error:
-        lines.append(f"  error: {f.error}")
+    """The human report: the control runs, one line per mutant and its killing test, the score."""
+    lines = []
+    for f in score.controls:
+        verdict = "passed" if f.clean else "FAILED"
+        what = "faithful server" if f.name == FAITHFUL else f"faithful reference of {f.profile}"
+        lines.append(f"{what}: {verdict} ({f.passed} tests, {f.seconds:.1f}s)")
+        lines += [f"  {x.test}: {x.reason}" for x in f.failures]
+        if f.error:
+            lines.append(f"  error: {f.error}")
     width = max((len(o.name) for o in score.mutants), default=0)
     for o in score.mutants:
         head = f"{o.name:<{width}}  {'killed  ' if o.killed else 'SURVIVED'}"
         if o.killed:
             lines.append(f"{head}  by {o.failures[0].test}: {o.failures[0].reason}")
-            if not o.caught_as_declared:
-                known = MUTANTS.get(o.name)
-                declared = ", ".join(known.caught_by if known else ()) or "nothing"
+            known = MUTANTS.get(o.name) if o.profile == CORE else None
+            if known is not None and not o.caught_as_declared:  # profiles declare no caught_by
+                declared = ", ".join(known.caught_by) or "nothing"
                 lines.append(f"{'':<{width + 12}}not what it declares it is caught by: {declared}")
             lines += [f"{'':<{width + 12}}also {x.test}" for x in o.failures[1:]]
         else:
             why = o.error or f"no test of feature(s) {', '.join(o.features)} failed"
             lines.append(f"{head}  {why}")
-    lines.append(score.summary + ("" if f.clean else "; the faithful server FAILED"))
+    failed = [_control_label(c).removeprefix("the ") for c in score.controls if not c.clean]
+    lines.append(score.summary + "".join(f"; the {c} FAILED" for c in failed))
     return "\n".join(lines)
 
 
 def command(args: argparse.Namespace) -> int:
     """Run the score; exit 1 when a mutant survives or the faithful server fails, 2 on misuse."""
     try:
-        score = mutation_score(args.mutant or None, jobs=args.jobs, api_version=args.api_version)
+        score = mutation_score(
+            args.mutant or None,
+            jobs=args.jobs,
+            api_version=args.api_version,
+            profiles=args.profile or None,
+        )
     except ValueError as exc:
         print(f"anthropic-conformance mutation-score: {exc}", file=sys.stderr)
         return 2

@@ -24,6 +24,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from types import FrameType, TracebackType
 from typing import Any
@@ -347,6 +348,10 @@ def conformance_run_id(pytestconfig: pytest.Config) -> str:
     return pytestconfig.stash[RUN_ID]
 
 
+def _no_wait(seconds: float) -> None:
+    """``sleep`` of a replay's polls."""
+
+
 @pytest.fixture(scope="session")
 def conformance_session_ledger(
     pytestconfig: pytest.Config, conformance_target: RunTarget
@@ -354,7 +359,12 @@ def conformance_session_ledger(
     """The safety net: resources no test teardown removed are removed at session end, each
     kind with its own key (admin kinds with the admin key)."""
     settings = pytestconfig.stash[SETTINGS]
-    ledger = ResourceLedger(budget=resources.TeardownBudget(settings.teardown_deadline))
+    # A replayed poll answers what was recorded whenever it is asked: waiting between them is
+    # time for nothing (the cassette holds every poll the recording made).
+    sleep = _no_wait if conformance_target.offline else time.sleep
+    ledger = ResourceLedger(
+        budget=resources.TeardownBudget(settings.teardown_deadline, sleep=sleep)
+    )
     pytestconfig.stash[SESSION_LEDGER] = ledger
     yield ledger
     if conformance_target.offline:  # replay: nothing was created, outside a cassette no answer

@@ -21,7 +21,7 @@ import pytest
 from starlette.applications import Starlette
 
 import conformance.suite
-from conformance import catalog, checks, cli, mutation
+from conformance import catalog, checks, cli, mutation, profiles
 from conformance.checks.effects import same_model
 from conformance.mutation import FAITHFUL, Failure, Outcome, Score
 from conformance.reference import (
@@ -946,6 +946,10 @@ def test_readme_lists_every_mutant() -> None:
     assert mutation.markdown_table() in text, (
         "README's mutant table is stale: paste conformance.mutation.markdown_table()"
     )
+    assert mutation.markdown_profile_table() in text, (
+        "README's profile mutant table is stale: paste "
+        "conformance.mutation.markdown_profile_table()"
+    )
 
 
 def test_failure_matches_only_what_it_names() -> None:
@@ -993,14 +997,28 @@ def score() -> Iterator[Score]:
 
 def test_faithful_server_passes_the_suite(score: Score) -> None:
     f = score.faithful
-    assert f.clean, mutation.format_text(score)
+    assert f is not None and f.clean, mutation.format_text(score)
     assert f.passed >= 25 and not f.failures
+    assert all(c.clean and c.passed for c in score.profile_controls), mutation.format_text(score)
+
+
+def _scored_profiles() -> dict[str, int]:
+    """Each registered profile with mutants of its reference, and how many."""
+    return {
+        p.name: len(MUTANTS) if p.native else len(p.mutants)
+        for p in profiles.available().values()
+        if p.native or (p.reference is not None and p.mutants)
+    }
 
 
 def test_every_mutant_is_killed(score: Score) -> None:
-    assert score.total == len(MUTANTS)
+    """The reference server's mutants and every profile's, each counted under its profile."""
+    expected = _scored_profiles()
+    assert "claude-code-api-service" in expected
+    assert score.groups == {name: (n, n) for name, n in expected.items()}
     assert not score.survivors, mutation.format_text(score)
     assert score.ok
+    assert {c.profile for c in score.profile_controls} == set(expected) - {"anthropic"}
 
 
 def test_each_mutant_is_caught_by_what_it_declares(score: Score) -> None:
@@ -1010,7 +1028,7 @@ def test_each_mutant_is_caught_by_what_it_declares(score: Score) -> None:
     wrong = [
         (o.name, o.failures[0].test, o.failures[0].checks, MUTANTS[o.name].caught_by)
         for o in score.mutants
-        if o.killed and not o.caught_as_declared
+        if o.profile == "anthropic" and o.killed and not o.caught_as_declared
     ]
     assert not wrong, wrong
 
@@ -1027,7 +1045,7 @@ def test_cli_prints_the_score_and_exits_by_it(
 ) -> None:
     seen: list[Any] = []
 
-    def fake(names: Any, *, jobs: Any, api_version: Any) -> Score:
+    def fake(names: Any, *, jobs: Any, api_version: Any, profiles: Any) -> Score:
         seen.append((names, jobs, api_version))
         return score
 
@@ -1035,9 +1053,15 @@ def test_cli_prints_the_score_and_exits_by_it(
     assert cli.main(["mutation-score", "--format", "json", "--jobs", "2"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert seen == [(None, 2, None)]
-    assert data["score"] == {"killed": len(MUTANTS), "total": len(MUTANTS), "ok": True}
+    total = sum(_scored_profiles().values())
+    assert data["score"] == {"killed": total, "total": total, "ok": True}
     assert data["faithful"]["verdict"] == "passed"
-    assert {m["name"]: m["verdict"] for m in data["mutants"]} == dict.fromkeys(MUTANTS, "killed")
+    verdicts = {m["name"]: m["verdict"] for m in data["mutants"]}
+    assert {n: v for n, v in verdicts.items() if ":" not in n} == dict.fromkeys(MUTANTS, "killed")
+    assert verdicts["claude-code-api-service:cost-rounded"] == "killed"
+    assert {c["name"]: c["verdict"] for c in data["controls"]}[
+        "claude-code-api-service:faithful"
+    ] == "passed"
     assert cli.main(["mutation-score", "--mutant", "sse-reordered"]) == 0
     text = capsys.readouterr().out
     assert seen[-1][0] == ["sse-reordered"]

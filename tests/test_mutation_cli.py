@@ -65,7 +65,7 @@ def test_old_option_name_is_refused_with_the_new_one(capsys: pytest.CaptureFixtu
 def test_anthropic_version_reaches_the_score(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[object] = []
 
-    def fake(names: object, *, jobs: object, api_version: object) -> object:
+    def fake(names: object, *, jobs: object, api_version: object, profiles: object) -> object:
         seen.append(api_version)
         raise ValueError("stop here")
 

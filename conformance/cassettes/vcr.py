@@ -228,9 +228,42 @@ def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
+class _VCR(vcr.VCR):  # type: ignore[misc]  # vcrpy has no type hints
+    """vcrpy's VCR, its request filter run once per distinct request of a cassette.
+
+    vcrpy filters a request (a deep copy, the header filter, ``scrub_request``) once per
+    recorded interaction at load and three times for each request it plays (can it play, is it
+    there, play it); the result depends on the request's method, URI, headers and body only, so
+    each distinct one is filtered once per cassette. A cassette's ``use`` builds its own filter,
+    so nothing is kept across cassettes.
+    """
+
+    def _build_before_record_request(self, options: Any) -> Callable[[Request], Any]:
+        build: Callable[[Request], Any] = super()._build_before_record_request(options)
+        seen: dict[tuple[Any, ...], Any] = {}
+
+        def before_record_request(request: Request) -> Any:
+            body = request.body
+            if not isinstance(body, bytes | str | None):
+                return build(request)
+            key = (
+                request.method,
+                request.uri,
+                body,
+                tuple(
+                    (k, v if isinstance(v, str) else repr(v)) for k, v in request.headers.items()
+                ),
+            )
+            if key not in seen:
+                seen[key] = build(request)
+            return seen[key]
+
+        return before_record_request
+
+
 def make_vcr(record_mode: RecordMode) -> vcr.VCR:
     """A VCR configured for this project's matching and scrubbing rules."""
-    recorder = vcr.VCR(
+    recorder = _VCR(
         record_mode=_VCR_MODES[record_mode],
         match_on=("method", "path", "query", "api_version", "json_body"),
         before_record_request=scrub_request,

@@ -9,6 +9,7 @@ only with the ``batches_slow`` toggle, polling with exponential backoff up to
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -66,8 +67,15 @@ def create_batch(
     return batch
 
 
-def wait_until_ended(api: Api, batch_id: str, deadline: float) -> dict[str, Any]:
-    """Poll with exponential backoff until processing_status is ``ended`` or ``deadline``."""
+def _no_wait(seconds: float) -> None:
+    """``sleep`` of a replay's polls."""
+
+
+def wait_until_ended(
+    api: Api, batch_id: str, deadline: float, target: RunTarget | None = None
+) -> dict[str, Any]:
+    """Poll with exponential backoff until processing_status is ``ended`` or ``deadline``
+    (a replay's polls answer what was recorded at once: no wait between them)."""
 
     def fetch() -> dict[str, Any]:
         batch: dict[str, Any] = api.expect(api.call("batches.retrieve", batch_id=batch_id))
@@ -78,6 +86,7 @@ def wait_until_ended(api: Api, batch_id: str, deadline: float) -> dict[str, Any]
         retry=retry_if_result(lambda b: b["processing_status"] != "ended"),
         wait=wait_exponential(multiplier=0.1, max=30),
         stop=stop_after_delay(deadline),
+        sleep=_no_wait if target is not None and target.offline else time.sleep,
     )
     try:
         return retrying(fetch)
@@ -134,13 +143,16 @@ def test_batch_cancel(
     resource_ledger: ResourceLedger,
     conformance_run_id: str,
     conformance_settings: Settings,
+    conformance_target: RunTarget,
 ) -> None:
     requests = batch_requests(api, conformance_run_id, "cancel")
     created = create_batch(api, resource_ledger, requests)
     canceled = api.expect(api.call("batches.cancel", batch_id=created["id"]))
     assert canceled["processing_status"] in ("canceling", "ended")
     assert canceled["cancel_initiated_at"] is not None, "a cancel sets cancel_initiated_at"
-    ended = wait_until_ended(api, created["id"], conformance_settings.batch_deadline)
+    ended = wait_until_ended(
+        api, created["id"], conformance_settings.batch_deadline, conformance_target
+    )
     raise_for_findings(request_counts_findings(ended, len(requests)), "canceled batch")
     assert ended["request_counts"]["canceled"] >= 1, (
         f"a batch canceled at once shows canceled requests: {ended['request_counts']}"
@@ -174,7 +186,7 @@ def test_batch_lifecycle(
         )
     requests = batch_requests(api, conformance_run_id, "life")
     created = create_batch(api, resource_ledger, requests)
-    ended = wait_until_ended(api, created["id"], settings.batch_deadline)
+    ended = wait_until_ended(api, created["id"], settings.batch_deadline, conformance_target)
     counts = ended["request_counts"]
     raise_for_findings(request_counts_findings(ended, len(requests)), "ended batch")
     assert (counts["succeeded"], counts["errored"]) == (2, 1), (
