@@ -93,7 +93,8 @@ DIST = "loadgroup"
 
 def dist_args(args: Sequence[str]) -> list[str]:
     """``["--dist", DIST]`` when ``args`` ask pytest-xdist for workers (``-n 4``, ``-nauto``,
-    ``--numprocesses=4``, not ``-n 0``) and choose no ``--dist`` of their own; else nothing.
+    ``--numprocesses=4``, ``--tx SPEC``; not ``-n 0``) and choose no ``--dist`` of their own;
+    else nothing (with ``--tx`` and no ``--dist``, pytest-xdist would run nothing remotely).
 
     Without it pytest-xdist ignores ``xdist_group`` marks (its default is ``load``), so a group
     could be split over workers; with it the other tests are still spread one by one.
@@ -101,7 +102,8 @@ def dist_args(args: Sequence[str]) -> list[str]:
     if _xdist_blocked(args) or any(a in ("-d", "--dist") or a.startswith("--dist=") for a in args):
         return []
     workers = _workers(args)
-    return ["--dist", DIST] if workers not in (None, "0") else []
+    remote = any(a == "--tx" or a.startswith("--tx=") for a in args)  # xdist's own workers
+    return ["--dist", DIST] if workers not in (None, "0") or (remote and workers is None) else []
 
 
 def _workers(args: Sequence[str]) -> str | None:

@@ -14,6 +14,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from conformance import runner, schemas
+from conformance.api import Api
+from conformance.client import ApiClient
+from conformance.exchange import Exchange
+from conformance.judgement import Judgement
 from conformance.reference import (
     DEFAULT_ADMIN_API_KEY,
     DEFAULT_API_KEY,
@@ -22,7 +26,8 @@ from conformance.reference import (
     create_app,
     latency,
 )
-from conformance.suite import test_batches
+from conformance.suite import _polling, test_batches
+from conformance.target import Target, TargetKind
 from tests.suite_args import suite, with_conftest
 
 SHIPPED = Path(__file__).parent.parent / "cassettes"
@@ -38,7 +43,14 @@ def _out(result: pytest.RunResult) -> str:
 
 @pytest.mark.parametrize(
     "args",
-    [["-n", "4"], ["-n4"], ["-nauto"], ["--numprocesses=2"], ["--numprocesses", "8", "-q"]],
+    [
+        ["-n", "4"],
+        ["-n4"],
+        ["-nauto"],
+        ["--numprocesses=2"],
+        ["--numprocesses", "8", "-q"],
+        ["--tx", "2*popen"],
+    ],
 )
 def test_workers_are_spread_by_group(args: list[str]) -> None:
     assert runner.dist_args(args) == ["--dist", "loadgroup"]
@@ -335,3 +347,51 @@ def test_workers_trust_the_controllers_check(pytester: pytest.Pytester) -> None:
         *with_conftest(pytester, "test_models"), NO_REPORT, "-n", "2", "-k", "test_models_list"
     )
     assert result.ret == 0, _out(result)
+
+
+def test_xdist_own_workers_by_tx(pytester: pytest.Pytester) -> None:
+    """``--tx`` (how a run is spread over machines; here local processes, the same code path):
+    ``run``'s command line adds the distribution mode, and the workers run the suite."""
+    result = pytester.runpytest(
+        *runner.suite_args(
+            ["-p", "no:cacheprovider", NO_REPORT, "--tx", f"2*popen//python={sys.executable}"],
+            modules=["test_models"],
+        ),
+    )
+    assert result.ret == 0, _out(result)
+    assert result.parseoutcomes()["passed"] >= 3
+    result.stdout.fnmatch_lines(["*2 workers [[]*items[]]*"])
+
+
+class _DeletesCursorOnce(ApiClient):
+    """Another worker's teardown, at the worst moment: the object the next page's cursor names
+    is deleted just before that page is asked for (once)."""
+
+    deleted: list[str]
+
+    def request(self, method: str, path: str, **kw: Any) -> Exchange:
+        params = kw.get("params") or {}
+        if method == "GET" and path == "/v1/files" and "after_id" in params and not self.deleted:
+            self.deleted.append(params["after_id"])
+            super().request("DELETE", f"/v1/files/{params['after_id']}")
+        return super().request(method, path, **kw)
+
+
+def test_a_cursor_deleted_mid_walk_walks_again() -> None:
+    with EmbeddedServer(ReferenceConfig()) as server:
+        target = Target(TargetKind.PROXY, server.url, DEFAULT_API_KEY, "2023-06-01")
+        client = _DeletesCursorOnce(target, features=["files"])
+        client.deleted = []
+        judgement = Judgement()
+        api = Api(client, "claude-haiku-4-5", judgement=judgement)
+        ids = [
+            api.expect(api.call("files.upload", files={"file": (f"f{i}.txt", b"x", "text/plain")}))[
+                "id"
+            ]
+            for i in range(3)
+        ]
+        pages, walks = _polling.walk_until_listed(api, "files.list", {ids[0]}, limit=1)
+        client.close()
+    assert client.deleted == [ids[2]], "the newest file, page one's cursor, was deleted"
+    assert walks == 2 and judgement.errors == [], judgement.findings
+    assert [p.json["data"][0]["id"] for p in pages] == [ids[1], ids[0]]
