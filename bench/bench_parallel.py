@@ -10,8 +10,10 @@ never asserted in tests.
 process and points every run at it by base URL, as a distant API or proxy shared by every xdist
 worker; ``--target embedded`` runs ``--anthropic-reference-latency L`` (every worker starts its
 own server: all families run, batches to their end included). Each run's wall time (start-up
-included), its ratio to the serial run and its outcome counts are printed; a failure or error
-is a finding of the benchmark (the latency target must give none).
+included), its ratio to the serial run, the CPU seconds its processes used (start-up of every
+worker included: on a busy machine that, not the latency, sets the wall time) and its outcome
+counts are printed; a failure or error is a finding of the benchmark (the latency target must
+give none).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -47,6 +50,8 @@ _COUNT = re.compile(r"(\d+) (passed|failed|skipped|errors?|deselected|xfailed|xp
 class Outcome:
     workers: int
     seconds: float
+    #: CPU seconds (user + system) the run's processes used: what a loaded machine has to find
+    cpu: float
     counts: dict[str, int]
     tail: str
 
@@ -79,9 +84,12 @@ def served(latency: float) -> Iterator[str]:
 def run_suite(target_args: list[str], workers: int, cwd: str) -> Outcome:
     cmd = [*RUN, *target_args, *(["-n", str(workers)] if workers else [])]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     tail = lines[-1] if lines else done.stderr.strip()[-300:]
     counts: dict[str, int] = {}
@@ -89,7 +97,7 @@ def run_suite(target_args: list[str], workers: int, cwd: str) -> Outcome:
         counts["error" if word.startswith("error") else word] = int(number)
     if done.returncode not in (0, 1):
         counts["error"] = counts.get("error", 0) + 1
-    return Outcome(workers, seconds, counts, tail)
+    return Outcome(workers, seconds, cpu, counts, tail)
 
 
 def main() -> None:
@@ -122,7 +130,10 @@ def main() -> None:
     for o in outcomes:
         label = "serial" if not o.workers else f"-n {o.workers}"
         ratio = serial.seconds / o.seconds
-        print(f"  {label:>7}: {o.seconds:6.1f}s  {ratio:4.2f}x  failures {o.bad}  ({o.tail})")
+        print(
+            f"  {label:>7}: {o.seconds:6.1f}s  {ratio:4.2f}x  cpu {o.cpu:5.1f}s  "
+            f"failures {o.bad}  ({o.tail})"
+        )
     if any(o.bad for o in outcomes):
         print("  FAILURES against the latency target: see the runs above")
 
