@@ -97,6 +97,7 @@ def _shown_keys(given: Sequence[str], default: str) -> str:
 
 def _serve(args: argparse.Namespace) -> int:
     from conformance import reference
+    from conformance.reference import latency
 
     keys = tuple(args.api_key) or (reference.DEFAULT_API_KEY,)
     admin_keys = tuple(args.admin_api_key) or (reference.DEFAULT_ADMIN_API_KEY,)
@@ -110,10 +111,12 @@ def _serve(args: argparse.Namespace) -> int:
             stream_delay=args.stream_delay,
             faults=args.faults,
             fault_seed=args.fault_seed,
+            latency=args.latency,
         )
     except ValueError as exc:
         print(f"anthropic-conformance serve: {exc}", file=sys.stderr)
         return 2
+    config.batch_seconds = latency.batch_seconds(config.latency, config.batch_seconds)
     try:
         sock = reference.listen(args.host, args.port)
     except OSError as exc:
@@ -129,6 +132,8 @@ def _serve(args: argparse.Namespace) -> int:
         if args.faults
         else ""
     )
+    if args.latency:
+        flaky += f"\n  latency:    {args.latency:g} s before each answer"
     print(
         f"reference server on {reference.url_of(sock)}{mutants}{flaky}\n"
         f"  API keys:   {_shown_keys(args.api_key, reference.DEFAULT_API_KEY)}\n"
@@ -272,6 +277,13 @@ def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
         default="conformance",
         metavar="SEED",
         help="seed of those faults: the same seed meets the same faults (default conformance)",
+    )
+    serve.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long before answering each request, like a distant API (default 0)",
     )
 
 

@@ -22,6 +22,7 @@ from conformance import (
     redact,
     reproduce,
     resources_plugin,
+    schemas,
 )
 from conformance.api import Api, AsyncApi
 from conformance.cassettes import CassetteMiss, CassetteUnreadable, RunCassettes, SecretHit
@@ -113,6 +114,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "api_versions(v, ...): the anthropic-version values a test applies to"
     )
+    # pytest-xdist registers it too; here so the suite's marks are known without xdist
+    config.addinivalue_line(
+        "markers", "xdist_group(name): tests that share a resource, run on one xdist worker"
+    )
     for old, new in RENAMED_INI.items():
         if config.getini(old):
             raise pytest.UsageError(
@@ -128,6 +133,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS] = settings
     config.stash[TARGET] = target
+    _trust_checked_schemas(config)
     _register_run_secrets(settings, target)
     _install_log_redaction(config)
     config.stash[RUNLOG] = RunLog()
@@ -297,6 +303,50 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
     fixtures get no header under xdist: the controller cannot see their fixtures.)"""
     if ids and _args_name_suite(node.config):
         _show_header(node.config)
+
+
+#: ``workerinput`` key: the digest of the schemas the xdist controller checked (``schemas.trust``).
+SCHEMAS_CHECKED_KEY = "anthropic_schemas_checked"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: check the schemas once, here, and let every worker trust that check
+    instead of repeating it (most of a worker's start-up CPU after the imports); only when the
+    command line names the shipped suite (an unrelated project's run loads no schema)."""
+    if _args_name_suite(node.config):
+        node.workerinput[SCHEMAS_CHECKED_KEY] = schemas.checked_digest()
+
+
+def _trust_checked_schemas(config: pytest.Config) -> None:
+    """xdist worker: the schemas its controller checked (the same files) are not checked again."""
+    worker_input: dict[str, Any] = getattr(config, "workerinput", None) or {}
+    schemas.trust(str(worker_input.get(SCHEMAS_CHECKED_KEY) or ""))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """xdist worker under ``--dist loadgroup``: each grouped test's node id carries its group
+    (``...::test_invite_lifecycle@admin-org-writes``), which is how the controller keeps a
+    group on one worker. pytest-xdist 3.8 writes it to ``item._nodeid``, which pytest 9.2's
+    structured node ids no longer read, so groups are silently split (pytest-dev/pytest-xdist
+    #1386); set it where pytest reads it, once xdist has tried (a fixed xdist: nothing to do)."""
+    if not getattr(config, "workerinput", None) or not config.getvalue("loadgroup"):
+        return
+    try:
+        from _pytest.nodeid import coerce_node_id  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # an older pytest: xdist's own suffix works there
+        return
+    for item in filter(uses_suite, items):  # another project's tests are xdist's business
+        names = sorted(
+            {
+                str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                for m in item.iter_markers("xdist_group")
+            }
+        )
+        suffix = "@" + "_".join(names)
+        if names and not item.nodeid.endswith(suffix) and hasattr(item, "_id"):
+            item._id = coerce_node_id(item.nodeid + suffix)
 
 
 # --- cassette misses: one line per test, how to record once per run ------------------------------

@@ -81,8 +81,54 @@ def suite_args(
         "--confcutdir",
         str(_PACKAGE),
         *cache,
+        *dist_args(extra),
         *extra,
     ]
+
+
+#: How ``-n N`` spreads the suite: test by test, except the tests marked
+#: ``@pytest.mark.xdist_group(name)`` (they share a resource), which run on one worker in turn.
+DIST = "loadgroup"
+
+
+def dist_args(args: Sequence[str]) -> list[str]:
+    """``["--dist", DIST]`` when ``args`` ask pytest-xdist for workers (``-n 4``, ``-nauto``,
+    ``--numprocesses=4``, ``--tx SPEC``; not ``-n 0``) and choose no ``--dist`` of their own;
+    else nothing (with ``--tx`` and no ``--dist``, pytest-xdist would run nothing remotely).
+
+    Without it pytest-xdist ignores ``xdist_group`` marks (its default is ``load``), so a group
+    could be split over workers; with it the other tests are still spread one by one.
+    """
+    if _xdist_blocked(args) or any(a in ("-d", "--dist") or a.startswith("--dist=") for a in args):
+        return []
+    workers = _workers(args)
+    remote = any(a == "--tx" or a.startswith("--tx=") for a in args)  # xdist's own workers
+    return ["--dist", DIST] if workers not in (None, "0") or (remote and workers is None) else []
+
+
+def _workers(args: Sequence[str]) -> str | None:
+    """The value of the last ``-n``/``--numprocesses`` in ``args`` (None: not given)."""
+    found: str | None = None
+    for i, arg in enumerate(args):
+        if arg in ("-n", "--numprocesses"):
+            found = args[i + 1] if i + 1 < len(args) else None
+        elif arg.startswith("--numprocesses="):
+            found = arg.split("=", 1)[1]
+        elif arg.startswith("-n") and len(arg) > 2 and not arg.startswith("--"):
+            found = arg[2:].lstrip("=")
+    return found
+
+
+def _xdist_blocked(args: Sequence[str]) -> bool:
+    """Whether pytest-xdist is missing or switched off (``-p no:xdist``): ``--dist`` would then
+    be an unknown option, and ``-n`` is pytest's own usage error to report."""
+    import importlib.util
+
+    if importlib.util.find_spec("xdist") is None:
+        return True
+    words = [a.removeprefix("-p").lstrip("=") for a in args if a.startswith("-p") and a != "-p"]
+    words += [b for a, b in itertools.pairwise(args) if a == "-p"]
+    return "no:xdist" in words
 
 
 def _cache_disabled(args: Sequence[str]) -> bool:
@@ -92,4 +138,4 @@ def _cache_disabled(args: Sequence[str]) -> bool:
     return "no:cacheprovider" in words
 
 
-__all__ = ["RUN_INI", "SUITE", "selected_profiles", "suite_args", "suite_dirs"]
+__all__ = ["DIST", "RUN_INI", "SUITE", "dist_args", "selected_profiles", "suite_args", "suite_dirs"]

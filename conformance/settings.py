@@ -180,6 +180,13 @@ OPTIONS: tuple[Option, ...] = (
         "are listed as flaky. Default 0.",
     ),
     Option(
+        "reference_latency",
+        "--anthropic-reference-latency",
+        "ANTHROPIC_CONFORMANCE_REFERENCE_LATENCY",
+        "Seconds the embedded reference server waits before each answer, like a distant API "
+        "(e.g. 0.3; what parallel runs and races are measured against). Default 0.",
+    ),
+    Option(
         "retry_deadline",
         "--anthropic-retry-deadline",
         "ANTHROPIC_CONFORMANCE_RETRY_DEADLINE",
@@ -295,6 +302,7 @@ class Settings(BaseModel):
     cassette_dir: Path = _default_cassette_dir()
     max_retries: int = 2  # the official SDKs' default
     reference_faults: float = 0.0
+    reference_latency: float = 0.0
     retry_deadline: float = 60.0
     retry_backoff: float = 0.5  # the official SDKs' first backoff
     timeout: float = 60.0
@@ -432,6 +440,13 @@ class Settings(BaseModel):
     def _rate(cls, value: float) -> float:
         if not 0 <= value <= 1:
             raise ValueError("must be a share of requests from 0 to 1 (0.3: 30%)")
+        return value
+
+    @field_validator("reference_latency")
+    @classmethod
+    def _latency(cls, value: float) -> float:
+        if not 0 <= value < math.inf:
+            raise ValueError("must be 0 or more seconds (0.3: 300 ms)")
         return value
 
     @field_validator("timeout", "retry_deadline", "batch_deadline", "retry_backoff")

@@ -33,6 +33,7 @@ from conformance import catalog, reference
 from conformance.reference.admin import REFERENCE_KEY_ID, REFERENCE_NOW
 from conformance.reference.answers import FORCE_STATUS_HEADER
 from conformance.reference.faults import directive
+from conformance.reference.latency import batch_seconds
 from conformance.settings import AuthStyle, ConfigError, RecordMode, Settings
 
 if TYPE_CHECKING:  # client.py imports Target from here: a runtime import back would be a cycle
@@ -217,6 +218,9 @@ class RunTarget:
     #: Share of requests the embedded reference server fails at random (``--anthropic-
     #: reference-faults``); only that server has it.
     reference_faults: float = 0.0
+    #: Seconds the embedded reference server waits before each answer (``--anthropic-
+    #: reference-latency``: a distant API on loopback); only that server has it.
+    reference_latency: float = 0.0
 
     @property
     def traits(self) -> Traits:
@@ -231,11 +235,14 @@ class RunTarget:
         if self.base_url is not None:
             yield self
             return
-        config = reference.ReferenceConfig(faults=self.reference_faults)
+        config = reference.ReferenceConfig(
+            faults=self.reference_faults, latency=self.reference_latency
+        )
         if self.reference_faults:
             # Retries take seconds: a retried cancel must still find its batch in progress,
             # as on the real API, where a batch takes minutes.
             config.batch_seconds = FLAKY_BATCH_SECONDS
+        config.batch_seconds = batch_seconds(self.reference_latency, config.batch_seconds)
         with reference.EmbeddedServer(config) as server:
             yield dataclasses.replace(self, base_url=server.url)
 
@@ -475,4 +482,5 @@ def resolve(settings: Settings) -> RunTarget:
         timeout=settings.timeout if "timeout" in settings.model_fields_set else None,
         cassette_dir=settings.cassette_dir if kind is TargetKind.REPLAY else None,
         reference_faults=settings.reference_faults if kind is TargetKind.REFERENCE else 0.0,
+        reference_latency=settings.reference_latency if kind is TargetKind.REFERENCE else 0.0,
     )

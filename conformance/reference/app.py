@@ -28,6 +28,7 @@ from conformance.reference import (
     batches,
     faults,
     files,
+    latency,
     messages,
     models,
     prompt_tools,
@@ -310,6 +311,8 @@ def create_app(config: ReferenceConfig | None = None) -> Starlette:
     routes.append(answers.answers_route(config, state))  # not an API route: see answers.py
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
     app.router.redirect_slashes = False
+    if config.latency:  # outermost: every request waits, as if it had crossed a network
+        app.add_middleware(latency.Latency, seconds=config.latency)
     app.state.reference_state = state
     app.state.reference_config = config
     return app

@@ -59,6 +59,9 @@ class ReferenceConfig:
     fault_seed: str = "conformance"
     #: The kinds the random faults are drawn from (default: all, ``faults.RANDOM_FAULTS``).
     fault_kinds: tuple[str, ...] = ()
+    #: Seconds every HTTP request waits before it is answered: a distant API on loopback
+    #: (``latency.Latency``; ``serve --latency``). 0: answer at once.
+    latency: float = 0.0
 
     def __post_init__(self) -> None:
         # Accept lists from callers (CLI, settings) but keep the frozen tuple shape.
@@ -72,6 +75,9 @@ class ReferenceConfig:
             )
         if self.stream_delay < 0:
             raise ValueError(f"stream delay must be 0 or more seconds, got {self.stream_delay}")
+        from conformance.reference.latency import check_seconds
+
+        check_seconds(self.latency)
         if not 0 <= self.faults <= 1:
             raise ValueError(f"the fault rate must be from 0 to 1 (0.3: 30%), got {self.faults}")
         from conformance.reference.faults import RANDOM_FAULTS  # faults imports routing

@@ -23,6 +23,12 @@ from conformance.target import RunTarget
 
 pytestmark = pytest.mark.feature("admin")
 
+#: The tests that change the organization (its invites, workspaces and members, an API key's
+#: name) run one after another on one xdist worker (``anthropic-conformance run -n N`` spreads
+#: with ``--dist loadgroup``): one org, one admin rate budget, and a member added to a
+#: workspace is one of the org's users, whom a second lifecycle at the same time could take.
+ORG_WRITES = pytest.mark.xdist_group("admin-org-writes")
+
 
 def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -164,6 +170,7 @@ def test_admin_endpoint_rejects_a_normal_key(api: Api) -> None:
 
 
 @pytest.mark.feature("admin_write")
+@ORG_WRITES
 def test_invite_lifecycle(
     admin_api: Api, admin_ledger: ResourceLedger, conformance_run_id: str
 ) -> None:
@@ -179,6 +186,7 @@ def test_invite_lifecycle(
 
 
 @pytest.mark.feature("admin_write")
+@ORG_WRITES
 def test_workspace_and_members_lifecycle(
     admin_api: Api, admin_ledger: ResourceLedger, conformance_run_id: str
 ) -> None:
@@ -225,6 +233,7 @@ def test_workspace_and_members_lifecycle(
 
 
 @pytest.mark.feature("admin_write")
+@ORG_WRITES
 def test_api_key_rename_is_a_noop_round_trip(
     admin_api: Api, admin_rename_key_id: str | None
 ) -> None:
@@ -245,6 +254,7 @@ def test_api_key_rename_is_a_noop_round_trip(
 
 
 @pytest.mark.feature("admin_write", "errors")
+@ORG_WRITES
 def test_update_unknown_user_is_not_found(admin_api: Api) -> None:
     admin_api.expect_error(
         admin_api.call(

@@ -18,6 +18,7 @@ from conformance.checks.files import download_findings, upload_findings
 from conformance.exchange import raise_for_findings
 from conformance.resources import ResourceLedger
 from conformance.suite._data import png, text_of
+from conformance.suite._polling import LISTED_DEADLINE, walk_until_listed
 
 pytestmark = pytest.mark.feature("files")
 
@@ -75,11 +76,14 @@ def test_files_list_pagination(
         filename, content = text_file(conformance_run_id, name)
         mine.add(upload(api, resource_ledger, filename, content, "text/plain")["id"])
     # 2023-06-01 pages with ID cursors, 2026-10-21 with next_page tokens: walk follows both.
-    pages = api.walk("files.list", limit=1, until=lambda items: mine <= {f["id"] for f in items})
+    # A file just uploaded may be listed late: walked again, bounded (suite/_polling.py).
+    pages, _ = walk_until_listed(api, "files.list", mine, limit=1)
     assert all(len(p.json["data"]) <= 1 for p in pages)
     seen = [f["id"] for p in pages for f in p.json["data"]]
     assert len(seen) == len(set(seen)), f"a file came back twice while paging: {seen}"
-    assert mine <= set(seen), f"uploaded files {sorted(mine - set(seen))} not listed"
+    assert mine <= set(seen), (
+        f"uploaded files {sorted(mine - set(seen))} not listed after {LISTED_DEADLINE:g}s"
+    )
 
 
 def test_file_in_message(
