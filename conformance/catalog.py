@@ -147,6 +147,37 @@ def min_cacheable_tokens(model: str) -> int:
     return MIN_CACHEABLE_TOKENS.get(found.id if found else "", max(MIN_CACHEABLE_TOKENS.values()))
 
 
+#: Model id -> the tokens of the tool-use system prompt the API adds to every request with
+#: ``tools``, billed as input: (under ``tool_choice`` auto or none, under any or tool). The
+#: figures are the tool use docs' pricing table ("tool use system prompt token count") as
+#: README's coverage section records them: 496 / 588 for Claude Haiku 4.5, 346 / 313 for the
+#: other Claude 4 models (older pages of the docs list 346 / 313 for Haiku 4.5 too). They are
+#: the docs' figures, not measured here (no traffic leaves this machine); api-contract.md does
+#: not state them. Unknown models get the largest figure, so a cost estimate errs high.
+TOOL_USE_PROMPT_TOKENS: dict[str, tuple[int, int]] = {
+    "claude-opus-4-6": (346, 313),
+    "claude-sonnet-4-6": (346, 313),
+    "claude-opus-4-5-20251101": (346, 313),
+    "claude-haiku-4-5-20251001": (496, 588),
+    "claude-sonnet-4-5-20250929": (346, 313),
+    "claude-opus-4-1-20250805": (346, 313),
+    "claude-sonnet-4-20250514": (346, 313),
+}
+#: The ``tool_choice`` types billed at the second figure of ``TOOL_USE_PROMPT_TOKENS``.
+FORCED_TOOL_CHOICES: frozenset[str] = frozenset({"any", "tool"})
+
+
+def tool_use_prompt_tokens(model: str, tool_choice: object) -> int:
+    """The tool-use system prompt's tokens for a request with tools to ``model`` (id or alias)
+    under ``tool_choice`` (the request's object; absent means ``auto``)."""
+    found = find_model(model)
+    figures = TOOL_USE_PROMPT_TOKENS.get(found.id if found else "") or max(
+        TOOL_USE_PROMPT_TOKENS.values(), key=max
+    )
+    kind = tool_choice.get("type") if isinstance(tool_choice, dict) else None
+    return figures[1] if kind in FORCED_TOOL_CHOICES else figures[0]
+
+
 #: The default model of a live run: the cheapest one, so that a run costs next to nothing.
 CHEAPEST_MODEL: Model = min(MODELS, key=lambda m: (m.input_price + m.output_price, m.created_at))
 DEFAULT_MODEL: str = CHEAPEST_MODEL.alias
@@ -293,6 +324,23 @@ FEATURES: tuple[Feature, ...] = (
         "tool_choice none, disable_parallel_tool_use, parallel "
         "calls, is_error results, images in tool results, strict tools, fine-grained "
         "tool streaming",
+    ),
+    Feature(
+        "tool_modes_live",
+        "messages",
+        "every tool mode on a live target (ten small tool calls, each billed the tool-use "
+        "system prompt of about 500-600 input tokens: about $0.008 for the module on "
+        "claude-haiku-4-5 at list price)",
+        default=False,
+    ),
+    Feature(
+        "tools_live",
+        "messages",
+        "the tool checks that repeat the default run's in other combinations on a live "
+        "target (tool_choice auto, any and tool each alone, auto answering with text: four "
+        "calls, each billed the tool-use system prompt of about 500-600 input tokens: about "
+        "$0.003 on claude-haiku-4-5 at list price)",
+        default=False,
     ),
     Feature(
         "documents",

@@ -362,7 +362,12 @@ class RunTarget:
 
     @property
     def bills_tokens(self) -> bool:
-        return self.traits.bills_tokens
+        """Whether tokens cost money here. Not for a proxy in front of an upstream reference
+        server (``--anthropic-upstream-url``): every request it forwards ends at that server,
+        which bills nothing, so its author runs the costly (``*_live``) tests by default. The
+        upstream is ours by contract: the pass-through checks read its ``/_reference/answers``
+        journal, and a proxy forwarding elsewhere fails them (``UpstreamLookupError``)."""
+        return self.traits.bills_tokens and self.upstream is None
 
     @property
     def keeps_resources(self) -> bool:

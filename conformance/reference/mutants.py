@@ -1300,6 +1300,7 @@ _ALL: tuple[Mutant, ...] = (
         "tool_modes",
         "parallel tool calls are cut to the first tool_use block of the turn",
         json=_on_message(_first_tool_call_only),
+        also=("tool_modes_live",),
         caught_by=("test_tool_modes.py::test_parallel_tool_calls_answered_together",),
     ),
     # documents and citations
@@ -1352,7 +1353,7 @@ _ALL: tuple[Mutant, ...] = (
         "the string values of tool_use inputs arrive empty (a lossy arguments translation)",
         json=_on_message(_empty_tool_inputs),
         sse=_empty_streamed_tool_inputs,
-        caught_by=("test_tools.py::test_tool_choice",),
+        caught_by=("test_tools.py::test_tool_choice", "test_tools.py::test_tool_result_round_trip"),
     ),
     Mutant(
         "images-dropped",

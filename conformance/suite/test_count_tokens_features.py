@@ -65,9 +65,30 @@ def _pdf_block() -> dict[str, Any]:
     }
 
 
+#: A tool whose description and schema outweigh the check's tolerance: every request with tools
+#: also bills the tool-use system prompt (hundreds of tokens), so a counter that drops the
+#: schemas of a small tool would stay within 10% of the bill and go unseen.
+COUNTED_TOOL: dict[str, Any] = {
+    **WEATHER_TOOL,
+    "description": "Get the current weather for a city: the temperature in degrees Celsius, "
+    "the sky, the wind speed and its direction, and the chance of rain in the next hour.",
+    "input_schema": {
+        "type": "object",
+        "properties": {
+            "location": {"type": "string", "description": "City name, such as Paris"},
+            "unit": {
+                "type": "string",
+                "enum": ["celsius", "fahrenheit"],
+                "description": "Temperature unit",
+            },
+        },
+        "required": ["location"],
+    },
+}
+
 FEATURES: dict[str, Feature] = {
     "system": Feature(fields=lambda: {"system": [{"type": "text", "text": SYSTEM}]}),
-    "tools": Feature(fields=lambda: {"tools": [WEATHER_TOOL]}),
+    "tools": Feature(fields=lambda: {"tools": [COUNTED_TOOL]}),
     "image": Feature(blocks=lambda: [image_block(png(200, 200))]),
     "text_document": Feature(
         blocks=lambda: [

@@ -1,7 +1,10 @@
 """Every tool mode of today's API: tool_choice none, parallel calls and disabling them, error
 results, an image inside a tool_result, strict tools, fine-grained tool streaming.
 
-All cheap: small prompts and small max_tokens.
+Small prompts and small max_tokens, but every call carries the tool-use system prompt
+(``catalog.TOOL_USE_PROMPT_TOKENS``, hundreds of input tokens), so on a target that bills tokens
+the module waits for ``tool_modes_live`` (its cost is in the skip reason); the reference server
+and cassette replay always run it.
 """
 
 from __future__ import annotations
@@ -13,9 +16,18 @@ import jsonschema
 import pytest
 
 from conformance.api import Api
+from conformance.settings import Settings
 from conformance.suite._data import WEATHER_TOOL, blocks, image_block, png, text_of
+from conformance.suite._live import require_live_toggle
+from conformance.target import RunTarget
 
 pytestmark = pytest.mark.feature("tool_modes")
+
+
+@pytest.fixture(autouse=True)
+def _costs_tool_prompts(conformance_target: RunTarget, conformance_settings: Settings) -> None:
+    require_live_toggle(conformance_target, conformance_settings, "tool_modes_live")
+
 
 TIME_TOOL: dict[str, Any] = {
     "name": "get_time",

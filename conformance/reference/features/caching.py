@@ -124,12 +124,21 @@ def segments(body: dict[str, Any]) -> list[Segment]:
     thought = thinking.wants_thinking(body)
     if thought:
         extra += generator.THINKING_TOKENS
+    # The tool-use system prompt depends on tool_choice, which the caching docs say invalidates
+    # cached message blocks only ("What invalidates the cache"): it sits here too, and the
+    # choice joins the first message's key. Where the API really places it is not documented.
+    tool_prompt = generator.tool_prompt_tokens(body)
+    extra += tool_prompt
+    choice: list[Any] = (
+        [["tool_choice", body.get("tool_choice") or {"type": "auto"}]] if tool_prompt else []
+    )
     for message in body.get("messages") or []:
         extra += generator.MESSAGE_OVERHEAD
         content = message.get("content")
         role = message.get("role")
         first: list[Any] = [["thinking", body["thinking"]]] if thought else []
-        thought = False
+        first += choice
+        thought, choice = False, []
         if isinstance(content, list) and content:
             for block in content:
                 add(generator.content_tokens([block]), [*first, role, _key(block)], _ttl(block))
