@@ -8,8 +8,8 @@
 2. the compiled checks of ``conformance.schemas`` (and ``schemas.validate``, which answers a
    valid answer from them) against ``jsonschema.validate`` per answer, on the same answers and
    schemas (target: at least 10x);
-3. tokens billed and their list price for a full run against the reference server (target:
-   under $0.01), as the run's own ``RunLog`` counts them;
+3. tokens billed and their list price, as the run's own ``RunLog`` counts them, for a run with
+   the toggles a live run has by default (target: under $0.01) and for a run of every feature;
 4. Schemathesis (the pinned version of the ``bench`` extra) driven by our OpenAPI export against
    our suite, on the same reference server and the same endpoints: wall time and mutants killed.
 """
@@ -153,21 +153,40 @@ class _Tokens:
         self.counts = (log.input_tokens, log.output_tokens, log.cost_usd)
 
 
-def tokens() -> None:
+def _billed(extra: list[str]) -> tuple[int, int, int, float]:
+    """The exit code and the run's own token count and price for one run of the suite."""
     from conformance.runner import suite_args
 
     probe = _Tokens()
     with contextlib.redirect_stdout(io.StringIO()):
         code = pytest.main(
-            suite_args(["-q", "-p", "no:cacheprovider", "--anthropic-report-dir=none"]),
+            suite_args(["-q", "-p", "no:cacheprovider", "--anthropic-report-dir=none", *extra]),
             plugins=[probe],
         )
-    inp, out, usd = probe.counts
-    print(
-        f"{'full run against the reference server (exit ' + str(int(code)) + ')':<52} "
-        f"{inp:,} input + {out:,} output tokens"
+    return (int(code), *probe.counts)
+
+
+def tokens() -> None:
+    """Two runs: with the toggles a live run has by default (the reference server behind a base
+    URL is a target that bills tokens, so every ``*_live`` toggle is off: the run the < $0.01
+    target is about), and every feature (the embedded server runs the ``*_live`` tests too)."""
+    with EmbeddedServer() as server:
+        default = _billed(
+            [
+                f"--anthropic-base-url={server.url}",
+                f"--anthropic-api-key={reference.DEFAULT_API_KEY}",
+            ]
+        )
+    runs = (
+        ("default live toggles", default, " (target < $0.01)"),
+        ("every feature", _billed([]), ""),
     )
-    print(f"{'  at list price of ' + catalog.DEFAULT_MODEL + ' (target < $0.01)':<52} ${usd:.4f}")
+    for what, (code, inp, out, usd), target in runs:
+        print(
+            f"{what + ' against the reference server (exit ' + str(code) + ')':<52} "
+            f"{inp:,} input + {out:,} output tokens"
+        )
+        print(f"{'  at list price of ' + catalog.DEFAULT_MODEL + target:<52} ${usd:.4f}")
 
 
 # --- Schemathesis against our suite ---------------------------------------------------------
