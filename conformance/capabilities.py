@@ -34,6 +34,7 @@ no target). The plugin keeps the result in ``config.stash[conformance.plugin.CAP
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,6 +192,40 @@ def _capability(probe: Probe, exchange: Exchange) -> Capability:
     )
 
 
+def _probe(
+    probe: Probe, clients: Mapping[str, ApiClient], first: ApiClient
+) -> tuple[Capability, str | None]:
+    """One probe through the client of its credential, and why it stops the others (a target
+    never reached or silent), or None."""
+    ep = catalog.endpoint(probe.endpoint)
+    version = first.target.api_version
+    betas = catalog.betas_for([probe.beta], version) if probe.beta else []
+    headers = {"anthropic-beta": ",".join(betas)} if betas else None
+    client = clients.get(probe.credential, first)
+    try:
+        exchange = client.request(
+            ep.method, ep.path, json=probe.json, params=probe.params, headers=headers
+        )
+    except TargetUnreachable as exc:
+        # No answer says nothing about the family: let its tests run and report the error.
+        cut_off = isinstance(exc, ConnectionLost) and not exc.timed_out
+        cap = Capability(
+            probe.name,
+            True,
+            probe.describe(),
+            unreached=True,
+            detail=f"no answer to the probe ({exc})",
+        )
+        return cap, None if cut_off else str(exc)
+    except StillTransient as exc:  # it answered, only transiently: served, as far as known
+        detail = f"the probe's answer was still transient after the retries ({exc})"
+        return Capability(probe.name, True, probe.describe(), detail=detail), None
+    except AssertionError as exc:  # UnreadableAnswer: it answered; the tests will judge it
+        detail = f"the probe's answer cannot be read ({exc})"
+        return Capability(probe.name, True, probe.describe(), detail=detail), None
+    return _capability(probe, exchange), None
+
+
 def probe_client(client: ApiClient, probes: Iterable[Probe] = PROBES) -> Capabilities:
     """Run every probe through ``client`` (its target, key and version)."""
     return probe_clients({API_KEY: client}, probes)
@@ -209,10 +244,9 @@ def probe_clients(
         raise ValueError("probing needs at least one client")
     probes = tuple(probes)
     first = next(iter(clients.values()))
-    version = first.target.api_version
     found: dict[str, Capability] = {}
     unreached = ""
-    for probe in probes:
+    for i, probe in enumerate(probes):
         if unreached:
             found[probe.name] = Capability(
                 probe.name,
@@ -222,47 +256,20 @@ def probe_clients(
                 detail=f"not sent: an earlier probe got no answer ({unreached})",
             )
             continue
-        ep = catalog.endpoint(probe.endpoint)
-        betas = catalog.betas_for([probe.beta], version) if probe.beta else []
-        headers = {"anthropic-beta": ",".join(betas)} if betas else None
-        client = clients.get(probe.credential, first)
-        try:
-            exchange = client.request(
-                ep.method, ep.path, json=probe.json, params=probe.params, headers=headers
-            )
-        except TargetUnreachable as exc:
-            # No answer says nothing about the family: let its tests run and report the error.
-            found[probe.name] = Capability(
-                probe.name,
-                True,
-                probe.describe(),
-                unreached=True,
-                detail=f"no answer to the probe ({exc})",
-            )
-            # A connection made then cut (ConnectionLost, no timeout) is a target that is
-            # there: the other probes are still sent. A target never reached, or silent (each
-            # try timed out), skips them: each would wait as long for the same cause.
-            cut_off = isinstance(exc, ConnectionLost) and not exc.timed_out
-            if not cut_off and not any(not c.unreached for c in found.values()):
-                unreached = str(exc)
-            continue
-        except StillTransient as exc:  # it answered, only transiently: served, as far as known
-            found[probe.name] = Capability(
-                probe.name,
-                True,
-                probe.describe(),
-                detail=f"the probe's answer was still transient after the retries ({exc})",
-            )
-            continue
-        except AssertionError as exc:  # UnreadableAnswer: it answered; the tests will judge it
-            found[probe.name] = Capability(
-                probe.name,
-                True,
-                probe.describe(),
-                detail=f"the probe's answer cannot be read ({exc})",
-            )
-            continue
-        found[probe.name] = _capability(probe, exchange)
+        if found and not any(c.unreached for c in found.values()):
+            # The target answers: the other probes go out at once (each waits out one round
+            # trip; one after the other they cost every xdist worker seconds on a distant API).
+            rest = probes[i:]
+            with ThreadPoolExecutor(max_workers=min(8, len(rest))) as pool:
+                answers = list(pool.map(lambda p: _probe(p, clients, first), rest))
+            found.update((p.name, cap) for p, (cap, _) in zip(rest, answers, strict=True))
+            break
+        found[probe.name], lost = _probe(probe, clients, first)
+        # A connection made then cut (ConnectionLost, no timeout) is a target that is there: the
+        # other probes are still sent. A target never reached, or silent (each try timed out),
+        # skips them: each would wait as long for the same cause.
+        if lost is not None and not any(not c.unreached for c in found.values()):
+            unreached = lost
     base_url = first.target.base_url
     fatal = fatal_reason(base_url, found.values()) or refused_reason(
         base_url, {p.name: p.credential if p.credential in clients else "" for p in probes}, found
