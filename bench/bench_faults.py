@@ -19,11 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _run import SUITE_RUN
 
 from conformance.reference import (
     DEFAULT_ADMIN_API_KEY,
@@ -43,13 +44,7 @@ def one_run(seed: str, rate: float, retries: int, backoff: float) -> dict[str, A
         start = time.perf_counter()
         done = subprocess.run(
             [
-                sys.executable,
-                "-m",
-                "conformance",
-                "run",
-                "-q",
-                "-p",
-                "no:cacheprovider",
+                *SUITE_RUN,
                 "-p",
                 "no:randomly",
                 f"--anthropic-base-url={proxy.url}",

@@ -31,18 +31,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from _run import SUITE
+
 from conformance.reference import DEFAULT_ADMIN_API_KEY, DEFAULT_API_KEY
 
-RUN = [
-    sys.executable,
-    "-m",
-    "conformance",
-    "run",
-    "-q",
-    "-p",
-    "no:cacheprovider",
-    "--anthropic-report-dir=none",
-]
+RUN = SUITE
 _COUNT = re.compile(r"(\d+) (passed|failed|skipped|errors?|deselected|xfailed|xpassed)")
 
 

@@ -32,20 +32,10 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
+from _run import SUITE
 
 from conformance import catalog, mutation, openapi, reference, schemas
 from conformance.reference import EmbeddedServer, ReferenceConfig
-
-SUITE = [
-    sys.executable,
-    "-m",
-    "conformance",
-    "run",
-    "-q",
-    "-p",
-    "no:cacheprovider",
-    "--anthropic-report-dir=none",
-]
 
 
 def _wall(cmd: list[str]) -> float:

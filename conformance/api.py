@@ -217,15 +217,21 @@ class Api(_Expect):
             items += page.get("data") or []
             if until is not None and until(items):
                 break
-            if "next_page" in page and "has_more" not in page:
-                if not page["next_page"]:
-                    break
-                params = {"limit": limit, "page": page["next_page"]}
-            elif page.get("has_more"):
-                params = {"limit": limit, "after_id": page["last_id"]}
-            else:
+            following = next_page_params(page, limit)
+            if following is None:
                 break
+            params = following
         return pages
+
+
+def next_page_params(page: Mapping[str, Any], limit: int) -> dict[str, Any] | None:
+    """The query of the page after ``page``, or None on the last page. Both pagination styles:
+    page tokens (``next_page``, the Admin reports) and ID cursors (``has_more`` + ``last_id``)."""
+    if "next_page" in page and "has_more" not in page:
+        return {"limit": limit, "page": page["next_page"]} if page["next_page"] else None
+    if page.get("has_more"):
+        return {"limit": limit, "after_id": page["last_id"]}
+    return None
 
 
 class AsyncApi(_Expect):

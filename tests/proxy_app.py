@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from conformance.reference.faults import HOP_HEADERS
 from conformance.sse import format_sse, parse_sse
 
 Scope = MutableMapping[str, Any]
@@ -25,22 +26,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Events = list[tuple[str, Any]]
-
-#: Hop-by-hop and framing headers a proxy must not copy from one connection to the next.
-_HOP = frozenset(
-    {
-        "host",
-        "connection",
-        "keep-alive",
-        "transfer-encoding",
-        "content-length",
-        "content-encoding",
-        "accept-encoding",
-        "te",
-        "upgrade",
-        "proxy-connection",
-    }
-)
 
 
 @dataclass
@@ -95,7 +80,7 @@ def make_proxy(config: ProxyConfig) -> Callable[[Scope, Receive, Send], Awaitabl
         headers = [
             (k.decode().lower(), v.decode())
             for k, v in scope["headers"]
-            if k.decode().lower() not in _HOP
+            if k.decode().lower() not in HOP_HEADERS
         ]
         if config.alter_request_headers:
             headers = list(config.alter_request_headers(dict(headers)).items())
@@ -107,7 +92,7 @@ def make_proxy(config: ProxyConfig) -> Callable[[Scope, Receive, Send], Awaitabl
             out = [
                 (k.encode(), v.encode())
                 for k, v in response.headers.items()
-                if k.lower() not in _HOP
+                if k.lower() not in HOP_HEADERS
             ]
             if config.own_request_ids:
                 out = [(k, v) for k, v in out if k != b"request-id"]

@@ -279,7 +279,8 @@ HTML_502_BODY = (
 )
 #: What an injected error asks the client to wait (milliseconds: the proxy's faults are many).
 PROXY_RETRY_AFTER_MS = "20"
-_HOP = frozenset(
+#: Hop-by-hop and framing headers a proxy must not copy from one connection to the next.
+HOP_HEADERS = frozenset(
     {
         "host",
         "connection",
@@ -352,7 +353,9 @@ class FaultProxy:
             self._clients.append(httpx.AsyncClient(timeout=60))
         query = scope.get("query_string", b"").decode()
         headers = [
-            (k.decode(), v.decode()) for k, v in scope["headers"] if k.decode().lower() not in _HOP
+            (k.decode(), v.decode())
+            for k, v in scope["headers"]
+            if k.decode().lower() not in HOP_HEADERS
         ]
         answer = await self._clients[0].request(
             scope["method"],
@@ -360,7 +363,11 @@ class FaultProxy:
             headers=headers,
             content=body,
         )
-        out = [(k.encode(), v.encode()) for k, v in answer.headers.items() if k.lower() not in _HOP]
+        out = [
+            (k.encode(), v.encode())
+            for k, v in answer.headers.items()
+            if k.lower() not in HOP_HEADERS
+        ]
         if fault is None:
             await _send_whole(send, answer.status_code, out, answer.content)
         elif fault == "502-html":

@@ -23,7 +23,7 @@ from collections.abc import Set
 from typing import Any
 
 from conformance import catalog
-from conformance.api import MAX_PAGES, Api
+from conformance.api import MAX_PAGES, Api, next_page_params
 from conformance.exchange import Exchange
 
 #: Seconds a created resource may take to appear in its list before its absence fails a test.
@@ -89,14 +89,10 @@ def _walk(
         if wanted <= seen or not items:
             break
         cursor = items[-1]["id"]
-        if "next_page" in page and "has_more" not in page:
-            if not page["next_page"]:
-                break
-            params = {"limit": limit, "page": page["next_page"]}
-        elif page.get("has_more"):
-            params = {"limit": limit, "after_id": page["last_id"]}
-        else:
+        following = next_page_params(page, limit)
+        if following is None:
             break
+        params = following
     return pages
 
 
