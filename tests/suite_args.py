@@ -33,4 +33,23 @@ def with_conftest(pytester: pytest.Pytester, *modules: str) -> tuple[str, ...]:
     return (*suite(*modules), str(Path(pytester.path)))
 
 
-__all__ = ["SUITE", "suite", "with_conftest"]
+def run_profile(pytester: pytest.Pytester, profile: str, *args: str) -> pytest.RunResult:
+    """One profile's suite in-process, as ``anthropic-conformance run --conformance-profile``
+    gives it (no report, no random order: the tests count outcomes)."""
+    return pytester.runpytest(
+        *suite_args(
+            [
+                *_NO_CACHE,
+                "-p",
+                "no:randomly",
+                "--anthropic-report-dir",
+                "none",
+                "--conformance-profile",
+                profile,
+                *args,
+            ]
+        )
+    )
+
+
+__all__ = ["SUITE", "run_profile", "suite", "with_conftest"]

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from suite_args import run_profile
 
 from conformance import profiles
 from conformance.checks import names
@@ -16,7 +17,6 @@ from conformance.profiles import ProfileClient, SchemaSet, apply_policy, profile
 from conformance.profiles.claude_code_api_service import PROFILE, checks, spec
 from conformance.profiles.claude_code_api_service.reference import MUTANTS, create_app
 from conformance.reference import EmbeddedServer
-from conformance.runner import suite_args
 
 CCAS = "claude-code-api-service"
 assert PROFILE.schemas_dir is not None
@@ -486,19 +486,7 @@ def test_reference_refuses_unknown_mutants() -> None:
 
 
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest(
-        *suite_args(
-            [
-                "-p",
-                "no:randomly",
-                "--anthropic-report-dir",
-                "none",
-                "--conformance-profile",
-                CCAS,
-                *args,
-            ]
-        )
-    )
+    return run_profile(pytester, CCAS, *args)
 
 
 def test_as_built_deployment_fails_strict_and_passes_as_built(pytester: pytest.Pytester) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from suite_args import run_profile
 
 from conformance.checks import names
 from conformance.exchange import Exchange, Finding
@@ -719,21 +720,7 @@ def test_reference_keys_statistics_by_the_modes_header(mode: str) -> None:
 
 
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest(
-        *suite_args(
-            [
-                "-p",
-                "no:randomly",
-                "-p",
-                "no:cacheprovider",
-                "--anthropic-report-dir",
-                "none",
-                "--conformance-profile",
-                NEXUS,
-                *args,
-            ]
-        )
-    )
+    return run_profile(pytester, NEXUS, *args)
 
 
 @pytest.mark.parametrize("mode", spec.TENANT_MODES)

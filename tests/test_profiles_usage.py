@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from suite_args import run_profile
 
 from conformance import schemas as core_schemas
 from conformance.checks import names
@@ -32,7 +33,6 @@ from conformance.profiles.usage_analytics.reference import (
     cursor_row,
 )
 from conformance.reference import EmbeddedServer
-from conformance.runner import suite_args
 from conformance.settings import ConfigError
 
 USAGE = "usage-analytics"
@@ -400,19 +400,7 @@ def test_reference_refuses_unknown_mutants() -> None:
 
 
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest(
-        *suite_args(
-            [
-                "-p",
-                "no:randomly",
-                "--anthropic-report-dir",
-                "none",
-                "--conformance-profile",
-                USAGE,
-                *args,
-            ]
-        )
-    )
+    return run_profile(pytester, USAGE, *args)
 
 
 def test_faithful_reference_passes_the_profile(pytester: pytest.Pytester) -> None:
