@@ -14,6 +14,7 @@ from typing import Any
 
 import anthropic
 import pytest
+from message_samples import message_exchange
 from sdk_support import assert_schema_valid
 
 from conformance import catalog
@@ -279,24 +280,7 @@ def test_file_document_citation_carries_the_file_id(client: anthropic.Anthropic)
 
 
 def _cited(citation: dict[str, Any], request: dict[str, Any]) -> Exchange:
-    body = {
-        "id": "msg_01x",
-        "type": "message",
-        "role": "assistant",
-        "model": MODEL,
-        "content": [{"type": "text", "text": "x", "citations": [citation]}],
-        "stop_reason": "end_turn",
-        "stop_sequence": None,
-        "usage": {"input_tokens": 1, "output_tokens": 1},
-    }
-    return Exchange(
-        "POST",
-        "/v1/messages",
-        200,
-        {"content-type": "application/json"},
-        json.dumps(body).encode(),
-        request_json=request,
-    )
+    return message_exchange([{"type": "text", "text": "x", "citations": [citation]}], request)
 
 
 PDF_REQUEST = {
@@ -496,25 +480,8 @@ def test_stop_details_check() -> None:
     from conformance.checks import stops
 
     def answer(reason: str, details: Any) -> Exchange:
-        body = {
-            "id": "msg_01x",
-            "type": "message",
-            "role": "assistant",
-            "model": MODEL,
-            "content": [],
-            "stop_reason": reason,
-            "stop_sequence": None,
-            "stop_details": details,
-            "usage": {"input_tokens": 1, "output_tokens": 0},
-        }
-        return Exchange(
-            "POST",
-            "/v1/messages",
-            200,
-            {"content-type": "application/json"},
-            json.dumps(body).encode(),
-            request_json={},
-        )
+        usage = {"input_tokens": 1, "output_tokens": 0}
+        return message_exchange([], stop_reason=reason, stop_details=details, usage=usage)
 
     refusal = {"type": "refusal", "category": None, "explanation": None}
     assert stops.check_stop_details(answer("refusal", refusal)) == []

@@ -12,6 +12,7 @@ from typing import Any
 
 import anthropic
 import pytest
+from message_samples import message_exchange
 from sdk_support import assert_schema_valid
 
 from conformance import catalog
@@ -182,25 +183,7 @@ def test_interpreter_writes_and_lists() -> None:
 
 
 def _answer(content: list[Any], request: Any = None, **extra: Any) -> Exchange:
-    body = {
-        "id": "msg_01x",
-        "type": "message",
-        "role": "assistant",
-        "model": MODEL,
-        "content": content,
-        "stop_reason": "end_turn",
-        "stop_sequence": None,
-        "usage": {"input_tokens": 1, "output_tokens": 1},
-        **extra,
-    }
-    return Exchange(
-        "POST",
-        "/v1/messages",
-        200,
-        {"content-type": "application/json"},
-        json.dumps(body).encode(),
-        request_json=request or {},
-    )
+    return message_exchange(content, request, **extra)
 
 
 FETCH_CALL = {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_fetch", "input": {}}

@@ -23,6 +23,7 @@ from conformance.profiles._model import (
     ProfileError,
     ProfileSettings,
     Toggle,
+    answers_of,
 )
 from conformance.profiles._registry import (
     DEFAULT_PROFILE,
@@ -50,6 +51,7 @@ __all__ = [
     "ProfileTargetUnreachable",
     "SchemaSet",
     "Toggle",
+    "answers_of",
     "apply_policy",
     "available",
     "command",

@@ -10,13 +10,14 @@ deviations from its document it knows real deployments to have, and a reference 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
+from conformance.checks import Guard
 from conformance.exceptions import ConformanceToolError
 from conformance.exchange import Severity
 from conformance.settings import Option
@@ -245,3 +246,12 @@ class Profile:
 
     def toggle(self, name: str) -> Toggle | None:
         return next((t for t in self.toggles if t.name == name), None)
+
+
+def answers_of(label: str, endpoints: Iterable[Endpoint], *names: str) -> Guard:
+    """A guard for a profile's checks: an answer of one of its endpoints ``names`` (method and
+    path match), named ``label:name|name`` in the registry."""
+    table = [e for e in endpoints if e.name in names]
+    return Guard(
+        f"{label}:{'|'.join(names)}", lambda e: any(ep.matches(e.method, e.path) for ep in table)
+    )

@@ -16,16 +16,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from conformance.checks import Guard, check, declare, errors, on_demand, success
 from conformance.exchange import Exchange, Finding, shorten
-from conformance.profiles import PROFILE_ONLY
+from conformance.profiles import PROFILE_ONLY, answers_of
 from conformance.profiles.claude_code_api_service import spec
 
 
 def on(*names: str) -> Guard:
     """An answer of one of the profile's endpoints ``names`` (method and path match)."""
-    table = [e for e in spec.ENDPOINTS if e.name in names]
-    return Guard(
-        f"ccas:{'|'.join(names)}", lambda e: any(ep.matches(e.method, e.path) for ep in table)
-    )
+    return answers_of("ccas", spec.ENDPOINTS, *names)
 
 
 ANY = on(*(e.name for e in spec.ENDPOINTS))

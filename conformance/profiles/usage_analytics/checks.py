@@ -22,7 +22,7 @@ from conformance.checks import Guard, check, on_demand, success
 from conformance.checks import admin as core_admin
 from conformance.checks.common import finding, is_count
 from conformance.exchange import Exchange, Finding
-from conformance.profiles import PROFILE_ONLY
+from conformance.profiles import PROFILE_ONLY, answers_of
 from conformance.profiles.usage_analytics import spec
 
 _ALL = (*spec.ADMIN_ENDPOINTS, *spec.ENDPOINTS)
@@ -30,10 +30,7 @@ _ALL = (*spec.ADMIN_ENDPOINTS, *spec.ENDPOINTS)
 
 def on(*names: str) -> Guard:
     """An answer of one of the profile's operations ``names`` (method and path match)."""
-    table = [e for e in _ALL if e.name in names]
-    return Guard(
-        f"usage:{'|'.join(names)}", lambda e: any(ep.matches(e.method, e.path) for ep in table)
-    )
+    return answers_of("usage", _ALL, *names)
 
 
 _JSON = Guard("json_object", lambda e: isinstance(e.json, dict))
