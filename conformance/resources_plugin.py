@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 
 from conformance import catalog, resources
-from conformance.client import ApiClient
+from conformance.client import ApiClient, AsyncApiClient
 from conformance.resources import ResourceLedger, TeardownFailure
 from conformance.stash import SETTINGS, TARGET
 from conformance.target import ADMIN_KEY, API_KEY, RunTarget
@@ -413,10 +413,22 @@ def admin_ledger(
         _tear_down(request, ledger, {API_KEY: anthropic_client, ADMIN_KEY: admin_client})
 
 
+def _adopt_async_uncertain(request: pytest.FixtureRequest, client: ApiClient) -> None:
+    """The test's asyncio client (``anthropic_async_client``, the API key's) notes its uncertain
+    creates as the sync one does; they are reconciled with the sync client's, through it (the
+    same key and target), whichever of the two fixtures is torn down first."""
+    funcargs = getattr(request.node, "funcargs", None) or {}
+    other = funcargs.get("anthropic_async_client")
+    if isinstance(other, AsyncApiClient) and other.uncertain:
+        client.uncertain += other.uncertain
+        other.uncertain = []
+
+
 def _tear_down(
     request: pytest.FixtureRequest, ledger: ResourceLedger, clients: dict[str, ApiClient]
 ) -> None:
     """Remove what ``ledger`` holds; failures go to the test's report section and the summary."""
+    _adopt_async_uncertain(request, clients[API_KEY])
     # First what a retried create's lost first try made (conformance.client.Uncertain).
     failures = [*resources.reconcile(ledger, clients), *ledger.teardown(clients)]
     request.node.stash[_ITEM_FAILURES] = [*request.node.stash.get(_ITEM_FAILURES, []), *failures]

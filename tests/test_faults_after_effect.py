@@ -300,3 +300,42 @@ def test_the_suite_passes_through_30_percent_faults_and_leaves_nothing(
     assert "call(s) needed retries" in text
     assert "### Retried" in Path(pytester.path, "report", "report.md").read_text()
     assert 'name="anthropic_retried"' in Path(pytester.path, "junit.xml").read_text()
+
+
+ASYNC_UPLOAD = """
+import pytest
+
+from conformance import catalog
+
+
+@pytest.mark.asyncio
+async def test_upload(anthropic_async_client, resource_ledger, conformance_run_id):
+    headers = {"anthropic-beta": ",".join(catalog.betas_for(["files"], "2023-06-01"))}
+    name = f"{conformance_run_id}-async.txt"
+    ex = await anthropic_async_client.post(
+        "/v1/files", files={"file": (name, b"hello", "text/plain")}, headers=headers
+    )
+    assert ex.status == 200 and ex.faults == ("500 api_error",)
+    resource_ledger.register("file", ex.json["id"], label=name)
+"""
+
+
+def test_an_async_upload_whose_answer_was_lost_leaves_no_duplicate(
+    pytester: pytest.Pytester, proxied: Callable[..., Rig]
+) -> None:
+    """The asyncio client's retried create is reconciled like the sync client's: the lost
+    first try's file is found by the run marker and removed at the test's teardown."""
+    rig = proxied("500-after")
+    pytester.makepyfile(test_async_upload=ASYNC_UPLOAD)
+    result = pytester.runpytest(
+        f"--anthropic-base-url={rig.url}",
+        f"--anthropic-api-key={DEFAULT_API_KEY}",
+        "--anthropic-retry-backoff=0.01",
+        "--anthropic-report-dir=none",
+        "-p",
+        "no:cacheprovider",
+    )
+    result.assert_outcomes(passed=1)
+    assert "LEFTOVERS" not in result.stdout.str(), result.stdout.str()
+    assert rig.app.injected == {"500-after": 1}
+    assert rig.upstream.inventory() == {}
