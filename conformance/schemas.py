@@ -632,6 +632,8 @@ def unknown_fields(instance: Any, schema: str, pointer: str = "") -> list[str]:
 def _drift(
     instance: Any, schemas: _Applied, where: str, validator: Draft202012Validator, out: list[str]
 ) -> None:
+    if not isinstance(instance, dict | list):
+        return  # a scalar has no keys: which of its schemas apply would decide nothing
     applied = _applicable(instance, schemas, validator)
     if isinstance(instance, dict):
         if any(s.get(UNKNOWN_VARIANT) is True for s, _ in applied):
