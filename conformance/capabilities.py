@@ -33,9 +33,16 @@ no target). The plugin keeps the result in ``config.stash[conformance.plugin.CAP
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
+import os
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from conformance import catalog
@@ -143,6 +150,25 @@ class Capabilities:
             "note": self.note,
             "families": {n: c.as_dict() for n, c in self.by_name.items()},
         }
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything, for another process to rebuild with ``from_json`` (an xdist worker)."""
+        return {
+            "capabilities": [dataclasses.asdict(c) for c in self.by_name.values()],
+            "probed": self.probed,
+            "note": self.note,
+            "fatal": self.fatal,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Capabilities:
+        caps = [Capability(**c) for c in data["capabilities"]]
+        return cls(
+            {c.name: c for c in caps},
+            probed=bool(data["probed"]),
+            note=str(data["note"]),
+            fatal=str(data["fatal"]),
+        )
 
 
 def assumed(note: str) -> Capabilities:
@@ -384,6 +410,52 @@ def for_target(target: RunTarget) -> Capabilities:
     finally:
         for client in clients.values():
             client.close()
+
+
+def probe_into(target: RunTarget, path: Path) -> threading.Thread:
+    """``for_target`` in a thread, its result written to ``path`` (also when probing raised).
+
+    An xdist controller probes once for all its workers, while they start, instead of every
+    worker paying the probes' round trips before its first test (seconds each against a
+    distant API, where ``-n 4`` is meant to be 3 times faster than a serial run)."""
+
+    def run() -> None:
+        try:
+            found = for_target(target)
+        except Exception as exc:  # the workers end the session with it, as their own probe would
+            found = failed(target.base_url or target.describe(), exc)
+        part = path.with_suffix(".part")
+        with contextlib.suppress(OSError):  # the run ended first and removed the directory
+            part.write_text(json.dumps(found.to_json()), encoding="utf-8")
+            os.replace(part, path)  # whole or not there: a reader never sees half a file
+
+    thread = threading.Thread(target=run, name="anthropic-conformance-probe", daemon=True)
+    thread.start()
+    return thread
+
+
+#: How long an xdist worker waits for its controller's probe (``probe_into``) before probing
+#: itself: longer than probes answered at all take, shorter than a forgotten run.
+SHARED_PROBE_WAIT = 300.0
+
+
+def read_shared(
+    path: Path, *, wait: float = SHARED_PROBE_WAIT, poll: float = 0.02
+) -> Capabilities | None:
+    """What ``probe_into`` wrote to ``path``, waiting up to ``wait`` seconds for it; None when
+    its directory is not on this machine (a remote ``--tx`` worker), the wait ran out or the
+    file cannot be read: then the caller probes itself."""
+    if not path.parent.is_dir():
+        return None
+    deadline = time.monotonic() + wait
+    while not path.exists():
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(poll)
+    try:
+        return Capabilities.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def for_settings(settings: Settings) -> Capabilities:

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import conformance
 from conformance import catalog
@@ -484,6 +484,14 @@ class _Renamed(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
         parser.error(f"{self.option_strings[0]} is now {self.new} (one name in every command)")
+
+
+def console() -> NoReturn:
+    """The console script and ``python -m conformance``: ``main`` in a process of its own."""
+    from conformance.runner import own_the_process
+
+    own_the_process()
+    raise SystemExit(main())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,6 +19,26 @@ from pathlib import Path
 
 #: The package of the shipped conformance tests.
 SUITE = "conformance.suite"
+
+#: Set by the console script (``conformance.cli.console``), never by a caller of
+#: ``conformance.cli.main``: this process exists for one command and ends with it.
+_OWNS_PROCESS = False
+
+
+def own_the_process() -> None:
+    """Say that this process exists for one command (the console script does)."""
+    global _OWNS_PROCESS
+    _OWNS_PROCESS = True
+
+
+def owns_the_process(config: object) -> bool:
+    """Whether the run of ``config`` ends its process: an xdist worker's, or the console
+    script's. Only then may the run freeze what it keeps alive (``gc.freeze``): frozen objects
+    are never collected, which a process that goes on after the run (a project's test that runs
+    the suite in-process) would keep paying for."""
+    return _OWNS_PROCESS or hasattr(config, "workerinput")
+
+
 _PACKAGE = Path(__file__).resolve().parent
 RUN_INI = _PACKAGE / "run.ini"
 

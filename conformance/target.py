@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from conformance import catalog, reference
-from conformance.reference.admin import REFERENCE_KEY_ID, REFERENCE_NOW
-from conformance.reference.answers import FORCE_STATUS_HEADER
-from conformance.reference.faults import directive
-from conformance.reference.latency import batch_seconds
+from conformance import catalog
+from conformance.reference.wire import FORCE_STATUS_HEADER
+
+# The reference server (starlette, uvicorn: a tenth of a second of imports in every process,
+# every xdist worker's) is imported where a run uses it, never by a run against a base URL.
 from conformance.settings import AuthStyle, ConfigError, RecordMode, Settings
 
 if TYPE_CHECKING:  # client.py imports Target from here: a runtime import back would be a cycle
@@ -235,6 +235,9 @@ class RunTarget:
         if self.base_url is not None:
             yield self
             return
+        from conformance import reference
+        from conformance.reference.latency import batch_seconds
+
         config = reference.ReferenceConfig(
             faults=self.reference_faults, latency=self.reference_latency
         )
@@ -325,6 +328,8 @@ class RunTarget:
         (``429``, ``529``, ``500`` or ``stream-error``; ``conformance.reference.faults``)."""
         if not self.can_force_faults:
             raise ValueError(f"{self.describe()} cannot be made to answer a chosen fault")
+        from conformance.reference.faults import directive
+
         return directive(fault)
 
     def why_no_faults(self) -> str:
@@ -344,7 +349,11 @@ class RunTarget:
 
     def now(self) -> datetime:
         """The target's clock: the reference server's fixed one, else the wall clock (UTC)."""
-        return REFERENCE_NOW if self.traits.fixed_clock else datetime.now(UTC)
+        if not self.traits.fixed_clock:
+            return datetime.now(UTC)
+        from conformance.reference.admin import REFERENCE_NOW
+
+        return REFERENCE_NOW
 
     @property
     def requires_rate_limit_headers(self) -> bool:
@@ -456,9 +465,11 @@ def resolve(settings: Settings) -> RunTarget:
     def given(secret: Any) -> str | None:
         return secret.get_secret_value() if secret is not None else None
 
+    from conformance.reference.state import DEFAULT_ADMIN_API_KEY, DEFAULT_API_KEY
+
     keys: dict[str, str | None]
     if kind is TargetKind.REFERENCE:
-        keys = {API_KEY: reference.DEFAULT_API_KEY, ADMIN_KEY: reference.DEFAULT_ADMIN_API_KEY}
+        keys = {API_KEY: DEFAULT_API_KEY, ADMIN_KEY: DEFAULT_ADMIN_API_KEY}
     elif kind is TargetKind.REPLAY:
         keys = {API_KEY: REPLAY_KEY, ADMIN_KEY: REPLAY_KEY}
     else:
@@ -466,11 +477,13 @@ def resolve(settings: Settings) -> RunTarget:
     upstream = None
     if settings.upstream_url and TRAITS[kind].forwards:
         upstream = Upstream(
-            settings.upstream_url, given(settings.upstream_api_key) or reference.DEFAULT_API_KEY
+            settings.upstream_url, given(settings.upstream_api_key) or DEFAULT_API_KEY
         )
     # The reference server's seeded key may be renamed: the user's choice elsewhere.
     rename = settings.admin_rename_key_id
     if TRAITS[kind].seeded:
+        from conformance.reference.admin import REFERENCE_KEY_ID
+
         rename = rename or REFERENCE_KEY_ID
     return RunTarget(
         kind=kind,

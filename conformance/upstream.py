@@ -21,7 +21,7 @@ import httpx
 from conformance.client import ssl_context
 from conformance.exceptions import ConformanceToolError
 from conformance.exchange import Exchange
-from conformance.reference.answers import ANSWERS_PATH
+from conformance.reference.wire import ANSWERS_PATH
 from conformance.sse import parse_sse
 
 

@@ -21,7 +21,7 @@ from conformance.client import (
 )
 from conformance.exchange import Inconclusive
 from conformance.reference import DEFAULT_API_KEY, EmbeddedServer, ReferenceConfig, faults
-from conformance.reference.answers import FORCE_STATUS_HEADER
+from conformance.reference.wire import FORCE_STATUS_HEADER
 from conformance.target import TargetKind
 from tests.suite_args import suite
 from tests.test_cli import start_serve, stop

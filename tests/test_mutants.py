@@ -31,8 +31,8 @@ from conformance.reference import (
     ReferenceConfig,
     create_app,
 )
-from conformance.reference.answers import FORCE_STATUS_HEADER
 from conformance.reference.generator import count_input_tokens
+from conformance.reference.wire import FORCE_STATUS_HEADER
 from conformance.sse import parse_sse
 from conformance.suite._data import pdf
 

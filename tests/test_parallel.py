@@ -395,3 +395,167 @@ def test_a_cursor_deleted_mid_walk_walks_again() -> None:
     assert client.deleted == [ids[2]], "the newest file, page one's cursor, was deleted"
     assert walks == 2 and judgement.errors == [], judgement.findings
     assert [p.json["data"][0]["id"] for p in pages] == [ids[1], ids[0]]
+
+
+# --- what a worker does not repeat: the probes, the imports, the collector's walks ------------
+
+
+def _probes_answered(server: EmbeddedServer) -> int:
+    """How many capability probes of the prompt tools family (``{}`` to generate_prompt, which
+    no test of the models family sends) the server answered."""
+    from conformance.reference.app import state_of
+
+    return sum(
+        e.path == "/v1/experimental/generate_prompt" and e.status == 400
+        for e in state_of(server.app).journal
+    )
+
+
+@pytest.mark.parametrize("workers", [["-n", "2"], []])
+def test_the_probes_are_sent_once_per_run(pytester: pytest.Pytester, workers: list[str]) -> None:
+    """Under xdist the controller probes (in a thread, while the workers start) and every
+    worker reads its result; serially the one process probes: once either way."""
+    with EmbeddedServer() as server:
+        result = pytester.runpytest(
+            *suite("test_models"),
+            NO_REPORT,
+            *workers,
+            f"--anthropic-base-url={server.url}",
+            f"--anthropic-api-key={DEFAULT_API_KEY}",
+        )
+        assert result.ret == 0, _out(result)
+        assert result.parseoutcomes()["passed"] >= 3
+        assert _probes_answered(server) == 1
+
+
+def test_a_worker_probes_itself_when_it_cannot_read_the_controllers_probe(tmp_path: Path) -> None:
+    """A remote ``--tx`` worker has no such directory: it probes itself, at once."""
+    from conformance import capabilities
+
+    assert capabilities.read_shared(tmp_path / "elsewhere" / "capabilities.json") is None
+    broken = tmp_path / "capabilities.json"
+    broken.write_text("{not json", encoding="utf-8")
+    assert capabilities.read_shared(broken, wait=0) is None
+    assert capabilities.read_shared(tmp_path / "never.json", wait=0) is None
+
+
+def test_a_shared_probe_is_the_probe(tmp_path: Path) -> None:
+    """What a worker reads is what the controller found, fatal verdicts included."""
+    from conformance import capabilities
+    from conformance.settings import load_settings
+    from conformance.target import resolve
+
+    with EmbeddedServer() as server:
+        settings = load_settings(
+            option=lambda o: {"base_url": server.url, "api_key": DEFAULT_API_KEY}.get(o.field),
+            ini=lambda o: None,
+            environ={},
+        )
+        target = resolve(settings)
+        path = tmp_path / "capabilities.json"
+        capabilities.probe_into(target, path).join(timeout=30)
+        shared = capabilities.read_shared(path, wait=0)
+        again = capabilities.for_target(target)
+
+    def verdicts(caps: capabilities.Capabilities | None) -> dict[str, tuple[bool, int | None]]:
+        assert caps is not None
+        return {n: (c.supported, c.status) for n, c in caps.by_name.items()}
+
+    assert shared is not None and shared.probed and not shared.fatal
+    assert verdicts(shared) == verdicts(again) and len(shared.by_name) == len(again.by_name)
+    dead = capabilities.failed("http://127.0.0.1:9", RuntimeError("boom"))
+    assert capabilities.Capabilities.from_json(dead.to_json()) == dead and dead.fatal
+
+
+def test_a_run_against_a_base_url_never_imports_a_server() -> None:
+    """The reference server and the profiles' reference implementations (starlette, uvicorn)
+    are imported by a run that starts one, not by every xdist worker of a run against a base
+    URL (a tenth of a second or more each)."""
+    code = (
+        "import sys\n"
+        "import conformance.plugin, conformance.profiles.plugin, conformance.profiles\n"
+        "from conformance.settings import load_settings\n"
+        "from conformance.target import resolve\n"
+        "for p in conformance.profiles.available().values(): p.all_options()\n"
+        "s = load_settings(option=lambda o: {'base_url': 'http://127.0.0.1:9', "
+        "'api_key': 'k'}.get(o.field), ini=lambda o: None, environ={})\n"
+        "t = resolve(s); t.now(); t.force_status_headers\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', 'uvicorn')"
+        " or m.endswith('.reference.app') or m.endswith('.reference'))\n"
+        "print(loaded)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['conformance.reference']", done.stdout
+
+
+FREEZE_PROBE = """
+import gc
+def pytest_unconfigure(config):
+    print(f"frozen={gc.get_freeze_count() > 0}")
+"""
+
+
+def test_only_a_run_that_owns_its_process_freezes_it(pytester: pytest.Pytester) -> None:
+    """The console script's run (a process of its own) freezes what it keeps alive
+    (``gc.freeze``); the same run in a process that goes on (``cli.main`` called by a
+    program, a project's test) does not: what is frozen is never collected."""
+    import gc
+
+    from conformance import cli
+
+    pytester.makepyfile(freeze_probe=FREEZE_PROBE)
+    args = ["run", "-q", "-p", "freeze_probe", NO_REPORT, "-k", "test_models_list"]
+    env = {**dict(__import__("os").environ), "PYTHONPATH": str(pytester.path)}
+    env = {k: v for k, v in env.items() if not k.startswith("ANTHROPIC_")}
+    owned = subprocess.run(
+        [sys.executable, "-m", "conformance", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=pytester.path,
+    )
+    assert owned.returncode == 0, owned.stdout + owned.stderr
+    assert "frozen=True" in owned.stdout, owned.stdout
+    before = gc.get_freeze_count()
+    sys.path.insert(0, str(pytester.path))
+    try:
+        assert cli.main(args) == 0
+    finally:
+        sys.path.remove(str(pytester.path))
+    assert gc.get_freeze_count() == before
+
+
+def test_workers_run_the_tests_that_send_most_first(pytester: pytest.Pytester) -> None:
+    """An xdist worker orders the suite's tests by the requests their cassettes hold, most
+    first (a long test handed out last keeps one worker busy alone); serially, file order."""
+    pytester.makeconftest(
+        """
+        import os
+        def pytest_collection_finish(session):
+            who = os.environ.get("PYTEST_XDIST_WORKER", "serial")
+            with open(f"order-{who}.txt", "w") as f:
+                f.write("\\n".join(item.nodeid for item in session.items))
+        """
+    )
+    args = [*with_conftest(pytester, "test_batches", "test_models"), NO_REPORT]
+    for extra in (["--co"], ["-n", "2"]):  # xdist runs no worker under --collect-only
+        result = pytester.runpytest(*args, *extra, "-q")
+        assert result.ret == 0, _out(result)
+
+    def order(who: str) -> list[str]:
+        lines = Path(pytester.path, f"order-{who}.txt").read_text().splitlines()
+        return [line.split("@")[0] for line in lines]  # without an xdist group's suffix
+
+    serial, worker = order("serial"), order("gw0")
+    assert order("gw1") == worker  # every worker the same order, as xdist requires
+    assert sorted(serial) == sorted(worker) and serial != worker
+    assert serial == sorted(serial, key=lambda nodeid: "test_models" in nodeid)  # file order
+
+    def calls(nodeid: str) -> int:
+        module, name = nodeid.split("::")
+        path = SHIPPED / "2023-06-01" / Path(module).stem / f"{name}.yaml"
+        return path.read_text().count("\n- request:") if path.exists() else 0
+
+    weights = [calls(n) for n in worker]
+    assert weights == sorted(weights, reverse=True) and weights[0] > weights[-1], weights

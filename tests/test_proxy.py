@@ -33,8 +33,8 @@ from conformance.checks import passthrough
 from conformance.client import Target
 from conformance.exchange import Exchange
 from conformance.reference import DEFAULT_API_KEY, EmbeddedServer
-from conformance.reference.answers import ANSWERS_PATH, FORCE_STATUS_HEADER
 from conformance.reference.app import ROUTES
+from conformance.reference.wire import ANSWERS_PATH, FORCE_STATUS_HEADER
 from conformance.target import TargetKind
 from conformance.upstream import UpstreamJournal, entry_exchange
 

@@ -5,15 +5,42 @@ the recorder of the shipped cassettes. ``ReferenceConfig(mutants=...)`` turns on
 contract violations, so the project can prove its suite catches breakage.
 """
 
-from conformance.reference.app import create_app
-from conformance.reference.mutants import MUTANTS, Mutant
-from conformance.reference.server import EmbeddedServer, listen, serve, url_of
+import importlib
+from typing import TYPE_CHECKING
+
 from conformance.reference.state import (
     DEFAULT_ADMIN_API_KEY,
     DEFAULT_API_KEY,
     ReferenceConfig,
     ReferenceState,
 )
+
+if TYPE_CHECKING:
+    from conformance.reference.app import create_app
+    from conformance.reference.mutants import MUTANTS, Mutant
+    from conformance.reference.server import EmbeddedServer, listen, serve, url_of
+
+#: Names whose modules import starlette and uvicorn: loaded on first use, so that a run against
+#: a base URL (every xdist worker of it) never imports the server it does not start.
+_LAZY = {
+    "create_app": "conformance.reference.app",
+    "MUTANTS": "conformance.reference.mutants",
+    "Mutant": "conformance.reference.mutants",
+    "EmbeddedServer": "conformance.reference.server",
+    "listen": "conformance.reference.server",
+    "serve": "conformance.reference.server",
+    "url_of": "conformance.reference.server",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_ADMIN_API_KEY",

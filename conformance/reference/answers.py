@@ -37,9 +37,8 @@ from conformance.reference.state import (
     ReferenceConfig,
     ReferenceState,
 )
+from conformance.reference.wire import ANSWERS_PATH, FORCE_STATUS_HEADER
 
-ANSWERS_PATH = "/_reference/answers"
-FORCE_STATUS_HEADER = "x-conformance-force-status"
 #: Request bodies are recorded up to this many bytes: the JSON bodies the fidelity checks
 #: compare are small, file uploads (8 MiB and more) would fill the journal.
 RECEIVED_BODY_LIMIT = 1 << 20

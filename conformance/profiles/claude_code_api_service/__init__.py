@@ -14,6 +14,7 @@ from pathlib import Path
 
 from conformance.profiles._model import Deviation, Probe, Profile, ProfileSettings, Toggle
 from conformance.profiles.claude_code_api_service import spec
+from conformance.profiles.claude_code_api_service.mutants import MUTANTS
 from conformance.settings import Option
 
 _HERE = Path(__file__).resolve().parent
@@ -33,12 +34,6 @@ def _reference(mutants: tuple[str, ...] = ()) -> object:
     from conformance.profiles.claude_code_api_service.reference import create_app
 
     return create_app(mutants)
-
-
-def _mutants() -> dict[str, str]:
-    from conformance.profiles.claude_code_api_service.reference import MUTANTS
-
-    return dict(MUTANTS)
 
 
 PROFILE = Profile(
@@ -113,5 +108,5 @@ PROFILE = Profile(
     reference=_reference,
     reference_description="conformance.profiles.claude_code_api_service.reference (a "
     "Starlette app started on loopback for the session)",
-    mutants=_mutants(),
+    mutants=MUTANTS,
 )

@@ -20,6 +20,7 @@ from pydantic import SecretStr, field_validator
 
 from conformance.profiles._model import Deviation, Probe, Profile, ProfileSettings, Toggle
 from conformance.profiles.nexus_proxy import spec
+from conformance.profiles.nexus_proxy.mutants import MUTANTS
 from conformance.settings import Option
 
 _HERE = Path(__file__).resolve().parent
@@ -51,12 +52,6 @@ def _reference(mutants: tuple[str, ...] = (), settings: Any = None) -> object:
     from conformance.profiles.nexus_proxy.reference import create_app
 
     return create_app(mutants, settings)
-
-
-def _mutants() -> dict[str, str]:
-    from conformance.profiles.nexus_proxy.reference import MUTANTS
-
-    return dict(MUTANTS)
 
 
 PROFILE = Profile(
@@ -180,5 +175,5 @@ PROFILE = Profile(
     reference_description="conformance.profiles.nexus_proxy.reference (a proxy app started on "
     "loopback for the session, forwarding to the embedded Anthropic reference server it "
     "serves under /_upstream)",
-    mutants=_mutants(),
+    mutants=MUTANTS,
 )

@@ -21,6 +21,7 @@ from pydantic import SecretStr, field_validator
 from conformance import catalog
 from conformance.profiles._model import Probe, Profile, ProfileSettings, Toggle
 from conformance.profiles.usage_analytics import spec
+from conformance.profiles.usage_analytics.mutants import MUTANTS
 from conformance.settings import Option
 
 _HERE = Path(__file__).resolve().parent
@@ -59,12 +60,6 @@ def _reference(mutants: tuple[str, ...] = ()) -> object:
     from conformance.profiles.usage_analytics.reference import create_app
 
     return create_app(mutants)
-
-
-def _mutants() -> dict[str, str]:
-    from conformance.profiles.usage_analytics.reference import MUTANTS
-
-    return dict(MUTANTS)
 
 
 PROFILE = Profile(
@@ -133,5 +128,5 @@ PROFILE = Profile(
     reference=_reference,
     reference_description="conformance.profiles.usage_analytics.reference (the core reference "
     "server's Admin API and a Cursor stand-in, one Starlette app on loopback for the session)",
-    mutants=_mutants(),
+    mutants=MUTANTS,
 )

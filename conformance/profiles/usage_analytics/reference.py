@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,6 +27,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from conformance.profiles.usage_analytics import spec
+from conformance.profiles.usage_analytics.mutants import MUTANTS as MUTANTS
 from conformance.reference import DEFAULT_ADMIN_API_KEY, ReferenceConfig
 from conformance.reference import create_app as create_reference_app
 from conformance.reference.admin import REFERENCE_NOW, SEEDED_USERS
@@ -45,24 +46,6 @@ CURSOR_TEAM: tuple[str, ...] = (
     *(email for _, email, role in SEEDED_USERS if role in ("developer", "claude_code_user")),
     "designer@example.com",
 )
-
-MUTANTS: Mapping[str, str] = {
-    "cc-wrong-day": "Claude Code records are dated the day before the day asked for",
-    "cc-limit-ignored": "the Claude Code report ignores limit (every record on one page)",
-    "cc-page-loops": "the Claude Code report's next_page always leads back to the first page",
-    "usage-bucket-early": "the usage report's buckets start a day before starting_at",
-    "cost-total-drift": "an ungrouped cost report's amounts are 10% above their breakdown",
-    "cost-amount-number": "cost report amounts are JSON numbers, not decimal strings",
-    "cursor-range-unchecked": "Cursor answers ranges longer than 90 days",
-    "cursor-range-off-by-one": "Cursor refuses a range of exactly 90 days",
-    "cursor-date-outside": "Cursor adds a row for the day before startDate",
-    "cursor-duplicate-row": "Cursor lists one user's day twice",
-    "cursor-accepted-over-total": "Cursor counts more accepted lines than lines added",
-    "cursor-subscription-over": "Cursor counts more than 500 subscription-included requests",
-    "cursor-auth-unchecked": "Cursor answers requests without credentials",
-    "cursor-email-case": "Cursor spells e-mail addresses with capitals (attribution splits)",
-    "cursor-period-wrong": "Cursor's period ends a day after the endDate asked for",
-}
 
 
 # --- Cursor -----------------------------------------------------------------------------------
