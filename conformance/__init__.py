@@ -13,8 +13,9 @@ Tool and usage errors share one root, :class:`ConformanceToolError` (the tree is
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from conformance import _lazy
 
 __version__ = "0.1.0"
 
@@ -117,14 +118,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ lo
     from conformance.validation import validate_exchange
 
 
-def __getattr__(name: str) -> Any:
-    """Load a public name from its module on first use (and keep it here)."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'conformance' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+# A public name is loaded from its module on first use (and kept here).
+__getattr__ = _lazy.attributes(__name__, _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:

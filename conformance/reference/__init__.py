@@ -5,9 +5,9 @@ the recorder of the shipped cassettes. ``ReferenceConfig(mutants=...)`` turns on
 contract violations, so the project can prove its suite catches breakage.
 """
 
-import importlib
 from typing import TYPE_CHECKING
 
+from conformance import _lazy
 from conformance.reference.state import (
     DEFAULT_ADMIN_API_KEY,
     DEFAULT_API_KEY,
@@ -33,13 +33,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy.attributes(__name__, _LAZY, globals())
 
 
 __all__ = [
