@@ -215,10 +215,19 @@ def schemathesis_run(document: Path, mutant: str | None, max_examples: int) -> t
 
 
 def peers(max_examples: int) -> None:
-    import schemathesis
+    try:
+        import schemathesis
+    except ImportError:
+        raise SystemExit(
+            "bench_peers: Schemathesis is not installed: `pip install -e '.[bench]'` "
+            "(or --quick, to leave the peers out)"
+        ) from None
 
-    # Fuzzed requests the HTTP parser refuses are expected here: not worth a warning line each.
-    logging.getLogger("uvicorn.error").setLevel(logging.ERROR)
+    # Fuzzed requests the HTTP parser refuses are expected here: not worth a warning line each
+    # (a filter: each server's uvicorn.Config sets the logger's level again).
+    logging.getLogger("uvicorn.error").addFilter(
+        lambda record: "Invalid HTTP request" not in record.getMessage()
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         document = Path(tmp, "openapi.json")
