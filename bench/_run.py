@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import sys
 
+#: pytest plugins of the peers ``pip install -e '.[bench]'`` brings (Hypothesis, Schemathesis),
+#: which the suite does not use: pytest imports them in every process (two seconds of CPU
+#: each, a worker's start-up tripled), so a benchmark of the suite leaves them out.
+PEER_PLUGINS = ["-p", "no:hypothesispytest", "-p", "no:schemathesis"]
+
 #: ``anthropic-conformance run`` of this interpreter; add target options and pytest flags.
 SUITE_RUN = [
     sys.executable,
@@ -14,6 +19,7 @@ SUITE_RUN = [
     "-q",
     "-p",
     "no:cacheprovider",
+    *PEER_PLUGINS,
 ]
 #: ... and without the report.
 SUITE = [*SUITE_RUN, "--anthropic-report-dir=none"]
