@@ -7,6 +7,7 @@ of repeating a path, a model id, a price or a header. Adding an endpoint starts 
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -474,8 +475,9 @@ class Endpoint:
         """The path with its ``{placeholders}`` filled in."""
         return self.path.format(**params)
 
-    @property
+    @functools.cached_property
     def pattern(self) -> re.Pattern[str]:
+        """The path as a regular expression (made once: every answer's endpoint is looked up)."""
         return re.compile("^" + re.sub(r"\{[a-z_]+\}", r"[^/]+", self.path) + "$")
 
 
@@ -719,8 +721,16 @@ def match_endpoint(method: str, path: str) -> Endpoint | None:
     idx = path.find("/v1/")
     if idx > 0:
         path = path[idx:]
+    return _matched(method.upper(), path, id(ENDPOINTS))
+
+
+@functools.lru_cache(maxsize=4096)
+def _matched(method: str, path: str, table: int) -> Endpoint | None:
+    """Cached: every answer's endpoint is looked up, often more than once. ``table`` (the
+    identity of ``ENDPOINTS``) is part of the key, so a table swapped at run time (a test's
+    monkeypatch) is another entry."""
     for e in ENDPOINTS:
-        if e.method == method.upper() and e.pattern.match(path):
+        if e.method == method and e.pattern.match(path):
             return e
     return None
 

@@ -505,5 +505,7 @@ def run_schemathesis(cmd: list[str]) -> tuple[bool, str]:
     lines = [line for line in sink.getvalue().splitlines() if line.strip()]
     last = lines[-1].strip("= ") if lines else ""
     if code not in (0, 1, None) or (code == 1 and "failure" not in last):
-        raise RuntimeError(f"schemathesis exited with {code}: {last}")
+        # Schemathesis's own error ends in a "report a bug" link: the lines above it say what
+        tail = "\n".join(lines[-15:])
+        raise RuntimeError(f"schemathesis exited with {code}: {last}\n{tail}")
     return code == 1, sink.getvalue()

@@ -3,6 +3,9 @@
 They are :func:`conformance.runner.suite_args`, the command line of ``anthropic-conformance
 run`` (the suite's directory, its own ``run.ini``, no conftest.py from above the package), plus
 ``-p no:cacheprovider``: the in-process pytester runs share one process and need no cache.
+They also leave out the pytest plugins of Hypothesis and Schemathesis (installed with
+``.[bench]``), which the suite does not use: seconds of imports per run, and Hypothesis' plugin
+changes the process's Hypothesis state.
 
 ``run.ini`` replaces pytester's ini, so a test that writes a ``conftest.py`` into its pytester
 directory passes that directory too (:func:`with_conftest`): the suite's command line loads no
@@ -17,7 +20,7 @@ import pytest
 
 from conformance.runner import suite_args
 
-_NO_CACHE = ("-p", "no:cacheprovider")
+_NO_CACHE = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:schemathesis")
 
 #: The whole shipped suite.
 SUITE: tuple[str, ...] = tuple(suite_args(_NO_CACHE))

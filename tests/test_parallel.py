@@ -531,9 +531,10 @@ def test_workers_run_the_tests_that_send_most_first(pytester: pytest.Pytester) -
     first (a long test handed out last keeps one worker busy alone); serially, file order."""
     pytester.makeconftest(
         """
-        import os
         def pytest_collection_finish(session):
-            who = os.environ.get("PYTEST_XDIST_WORKER", "serial")
+            # the config's, not $PYTEST_XDIST_WORKER: the project's own run may be a worker
+            worker = getattr(session.config, "workerinput", None)
+            who = worker["workerid"] if worker else "serial"
             with open(f"order-{who}.txt", "w") as f:
                 f.write("\\n".join(item.nodeid for item in session.items))
         """
