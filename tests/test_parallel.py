@@ -469,8 +469,8 @@ def test_a_shared_probe_is_the_probe(tmp_path: Path) -> None:
 
 def test_a_run_against_a_base_url_never_imports_a_server() -> None:
     """The reference server and the profiles' reference implementations (starlette, uvicorn)
-    are imported by a run that starts one, not by every xdist worker of a run against a base
-    URL (a tenth of a second or more each)."""
+    are imported by a run that starts one, and vcrpy by a run that records or replays, not by
+    every xdist worker of a run against a base URL (a tenth of a second or more each)."""
     code = (
         "import sys\n"
         "import conformance.plugin, conformance.profiles.plugin, conformance.profiles\n"
@@ -480,7 +480,8 @@ def test_a_run_against_a_base_url_never_imports_a_server() -> None:
         "s = load_settings(option=lambda o: {'base_url': 'http://127.0.0.1:9', "
         "'api_key': 'k'}.get(o.field), ini=lambda o: None, environ={})\n"
         "t = resolve(s); t.now(); t.force_status_headers\n"
-        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', 'uvicorn')"
+        "heavy = ('starlette', 'uvicorn', 'vcr')\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in heavy"
         " or m.endswith('.reference.app') or m.endswith('.reference'))\n"
         "print(loaded)\n"
     )

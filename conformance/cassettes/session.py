@@ -13,14 +13,16 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from vcr.request import Request
 
 from conformance.cassettes import secrets, serializer, timing
 from conformance.cassettes import vcr as vcr_config
 from conformance.cassettes.vcr import CassetteMiss, CassetteUnreadable
+
+if TYPE_CHECKING:
+    from vcr.request import Request
 from conformance.exceptions import ConformanceToolError
 from conformance.settings import RecordMode, Settings
 

@@ -10,23 +10,26 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import importlib
 import json
 import socket
 import zlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import vcr
-import vcr.patch
-from vcr.errors import CannotOverwriteExistingCassetteException
-from vcr.request import Request
 
 from conformance import catalog, multipart, redact
 from conformance.cassettes import serializer, timing
 from conformance.exceptions import ConformanceToolError
 from conformance.settings import RecordMode
+
+if TYPE_CHECKING:
+    import vcr
+    from vcr.request import Request
+
+# vcrpy itself is imported when a cassette is used (``make_vcr``): a run that records and
+# replays nothing (against a base URL, every xdist worker of it) never loads it.
 
 # vcrpy's own record modes; "rewrite" is pytest-recording's "delete, then record all".
 _VCR_MODES = {
@@ -230,64 +233,76 @@ def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
-class _VCR(vcr.VCR):  # type: ignore[misc]  # vcrpy has no type hints
-    """vcrpy's VCR, its request filter run once per distinct request of a cassette.
+@functools.cache
+def _vcr_class() -> type[Any]:
+    """``_VCR``, made on first use (it subclasses vcrpy's ``VCR``)."""
+    import vcr
 
-    vcrpy filters a request (a deep copy, the header filter, ``scrub_request``) once per
-    recorded interaction at load and three times for each request it plays (can it play, is it
-    there, play it); the result depends on the request's method, URI, headers and body only, so
-    each distinct one is filtered once per cassette. A cassette's ``use`` builds its own filter,
-    so nothing is kept across cassettes. A request with a plain body is filtered as a shallow
-    copy with its own headers (``scrub_request`` drops the credential headers the header
-    filter would, and replaces the URI and body rather than changing them): the deep copy was
-    a tenth of a replay.
-    """
+    class _VCR(vcr.VCR):  # type: ignore[misc]  # vcrpy has no type hints
+        """vcrpy's VCR, its request filter run once per distinct request of a cassette.
 
-    def _build_before_record_request(self, options: Any) -> Callable[[Request], Any]:
-        build: Callable[[Request], Any] = super()._build_before_record_request(options)
-        seen: dict[tuple[Any, ...], Any] = {}
-        # Only this project's own filters are taken over (a VCR reconfigured keeps vcrpy's).
-        ours = (
-            options.get("before_record_request", self.before_record_request) is scrub_request
-            and {h.lower() for h in options.get("filter_headers", self.filter_headers)}
-            <= catalog.SECRET_HEADERS
-            and not options.get("filter_query_parameters", self.filter_query_parameters)
-            and not options.get("filter_post_data_parameters", self.filter_post_data_parameters)
-            and not options.get("ignore_hosts", self.ignore_hosts)
-            and not options.get("ignore_localhost", self.ignore_localhost)
-        )
+        vcrpy filters a request (a deep copy, the header filter, ``scrub_request``) once per
+        recorded interaction at load and three times for each request it plays (can it play, is it
+        there, play it); the result depends on the request's method, URI, headers and body only, so
+        each distinct one is filtered once per cassette. A cassette's ``use`` builds its own filter,
+        so nothing is kept across cassettes. A request with a plain body is filtered as a shallow
+        copy with its own headers (``scrub_request`` drops the credential headers the header
+        filter would, and replaces the URI and body rather than changing them): the deep copy was
+        a tenth of a replay.
+        """
 
-        def before_record_request(request: Request) -> Any:
-            body = request.body
-            if not ours or not isinstance(body, bytes | str | None):
-                return build(request)
-            key = (
-                request.method,
-                request.uri,
-                body,
-                tuple(
-                    (k, v if isinstance(v, str) else repr(v)) for k, v in request.headers.items()
-                ),
+        def _build_before_record_request(self, options: Any) -> Callable[[Request], Any]:
+            build: Callable[[Request], Any] = super()._build_before_record_request(options)
+            seen: dict[tuple[Any, ...], Any] = {}
+            # Only this project's own filters are taken over (a VCR reconfigured keeps vcrpy's).
+            ours = (
+                options.get("before_record_request", self.before_record_request) is scrub_request
+                and {h.lower() for h in options.get("filter_headers", self.filter_headers)}
+                <= catalog.SECRET_HEADERS
+                and not options.get("filter_query_parameters", self.filter_query_parameters)
+                and not options.get("filter_post_data_parameters", self.filter_post_data_parameters)
+                and not options.get("ignore_hosts", self.ignore_hosts)
+                and not options.get("ignore_localhost", self.ignore_localhost)
             )
-            if key not in seen:
-                copied = copy.copy(request)
-                copied.headers = request.headers.copy()
-                seen[key] = scrub_request(copied)
-            return seen[key]
 
-        return before_record_request
+            def before_record_request(request: Request) -> Any:
+                body = request.body
+                if not ours or not isinstance(body, bytes | str | None):
+                    return build(request)
+                key = (
+                    request.method,
+                    request.uri,
+                    body,
+                    tuple(
+                        (k, v if isinstance(v, str) else repr(v))
+                        for k, v in request.headers.items()
+                    ),
+                )
+                if key not in seen:
+                    copied = copy.copy(request)
+                    copied.headers = request.headers.copy()
+                    seen[key] = scrub_request(copied)
+                return seen[key]
+
+            return before_record_request
+
+    return _VCR
 
 
 #: Every HTTP library vcrpy patches but httpx, the only one the suite speaks: vcrpy builds its
 #: mock patchers anew for each cassette, a fifth of a replay's time for libraries no test uses
 #: (sockets are blocked by ``block_network`` whatever the library). vcrpy before 8 has no
 #: ``skip_patchers``, and patches everything.
-_SKIPPED_PATCHERS = tuple(n for n in getattr(vcr.patch, "PATCHER_NAMES", ()) if n != "httpx")
+def _skipped_patchers() -> tuple[str, ...]:
+    import vcr.patch
+
+    return tuple(n for n in getattr(vcr.patch, "PATCHER_NAMES", ()) if n != "httpx")
 
 
 def make_vcr(record_mode: RecordMode) -> vcr.VCR:
     """A VCR configured for this project's matching and scrubbing rules."""
-    recorder = _VCR(
+    skipped = _skipped_patchers()
+    recorder = _vcr_class()(
         record_mode=_VCR_MODES[record_mode],
         match_on=("method", "path", "query", "api_version", "json_body"),
         before_record_request=scrub_request,
@@ -296,7 +311,7 @@ def make_vcr(record_mode: RecordMode) -> vcr.VCR:
         decode_compressed_response=True,
         filter_headers=sorted(catalog.SECRET_HEADERS),
         serializer=serializer.SERIALIZER_NAME,
-        **({"skip_patchers": _SKIPPED_PATCHERS} if _SKIPPED_PATCHERS else {}),
+        **({"skip_patchers": skipped} if skipped else {}),
     )
     # Readable SSE bodies (one event per paragraph) that still replay byte-exact.
     recorder.register_serializer(serializer.SERIALIZER_NAME, serializer.ReadableSerializer)
@@ -307,6 +322,8 @@ def make_vcr(record_mode: RecordMode) -> vcr.VCR:
 
 def translate_error(exc: Exception) -> Exception | None:
     """Turn vcrpy's long 'cannot overwrite' error into one line that says what to do."""
+    from vcr.errors import CannotOverwriteExistingCassetteException
+
     if isinstance(exc, CannotOverwriteExistingCassetteException):
         cassette = getattr(exc, "cassette", None)
         where = getattr(cassette, "_path", "the cassette")
