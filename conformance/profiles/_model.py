@@ -157,7 +157,9 @@ class Profile:
     #: ``reference(mutants=(...))``: the reference implementation, an ASGI app.
     reference: AppFactory | None = None
     reference_description: str = ""
-    #: Mutant name -> the bug it plants in the reference implementation.
+    #: Mutant name -> the bug it plants in the reference implementation. Kept in a module of
+    #: its own (the built-ins' ``mutants.py``): it makes the ``--<prefix>-mutant`` choices read
+    #: in every run, which must not import the reference implementation and its web framework.
     mutants: Mapping[str, str] = field(default_factory=dict)
     #: Run by the core plugin (the Anthropic API): the profile machinery only lists it.
     native: bool = False

@@ -1,9 +1,4 @@
-"""The mutants of the usage-analytics reference implementation: name -> the bug it plants.
-
-Apart from ``reference.py``, which plants them, so that listing them (the profile's
-``--*-mutant`` choices, read in every run) never imports the reference implementation and its
-web framework.
-"""
+"""The mutants of this profile: name -> the bug ``reference.py`` plants (``Profile.mutants``)."""
 
 from __future__ import annotations
 
