@@ -445,11 +445,10 @@ def read_shared(
     """What ``probe_into`` wrote to ``path``, waiting up to ``wait`` seconds for it; None when
     its directory is not on this machine (a remote ``--tx`` worker), the wait ran out or the
     file cannot be read: then the caller probes itself."""
-    if not path.parent.is_dir():
-        return None
     deadline = time.monotonic() + wait
     while not path.exists():
-        if time.monotonic() >= deadline:
+        # no such directory here (a remote worker), or gone (the controller ended the run)
+        if not path.parent.is_dir() or time.monotonic() >= deadline:
             return None
         time.sleep(poll)
     try:
