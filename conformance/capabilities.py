@@ -39,7 +39,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -440,7 +440,11 @@ SHARED_PROBE_WAIT = 300.0
 
 
 def read_shared(
-    path: Path, *, wait: float = SHARED_PROBE_WAIT, poll: float = 0.02
+    path: Path,
+    *,
+    wait: float = SHARED_PROBE_WAIT,
+    poll: float = 0.02,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Capabilities | None:
     """What ``probe_into`` wrote to ``path``, waiting up to ``wait`` seconds for it; None when
     its directory is not on this machine (a remote ``--tx`` worker), the wait ran out or the
@@ -450,7 +454,7 @@ def read_shared(
         # no such directory here (a remote worker), or gone (the controller ended the run)
         if not path.parent.is_dir() or time.monotonic() >= deadline:
             return None
-        time.sleep(poll)
+        sleep(poll)
     try:
         return Capabilities.from_json(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError):

@@ -564,7 +564,7 @@ def test_workers_run_the_tests_that_send_most_first(pytester: pytest.Pytester) -
 
 
 def test_a_worker_stops_waiting_when_the_run_removed_the_probes_directory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
     """The controller removes its directory at the run's end: a worker still waiting for the
     probe's file gives up at once, not after ``SHARED_PROBE_WAIT``."""
@@ -572,13 +572,12 @@ def test_a_worker_stops_waiting_when_the_run_removed_the_probes_directory(
 
     shared = tmp_path / "run" / "capabilities.json"
     shared.parent.mkdir()
-    polls: list[float] = []
+    polls: list[float] = []  # the waits between looks
 
     def sleep(seconds: float) -> None:
         polls.append(seconds)
         assert len(polls) < 5, "still waiting for a file whose directory is gone"
         shutil.rmtree(shared.parent, ignore_errors=True)
 
-    monkeypatch.setattr(capabilities.time, "sleep", sleep)
-    assert capabilities.read_shared(shared, wait=1e9) is None
+    assert capabilities.read_shared(shared, wait=1e9, sleep=sleep) is None
     assert len(polls) == 1
