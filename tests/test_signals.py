@@ -142,6 +142,10 @@ class Run:
         return out.decode()
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Target:
     """The reference server behind a ``Gate``, and runs of the suite pointed at it."""
 
@@ -189,6 +193,10 @@ class Target:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: signals reach it, not us
+            # A shell starts a background job with SIGINT ignored, and a child inherits that
+            # (a run keeps an ignored signal ignored, as under nohup): these runs are a
+            # terminal's, where Ctrl-C interrupts, however the project's tests were started.
+            preexec_fn=_default_sigint,
         )
         return Run(proc, env, self.tmp)
 
