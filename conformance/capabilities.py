@@ -37,6 +37,8 @@ import contextlib
 import dataclasses
 import json
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -412,18 +414,24 @@ def for_target(target: RunTarget) -> Capabilities:
             client.close()
 
 
+def for_target_or_failure(target: RunTarget) -> Capabilities:
+    """``for_target``, or, when probing itself raised, ``failed``: kept like any verdict (so
+    it is never re-run per test) and ``fatal``, so the session ends once with the cause."""
+    try:
+        return for_target(target)
+    except Exception as exc:
+        return failed(target.base_url or target.describe(), exc)
+
+
 def probe_into(target: RunTarget, path: Path) -> threading.Thread:
-    """``for_target`` in a thread, its result written to ``path`` (also when probing raised).
+    """``for_target_or_failure`` in a thread, its result written to ``path``.
 
     An xdist controller probes once for all its workers, while they start, instead of every
     worker paying the probes' round trips before its first test (seconds each against a
     distant API, where ``-n 4`` is meant to be 3 times faster than a serial run)."""
 
     def run() -> None:
-        try:
-            found = for_target(target)
-        except Exception as exc:  # the workers end the session with it, as their own probe would
-            found = failed(target.base_url or target.describe(), exc)
+        found = for_target_or_failure(target)
         part = path.with_suffix(".part")
         with contextlib.suppress(OSError):  # the run ended first and removed the directory
             part.write_text(json.dumps(found.to_json()), encoding="utf-8")
@@ -432,6 +440,18 @@ def probe_into(target: RunTarget, path: Path) -> threading.Thread:
     thread = threading.Thread(target=run, name="anthropic-conformance-probe", daemon=True)
     thread.start()
     return thread
+
+
+def start_shared_probe(target: RunTarget) -> Path:
+    """``probe_into`` a file of a new temporary directory, whose path the workers are given
+    (``remove_shared`` removes it at the run's end)."""
+    path = Path(tempfile.mkdtemp(prefix="anthropic-conformance-")) / "capabilities.json"
+    probe_into(target, path)
+    return path
+
+
+def remove_shared(path: Path) -> None:
+    shutil.rmtree(path.parent, ignore_errors=True)
 
 
 #: How long an xdist worker waits for its controller's probe (``probe_into``) before probing

@@ -6,8 +6,6 @@ import contextlib
 import gc
 import importlib.metadata
 import os
-import shutil
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
@@ -208,7 +206,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         installed.remove()
     shared = config.stash.get(_SHARED_PROBE, None)
     if shared is not None:
-        shutil.rmtree(shared.parent, ignore_errors=True)
+        capabilities.remove_shared(shared)
 
 
 _LOOP_SCOPE_INI = "asyncio_default_fixture_loop_scope"
@@ -337,11 +335,8 @@ def _shared_probe(config: pytest.Config) -> Path | None:
     thread) for the first worker; None when the target is not probed (embedded, replay)."""
     if _SHARED_PROBE not in config.stash:
         target = config.stash[TARGET]
-        path = None
-        if not target.assumed_capabilities:
-            path = Path(tempfile.mkdtemp(prefix="anthropic-conformance-")) / "capabilities.json"
-            capabilities.probe_into(target, path)
-        config.stash[_SHARED_PROBE] = path
+        probed = not target.assumed_capabilities
+        config.stash[_SHARED_PROBE] = capabilities.start_shared_probe(target) if probed else None
     return config.stash[_SHARED_PROBE]
 
 
@@ -529,11 +524,8 @@ def target_capabilities(config: pytest.Config) -> capabilities.Capabilities:
         target = config.stash[TARGET]
         shared = (getattr(config, "workerinput", None) or {}).get(CAPABILITIES_FILE_KEY)
         found = capabilities.read_shared(Path(shared)) if shared else None
-        if found is None:
-            try:
-                found = capabilities.for_target(target)
-            except Exception as exc:  # reported once, below, as the session's end
-                found = capabilities.failed(target.base_url or target.describe(), exc)
+        if found is None:  # reported once, below, as the session's end when fatal
+            found = capabilities.for_target_or_failure(target)
         config.stash[CAPABILITIES] = found
     caps = config.stash[CAPABILITIES]
     if caps.fatal:
